@@ -1,0 +1,1 @@
+"""The source catalogue (``sources.toml``) lives here; downloaded files land in ``downloads/``."""

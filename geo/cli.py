@@ -1,0 +1,245 @@
+"""The ``gapmap`` command."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from geo import ATTRIBUTION, settings
+from geo.sources import SourceError, load_catalogue
+from geo.store import LEVELS, Store, StoreError
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+def _mirror_option(func):
+    return click.option(
+        "--mirror", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help="Read the official files from this folder instead of the internet "
+             "(default: $GAPMAP_MIRROR when set).")(func)
+
+
+def _resolve_mirror(mirror: Path | None) -> Path | None:
+    mirror = mirror.resolve() if mirror else settings.mirror_dir()
+    if mirror is not None and not mirror.is_dir():
+        raise click.ClickException(f"The mirror folder {mirror} does not exist.")
+    return mirror
+
+
+def _emit(frame: pd.DataFrame, fmt: str) -> None:
+    if fmt == "csv":
+        frame.to_csv(sys.stdout, index=False)
+    else:
+        click.echo(frame.to_json(orient="records", indent=1, force_ascii=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gapmap")
+def main():
+    """Gapmap: maps of health inequality in England, by LSOA.
+
+    \b
+    Start here:
+      gapmap data fetch        get the official files (or check a mirror)
+      gapmap data build        join them into the embedded store
+      gapmap areas --level lad summaries of places, wards or ICBs
+      gapmap lsoas --icb E54000024   the LSOA table of an ICB
+
+    The store lives in $GAPMAP_STORE (default var/store in the project); official files are
+    downloaded to $GAPMAP_DOWNLOADS, or read from $GAPMAP_MIRROR when it is set.
+    """
+
+
+@main.group()
+def data():
+    """Official source files and the embedded store."""
+
+
+@data.command("sources")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def data_sources(fmt):
+    """List the catalogue: every dataset Gapmap reads, with its address and licence."""
+    catalogue = load_catalogue()
+    if fmt == "json":
+        click.echo(json.dumps([vars(s) for s in catalogue.values()], indent=1, default=list))
+        return
+    for s in catalogue.values():
+        click.echo(f"{s.id}\n  {s.title}\n  {s.publisher}; {s.licence}\n  {s.method}: {s.url or s.landing}\n"
+                   f"  file: {s.path}" + (f"\n  note: {s.layout_note}" if s.layout_note else ""))
+
+
+@data.command("fetch")
+@_mirror_option
+@click.option("--only", multiple=True, metavar="ID", help="Fetch only these sources (repeatable).")
+@click.option("--strict", is_flag=True, help="Fail when a file differs from the catalogued checksum.")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for a server.")
+@click.option("--retries", type=int, default=3, show_default=True, help="Tries after the first failure.")
+def data_fetch(mirror, only, strict, timeout, retries):
+    """Download the official files into the downloads folder.
+
+    With a mirror (--mirror or $GAPMAP_MIRROR) nothing is downloaded: each file is looked up
+    in the mirror and checked against the catalogued checksum instead.
+    """
+    from geo.fetch import Downloader, fetch_source, verify_mirror_source
+
+    mirror = _resolve_mirror(mirror)
+    catalogue = load_catalogue()
+    unknown = [i for i in only if i not in catalogue]
+    if unknown:
+        raise click.ClickException(f"unknown source {', '.join(unknown)}; see `gapmap data sources`")
+    chosen = [catalogue[i] for i in only] if only else list(catalogue.values())
+    downloads = settings.downloads_dir()
+    downloader = Downloader(timeout=timeout, retries=retries)
+    problems = 0
+    if mirror:
+        click.echo(f"Checking the mirror at {mirror}")
+    else:
+        click.echo(f"Downloading into {downloads}")
+    for source in chosen:
+        try:
+            result = (verify_mirror_source(source, mirror) if mirror
+                      else fetch_source(source, downloads, downloader, strict=strict))
+        except SourceError as exc:
+            raise _fail(exc)
+        problems += result.status in {"missing", "manual", "official-only"} or (strict and result.status == "changed")
+        click.echo(f"  {result.status:<13} {source.id}: {result.message}")
+    if problems:
+        raise click.ClickException(f"{problems} source(s) are not ready; see above.")
+
+
+@data.command("build")
+@_mirror_option
+@click.option("--icb", metavar="CODE", help="Keep only this ICB's LSOAs (ONS code like E54000024, or NHS code like QHG).")
+@click.option("--lad", metavar="CODE", help="Keep only this local authority's LSOAs (e.g. E06000032 for Luton).")
+@click.option("--quiet", is_flag=True, help="Print only where the store is.")
+def data_build(mirror, icb, lad, quiet):
+    """Join the sources into the embedded store (all of England by default).
+
+    The build is written aside and replaces the current store only when complete, so an
+    interrupted build leaves the previous store usable. Re-running gives the same store.
+    """
+    from geo.build import BuildError, build
+
+    mirror = _resolve_mirror(mirror)
+    store = Store()
+    if not quiet:
+        click.echo(f"Building the Gapmap store in {store.root}" + (f" from the mirror {mirror}" if mirror else ""))
+    if mirror is None:
+        _fetch_missing(quiet)
+    try:
+        path = build(store, mirror=mirror, icb=icb, lad=lad, echo=None if quiet else click.echo)
+    except (SourceError, BuildError, StoreError) as exc:
+        raise _fail(exc)
+    manifest = store.manifest()
+    if not quiet:
+        counts = manifest["counts"]
+        click.echo(f"Built in {manifest['seconds']} s: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+        click.echo(f"Reports (rows left out or flagged): " +
+                   ", ".join(f"{k} {v:,}" for k, v in manifest["reports"].items()))
+    click.echo(f"Store: {path}")
+
+
+def _fetch_missing(quiet: bool) -> None:
+    from geo.fetch import Downloader, fetch_source
+    from geo.sources import locate
+
+    downloads = settings.downloads_dir()
+    for source in load_catalogue().values():
+        try:
+            locate(source, mirror=None, downloads=downloads)
+        except SourceError:
+            if not quiet:
+                click.echo(f"  fetching {source.id} …")
+            try:
+                result = fetch_source(source, downloads, Downloader())
+            except SourceError as exc:
+                raise _fail(exc)
+            if result.status in {"manual", "official-only"}:
+                raise click.ClickException(f"{source.id}: {result.message}")
+
+
+@data.command("status")
+def data_status():
+    """Where the store is, when it was built, what it holds."""
+    store = Store()
+    try:
+        manifest = store.manifest()
+    except StoreError as exc:
+        raise _fail(exc)
+    click.echo(f"Store: {store.path}")
+    click.echo(f"Built: {manifest['built_at']} ({manifest['seconds']} s), scope: {manifest['scope']}")
+    for key, value in manifest["counts"].items():
+        click.echo(f"  {key:<14} {value:>8,}")
+    click.echo("Reports: " + ", ".join(f"{k} ({v:,} rows)" for k, v in manifest["reports"].items()))
+    click.echo(ATTRIBUTION)
+
+
+@main.command("areas")
+@click.option("--level", type=click.Choice(LEVELS), required=True, help="ward, lad (place) or icb.")
+@click.option("--icb", metavar="CODE", help="Only areas with LSOAs in this ICB.")
+@click.option("--lad", metavar="CODE", help="Only areas with LSOAs in this local authority.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+def areas(level, icb, lad, fmt):
+    """Deprivation summaries of wards, places (LADs) or ICBs, by MHCLG's definitions.
+
+    Columns are described by `gapmap columns --table lad` (or ward, icb).
+    """
+    try:
+        frame = Store().areas(level, icb=_icb_code(icb), lad=lad)
+    except StoreError as exc:
+        raise _fail(exc)
+    _emit(frame, fmt)
+
+
+@main.command("lsoas")
+@click.option("--icb", metavar="CODE", help="Only this ICB's LSOAs (E54000024 or QHG).")
+@click.option("--lad", metavar="CODE", help="Only this local authority's LSOAs.")
+@click.option("--columns", metavar="A,B,…", help="Only these columns (comma-separated).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+def lsoas(icb, lad, columns, fmt):
+    """The LSOA table without geometry. Columns are described by `gapmap columns`."""
+    wanted = [c.strip() for c in columns.split(",")] if columns else None
+    try:
+        frame = Store().lsoas(icb=_icb_code(icb), lad=lad, columns=wanted, geometry=False)
+    except StoreError as exc:
+        raise _fail(exc)
+    _emit(frame, fmt)
+
+
+@main.command("columns")
+@click.option("--table", type=click.Choice(["lsoas", "ward", "lad", "icb"]), default="lsoas", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
+def columns(table, fmt):
+    """Describe the columns of the LSOA table or of an area table."""
+    from geo.schema import TABLES
+
+    described = TABLES[table]()
+    if fmt == "markdown":
+        click.echo("| column | meaning |\n|---|---|")
+        for name, text in described.items():
+            click.echo(f"| `{name}` | {text} |")
+        return
+    width = max(map(len, described))
+    for name, text in described.items():
+        click.echo(f"{name:<{width}}  {text}")
+
+
+def _icb_code(code: str | None) -> str | None:
+    """Accept an ICB's NHS code (QHG) as well as its ONS code (E54000024)."""
+    if not code or code.upper().startswith("E54"):
+        return code
+    store = Store()
+    frame = store.areas("icb")
+    match = frame[frame["icb24cdh"].str.upper() == code.upper()]
+    if match.empty:
+        raise click.ClickException(f"unknown ICB {code!r}; ICB codes look like E54000024 or QHG")
+    return match["icb24cd"].iloc[0]
+
+
+if __name__ == "__main__":
+    main()

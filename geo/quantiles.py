@@ -1,0 +1,34 @@
+"""Quantiles of areas within groups, by Public Health England's method.
+
+``quantile = floor((q + 1) - ceiling(((n + 1) - rank) / (n / q)))``
+
+where ``q`` is the number of quantiles, ``n`` the number of areas with a value in the group and
+``rank`` the area's rank within the group, 1 for the worst value (ties share the lowest rank).
+Quantile 1 holds the worst areas: for deprivation scores (higher is more deprived) quantile 1
+is the most deprived, as in MHCLG's national deciles. Missing values get no quantile.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def quantiles(values: pd.Series, n_quantiles: int, higher_is_worse: bool = True,
+              groups: pd.Series | list[pd.Series] | None = None) -> pd.Series:
+    """Quantile (1 = worst) of each value within its group, as a nullable integer Series."""
+    if n_quantiles < 2:
+        raise ValueError("n_quantiles must be at least 2")
+    values = pd.to_numeric(pd.Series(values), errors="coerce").astype("float64")
+    badness = values if higher_is_worse else -values
+    if groups is None:
+        keys = [np.zeros(len(values), dtype=np.int8)]
+    elif isinstance(groups, list):
+        keys = [pd.Series(g).to_numpy() for g in groups]
+    else:
+        keys = [pd.Series(groups).to_numpy()]
+    grouped = badness.groupby(keys, sort=False, dropna=False)
+    rank = grouped.rank(method="min", ascending=False)
+    n = grouped.transform("count").astype("float64")
+    q = float(n_quantiles)
+    result = np.floor((q + 1) - np.ceil(((n + 1) - rank) / (n / q)))
+    return pd.Series(result, index=values.index).astype("Int64")

@@ -1,0 +1,34 @@
+"""Where Gapmap keeps things, from the environment with sensible defaults.
+
+=================== ===========================================================
+``GAPMAP_STORE``    the embedded store folder (default ``<project>/var/store``)
+``GAPMAP_DOWNLOADS``where ``gapmap data fetch`` saves official files
+                    (default ``<project>/boundaries/downloads``, git-ignored)
+``GAPMAP_MIRROR``   a local copy of the official files to read instead of the
+                    internet (for example ``../shared/data``)
+=================== ===========================================================
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _path_from_env(name: str, default: Path) -> Path:
+    value = os.environ.get(name, "").strip()
+    return Path(value).expanduser().resolve() if value else default
+
+
+def store_dir() -> Path:
+    return _path_from_env("GAPMAP_STORE", PROJECT_ROOT / "var" / "store")
+
+
+def downloads_dir() -> Path:
+    return _path_from_env("GAPMAP_DOWNLOADS", PROJECT_ROOT / "boundaries" / "downloads")
+
+
+def mirror_dir() -> Path | None:
+    value = os.environ.get("GAPMAP_MIRROR", "").strip()
+    return Path(value).expanduser().resolve() if value else None
