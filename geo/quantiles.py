@@ -5,7 +5,8 @@
 where ``q`` is the number of quantiles, ``n`` the number of areas with a value in the group and
 ``rank`` the area's rank within the group, 1 for the worst value (ties share the lowest rank).
 Quantile 1 holds the worst areas: for deprivation scores (higher is more deprived) quantile 1
-is the most deprived, as in MHCLG's national deciles. Missing values get no quantile.
+is the most deprived, as in MHCLG's national deciles. Missing values get no quantile, and nor
+does any area of a group with fewer areas than quantiles (as PHE's ``phe_quantile`` does).
 """
 from __future__ import annotations
 
@@ -30,5 +31,8 @@ def quantiles(values: pd.Series, n_quantiles: int, higher_is_worse: bool = True,
     rank = grouped.rank(method="min", ascending=False)
     n = grouped.transform("count").astype("float64")
     q = float(n_quantiles)
-    result = np.floor((q + 1) - np.ceil(((n + 1) - rank) / (n / q)))
+    # ((n + 1) - rank) / (n / q) written as a single division, so that exact quotients such as
+    # 150 / (150 / 7) = 7 are not pushed over an integer by rounding
+    result = np.floor((q + 1) - np.ceil(((n + 1) - rank) * q / n))
+    result = result.where(n >= q)
     return pd.Series(result, index=values.index).astype("Int64")

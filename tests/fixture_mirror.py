@@ -1,0 +1,286 @@
+"""A tiny mirror of the official files, in their official shapes, made by the tests themselves.
+
+Eight English LSOAs (and one Welsh one, which the build must leave out) are 1 km squares in a
+4 x 2 grid near Luton, in British National Grid::
+
+    row 1 (north):  E01000005  E01000006  E01000007  E01000008
+    row 0 (south):  E01000001  E01000002  E01000003  E01000004      W01000001 (east, Wales)
+
+Places: LAD E06000001 = LSOAs 1-4, LAD E06000002 = LSOAs 5-8.
+Wards:  E05000001 = 1,2   E05000002 = 3,4   E05000003 = 5,6   E05000004 = 7,8.
+ICBs:   E54000001 (NHS QAA) = 1-6,   E54000002 (QBB) = 7, 8 (so LAD E06000002 spans two ICBs).
+
+LSOA 2011 -> 2021: 1-3 unchanged; 4 merged from E01009002 + E01009003; 5 irregular from
+E01009004 (which also gives part of 6) and E01009005; 6 irregular from E01009004;
+7 and 8 split from E01009001.
+"""
+from __future__ import annotations
+
+import csv
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+X0, Y0, SIZE = 505000.0, 220000.0, 1000.0
+LSOAS = [f"E0100000{i}" for i in range(1, 9)]
+LAD_OF = {c: ("E06000001" if i < 4 else "E06000002") for i, c in enumerate(LSOAS)}
+LAD_NAME = {"E06000001": "Alphaton", "E06000002": "Betaford"}
+WARD_OF = {c: f"E0500000{i // 2 + 1}" for i, c in enumerate(LSOAS)}
+ICB_OF = {c: ("E54000001" if i < 6 else "E54000002") for i, c in enumerate(LSOAS)}
+ICB_NHS = {"E54000001": "QAA", "E54000002": "QBB"}
+# IMD 2025 score per LSOA (higher = more deprived); national rank follows from it
+SCORES = dict(zip(LSOAS, [45.0, 30.0, 12.0, 8.0, 60.0, 22.0, 5.0, 17.0]))
+RESIDENTS = dict(zip(LSOAS, [1500, 1600, 1400, 1700, 1550, 1450, 1000, 3000]))
+LOOKUP_11_21 = [  # LSOA11CD, CHGIND, LSOA21CD
+    ("E01000001", "U", "E01000001"),
+    ("E01000002", "U", "E01000002"),
+    ("E01000003", "U", "E01000003"),
+    ("E01009002", "M", "E01000004"),
+    ("E01009003", "M", "E01000004"),
+    ("E01009004", "X", "E01000005"),
+    ("E01009004", "X", "E01000006"),
+    ("E01009005", "X", "E01000005"),
+    ("E01009001", "S", "E01000007"),
+    ("E01009001", "S", "E01000008"),
+    ("W01000001", "U", "W01000001"),
+]
+LSOA11 = ["E01000001", "E01000002", "E01000003", "E01009001", "E01009002", "E01009003", "E01009004", "E01009005"]
+IMD2019_RANK = dict(zip(LSOA11, [2, 5, 8, 7, 1, 4, 3, 6]))
+POP2015 = dict(zip(LSOA11, [1400, 1500, 1300, 3800, 900, 1100, 2000, 1000]))
+POP2020 = dict(zip(LSOA11, [1450, 1580, 1390, 4000, 800, 1000, 2100, 900]))
+DOMAIN_LABELS = [
+    ("Index of Multiple Deprivation (IMD) Score", "Index of Multiple Deprivation (IMD)"),
+    ("Income Score (rate)", "Income"),
+    ("Employment Score (rate)", "Employment"),
+    ("Education, Skills and Training Score", "Education, Skills and Training"),
+    ("Health Deprivation and Disability Score", "Health Deprivation and Disability"),
+    ("Crime Score", "Crime"),
+    ("Barriers to Housing and Services Score", "Barriers to Housing and Services"),
+    ("Living Environment Score", "Living Environment"),
+]
+
+
+def square(col: int, row: int) -> shapely.Polygon:
+    x, y = X0 + col * SIZE, Y0 + row * SIZE
+    return shapely.box(x, y, x + SIZE, y + SIZE)
+
+
+def lsoa_polygons() -> gpd.GeoDataFrame:
+    geoms = [square(i % 4, i // 4) for i in range(8)] + [square(5, 0)]
+    codes = LSOAS + ["W01000001"]
+    names = [f"{LAD_NAME[LAD_OF[c]]} 00{i}A" for i, c in enumerate(LSOAS)] + ["Cymru 001A"]
+    return gpd.GeoDataFrame({"LSOA21CD": codes, "LSOA21NM": names}, geometry=geoms, crs=27700)
+
+
+def national_rank(scores: dict[str, float]) -> dict[str, int]:
+    order = sorted(scores, key=lambda c: -scores[c])
+    return {c: i + 1 for i, c in enumerate(order)}
+
+
+def decile(rank: int, n: int) -> int:
+    return int(np.ceil(rank * 10 / n))
+
+
+def write_mirror(root: Path) -> Path:
+    """Write the whole fixture mirror under ``root``; returns ``root``."""
+    root = Path(root)
+    for sub in ("boundaries", "lookups", "classification", "deprivation", "census", "population", "points",
+                "activity", "postcodes/codepo_gb/Data/CSV", "postcodes/codepo_gb/Doc"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+
+    lsoas = lsoa_polygons()
+    lsoas.to_crs(4326).to_file(root / "boundaries/LSOA_2021_EW_BSC_england.gpkg", layer="LSOA_2021_EW_BSC",
+                               driver="GPKG")
+    england = lsoas[lsoas.LSOA21CD.str.startswith("E")]
+    lad = england.assign(LAD24CD=england.LSOA21CD.map(LAD_OF)).dissolve("LAD24CD").reset_index()
+    lad["LAD24NM"] = lad.LAD24CD.map(LAD_NAME)
+    lad[["LAD24CD", "LAD24NM", "geometry"]].to_crs(4326).to_file(
+        root / "boundaries/LAD_2024_UK_BUC_england.gpkg", layer="LAD_2024", driver="GPKG")
+    icb = england.assign(ICB22CD=england.LSOA21CD.map(ICB_OF)).dissolve("ICB22CD").reset_index()
+    icb["ICB22NM"] = icb.ICB22CD.map({"E54000001": "NHS Alpha ICB", "E54000002": "NHS Beta ICB"})
+    icb[["ICB22CD", "ICB22NM", "geometry"]].to_crs(4326).to_file(
+        root / "boundaries/ICB_JUL_2022_EN_BUC.gpkg", layer="ICB_2022", driver="GPKG")
+
+    names = dict(zip(lsoas.LSOA21CD, lsoas.LSOA21NM))
+    pd.DataFrame({
+        "LSOA21CD": LSOAS + ["W01000001"], "LSOA21NM": [names[c] for c in LSOAS] + ["Cymru 001A"],
+        "WD24CD": [WARD_OF[c] for c in LSOAS] + ["W05000001"],
+        "WD24NM": [f"Ward {WARD_OF[c][-1]}" for c in LSOAS] + ["Cymru ward"],
+        "LAD24CD": [LAD_OF[c] for c in LSOAS] + ["W06000001"],
+        "LAD24NM": [LAD_NAME[LAD_OF[c]] for c in LSOAS] + ["Cymru"],
+    }).to_csv(root / "lookups/LSOA21_WD24_LAD24_EW_LU.csv", index=False)
+    pd.DataFrame({
+        "LSOA21CD": LSOAS, "LSOA21NM": [names[c] for c in LSOAS],
+        "SICBL24CD": [f"E3800000{1 if ICB_OF[c] == 'E54000001' else 2}" for c in LSOAS],
+        "SICBL24CDH": [f"0{1 if ICB_OF[c] == 'E54000001' else 2}A" for c in LSOAS],
+        "SICBL24NM": [f"Sub-ICB {ICB_OF[c][-1]}" for c in LSOAS],
+        "ICB24CD": [ICB_OF[c] for c in LSOAS], "ICB24CDH": [ICB_NHS[ICB_OF[c]] for c in LSOAS],
+        "ICB24NM": [f"NHS {'Alpha' if ICB_OF[c] == 'E54000001' else 'Beta'} ICB" for c in LSOAS],
+    }).to_csv(root / "lookups/LSOA21_SICBL24_ICB24_EN_LU.csv", index=False)
+    pd.DataFrame(LOOKUP_11_21, columns=["LSOA11CD", "CHGIND", "LSOA21CD"]).assign(
+        LSOA11NM="x", LSOA21NM="y", LAD22CD="E06000001", LAD22NM="Alphaton"
+    )[["LSOA11CD", "LSOA11NM", "CHGIND", "LSOA21CD", "LSOA21NM", "LAD22CD", "LAD22NM"]].to_csv(
+        root / "lookups/LSOA11_LSOA21_LAD22_EW_LU.csv", index=False)
+    pd.DataFrame({"LSOA21CD": LSOAS + ["W01000001"],
+                  "RUC21CD": ["UN1"] * 6 + ["RLN1", "RLN1", "UN1"],
+                  "RUC21NM": ["Urban: Nearer to a major town or city"] * 6 + ["Rural village: Nearer"] * 2 + ["x"],
+                  "Urban_rural_flag": ["Urban"] * 6 + ["Rural", "Rural", "Urban"]}).to_csv(
+        root / "classification/RUC21_LSOA21_EW.csv", index=False)
+
+    rank = national_rank(SCORES)
+    file7 = {"LSOA code (2021)": LSOAS, "LSOA name (2021)": [names[c] for c in LSOAS],
+             "Local Authority District code (2024)": [LAD_OF[c] for c in LSOAS],
+             "Local Authority District name (2024)": [LAD_NAME[LAD_OF[c]] for c in LSOAS]}
+    for k, (score_label, label) in enumerate(DOMAIN_LABELS):
+        scores = {c: SCORES[c] / (k + 1) for c in LSOAS}
+        ranks = national_rank(scores)
+        file7[score_label] = [scores[c] for c in LSOAS]
+        file7[f"{label} Rank (where 1 is most deprived)"] = [ranks[c] for c in LSOAS]
+        file7[f"{label} Decile (where 1 is most deprived 10% of LSOAs)"] = [decile(ranks[c], 8) for c in LSOAS]
+    pd.DataFrame(file7).to_csv(
+        root / "deprivation/File_7_IoD2025_All_Ranks_Scores_Deciles_Population_Denominators.csv", index=False)
+    sub = {"lsoa21_code": LSOAS}
+    for k, key in enumerate(["children_and_young_people", "adult_skills", "geographical_barriers",
+                             "wider_barriers", "indoors", "outdoors"]):
+        sub[f"{key}_score"] = [SCORES[c] * 0.1 * (k + 1) for c in LSOAS]
+        sub[f"{key}_rank"] = [float(rank[c]) for c in LSOAS]
+        sub[f"{key}_decile"] = [float(decile(rank[c], 8)) for c in LSOAS]
+    pd.DataFrame(sub).to_csv(root / "deprivation/IoD2025_subdomains_lsoa21.csv", index=False)
+    from geo.sources import load_catalogue
+    underlying = {"lsoa21_code": LSOAS}
+    for k, official in enumerate(load_catalogue()["iod2025_underlying_indicators"].columns):
+        if official != "lsoa21_code":
+            underlying[official] = [round(SCORES[c] * (k + 1) / 10, 3) for c in LSOAS]
+    underlying["acute_morbidity_indicator"] = [60 + 2 * SCORES[c] for c in LSOAS]
+    underlying["income_deprivation_affecting_children_index_idaci_numerator"][6] = None  # empty cell, as in File 8
+    pd.DataFrame(underlying).to_csv(root / "deprivation/IoD2025_underlying_indicators_lsoa21.csv", index=False)
+
+    def write_2019(path, columns, rows):
+        with open(path, "w", newline="", encoding="utf-8-sig") as fh:  # the official CSVs start with a BOM
+            writer = csv.writer(fh)
+            writer.writerow(columns)
+            writer.writerows(rows)
+
+    head = ["LSOA code (2011)", "LSOA name (2011)", "Local Authority District code (2019)",
+            "Local Authority District name (2019)"]
+    write_2019(root / "deprivation/File_1_-_IMD2019_Index_of_Multiple_Deprivation.csv",
+               head + ["Index of Multiple Deprivation (IMD) Rank", "Index of Multiple Deprivation (IMD) Decile"],
+               [[c, "n", "E06000001", "Alphaton", f"{IMD2019_RANK[c]:,}", decile(IMD2019_RANK[c], 8)]
+                for c in LSOA11])
+    write_2019(root / "deprivation/File_2_-_IoD2019_Domains_of_Deprivation.csv",
+               head + ["Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)",
+                       "Index of Multiple Deprivation (IMD) Decile (where 1 is most deprived 10% of LSOAs)"],
+               [[c, "n", "E06000001", "Alphaton", IMD2019_RANK[c], decile(IMD2019_RANK[c], 8)] for c in LSOA11])
+    write_2019(root / "deprivation/File_6_-_IoD2019_Population_Denominators.csv",
+               head + ["Total population: mid 2015 (excluding prisoners)"],
+               [[c, "n", "E06000001", "Alphaton", f"{POP2015[c]:,}"] for c in LSOA11])
+
+    eth_groups = ["Asian, Asian British or Asian Welsh", "Black, Black British, Black Welsh, Caribbean or African",
+                  "Mixed or Multiple ethnic groups", "White", "Other ethnic group"]
+    rows = []
+    for c in LSOAS + ["W01000001"]:
+        total = RESIDENTS.get(c, 1200)
+        parts = [0.2, 0.1, 0.05, 0.6, 0.05]
+        for g, p in zip(eth_groups, parts):
+            rows.append((c, float(total), g, total * p, p))
+    pd.DataFrame(rows, columns=["LSOA21CD", "total_residents", "ethnic_group", "n", "prop"]).to_csv(
+        root / "census/TS021_ethnic_group_lsoa21_long.csv", index=False)
+    age_groups = ["Aged 15 years and under", "Aged 16 to 24 years", "Aged 25 to 34 years", "Aged 35 to 49 years",
+                  "Aged 50 to 64 years", "Aged 65 years and over"]
+    shares = [0.2, 0.1, 0.15, 0.2, 0.2, 0.15]
+    rows = [(c, names.get(c, "Cymru 001A"), g, RESIDENTS.get(c, 1200) * s)
+            for c in LSOAS + ["W01000001"] for g, s in zip(age_groups, shares)]
+    pd.DataFrame(rows, columns=["LSOA21CD", "LSOA21NM", "age_group", "usual_residents"]).to_csv(
+        root / "census/census2021_usual_residents_by_age_group_lsoa21.csv", index=False)
+
+    ages = [str(a) for a in range(90)] + ["90+"]
+    rows = []
+    for c in LSOA11 + ["W01000001"]:
+        total = POP2020.get(c, 1000)
+        per_age = np.full(91, total // 91, dtype=float)
+        per_age[0] += total - per_age.sum()
+        rows.append([f"{c} name", c, float(total), *per_age])
+    pd.DataFrame(rows, columns=["LSOA11NM", "LSOA11CD", "total_population", *ages]).to_csv(
+        root / "population/mid2020_persons_single_year_of_age_lsoa11.csv", index=False)
+
+    write_points(root, lsoas)
+    return root
+
+
+def centre(col: int, row: int, dx: float = 0.0, dy: float = 0.0) -> tuple[float, float]:
+    return X0 + (col + 0.5) * SIZE + dx, Y0 + (row + 0.5) * SIZE + dy
+
+
+def write_points(root: Path, lsoas: gpd.GeoDataFrame) -> None:
+    schools = [  # urn, name, la_name, phase, (col,row) or None, gias lsoa
+        (1001, "Alpha Primary", "Alphaton", "Primary", (0, 0), "E01000001"),
+        (1002, "Beta Academy", "Betaford", "Secondary", (1, 1), "E01000002"),  # GIAS says LSOA 2, map says 6
+        (1003, "Gamma Nursery", "Alphaton", "Nursery", (2, 0), "E01000003"),
+        (1004, "Lost School", "Alphaton", "Primary", None, "E01000004"),  # no coordinates
+        (1005, "Ysgol Cymru", "Cymru", "Primary", (5, 0), "W01000001"),  # in Wales
+        (1006, "Same LAD Other LSOA", "Alphaton", "Primary", (3, 0), "E01000002"),
+    ]
+    rows = []
+    for urn, name, la, phase, cell, gias_lsoa in schools:
+        e, n = centre(*cell) if cell else (None, None)
+        rows.append({"urn": urn, "la_code": 999, "la_name": la, "establishment_number": 1,
+                     "establishment_name": name, "establishment_type": "Community school",
+                     "establishment_type_group": "Local authority maintained schools", "education_phase": phase,
+                     "number_of_pupils": 200.0, "percentage_fsm": 21.5, "easting": e, "northing": n,
+                     "lsoa_code": gias_lsoa, "pcon_code": "E14000001", "longitude": None, "latitude": None})
+    pd.DataFrame(rows).to_csv(root / "points/gias_open_establishments_20250524.csv", index=False)
+
+    headers = [["PC", "PQ", "EA", "NO", "CY", "RH", "LH", "CC", "DC", "WC"],
+               ["Postcode", "Positional_quality_indicator", "Eastings", "Northings", "Country_code",
+                "NHS_regional_HA_code", "NHS_HA_code", "Admin_county_code", "Admin_district_code", "Admin_ward_code"]]
+    with open(root / "postcodes/codepo_gb/Doc/Code-Point_Open_Column_Headers.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows(headers)
+    postcodes = [("LU1 1AA", 10, *centre(0, 0)), ("LU1 1AB", 10, *centre(3, 1)), ("LU2 9ZZ", 90, 0, 0)]
+    with open(root / "postcodes/codepo_gb/Data/CSV/lu.csv", "w", newline="") as fh:
+        w = csv.writer(fh, quoting=csv.QUOTE_NONNUMERIC)
+        for pc, pq, e, n in postcodes:
+            w.writerow([pc, pq, int(e), int(n), "E92000001", "E19000001", "E18000006", "", "E06000001", "E05000001"])
+
+    practices = [  # OrgCode, Name, Postcode, StatusCode, PrescrSet
+        ("A00001", "ALPHA SURGERY", "LU1 1AA", "A", 4),
+        ("A00002", "BETA MEDICAL CENTRE", "lu11ab", "A", 4),  # postcode written loosely
+        ("A00003", "CLOSED SURGERY", "LU1 1AA", "C", 4),
+        ("A00004", "UNKNOWN POSTCODE PRACTICE", "LU9 9XX", "A", 4),
+        ("A00005", "FAR AWAY PRACTICE", "BD20 7LG", "A", 4),
+        ("A00006", "OUT OF HOURS SERVICE", "LU1 1AA", "A", 8),
+        ("A00007", "NO COORDINATES PRACTICE", "LU2 9ZZ", "A", 4),
+    ]
+    cols = ["OrgCode", "Name", "NationalGrouping", "HighLevelHealthGeography", "Address1", "Address2", "Address3",
+            "Address4", "Address5", "Postcode", "OpenDate", "CloseDate", "StatusCode", "OrgSubTypeCode",
+            "Commissioner", "JoinProviderDate", "LeftProviderDate", "TelNo", "AmendedRecordIndicator", "ProvPurch",
+            "PrescrSet"]
+    rows = [[code, name, "Y61", "QAA", "", "", "", "", "", pc, 19740401, "", status, "B", "01A", 20200401, "",
+             "01234", 0, "01A", setting] for code, name, pc, status, setting in practices]
+    pd.DataFrame(rows, columns=cols).to_csv(root / "points/epraccur.csv", index=False)
+
+    lon_lat = gpd.GeoSeries(gpd.points_from_xy([centre(1, 0)[0], centre(9, 9)[0]],
+                                               [centre(1, 0)[1], centre(9, 9)[1]]), crs=27700).to_crs(4326)
+    hospitals = pd.DataFrame({"name": ["Alpha General", "Alpha General", "Offshore Clinic"],
+                              "longitude": [lon_lat.x[0], lon_lat.x[0], lon_lat.x[1]],
+                              "latitude": [lon_lat.y[0], lon_lat.y[0], lon_lat.y[1]]})
+    hospitals.to_csv(root / "points/hospitals_2022.csv", index=False)
+
+    pd.DataFrame({"Indicator ID": [93930], "Indicator Name": ["A&E attendances (0 to 4 years)"],
+                  "Parent Code": [""], "Parent Name": [""], "Area Code": ["A00001"], "Area Name": ["ALPHA SURGERY"],
+                  "Area Type": ["GPs"], "Sex": ["Persons"], "Age": ["0-4 yrs"], "Time period": ["2021/22"],
+                  "Value": [700.0], "Lower CI 95.0 limit": [650.0], "Upper CI 95.0 limit": [750.0],
+                  "Count": [70], "Denominator": [100]}).to_csv(
+        root / "activity/fingertips_93930_ae_attendances_0_4_gp_2021_22.csv", index=False)
+
+
+def zip_codepoint(root: Path, dest: Path) -> Path:
+    """Code-Point Open as OS ships it: a zip with Data/CSV/*.csv and Doc/."""
+    folder = root / "postcodes/codepo_gb"
+    with zipfile.ZipFile(dest, "w") as zf:
+        for path in folder.rglob("*.csv"):
+            zf.write(path, path.relative_to(folder).as_posix())
+    return dest
