@@ -120,9 +120,12 @@ class Downloader:
             with os.fdopen(fd, "wb") as out, tqdm(
                 total=total, unit="B", unit_scale=True, desc=label, disable=self.progress_disabled
             ) as bar:
-                for chunk in response.iter_content(chunk_size=1 << 16):
-                    out.write(chunk)
-                    bar.update(len(chunk))
+                try:
+                    for chunk in response.iter_content(chunk_size=1 << 16):
+                        out.write(chunk)
+                        bar.update(len(chunk))
+                except requests.RequestException as exc:
+                    raise DownloadError(f"{url}: the connection broke during the download ({exc})") from exc
             if total is not None and os.path.getsize(tmp) != total:
                 raise DownloadError(f"{url}: the download stopped early ({os.path.getsize(tmp)} of {total} bytes)")
             os.replace(tmp, dest)
@@ -231,7 +234,8 @@ def _extract_members(archive: Path, patterns: tuple[str, ...], dest_dir: Path, f
             if not matched:
                 raise DownloadError(f"{archive.name}: nothing in the archive matches {pattern!r}")
             for name in matched:
-                relative = Path(name).name if flatten else Path(pattern.split("*")[0]).parent / Path(name).name
+                depth = len(Path(pattern).parts)  # keep as many trailing parts as the pattern has
+                relative = Path(name).name if flatten else Path(*Path(name).parts[-depth:])
                 target = dest_dir / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(name) as src:
@@ -264,6 +268,7 @@ def fetch_source(source: Source, downloads: Path, downloader: Downloader | None 
                  strict: bool = False) -> FetchResult:
     """Download one source into ``downloads`` (laid out like a mirror)."""
     downloader = downloader or Downloader()
+    downloads.mkdir(parents=True, exist_ok=True)
     dest = downloads / source.path
     if source.method == "manual" or not source.url:
         return FetchResult(source, None, "manual",
@@ -292,6 +297,10 @@ def fetch_source(source: Source, downloads: Path, downloader: Downloader | None 
         downloader.download(source.url, dest, source.id)
     status, message, digest = _checksum_status(source, downloads)
     if status == "changed" and strict:
+        if dest.is_dir():
+            shutil.rmtree(dest)
+        elif dest.exists():
+            dest.unlink()
         raise DownloadError(f"{source.describe()}: {message}. The publisher may have revised the file; "
                             f"run without --strict to accept it.")
     if status == "changed":

@@ -1,0 +1,140 @@
+"""A real HTTP server on loopback that serves files the way the official sites do.
+
+Routes map a path to a handler; every request is recorded so tests can check what was asked
+(for example the ArcGIS paging offsets). Nothing here replaces Gapmap's own functions.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+
+class Route:
+    def respond(self, handler: "Handler", query: dict) -> None:
+        raise NotImplementedError
+
+
+class Static(Route):
+    def __init__(self, body: bytes, content_type: str = "application/octet-stream", statuses=(),
+                 delay: float = 0.0, truncate: bool = False):
+        self.body = body
+        self.content_type = content_type
+        self.statuses = list(statuses)  # answered first, one per request, before the body
+        self.delay = delay
+        self.truncate = truncate
+
+    def respond(self, handler, query):
+        if self.statuses:
+            status = self.statuses.pop(0)
+            handler.send_response(status)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        if self.delay:
+            time.sleep(self.delay)
+        handler.send_response(200)
+        handler.send_header("Content-Type", self.content_type)
+        handler.send_header("Content-Length", str(len(self.body)))
+        handler.end_headers()
+        handler.wfile.write(self.body[: len(self.body) // 2] if self.truncate else self.body)
+
+
+class FeatureServer(Route):
+    """An ArcGIS FeatureServer layer: layer info, returnCountOnly, and paged queries."""
+
+    def __init__(self, features: list[dict], max_record_count: int = 3, drop_last: bool = False,
+                 error: str | None = None):
+        self.features = features  # GeoJSON features; attributes are their properties
+        self.max_record_count = max_record_count
+        self.drop_last = drop_last
+        self.error = error
+        self.page_offsets: list[int] = []
+
+    def respond(self, handler, query):
+        if not handler.path_only.endswith("/query"):
+            return handler.send_json({"name": "layer", "maxRecordCount": self.max_record_count,
+                                      "objectIdField": "FID"})
+        if self.error:
+            return handler.send_json({"error": {"code": 400, "message": self.error, "details": []}})
+        if query.get("returnCountOnly") == "true":
+            return handler.send_json({"count": len(self.features)})
+        offset = int(query.get("resultOffset", 0))
+        count = min(int(query.get("resultRecordCount", self.max_record_count)), self.max_record_count)
+        self.page_offsets.append(offset)
+        served = self.features[:-1] if self.drop_last else self.features
+        page = served[offset: offset + count]
+        more = offset + count < len(served)
+        if query.get("f") == "geojson":
+            payload = {"type": "FeatureCollection", "features": page}
+            if more:
+                payload["properties"] = {"exceededTransferLimit": True}
+        else:
+            payload = {"objectIdFieldName": "FID",
+                       "features": [{"attributes": {"FID": offset + i + 1, **f["properties"]}}
+                                    for i, f in enumerate(page)]}
+            if more:
+                payload["exceededTransferLimit"] = True
+        handler.send_json(payload)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: "LoopbackServer"
+
+    def log_message(self, *args):
+        pass
+
+    def send_json(self, payload):
+        body = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        parsed = urlparse(self.path)
+        self.path_only = parsed.path
+        query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        self.server.requests.append((parsed.path, query))
+        route = self.server.match(parsed.path)
+        if route is None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        route.respond(self, query)
+
+
+class LoopbackServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.routes: dict[str, Route] = {}
+        self.requests: list[tuple[str, dict]] = []
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def match(self, path: str) -> Route | None:
+        for prefix, route in self.routes.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return route
+        return None
+
+    def add(self, path: str, route: Route) -> str:
+        self.routes[path] = route
+        return self.base + path
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.shutdown()
+        self.server_close()
