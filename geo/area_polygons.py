@@ -59,6 +59,7 @@ def overlap_with_official(built: gpd.GeoDataFrame, official: gpd.GeoDataFrame, c
     areas without an official outline get missing values.
     """
     a = built[[code, "geometry"]].to_crs(AREA_CRS).set_index(code).geometry
+    extra = [c for c in official.columns if c not in (official_code, "geometry")]
     b = official[[official_code, "geometry"]].to_crs(AREA_CRS).set_index(official_code).geometry
     common = a.index.intersection(b.index)
     inter = shapely.area(shapely.intersection(a.loc[common].values, b.loc[common].values))
@@ -66,4 +67,8 @@ def overlap_with_official(built: gpd.GeoDataFrame, official: gpd.GeoDataFrame, c
     out = out.set_index(code)
     out["built_in_official"] = pd.Series(inter / shapely.area(a.loc[common].values), index=common)
     out["official_in_built"] = pd.Series(inter / shapely.area(b.loc[common].values), index=common)
-    return out.reset_index()
+    out = out.reset_index()
+    if extra:  # carry what identifies the official outline (such as its own code)
+        out = out.merge(official[[official_code, *extra]].drop_duplicates(official_code),
+                        left_on=code, right_on=official_code, how="left")
+    return out

@@ -177,15 +177,30 @@ def load_lsoa_table(mirror: Path | None, downloads: Path | None, log: BuildLog) 
                           "irregular 2011->2021 change (CHGIND X): IMD 2019 rank and population carried approximately"))
     log.step("carry 2011 population and IMD 2019")
 
-    table["imd_decile_in_icb"] = quantiles(table["imd_score"], 10, True, table["icb24cd"])
-    table["imd_quintile_in_icb"] = quantiles(table["imd_score"], 5, True, table["icb24cd"])
-    table["imd_decile_in_lad"] = quantiles(table["imd_score"], 10, True, table["lad24cd"])
-    table["imd_quintile_in_lad"] = quantiles(table["imd_score"], 5, True, table["lad24cd"])
+    # local quantiles order LSOAs by national IMD rank (1 = most deprived), which MHCLG computed
+    # from unrounded scores: the published scores are rounded to 3 decimals and tie
+    for n, label in ((10, "decile"), (5, "quintile")):
+        for group in ("icb", "lad"):
+            table[f"imd_{label}_in_{group}"] = quantiles(table["imd_rank"], n, higher_is_worse=False,
+                                                         groups=table[f"{group}24cd"])
     table["area_km2"] = area_polygons.area_km2(table)
     table = gpd.GeoDataFrame(table, geometry="geometry", crs=boundaries.crs)
     log.step("local deciles and areas")
     extras = {"gaps": gaps, "population_by_age": population.reset_index(), "weights": weights}
     return table, extras
+
+
+def _icb22_outlines_as_2024(official: gpd.GeoDataFrame, table: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The July 2022 ICB outlines keyed by the April 2024 ICB code they correspond to.
+
+    Most ICBs kept their code; those re-coded in 2024 after a boundary change (Surrey Heartlands
+    and Sussex) are matched by name, and the check report says so in ``icb22cd``.
+    """
+    names = table[["icb24cd", "icb24nm"]].drop_duplicates()
+    same_code = official[official["icb22cd"].isin(names["icb24cd"])].assign(icb24cd=lambda f: f["icb22cd"])
+    rest = official[~official["icb22cd"].isin(names["icb24cd"])].merge(
+        names, left_on="icb22nm", right_on="icb24nm", how="inner").drop(columns=["icb24nm"])
+    return gpd.GeoDataFrame(pd.concat([same_code, rest], ignore_index=True), geometry="geometry", crs=official.crs)
 
 
 def restrict(table: gpd.GeoDataFrame, icb: str | None, lad: str | None) -> gpd.GeoDataFrame:
@@ -240,7 +255,7 @@ def build(store: Store | None = None, mirror: Path | None = None, downloads: Pat
     official_lad = _read("lad24_boundaries", mirror, downloads)
     official_icb = _read("icb22_boundaries", mirror, downloads)
     lad_check = area_polygons.overlap_with_official(areas["lad"], official_lad, "lad24cd", "lad24cd")
-    icb_check = area_polygons.overlap_with_official(areas["icb"], official_icb.rename(columns={"icb22cd": "icb24cd"}),
+    icb_check = area_polygons.overlap_with_official(areas["icb"], _icb22_outlines_as_2024(official_icb, table),
                                                     "icb24cd", "icb24cd")
     log.step("compare with official LAD/ICB outlines")
 

@@ -20,12 +20,19 @@ def fixture_store(fixture_mirror, tmp_path_factory) -> Store:
     return store
 
 
+# read once, before any test can change the environment
+MIRROR = os.environ.get("GAPMAP_MIRROR", "").strip()
+REQUIRE_MIRROR = os.environ.get("GAPMAP_REQUIRE_MIRROR", "") == "1"
+
+
 @pytest.fixture(scope="session")
 def real_mirror() -> Path:
-    value = os.environ.get("GAPMAP_MIRROR", "").strip()
-    if not value or not (Path(value) / "README.md").exists():
-        pytest.skip("the real data mirror is not here: set GAPMAP_MIRROR=../shared/data to run this test")
-    return Path(value).resolve()
+    if not MIRROR or not (Path(MIRROR) / "README.md").exists():
+        message = "the real data mirror is not here: set GAPMAP_MIRROR=../shared/data to run this test"
+        if REQUIRE_MIRROR:
+            pytest.fail(message + " (GAPMAP_REQUIRE_MIRROR=1 makes this an error)")
+        pytest.skip(message)
+    return Path(MIRROR).resolve()
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +47,4 @@ def _no_ambient_store(monkeypatch, tmp_path):
     """Tests never touch the developer's own store or downloads."""
     monkeypatch.setenv("GAPMAP_STORE", str(tmp_path / "ambient-store"))
     monkeypatch.setenv("GAPMAP_DOWNLOADS", str(tmp_path / "ambient-downloads"))
+    monkeypatch.delenv("GAPMAP_MIRROR", raising=False)  # tests pass the mirror they mean explicitly

@@ -1,0 +1,85 @@
+"""The gapmap command, as an analyst would use it."""
+import io
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from geo.cli import main
+
+
+@pytest.fixture
+def runner(monkeypatch, tmp_path):
+    monkeypatch.setenv("GAPMAP_STORE", str(tmp_path / "store"))
+    monkeypatch.delenv("GAPMAP_MIRROR", raising=False)
+    return CliRunner()
+
+
+@pytest.fixture
+def built(runner, fixture_mirror):
+    result = runner.invoke(main, ["data", "build", "--mirror", str(fixture_mirror)])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_build_prints_progress_and_where_the_store_is(built, tmp_path):
+    assert "read LSOA boundaries" in built.output
+    assert "8 lsoas" in built.output
+    assert f"Store: {tmp_path / 'store'}" in built.output
+
+
+def test_areas_csv_and_json(runner, built):
+    result = runner.invoke(main, ["areas", "--level", "lad", "--format", "csv"])
+    assert result.exit_code == 0
+    frame = pd.read_csv(io.StringIO(result.output))
+    assert frame["lad24cd"].tolist() == ["E06000001", "E06000002"]
+    assert "geometry" not in frame.columns and "extent" in frame.columns
+    result = runner.invoke(main, ["areas", "--level", "ward", "--icb", "QBB", "--format", "json"])
+    assert [r["ward24cd"] for r in json.loads(result.output)] == ["E05000004"]
+
+
+def test_lsoas_filtered_with_chosen_columns(runner, built):
+    result = runner.invoke(main, ["lsoas", "--lad", "E06000002", "--columns", "lsoa21cd,imd_decile", "--format", "csv"])
+    frame = pd.read_csv(io.StringIO(result.output))
+    assert list(frame.columns) == ["lsoa21cd", "imd_decile"]
+    assert len(frame) == 4
+    result = runner.invoke(main, ["lsoas", "--columns", "lsoa21cd,nope"])
+    assert result.exit_code == 1 and "no column 'nope'" in result.output
+
+
+def test_unknown_icb_is_a_clear_error(runner, built):
+    result = runner.invoke(main, ["lsoas", "--icb", "QZZ"])
+    assert result.exit_code == 1 and "unknown ICB 'QZZ'" in result.output
+
+
+def test_status_and_columns(runner, built):
+    result = runner.invoke(main, ["data", "status"])
+    assert "lsoas" in result.output and "Open Government Licence" in result.output
+    result = runner.invoke(main, ["columns", "--table", "lad", "--format", "markdown"])
+    assert "| `extent` |" in result.output
+
+
+def test_no_store_yet(runner):
+    result = runner.invoke(main, ["areas", "--level", "lad"])
+    assert result.exit_code == 1 and "gapmap data build" in result.output
+
+
+def test_fetch_with_a_mirror_checks_it(runner, fixture_mirror, tmp_path):
+    result = runner.invoke(main, ["data", "fetch", "--mirror", str(fixture_mirror), "--only", "ruc21_lsoa21"])
+    assert result.exit_code == 0 and "changed" in result.output
+    result = runner.invoke(main, ["data", "fetch", "--mirror", str(tmp_path), "--only", "ruc21_lsoa21"])
+    assert result.exit_code == 1 and "missing" in result.output
+    result = runner.invoke(main, ["data", "fetch", "--only", "nope"])
+    assert result.exit_code == 1 and "unknown source nope" in result.output
+
+
+def test_build_with_a_broken_mirror_names_the_file(runner, tmp_path):
+    result = runner.invoke(main, ["data", "build", "--mirror", str(tmp_path)])
+    assert result.exit_code == 1 and "not found in the mirror" in result.output
+
+
+def test_sources_listing(runner):
+    result = runner.invoke(main, ["data", "sources", "--format", "json"])
+    entries = json.loads(result.output)
+    assert {e["id"] for e in entries} >= {"lsoa21_boundaries", "iod2025_file7", "codepoint_open"}
