@@ -263,9 +263,12 @@ def build(store: Store | None = None, mirror: Path | None = None, downloads: Pat
     gias = _read("gias_establishments", mirror, downloads)
     school_points, school_report = points.schools(gias, lsoa_index)
     practices = _read("ods_gp_practices", mirror, downloads)
-    postcodes = _read("codepoint_open", mirror, downloads)
-    gp_points, gp_report = points.gp_practices(practices, postcodes, lsoa_index)
+    postcode_table = points.postcode_lsoas(_read("codepoint_open", mirror, downloads), lsoa_index)
+    gp_points, gp_report = points.gp_practices(practices, postcode_table)
     hospital_points, hospital_report = points.hospitals(_read("hospitals", mirror, downloads), lsoa_index)
+    lad_of = table.set_index("lsoa21cd")["lad24cd"]
+    gp_points["lad24cd"] = gp_points["lsoa21cd"].map(lad_of)
+    postcode_table["lad24cd"] = postcode_table["lsoa21cd"].map(lad_of)
     log.step("place schools, GP practices, hospitals")
 
     if icb or lad:
@@ -273,6 +276,7 @@ def build(store: Store | None = None, mirror: Path | None = None, downloads: Pat
         school_points = school_points[school_points["lsoa21cd"].isin(keep)]
         gp_points = gp_points[gp_points["lsoa21cd"].isin(keep)]
         hospital_points = hospital_points[hospital_points["lsoa21cd"].isin(keep)]
+        postcode_table = postcode_table[postcode_table["lsoa21cd"].isin(keep)]
         population_by_age = extras["population_by_age"][extras["population_by_age"]["lsoa21cd"].isin(keep)]
     else:
         population_by_age = extras["population_by_age"]
@@ -298,6 +302,7 @@ def build(store: Store | None = None, mirror: Path | None = None, downloads: Pat
         writer.table("points_gp_practices", gp_points, sort_by=["lad24cd", "practice_code"])
         writer.table("points_hospitals", hospital_points, sort_by=["lad24cd", "name"])
         writer.table("population_mid2020", population_by_age, sort_by=["lsoa21cd"])
+        writer.table("postcodes", postcode_table, sort_by=["key"])
         writer.report("join_gaps", join_gaps)
         writer.report("schools_located", school_report)
         writer.report("gp_practices_not_located", gp_report)
@@ -309,6 +314,7 @@ def build(store: Store | None = None, mirror: Path | None = None, downloads: Pat
             "lsoas": int(len(scope)), "wards": int(len(areas["ward"])), "lads": int(len(areas["lad"])),
             "icbs": int(len(areas["icb"])), "schools": int(len(school_points)),
             "gp_practices": int(len(gp_points)), "hospitals": int(len(hospital_points)),
+            "postcodes": int(len(postcode_table)),
         }
         writer.manifest({
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -68,12 +68,36 @@ def schools(gias: pd.DataFrame, lsoas: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFra
 
 
 def normalise_postcode(values: pd.Series) -> pd.Series:
+    """Postcodes as a join key: upper case, no spaces ('lu1 1ab' and 'LU11AB' -> 'LU11AB')."""
     return values.astype("string").str.upper().str.replace(r"\s+", "", regex=True)
 
 
-def gp_practices(epraccur: pd.DataFrame, postcodes: pd.DataFrame,
-                 lsoas: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """Active GP practices (status A, prescribing setting 4) located by their postcode in Code-Point Open."""
+def postcode_area(keys: pd.Series) -> pd.Series:
+    """The letters before the first digit: 'LU11AB' -> 'LU'."""
+    return keys.astype("string").str.extract(r"^([A-Z]{1,2})", expand=False)
+
+
+def postcode_lsoas(codepoint: pd.DataFrame, lsoas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Every Code-Point Open postcode with a position, and the English LSOA 2021 it falls in.
+
+    ``key`` is the normalised postcode; ``lsoa21cd`` is missing for postcodes outside England.
+    Postcodes with positional quality 90 (no coordinates) are left out.
+    """
+    codes = codepoint.assign(key=normalise_postcode(codepoint["postcode"]))
+    codes = codes[codes["positional_quality"] < 90].drop_duplicates("key").reset_index(drop=True)
+    geometry = gpd.GeoSeries(gpd.points_from_xy(codes["easting"], codes["northing"]), crs=BNG).to_crs(WGS84)
+    out = gpd.GeoDataFrame(codes[["postcode", "key", "easting", "northing", "positional_quality"]],
+                           geometry=geometry, crs=WGS84)
+    out["lsoa21cd"] = locate_in_lsoas(out.geometry, lsoas)
+    out["area"] = postcode_area(out["key"])
+    return out
+
+
+def gp_practices(epraccur: pd.DataFrame, postcodes: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Active GP practices (status A, prescribing setting 4) placed at their postcode.
+
+    ``postcodes`` is the table from :func:`postcode_lsoas`.
+    """
     practices = epraccur.reset_index(drop=True)
     active = practices["status"] == "A"
     gp_setting = pd.to_numeric(practices["prescribing_setting"], errors="coerce") == 4
@@ -85,29 +109,23 @@ def gp_practices(epraccur: pd.DataFrame, postcodes: pd.DataFrame,
                 practices.loc[active & ~gp_setting, "prescribing_setting"].astype(str) + ")", False),
     ]
     chosen = practices[active & gp_setting].copy()
-    codes = postcodes.assign(key=normalise_postcode(postcodes["postcode"]))
-    codes = codes[codes["positional_quality"] < 90].drop_duplicates("key").set_index("key")
-    areas_read = set(codes.index.str.extract(r"^([A-Z]{1,2})", expand=False).dropna())
     chosen["key"] = normalise_postcode(chosen["postcode"])
-    chosen["easting"] = chosen["key"].map(codes["easting"])
-    chosen["northing"] = chosen["key"].map(codes["northing"])
-    found = chosen["easting"].notna()
-    area = chosen["key"].str.extract(r"^([A-Z]{1,2})", expand=False)
-    not_found = chosen[~found]
+    table = postcodes.set_index("key")
+    found = chosen["key"].isin(table.index)
+    area = postcode_area(chosen["key"])
+    areas_read = set(postcodes["area"].dropna())
     reason = np.where(area[~found].isin(areas_read),
                       "postcode not in Code-Point Open (terminated or mistyped?)",
                       "postcode area " + area[~found].fillna("?").astype(str) + " not in the Code-Point Open files read")
-    parts.append(_report(not_found, ids, pd.Series(reason), False))
+    parts.append(_report(chosen[~found], ids, pd.Series(reason), False))
     placed = chosen[found].copy()
-    geometry = gpd.GeoSeries(gpd.points_from_xy(placed["easting"], placed["northing"]), index=placed.index,
-                             crs=BNG).to_crs(WGS84)
-    placed["lsoa21cd"] = locate_in_lsoas(geometry, lsoas)
+    placed["lsoa21cd"] = placed["key"].map(table["lsoa21cd"])
+    geometry = gpd.GeoSeries(placed["key"].map(table.geometry), index=placed.index, crs=WGS84)
     outside = placed["lsoa21cd"].isna()
     parts.append(_report(placed[outside], ids, "postcode lies outside every English LSOA", False))
-    points = gpd.GeoDataFrame(placed[~outside], geometry=geometry[~outside], crs=WGS84)
-    points["lad24cd"] = points["lsoa21cd"].map(lsoas.set_index("lsoa21cd")["lad24cd"])
-    keep = ["practice_code", "name", "postcode", "commissioner", "lsoa21cd", "lad24cd", "geometry"]
-    return points[keep].reset_index(drop=True), pd.concat(parts, ignore_index=True)
+    result = gpd.GeoDataFrame(placed[~outside], geometry=geometry[~outside], crs=WGS84)
+    keep = ["practice_code", "name", "postcode", "commissioner", "lsoa21cd", "geometry"]
+    return result[keep].reset_index(drop=True), pd.concat(parts, ignore_index=True)
 
 
 def hospitals(listing: pd.DataFrame, lsoas: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:

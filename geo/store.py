@@ -175,6 +175,11 @@ class Store:
             frame = frame[frame["lsoa21cd"].isin(set(members["lsoa21cd"]))]
         return frame.reset_index(drop=True)
 
+    def postcodes(self, keys: list[str] | None = None) -> gpd.GeoDataFrame:
+        """Code-Point Open postcodes with their LSOA (missing outside England), by normalised key."""
+        filters = [("key", "in", list(keys))] if keys is not None else None
+        return self._read("postcodes", filters, None, True)
+
     def population_by_age(self, icb: str | None = None, lad: str | None = None) -> pd.DataFrame:
         frame = self._read("population_mid2020", None, None, False)
         if icb or lad:

@@ -255,3 +255,10 @@ def test_interrupted_write_leaves_previous_store(fixture_mirror, tmp_path, monke
 def test_missing_store_says_how_to_build(tmp_path):
     with pytest.raises(StoreError, match="gapmap data build"):
         Store(tmp_path / "nothing").lsoas()
+
+
+def test_postcode_table_places_postcodes_in_lsoas(fixture_store):
+    table = fixture_store.postcodes().set_index("key")
+    assert table.loc["LU11AA", "lsoa21cd"] == "E01000001" and table.loc["LU11AB", "lsoa21cd"] == "E01000008"
+    assert "LU29ZZ" not in table.index  # quality 90: no position
+    assert fixture_store.postcodes(["LU11AB"])["postcode"].tolist() == ["LU1 1AB"]
