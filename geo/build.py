@@ -303,6 +303,7 @@ def build(store: Store | None = None, mirror: Path | None = None, downloads: Pat
         writer.table("points_hospitals", hospital_points, sort_by=["lad24cd", "name"])
         writer.table("population_mid2020", population_by_age, sort_by=["lsoa21cd"])
         writer.table("postcodes", postcode_table, sort_by=["key"])
+        writer.table("lsoa11_to_lsoa21", extras["weights"], sort_by=["lsoa11cd", "lsoa21cd"])
         writer.report("join_gaps", join_gaps)
         writer.report("schools_located", school_report)
         writer.report("gp_practices_not_located", gp_report)

@@ -229,6 +229,126 @@ def columns(table, fmt):
         click.echo(f"{name:<{width}}  {text}")
 
 
+@main.command("ingest")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", required=True, help="Name to keep the dataset under, e.g. ae-2024 (re-using a name replaces it).")
+@click.option("--shape", type=click.Choice(["aggregated", "records", "fingertips"]),
+              help="What one row is: counts per area, one event, or a Fingertips export. Detected when left out.")
+@click.option("--column", "columns", multiple=True, metavar="ROLE=NAME",
+              help="Say which column holds what, when the name is unusual: lsoa, postcode, count, denominator, "
+                   "age, age_band, sex, ethnicity, date, period, record_id. Repeatable.")
+@click.option("--by", "by", default="", metavar="A,B", help="Records: keep these breakdowns: age_band, sex, "
+              "ethnic_group, period (aggregated files keep the ones they have).")
+@click.option("--period-unit", type=click.Choice(["financial-year", "year", "quarter", "month"]),
+              default="financial-year", show_default=True, help="Records: how --by period groups dates.")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Reject events before this date.")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Reject events after this date.")
+@click.option("--measure", help="What is counted, in words (e.g. 'A&E attendances').")
+@click.option("--unit", default="count", show_default=True, help="Unit of the measure.")
+@click.option("--higher-is-better", is_flag=True, help="Polarity: by default a higher value is worse.")
+@click.option("--synthetic/--real", default=None, help="Label the data (default: read the file's own label).")
+@click.option("--show-rows", type=int, default=10, show_default=True, help="How many unused rows to print.")
+def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_to, measure, unit,
+                   higher_is_better, synthetic, show_rows):
+    """Check an activity file row by row and keep it as a dataset.
+
+    FILE is CSV (any common encoding and delimiter), XLSX or Parquet. Every row is either used
+    or listed with its row number, column and reason; the totals reconcile.
+    """
+    from geo.datasets import DatasetError
+    from geo.ingest import IngestError, IngestOptions, format_report, ingest
+
+    roles = {}
+    for item in columns:
+        role, sep, column = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r}: write ROLE=NAME, e.g. count=Attendances", param_hint="--column")
+        roles[role.strip()] = column.strip()
+    options = IngestOptions(
+        name=name, shape=shape, columns=roles, by=tuple(b.strip() for b in by.split(",") if b.strip()),
+        period_unit=period_unit, date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() if date_to else None, measure=measure, unit=unit,
+        higher_is_worse=not higher_is_better, synthetic=synthetic)
+    try:
+        result = ingest(file, options, Store())
+    except (IngestError, DatasetError, StoreError, ValueError) as exc:
+        raise _fail(exc)
+    click.echo(format_report(result.report, name))
+    rows = result.rows_not_used
+    if len(rows) and show_rows:
+        click.echo(f"First {min(show_rows, len(rows))} of {len(rows):,} rows not used or flagged "
+                   f"(all of them: gapmap datasets rows {name}):")
+        for r in rows.head(show_rows).itertuples():
+            click.echo(f"  {file.name} row {r.row}, column {r.column or '-'}: {r.reason}")
+    if result.meta.get("synthetic"):
+        click.echo("This dataset is labelled SYNTHETIC.")
+
+
+@main.group("datasets", invoke_without_command=True)
+@click.pass_context
+def datasets(ctx):
+    """List the ingested datasets (subcommands: rm, rows)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from geo.datasets import DatasetStore
+
+    metas = DatasetStore(Store()).list()
+    if not metas:
+        click.echo("No datasets yet: add one with `gapmap ingest FILE --name NAME`.")
+        return
+    for m in metas:
+        r = m["report"]
+        flag = " [SYNTHETIC]" if m.get("synthetic") else ""
+        click.echo(f"{m['name']}{flag}: {m['measure']} ({m['shape']}, {m['source_file']}, {m['ingested_at']}); "
+                   f"rows used {r['rows_used']:,} of {r['rows_read']:,}; counts {r['counts_used']:,.0f}")
+
+
+@datasets.command("rm")
+@click.argument("name")
+def datasets_rm(name):
+    """Remove a dataset."""
+    from geo.datasets import DatasetError, DatasetStore
+
+    try:
+        DatasetStore(Store()).remove(name)
+    except DatasetError as exc:
+        raise _fail(exc)
+    click.echo(f"Removed {name}.")
+
+
+@datasets.command("rows")
+@click.argument("name")
+def datasets_rows(name):
+    """Print (as CSV) every row of a dataset's file that was not used or was flagged."""
+    from geo.datasets import DatasetError, DatasetStore
+
+    try:
+        frame = DatasetStore(Store()).get(name).rows_not_used()
+    except DatasetError as exc:
+        raise _fail(exc)
+    frame.to_csv(sys.stdout, index=False)
+
+
+@main.command("demo-data")
+@click.option("--icb", required=True, metavar="CODE", help="ICB to draw the population from (E54000024 or QHG).")
+@click.option("--rows", type=click.IntRange(1, 100_000_000), default=100_000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--dirty", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
+              help="Share of rows to spoil as real extracts are spoiled (bad codes, dates, ages, repeated ids).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV or .parquet file to write; a <file>.json sidecar labels it synthetic.")
+def demo_data(icb, rows, seed, dirty, out):
+    """Write SYNTHETIC record-level A&E attendances for an ICB, shaped like an SUS extract."""
+    from geo import synthetic
+
+    try:
+        table, meta = synthetic.generate(Store(), _icb_code(icb), rows, seed=seed, dirty=dirty)
+    except (StoreError, ValueError) as exc:
+        raise _fail(exc)
+    synthetic.write(table, meta, out)
+    click.echo(f"Wrote {rows:,} SYNTHETIC attendances to {out} (labelled in {out.name}.json).")
+
+
 def _icb_code(code: str | None) -> str | None:
     """Accept an ICB's NHS code (QHG) as well as its ONS code (E54000024)."""
     if not code or code.upper().startswith("E54"):

@@ -180,6 +180,10 @@ class Store:
         filters = [("key", "in", list(keys))] if keys is not None else None
         return self._read("postcodes", filters, None, True)
 
+    def lsoa11_to_lsoa21(self) -> pd.DataFrame:
+        """ONS's exact-fit lookup with the share of each 2011 LSOA in each 2021 LSOA (``weight``)."""
+        return self._read("lsoa11_to_lsoa21", None, None, False)
+
     def population_by_age(self, icb: str | None = None, lad: str | None = None) -> pd.DataFrame:
         frame = self._read("population_mid2020", None, None, False)
         if icb or lad:

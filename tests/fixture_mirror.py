@@ -239,7 +239,8 @@ def write_points(root: Path, lsoas: gpd.GeoDataFrame) -> None:
                 "NHS_regional_HA_code", "NHS_HA_code", "Admin_county_code", "Admin_district_code", "Admin_ward_code"]]
     with open(root / "postcodes/codepo_gb/Doc/Code-Point_Open_Column_Headers.csv", "w", newline="") as fh:
         csv.writer(fh).writerows(headers)
-    postcodes = [("LU1 1AA", 10, *centre(0, 0)), ("LU1 1AB", 10, *centre(3, 1)), ("LU2 9ZZ", 90, 0, 0)]
+    postcodes = [("LU1 1AA", 10, *centre(0, 0)), ("LU1 1AB", 10, *centre(3, 1)), ("LU2 9ZZ", 90, 0, 0),
+                 ("LU3 3XY", 10, *centre(5, 0))]  # LU3 3XY lies in the Welsh square: outside England
     with open(root / "postcodes/codepo_gb/Data/CSV/lu.csv", "w", newline="") as fh:
         w = csv.writer(fh, quoting=csv.QUOTE_NONNUMERIC)
         for pc, pq, e, n in postcodes:
@@ -269,11 +270,20 @@ def write_points(root: Path, lsoas: gpd.GeoDataFrame) -> None:
                               "latitude": [lon_lat.y[0], lon_lat.y[0], lon_lat.y[1]]})
     hospitals.to_csv(root / "points/hospitals_2022.csv", index=False)
 
-    pd.DataFrame({"Indicator ID": [93930], "Indicator Name": ["A&E attendances (0 to 4 years)"],
-                  "Parent Code": [""], "Parent Name": [""], "Area Code": ["A00001"], "Area Name": ["ALPHA SURGERY"],
-                  "Area Type": ["GPs"], "Sex": ["Persons"], "Age": ["0-4 yrs"], "Time period": ["2021/22"],
-                  "Value": [700.0], "Lower CI 95.0 limit": [650.0], "Upper CI 95.0 limit": [750.0],
-                  "Count": [70], "Denominator": [100]}).to_csv(
+    rows = [  # Area Code, Area Name, Area Type, Value, Count, Denominator
+        ("E92000001", "England", "England", 760.1, 2333000, 3059000),
+        ("A00001", "ALPHA SURGERY", "GPs", 700.0, 70, 100),
+        ("A00002", "BETA MEDICAL CENTRE", "GPs", 812.5, 65, 80),
+        ("A00004", "UNKNOWN POSTCODE PRACTICE", "GPs", 650.0, 13, 20),
+        ("A00008", "NO VALUE PRACTICE", "GPs", None, None, None),
+    ]
+    pd.DataFrame({"Indicator ID": 93930, "Indicator Name": "A&E attendances (0 to 4 years)",
+                  "Parent Code": "", "Parent Name": "", "Area Code": [r[0] for r in rows],
+                  "Area Name": [r[1] for r in rows], "Area Type": [r[2] for r in rows], "Sex": "Persons",
+                  "Age": "0-4 yrs", "Category Type": "", "Category": "", "Time period": "2021/22",
+                  "Value": [r[3] for r in rows], "Lower CI 95.0 limit": [r[3] and r[3] - 50 for r in rows],
+                  "Upper CI 95.0 limit": [r[3] and r[3] + 50 for r in rows], "Count": [r[4] for r in rows],
+                  "Denominator": [r[5] for r in rows]}).to_csv(
         root / "activity/fingertips_93930_ae_attendances_0_4_gp_2021_22.csv", index=False)
 
 

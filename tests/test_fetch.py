@@ -152,7 +152,7 @@ def test_codepoint_zip_extracted_in_its_layout(server, fixture_mirror, tmp_path)
     result = fetch_source(source, tmp_path / "dl", quick())
     assert result.status == "verified"
     frame = read_source(source, mirror=tmp_path / "dl")
-    assert len(frame) == 3
+    assert len(frame) == 4
 
 
 def test_workbook_sheet_saved_as_csv(server, tmp_path):
