@@ -177,16 +177,22 @@ def band_label(lo: int, hi: int) -> str:
     return f"{lo}+" if hi < 0 else f"{lo}-{hi}"
 
 
+UK_DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d-%m-%Y", "%d.%m.%Y", "%Y%m%d",
+                   "%d/%m/%y", "%d-%b-%Y", "%d %b %Y", "%d %B %Y")
+
+
 def parse_dates(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(datetime64[D], reason): ISO dates, UK day-first dates, and date-times are accepted."""
-    text = clean_text(values)
-    parsed = pd.to_datetime(pd.Series(text), errors="coerce", format="ISO8601")
-    retry = parsed.isna() & (pd.Series(text) != "")
-    if retry.any():
-        parsed[retry] = pd.to_datetime(pd.Series(text)[retry], errors="coerce", dayfirst=True, format="mixed")
-    reason = np.where(parsed.isna(), np.where(text == "", "date is empty", "date not recognised"), "")
-    reason = np.array([r if r != "date not recognised" else f"date {t!r} not recognised"
-                       for r, t in zip(reason, text)], dtype=object)
+    """(datetime64[D], reason): ISO 8601 dates and date-times, and UK day-first dates (31/03/2025,
+    31-03-2025, 31.03.2025, 20250331, 31 Mar 2025). Month-first dates are not guessed."""
+    text = pd.Series(clean_text(values))
+    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    for fmt in UK_DATE_FORMATS:
+        todo = parsed.isna() & (text != "")
+        if not todo.any():
+            break
+        parsed[todo] = pd.to_datetime(text[todo], errors="coerce", format=fmt)
+    reason = np.array(["" if pd.notna(p) else ("date is empty" if not t else f"date {t!r} not recognised")
+                       for p, t in zip(parsed, text)], dtype=object)
     return parsed.to_numpy(dtype="datetime64[D]"), reason
 
 

@@ -248,7 +248,7 @@ def _rows_not_used(info: InputTable, reasons: RowReasons, values: dict[str, tupl
                    counts: np.ndarray) -> pd.DataFrame:
     """One line per rejected or flagged row: row, column, value, reason, used, count."""
     parts = []
-    for codes, used in ((reasons.code, False), (reasons.warn, True)):
+    for codes, used in ((reasons.code, False), (np.where(reasons.code == 0, reasons.warn, 0), True)):
         rows = np.flatnonzero(codes)
         if not len(rows):
             continue

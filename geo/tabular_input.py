@@ -143,7 +143,8 @@ def _read_csv(info: InputTable, columns: list[str]) -> InputTable:
     expected = len(info.columns)
 
     def on_invalid(row):
-        bad.append((row.number or -1, row.text, f"the row has {row.actual_columns} fields; the header has {expected}"))
+        number = row.number if row.number is not None else -1
+        bad.append((number, row.text, f"the row has {row.actual_columns} fields; the header has {expected}"))
         return "skip"
 
     try:
@@ -158,6 +159,8 @@ def _read_csv(info: InputTable, columns: list[str]) -> InputTable:
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise UnreadableFile(f"{info.path}: cannot be read as {info.encoding} CSV ({exc})") from None
     info.table = table.combine_chunks()
+    if any(line < 0 for line, _, _ in bad):  # the parallel parser does not know line numbers
+        bad = _find_lines(info, bad)
     info.bad_rows = bad
     # file row of each kept record: the header is row 1; skipped bad rows shift the rest
     numbers = np.arange(table.num_rows, dtype=np.int64) + 2
@@ -167,3 +170,17 @@ def _read_csv(info: InputTable, columns: list[str]) -> InputTable:
             numbers[numbers >= line] += 1
     info.row_numbers = numbers
     return info
+
+
+def _find_lines(info: InputTable, bad: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+    """Line numbers of the rows the parser skipped, found by reading the file once more."""
+    wanted: dict[str, list[int]] = {}
+    for i, (_, text, _) in enumerate(bad):
+        wanted.setdefault(text.rstrip("\r\n"), []).append(i)
+    found = [line for line, _, _ in bad]
+    with open(info.path, encoding=info.encoding or "utf-8", newline="") as fh:
+        for number, line in enumerate(fh, start=1):
+            key = line.rstrip("\r\n")
+            if key in wanted and wanted[key]:
+                found[wanted[key].pop(0)] = number
+    return [(n, text, reason) for n, (_, text, reason) in zip(found, bad)]
