@@ -221,3 +221,13 @@ def financial_year(dates: np.ndarray) -> np.ndarray:
     d = pd.DatetimeIndex(dates)
     start = np.where(d.month >= 4, d.year, d.year - 1)
     return np.array([f"{y}/{(y + 1) % 100:02d}" for y in start], dtype=object)
+
+
+def normalise_postcode(values: pd.Series) -> pd.Series:
+    """Postcodes as a join key: upper case, no spaces ('lu1 1ab' and 'LU11AB' -> 'LU11AB')."""
+    return values.astype("string").str.upper().str.replace(r"\s+", "", regex=True)
+
+
+def postcode_area(keys: pd.Series) -> pd.Series:
+    """The letters before the first digit: 'LU11AB' -> 'LU'."""
+    return keys.astype("string").str.extract(r"^([A-Z]{1,2})", expand=False)

@@ -23,7 +23,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -58,7 +57,10 @@ class Dataset:
     def counts(self) -> pd.DataFrame:
         return pd.read_parquet(self.path / "counts.parquet")
 
-    def practices(self) -> gpd.GeoDataFrame:
+    def practices(self):
+        """GP practice points (a GeoDataFrame) of a Fingertips dataset."""
+        import geopandas as gpd
+
         return gpd.read_parquet(self.path / "practices.parquet")
 
     def rows_not_used(self) -> pd.DataFrame:
@@ -90,7 +92,7 @@ class DatasetStore:
         return [self.get(n).meta for n in self.names()]
 
     def save(self, name: str, meta: dict, rows_not_used: pd.DataFrame, counts: pd.DataFrame | None = None,
-             practices: gpd.GeoDataFrame | None = None) -> Dataset:
+             practices=None) -> Dataset:
         check_name(name)
         versions = self.root / ".versions"
         versions.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,7 @@ def ingest_fingertips(info: InputTable, options, store: Store):
         raise IngestError(str(exc)) from None
     frame = info.table.to_pandas()
     frame = frame.astype(str).rename(columns=catalogue.columns)
-    frame["row"] = info.row_numbers
+    frame["row"] = info.row_number(np.arange(len(frame)))
     numbers = {c: pd.to_numeric(frame[c].str.replace(",", ""), errors="coerce")
                for c in ("value", "lower_ci95", "upper_ci95", "count", "denominator")}
     practices = store.points("gp_practices").set_index("practice_code")

@@ -23,15 +23,16 @@ import datetime as dt
 import hashlib
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from geo import codes as C
 from geo.datasets import DatasetStore, check_name
-from geo.points import normalise_postcode, postcode_area
 from geo.store import Store
 from geo.tabular_input import InputTable, UnreadableFile, peek, read
 
@@ -132,19 +133,32 @@ class RowReasons:
 
     def reject(self, column: str, indices: np.ndarray, per_value_reason: np.ndarray) -> None:
         """Reject rows whose dictionary value (``indices`` into ``per_value_reason``) has a reason."""
-        row_codes = self._codes(column, per_value_reason)[indices]
-        free = self.code == 0
-        self.code[free] = row_codes[free]
+        self._mark(self.code, self._codes(column, per_value_reason), indices)
+
+    @staticmethod
+    def _mark(target: np.ndarray, value_codes: np.ndarray, indices: np.ndarray) -> None:
+        if not value_codes.any():  # the usual case: every distinct value is fine
+            return
+        rows = np.flatnonzero((value_codes != 0)[indices])
+        rows = rows[target[rows] == 0]  # the first reason found for a row stands
+        target[rows] = value_codes[indices[rows]]
 
     def reject_rows(self, column: str, mask: np.ndarray, reason: str | np.ndarray) -> None:
-        reasons = np.where(mask, reason, "").astype(object)
-        values, inverse = np.unique(reasons, return_inverse=True)
-        self.reject(column, inverse, values)
+        """Reject the rows in ``mask``, for one reason or a reason per row."""
+        rows = np.flatnonzero(mask & (self.code == 0))
+        if not len(rows):
+            return
+        if isinstance(reason, str):
+            self.labels.append((column, reason))
+            self.code[rows] = len(self.labels) - 1
+            return
+        values, inverse = np.unique(np.asarray(reason, dtype=object)[rows].astype(str), return_inverse=True)
+        start = len(self.labels)
+        self.labels.extend((column, str(v)) for v in values)
+        self.code[rows] = start + inverse.astype(np.int32)
 
     def warn_rows(self, column: str, indices: np.ndarray, per_value_reason: np.ndarray) -> None:
-        row_codes = self._codes(column, per_value_reason)[indices]
-        free = self.warn == 0
-        self.warn[free] = row_codes[free]
+        self._mark(self.warn, self._codes(column, per_value_reason), indices)
 
     @property
     def ok(self) -> np.ndarray:
@@ -152,9 +166,13 @@ class RowReasons:
 
 
 def _dict(table, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct values, index of each row's value) of a dictionary-encoded column."""
-    array = table[column].chunk(0) if table[column].num_chunks == 1 else table[column].combine_chunks()
-    return np.asarray(array.dictionary.to_pylist(), dtype=object), array.indices.to_numpy(zero_copy_only=False)
+    """(distinct values, index of each row's value) of a dictionary-encoded column whose chunks
+    share one dictionary (see :func:`geo.tabular_input.read`)."""
+    chunks = table[column].chunks
+    if not chunks:
+        return np.array([], dtype=object), np.array([], dtype=np.int32)
+    indices = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
+    return np.asarray(chunks[0].dictionary.to_pylist(), dtype=object), indices
 
 
 def _synthetic_label(info: InputTable) -> bool:
@@ -180,9 +198,9 @@ def sha256_file(path: Path) -> str:
 def _lsoa_index(store: Store) -> tuple[C.LsoaCodes, pd.DataFrame]:
     lsoas = store.lsoas(geometry=False, columns=["lsoa21cd"])
     lookup = store.lsoa11_to_lsoa21()
-    in_scope = set(lsoas["lsoa21cd"])
-    all21 = set(lookup["lsoa21cd"]) | in_scope
-    return C.LsoaCodes(all21, set(lookup["lsoa11cd"]), in_scope), lookup
+    in_scope = set(lsoas["lsoa21cd"].tolist())
+    all21 = set(lookup["lsoa21cd"].tolist()) | in_scope
+    return C.LsoaCodes(all21, set(lookup["lsoa11cd"].tolist()), in_scope), lookup
 
 
 def ingest(path: str | Path, options: IngestOptions, store: Store | None = None) -> "IngestResult":
@@ -204,12 +222,15 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
     if shape not in ("aggregated", "records", "fingertips"):
         raise IngestError(f"unknown shape {shape!r}: aggregated, records or fingertips")
     started = dt.datetime.now(dt.timezone.utc)
-    if shape == "fingertips":
-        from geo.fingertips import ingest_fingertips
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hash the file while it is parsed
+        digest = pool.submit(sha256_file, path)
+        if shape == "fingertips":
+            from geo.fingertips import ingest_fingertips
 
-        result = ingest_fingertips(info, options, store)
-    else:
-        result = _ingest_lsoa(info, shape, mapping, options, store)
+            result = ingest_fingertips(info, options, store)
+        else:
+            result = _ingest_lsoa(info, shape, mapping, options, store)
+        sha256 = digest.result()
     synthetic = _synthetic_label(info) if options.synthetic is None else options.synthetic
     meta = {
         "shape": shape,
@@ -218,7 +239,7 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
         "higher_is_worse": options.higher_is_worse,
         "synthetic": synthetic,
         "source_file": path.name,
-        "sha256": sha256_file(path),
+        "sha256": sha256,
         "ingested_at": started.isoformat(timespec="seconds"),
         "options": {k: v for k, v in asdict(options).items() if k != "name"},
         "columns": result.columns,
@@ -244,8 +265,7 @@ class IngestResult:
     meta: dict | None = None
 
 
-def _rows_not_used(info: InputTable, reasons: RowReasons, values: dict[str, tuple[np.ndarray, np.ndarray]],
-                   counts: np.ndarray) -> pd.DataFrame:
+def _rows_not_used(info: InputTable, reasons: RowReasons, counts: np.ndarray | None) -> pd.DataFrame:
     """One line per rejected or flagged row: row, column, value, reason, used, count."""
     parts = []
     for codes, used in ((reasons.code, False), (np.where(reasons.code == 0, reasons.warn, 0), True)):
@@ -256,12 +276,12 @@ def _rows_not_used(info: InputTable, reasons: RowReasons, values: dict[str, tupl
         column = labels[codes[rows], 0]
         reason = labels[codes[rows], 1]
         value = np.empty(len(rows), dtype=object)
-        for name, (distinct, index) in values.items():
+        for name in set(column):
             pick = column == name
-            if pick.any():
-                value[pick] = distinct[index[rows[pick]]]
-        parts.append(pd.DataFrame({"row": info.row_numbers[rows], "column": column, "value": value,
-                                   "reason": reason, "used": used, "count": counts[rows]}))
+            value[pick] = info.table[name].take(pa.array(rows[pick])).cast(pa.string()).to_pylist()
+        parts.append(pd.DataFrame({"row": info.row_number(rows), "column": column, "value": value,
+                                   "reason": reason, "used": used,
+                                   "count": 1.0 if counts is None else counts[rows]}))
     for line, text, reason in info.bad_rows:
         parts.append(pd.DataFrame({"row": [line], "column": [""], "value": [text[:200]], "reason": [reason],
                                    "used": [False], "count": [np.nan]}))
@@ -287,9 +307,14 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
         if not any(role in mapping for role in needs[breakdown]):
             raise IngestError(f"{path}: cannot break down by {breakdown}: no "
                               f"{' or '.join(needs[breakdown])} column found (name it with --column ROLE=NAME)")
-    wanted = [c for role, c in mapping.items() if role in ROLES]
+    needed_roles = {"lsoa", "postcode", "date"} | ({"count", "denominator"} if shape == "aggregated" else {"record_id"})
+    needed_roles |= {role for b in by for role in needs[b]}
+    if shape == "aggregated":
+        needed_roles |= {"age_band", "sex", "period"}
+    wanted = [c for role, c in mapping.items() if role in needed_roles]
+    plain = (mapping["record_id"],) if shape == "records" and "record_id" in mapping else ()
     try:
-        info = read(info, list(dict.fromkeys(wanted)))
+        info = read(info, list(dict.fromkeys(wanted)), plain=plain)
     except UnreadableFile as exc:
         raise IngestError(str(exc)) from None
     table = info.table
@@ -310,7 +335,7 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
         row_count = parsed[index]
         reasons.reject(name, index, why)
     else:
-        row_count = np.ones(n)
+        row_count = None  # each record counts one
 
     # where: LSOA code (2021 or 2011), or postcode
     lsoa_codes, lookup = _lsoa_index(store)
@@ -332,16 +357,16 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
         row_from_postcode = np.ones(n, dtype=bool)
     if row_from_postcode.any():
         name, (pc_distinct, pc_index) = column_values("postcode")
-        keys = normalise_postcode(pd.Series(pc_distinct)).fillna("").to_numpy(dtype=object)
-        found = store.postcodes([k for k in set(keys) if k]).set_index("key")
-        areas_read = set(store.postcodes()["area"].dropna()) if len(keys) else set()
+        keys = C.normalise_postcode(pd.Series(pc_distinct)).fillna("").to_numpy(dtype=object)
+        found = store.postcodes([k for k in set(keys) if k], geometry=False).set_index("key")
+        areas_read = set(store.postcodes(geometry=False)["area"].dropna()) if len(keys) else set()
         pc_lsoa = np.array([found["lsoa21cd"].get(k) if k in found.index else None for k in keys], dtype=object)
         why = np.full(len(keys), "", dtype=object)
         for i, k in enumerate(keys):
             if not k:
                 why[i] = "no LSOA code and no postcode"
             elif k not in found.index:
-                area = postcode_area(pd.Series([k])).iloc[0]
+                area = C.postcode_area(pd.Series([k])).iloc[0]
                 why[i] = ("unknown postcode" if area in areas_read
                           else f"postcode area {area} not in the Code-Point Open files read")
             elif pd.isna(pc_lsoa[i]):
@@ -427,28 +452,22 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
         dup_rows = live.index.to_numpy()[live.index.to_numpy() != first.to_numpy()]
         if len(dup_rows):
             why = np.full(n, "", dtype=object)
-            why[dup_rows] = [f"duplicate of row {info.row_numbers[f]}"
-                             for f in first.to_numpy()[live.index.to_numpy() != first.to_numpy()]]
+            why[dup_rows] = [f"duplicate of row {r}"
+                             for r in info.row_number(first.to_numpy()[live.index.to_numpy() != first.to_numpy()])]
             column = mapping["lsoa"] if "lsoa" in mapping else mapping["postcode"]
             reasons.reject_rows(column, why != "", why)
     elif "record_id" in mapping:
-        name, (distinct, index) = column_values("record_id")
-        dup = pd.Series(index).duplicated().to_numpy() & reasons.ok
+        name = mapping["record_id"]
+        dup = _duplicated(table[name]) & reasons.ok
         reasons.reject_rows(name, dup, "duplicate record id")
 
     ok = reasons.ok
-    # aggregate the rows used, by original code and breakdowns, then carry 2011 codes to 2021
-    group_keys = {"code_index": row_code[ok]}
-    for k, (labels, idx) in keys.items():
-        group_keys[k] = labels[idx[ok]]
-    frame = pd.DataFrame(group_keys)
-    frame["count"] = row_count[ok]
-    if denominator is not None:
-        frame["denominator"] = denominator[ok]
-    grouped = frame.groupby(list(group_keys), sort=False, dropna=False).sum().reset_index()
+    grouped, per_code_rows = _aggregate(row_code, ok, keys, None if shape == "records" else row_count,
+                                        denominator, len(code))
     grouped["code"] = code[grouped["code_index"].to_numpy()]
     grouped["kind"] = kind[grouped["code_index"].to_numpy()]
     per_code_rows = pd.Series(row_code[ok]).value_counts()
+    per_code_rows = per_code_rows[per_code_rows > 0]
     rows_by_kind = pd.Series(kind[per_code_rows.index.to_numpy()], index=per_code_rows.index)
     conversion["lsoa21"] = int(per_code_rows[rows_by_kind == "lsoa21"].sum()) - conversion["postcode"]
     eleven = grouped[grouped["kind"] == "lsoa11"]
@@ -474,17 +493,21 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
     if "age_band" in counts:
         counts["age_lo"] = [band_bounds[b][0] for b in counts["age_band"]]
         counts["age_hi"] = [band_bounds[b][1] for b in counts["age_band"]]
-    rows_not_used = _rows_not_used(info, reasons, values, row_count)
+    rows_not_used = _rows_not_used(info, reasons, row_count)
     rejected = ~ok
-    counts_in = float(np.nansum(row_count))
-    counts_rejected = float(np.nansum(row_count[rejected]))
+    if row_count is None:
+        counts_in, counts_rejected, counts_used = float(n), float(rejected.sum()), float(ok.sum())
+    else:
+        counts_in = float(np.nansum(row_count))
+        counts_rejected = float(np.nansum(row_count[rejected]))
+        counts_used = float(np.nansum(row_count[ok]))
     report = {
         "rows_read": int(n + len(info.bad_rows)),
         "rows_used": int(ok.sum()),
         "rows_rejected": int(rejected.sum() + len(info.bad_rows)),
         "rows_flagged": int((reasons.warn > 0).sum()),
         "counts_read": counts_in,
-        "counts_used": float(np.nansum(row_count[ok])),
+        "counts_used": counts_used,
         "counts_rejected": counts_rejected,
         "counts_stored": float(counts["count"].sum()) if len(counts) else 0.0,
         "codes": conversion,
@@ -494,6 +517,61 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
         "breakdowns": [k for k in BREAKDOWNS if k in keys],
     }
     return IngestResult(report, rows_not_used, counts=counts, columns=mapping)
+
+
+def _duplicated(ids) -> np.ndarray:
+    """True for every repeat of an earlier id (the first occurrence is not a duplicate)."""
+    if pa.types.is_integer(ids.type):
+        values = ids.to_numpy()
+        if len(values) < 2:
+            return np.zeros(len(values), dtype=bool)
+        step = values[1:] >= values[:-1]
+        if step.all():  # already in order, as extracts often are: repeats sit side by side
+            return np.concatenate([[False], values[1:] == values[:-1]])
+        order = np.argsort(values, kind="stable")  # extracts are nearly sorted: timsort is quick
+        ordered = values[order]
+        dup = np.zeros(len(values), dtype=bool)
+        dup[order[1:][ordered[1:] == ordered[:-1]]] = True
+        return dup
+    return pd.Series(ids.to_pandas()).duplicated().to_numpy()
+
+
+def _aggregate(row_code: np.ndarray, ok: np.ndarray, keys: dict, row_count: np.ndarray | None,
+               denominator: np.ndarray | None, n_codes: int) -> tuple[pd.DataFrame, pd.Series]:
+    """Sum the used rows by code and breakdowns with one ``bincount`` over a combined key.
+
+    ``row_count`` is None for records (each row counts one). Returns the sums (one row per key
+    present, zero counts included) and the number of rows used per code.
+    """
+    code = row_code[ok].astype(np.int64)
+    key = code.copy()
+    parts = []
+    for name, (labels, idx) in keys.items():
+        values, inverse = np.unique(labels.astype(str), return_inverse=True)
+        key = key * len(values) + inverse.astype(np.int64)[idx[ok]]
+        parts.append((name, values))
+    cardinality = int(n_codes * np.prod([len(v) for _, v in parts], dtype=np.float64))
+    weights = {"count": None if row_count is None else row_count[ok]}
+    if denominator is not None:
+        weights["denominator"] = denominator[ok]
+    if cardinality <= 20_000_000:
+        rows = np.bincount(key, minlength=cardinality)
+        present = np.flatnonzero(rows)
+        sums = {name: (rows[present].astype(np.float64) if w is None
+                       else np.bincount(key, weights=w, minlength=cardinality)[present])
+                for name, w in weights.items()}
+    else:  # too many combinations for a dense table
+        present, inverse, rows_present = np.unique(key, return_inverse=True, return_counts=True)
+        sums = {name: (rows_present.astype(np.float64) if w is None else np.bincount(inverse, weights=w))
+                for name, w in weights.items()}
+    out = {}
+    rest = present
+    for name, values in reversed(parts):
+        rest, digit = np.divmod(rest, len(values))
+        out[name] = values[digit]
+    frame = pd.DataFrame({"code_index": rest, **dict(reversed(list(out.items()))), **sums})
+    per_code = pd.Series(np.bincount(code, minlength=n_codes))
+    return frame, per_code
 
 
 def _period_label(day: np.datetime64, unit: str) -> str:

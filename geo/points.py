@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.codes import normalise_postcode, postcode_area
+
 BNG = 27700  # British National Grid: GIAS and Code-Point Open coordinates
 WGS84 = 4326
 
@@ -65,16 +67,6 @@ def schools(gias: pd.DataFrame, lsoas: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFra
     keep = ["urn", "name", "phase", "establishment_type", "establishment_type_group", "pupils", "fsm_percent",
             "la_name", "lsoa21cd", "lsoa21cd_gias", "lad24cd", "geometry"]
     return points[keep].reset_index(drop=True), report
-
-
-def normalise_postcode(values: pd.Series) -> pd.Series:
-    """Postcodes as a join key: upper case, no spaces ('lu1 1ab' and 'LU11AB' -> 'LU11AB')."""
-    return values.astype("string").str.upper().str.replace(r"\s+", "", regex=True)
-
-
-def postcode_area(keys: pd.Series) -> pd.Series:
-    """The letters before the first digit: 'LU11AB' -> 'LU'."""
-    return keys.astype("string").str.extract(r"^([A-Z]{1,2})", expand=False)
 
 
 def postcode_lsoas(codepoint: pd.DataFrame, lsoas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

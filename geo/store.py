@@ -20,12 +20,15 @@ import shutil
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import pandas as pd
 import pyarrow.parquet as pq
 
 from geo import settings
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 LEVELS = ("ward", "lad", "icb")
 POINT_KINDS = ("schools", "gp_practices", "hospitals")
@@ -51,7 +54,7 @@ class StoreWriter:
         if sort_by:
             frame = frame.sort_values(sort_by, kind="stable").reset_index(drop=True)
         target = self.path / f"{name}.parquet"
-        if isinstance(frame, gpd.GeoDataFrame):
+        if "geometry" in frame.columns and hasattr(frame, "crs"):  # a GeoDataFrame
             frame.to_parquet(target, index=False, compression="zstd", row_group_size=4096,
                              write_covering_bbox=True)
         else:
@@ -141,6 +144,8 @@ class Store:
         else:
             columns = [c for c in names if c != "geometry"]
         if geometry and has_geometry:
+            import geopandas as gpd  # imported here: table reads without geometry do not need it
+
             return gpd.read_parquet(path, columns=columns, filters=filters)
         return pd.read_parquet(path, columns=columns, filters=filters)
 
@@ -166,7 +171,7 @@ class Store:
             frame = frame[frame[CODE_COLUMN[level]].isin(set(members[CODE_COLUMN[level]]))]
         return frame.reset_index(drop=True)
 
-    def points(self, kind: str, icb: str | None = None, lad: str | None = None) -> gpd.GeoDataFrame:
+    def points(self, kind: str, icb: str | None = None, lad: str | None = None) -> "gpd.GeoDataFrame":
         if kind not in POINT_KINDS:
             raise StoreError(f"unknown point layer {kind!r}; choose one of {', '.join(POINT_KINDS)}")
         frame = self._read(f"points_{kind}", self._filters(lad24cd=lad), None, True)
@@ -175,10 +180,10 @@ class Store:
             frame = frame[frame["lsoa21cd"].isin(set(members["lsoa21cd"]))]
         return frame.reset_index(drop=True)
 
-    def postcodes(self, keys: list[str] | None = None) -> gpd.GeoDataFrame:
+    def postcodes(self, keys: list[str] | None = None, geometry: bool = True) -> "gpd.GeoDataFrame":
         """Code-Point Open postcodes with their LSOA (missing outside England), by normalised key."""
         filters = [("key", "in", list(keys))] if keys is not None else None
-        return self._read("postcodes", filters, None, True)
+        return self._read("postcodes", filters, None, geometry)
 
     def lsoa11_to_lsoa21(self) -> pd.DataFrame:
         """ONS's exact-fit lookup with the share of each 2011 LSOA in each 2021 LSOA (``weight``)."""

@@ -34,8 +34,15 @@ class InputTable:
     encoding: str | None = None
     delimiter: str | None = None
     bad_rows: list[tuple[int, str, str]] = field(default_factory=list)  # (line, text, reason)
-    row_numbers: np.ndarray | None = None  # file row (header = 1) of each table row
+    skipped_lines: tuple[int, ...] = ()  # file lines of the rows the parser could not split
     metadata: dict = field(default_factory=dict)
+
+    def row_number(self, index) -> np.ndarray:
+        """File row of table rows (the header is row 1), counting the skipped rows in between."""
+        rows = np.asarray(index, dtype=np.int64) + 2
+        for line in self.skipped_lines:  # sorted: each one pushes the rows at or after it down
+            rows = np.where(rows >= line, rows + 1, rows)
+        return rows
 
 
 def detect_encoding(sample: bytes, path: Path) -> str:
@@ -119,10 +126,15 @@ def peek(path: Path) -> InputTable:
     return InputTable(path, "csv", _header(path, encoding, delimiter), encoding=encoding, delimiter=delimiter)
 
 
-def read(info: InputTable, columns: list[str]) -> InputTable:
-    """Read ``columns`` (names from ``info.columns``) as dictionary-encoded strings."""
+def read(info: InputTable, columns: list[str], plain: tuple[str, ...] = ()) -> InputTable:
+    """Read ``columns`` (names from ``info.columns``) as dictionary-encoded strings, sharing one
+    dictionary across chunks; ``plain`` columns (identifiers, nearly all distinct) are read as
+    whole numbers where they are, else as plain strings."""
     if info.format == "csv":
-        return _read_csv(info, columns)
+        try:
+            return _read_csv(info, columns, {c: pa.int64() for c in plain})
+        except _RetryAsText:
+            return _read_csv(info, columns, {c: pa.string() for c in plain})
     if info.format == "xlsx":
         import pandas as pd
 
@@ -132,13 +144,17 @@ def read(info: InputTable, columns: list[str]) -> InputTable:
     else:
         table = pq.read_table(info.path, columns=columns)
         table = pa.table({c: table[c].cast(pa.string()) for c in columns})
-    table = pa.table({c: table[c].fill_null("").dictionary_encode() for c in columns})
+    table = pa.table({c: table[c].fill_null("") if c in plain else table[c].fill_null("").dictionary_encode()
+                      for c in columns}).unify_dictionaries()
     info.table = table
-    info.row_numbers = np.arange(table.num_rows, dtype=np.int64) + 2
     return info
 
 
-def _read_csv(info: InputTable, columns: list[str]) -> InputTable:
+class _RetryAsText(Exception):
+    pass
+
+
+def _read_csv(info: InputTable, columns: list[str], plain_types: dict) -> InputTable:
     bad: list[tuple[int, str, str]] = []
     expected = len(info.columns)
 
@@ -153,22 +169,20 @@ def _read_csv(info: InputTable, columns: list[str]) -> InputTable:
             read_options=pacsv.ReadOptions(encoding=info.encoding or "utf-8", block_size=8 << 20),
             parse_options=pacsv.ParseOptions(delimiter=info.delimiter or ",", invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
-                include_columns=columns, column_types={c: DICT_STRING for c in columns},
+                include_columns=columns, column_types={c: plain_types.get(c, DICT_STRING) for c in columns},
                 strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+    except pa.ArrowInvalid as exc:
+        if any(t == pa.int64() for t in plain_types.values()) and "conversion error" in str(exc).lower():
+            raise _RetryAsText() from None
         raise UnreadableFile(f"{info.path}: cannot be read as {info.encoding} CSV ({exc})") from None
-    info.table = table.combine_chunks()
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(f"{info.path}: cannot be read as {info.encoding} CSV ({exc})") from None
+    info.table = table.unify_dictionaries()  # one dictionary for all chunks: cheaper than combining them
     if any(line < 0 for line, _, _ in bad):  # the parallel parser does not know line numbers
         bad = _find_lines(info, bad)
     info.bad_rows = bad
-    # file row of each kept record: the header is row 1; skipped bad rows shift the rest
-    numbers = np.arange(table.num_rows, dtype=np.int64) + 2
-    skipped = np.sort([b[0] for b in bad if b[0] > 0])
-    if len(skipped):
-        for line in skipped:
-            numbers[numbers >= line] += 1
-    info.row_numbers = numbers
+    info.skipped_lines = tuple(sorted(line for line, _, _ in bad if line > 0))
     return info
 
 
