@@ -43,7 +43,6 @@ def bivariate_moran(x_values, y_values, weights: Weights, permutations: int = 99
         "x": x, "y": y, "zx": zx, "zy": zy, "lag": lag, "moran_i": zx * lag, "p_value": p, "quadrant": quad,
         "significant": sig, "cluster": cluster_labels(quad, sig, k), "neighbours": k,
     }, label_column="cluster")
-    frame["significant"] = frame["significant"].fillna(False).astype(bool)
     frame.attrs.update({"statistic": "bivariate local Moran's I", "permutations": table.permutations,
                         "seed": seed, "alpha": alpha, "direction": direction, "fdr": fdr})
     return frame

@@ -54,7 +54,6 @@ def local_moran(values, weights: Weights, permutations: int = 999, seed: int | N
         "value": x, "z": z, "lag": lag, "moran_i": moran_i, "p_value": p, "quadrant": quad,
         "significant": sig, "cluster": cluster_labels(quad, sig, k), "neighbours": k,
     }, label_column="cluster")
-    frame["significant"] = frame["significant"].fillna(False).astype(bool)
     frame.attrs.update({"statistic": "local Moran's I", "permutations": table.permutations, "seed": seed,
                         "alpha": alpha, "direction": direction, "fdr": fdr})
     return frame

@@ -73,7 +73,9 @@ def expand(prepared: Prepared, ids: tuple, columns: dict[str, np.ndarray], label
     out = {}
     for name, values in columns.items():
         values = np.asarray(values)
-        if values.dtype.kind in "biuf":
+        if values.dtype.kind == "b":
+            full = np.zeros(n, dtype=bool)
+        elif values.dtype.kind in "iuf":
             full = np.full(n, np.nan)
         else:
             full = np.full(n, None, dtype=object)
