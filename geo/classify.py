@@ -1,0 +1,82 @@
+"""Classes for single-indicator maps, through mapclassify.
+
+Schemes: ``quantiles``, ``fisher_jenks``, ``equal_interval``, ``std_mean`` (standard deviation
+from the mean), ``user`` (breaks given), and the fixed ``imd_deciles`` / ``imd_quintiles``
+(values 1..10 or 1..5, 1 = most deprived). Missing values are never put in a class: they get
+class -1 and the label "No data", so a map can draw them distinctly.
+
+``classify`` returns a :class:`Classes`: ``classes`` (0-based class per value, -1 for no data),
+``breaks`` (upper bound of each class), ``labels`` (legend text, e.g. "12.3 to 25.0"), ``counts``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mapclassify
+import numpy as np
+
+SCHEMES = ("quantiles", "fisher_jenks", "equal_interval", "std_mean", "user", "imd_deciles", "imd_quintiles")
+NO_DATA = "No data"
+
+
+@dataclass
+class Classes:
+    scheme: str
+    classes: np.ndarray
+    breaks: list[float]
+    labels: list[str]
+    counts: list[int]
+    no_data: int
+
+    def label_of(self) -> np.ndarray:
+        labels = np.array(self.labels + [NO_DATA], dtype=object)
+        return labels[np.where(self.classes < 0, len(self.labels), self.classes)]
+
+
+def _fmt(v: float) -> str:
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def classify(values, scheme: str = "quantiles", k: int = 5, breaks: list[float] | None = None) -> Classes:
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown classification {scheme!r}; choose one of {', '.join(SCHEMES)}")
+    values = np.asarray(values, dtype=float)
+    ok = np.isfinite(values)
+    classes = np.full(len(values), -1, dtype=int)
+    if scheme in ("imd_deciles", "imd_quintiles"):
+        top = 10 if scheme == "imd_deciles" else 5
+        bad = ok & ~np.isin(values, np.arange(1, top + 1))
+        if bad.any():
+            raise ValueError(f"{scheme} needs whole numbers 1 to {top}; got {values[bad][0]!r}")
+        classes[ok] = values[ok].astype(int) - 1
+        name = "decile" if top == 10 else "quintile"
+        labels = [f"{i} (most deprived)" if i == 1 else f"{i} (least deprived)" if i == top else str(i)
+                  for i in range(1, top + 1)]
+        labels = [f"{name.capitalize()} {lab}" for lab in labels]
+        counts = [int((classes == i).sum()) for i in range(top)]
+        return Classes(scheme, classes, [float(i) for i in range(1, top + 1)], labels, counts, int((~ok).sum()))
+    data = values[ok]
+    if len(data) == 0:
+        return Classes(scheme, classes, [], [], [], int((~ok).sum()))
+    if scheme == "user":
+        if not breaks:
+            raise ValueError("user-defined classes need breaks")
+        fitted = mapclassify.UserDefined(data, sorted(breaks))
+    elif scheme == "quantiles":
+        fitted = mapclassify.Quantiles(data, k=k)
+    elif scheme == "fisher_jenks":
+        fitted = mapclassify.FisherJenks(data, k=k)
+    elif scheme == "equal_interval":
+        fitted = mapclassify.EqualInterval(data, k=k)
+    else:
+        fitted = mapclassify.StdMean(data)
+    classes[ok] = fitted.yb
+    bins = [float(b) for b in fitted.bins]
+    lower = [float(data.min())] + bins[:-1]
+    labels = [f"{_fmt(lo)} to {_fmt(hi)}" for lo, hi in zip(lower, bins)]
+    counts = [int(c) for c in fitted.counts]
+    return Classes(scheme, classes, bins, labels, counts, int((~ok).sum()))
