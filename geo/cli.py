@@ -349,6 +349,78 @@ def demo_data(icb, rows, seed, dirty, out):
     click.echo(f"Wrote {rows:,} SYNTHETIC attendances to {out} (labelled in {out.name}.json).")
 
 
+@main.command("analyse")
+@click.argument("indicator")
+@click.option("--icb", metavar="CODE", help="Analyse this ICB's LSOAs (E54000024 or QHG).")
+@click.option("--lad", metavar="CODE", help="Analyse this local authority's LSOAs.")
+@click.option("--ward", metavar="CODE", help="Analyse this ward's LSOAs.")
+@click.option("--stat", "statistic", default="local-moran", show_default=True,
+              type=click.Choice(["local-moran", "gi-star", "bivariate", "moran", "classes", "bivariate-classes",
+                                 "by-group"]),
+              help="What to compute. by-group needs a dataset as INDICATOR.")
+@click.option("--deprivation", default="imd_score", show_default=True,
+              help="Deprivation measure for bivariate statistics: imd_score, a domain score, or a decile column.")
+@click.option("--group", "grouping", default="imd_quintile", show_default=True,
+              help="For by-group: imd_quintile, imd_decile, imd_quintile_in_icb, imd_quintile_in_lad, ..., "
+                   "ethnic_group, ward24cd, lad24cd.")
+@click.option("--permutations", type=click.IntRange(99, 99_999), default=999, show_default=True)
+@click.option("--seed", type=int, default=12345, show_default=True, help="Same seed, same map.")
+@click.option("--alpha", type=click.Choice(["0.05", "0.01", "0.001"]), default="0.05", show_default=True)
+@click.option("--fdr", is_flag=True, help="Control the false discovery rate (Benjamini-Hochberg) instead.")
+@click.option("--direction", type=click.Choice(["two-sided", "folded", "greater", "less"]), default="two-sided",
+              show_default=True, help="Test direction of the permutation p-values (folded: GeoDa's).")
+@click.option("--inference", type=click.Choice(["analytic", "permutation"]), default="analytic", show_default=True,
+              help="Gi*: normal z-scores or conditional permutations.")
+@click.option("--weights", "weights_kind", type=click.Choice(["queen", "rook", "knn", "distance"]), default="queen",
+              show_default=True)
+@click.option("--k", type=int, default=6, show_default=True, help="Neighbours for --weights knn.")
+@click.option("--distance", "distance_m", type=float, help="Metres, for --weights distance.")
+@click.option("--scheme", default="quantiles", show_default=True,
+              help="classes: quantiles, fisher_jenks, equal_interval, std_mean, imd_deciles, imd_quintiles; "
+                   "bivariate-classes: pink-blue, green-blue, blue-red, purple-gold.")
+@click.option("--classes", "n_classes", type=int, default=5, show_default=True, help="Number of classes (3 or 4 "
+              "for bivariate-classes).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+def analyse(indicator, icb, lad, ward, statistic, deprivation, grouping, permutations, seed, alpha, fdr, direction,
+            inference, weights_kind, k, distance_m, scheme, n_classes, fmt):
+    """Hot spots, clusters, classes and inequality for INDICATOR over an extent (England by default).
+
+    INDICATOR is an LSOA column (imd_score, acute_morbidity_indicator, see `gapmap columns`) or an
+    ingested dataset (see `gapmap datasets`). Method details go to stderr; results to stdout.
+    """
+    from geo import analysis
+
+    chosen = [(lvl, code) for lvl, code in (("icb", _icb_code(icb)), ("lad", lad), ("ward", ward)) if code]
+    if len(chosen) > 1:
+        raise click.UsageError("choose one of --icb, --lad and --ward")
+    extent = analysis.Extent(*chosen[0]) if chosen else analysis.Extent()
+    store = Store()
+    try:
+        if statistic == "moran":
+            result = analysis.global_moran(store, indicator, extent, permutations, seed, direction, weights_kind)
+            click.echo(json.dumps(result, indent=1))
+            return
+        if statistic in ("local-moran", "gi-star", "bivariate"):
+            frame = analysis.local_statistic(store, indicator, extent, statistic, deprivation, permutations, seed,
+                                             float(alpha), fdr, direction, inference, weights_kind, k, distance_m)
+            frame = frame.reset_index()
+        elif statistic == "classes":
+            frame = analysis.classes(store, indicator, extent, scheme, n_classes)
+        elif statistic == "bivariate-classes":
+            frame = analysis.bivariate(store, indicator, extent, deprivation, n_classes if n_classes in (3, 4) else 3,
+                                       scheme if scheme != "quantiles" else "pink-blue")
+        else:
+            frame = analysis.by_group(store, indicator, extent, grouping)
+    except (analysis.AnalysisError, StoreError, ValueError) as exc:
+        raise _fail(exc)
+    attrs = {k: v for k, v in frame.attrs.items()}
+    click.echo(json.dumps(attrs, default=str), err=True)
+    if attrs.get("synthetic"):
+        click.echo("SYNTHETIC DATA: these results are drawn from made-up records.", err=True)
+    click.echo(ATTRIBUTION, err=True)
+    _emit(frame.drop(columns=["geometry"], errors="ignore"), fmt)
+
+
 def _icb_code(code: str | None) -> str | None:
     """Accept an ICB's NHS code (QHG) as well as its ONS code (E54000024)."""
     if not code or code.upper().startswith("E54"):

@@ -139,7 +139,7 @@ def _esp_weight(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def rates(dataset: Dataset, store: Store, icb: str | None = None, lad: str | None = None,
-          keep: tuple[str, ...] | None = None) -> pd.DataFrame:
+          keep: tuple[str, ...] | None = None, ward: str | None = None) -> pd.DataFrame:
     """Counts per LSOA (and breakdown) with the denominator a rate needs.
 
     Columns: the dataset's keys, ``count``, ``population`` and ``population_source`` (the
@@ -158,7 +158,7 @@ def rates(dataset: Dataset, store: Store, icb: str | None = None, lad: str | Non
         keys = ["lsoa21cd", *keep] + (["age_lo", "age_hi"] if "age_band" in keep else [])
         values = [c for c in ("count", "denominator") if c in counts]
         counts = counts.groupby(keys, sort=True, dropna=False)[values].sum().reset_index()
-    lsoas = store.lsoas(icb=icb, lad=lad, geometry=False,
+    lsoas = store.lsoas(icb=icb, lad=lad, ward=ward, geometry=False,
                         columns=["lsoa21cd"] + [c for c in store.columns("lsoas") if c.startswith("ethnic_")
                                                 and c.endswith("_residents")])
     counts = counts[counts["lsoa21cd"].isin(set(lsoas["lsoa21cd"]))].reset_index(drop=True)
@@ -166,7 +166,7 @@ def rates(dataset: Dataset, store: Store, icb: str | None = None, lad: str | Non
         counts["population"] = counts.pop("denominator")
         counts["population_source"] = "supplied with the data"
     else:
-        pop = store.population_by_age(icb=icb, lad=lad).set_index("lsoa21cd")
+        pop = store.population_by_age(icb=icb, lad=lad, ward=ward).set_index("lsoa21cd")
         ages = pop[[c for c in pop.columns if c.startswith("age_")]].to_numpy()
         row = pop.index.get_indexer(counts["lsoa21cd"])
         if "age_lo" in counts:

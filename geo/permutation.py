@@ -89,17 +89,21 @@ def count_extreme(table: PermutationTable, values: np.ndarray, cardinality: np.n
         greater[members] = perms - np.searchsorted(ref, observed_sum[members] - tol[members], side="left")
         less[members] = np.searchsorted(ref, observed_sum[members] + tol[members], side="right")
     # draws that picked area i among its own first k: replace i by the next sampled area
-    perm_idx, pos = np.nonzero(np.ones_like(table.samples, dtype=bool))
+    perm_idx, pos = np.divmod(np.arange(table.samples.size), width)
     area = table.samples.ravel()
     hit = pos < k_i[area]
-    for p, j, i in zip(perm_idx[hit], pos[hit], area[hit]):
-        k = k_i[i]
-        wrong = sums[p, k - 1]
-        replacement = drawn[p, k] if k < width else values[_other(table, p, i)]
-        right = wrong - values[i] + replacement
-        lo, hi = observed_sum[i] - tol[i], observed_sum[i] + tol[i]
-        greater[i] += int(right >= lo) - int(wrong >= lo)
-        less[i] += int(right <= hi) - int(wrong <= hi)
+    p, i = perm_idx[hit], area[hit]
+    k = k_i[i]
+    wrong = sums[p, k - 1]
+    inside = k < width
+    replacement = np.empty(len(p))
+    replacement[inside] = drawn[p[inside], k[inside]]
+    for n_, (pp, ii) in enumerate(zip(p[~inside], i[~inside])):  # only when a draw is exhausted (tiny n)
+        replacement[np.flatnonzero(~inside)[n_]] = values[_other(table, pp, ii)]
+    right = wrong - values[i] + replacement
+    lo, hi = observed_sum[i] - tol[i], observed_sum[i] + tol[i]
+    np.add.at(greater, i, (right >= lo).astype(np.int64) - (wrong >= lo).astype(np.int64))
+    np.add.at(less, i, (right <= hi).astype(np.int64) - (wrong <= hi).astype(np.int64))
     return greater, less
 
 

@@ -189,10 +189,10 @@ class Store:
         """ONS's exact-fit lookup with the share of each 2011 LSOA in each 2021 LSOA (``weight``)."""
         return self._read("lsoa11_to_lsoa21", None, None, False)
 
-    def population_by_age(self, icb: str | None = None, lad: str | None = None) -> pd.DataFrame:
+    def population_by_age(self, icb: str | None = None, lad: str | None = None, ward: str | None = None) -> pd.DataFrame:
         frame = self._read("population_mid2020", None, None, False)
-        if icb or lad:
-            members = self.lsoas(icb=icb, lad=lad, columns=["lsoa21cd"], geometry=False)
+        if icb or lad or ward:
+            members = self.lsoas(icb=icb, lad=lad, ward=ward, columns=["lsoa21cd"], geometry=False)
             frame = frame[frame["lsoa21cd"].isin(set(members["lsoa21cd"]))]
         return frame.reset_index(drop=True)
 
