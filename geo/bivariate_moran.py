@@ -17,8 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geo.local_statistics import cluster_labels, expand, prepare, quadrant, significant, standardise, table_for
-from geo.permutation import count_extreme, p_values
+from geo.local_statistics import expand, lisa, prepare, standardise
 from geo.weights import Weights
 
 
@@ -28,21 +27,9 @@ def bivariate_moran(x_values, y_values, weights: Weights, permutations: int = 99
     x = np.asarray(x_values, dtype=float)[prepared.valid]
     y = np.asarray(y_values, dtype=float)[prepared.valid]
     zx, zy = standardise(x), standardise(y)
-    k = prepared.cardinality
-    neighbour_sum = prepared.weights.neighbours @ zy
-    lag = np.divide(neighbour_sum, k, out=np.zeros_like(neighbour_sum), where=k > 0)
-    table = table_for(prepared, permutations, seed)
-    above, below = count_extreme(table, zy, k, neighbour_sum)
-    greater = np.where(zx >= 0, above, below)
-    less = np.where(zx >= 0, below, above)
-    p = p_values(greater, less, table.permutations, direction)
-    p[k == 0] = np.nan
-    quad = quadrant(zx, lag)
-    sig = significant(np.where(k > 0, p, 1.0), alpha, fdr)
-    frame = expand(prepared, weights.ids, {
-        "x": x, "y": y, "zx": zx, "zy": zy, "lag": lag, "moran_i": zx * lag, "p_value": p, "quadrant": quad,
-        "significant": sig, "cluster": cluster_labels(quad, sig, k), "neighbours": k,
-    }, label_column="cluster")
-    frame.attrs.update({"statistic": "bivariate local Moran's I", "permutations": table.permutations,
+    result = lisa(prepared, zx, zy, permutations, seed, alpha, direction, fdr)
+    n_perm = result.pop("permutations")
+    frame = expand(prepared, weights.ids, {"x": x, "y": y, "zx": zx, "zy": zy, **result}, label_column="cluster")
+    frame.attrs.update({"statistic": "bivariate local Moran's I", "permutations": n_perm,
                         "seed": seed, "alpha": alpha, "direction": direction, "fdr": fdr})
     return frame

@@ -20,7 +20,6 @@ file that cannot be read at all raises :class:`IngestError` and changes nothing.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +32,7 @@ import pyarrow as pa
 
 from geo import codes as C
 from geo.datasets import DatasetStore, check_name
+from geo.sources import sha256_of
 from geo.store import Store
 from geo.tabular_input import InputTable, UnreadableFile, peek, read
 
@@ -187,12 +187,7 @@ def _synthetic_label(info: InputTable) -> bool:
     return False
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+sha256_file = sha256_of  # the file's SHA-256, for provenance
 
 
 def _lsoa_index(store: Store) -> tuple[C.LsoaCodes, pd.DataFrame]:

@@ -26,8 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geo.local_statistics import cluster_labels, expand, prepare, quadrant, significant, standardise, table_for
-from geo.permutation import count_extreme, p_values
+from geo.local_statistics import expand, lisa, prepare, standardise
 from geo.weights import Weights
 
 
@@ -35,25 +34,10 @@ def local_moran(values, weights: Weights, permutations: int = 999, seed: int | N
                 direction: str = "two-sided", fdr: bool = False) -> pd.DataFrame:
     prepared = prepare(weights, values)
     x = np.asarray(values, dtype=float)[prepared.valid]
-    w = prepared.weights
     z = standardise(x)
-    k = prepared.cardinality
-    neighbour_sum = w.neighbours @ z
-    lag = np.divide(neighbour_sum, k, out=np.zeros_like(neighbour_sum), where=k > 0)
-    moran_i = z * lag
-    table = table_for(prepared, permutations, seed)
-    above, below = count_extreme(table, z, k, neighbour_sum)
-    # I_i >= observed  <=>  lag >= observed lag when z_i > 0, lag <= observed lag when z_i < 0
-    greater = np.where(z >= 0, above, below)
-    less = np.where(z >= 0, below, above)
-    p = p_values(greater, less, table.permutations, direction)
-    p[k == 0] = np.nan
-    quad = quadrant(z, lag)
-    sig = significant(np.where(k > 0, p, 1.0), alpha, fdr)
-    frame = expand(prepared, weights.ids, {
-        "value": x, "z": z, "lag": lag, "moran_i": moran_i, "p_value": p, "quadrant": quad,
-        "significant": sig, "cluster": cluster_labels(quad, sig, k), "neighbours": k,
-    }, label_column="cluster")
-    frame.attrs.update({"statistic": "local Moran's I", "permutations": table.permutations, "seed": seed,
+    result = lisa(prepared, z, z, permutations, seed, alpha, direction, fdr)
+    n_perm = result.pop("permutations")
+    frame = expand(prepared, weights.ids, {"value": x, "z": z, **result}, label_column="cluster")
+    frame.attrs.update({"statistic": "local Moran's I", "permutations": n_perm, "seed": seed,
                         "alpha": alpha, "direction": direction, "fdr": fdr})
     return frame

@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from geo.permutation import PermutationTable, benjamini_hochberg, draw_table
+from geo.permutation import PermutationTable, benjamini_hochberg, count_extreme, draw_table, p_values
 from geo.weights import Weights
 
 ALPHAS = (0.05, 0.01, 0.001)
@@ -98,3 +98,24 @@ def cluster_labels(quad: np.ndarray, is_significant: np.ndarray, cardinality: np
     labels[~is_significant] = NOT_SIGNIFICANT
     labels[cardinality == 0] = NO_NEIGHBOURS
     return labels
+
+
+def lisa(prepared: Prepared, fixed_z: np.ndarray, permuted_z: np.ndarray, permutations: int, seed: int | None,
+         alpha: float, direction: str, fdr: bool) -> dict:
+    """The shared part of local Moran's I and its bivariate form: I_i = fixed_z_i * lag_i, where
+    lag_i is the mean of ``permuted_z`` over i's neighbours, with conditional permutation p-values
+    and cluster labels."""
+    k = prepared.cardinality
+    neighbour_sum = prepared.weights.neighbours @ permuted_z
+    lag = np.divide(neighbour_sum, k, out=np.zeros_like(neighbour_sum), where=k > 0)
+    table = table_for(prepared, permutations, seed)
+    above, below = count_extreme(table, permuted_z, k, neighbour_sum)
+    # I_i >= observed  <=>  lag >= observed lag when fixed_z_i > 0, lag <= observed lag when < 0
+    greater = np.where(fixed_z >= 0, above, below)
+    less = np.where(fixed_z >= 0, below, above)
+    p = p_values(greater, less, table.permutations, direction)
+    p[k == 0] = np.nan
+    quad = quadrant(fixed_z, lag)
+    sig = significant(np.where(k > 0, p, 1.0), alpha, fdr)
+    return {"lag": lag, "moran_i": fixed_z * lag, "p_value": p, "quadrant": quad, "significant": sig,
+            "cluster": cluster_labels(quad, sig, k), "neighbours": k, "permutations": table.permutations}
