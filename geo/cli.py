@@ -421,6 +421,25 @@ def analyse(indicator, icb, lad, ward, statistic, deprivation, grouping, permuta
     _emit(frame.drop(columns=["geometry"], errors="ignore"), fmt)
 
 
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--threads", type=int, default=8, show_default=True)
+def serve(host, port, threads):
+    """Run the web service (waitress) on the embedded store."""
+    from waitress import serve as waitress_serve
+
+    from app import create_app
+
+    store = Store()
+    try:
+        store.manifest()
+    except StoreError as exc:
+        raise _fail(exc)
+    click.echo(f"Gapmap on http://{host}:{port}/ (store {store.path})")
+    waitress_serve(create_app(), host=host, port=port, threads=threads)
+
+
 def _icb_code(code: str | None) -> str | None:
     """Accept an ICB's NHS code (QHG) as well as its ONS code (E54000024)."""
     if not code or code.upper().startswith("E54"):

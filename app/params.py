@@ -1,0 +1,53 @@
+"""Reading and checking request parameters, with messages that say what was wrong."""
+from __future__ import annotations
+
+from flask import abort, current_app, request
+
+from geo import analysis
+from geo.classify import SCHEMES
+from geo.store import StoreError
+
+
+def store():
+    return current_app.extensions["gapmap_store"]
+
+
+def extent() -> analysis.Extent:
+    """The extent asked for by ?icb=, ?lad= or ?ward= (one of them); 404 when it is unknown."""
+    given = [(level, request.args.get(level)) for level in ("icb", "lad", "ward") if request.args.get(level)]
+    if len(given) > 1:
+        abort(400, description="give one of icb, lad and ward")
+    if not given:
+        return analysis.Extent("icb", current_app.config["DEFAULT_ICB"])
+    level, code = given[0]
+    try:
+        found = store().lsoas(geometry=False, columns=["lsoa21cd"], **{level: code})
+    except StoreError as exc:
+        abort(503, description=str(exc))
+    if found.empty:
+        abort(404, description=f"no {level} with code {code!r} in this store")
+    return analysis.Extent(level, code)
+
+
+def indicator() -> str:
+    name = request.args.get("indicator", "imd_score")
+    known = set(analysis.numeric_columns(store()))
+    from geo.datasets import DatasetStore
+
+    known |= set(DatasetStore(store()).names())
+    if name not in known:
+        abort(404, description=f"unknown indicator {name!r}")
+    return name
+
+
+def scheme() -> tuple[str, int]:
+    name = request.args.get("scheme", "quantiles")
+    if name not in SCHEMES or name == "user":
+        abort(400, description=f"scheme must be one of {', '.join(s for s in SCHEMES if s != 'user')}")
+    try:
+        k = int(request.args.get("k", 5))
+    except ValueError:
+        abort(400, description="k must be a whole number")
+    if not 2 <= k <= 9:
+        abort(400, description="k must be between 2 and 9")
+    return name, k

@@ -1,0 +1,75 @@
+"""The web service through Flask's test client, on the fixture store."""
+import json
+
+import pytest
+
+from app import create_app
+
+
+@pytest.fixture(scope="module")
+def client(fixture_store):
+    app = create_app({"GAPMAP_STORE": str(fixture_store.root), "DEFAULT_ICB": "E54000001", "TESTING": True})
+    return app.test_client()
+
+
+def test_home_lists_icbs_places_and_indicators(client):
+    page = client.get("/?icb=E54000001")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "NHS Alpha ICB" in text and "Alphaton" in text and "imd_score" in text
+    assert "Open Government Licence" in text
+
+
+def test_map_page_and_frame_work_offline(client):
+    page = client.get("/map?lad=E06000001&indicator=imd_score")
+    assert page.status_code == 200 and "/map/frame?" in page.get_data(as_text=True)
+    frame = client.get("/map/frame?lad=E06000001&indicator=imd_score")
+    html = frame.get_data(as_text=True)
+    assert frame.status_code == 200
+    assert "/static/vendor/leaflet/leaflet.js" in html
+    for cdn in ("cdn.jsdelivr", "code.jquery", "cdnjs", "unpkg", "bootstrapcdn"):
+        assert cdn not in html
+    assert "Open Government Licence" in html and "No data" in html
+    assert html.count('"lsoa21cd"') >= 4  # every LSOA of the place is in the layer
+
+
+def test_static_assets_are_served(client):
+    for path in ("/static/vendor/leaflet/leaflet.js", "/static/vendor/leaflet/leaflet.css",
+                 "/static/vendor/jquery/jquery.min.js", "/static/css/gapmap.css"):
+        assert client.get(path).status_code == 200, path
+
+
+@pytest.mark.parametrize("url, status, words", [
+    ("/map?lad=E06999999", 404, "no lad with code"),
+    ("/map?lad=E06000001&indicator=nope", 404, "unknown indicator"),
+    ("/map?lad=E06000001&scheme=rainbow", 400, "scheme must be one of"),
+    ("/map?lad=E06000001&k=99", 400, "k must be between"),
+    ("/map?lad=E06000001&icb=E54000001", 400, "give one of"),
+    ("/api/lsoas.geojson?lad=E06999999", 404, "no lad with code"),
+    ("/api/statistics?lad=E06000001&stat=kriging", 400, "stat must be"),
+    ("/api/statistics?lad=E06000001&permutations=x", 400, "whole numbers"),
+    ("/api/places?lad=E06000001", 400, "places are listed for an icb"),
+    ("/no/such/page", 404, "Not Found"),
+])
+def test_errors_say_what_is_wrong(client, url, status, words):
+    response = client.get(url)
+    assert response.status_code == status
+    assert words.lower() in response.get_data(as_text=True).lower()
+
+
+def test_api(client):
+    indicators = client.get("/api/indicators").get_json()
+    assert {"id": "imd_score", "label": indicators[[i["id"] for i in indicators].index("imd_score")]["label"]} \
+        in indicators
+    places = client.get("/api/places?icb=E54000001").get_json()
+    assert {p["lad24cd"] for p in places} == {"E06000001", "E06000002"}
+    layer = client.get("/api/lsoas.geojson?icb=E54000001&indicator=imd_score")
+    data = json.loads(layer.get_data(as_text=True))
+    assert layer.mimetype == "application/geo+json" and len(data["features"]) == 6
+    assert "Open Government Licence" in data["attribution"]
+    stats = client.get("/api/statistics?icb=E54000001&indicator=imd_score&stat=gi-star&permutations=99").get_json()
+    assert len(stats["rows"]) == 6 and stats["method"]["statistic"] == "Getis-Ord Gi*"
+    moran = client.get("/api/statistics?icb=E54000001&stat=moran").get_json()
+    assert moran["n"] == 6
+    spec = client.get("/api/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.") and "/api/statistics" in spec["paths"]
