@@ -87,7 +87,7 @@ def _polygon_layer(frame, name: str, colour_column: str, tooltip_fields: list[st
 
 def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str = "quantiles", k: int = 5,
                    layers: tuple[str, ...] = ("hotspots", "clusters", "bivariate", "wards", "schools", "gps",
-                                              "hospitals")) -> folium.Map:
+                                              "hospitals"), focus: str | None = None) -> folium.Map:
     frame = analysis.indicator_values(store, indicator, extent, geometry=True)
     level = extent.level
     frame = simplify(frame, level)
@@ -144,12 +144,15 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
                        tooltip=folium.GeoJsonTooltip(["ward24nm"], aliases=["Ward"])).add_to(m)
     _add_points(store, extent, layers, m)
     rows = [(c, lab) for c, lab in zip(colours, classes.labels)] + [(NO_DATA_COLOUR, NO_DATA)]
-    m.get_root().html.add_child(_legend(indicator, rows, ATTRIBUTION))
+    title, note = _title(store, indicator)
+    m.get_root().html.add_child(_legend(title, rows, (note + " " if note else "") + ATTRIBUTION))
     m.get_root().html.add_child(Element(
         '<style>.gapmap-legend{position:absolute;bottom:48px;left:10px;z-index:1000;background:#fff;padding:8px;'
         'border:1px solid #768692;max-width:320px;font:14px/1.4 Arial,sans-serif}.gapmap-legend ul{list-style:none;'
         'margin:4px 0;padding:0}.gapmap-legend .swatch{display:inline-block;width:18px;height:12px;margin-right:6px;'
         'border:1px solid #555}.gapmap-legend small{display:block;color:#4c6272;font-size:11px}</style>'))
+    if focus:
+        _focus(store, frame, focus, m)
     folium.LayerControl(collapsed=False).add_to(m)
     m.attrs_gapmap = {"lsoas": int(len(frame)), "classes": classes.labels, **extra}
     return m
@@ -182,3 +185,37 @@ def _add_points(store, extent, layers, m) -> None:
             folium.CircleMarker([row.geometry.y, row.geometry.x], radius=5, color=colour, fill=True,
                                 fill_opacity=0.9, tooltip=html.escape(str(row.name))).add_to(group)
         group.add_to(m)
+
+
+def _focus(store, frame, code: str, m) -> None:
+    """Zoom to an LSOA or ward found by search, outlined in yellow."""
+    target = frame[frame["lsoa21cd"] == code]
+    name = code
+    if target.empty:
+        target = frame[frame["ward24cd"] == code]
+        if target.empty:
+            return
+        target = target.dissolve()
+        name = str(frame.loc[frame["ward24cd"] == code, "ward24nm"].iloc[0])
+    else:
+        name = f"{target['lsoa21nm'].iloc[0]} ({code})"
+    minx, miny, maxx, maxy = target.total_bounds
+    m.fit_bounds([[miny, minx], [maxy, maxx]], max_zoom=15)
+    folium.GeoJson(json.loads(target[["geometry"]].to_json(drop_id=True)), name=f"Found: {name}",
+                   style_function=lambda f: {"fill": False, "color": "#ffeb3b", "weight": 5}).add_to(m)
+
+
+def _title(store, indicator: str) -> tuple[str, str]:
+    """The legend title, and SYNTHETIC DATA for maps made from synthetic data."""
+    from geo.datasets import DatasetError, DatasetStore
+    from geo.schema import lsoa_columns
+
+    described = lsoa_columns()
+    if indicator in described:
+        return described[indicator].split(":")[0] if ":" in described[indicator] else described[indicator], ""
+    try:
+        meta = DatasetStore(store).get(indicator).meta
+    except DatasetError:
+        return indicator, ""
+    title = f"{meta.get('measure', indicator)} per {analysis.RATE_PER:,} residents"
+    return title, ("SYNTHETIC DATA: made-up records, not real activity." if meta.get("synthetic") else "")

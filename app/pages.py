@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from app import params
 from geo.schema import lsoa_columns
@@ -42,9 +42,73 @@ def map_page():
     extent = params.extent()
     indicator = params.indicator()
     scheme, k = params.scheme()
+    params.focus()
     label = dict(_indicator_choices()).get(indicator, indicator)
+    panel = _panel(extent, indicator)
     return render_template("map.html", extent=extent, indicator=indicator, label=label, scheme=scheme, k=k,
-                           query=request.query_string.decode())
+                           query=request.query_string.decode(), panel=panel)
+
+
+def _panel(extent, indicator) -> dict:
+    from geo import targeting
+
+    store = params.store()
+    try:
+        targets = targeting.lsoa_targets(store, indicator, extent)
+    except ValueError as exc:  # e.g. values that do not vary
+        return {"error": str(exc)}
+    panel = {"summary": targeting.summary(targets),
+             "quintiles": targeting.by_quintile(targets).to_dict("records"),
+             "wards": targeting.top_wards(targets).to_dict("records"),
+             "targets": targeting.targeting_list(store, targets).head(25).to_dict("records")}
+    from geo.datasets import DatasetStore
+
+    if indicator in DatasetStore(store).names():
+        from geo.analysis import by_group
+
+        try:
+            table = by_group(store, indicator, extent, "imd_quintile")
+            panel["by_quintile"] = table.to_dict("records")
+            panel["sii"] = table.attrs.get("sii")
+            panel["synthetic"] = table.attrs.get("synthetic")
+        except ValueError:
+            pass
+        try:
+            panel["by_ethnic_group"] = by_group(store, indicator, extent, "ethnic_group").to_dict("records")
+        except ValueError:
+            pass
+    return panel
+
+
+@bp.get("/targeting.csv")
+def targeting_csv():
+    from geo import ATTRIBUTION, targeting
+
+    extent = params.extent()
+    indicator = params.indicator()
+    store = params.store()
+    table = targeting.targeting_list(store, targeting.lsoa_targets(store, indicator, extent))
+    for column in ("name", "ward", "why"):  # neutralise spreadsheet formulas
+        table[column] = table[column].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r" else v)
+    body = table.to_csv(index=False) + f"\n# {ATTRIBUTION}\n"
+    name = f"gapmap_targeting_{extent.level}_{extent.code}_{indicator}.csv"
+    return Response(body, mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+@bp.get("/search")
+def search():
+    from geo import targeting
+
+    query = request.args.get("q", "")
+    indicator = request.args.get("indicator", "imd_score")
+    results = targeting.find(params.store(), query)
+    links = []
+    for r in results:
+        focus = r.get("lsoa21cd") if r["kind"] in ("postcode", "school") else r["code"]
+        links.append({**r, "url": url_for("pages.map_page", lad=r["lad"], indicator=indicator, focus=focus)})
+    if len(links) == 1:
+        return redirect(links[0]["url"])
+    return render_template("search.html", query=query, results=links)
 
 
 @bp.get("/map/frame")
@@ -53,13 +117,15 @@ def map_frame():
     indicator = params.indicator()
     scheme, k = params.scheme()
     store = params.store()
-    return _cached_map(str(store.root), store.path.name, indicator, extent.level, extent.code, scheme, k)
+    return _cached_map(str(store.root), store.path.name, indicator, extent.level, extent.code, scheme, k,
+                       params.focus())
 
 
 @lru_cache(maxsize=64)
-def _cached_map(store_root: str, build: str, indicator: str, level: str, code: str, scheme: str, k: int) -> str:
+def _cached_map(store_root: str, build: str, indicator: str, level: str, code: str, scheme: str, k: int,
+                focus: str | None) -> str:
     from app.map_layers import choropleth_map
     from geo.analysis import Extent
 
-    m = choropleth_map(params.store(), indicator, Extent(level, code), scheme, k)
+    m = choropleth_map(params.store(), indicator, Extent(level, code), scheme, k, focus=focus)
     return m.get_root().render()

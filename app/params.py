@@ -51,3 +51,10 @@ def scheme() -> tuple[str, int]:
     if not 2 <= k <= 9:
         abort(400, description="k must be between 2 and 9")
     return name, k
+
+
+def focus() -> str | None:
+    value = request.args.get("focus", "").strip()
+    if value and not value.replace("E", "").isdigit():
+        abort(400, description="focus must be an LSOA or ward code")
+    return value or None

@@ -73,3 +73,24 @@ def test_api(client):
     assert moran["n"] == 6
     spec = client.get("/api/openapi.json").get_json()
     assert spec["openapi"].startswith("3.") and "/api/statistics" in spec["paths"]
+
+
+def test_side_panel_targeting_and_search(client, fixture_store):
+    page = client.get("/map?icb=E54000001&indicator=imd_score").get_data(as_text=True)
+    assert "At a glance" in page and "in Core20" in page and "Targeting list" in page
+    csv = client.get("/targeting.csv?icb=E54000001&indicator=imd_score")
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    body = csv.get_data(as_text=True)
+    assert body.startswith("kind,code,name,ward,lsoa21cd,phase,pupils,fsm_percent,why")
+    assert "Core20" in body and "Open Government Licence" in body
+    assert "attachment; filename=gapmap_targeting_icb_E54000001_imd_score.csv" == csv.headers["Content-Disposition"]
+    # a postcode leads straight to the map of its place, zoomed on its LSOA
+    found = client.get("/search?q=lu1 1aa&indicator=imd_score")
+    assert found.status_code == 302 and "focus=E01000001" in found.headers["Location"]
+    frame = client.get("/map/frame?lad=E06000001&indicator=imd_score&focus=E01000001").get_data(as_text=True)
+    assert "Found: Alphaton 000A (E01000001)" in frame
+    many = client.get("/search?q=alphaton").get_data(as_text=True)
+    assert "Alphaton 000A" in many and "Alpha Primary" not in many
+    school = client.get("/search?q=Alpha Primary")
+    assert school.status_code == 302 and "focus=E01000001" in school.headers["Location"]
+    assert client.get("/map?lad=E06000001&focus=<script>").status_code == 400
