@@ -17,15 +17,16 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, static_folder=str(PROJECT_ROOT / "static"), static_url_path="/static")
-    app.config.from_mapping(GAPMAP_STORE=None, DEFAULT_ICB="E54000024")
+    app.config.from_mapping(GAPMAP_STORE=None, DEFAULT_ICB="E54000024", MAX_CONTENT_LENGTH=1 << 30)
     app.config.from_prefixed_env("GAPMAP")
     if config:
         app.config.update(config)
     app.extensions["gapmap_store"] = Store(app.config.get("GAPMAP_STORE") or app.config.get("STORE"))
 
-    from app import api, pages
+    from app import api, pages, upload
 
     app.register_blueprint(pages.bp)
+    app.register_blueprint(upload.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
 
     @app.context_processor

@@ -18,6 +18,14 @@ def indicators():
     return jsonify([{"id": i, "label": label} for i, label in _indicator_choices()])
 
 
+@bp.get("/nhs-indicators")
+def nhs_indicators():
+    from geo.datasets import DatasetStore
+    from geo.nhs_indicators import with_datasets
+
+    return jsonify(with_datasets(DatasetStore(params.store()).list()).to_dict("records"))
+
+
 @bp.get("/places")
 def places():
     extent = params.extent()
@@ -83,6 +91,8 @@ def openapi():
         "paths": {
             "/api/indicators": {"get": {"summary": "Indicators that can be mapped",
                                         "responses": {"200": {"description": "id and label of each indicator"}}}},
+            "/api/nhs-indicators": {"get": {"summary": "NHS England statement indicators and attached datasets",
+                                            "responses": {"200": {"description": "domain, metric, wording, datasets"}}}},
             "/api/places": {"get": {"summary": "Places (local authorities) of an ICB", "parameters": extent_params,
                                     "responses": {"200": {"description": "places"},
                                                   "404": {"description": "unknown ICB"}}}},

@@ -129,3 +129,12 @@ def _cached_map(store_root: str, build: str, indicator: str, level: str, code: s
 
     m = choropleth_map(params.store(), indicator, Extent(level, code), scheme, k, focus=focus)
     return m.get_root().render()
+
+
+@bp.get("/indicators")
+def indicators():
+    from geo.datasets import DatasetStore
+    from geo.nhs_indicators import with_datasets
+
+    table = with_datasets(DatasetStore(params.store()).list())
+    return render_template("indicators.html", rows=table.to_dict("records"))

@@ -247,9 +247,10 @@ def columns(table, fmt):
 @click.option("--unit", default="count", show_default=True, help="Unit of the measure.")
 @click.option("--higher-is-better", is_flag=True, help="Polarity: by default a higher value is worse.")
 @click.option("--synthetic/--real", default=None, help="Label the data (default: read the file's own label).")
+@click.option("--nhs-indicator", metavar="CODE", help="The NHS statement metric this dataset reports (e.g. UEC01).")
 @click.option("--show-rows", type=int, default=10, show_default=True, help="How many unused rows to print.")
 def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_to, measure, unit,
-                   higher_is_better, synthetic, show_rows):
+                   higher_is_better, synthetic, nhs_indicator, show_rows):
     """Check an activity file row by row and keep it as a dataset.
 
     FILE is CSV (any common encoding and delimiter), XLSX or Parquet. Every row is either used
@@ -268,7 +269,7 @@ def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_
         name=name, shape=shape, columns=roles, by=tuple(b.strip() for b in by.split(",") if b.strip()),
         period_unit=period_unit, date_from=date_from.date() if date_from else None,
         date_to=date_to.date() if date_to else None, measure=measure, unit=unit,
-        higher_is_worse=not higher_is_better, synthetic=synthetic)
+        higher_is_worse=not higher_is_better, synthetic=synthetic, nhs_indicator=nhs_indicator)
     try:
         result = ingest(file, options, Store())
     except (IngestError, DatasetError, StoreError, ValueError) as exc:

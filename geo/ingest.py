@@ -78,6 +78,7 @@ class IngestOptions:
     unit: str = "count"
     higher_is_worse: bool = True
     synthetic: bool | None = None  # None: read the file's own label
+    nhs_indicator: str | None = None  # an NHS statement metric (ELR01..MAT01) this dataset reports
 
 
 def _slug(name: str) -> str:
@@ -202,6 +203,13 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
     """Read, check, aggregate and store one activity file. See the module docstring."""
     store = store or Store()
     check_name(options.name)
+    if options.nhs_indicator:
+        from geo.nhs_indicators import check
+
+        try:
+            check(options.nhs_indicator)
+        except ValueError as exc:
+            raise IngestError(str(exc)) from None
     path = Path(path)
     if options.period_unit not in PERIOD_UNITS:
         raise IngestError(f"period unit {options.period_unit!r}: choose one of {', '.join(PERIOD_UNITS)}")
@@ -233,6 +241,7 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
         "unit": options.unit,
         "higher_is_worse": options.higher_is_worse,
         "synthetic": synthetic,
+        "nhs_indicator": options.nhs_indicator,
         "source_file": path.name,
         "sha256": sha256,
         "ingested_at": started.isoformat(timespec="seconds"),

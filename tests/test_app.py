@@ -94,3 +94,24 @@ def test_side_panel_targeting_and_search(client, fixture_store):
     school = client.get("/search?q=Alpha Primary")
     assert school.status_code == 302 and "focus=E01000001" in school.headers["Location"]
     assert client.get("/map?lad=E06000001&focus=<script>").status_code == 400
+
+
+def test_upload_page_ingests_and_reports(client, fixture_store):
+    import io
+
+    assert client.get("/upload").status_code == 200
+    data = {"file": (io.BytesIO(b"lsoa21cd,count\nE01000001,5\nW01000001,3\n"), "counts.csv"),
+            "name": "uploaded", "measure": "Emergency admissions", "nhs_indicator": "UEC01"}
+    response = client.post("/upload", data=data, content_type="multipart/form-data")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "rows read 2: used 1, rejected 1" in text and "Welsh LSOA" in text
+    indicators = client.get("/api/nhs-indicators").get_json()
+    assert len(indicators) == 23
+    assert [i for i in indicators if i["metric"] == "UEC01"][0]["datasets"] == "uploaded"
+    assert "uploaded" in client.get("/indicators").get_data(as_text=True)
+    bad = client.post("/upload", data={"name": "x"}, content_type="multipart/form-data")
+    assert bad.status_code == 400 and "Choose a file" in bad.get_data(as_text=True)
+    binary = {"file": (io.BytesIO(bytes(range(256))), "b.csv"), "name": "broken"}
+    refused = client.post("/upload", data=binary, content_type="multipart/form-data")
+    assert refused.status_code == 400 and "not a text file" in refused.get_data(as_text=True)
