@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import html
 import json
+import os
 
 import folium
 import numpy as np
+import pandas as pd
 import shapely
 from branca.element import Element
 from folium.plugins import MarkerCluster
@@ -33,6 +35,9 @@ TEALS = ["#f7fcf0", "#e0f3db", "#ccebc5", "#a8ddb5", "#7bccc4", "#4eb3d3", "#2b8
 NO_DATA_COLOUR = "#d9d9d9"
 LISA_COLOURS = {"High-High": "#d7191c", "Low-Low": "#2c7bb6", "Low-High": "#abd9e9", "High-Low": "#fdae61"}
 GI_COLOURS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac"}
+SCHOOL_PHASES = {"primary": ("Primary", "Middle deemed primary", "Nursery"),
+                 "secondary": ("Secondary", "Middle deemed secondary", "All-through", "16 plus"),
+                 "other": ()}
 SIMPLIFY_DEGREES = {"ward": 0.00005, "lad": 0.0001, "icb": 0.0002, "england": 0.001}
 ROUND_DEGREES = {"ward": 1e-5, "lad": 1e-5, "icb": 1e-5, "england": 1e-4}
 
@@ -89,6 +94,8 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
                    layers: tuple[str, ...] = ("hotspots", "clusters", "bivariate", "wards", "schools", "gps",
                                               "hospitals"), focus: str | None = None) -> folium.Map:
     frame = analysis.indicator_values(store, indicator, extent, geometry=True)
+    context = store.lsoas(geometry=False, columns=["lsoa21cd", "urban_rural", "ruc21nm"], **extent.filters())
+    frame = frame.merge(context, on="lsoa21cd", how="left")
     level = extent.level
     frame = simplify(frame, level)
     is_deprivation = indicator.startswith("imd") or indicator.split("_")[0] in (
@@ -106,8 +113,11 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
         frame["value_text"] = [t if t == "No data" else f"{t} ({lo:,.3g} to {hi:,.3g})"
                                for t, lo, hi in zip(frame["value_text"], frame["lower"], frame["upper"])]
     bounds = frame.total_bounds
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False,
-                   attribution_control=True)
+    tiles = os.environ.get("GAPMAP_TILES", "").strip()  # e.g. an OpenStreetMap tile URL, when online
+    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False, attribution_control=True)
+    if tiles:
+        folium.TileLayer(tiles, attr=os.environ.get("GAPMAP_TILES_ATTRIBUTION",
+                                                   "&copy; OpenStreetMap contributors"), name="Basemap").add_to(m)
     _use_local_assets(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     tooltip = ["lsoa21nm", "lsoa21cd", "ward24nm", "value_text", "imd_decile", "imd_decile_in_icb", "class_label"]
@@ -125,7 +135,7 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
         extra["statistics"] = True
     except ValueError:
         extra["statistics"] = False
-    _polygon_layer(frame, f"{indicator} (LSOAs)", "fill", tooltip, aliases).add_to(m)
+    _polygon_layer(frame, _title(store, indicator)[0], "fill", tooltip, aliases).add_to(m)
     if extra["statistics"] and "hotspots" in layers:
         _polygon_layer(frame, "Gi* hot and cold spots", "hot_fill", tooltip, aliases, show=False).add_to(m)
     if extra["statistics"] and "clusters" in layers:
@@ -137,11 +147,24 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
         frame["bivariate_fill"] = b.colour_of().to_numpy()
         _polygon_layer(frame, "Deprivation x activity (bivariate)", "bivariate_fill", tooltip + ["bivariate"],
                        aliases + ["Bivariate class (deprivation-activity)"], show=False).add_to(m)
+        m.get_root().html.add_child(_bivariate_legend(b.colours, b.n, _title(store, indicator)[0]))
+    deciles = ramp(PURPLES, 10)[::-1]  # decile 1 (most deprived) darkest
+    for column, name in (("imd_decile", "IMD deciles (England)"), ("imd_decile_in_icb", "IMD deciles (within ICB)")):
+        frame[f"{column}_fill"] = frame[column].map(lambda d: None if pd.isna(d) else deciles[int(d) - 1])
+        _polygon_layer(frame, name, f"{column}_fill", tooltip, aliases, show=False).add_to(m)
+    frame["rural_fill"] = frame["urban_rural"].map({"Urban": "#bdbdbd", "Rural": "#74c476"})
+    _polygon_layer(frame, "Rural and urban (RUC 2021)", "rural_fill", tooltip + ["ruc21nm"],
+                   aliases + ["Rural-urban class"], show=False).add_to(m)
     if "wards" in layers:
         wards = simplify(store.areas("ward", geometry=True, **extent.filters()), level)
         folium.GeoJson(_geojson(wards, ["ward24nm"]), name="Ward outlines",
                        style_function=lambda f: {"fill": False, "color": "#222222", "weight": 1.2},
                        tooltip=folium.GeoJsonTooltip(["ward24nm"], aliases=["Ward"])).add_to(m)
+    if extent.level in ("icb", "lad"):
+        outline = store.areas(extent.level, geometry=True)
+        outline = outline[outline[f"{extent.level}24cd"] == extent.code]
+        folium.GeoJson(_geojson(simplify(outline, level), [f"{extent.level}24nm"]), name="Place outline",
+                       style_function=lambda f: {"fill": False, "color": "#000000", "weight": 3}).add_to(m)
     _add_points(store, extent, layers, m)
     rows = [(c, lab) for c, lab in zip(colours, classes.labels)] + [(NO_DATA_COLOUR, NO_DATA)]
     title, note = _title(store, indicator)
@@ -165,16 +188,10 @@ def _add_points(store, extent, layers, m) -> None:
         if "ward" in filters:
             schools = schools[schools["lsoa21cd"].isin(set(store.lsoas(ward=filters["ward"], geometry=False,
                                                                        columns=["lsoa21cd"])["lsoa21cd"]))]
-        cluster = MarkerCluster(name="Schools", show=False)
-        cluster.default_js = list(CLUSTER_JS)
-        cluster.default_css = list(CLUSTER_CSS)
-        for row in schools.itertuples():
-            popup = (f"<b>{html.escape(str(row.name))}</b><br>{html.escape(str(row.phase))}<br>"
-                     f"Pupils: {'' if row.pupils != row.pupils else int(row.pupils)}<br>"
-                     f"Free school meals: {'' if row.fsm_percent != row.fsm_percent else row.fsm_percent}%")
-            folium.CircleMarker([row.geometry.y, row.geometry.x], radius=5, color="#005eb8", fill=True,
-                                fill_opacity=0.9, popup=folium.Popup(popup, max_width=250)).add_to(cluster)
-        cluster.add_to(m)
+        for label, phases in SCHOOL_PHASES.items():
+            chosen = schools[schools["phase"].isin(phases)] if phases else schools[
+                ~schools["phase"].isin({p for ps in SCHOOL_PHASES.values() if ps for p in ps})]
+            _school_layer(chosen, f"Schools: {label}", m)
     for kind, label, colour, wanted in (("gp_practices", "GP practices", "#007f3b", "gps"),
                                         ("hospitals", "Hospitals", "#da291c", "hospitals")):
         if wanted not in layers:
@@ -219,3 +236,34 @@ def _title(store, indicator: str) -> tuple[str, str]:
         return indicator, ""
     title = f"{meta.get('measure', indicator)} per {analysis.RATE_PER:,} residents"
     return title, ("SYNTHETIC DATA: made-up records, not real activity." if meta.get("synthetic") else "")
+
+
+def _school_layer(schools, name: str, m) -> None:
+    """Clustered school markers with pupils and free school meals in the popup."""
+    cluster = MarkerCluster(name=name, show=False)
+    cluster.default_js = list(CLUSTER_JS)
+    cluster.default_css = list(CLUSTER_CSS)
+    for row in schools.itertuples():
+        popup = (f"<b>{html.escape(str(row.name))}</b><br>{html.escape(str(row.phase))}<br>"
+                 f"Pupils: {'' if row.pupils != row.pupils else int(row.pupils)}<br>"
+                 f"Free school meals: {'' if row.fsm_percent != row.fsm_percent else row.fsm_percent}%")
+        folium.CircleMarker([row.geometry.y, row.geometry.x], radius=5, color="#005eb8", fill=True,
+                            fill_opacity=0.9, popup=folium.Popup(popup, max_width=250),
+                            tooltip=html.escape(str(row.name))).add_to(cluster)
+    cluster.add_to(m)
+
+
+def _bivariate_legend(colours: dict[str, str], n: int, activity: str) -> Element:
+    """The n x n grid with labelled axes: deprivation up, activity to the right."""
+    cells = "".join(
+        f'<span style="background:{colours[f"{d}-{a}"]}" title="{d}-{a}"></span>'
+        for d in range(n, 0, -1) for a in range(1, n + 1))
+    return Element(
+        f'<div class="gapmap-bivariate" role="img" aria-label="Bivariate legend: deprivation against '
+        f'{html.escape(activity)}"><div class="grid" style="grid-template-columns:repeat({n},18px)">{cells}</div>'
+        f'<div class="y">deprived &rarr;</div><div class="x">more {html.escape(activity)} &rarr;</div></div>'
+        '<style>.gapmap-bivariate{position:absolute;bottom:48px;right:10px;z-index:1000;background:#fff;'
+        'padding:8px 8px 8px 28px;border:1px solid #768692;font:12px Arial,sans-serif;max-width:200px}'
+        '.gapmap-bivariate .grid{display:grid;gap:1px}.gapmap-bivariate .grid span{width:18px;height:18px}'
+        '.gapmap-bivariate .y{position:absolute;left:16px;bottom:36px;transform:rotate(-90deg);'
+        'transform-origin:left bottom;white-space:nowrap}.gapmap-bivariate .x{margin-top:4px}</style>')

@@ -50,8 +50,67 @@ def test_blmk_map_draws_587_lsoas(server, tmp_path):
     paths = re.findall(r"<path[^>]*leaflet-interactive[^>]*>", out.stdout)
     filled = [p for p in paths if 'fill="none"' not in p]
     assert len(filled) == 587  # one polygon per LSOA of BLMK ICB
-    assert len(paths) - len(filled) == 99  # the ward outlines
+    assert len(paths) - len(filled) == 99 + 1  # the ward outlines and the ICB outline
     assert "leaflet-control-layers" in out.stdout and "gapmap-legend" in out.stdout
     shot = tmp_path / "blmk_imd.png"
     chromium(tmp_path, "--window-size=1400,1000", f"--screenshot={shot}", url)
     assert shot.exists() and shot.stat().st_size > 20_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    driver_path = shutil.which("chromedriver")
+    if driver_path is None or CHROMIUM is None:
+        if os.environ.get("GAPMAP_REQUIRE_MIRROR") == "1":
+            pytest.fail("chromium and chromium-driver are needed (.ci/run installs them)")
+        pytest.skip("chromium-driver is not installed")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument("--window-size=1400,1000")
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(120)
+    yield driver
+    driver.quit()
+
+
+def wait_for(driver, condition, timeout=60):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(condition)
+
+
+@pytest.mark.mirror
+def test_switch_layers_search_and_targeting(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{server}/map?lad=E06000032&indicator=acute_morbidity_indicator")
+    frame = wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "iframe.map-frame"))
+    browser.switch_to.frame(frame)
+    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "path.leaflet-interactive")) >= 125)
+    before = len(browser.find_elements(By.CSS_SELECTOR, "path.leaflet-interactive"))
+    # switch the Gi* layer on: its 125 polygons are drawn too
+    labels = browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers-overlays label")
+    gi = [label for label in labels if "Gi* hot and cold spots" in label.text][0]
+    gi.find_element(By.TAG_NAME, "input").click()
+    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "path.leaflet-interactive")) == before + 125)
+    browser.save_screenshot(str(tmp_path / "luton_gi.png"))
+    browser.switch_to.default_content()
+    # search a postcode: the map of its place, zoomed on its LSOA
+    box = browser.find_element(By.ID, "q")
+    box.send_keys("LU1 1AA")
+    box.submit()
+    wait_for(browser, lambda d: "focus=" in d.current_url)
+    browser.switch_to.frame(browser.find_element(By.CSS_SELECTOR, "iframe.map-frame"))
+    wait_for(browser, lambda d: "Found:" in d.find_element(By.CSS_SELECTOR, ".leaflet-control-layers").text)
+    browser.save_screenshot(str(tmp_path / "luton_postcode.png"))
+    browser.switch_to.default_content()
+    # the targeting list is on the page, each row saying why
+    link = browser.find_element(By.PARTIAL_LINK_TEXT, "Download the full list")
+    assert "targeting.csv" in link.get_attribute("href")
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.targets tr")
+    assert len(rows) > 1 and any("Core20" in r.text or "hot spot" in r.text for r in rows[1:])
