@@ -22,6 +22,8 @@ from folium.plugins import MarkerCluster
 from geo import ATTRIBUTION, analysis
 from geo.bivariate_classes import bivariate_classes
 from geo.classify import NO_DATA, classify
+from geo.getis_ord import BIN_LABELS
+from geo.local_statistics import NO_DATA as LISA_NO_DATA
 
 STATIC = "/static/vendor"
 LEAFLET_JS = [("leaflet", f"{STATIC}/leaflet/leaflet.js"), ("jquery", f"{STATIC}/jquery/jquery.min.js")]
@@ -35,11 +37,18 @@ TEALS = ["#f7fcf0", "#e0f3db", "#ccebc5", "#a8ddb5", "#7bccc4", "#4eb3d3", "#2b8
 NO_DATA_COLOUR = "#d9d9d9"
 LISA_COLOURS = {"High-High": "#d7191c", "Low-Low": "#2c7bb6", "Low-High": "#abd9e9", "High-Low": "#fdae61"}
 GI_COLOURS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac"}
+NOT_SIGNIFICANT = "#f7f7f7"
+RURAL_COLOURS = {"Urban": "#bdbdbd", "Rural": "#74c476"}
+TOOLTIP = (("n", "lsoa21nm", "LSOA"), ("c", "lsoa21cd", "Code"), ("w", "ward24nm", "Ward"),
+           ("v", "value_text", "Value"), ("d", "imd_decile", "IMD decile (England)"),
+           ("di", "imd_decile_in_icb", "IMD decile (ICB)"), ("k", "class_label", "Class"),
+           ("cl", "cluster", "Local Moran cluster"), ("h", "hotspot", "Gi* hot/cold spot"),
+           ("b", "bivariate", "Bivariate class (deprivation-activity)"), ("r", "urban_rural", "Urban or rural"))
 SCHOOL_PHASES = {"primary": ("Primary", "Middle deemed primary", "Nursery"),
                  "secondary": ("Secondary", "Middle deemed secondary", "All-through", "16 plus"),
                  "other": ()}
 SIMPLIFY_DEGREES = {"ward": 0.00005, "lad": 0.0001, "icb": 0.0002, "england": 0.001}
-ROUND_DEGREES = {"ward": 1e-5, "lad": 1e-5, "icb": 1e-5, "england": 1e-4}
+ROUND_DEGREES = {"ward": 1e-5, "lad": 5e-5, "icb": 1e-4, "england": 2e-4}  # ~1 m to ~15 m: under a pixel at the zoom each opens at
 
 
 def ramp(colours: list[str], n: int) -> list[str]:
@@ -78,18 +87,6 @@ def _geojson(frame, properties: list[str]) -> dict:
     return json.loads(keep.to_json(na="null", drop_id=True))
 
 
-def _polygon_layer(frame, name: str, colour_column: str, tooltip_fields: list[str], aliases: list[str],
-                   show: bool = True, weight: float = 0.4) -> folium.GeoJson:
-    data = _geojson(frame, [colour_column, *tooltip_fields])
-    return folium.GeoJson(
-        data, name=name, show=show,
-        style_function=lambda f, c=colour_column, w=weight: {
-            "fillColor": f["properties"][c] or NO_DATA_COLOUR, "color": "#555555", "weight": w,
-            "fillOpacity": 0.75, "dashArray": None if f["properties"][c] else "3 3"},
-        tooltip=folium.GeoJsonTooltip(fields=tooltip_fields, aliases=aliases, sticky=True),
-    )
-
-
 def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str = "quantiles", k: int = 5,
                    layers: tuple[str, ...] = ("hotspots", "clusters", "bivariate", "wards", "schools", "gps",
                                               "hospitals"), focus: str | None = None) -> folium.Map:
@@ -120,41 +117,46 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
                                                    "&copy; OpenStreetMap contributors"), name="Basemap").add_to(m)
     _use_local_assets(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    tooltip = ["lsoa21nm", "lsoa21cd", "ward24nm", "value_text", "imd_decile", "imd_decile_in_icb", "class_label"]
-    aliases = ["LSOA", "Code", "Ward", indicator, "IMD decile (England)", "IMD decile (ICB)", "Class"]
-    extra = {}
+    title, note = _title(store, indicator)
+    views = [("main", title, "fill", [(c, lab) for c, lab in zip(colours, classes.labels)])]
+    extra = {"statistics": False}
     try:
         gi = analysis.local_statistic(store, indicator, extent, "gi-star")
         lm = analysis.local_statistic(store, indicator, extent, "local-moran")
         frame["hotspot"] = frame["lsoa21cd"].map(gi["spot"])
-        frame["hot_fill"] = frame["lsoa21cd"].map(gi["bin"]).map(GI_COLOURS)
+        frame["hot_fill"] = frame["lsoa21cd"].map(gi["bin"]).map({**GI_COLOURS, 0: NOT_SIGNIFICANT})
         frame["cluster"] = frame["lsoa21cd"].map(lm["cluster"])
-        frame["cluster_fill"] = frame["cluster"].map(LISA_COLOURS)
-        tooltip += ["cluster", "hotspot"]
-        aliases += ["Local Moran cluster", "Gi* hot/cold spot"]
+        frame["cluster_fill"] = frame["cluster"].map(LISA_COLOURS).where(frame["cluster"] != LISA_NO_DATA,
+                                                                          None)
+        frame.loc[frame["cluster"] == "Not significant", "cluster_fill"] = NOT_SIGNIFICANT
         extra["statistics"] = True
+        if "hotspots" in layers:
+            views.append(("hot", "Gi* hot and cold spots", "hot_fill",
+                          [(GI_COLOURS[b], BIN_LABELS[b]) for b in (3, 2, 1)] + [(NOT_SIGNIFICANT, BIN_LABELS[0])]
+                          + [(GI_COLOURS[b], BIN_LABELS[b]) for b in (-1, -2, -3)]))
+        if "clusters" in layers:
+            views.append(("lisa", "Local Moran clusters", "cluster_fill",
+                          [(c, lab) for lab, c in LISA_COLOURS.items()] + [(NOT_SIGNIFICANT, "Not significant")]))
     except ValueError:
-        extra["statistics"] = False
-    _polygon_layer(frame, _title(store, indicator)[0], "fill", tooltip, aliases).add_to(m)
-    if extra["statistics"] and "hotspots" in layers:
-        _polygon_layer(frame, "Gi* hot and cold spots", "hot_fill", tooltip, aliases, show=False).add_to(m)
-    if extra["statistics"] and "clusters" in layers:
-        _polygon_layer(frame, "Local Moran clusters", "cluster_fill", tooltip, aliases, show=False).add_to(m)
+        pass
+    bivariate_legend = None
     if "bivariate" in layers and not is_deprivation:
         dep = analysis.indicator_values(store, "imd_score", extent)["value"].to_numpy()
         b = bivariate_classes(dep, frame["value"].to_numpy())
         frame["bivariate"] = b.classes.to_numpy()
         frame["bivariate_fill"] = b.colour_of().to_numpy()
-        _polygon_layer(frame, "Deprivation x activity (bivariate)", "bivariate_fill", tooltip + ["bivariate"],
-                       aliases + ["Bivariate class (deprivation-activity)"], show=False).add_to(m)
-        m.get_root().html.add_child(_bivariate_legend(b.colours, b.n, _title(store, indicator)[0]))
+        views.append(("bivariate", "Deprivation x activity (bivariate)", "bivariate_fill", None))
+        bivariate_legend = _bivariate_legend(b.colours, b.n, title)
     deciles = ramp(PURPLES, 10)[::-1]  # decile 1 (most deprived) darkest
-    for column, name in (("imd_decile", "IMD deciles (England)"), ("imd_decile_in_icb", "IMD deciles (within ICB)")):
+    decile_rows = [(deciles[i], f"Decile {i + 1}" + (" (most deprived)" if i == 0 else " (least deprived)"
+                                                     if i == 9 else "")) for i in range(10)]
+    for column, key, name in (("imd_decile", "dec", "IMD deciles (England)"),
+                              ("imd_decile_in_icb", "decicb", "IMD deciles (within ICB)")):
         frame[f"{column}_fill"] = frame[column].map(lambda d: None if pd.isna(d) else deciles[int(d) - 1])
-        _polygon_layer(frame, name, f"{column}_fill", tooltip, aliases, show=False).add_to(m)
-    frame["rural_fill"] = frame["urban_rural"].map({"Urban": "#bdbdbd", "Rural": "#74c476"})
-    _polygon_layer(frame, "Rural and urban (RUC 2021)", "rural_fill", tooltip + ["ruc21nm"],
-                   aliases + ["Rural-urban class"], show=False).add_to(m)
+        views.append((key, name, f"{column}_fill", decile_rows))
+    frame["rural_fill"] = frame["urban_rural"].map(RURAL_COLOURS)
+    views.append(("rural", "Rural and urban (RUC 2021)", "rural_fill", [(c, lab) for lab, c in RURAL_COLOURS.items()]))
+    _lsoa_layer(m, frame, views, indicator, (note + " " if note else "") + ATTRIBUTION, bivariate_legend)
     if "wards" in layers:
         wards = simplify(store.areas("ward", geometry=True, **extent.filters()), level)
         folium.GeoJson(_geojson(wards, ["ward24nm"]), name="Ward outlines",
@@ -166,14 +168,6 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
         folium.GeoJson(_geojson(simplify(outline, level), [f"{extent.level}24nm"]), name="Place outline",
                        style_function=lambda f: {"fill": False, "color": "#000000", "weight": 3}).add_to(m)
     _add_points(store, extent, layers, m)
-    rows = [(c, lab) for c, lab in zip(colours, classes.labels)] + [(NO_DATA_COLOUR, NO_DATA)]
-    title, note = _title(store, indicator)
-    m.get_root().html.add_child(_legend(title, rows, (note + " " if note else "") + ATTRIBUTION))
-    m.get_root().html.add_child(Element(
-        '<style>.gapmap-legend{position:absolute;bottom:48px;left:10px;z-index:1000;background:#fff;padding:8px;'
-        'border:1px solid #768692;max-width:320px;font:14px/1.4 Arial,sans-serif}.gapmap-legend ul{list-style:none;'
-        'margin:4px 0;padding:0}.gapmap-legend .swatch{display:inline-block;width:18px;height:12px;margin-right:6px;'
-        'border:1px solid #555}.gapmap-legend small{display:block;color:#4c6272;font-size:11px}</style>'))
     if focus:
         _focus(store, frame, focus, m)
     folium.LayerControl(collapsed=False).add_to(m)
@@ -182,7 +176,10 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
 
 
 def _add_points(store, extent, layers, m) -> None:
+    """Schools (clustered, by phase), GP practices and hospitals, sent as compact arrays and drawn
+    by a few lines of script rather than one block of code per marker."""
     filters = extent.filters()
+    groups = []
     if "schools" in layers:
         schools = store.points("schools", icb=filters.get("icb"), lad=filters.get("lad"))
         if "ward" in filters:
@@ -191,17 +188,32 @@ def _add_points(store, extent, layers, m) -> None:
         for label, phases in SCHOOL_PHASES.items():
             chosen = schools[schools["phase"].isin(phases)] if phases else schools[
                 ~schools["phase"].isin({p for ps in SCHOOL_PHASES.values() if ps for p in ps})]
-            _school_layer(chosen, f"Schools: {label}", m)
+            cluster = MarkerCluster(name=f"Schools: {label}", show=False)
+            cluster.default_js = list(CLUSTER_JS)
+            cluster.default_css = list(CLUSTER_CSS)
+            cluster.add_to(m)
+            rows = [[round(r.geometry.y, 5), round(r.geometry.x, 5), str(r.name), str(r.phase),
+                     None if pd.isna(r.pupils) else int(r.pupils),
+                     None if pd.isna(r.fsm_percent) else float(r.fsm_percent)] for r in chosen.itertuples()]
+            groups.append((cluster.get_name(), "#005eb8", rows, True))
     for kind, label, colour, wanted in (("gp_practices", "GP practices", "#007f3b", "gps"),
                                         ("hospitals", "Hospitals", "#da291c", "hospitals")):
         if wanted not in layers:
             continue
         points = store.points(kind, icb=filters.get("icb"), lad=filters.get("lad"))
         group = folium.FeatureGroup(name=label, show=False)
-        for row in points.itertuples():
-            folium.CircleMarker([row.geometry.y, row.geometry.x], radius=5, color=colour, fill=True,
-                                fill_opacity=0.9, tooltip=html.escape(str(row.name))).add_to(group)
         group.add_to(m)
+        rows = [[round(r.geometry.y, 5), round(r.geometry.x, 5), str(r.name)] for r in points.itertuples()]
+        groups.append((group.get_name(), colour, rows, False))
+    script = "".join(
+        "(function(){var rows=%s;rows.forEach(function(r){var mk=L.circleMarker([r[0],r[1]],{radius:5,color:'%s',"
+        "fillOpacity:0.9});var e=function(t){return String(t).replace(/</g,'&lt;');};mk.bindTooltip(e(r[2]));%s"
+        "mk.addTo(%s);});})();" % (
+            json.dumps(rows, separators=(",", ":")), colour,
+            "mk.bindPopup('<b>'+e(r[2])+'</b><br>'+e(r[3])+'<br>Pupils: '+(r[4]===null?'not known':r[4])+"
+            "'<br>Free school meals: '+(r[5]===null?'not known':r[5]+'%'));" if popup else "", name)
+        for name, colour, rows, popup in groups)
+    m.get_root().script.add_child(Element(_after_map(script)))
 
 
 def _focus(store, frame, code: str, m) -> None:
@@ -238,21 +250,6 @@ def _title(store, indicator: str) -> tuple[str, str]:
     return title, ("SYNTHETIC DATA: made-up records, not real activity." if meta.get("synthetic") else "")
 
 
-def _school_layer(schools, name: str, m) -> None:
-    """Clustered school markers with pupils and free school meals in the popup."""
-    cluster = MarkerCluster(name=name, show=False)
-    cluster.default_js = list(CLUSTER_JS)
-    cluster.default_css = list(CLUSTER_CSS)
-    for row in schools.itertuples():
-        popup = (f"<b>{html.escape(str(row.name))}</b><br>{html.escape(str(row.phase))}<br>"
-                 f"Pupils: {'' if row.pupils != row.pupils else int(row.pupils)}<br>"
-                 f"Free school meals: {'' if row.fsm_percent != row.fsm_percent else row.fsm_percent}%")
-        folium.CircleMarker([row.geometry.y, row.geometry.x], radius=5, color="#005eb8", fill=True,
-                            fill_opacity=0.9, popup=folium.Popup(popup, max_width=250),
-                            tooltip=html.escape(str(row.name))).add_to(cluster)
-    cluster.add_to(m)
-
-
 def _bivariate_legend(colours: dict[str, str], n: int, activity: str) -> Element:
     """The n x n grid with labelled axes: deprivation up, activity to the right."""
     cells = "".join(
@@ -267,3 +264,98 @@ def _bivariate_legend(colours: dict[str, str], n: int, activity: str) -> Element
         '.gapmap-bivariate .grid{display:grid;gap:1px}.gapmap-bivariate .grid span{width:18px;height:18px}'
         '.gapmap-bivariate .y{position:absolute;left:16px;bottom:36px;transform:rotate(-90deg);'
         'transform-origin:left bottom;white-space:nowrap}.gapmap-bivariate .x{margin-top:4px}</style>')
+
+
+def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) -> None:
+    """One GeoJSON of the LSOAs for every colouring: a 'Colour by' control restyles it, so the
+    geometry is sent once whatever the number of views."""
+    props = {}
+    for short, column, _ in TOOLTIP:
+        if column in frame:
+            values = frame[column]
+            props[short] = [None if pd.isna(v) else (int(v) if isinstance(v, (np.integer,)) or (
+                isinstance(v, float) and column.startswith("imd_")) else str(v)) for v in values]
+    palettes = []
+    for i, (_, _, column, _) in enumerate(views):
+        colours_here = sorted({v for v in frame[column] if isinstance(v, str)})
+        index = {c: j for j, c in enumerate(colours_here)}
+        props[f"f{i}"] = [index.get(v) if isinstance(v, str) else None for v in frame[column]]
+        palettes.append(colours_here)
+    keep = frame[["geometry"]].copy()
+    for key, values in props.items():
+        keep[key] = values
+    data = json.loads(keep.to_json(na="null", drop_id=True))
+    labels = {short: label for short, column, label in TOOLTIP}
+    labels["v"] = indicator if indicator else "Value"
+    legends = []
+    for i, (key, name, _, rows) in enumerate(views):
+        if rows is None:
+            continue
+        items = "".join(f'<li><span class="swatch" style="background:{c}"></span>{html.escape(lab)}</li>'
+                        for c, lab in rows + [(NO_DATA_COLOUR, NO_DATA)])
+        legends.append(f'<div class="gapmap-legend" data-view="{i}" {"hidden" if i else ""} role="region" '
+                       f'aria-label="Legend: {html.escape(name)}"><strong>{html.escape(name)}</strong>'
+                       f'<ul>{items}</ul><small>{html.escape(note)}</small></div>')
+    controls = "".join(
+        f'<label><input type="radio" name="gapmap-view" value="{i}" {"checked" if i == 0 else ""}> '
+        f'{html.escape(name)}</label>' for i, (_, name, _, _) in enumerate(views))
+    bivariate_index = next((i for i, v in enumerate(views) if v[0] == "bivariate"), -1)
+    m.get_root().html.add_child(Element("".join(legends) + (
+        f'<div data-view="{bivariate_index}" hidden>{bivariate_legend.render()}</div>' if bivariate_legend else "")
+        + f'<small class="gapmap-attribution-bivariate" data-view="{bivariate_index}" hidden></small>'))
+    m.get_root().html.add_child(Element(LEGEND_CSS))
+    script = """
+(function () {
+  var map = %(map)s;
+  var data = %(data)s;
+  var labels = %(labels)s;
+  var palettes = %(palettes)s;
+  var view = 0;
+  function style(f) {
+    var i = f.properties['f' + view];
+    var c = (i === null || i === undefined) ? null : palettes[view][i];
+    return {fillColor: c || '%(nodata)s', color: '#555555', weight: 0.4, fillOpacity: 0.75,
+            dashArray: c ? null : '3 3'};
+  }
+  function tip(p) {
+    var rows = [];
+    for (var k in labels) { if (p[k] !== null && p[k] !== undefined) {
+      rows.push('<tr><th>' + labels[k] + '</th><td>' + String(p[k]).replace(/</g, '&lt;') + '</td></tr>'); } }
+    return '<table>' + rows.join('') + '</table>';
+  }
+  var layer = L.geoJSON(data, {style: style, onEachFeature: function (f, l) {
+    l.bindTooltip(function () { return tip(f.properties); }, {sticky: true}); }}).addTo(map);
+  window.gapmapLsoas = layer;
+  var control = L.control({position: 'topleft'});
+  control.onAdd = function () {
+    var div = L.DomUtil.create('div', 'gapmap-views leaflet-bar');
+    div.innerHTML = '<fieldset><legend>Colour the LSOAs by</legend>' + %(controls)s + '</fieldset>';
+    L.DomEvent.disableClickPropagation(div);
+    div.addEventListener('change', function (e) {
+      view = parseInt(e.target.value, 10);
+      layer.setStyle(style);
+      document.querySelectorAll('[data-view]').forEach(function (el) {
+        el.hidden = parseInt(el.getAttribute('data-view'), 10) !== view; });
+    });
+    return div;
+  };
+  control.addTo(map);
+})();
+""" % {"map": m.get_name(), "data": json.dumps(data, separators=(",", ":")), "labels": json.dumps(labels),
+       "nodata": NO_DATA_COLOUR, "controls": json.dumps(controls), "palettes": json.dumps(palettes)}
+    m.get_root().script.add_child(Element(_after_map(script)))
+
+
+LEGEND_CSS = (
+    '<style>.gapmap-legend{position:absolute;bottom:48px;left:10px;z-index:1000;background:#fff;padding:8px;'
+    'border:1px solid #768692;max-width:320px;font:14px/1.4 Arial,sans-serif}.gapmap-legend ul{list-style:none;'
+    'margin:4px 0;padding:0}.gapmap-legend .swatch{display:inline-block;width:18px;height:12px;margin-right:6px;'
+    'border:1px solid #555}.gapmap-legend small{display:block;color:#4c6272;font-size:11px}'
+    '.gapmap-views{background:#fff;padding:6px 8px;font:14px Arial,sans-serif}.gapmap-views fieldset{border:0;'
+    'margin:0;padding:0}.gapmap-views legend{font-weight:bold}.gapmap-views label{display:block}'
+    '[hidden]{display:none!important}</style>')
+
+
+def _after_map(script: str) -> str:
+    """Run once the page's own script (which creates the map and its layers) has run."""
+    return "window.addEventListener('load', function () {\n" + script + "\n});\n"

@@ -30,7 +30,9 @@ def test_map_page_and_frame_work_offline(client):
     for cdn in ("cdn.jsdelivr", "code.jquery", "cdnjs", "unpkg", "bootstrapcdn"):
         assert cdn not in html
     assert "Open Government Licence" in html and "No data" in html
-    assert html.count('"lsoa21cd"') >= 4  # every LSOA of the place is in the layer
+    for code in ("E01000001", "E01000002", "E01000003", "E01000004"):  # every LSOA of the place is drawn
+        assert f'"c":"{code}"' in html
+    assert "Colour the LSOAs by" in html
 
 
 def test_static_assets_are_served(client):
