@@ -47,8 +47,8 @@ TOOLTIP = (("n", "lsoa21nm", "LSOA"), ("c", "lsoa21cd", "Code"), ("w", "ward24nm
 SCHOOL_PHASES = {"primary": ("Primary", "Middle deemed primary", "Nursery"),
                  "secondary": ("Secondary", "Middle deemed secondary", "All-through", "16 plus"),
                  "other": ()}
-SIMPLIFY_DEGREES = {"ward": 0.00005, "lad": 0.0001, "icb": 0.0002, "england": 0.001}
-ROUND_DEGREES = {"ward": 1e-5, "lad": 5e-5, "icb": 1e-4, "england": 2e-4}  # ~1 m to ~15 m: under a pixel at the zoom each opens at
+SIMPLIFY_DEGREES = {"ward": 0.00005, "lad": 0.0001, "icb": 0.0002, "england": 0.003}
+DECIMALS = {"ward": 5, "lad": 5, "icb": 4, "england": 3}  # ~1 m to ~100 m: under a pixel at the zoom each opens at
 
 
 def ramp(colours: list[str], n: int) -> list[str]:
@@ -59,12 +59,68 @@ def ramp(colours: list[str], n: int) -> list[str]:
 
 
 def simplify(frame, level: str):
-    """Simplify the polygons together so neighbours keep a shared border, then round."""
+    """Simplify the polygons together so neighbours keep a shared border. Coordinates are rounded
+    when written (:func:`feature_collection`), alike for shared vertices, so borders stay shared."""
     geoms = np.asarray(frame.geometry.values, dtype=object)
-    simplified = shapely.coverage_simplify(geoms, SIMPLIFY_DEGREES[level])
     frame = frame.copy()
-    frame["geometry"] = shapely.set_precision(simplified, ROUND_DEGREES[level])
+    frame["geometry"] = shapely.coverage_simplify(geoms, SIMPLIFY_DEGREES[level])
+    frame.attrs["decimals"] = DECIMALS[level]
     return frame
+
+
+def _geometries_as_json(geoms: np.ndarray, decimals: int, delta: bool = False) -> list[str]:
+    """(Multi)polygons as GeoJSON geometry text with coordinates rounded to ``decimals``.
+
+    With ``delta``, each geometry is ``{"q":[parts]}``: every ring a flat list of integers (the
+    coordinates times 10^decimals), the first point absolute and the rest as differences from the
+    point before, which the page decodes (``decodeRings``): about a third of the bytes.
+    """
+    kind, coords, offsets = shapely.to_ragged_array(shapely.force_2d(geoms))
+    ring_ends, part_ends = offsets[0], offsets[1]
+    if delta:
+        q = np.round(coords * 10 ** decimals).astype(np.int64)
+        d = np.diff(q, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
+        starts = ring_ends[:-1]
+        d[starts] = q[starts]  # each ring starts from an absolute point
+        flat = d.ravel().tolist()
+        rings = [flat[2 * ring_ends[i]:2 * ring_ends[i + 1]] for i in range(len(ring_ends) - 1)]
+    else:
+        values = np.round(coords, decimals).tolist()
+        rings = [values[ring_ends[i]:ring_ends[i + 1]] for i in range(len(ring_ends) - 1)]
+    parts = [rings[part_ends[i]:part_ends[i + 1]] for i in range(len(part_ends) - 1)]
+    if len(offsets) > 2:
+        geom_ends = offsets[2]
+        grouped = [parts[geom_ends[i]:geom_ends[i + 1]] for i in range(len(geom_ends) - 1)]
+    else:
+        grouped = [[part] for part in parts]
+    if delta:
+        return ['{"q":' + json.dumps(g, separators=(",", ":")) + "}" for g in grouped]
+    return ['{"type":"MultiPolygon","coordinates":' + json.dumps(g, separators=(",", ":")) + "}" for g in grouped]
+
+
+class RawText(Element):
+    """Text put in the page as it is (no template: map data can be megabytes)."""
+
+    def __init__(self, text: str):
+        super().__init__("")
+        self.text = text
+
+    def render(self, **kwargs) -> str:
+        return self.text
+
+
+def feature_collection(frame, properties: dict[str, list], delta: bool = False) -> str:
+    """GeoJSON text of ``frame``'s geometries with the given property lists, built in bulk
+    (``delta``: the compact ring encoding of :func:`_geometries_as_json`)."""
+    geometries = _geometries_as_json(np.asarray(frame.geometry.values, dtype=object), frame.attrs.get("decimals", 5),
+                                     delta)
+    names = list(properties)
+    columns = [properties[n] for n in names]
+    features = []
+    for i, geometry in enumerate(geometries):
+        props = json.dumps({n: c[i] for n, c in zip(names, columns)}, separators=(",", ":"))
+        features.append('{"type":"Feature","properties":' + props + ',"geometry":' + geometry + "}")
+    return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
 
 
 def _use_local_assets(element) -> None:
@@ -80,11 +136,8 @@ def _legend(title: str, rows: list[tuple[str, str]], note: str = "") -> Element:
 
 
 def _geojson(frame, properties: list[str]) -> dict:
-    keep = frame[[*properties, "geometry"]].copy()
-    for column in properties:
-        if keep[column].dtype.kind == "f":
-            keep[column] = keep[column].round(3)
-    return json.loads(keep.to_json(na="null", drop_id=True))
+    return json.loads(feature_collection(frame, {p: frame[p].astype(object).where(frame[p].notna(), None).tolist()
+                                                 for p in properties}))
 
 
 def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str = "quantiles", k: int = 5,
@@ -213,7 +266,7 @@ def _add_points(store, extent, layers, m) -> None:
             "mk.bindPopup('<b>'+e(r[2])+'</b><br>'+e(r[3])+'<br>Pupils: '+(r[4]===null?'not known':r[4])+"
             "'<br>Free school meals: '+(r[5]===null?'not known':r[5]+'%'));" if popup else "", name)
         for name, colour, rows, popup in groups)
-    m.get_root().script.add_child(Element(_after_map(script)))
+    m.get_root().script.add_child(RawText(_after_map(script)))
 
 
 def _focus(store, frame, code: str, m) -> None:
@@ -270,21 +323,23 @@ def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) ->
     """One GeoJSON of the LSOAs for every colouring: a 'Colour by' control restyles it, so the
     geometry is sent once whatever the number of views."""
     props = {}
+    compact = len(frame) > 5000  # England-sized maps: the tooltip keeps code, value and decile
     for short, column, _ in TOOLTIP:
+        if compact and short not in ("c", "v", "d"):
+            continue
         if column in frame:
-            values = frame[column]
-            props[short] = [None if pd.isna(v) else (int(v) if isinstance(v, (np.integer,)) or (
-                isinstance(v, float) and column.startswith("imd_")) else str(v)) for v in values]
+            values = frame[column].astype(object).where(frame[column].notna(), None).tolist()
+            if column.startswith("imd_"):
+                values = [None if v is None else int(v) for v in values]
+            props[short] = [None if v is None else v if isinstance(v, (int, float)) else str(v) for v in values]
     palettes = []
     for i, (_, _, column, _) in enumerate(views):
-        colours_here = sorted({v for v in frame[column] if isinstance(v, str)})
+        values = frame[column].astype(object).where(frame[column].notna(), None).tolist()
+        colours_here = sorted({v for v in values if isinstance(v, str)})
         index = {c: j for j, c in enumerate(colours_here)}
-        props[f"f{i}"] = [index.get(v) if isinstance(v, str) else None for v in frame[column]]
+        props[f"f{i}"] = [index.get(v) if isinstance(v, str) else None for v in values]
         palettes.append(colours_here)
-    keep = frame[["geometry"]].copy()
-    for key, values in props.items():
-        keep[key] = values
-    data = json.loads(keep.to_json(na="null", drop_id=True))
+    data = feature_collection(frame, props, delta=True)
     labels = {short: label for short, column, label in TOOLTIP}
     labels["v"] = indicator if indicator else "Value"
     legends = []
@@ -308,13 +363,21 @@ def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) ->
 (function () {
   var map = %(map)s;
   var data = %(data)s;
+  var scale = %(scale)s;
+  data.features.forEach(function (f) {  // rings come delta-encoded in integers: decode them
+    f.geometry = {type: 'MultiPolygon', coordinates: f.geometry.q.map(function (part) {
+      return part.map(function (ring) {
+        var out = [], x = 0, y = 0;
+        for (var i = 0; i < ring.length; i += 2) { x += ring[i]; y += ring[i + 1]; out.push([x / scale, y / scale]); }
+        return out; }); })};
+  });
   var labels = %(labels)s;
   var palettes = %(palettes)s;
   var view = 0;
   function style(f) {
     var i = f.properties['f' + view];
     var c = (i === null || i === undefined) ? null : palettes[view][i];
-    return {fillColor: c || '%(nodata)s', color: '#555555', weight: 0.4, fillOpacity: 0.75,
+    return {fillColor: c || '%(nodata)s', color: '#555555', weight: %(stroke)s, fillOpacity: 0.75,
             dashArray: c ? null : '3 3'};
   }
   function tip(p) {
@@ -323,7 +386,7 @@ def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) ->
       rows.push('<tr><th>' + labels[k] + '</th><td>' + String(p[k]).replace(/</g, '&lt;') + '</td></tr>'); } }
     return '<table>' + rows.join('') + '</table>';
   }
-  var layer = L.geoJSON(data, {style: style, onEachFeature: function (f, l) {
+  var layer = L.geoJSON(data, {style: style, renderer: %(renderer)s, onEachFeature: function (f, l) {
     l.bindTooltip(function () { return tip(f.properties); }, {sticky: true}); }}).addTo(map);
   window.gapmapLsoas = layer;
   var control = L.control({position: 'topleft'});
@@ -341,9 +404,10 @@ def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) ->
   };
   control.addTo(map);
 })();
-""" % {"map": m.get_name(), "data": json.dumps(data, separators=(",", ":")), "labels": json.dumps(labels),
+""" % {"map": m.get_name(), "data": data, "scale": 10 ** frame.attrs.get("decimals", 5),
+       "renderer": "L.canvas()" if compact else "undefined", "stroke": 0 if compact else 0.4, "labels": json.dumps(labels),
        "nodata": NO_DATA_COLOUR, "controls": json.dumps(controls), "palettes": json.dumps(palettes)}
-    m.get_root().script.add_child(Element(_after_map(script)))
+    m.get_root().script.add_child(RawText(_after_map(script)))
 
 
 LEGEND_CSS = (

@@ -127,7 +127,11 @@ def _cached_map(store_root: str, build: str, indicator: str, level: str, code: s
     from app.map_layers import choropleth_map
     from geo.analysis import Extent
 
-    m = choropleth_map(params.store(), indicator, Extent(level, code), scheme, k, focus=focus)
+    extent = Extent(level, code)
+    if level == "england":  # all of England: the LSOA views only, no ward outlines or points
+        m = choropleth_map(params.store(), indicator, extent, scheme, k, layers=("hotspots", "clusters"), focus=focus)
+    else:
+        m = choropleth_map(params.store(), indicator, extent, scheme, k, focus=focus)
     return m.get_root().render()
 
 

@@ -14,6 +14,8 @@ def store():
 
 def extent() -> analysis.Extent:
     """The extent asked for by ?icb=, ?lad= or ?ward= (one of them); 404 when it is unknown."""
+    if request.args.get("extent") == "england":
+        return analysis.Extent()
     given = [(level, request.args.get(level)) for level in ("icb", "lad", "ward") if request.args.get(level)]
     if len(given) > 1:
         abort(400, description="give one of icb, lad and ward")
