@@ -211,7 +211,11 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
     views.append(("rural", "Rural and urban (RUC 2021)", "rural_fill", [(c, lab) for lab, c in RURAL_COLOURS.items()]))
     _lsoa_layer(m, frame, views, indicator, (note + " " if note else "") + ATTRIBUTION, bivariate_legend)
     if "wards" in layers:
-        wards = simplify(store.areas("ward", geometry=True, **extent.filters()), level)
+        if extent.level == "ward":
+            wards = store.areas("ward", geometry=True)
+            wards = simplify(wards[wards["ward24cd"] == extent.code], level)
+        else:
+            wards = simplify(store.areas("ward", geometry=True, **extent.filters()), level)
         folium.GeoJson(_geojson(wards, ["ward24nm"]), name="Ward outlines",
                        style_function=lambda f: {"fill": False, "color": "#222222", "weight": 1.2},
                        tooltip=folium.GeoJsonTooltip(["ward24nm"], aliases=["Ward"])).add_to(m)
@@ -311,11 +315,11 @@ def _bivariate_legend(colours: dict[str, str], n: int, activity: str) -> Element
     return Element(
         f'<div class="gapmap-bivariate" role="img" aria-label="Bivariate legend: deprivation against '
         f'{html.escape(activity)}"><div class="grid" style="grid-template-columns:repeat({n},18px)">{cells}</div>'
-        f'<div class="y">deprived &rarr;</div><div class="x">more {html.escape(activity)} &rarr;</div></div>'
+        f'<div class="y">more deprived &rarr;</div><div class="x">more {html.escape(activity)} &rarr;</div></div>'
         '<style>.gapmap-bivariate{position:absolute;bottom:48px;right:10px;z-index:1000;background:#fff;'
         'padding:8px 8px 8px 28px;border:1px solid #768692;font:12px Arial,sans-serif;max-width:200px}'
         '.gapmap-bivariate .grid{display:grid;gap:1px}.gapmap-bivariate .grid span{width:18px;height:18px}'
-        '.gapmap-bivariate .y{position:absolute;left:16px;bottom:36px;transform:rotate(-90deg);'
+        '.gapmap-bivariate .y{position:absolute;left:16px;bottom:30px;transform:rotate(-90deg);font-size:11px;'
         'transform-origin:left bottom;white-space:nowrap}.gapmap-bivariate .x{margin-top:4px}</style>')
 
 

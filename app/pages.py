@@ -70,6 +70,12 @@ def _panel(extent, indicator) -> dict:
             table = by_group(store, indicator, extent, "imd_quintile")
             panel["by_quintile"] = table.to_dict("records")
             panel["sii"] = table.attrs.get("sii")
+            from app.charts import rate_by_quintile
+
+            use_dsr = "dsr" in table and table["dsr"].notna().all()
+            panel["chart"] = rate_by_quintile(
+                panel["by_quintile"], "dsr" if use_dsr else "crude_rate", "dsr_lower" if use_dsr else "crude_lower",
+                "dsr_upper" if use_dsr else "crude_upper", "Rate per 100,000 by IMD quintile, with 95% intervals")
             panel["synthetic"] = table.attrs.get("synthetic")
         except ValueError:
             pass

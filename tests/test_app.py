@@ -35,6 +35,14 @@ def test_map_page_and_frame_work_offline(client):
     assert "Colour the LSOAs by" in html
 
 
+def test_ward_map(client):
+    frame = client.get("/map/frame?ward=E05000001&indicator=imd_score")
+    assert frame.status_code == 200
+    html = frame.get_data(as_text=True)
+    assert '"c":"E01000001"' in html and '"c":"E01000003"' not in html
+    assert client.get("/map?ward=E05000001&indicator=imd_score").status_code == 200
+
+
 def test_static_assets_are_served(client):
     for path in ("/static/vendor/leaflet/leaflet.js", "/static/vendor/leaflet/leaflet.css",
                  "/static/vendor/jquery/jquery.min.js", "/static/css/gapmap.css"):
