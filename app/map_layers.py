@@ -258,6 +258,9 @@ def _add_points(store, extent, layers, m) -> None:
         if wanted not in layers:
             continue
         points = store.points(kind, icb=filters.get("icb"), lad=filters.get("lad"))
+        if "ward" in filters:
+            points = points[points["lsoa21cd"].isin(set(store.lsoas(ward=filters["ward"], geometry=False,
+                                                                     columns=["lsoa21cd"])["lsoa21cd"]))]
         group = folium.FeatureGroup(name=label, show=False)
         group.add_to(m)
         rows = [[round(r.geometry.y, 5), round(r.geometry.x, 5), str(r.name)] for r in points.itertuples()]

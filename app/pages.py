@@ -44,9 +44,24 @@ def map_page():
     scheme, k = params.scheme()
     params.focus()
     label = dict(_indicator_choices()).get(indicator, indicator)
-    panel = _panel(extent, indicator)
+    store = params.store()
+    panel = _cached_panel(str(store.root), store.path.name, _datasets_version(store), extent.level, extent.code,
+                          indicator)
     return render_template("map.html", extent=extent, indicator=indicator, label=label, scheme=scheme, k=k,
                            query=request.query_string.decode(), panel=panel)
+
+
+def _datasets_version(store) -> str:
+    """Changes whenever a dataset is added, replaced or removed (the links point at new versions)."""
+    root = store.root / "datasets"
+    return "|".join(sorted(str(p.resolve()) for p in root.iterdir() if p.is_symlink())) if root.exists() else ""
+
+
+@lru_cache(maxsize=64)
+def _cached_panel(store_root: str, build: str, datasets: str, level: str, code: str | None, indicator: str) -> dict:
+    from geo.analysis import Extent
+
+    return _panel(Extent(level, code), indicator)
 
 
 def _panel(extent, indicator) -> dict:
@@ -123,13 +138,13 @@ def map_frame():
     indicator = params.indicator()
     scheme, k = params.scheme()
     store = params.store()
-    return _cached_map(str(store.root), store.path.name, indicator, extent.level, extent.code, scheme, k,
-                       params.focus())
+    return _cached_map(str(store.root), store.path.name, _datasets_version(store), indicator, extent.level,
+                       extent.code, scheme, k, params.focus())
 
 
 @lru_cache(maxsize=64)
-def _cached_map(store_root: str, build: str, indicator: str, level: str, code: str, scheme: str, k: int,
-                focus: str | None) -> str:
+def _cached_map(store_root: str, build: str, datasets: str, indicator: str, level: str, code: str, scheme: str,
+                k: int, focus: str | None) -> str:
     from app.map_layers import choropleth_map
     from geo.analysis import Extent
 
