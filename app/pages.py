@@ -1,6 +1,7 @@
 """HTML pages: the home page (choose ICB, place, indicator) and the map page."""
 from __future__ import annotations
 
+import gzip
 from functools import lru_cache
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
@@ -138,13 +139,18 @@ def map_frame():
     indicator = params.indicator()
     scheme, k = params.scheme()
     store = params.store()
-    return _cached_map(str(store.root), store.path.name, _datasets_version(store), indicator, extent.level,
-                       extent.code, scheme, k, params.focus())
+    plain, packed = _cached_map(str(store.root), store.path.name, _datasets_version(store), indicator,
+                                extent.level, extent.code, scheme, k, params.focus())
+    headers = {"Cache-Control": "private, max-age=300", "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        return Response(packed, mimetype="text/html", headers={**headers, "Content-Encoding": "gzip"})
+    return Response(plain, mimetype="text/html", headers=headers)
 
 
 @lru_cache(maxsize=64)
 def _cached_map(store_root: str, build: str, datasets: str, indicator: str, level: str, code: str, scheme: str,
-                k: int, focus: str | None) -> str:
+                k: int, focus: str | None) -> tuple[bytes, bytes]:
+    """The rendered map, as UTF-8 bytes and gzip-compressed, made once per store, datasets and view."""
     from app.map_layers import choropleth_map
     from geo.analysis import Extent
 
@@ -153,7 +159,8 @@ def _cached_map(store_root: str, build: str, datasets: str, indicator: str, leve
         m = choropleth_map(params.store(), indicator, extent, scheme, k, layers=("hotspots", "clusters"), focus=focus)
     else:
         m = choropleth_map(params.store(), indicator, extent, scheme, k, focus=focus)
-    return m.get_root().render()
+    plain = m.get_root().render().encode("utf-8")
+    return plain, gzip.compress(plain, compresslevel=6)
 
 
 @bp.get("/indicators")

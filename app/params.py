@@ -1,6 +1,8 @@
 """Reading and checking request parameters, with messages that say what was wrong."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import abort, current_app, request
 
 from geo import analysis
@@ -23,17 +25,27 @@ def extent() -> analysis.Extent:
         return analysis.Extent("icb", current_app.config["DEFAULT_ICB"])
     level, code = given[0]
     try:
-        found = store().lsoas(geometry=False, columns=["lsoa21cd"], **{level: code})
+        known = _extent_known(str(store().root), store().path.name, level, code)
     except StoreError as exc:
         abort(503, description=str(exc))
-    if found.empty:
+    if not known:
         abort(404, description=f"no {level} with code {code!r} in this store")
     return analysis.Extent(level, code)
 
 
+@lru_cache(maxsize=4096)
+def _extent_known(root: str, build: str, level: str, code: str) -> bool:
+    return not store().lsoas(geometry=False, columns=["lsoa21cd"], **{level: code}).empty
+
+
+@lru_cache(maxsize=16)
+def _numeric_columns(root: str, build: str) -> frozenset:
+    return frozenset(analysis.numeric_columns(store()))
+
+
 def indicator() -> str:
     name = request.args.get("indicator", "imd_score")
-    known = set(analysis.numeric_columns(store()))
+    known = set(_numeric_columns(str(store().root), store().path.name))
     from geo.datasets import DatasetStore
 
     known |= set(DatasetStore(store()).names())
