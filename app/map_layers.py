@@ -109,11 +109,9 @@ class RawText(Element):
         return self.text
 
 
-def feature_collection(frame, properties: dict[str, list], delta: bool = False) -> str:
-    """GeoJSON text of ``frame``'s geometries with the given property lists, built in bulk
-    (``delta``: the compact ring encoding of :func:`_geometries_as_json`)."""
-    geometries = _geometries_as_json(np.asarray(frame.geometry.values, dtype=object), frame.attrs.get("decimals", 5),
-                                     delta)
+def feature_collection(frame, properties: dict[str, list]) -> str:
+    """GeoJSON text of ``frame``'s geometries with the given property lists, built in bulk."""
+    geometries = _geometries_as_json(np.asarray(frame.geometry.values, dtype=object), frame.attrs.get("decimals", 5))
     names = list(properties)
     columns = [properties[n] for n in names]
     features = []
@@ -346,7 +344,11 @@ def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) ->
         index = {c: j for j, c in enumerate(colours_here)}
         props[f"f{i}"] = [index.get(v) if isinstance(v, str) else None for v in values]
         palettes.append(colours_here)
-    data = feature_collection(frame, props, delta=True)
+    # columnar: one list per property and one of geometries, rebuilt into features by the page
+    geometries = _geometries_as_json(np.asarray(frame.geometry.values, dtype=object), frame.attrs.get("decimals", 5),
+                                     delta=True)
+    data = ('{"columns":' + json.dumps(props, separators=(",", ":")) + ',"rings":[' +
+            ",".join(g[len('{"q":'):-1] for g in geometries) + "]}")
     labels = {short: label for short, column, label in TOOLTIP}
     labels["v"] = indicator if indicator else "Value"
     legends = []
@@ -369,15 +371,19 @@ def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) ->
     script = """
 (function () {
   var map = %(map)s;
-  var data = %(data)s;
+  var packed = %(data)s;
   var scale = %(scale)s;
-  data.features.forEach(function (f) {  // rings come delta-encoded in integers: decode them
-    f.geometry = {type: 'MultiPolygon', coordinates: f.geometry.q.map(function (part) {
-      return part.map(function (ring) {
+  var keys = Object.keys(packed.columns);
+  var data = {type: 'FeatureCollection', features: packed.rings.map(function (parts, n) {
+    var properties = {};
+    keys.forEach(function (k) { properties[k] = packed.columns[k][n]; });
+    // rings come delta-encoded in integers: decode them
+    return {type: 'Feature', properties: properties, geometry: {type: 'MultiPolygon',
+      coordinates: parts.map(function (part) { return part.map(function (ring) {
         var out = [], x = 0, y = 0;
         for (var i = 0; i < ring.length; i += 2) { x += ring[i]; y += ring[i + 1]; out.push([x / scale, y / scale]); }
-        return out; }); })};
-  });
+        return out; }); })}};
+  })};
   var labels = %(labels)s;
   var palettes = %(palettes)s;
   var view = 0;
