@@ -63,7 +63,8 @@ def getis_ord(values, weights: Weights, inference: str = "analytic", permutation
     mean = x.mean()
     s = np.sqrt((x ** 2).mean() - mean ** 2)
     s1 = 1.0 / (k + 1)
-    z = (local_mean - mean) / (s * np.sqrt((n * s1 - 1) / (n - 1)))
+    with np.errstate(divide="ignore", invalid="ignore"):  # no variance (an area of every LSOA): no z
+        z = (local_mean - mean) / (s * np.sqrt((n * s1 - 1) / (n - 1)))
     p_analytic = 2 * norm.sf(np.abs(z))
     table = table_for(prepared, permutations, seed)
     greater, less = count_extreme(table, x, k, neighbour_sum)

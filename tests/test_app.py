@@ -46,7 +46,9 @@ def test_ward_map(client):
 def test_static_assets_are_served(client):
     for path in ("/static/vendor/leaflet/leaflet.js", "/static/vendor/leaflet/leaflet.css",
                  "/static/vendor/jquery/jquery.min.js", "/static/css/gapmap.css"):
-        assert client.get(path).status_code == 200, path
+        response = client.get(path)
+        assert response.status_code == 200, path
+        response.close()
 
 
 @pytest.mark.parametrize("url, status, words", [
