@@ -78,6 +78,32 @@ def statistics():
     return Response(json.dumps(body, default=str), mimetype="application/json")
 
 
+@bp.get("/export.<fmt>")
+def export(fmt):
+    import tempfile
+
+    from flask import send_file
+
+    from geo import exports
+
+    if fmt not in exports.FORMATS:
+        abort(404, description=f"exports are {', '.join(exports.FORMATS)}")
+    extent = params.extent()
+    indicator = params.indicator()
+    scheme, k = params.scheme()
+    frame, meta = exports.export_table(params.store(), indicator, extent, scheme, k)
+    name = exports.file_name(indicator, extent, fmt)
+    if fmt == "geojson":
+        return Response(exports.to_geojson(frame, meta), mimetype="application/geo+json",
+                        headers={"Content-Disposition": f"attachment; filename={name}"})
+    if fmt == "csv":
+        return Response(exports.to_csv(frame, meta), mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment; filename={name}"})
+    tmp = tempfile.mkdtemp()
+    path = exports.write(frame, meta, fmt, tmp, indicator, extent)
+    return send_file(path, mimetype="application/geopackage+sqlite3", as_attachment=True, download_name=name)
+
+
 @bp.get("/openapi.json")
 def openapi():
     extent_params = [{"name": lvl, "in": "query", "schema": {"type": "string"},
@@ -93,6 +119,13 @@ def openapi():
                                         "responses": {"200": {"description": "id and label of each indicator"}}}},
             "/api/nhs-indicators": {"get": {"summary": "NHS England statement indicators and attached datasets",
                                             "responses": {"200": {"description": "domain, metric, wording, datasets"}}}},
+            "/api/export.{format}": {"get": {"summary": "The map's LSOA attributes as geojson, gpkg or csv, with "
+                                                        "metadata and disclosure control",
+                                             "parameters": [{"name": "format", "in": "path", "required": True,
+                                                             "schema": {"type": "string",
+                                                                        "enum": ["geojson", "gpkg", "csv"]}}]
+                                             + extent_params + [indicator_param],
+                                             "responses": {"200": {"description": "the file"}}}},
             "/api/places": {"get": {"summary": "Places (local authorities) of an ICB", "parameters": extent_params,
                                     "responses": {"200": {"description": "places"},
                                                   "404": {"description": "unknown ICB"}}}},

@@ -422,6 +422,33 @@ def analyse(indicator, icb, lad, ward, statistic, deprivation, grouping, permuta
     _emit(frame.drop(columns=["geometry"], errors="ignore"), fmt)
 
 
+@main.command("export")
+@click.argument("indicator")
+@click.option("--icb", metavar="CODE")
+@click.option("--lad", metavar="CODE")
+@click.option("--ward", metavar="CODE")
+@click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg", "csv"]), default="geojson", show_default=True)
+@click.option("--scheme", default="quantiles", show_default=True, help="Classes, as on the map.")
+@click.option("--classes", "n_classes", type=int, default=5, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Folder to write into; the file name says what is inside.")
+def export(indicator, icb, lad, ward, fmt, scheme, n_classes, out_dir):
+    """Write what the map of INDICATOR shows, per LSOA, as GeoJSON (RFC 7946), GeoPackage or CSV,
+    with its metadata, attribution and licence; counts from activity datasets pass disclosure control."""
+    from geo import analysis, exports
+
+    chosen = [(lvl, code) for lvl, code in (("icb", _icb_code(icb)), ("lad", lad), ("ward", ward)) if code]
+    if len(chosen) > 1:
+        raise click.UsageError("choose one of --icb, --lad and --ward")
+    extent = analysis.Extent(*chosen[0]) if chosen else analysis.Extent()
+    try:
+        frame, meta = exports.export_table(Store(), indicator, extent, scheme, n_classes)
+        path = exports.write(frame, meta, fmt, out_dir, indicator, extent)
+    except (analysis.AnalysisError, StoreError, ValueError) as exc:
+        raise _fail(exc)
+    click.echo(f"Wrote {len(frame):,} LSOAs to {path}" + (" (SYNTHETIC DATA)" if meta.get("synthetic") else ""))
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8080, show_default=True)
