@@ -22,6 +22,8 @@ from folium.plugins import MarkerCluster
 from geo import ATTRIBUTION, analysis
 from geo.bivariate_classes import bivariate_classes
 from geo.classify import NO_DATA, classify
+from geo.palettes import (GI_COLOURS, LISA_COLOURS, NO_DATA_COLOUR, NOT_SIGNIFICANT, PURPLES, RURAL_COLOURS,
+                          TEALS, ramp)
 from geo.getis_ord import BIN_LABELS
 from geo.local_statistics import NO_DATA as LISA_NO_DATA
 
@@ -32,13 +34,6 @@ CLUSTER_JS = [("markerclusterjs", f"{STATIC}/leaflet.markercluster/leaflet.marke
 CLUSTER_CSS = [("markerclustercss", f"{STATIC}/leaflet.markercluster/MarkerCluster.css"),
                ("markerclusterdefaultcss", f"{STATIC}/leaflet.markercluster/MarkerCluster.Default.css")]
 # ColorBrewer sequential ramps (colour-blind safe): purples for deprivation, teal-blues for activity
-PURPLES = ["#f2f0f7", "#dadaeb", "#bcbddc", "#9e9ac8", "#807dba", "#6a51a3", "#54278f", "#3f007d"]
-TEALS = ["#f7fcf0", "#e0f3db", "#ccebc5", "#a8ddb5", "#7bccc4", "#4eb3d3", "#2b8cbe", "#08589e"]
-NO_DATA_COLOUR = "#d9d9d9"
-LISA_COLOURS = {"High-High": "#d7191c", "Low-Low": "#2c7bb6", "Low-High": "#abd9e9", "High-Low": "#fdae61"}
-GI_COLOURS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac"}
-NOT_SIGNIFICANT = "#f7f7f7"
-RURAL_COLOURS = {"Urban": "#bdbdbd", "Rural": "#74c476"}
 TOOLTIP = (("n", "lsoa21nm", "LSOA"), ("c", "lsoa21cd", "Code"), ("w", "ward24nm", "Ward"),
            ("v", "value_text", "Value"), ("d", "imd_decile", "IMD decile (England)"),
            ("di", "imd_decile_in_icb", "IMD decile (ICB)"), ("k", "class_label", "Class"),
@@ -49,13 +44,6 @@ SCHOOL_PHASES = {"primary": ("Primary", "Middle deemed primary", "Nursery"),
                  "other": ()}
 SIMPLIFY_DEGREES = {"ward": 0.00005, "lad": 0.0001, "icb": 0.0002, "england": 0.003}
 DECIMALS = {"ward": 5, "lad": 5, "icb": 4, "england": 3}  # ~1 m to ~100 m: under a pixel at the zoom each opens at
-
-
-def ramp(colours: list[str], n: int) -> list[str]:
-    if n <= 1:
-        return [colours[-1]]
-    picks = np.linspace(0, len(colours) - 1, n).round().astype(int)
-    return [colours[i] for i in picks]
 
 
 def simplify(frame, level: str):

@@ -449,6 +449,33 @@ def export(indicator, icb, lad, ward, fmt, scheme, n_classes, out_dir):
     click.echo(f"Wrote {len(frame):,} LSOAs to {path}" + (" (SYNTHETIC DATA)" if meta.get("synthetic") else ""))
 
 
+@main.command("slide")
+@click.argument("indicator")
+@click.option("--icb", metavar="CODE")
+@click.option("--lad", metavar="CODE")
+@click.option("--ward", metavar="CODE")
+@click.option("--view", type=click.Choice(["indicator", "hotspots", "clusters", "bivariate", "deciles-local"]),
+              default="indicator", show_default=True, help="What the map shows.")
+@click.option("--format", "fmt", type=click.Choice(["png", "print", "svg"]), default="png", show_default=True,
+              help="png: 1920x1080; print: PNG at 300 dpi; svg.")
+@click.option("--title", help="A title of your own.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True)
+def slide(indicator, icb, lad, ward, view, fmt, title, out_dir):
+    """Draw a slide-ready map image of INDICATOR (no browser needed)."""
+    from geo import analysis, slides
+
+    chosen = [(lvl, code) for lvl, code in (("icb", _icb_code(icb)), ("lad", lad), ("ward", ward)) if code]
+    if len(chosen) > 1:
+        raise click.UsageError("choose one of --icb, --lad and --ward")
+    extent = analysis.Extent(*chosen[0]) if chosen else analysis.Extent()
+    try:
+        path = slides.render(Store(), indicator, extent, view, fmt, out_dir, title)
+    except (analysis.AnalysisError, StoreError, ValueError) as exc:
+        raise _fail(exc)
+    click.echo(f"Wrote {path}")
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8080, show_default=True)
