@@ -86,11 +86,17 @@ def export(fmt):
 
     from geo import exports
 
-    if fmt not in exports.FORMATS:
-        abort(404, description=f"exports are {', '.join(exports.FORMATS)}")
+    if fmt not in exports.FORMATS + ("html",):
+        abort(404, description=f"exports are {', '.join(exports.FORMATS + ('html',))}")
     extent = params.extent()
     indicator = params.indicator()
     scheme, k = params.scheme()
+    if fmt == "html":
+        from app.map_layers import offline_page
+
+        name = exports.file_name(indicator, extent, "html")
+        return Response(offline_page(params.store(), indicator, extent, scheme, k), mimetype="text/html",
+                        headers={"Content-Disposition": f"attachment; filename={name}"})
     frame, meta = exports.export_table(params.store(), indicator, extent, scheme, k)
     name = exports.file_name(indicator, extent, fmt)
     if fmt == "geojson":

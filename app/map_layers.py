@@ -424,3 +424,27 @@ LEGEND_CSS = (
 def _after_map(script: str) -> str:
     """Run once the page's own script (which creates the map and its layers) has run."""
     return "window.addEventListener('load', function () {\n" + script + "\n});\n"
+
+
+def offline_page(store, indicator: str, extent: analysis.Extent, scheme: str = "quantiles", k: int = 5) -> str:
+    """The map with every script and style sheet from static/ put inline: one HTML file that opens
+    with no network (a laptop in a meeting room)."""
+    import re
+
+    from geo.settings import PROJECT_ROOT
+
+    static = PROJECT_ROOT / "static"
+    page = choropleth_map(store, indicator, extent, scheme, k).get_root().render()
+
+    def script(match):
+        code = (static / match.group(1)).read_text(encoding="utf-8").replace("</script", "<\\/script")
+        return "<script>" + code + "</script>"
+
+    def style(match):
+        return "<style>" + (static / match.group(1)).read_text(encoding="utf-8") + "</style>"
+
+    page = re.sub(r'<script src="/static/([^"]+)"></script>', script, page)
+    page = re.sub(r'<link rel="stylesheet" href="/static/([^"]+)"\s*/?>', style, page)
+    if "/static/" in page:
+        raise ValueError("the offline page still refers to /static/")
+    return page

@@ -427,7 +427,8 @@ def analyse(indicator, icb, lad, ward, statistic, deprivation, grouping, permuta
 @click.option("--icb", metavar="CODE")
 @click.option("--lad", metavar="CODE")
 @click.option("--ward", metavar="CODE")
-@click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg", "csv"]), default="geojson", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg", "csv", "html"]), default="geojson",
+              show_default=True, help="html: the map as one self-contained file that opens with no network.")
 @click.option("--scheme", default="quantiles", show_default=True, help="Classes, as on the map.")
 @click.option("--classes", "n_classes", type=int, default=5, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
@@ -442,6 +443,14 @@ def export(indicator, icb, lad, ward, fmt, scheme, n_classes, out_dir):
         raise click.UsageError("choose one of --icb, --lad and --ward")
     extent = analysis.Extent(*chosen[0]) if chosen else analysis.Extent()
     try:
+        if fmt == "html":
+            from app.map_layers import offline_page
+
+            out_dir.mkdir(parents=True, exist_ok=True)
+            path = out_dir / exports.file_name(indicator, extent, "html")
+            path.write_text(offline_page(Store(), indicator, extent, scheme, n_classes), encoding="utf-8")
+            click.echo(f"Wrote {path} (opens with no network)")
+            return
         frame, meta = exports.export_table(Store(), indicator, extent, scheme, n_classes)
         path = exports.write(frame, meta, fmt, out_dir, indicator, extent)
     except (analysis.AnalysisError, StoreError, ValueError) as exc:

@@ -154,7 +154,8 @@ def render(store, indicator: str, extent: analysis.Extent, view: str = "indicato
     else:
         handles = [Patch(facecolor=c, edgecolor="#555555", label=lab) for c, lab in rows + [(NO_DATA, "No data")]]
         legend_ax.legend(handles=handles, loc="upper left", fontsize=12, frameon=False,
-                         title=view_words[view] if view != "indicator" else label, title_fontsize=13)
+                         title={"hotspots": "Gi* hot and cold spots", "clusters": "Local Moran clusters",
+                                "deciles-local": "IMD 2025 decile"}.get(view, label[:40]), title_fontsize=13)
     fig.text(0.02, 0.02, ATTRIBUTION + (" " + meta.get("disclosure", "") if meta.get("synthetic") is not None else ""),
              fontsize=8, color="#425563", wrap=True)
     if meta.get("synthetic"):

@@ -126,3 +126,18 @@ def test_switch_layers_search_and_targeting(server, browser, tmp_path):
     assert "targeting.csv" in link.get_attribute("href")
     rows = browser.find_elements(By.CSS_SELECTOR, "table.targets tr")
     assert len(rows) > 1 and any("Core20" in r.text or "hot spot" in r.text for r in rows[1:])
+
+
+def test_offline_html_draws_with_the_network_off(fixture_store, tmp_path):
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed")
+    from app.map_layers import offline_page
+    from geo.analysis import Extent
+
+    page = tmp_path / "offline.html"
+    page.write_text(offline_page(fixture_store, "imd_score", Extent("icb", "E54000001")), encoding="utf-8")
+    text = page.read_text()
+    assert not re.search(r'<script[^>]+src=|<link[^>]+href="http', text)  # everything inline
+    out = chromium(tmp_path, "--host-resolver-rules=MAP * ~NOTFOUND", "--dump-dom", page.as_uri())
+    paths = re.findall(r"<path[^>]*leaflet-interactive[^>]*>", out.stdout)
+    assert len([p for p in paths if 'fill="none"' not in p]) == 6  # the ICB's six LSOAs
