@@ -144,6 +144,15 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
         colours = colours[::-1]  # 1 = most deprived gets the darkest
     frame["fill"] = [colours[c] if c >= 0 else None for c in classes.classes]
     frame["class_label"] = classes.label_of()
+    if "count" in frame:  # an activity dataset: what the map shows passes disclosure control
+        from geo.datasets import DatasetStore
+        from geo.disclosure import Rule, suppressed
+
+        rule = Rule.from_meta(DatasetStore(store).get(indicator).meta)
+        hide = suppressed(frame["count"].to_numpy(dtype=float), rule)
+        frame.loc[hide, ["value", "lower", "upper"]] = np.nan
+        frame.loc[hide, "fill"] = None
+        frame.loc[hide, "class_label"] = f"suppressed ({rule.suppress_from} to {rule.suppress_to} events)"
     frame["value_text"] = [("No data" if not np.isfinite(v) else f"{v:,.3g}") for v in frame["value"]]
     if "lower" in frame:
         frame["value_text"] = [t if t == "No data" else f"{t} ({lo:,.3g} to {hi:,.3g})"

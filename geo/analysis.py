@@ -202,10 +202,16 @@ def by_group(store: Store, dataset_name: str, extent: Extent, grouping: str = "i
                 row.update({"dsr": d["value"], "dsr_lower": d["lower"], "dsr_upper": d["upper"]})
         rows.append(row)
     out = pd.DataFrame(rows)
+    if len(out):  # tables of activity pass disclosure control as every export does
+        from geo.disclosure import Rule, protect_table
+
+        rule = Rule.from_meta(meta)
+        out = protect_table(out, "count", ["crude_rate", "crude_lower", "crude_upper", "dsr", "dsr_lower",
+                                           "dsr_upper"], rule)
     out.attrs.update({"dataset": dataset_name, "measure": meta.get("measure"), "grouping": GROUPINGS[grouping],
                       "per": per, "synthetic": meta.get("synthetic", False),
                       "higher_is_worse": meta.get("higher_is_worse", True)})
-    if grouping.startswith("imd_quintile") and len(out) == 5:
+    if grouping.startswith("imd_quintile") and len(out) == 5 and out["crude_rate"].notna().all():
         value = "dsr" if "dsr" in out and out["dsr"].notna().all() else "crude_rate"
         lower, upper = ("dsr_lower", "dsr_upper") if value == "dsr" else ("crude_lower", "crude_upper")
         s = gapmap_sii(out["population"], out[value], meta.get("higher_is_worse", True), value_type=1,

@@ -116,3 +116,17 @@ def test_export_cli_and_api(fixture_store, tmp_path, monkeypatch):
     assert gpkg.status_code == 200 and gpkg.data[:16] == b"SQLite format 3\x00"
     gpkg.close()
     assert client.get("/api/export.shp?lad=E06000001").status_code == 404
+
+
+def test_map_tooltips_and_tables_apply_disclosure(fixture_store, tmp_path):
+    from app.map_layers import choropleth_map
+    from geo import analysis
+    from geo.ingest import IngestOptions, ingest
+
+    path = tmp_path / "d.csv"
+    path.write_text("lsoa21cd,count\nE01000001,3\nE01000002,12\nE01000003,30\nE01000004,40\n")
+    ingest(path, IngestOptions(name="disc", measure="Admissions"), fixture_store)
+    html = choropleth_map(fixture_store, "disc", Extent("lad", "E06000001")).get_root().render()
+    assert "suppressed (1 to 7 events)" in html
+    table = analysis.by_group(fixture_store, "disc", Extent("lad", "E06000001"), "lad24cd")
+    assert table["count"].tolist() == [85.0]  # 3 + 12 + 30 + 40 = 85, rounded to 5
