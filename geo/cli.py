@@ -248,9 +248,13 @@ def columns(table, fmt):
 @click.option("--higher-is-better", is_flag=True, help="Polarity: by default a higher value is worse.")
 @click.option("--synthetic/--real", default=None, help="Label the data (default: read the file's own label).")
 @click.option("--nhs-indicator", metavar="CODE", help="The NHS statement metric this dataset reports (e.g. UEC01).")
+@click.option("--suppress-to", type=int, default=7, show_default=True,
+              help="Disclosure control: counts from 1 to this are suppressed wherever the data is shown.")
+@click.option("--round-to", type=int, default=5, show_default=True,
+              help="Disclosure control: other counts are rounded to the nearest multiple of this.")
 @click.option("--show-rows", type=int, default=10, show_default=True, help="How many unused rows to print.")
 def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_to, measure, unit,
-                   higher_is_better, synthetic, nhs_indicator, show_rows):
+                   higher_is_better, synthetic, nhs_indicator, suppress_to, round_to, show_rows):
     """Check an activity file row by row and keep it as a dataset.
 
     FILE is CSV (any common encoding and delimiter), XLSX or Parquet. Every row is either used
@@ -269,7 +273,8 @@ def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_
         name=name, shape=shape, columns=roles, by=tuple(b.strip() for b in by.split(",") if b.strip()),
         period_unit=period_unit, date_from=date_from.date() if date_from else None,
         date_to=date_to.date() if date_to else None, measure=measure, unit=unit,
-        higher_is_worse=not higher_is_better, synthetic=synthetic, nhs_indicator=nhs_indicator)
+        higher_is_worse=not higher_is_better, synthetic=synthetic, nhs_indicator=nhs_indicator,
+        disclosure={"suppress_to": suppress_to, "round_to": round_to})
     try:
         result = ingest(file, options, Store())
     except (IngestError, DatasetError, StoreError, ValueError) as exc:

@@ -79,6 +79,7 @@ class IngestOptions:
     higher_is_worse: bool = True
     synthetic: bool | None = None  # None: read the file's own label
     nhs_indicator: str | None = None  # an NHS statement metric (ELR01..MAT01) this dataset reports
+    disclosure: dict | None = None  # e.g. {"suppress_to": 9, "round_to": 10}; default: HES rules (1-7, 5)
 
 
 def _slug(name: str) -> str:
@@ -242,6 +243,7 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
         "higher_is_worse": options.higher_is_worse,
         "synthetic": synthetic,
         "nhs_indicator": options.nhs_indicator,
+        "disclosure": options.disclosure,
         "source_file": path.name,
         "sha256": sha256,
         "ingested_at": started.isoformat(timespec="seconds"),

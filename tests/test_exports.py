@@ -130,3 +130,19 @@ def test_map_tooltips_and_tables_apply_disclosure(fixture_store, tmp_path):
     assert "suppressed (1 to 7 events)" in html
     table = analysis.by_group(fixture_store, "disc", Extent("lad", "E06000001"), "lad24cd")
     assert table["count"].tolist() == [85.0]  # 3 + 12 + 30 + 40 = 85, rounded to 5
+
+
+def test_disclosure_rule_is_set_per_dataset(fixture_store, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from geo.cli import main
+
+    monkeypatch.setenv("GAPMAP_STORE", str(fixture_store.root))
+    path = tmp_path / "e.csv"
+    path.write_text("lsoa21cd,count\nE01000001,9\nE01000002,14\nE01000003,30\nE01000004,40\n")
+    result = CliRunner().invoke(main, ["ingest", str(path), "--name", "strict", "--suppress-to", "9",
+                                       "--round-to", "10"])
+    assert result.exit_code == 0, result.output
+    frame, meta = exports.export_table(fixture_store, "strict", Extent("lad", "E06000001"))
+    rows = frame.set_index("lsoa21cd")["count"]
+    assert np.isnan(rows["E01000001"]) and rows["E01000002"] == 10 and "1 to 9" in meta["disclosure"]
