@@ -436,9 +436,11 @@ def analyse(indicator, icb, lad, ward, statistic, deprivation, grouping, permuta
               show_default=True, help="html: the map as one self-contained file that opens with no network.")
 @click.option("--scheme", default="quantiles", show_default=True, help="Classes, as on the map.")
 @click.option("--classes", "n_classes", type=int, default=5, show_default=True)
+@click.option("--table", type=click.Choice(["lsoa", "ward"]), default="lsoa", show_default=True,
+              help="CSV only: one row per LSOA, or per ward.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Folder to write into; the file name says what is inside.")
-def export(indicator, icb, lad, ward, fmt, scheme, n_classes, out_dir):
+def export(indicator, icb, lad, ward, fmt, scheme, n_classes, table, out_dir):
     """Write what the map of INDICATOR shows, per LSOA, as GeoJSON (RFC 7946), GeoPackage or CSV,
     with its metadata, attribution and licence; counts from activity datasets pass disclosure control."""
     from geo import analysis, exports
@@ -455,6 +457,15 @@ def export(indicator, icb, lad, ward, fmt, scheme, n_classes, out_dir):
             path = out_dir / exports.file_name(indicator, extent, "html")
             path.write_text(offline_page(Store(), indicator, extent, scheme, n_classes), encoding="utf-8")
             click.echo(f"Wrote {path} (opens with no network)")
+            return
+        if table == "ward":
+            if fmt != "csv":
+                raise click.UsageError("--table ward is written as CSV")
+            frame, meta = exports.ward_table(Store(), indicator, extent)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            path = out_dir / exports.file_name(f"{indicator}_wards", extent, "csv")
+            path.write_text(exports.to_csv(frame, meta), encoding="utf-8")
+            click.echo(f"Wrote {len(frame):,} wards to {path}")
             return
         frame, meta = exports.export_table(Store(), indicator, extent, scheme, n_classes)
         path = exports.write(frame, meta, fmt, out_dir, indicator, extent)

@@ -132,3 +132,23 @@ def write(frame, meta: dict, fmt: str, out_dir: Path, indicator: str, extent: an
         pyogrio.write_dataframe(pd.DataFrame({"key": list(meta), "value": [str(v) for v in meta.values()]}),
                                 path, layer="metadata", driver="GPKG", append=True)
     return path
+
+
+def ward_table(store, indicator: str, extent: analysis.Extent):
+    """The wards of the extent: MHCLG deprivation summaries, the indicator's mean over the ward's
+    LSOAs, and for activity datasets the count and rates (disclosure control applied)."""
+    frame, meta = export_table(store, indicator, extent, geometry=False)
+    wards = frame.groupby(["ward24cd", "ward24nm"], sort=True).agg(
+        lsoas=("lsoa21cd", "size"), mean_value=("value", "mean"),
+        core20_lsoas=("core20", "sum")).reset_index()
+    codes = set(wards["ward24cd"])
+    summaries = store.areas("ward")
+    summaries = summaries[summaries["ward24cd"].isin(codes)].drop(columns=["ward24nm", "lsoas"], errors="ignore")
+    wards = wards.merge(summaries, on="ward24cd", how="left")
+    try:
+        DatasetStore(store).get(indicator)
+        rates = analysis.by_group(store, indicator, extent, "ward24cd").rename(columns={"group": "ward24cd"})
+        wards = wards.merge(rates, on="ward24cd", how="left")
+    except (DatasetError, ValueError):
+        pass
+    return wards, meta

@@ -146,3 +146,19 @@ def test_disclosure_rule_is_set_per_dataset(fixture_store, tmp_path, monkeypatch
     frame, meta = exports.export_table(fixture_store, "strict", Extent("lad", "E06000001"))
     rows = frame.set_index("lsoa21cd")["count"]
     assert np.isnan(rows["E01000001"]) and rows["E01000002"] == 10 and "1 to 9" in meta["disclosure"]
+
+
+def test_ward_table_csv(fixture_store, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from geo.cli import main
+
+    wards, meta = exports.ward_table(fixture_store, "imd_score", Extent("icb", "E54000001"))
+    assert sorted(wards["ward24cd"]) == ["E05000001", "E05000002", "E05000003"]
+    assert {"mean_value", "core20_lsoas", "average_score", "extent"} <= set(wards.columns)
+    monkeypatch.setenv("GAPMAP_STORE", str(fixture_store.root))
+    result = CliRunner().invoke(main, ["export", "imd_score", "--icb", "E54000001", "--format", "csv", "--table",
+                                       "ward", "--out", str(tmp_path)])
+    assert result.exit_code == 0 and "Wrote 3 wards" in result.output
+    written = list(tmp_path.glob("*_wards_*.csv"))[0].read_text()
+    assert written.startswith("ward24cd,ward24nm,lsoas,mean_value") and "# licence:" in written
