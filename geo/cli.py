@@ -396,10 +396,7 @@ def analyse(indicator, icb, lad, ward, statistic, deprivation, grouping, permuta
     """
     from geo import analysis
 
-    chosen = [(lvl, code) for lvl, code in (("icb", _icb_code(icb)), ("lad", lad), ("ward", ward)) if code]
-    if len(chosen) > 1:
-        raise click.UsageError("choose one of --icb, --lad and --ward")
-    extent = analysis.Extent(*chosen[0]) if chosen else analysis.Extent()
+    extent = _extent(icb, lad, ward)
     store = Store()
     try:
         if statistic == "moran":
@@ -445,10 +442,7 @@ def export(indicator, icb, lad, ward, fmt, scheme, n_classes, table, out_dir):
     with its metadata, attribution and licence; counts from activity datasets pass disclosure control."""
     from geo import analysis, exports
 
-    chosen = [(lvl, code) for lvl, code in (("icb", _icb_code(icb)), ("lad", lad), ("ward", ward)) if code]
-    if len(chosen) > 1:
-        raise click.UsageError("choose one of --icb, --lad and --ward")
-    extent = analysis.Extent(*chosen[0]) if chosen else analysis.Extent()
+    extent = _extent(icb, lad, ward)
     try:
         if fmt == "html":
             from app.map_layers import offline_page
@@ -490,10 +484,7 @@ def slide(indicator, icb, lad, ward, view, fmt, title, out_dir):
     """Draw a slide-ready map image of INDICATOR (no browser needed)."""
     from geo import analysis, slides
 
-    chosen = [(lvl, code) for lvl, code in (("icb", _icb_code(icb)), ("lad", lad), ("ward", ward)) if code]
-    if len(chosen) > 1:
-        raise click.UsageError("choose one of --icb, --lad and --ward")
-    extent = analysis.Extent(*chosen[0]) if chosen else analysis.Extent()
+    extent = _extent(icb, lad, ward)
     try:
         path = slides.render(Store(), indicator, extent, view, fmt, out_dir, title)
     except (analysis.AnalysisError, StoreError, ValueError) as exc:
@@ -518,6 +509,16 @@ def serve(host, port, threads):
         raise _fail(exc)
     click.echo(f"Gapmap on http://{host}:{port}/ (store {store.path})")
     waitress_serve(create_app(), host=host, port=port, threads=threads)
+
+
+def _extent(icb: str | None, lad: str | None, ward: str | None):
+    """The extent named by one of --icb, --lad and --ward (England when none is given)."""
+    from geo import analysis
+
+    chosen = [(lvl, code) for lvl, code in (("icb", _icb_code(icb)), ("lad", lad), ("ward", ward)) if code]
+    if len(chosen) > 1:
+        raise click.UsageError("choose one of --icb, --lad and --ward")
+    return analysis.Extent(*chosen[0]) if chosen else analysis.Extent()
 
 
 def _icb_code(code: str | None) -> str | None:
