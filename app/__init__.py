@@ -33,19 +33,16 @@ def create_app(config: dict | None = None) -> Flask:
     def attribution():
         return {"attribution": ATTRIBUTION}
 
-    @app.errorhandler(404)
-    def not_found(error):
-        message = getattr(error, "description", "Not found")
+    def error_page(error):
+        """API errors as JSON, page errors as a page; both say what was wrong."""
+        status = getattr(error, "code", 500)
+        message = getattr(error, "description", "Something went wrong")
         if request.path.startswith("/api/"):
-            return jsonify({"error": message}), 404
-        return render_template("error.html", status=404, message=message), 404
+            return jsonify({"error": message}), status
+        return render_template("error.html", status=status, message=message), status
 
-    @app.errorhandler(400)
-    def bad_request(error):
-        message = getattr(error, "description", "Bad request")
-        if request.path.startswith("/api/"):
-            return jsonify({"error": message}), 400
-        return render_template("error.html", status=400, message=message), 400
+    for status in (400, 404, 503):
+        app.register_error_handler(status, error_page)
 
     return app
 

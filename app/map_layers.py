@@ -85,13 +85,6 @@ def _use_local_assets(element) -> None:
     element.default_css = list(LEAFLET_CSS)
 
 
-def _legend(title: str, rows: list[tuple[str, str]], note: str = "") -> Element:
-    items = "".join(f'<li><span class="swatch" style="background:{c}"></span>{html.escape(label)}</li>'
-                    for c, label in rows)
-    return Element(f'<div class="gapmap-legend" role="region" aria-label="Legend"><strong>{html.escape(title)}'
-                   f'</strong><ul>{items}</ul>{f"<small>{html.escape(note)}</small>" if note else ""}</div>')
-
-
 def _geojson(frame, properties: list[str]) -> dict:
     return json.loads(feature_collection(frame, {p: frame[p].astype(object).where(frame[p].notna(), None).tolist()
                                                  for p in properties}))
@@ -138,7 +131,6 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     title, note = _title(store, indicator)
     views = [("main", title, "fill", [(c, lab) for c, lab in zip(colours, classes.labels)])]
-    extra = {"statistics": False}
     try:
         gi = analysis.local_statistic(store, indicator, extent, "gi-star")
         lm = analysis.local_statistic(store, indicator, extent, "local-moran")
@@ -148,7 +140,6 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
         frame["cluster_fill"] = frame["cluster"].map(LISA_COLOURS).where(frame["cluster"] != LISA_NO_DATA,
                                                                           None)
         frame.loc[frame["cluster"] == "Not significant", "cluster_fill"] = NOT_SIGNIFICANT
-        extra["statistics"] = True
         if "hotspots" in layers:
             views.append(("hot", "Gi* hot and cold spots", "hot_fill",
                           [(GI_COLOURS[b], BIN_LABELS[b]) for b in (3, 2, 1)] + [(NOT_SIGNIFICANT, BIN_LABELS[0])]
@@ -194,7 +185,6 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
     if focus:
         _focus(store, frame, focus, m)
     folium.LayerControl(collapsed=False).add_to(m)
-    m.attrs_gapmap = {"lsoas": int(len(frame)), "classes": classes.labels, **extra}
     return m
 
 
@@ -333,8 +323,7 @@ def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) ->
         f'{html.escape(name)}</label>' for i, (_, name, _, _) in enumerate(views))
     bivariate_index = next((i for i, v in enumerate(views) if v[0] == "bivariate"), -1)
     m.get_root().html.add_child(Element("".join(legends) + (
-        f'<div data-view="{bivariate_index}" hidden>{bivariate_legend.render()}</div>' if bivariate_legend else "")
-        + f'<small class="gapmap-attribution-bivariate" data-view="{bivariate_index}" hidden></small>'))
+        f'<div data-view="{bivariate_index}" hidden>{bivariate_legend.render()}</div>' if bivariate_legend else "")))
     m.get_root().html.add_child(Element(LEGEND_CSS))
     script = """
 (function () {

@@ -189,9 +189,6 @@ def _synthetic_label(info: InputTable) -> bool:
     return False
 
 
-sha256_file = sha256_of  # the file's SHA-256, for provenance
-
-
 def _lsoa_index(store: Store) -> tuple[C.LsoaCodes, pd.DataFrame]:
     lsoas = store.lsoas(geometry=False, columns=["lsoa21cd"])
     lookup = store.lsoa11_to_lsoa21()
@@ -227,7 +224,7 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
         raise IngestError(f"unknown shape {shape!r}: aggregated, records or fingertips")
     started = dt.datetime.now(dt.timezone.utc)
     with ThreadPoolExecutor(max_workers=1) as pool:  # hash the file while it is parsed
-        digest = pool.submit(sha256_file, path)
+        digest = pool.submit(sha256_of, path)
         if shape == "fingertips":
             from geo.fingertips import ingest_fingertips
 
