@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask, jsonify, render_template, request
 
 from geo import ATTRIBUTION
-from geo.store import Store
+from geo.store.folder import Store
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

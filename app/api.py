@@ -6,7 +6,8 @@ import json
 from flask import Blueprint, Response, abort, jsonify, request
 
 from app import params
-from geo import ATTRIBUTION, analysis
+from geo import ATTRIBUTION
+from geo.views import analysis
 
 bp = Blueprint("api", __name__)
 
@@ -20,8 +21,8 @@ def indicators():
 
 @bp.get("/nhs-indicators")
 def nhs_indicators():
-    from geo.datasets import DatasetStore
-    from geo.nhs_indicators import with_datasets
+    from geo.store.datasets import DatasetStore
+    from geo.sources.nhs_indicators import with_datasets
 
     return jsonify(with_datasets(DatasetStore(params.store()).list()).to_dict("records"))
 
@@ -84,7 +85,7 @@ def export(fmt):
 
     from flask import send_file
 
-    from geo import exports
+    from geo.outputs import exports
 
     if fmt not in exports.FORMATS + ("html",):
         abort(404, description=f"exports are {', '.join(exports.FORMATS + ('html',))}")

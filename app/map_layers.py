@@ -1,7 +1,7 @@
 """Folium maps made from the store, served with the vendored Leaflet (no CDN).
 
 ``choropleth_map`` draws one indicator over the LSOAs of an extent with the classes of
-:mod:`geo.classify` and a legend, and adds the layers a place team switches on and off: Gi* hot
+:mod:`geo.stats.classify` and a legend, and adds the layers a place team switches on and off: Gi* hot
 and cold spots, local Moran clusters, bivariate classes, ward and place outlines, schools (in
 clusters), GP practices and hospitals. Geometries are simplified as one coverage (shared borders
 stay shared) and rounded to what the zoom needs. Every map carries the data attribution.
@@ -19,14 +19,15 @@ import shapely
 from branca.element import Element
 from folium.plugins import MarkerCluster
 
-from geo import ATTRIBUTION, analysis
-from geo.bivariate_classes import bivariate_classes
-from geo.classify import NO_DATA, classify
-from geo.geojson_text import geometries_as_json as _geometries_as_json
-from geo.palettes import (GI_COLOURS, LISA_COLOURS, NO_DATA_COLOUR, NOT_SIGNIFICANT, PURPLES, RURAL_COLOURS,
+from geo import ATTRIBUTION
+from geo.views import analysis
+from geo.stats.bivariate_classes import bivariate_classes
+from geo.stats.classify import NO_DATA, classify
+from geo.outputs.geojson_text import geometries_as_json as _geometries_as_json
+from geo.outputs.palettes import (GI_COLOURS, LISA_COLOURS, NO_DATA_COLOUR, NOT_SIGNIFICANT, PURPLES, RURAL_COLOURS,
                           TEALS, ramp)
-from geo.getis_ord import BIN_LABELS
-from geo.local_statistics import NO_DATA as LISA_NO_DATA
+from geo.stats.getis_ord import BIN_LABELS
+from geo.stats.local_statistics import NO_DATA as LISA_NO_DATA
 
 STATIC = "/static/vendor"
 LEAFLET_JS = [("leaflet", f"{STATIC}/leaflet/leaflet.js"), ("jquery", f"{STATIC}/jquery/jquery.min.js")]
@@ -109,8 +110,8 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
     frame["fill"] = [colours[c] if c >= 0 else None for c in classes.classes]
     frame["class_label"] = classes.label_of()
     if "count" in frame:  # an activity dataset: what the map shows passes disclosure control
-        from geo.datasets import DatasetStore
-        from geo.disclosure import Rule, suppressed
+        from geo.store.datasets import DatasetStore
+        from geo.rates.disclosure import Rule, suppressed
 
         rule = Rule.from_meta(DatasetStore(store).get(indicator).meta)
         hide = suppressed(frame["count"].to_numpy(dtype=float), rule)
@@ -252,8 +253,8 @@ def _focus(store, frame, code: str, m) -> None:
 
 def _title(store, indicator: str) -> tuple[str, str]:
     """The legend title, and SYNTHETIC DATA for maps made from synthetic data."""
-    from geo.datasets import DatasetError, DatasetStore
-    from geo.schema import lsoa_columns
+    from geo.store.datasets import DatasetError, DatasetStore
+    from geo.store.schema import lsoa_columns
 
     described = lsoa_columns()
     if indicator in described:

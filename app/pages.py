@@ -7,7 +7,7 @@ from functools import lru_cache
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from app import params
-from geo.schema import lsoa_columns
+from geo.store.schema import lsoa_columns
 
 bp = Blueprint("pages", __name__)
 
@@ -24,8 +24,8 @@ def home():
 
 
 def _indicator_choices() -> list[tuple[str, str]]:
-    from geo.analysis import numeric_columns
-    from geo.datasets import DatasetStore
+    from geo.views.analysis import numeric_columns
+    from geo.store.datasets import DatasetStore
 
     described = lsoa_columns()
     store = params.store()
@@ -60,13 +60,13 @@ def _datasets_version(store) -> str:
 
 @lru_cache(maxsize=64)
 def _cached_panel(store_root: str, build: str, datasets: str, level: str, code: str | None, indicator: str) -> dict:
-    from geo.analysis import Extent
+    from geo.views.analysis import Extent
 
     return _panel(Extent(level, code), indicator)
 
 
 def _panel(extent, indicator) -> dict:
-    from geo import targeting
+    from geo.views import targeting
 
     store = params.store()
     try:
@@ -77,10 +77,10 @@ def _panel(extent, indicator) -> dict:
              "quintiles": targeting.by_quintile(targets).to_dict("records"),
              "wards": targeting.top_wards(targets).to_dict("records"),
              "targets": targeting.targeting_list(store, targets).head(25).to_dict("records")}
-    from geo.datasets import DatasetStore
+    from geo.store.datasets import DatasetStore
 
     if indicator in DatasetStore(store).names():
-        from geo.analysis import by_group
+        from geo.views.analysis import by_group
 
         try:
             table = by_group(store, indicator, extent, "imd_quintile")
@@ -104,7 +104,8 @@ def _panel(extent, indicator) -> dict:
 
 @bp.get("/targeting.csv")
 def targeting_csv():
-    from geo import ATTRIBUTION, targeting
+    from geo import ATTRIBUTION
+    from geo.views import targeting
 
     extent = params.extent()
     indicator = params.indicator()
@@ -119,7 +120,7 @@ def targeting_csv():
 
 @bp.get("/search")
 def search():
-    from geo import targeting
+    from geo.views import targeting
 
     query = request.args.get("q", "")
     indicator = request.args.get("indicator", "imd_score")
@@ -152,7 +153,7 @@ def _cached_map(store_root: str, build: str, datasets: str, indicator: str, leve
                 k: int, focus: str | None) -> tuple[bytes, bytes]:
     """The rendered map, as UTF-8 bytes and gzip-compressed, made once per store, datasets and view."""
     from app.map_layers import choropleth_map
-    from geo.analysis import Extent
+    from geo.views.analysis import Extent
 
     extent = Extent(level, code)
     if level == "england":  # all of England: the LSOA views only, no ward outlines or points
@@ -165,8 +166,8 @@ def _cached_map(store_root: str, build: str, datasets: str, indicator: str, leve
 
 @bp.get("/indicators")
 def indicators():
-    from geo.datasets import DatasetStore
-    from geo.nhs_indicators import with_datasets
+    from geo.store.datasets import DatasetStore
+    from geo.sources.nhs_indicators import with_datasets
 
     table = with_datasets(DatasetStore(params.store()).list())
     return render_template("indicators.html", rows=table.to_dict("records"))

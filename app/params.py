@@ -5,9 +5,9 @@ from functools import lru_cache
 
 from flask import abort, current_app, request
 
-from geo import analysis
-from geo.classify import SCHEMES
-from geo.store import StoreError
+from geo.views import analysis
+from geo.stats.classify import SCHEMES
+from geo.store.folder import StoreError
 
 
 def store():
@@ -46,7 +46,7 @@ def _numeric_columns(root: str, build: str) -> frozenset:
 def indicator() -> str:
     name = request.args.get("indicator", "imd_score")
     known = set(_numeric_columns(str(store().root), store().path.name))
-    from geo.datasets import DatasetStore
+    from geo.store.datasets import DatasetStore
 
     known |= set(DatasetStore(store()).names())
     if name not in known:

@@ -9,9 +9,9 @@ from flask import Blueprint, render_template, request
 from werkzeug.utils import secure_filename
 
 from app import params
-from geo.datasets import DatasetError
-from geo.ingest import BREAKDOWNS, IngestError, IngestOptions, format_report, ingest
-from geo.nhs_indicators import catalogue
+from geo.store.datasets import DatasetError
+from geo.ingest.pipeline import BREAKDOWNS, IngestError, IngestOptions, format_report, ingest
+from geo.sources.nhs_indicators import catalogue
 
 bp = Blueprint("upload", __name__)
 

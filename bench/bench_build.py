@@ -36,8 +36,8 @@ BUILD = """
 import resource, time, sys
 from pathlib import Path
 t0 = time.perf_counter()
-from geo.build import build
-from geo.store import Store
+from geo.build.pipeline import build
+from geo.store.folder import Store
 build(Store(Path(sys.argv[1])), mirror=Path(sys.argv[2]))
 print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
@@ -62,7 +62,7 @@ print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxr
 PLACE = """
 import time, sys
 t0 = time.perf_counter()
-from geo.store import Store
+from geo.store.folder import Store
 store = Store(sys.argv[1])
 t1 = time.perf_counter()
 frame = store.lsoas(lad=sys.argv[3])

@@ -16,9 +16,9 @@ from harness import run_python
 
 SLIDE = """
 import time, json, tempfile
-from geo.store import Store
-from geo.analysis import Extent
-from geo import slides
+from geo.store.folder import Store
+from geo.views.analysis import Extent
+from geo.outputs import slides
 t = time.perf_counter()
 slides.render(Store(), "acute_morbidity_indicator", Extent("icb", "E54000024"), "bivariate", "png", tempfile.mkdtemp())
 print(json.dumps({"seconds": time.perf_counter() - t}))
@@ -26,9 +26,9 @@ print(json.dumps({"seconds": time.perf_counter() - t}))
 
 GEOJSON = """
 import time, json, tempfile
-from geo.store import Store
-from geo.analysis import Extent
-from geo import exports
+from geo.store.folder import Store
+from geo.views.analysis import Extent
+from geo.outputs import exports
 t = time.perf_counter()
 frame, meta = exports.export_table(Store(), "imd_score", Extent())
 path = exports.write(frame, meta, "geojson", tempfile.mkdtemp(), "imd_score", Extent())

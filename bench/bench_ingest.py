@@ -26,8 +26,8 @@ from harness import ROOT, median, run_python
 
 INGEST = """
 import sys
-from geo.ingest import IngestOptions, ingest
-from geo.store import Store
+from geo.ingest.pipeline import IngestOptions, ingest
+from geo.store.folder import Store
 result = ingest(sys.argv[1], IngestOptions(name="bench"), Store(sys.argv[2]))
 print(result.report["rows_used"])
 """
@@ -42,8 +42,8 @@ print(len(frame.groupby("Der_Postcode_LSOA_2021_Code").size()))
 GENERATE = """
 import sys
 from pathlib import Path
-from geo import synthetic
-from geo.store import Store
+from geo.ingest import synthetic
+from geo.store.folder import Store
 table, meta = synthetic.generate(Store(sys.argv[2]), sys.argv[3], int(sys.argv[4]), seed=1, dirty=0.01)
 synthetic.write(table, meta, Path(sys.argv[1]))
 """
@@ -72,8 +72,8 @@ def main() -> None:
             g_m, p_m = max(m for _, m in ours), max(m for _, m in peer)
             print(f"{size:>11,} rows ({path.stat().st_size / 1e6:,.0f} MB): gapmap {g_t:6.2f} s {g_m:5.2f} GiB | "
                   f"pandas {p_t:6.2f} s {p_m:5.2f} GiB | time ratio gapmap/pandas {g_t / p_t:.2f}")
-    from geo.datasets import DatasetError, DatasetStore
-    from geo.store import Store
+    from geo.store.datasets import DatasetError, DatasetStore
+    from geo.store.folder import Store
 
     try:  # leave the store as it was
         DatasetStore(Store(args.store)).remove("bench")

@@ -38,7 +38,7 @@ INDICATOR = "imd_score"
 
 EXPLORE = """
 import sys, time, json
-from geo.store import Store
+from geo.store.folder import Store
 t = time.perf_counter()
 kw = json.loads(sys.argv[1])
 g = Store().lsoas(columns=["lsoa21cd", "lsoa21nm", "imd_score"], **kw)

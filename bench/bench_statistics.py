@@ -7,7 +7,7 @@ Run by hand (not in CI), after `gapmap data build`:
 Each run is a fresh process that reads the LSOA polygons, IMD score and acute morbidity from the
 store and then times, step by step:
 
-* gapmap: geo.weights (queen) + local_moran + getis_ord (permutation inference) + bivariate_moran;
+* gapmap: geo.stats.weights (queen) + local_moran + getis_ord (permutation inference) + bivariate_moran;
 * pygeoda (GeoDa's library) with its fastest permutation method ('lookup-table'), 2 CPU threads
   on this 2-core machine: open + queen_weights + local_moran + local_gstar + local_bimoran;
 * plain esda, n_jobs=1: Queen.from_dataframe + Moran_Local + G_Local(star=True) + Moran_Local_BV
@@ -26,7 +26,7 @@ from harness import ROOT, median, run_python
 
 LOAD = """
 import sys, time, json
-from geo.store import Store
+from geo.store.folder import Store
 extent = sys.argv[1]
 level, _, code = extent.partition(":")
 kw = {} if level == "england" else {level: code}
@@ -41,10 +41,10 @@ t = time.perf_counter()
 """
 
 GAPMAP = LOAD + """
-from geo import weights
-from geo.local_moran import local_moran
-from geo.getis_ord import getis_ord
-from geo.bivariate_moran import bivariate_moran
+from geo.stats import weights
+from geo.stats.local_moran import local_moran
+from geo.stats.getis_ord import getis_ord
+from geo.stats.bivariate_moran import bivariate_moran
 t = step("imports", t)
 w = weights.build(g, "queen"); t = step("weights", t)
 local_moran(x, w); t = step("local Moran", t)

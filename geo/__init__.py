@@ -1,8 +1,8 @@
 """Gapmap's domain: data sources, the embedded store, joins, statistics and classification.
 
-Data flows one way: :mod:`geo.sources` and :mod:`geo.fetch` find the official files,
-:mod:`geo.loaders` read them by their official column names, :mod:`geo.build` joins them into
-the tables that :mod:`geo.store` keeps, and everything downstream reads the store.
+Data flows one way: :mod:`geo.sources.catalogue` and :mod:`geo.sources.fetch` find the official files,
+:mod:`geo.sources.loaders` read them by their official column names, :mod:`geo.build.pipeline` joins them into
+the tables that :mod:`geo.store.folder` keeps, and everything downstream reads the store.
 """
 
 ATTRIBUTION = (

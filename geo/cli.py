@@ -9,8 +9,8 @@ import click
 import pandas as pd
 
 from geo import ATTRIBUTION, settings
-from geo.sources import SourceError, load_catalogue
-from geo.store import LEVELS, Store, StoreError
+from geo.sources.catalogue import SourceError, load_catalogue
+from geo.store.folder import LEVELS, Store, StoreError
 
 
 def _fail(exc: Exception) -> click.ClickException:
@@ -85,7 +85,7 @@ def data_fetch(mirror, only, strict, timeout, retries):
     With a mirror (--mirror or $GAPMAP_MIRROR) nothing is downloaded: each file is looked up
     in the mirror and checked against the catalogued checksum instead.
     """
-    from geo.fetch import Downloader, fetch_source, verify_mirror_source
+    from geo.sources.fetch import Downloader, fetch_source, verify_mirror_source
 
     mirror = _resolve_mirror(mirror)
     catalogue = load_catalogue()
@@ -123,7 +123,7 @@ def data_build(mirror, icb, lad, quiet):
     The build is written aside and replaces the current store only when complete, so an
     interrupted build leaves the previous store usable. Re-running gives the same store.
     """
-    from geo.build import BuildError, build
+    from geo.build.pipeline import BuildError, build
 
     mirror = _resolve_mirror(mirror)
     store = Store()
@@ -145,8 +145,8 @@ def data_build(mirror, icb, lad, quiet):
 
 
 def _fetch_missing(quiet: bool) -> None:
-    from geo.fetch import Downloader, fetch_source
-    from geo.sources import locate
+    from geo.sources.fetch import Downloader, fetch_source
+    from geo.sources.catalogue import locate
 
     downloads = settings.downloads_dir()
     for source in load_catalogue().values():
@@ -216,7 +216,7 @@ def lsoas(icb, lad, columns, fmt):
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
 def columns(table, fmt):
     """Describe the columns of the LSOA table or of an area table."""
-    from geo.schema import TABLES
+    from geo.store.schema import TABLES
 
     described = TABLES[table]()
     if fmt == "markdown":
@@ -260,8 +260,8 @@ def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_
     FILE is CSV (any common encoding and delimiter), XLSX or Parquet. Every row is either used
     or listed with its row number, column and reason; the totals reconcile.
     """
-    from geo.datasets import DatasetError
-    from geo.ingest import IngestError, IngestOptions, format_report, ingest
+    from geo.store.datasets import DatasetError
+    from geo.ingest.pipeline import IngestError, IngestOptions, format_report, ingest
 
     roles = {}
     for item in columns:
@@ -296,7 +296,7 @@ def datasets(ctx):
     """List the ingested datasets (subcommands: rm, rows)."""
     if ctx.invoked_subcommand is not None:
         return
-    from geo.datasets import DatasetStore
+    from geo.store.datasets import DatasetStore
 
     metas = DatasetStore(Store()).list()
     if not metas:
@@ -313,7 +313,7 @@ def datasets(ctx):
 @click.argument("name")
 def datasets_rm(name):
     """Remove a dataset."""
-    from geo.datasets import DatasetError, DatasetStore
+    from geo.store.datasets import DatasetError, DatasetStore
 
     try:
         DatasetStore(Store()).remove(name)
@@ -326,7 +326,7 @@ def datasets_rm(name):
 @click.argument("name")
 def datasets_rows(name):
     """Print (as CSV) every row of a dataset's file that was not used or was flagged."""
-    from geo.datasets import DatasetError, DatasetStore
+    from geo.store.datasets import DatasetError, DatasetStore
 
     try:
         frame = DatasetStore(Store()).get(name).rows_not_used()
@@ -345,7 +345,7 @@ def datasets_rows(name):
               help="CSV or .parquet file to write; a <file>.json sidecar labels it synthetic.")
 def demo_data(icb, rows, seed, dirty, out):
     """Write SYNTHETIC record-level A&E attendances for an ICB, shaped like an SUS extract."""
-    from geo import synthetic
+    from geo.ingest import synthetic
 
     try:
         table, meta = synthetic.generate(Store(), _icb_code(icb), rows, seed=seed, dirty=dirty)
@@ -394,7 +394,7 @@ def analyse(indicator, icb, lad, ward, statistic, deprivation, grouping, permuta
     INDICATOR is an LSOA column (imd_score, acute_morbidity_indicator, see `gapmap columns`) or an
     ingested dataset (see `gapmap datasets`). Method details go to stderr; results to stdout.
     """
-    from geo import analysis
+    from geo.views import analysis
 
     extent = _extent(icb, lad, ward)
     store = Store()
@@ -440,7 +440,8 @@ def analyse(indicator, icb, lad, ward, statistic, deprivation, grouping, permuta
 def export(indicator, icb, lad, ward, fmt, scheme, n_classes, table, out_dir):
     """Write what the map of INDICATOR shows, per LSOA, as GeoJSON (RFC 7946), GeoPackage or CSV,
     with its metadata, attribution and licence; counts from activity datasets pass disclosure control."""
-    from geo import analysis, exports
+    from geo.views import analysis
+    from geo.outputs import exports
 
     extent = _extent(icb, lad, ward)
     try:
@@ -482,7 +483,8 @@ def export(indicator, icb, lad, ward, fmt, scheme, n_classes, table, out_dir):
               show_default=True)
 def slide(indicator, icb, lad, ward, view, fmt, title, out_dir):
     """Draw a slide-ready map image of INDICATOR (no browser needed)."""
-    from geo import analysis, slides
+    from geo.views import analysis
+    from geo.outputs import slides
 
     extent = _extent(icb, lad, ward)
     try:
@@ -513,7 +515,7 @@ def serve(host, port, threads):
 
 def _extent(icb: str | None, lad: str | None, ward: str | None):
     """The extent named by one of --icb, --lad and --ward (England when none is given)."""
-    from geo import analysis
+    from geo.views import analysis
 
     chosen = [(lvl, code) for lvl, code in (("icb", _icb_code(icb)), ("lad", lad), ("ward", ward)) if code]
     if len(chosen) > 1:

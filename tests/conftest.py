@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from geo.build import build
-from geo.store import Store
+from geo.build.pipeline import build
+from geo.store.folder import Store
 from tests.fixture_mirror import write_mirror
 
 

@@ -150,7 +150,7 @@ def write_mirror(root: Path) -> Path:
         sub[f"{key}_rank"] = [float(rank[c]) for c in LSOAS]
         sub[f"{key}_decile"] = [float(decile(rank[c], 8)) for c in LSOAS]
     pd.DataFrame(sub).to_csv(root / "deprivation/IoD2025_subdomains_lsoa21.csv", index=False)
-    from geo.sources import load_catalogue
+    from geo.sources.catalogue import load_catalogue
     underlying = {"lsoa21_code": LSOAS}
     for k, official in enumerate(load_catalogue()["iod2025_underlying_indicators"].columns):
         if official != "lsoa21_code":

@@ -7,16 +7,16 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from geo import analysis
+from geo.views import analysis
 from geo.cli import main
-from geo.ingest import IngestOptions, ingest
+from geo.ingest.pipeline import IngestOptions, ingest
 from tests.test_ingest import write
 
 
 @pytest.fixture
 def store_with_data(fixture_mirror, tmp_path):
-    from geo.build import build
-    from geo.store import Store
+    from geo.build.pipeline import build
+    from geo.store.folder import Store
 
     store = Store(tmp_path / "store")
     build(store, mirror=fixture_mirror)

@@ -132,7 +132,7 @@ def test_offline_html_draws_with_the_network_off(fixture_store, tmp_path):
     if CHROMIUM is None:
         pytest.skip("chromium is not installed")
     from app.map_layers import offline_page
-    from geo.analysis import Extent
+    from geo.views.analysis import Extent
 
     page = tmp_path / "offline.html"
     page.write_text(offline_page(fixture_store, "imd_score", Extent("icb", "E54000001")), encoding="utf-8")

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.build import BuildError, build
-from geo.schema import TABLES
-from geo.store import Store, StoreError
+from geo.build.pipeline import BuildError, build
+from geo.store.schema import TABLES
+from geo.store.folder import Store, StoreError
 from tests import fixture_mirror as fx
 
 
@@ -122,7 +122,7 @@ def test_area_polygons_follow_their_lsoas_without_gaps(fixture_store):
 
 
 def test_slivers_inside_areas_are_filled():
-    from geo.area_polygons import fill_slivers
+    from geo.build.area_polygons import fill_slivers
     outer = fx.square(0, 0).union(fx.square(1, 0))
     pinhole = shapely.box(fx.X0 + 500, fx.Y0 + 500, fx.X0 + 505, fx.Y0 + 505)  # 25 m2
     lake = shapely.box(fx.X0 + 1200, fx.Y0 + 200, fx.X0 + 1800, fx.Y0 + 800)  # 0.36 km2: a real hole
@@ -240,7 +240,7 @@ def test_interrupted_write_leaves_previous_store(fixture_mirror, tmp_path, monke
     store = Store(tmp_path / "s")
     build(store, mirror=fixture_mirror)
     before = store.manifest()["build_id"]
-    from geo import store as store_module
+    from geo.store import folder as store_module
 
     def fail(self, name, frame):
         raise KeyboardInterrupt

@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.bivariate_classes import STEVENS_3X3, bivariate_classes, palette
-from geo.classify import classify
+from geo.stats.bivariate_classes import STEVENS_3X3, bivariate_classes, palette
+from geo.stats.classify import classify
 
 
 def test_quantiles_keep_missing_as_no_data():

@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from geo.deprivation_summaries import extent_weight, summarise
+from geo.build.deprivation_summaries import extent_weight, summarise
 
 
 def lsoas():

@@ -7,9 +7,9 @@ import pyogrio
 import pytest
 import shapely
 
-from geo import exports
-from geo.analysis import Extent
-from geo.disclosure import Rule, protect_counts, protect_table
+from geo.outputs import exports
+from geo.views.analysis import Extent
+from geo.rates.disclosure import Rule, protect_counts, protect_table
 
 
 @pytest.mark.parametrize("count, shown", [(0, 0), (1, None), (7, None), (8, 10), (12, 10), (13, 15)])
@@ -85,7 +85,7 @@ def test_csv_has_metadata_and_no_formulas(exported, tmp_path):
 
 
 def test_activity_exports_apply_disclosure(fixture_store, tmp_path):
-    from geo.ingest import IngestOptions, ingest
+    from geo.ingest.pipeline import IngestOptions, ingest
 
     path = tmp_path / "c.csv"
     path.write_text("lsoa21cd,count\nE01000001,3\nE01000002,12\nE01000003,0\nE01000004,40\n")
@@ -120,8 +120,8 @@ def test_export_cli_and_api(fixture_store, tmp_path, monkeypatch):
 
 def test_map_tooltips_and_tables_apply_disclosure(fixture_store, tmp_path):
     from app.map_layers import choropleth_map
-    from geo import analysis
-    from geo.ingest import IngestOptions, ingest
+    from geo.views import analysis
+    from geo.ingest.pipeline import IngestOptions, ingest
 
     path = tmp_path / "d.csv"
     path.write_text("lsoa21cd,count\nE01000001,3\nE01000002,12\nE01000003,30\nE01000004,40\n")

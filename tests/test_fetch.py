@@ -9,10 +9,10 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from geo import sources
-from geo.fetch import Downloader, DownloadError, OfflineError, fetch_source, verify_mirror_source
-from geo.loaders import read_source
-from geo.sources import sha256_of
+from geo.sources import catalogue as sources
+from geo.sources.fetch import Downloader, DownloadError, OfflineError, fetch_source, verify_mirror_source
+from geo.sources.loaders import read_source
+from geo.sources.catalogue import sha256_of
 from tests.fixture_mirror import zip_codepoint
 from tests.http_fixture import FeatureServer, LoopbackServer, Static
 

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.datasets import DatasetError, DatasetStore, rates
-from geo.ingest import IngestError, IngestOptions, format_report, ingest
+from geo.store.datasets import DatasetError, DatasetStore, rates
+from geo.ingest.pipeline import IngestError, IngestOptions, format_report, ingest
 from tests import fixture_mirror as fx
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo.ingest import IngestError, IngestOptions, ingest
+from geo.ingest.pipeline import IngestError, IngestOptions, ingest
 
 CODES = st.sampled_from(["E01000001", "E01000004", "E01009001", "E01009002", "E01999999", "W01000001", "",
                          "e01000002 ", "E02000001", "LU1 1AB", "x"])

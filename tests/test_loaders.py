@@ -4,9 +4,9 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from geo import sources
-from geo.loaders import MissingColumnError, read_source
-from geo.sources import SourceError, locate
+from geo.sources import catalogue as sources
+from geo.sources.loaders import MissingColumnError, read_source
+from geo.sources.catalogue import SourceError, locate
 
 
 def test_missing_column_names_file_and_column(tmp_path):

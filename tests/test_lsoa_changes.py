@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from geo import lsoa_changes
+from geo.build import lsoa_changes
 
 LOOKUP = pd.DataFrame([
     ("A", "U", "a"),

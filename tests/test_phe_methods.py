@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.confidence_intervals import byars_limits, crude_rate, poisson_limits, proportion
-from geo.inequality import gap_and_ratio, gapmap_sii, sii
-from geo.standardised_rates import dsr, isr
+from geo.rates.confidence_intervals import byars_limits, crude_rate, poisson_limits, proportion
+from geo.rates.inequality import gap_and_ratio, gapmap_sii, sii
+from geo.rates.standardised_rates import dsr, isr
 
 PHE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "phe"
 

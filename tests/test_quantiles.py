@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from geo.quantiles import quantiles
+from geo.build.quantiles import quantiles
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "phe" / "testdata_Quantiles.xlsx"
 N_QUANTILES = {"Decile": 10, "Septile": 7}

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from geo import slides
-from geo.analysis import Extent
+from geo.outputs import slides
+from geo.views.analysis import Extent
 
 
 @pytest.mark.parametrize("view", ["indicator", "hotspots", "clusters", "deciles-local"])
@@ -20,7 +20,7 @@ def test_png_slide_is_full_hd_and_not_blank(fixture_store, tmp_path, view):
 
 
 def test_bivariate_print_and_svg(fixture_store, tmp_path):
-    from geo.ingest import IngestOptions, ingest
+    from geo.ingest.pipeline import IngestOptions, ingest
 
     data = tmp_path / "c.csv"
     data.write_text("lsoa21cd,count\n" + "".join(f"E0100000{i},{10 * i}\n" for i in range(1, 9)))

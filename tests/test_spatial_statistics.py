@@ -5,12 +5,12 @@ import pytest
 import shapely
 import geopandas as gpd
 
-from geo import weights
-from geo.bivariate_moran import bivariate_moran
-from geo.getis_ord import getis_ord
-from geo.local_moran import local_moran
-from geo.moran import moran
-from geo.permutation import benjamini_hochberg, count_extreme, draw_table, p_values
+from geo.stats import weights
+from geo.stats.bivariate_moran import bivariate_moran
+from geo.stats.getis_ord import getis_ord
+from geo.stats.local_moran import local_moran
+from geo.stats.moran import moran
+from geo.stats.permutation import benjamini_hochberg, count_extreme, draw_table, p_values
 from tests import fixture_mirror as fx
 
 

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from geo import synthetic
+from geo.ingest import synthetic
 from geo.cli import main
-from geo.datasets import DatasetStore
-from geo.ingest import IngestOptions, ingest
+from geo.store.datasets import DatasetStore
+from geo.ingest.pipeline import IngestOptions, ingest
 
 
 def test_generate_is_reproducible_and_labelled(fixture_store, tmp_path):

@@ -1,0 +1,576 @@
+"""Ingest an activity file: detect its shape, check every row, aggregate to LSOA 2021, store it.
+
+Three shapes are understood:
+
+``aggregated``
+    one row per area (and breakdown): an LSOA 2021 or 2011 code, a count, and optionally a
+    denominator, age band, sex and period. 2011 codes are converted per row through ONS's
+    lookup: splits share their count by Census 2021 residents, merges are summed.
+``records``
+    one row per event (an attendance, an admission): an LSOA code or a postcode, and optionally
+    age or age band, sex, ethnic group, date and a record id. Rows are counted per LSOA and the
+    breakdowns asked for (``by``).
+``fingertips``
+    an OHID Fingertips CSV export at GP practice level, kept as practice points.
+
+Every row is either used or listed in the report with its file row, column, value and reason;
+the report's totals reconcile (rows read = used + rejected; counts read = used + rejected). A
+file that cannot be read at all raises :class:`IngestError` and changes nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from geo.ingest import codes as C
+from geo.ingest.fingertips import ingest_fingertips
+from geo.store.datasets import DatasetStore, check_name
+from geo.sources.catalogue import sha256_of
+from geo.store.folder import Store
+from geo.ingest.report import IngestError, IngestResult, format_report, reason_summary  # noqa: F401
+from geo.ingest.reading import InputTable, UnreadableFile, peek, read
+
+ROLES = ("lsoa", "postcode", "count", "denominator", "age", "age_band", "sex", "ethnicity", "date", "period",
+         "record_id")
+ALIASES = {
+    "lsoa": ["lsoa21cd", "lsoa11cd", "lsoa_code", "lsoa", "lsoa21", "lsoa11", "lsoa_2021_code", "lsoa_2011_code",
+             "lsoa_of_residence", "der_postcode_lsoa_2021_code", "der_postcode_lsoa_2011_code",
+             "der_postcode_lsoa_code", "lsoa_of_residence_code", "area_code"],
+    "postcode": ["postcode", "post_code", "patient_postcode", "postcode_of_usual_address", "der_postcode"],
+    "count": ["count", "n", "attendances", "admissions", "activity", "numerator", "events", "total"],
+    "denominator": ["denominator", "population", "pop", "registered_population"],
+    "age": ["age", "age_at_arrival", "age_years", "age_at_activity_date", "age_at_start_of_episode",
+            "age_on_admission"],
+    "age_band": ["age_band", "ageband", "age_group", "agegroup", "age_range"],
+    "sex": ["sex", "gender", "stated_gender", "person_stated_gender_code"],
+    "ethnicity": ["ethnicity", "ethnic_category", "ethnic_group", "ethnic_category_code", "ethnos"],
+    "date": ["date", "arrival_date", "attendance_date", "admission_date", "activity_date", "event_date",
+             "admidate", "episode_start_date"],
+    "period": ["period", "time_period", "financial_year", "year", "month", "reporting_period"],
+    "record_id": ["record_id", "id", "ec_ident", "attendance_id", "episode_id", "generated_record_id",
+                  "epikey", "spell_id"],
+}
+BREAKDOWNS = ("age_band", "sex", "ethnic_group", "period")
+PERIOD_UNITS = ("financial-year", "year", "quarter", "month")
+EARLIEST_DATE = dt.date(2000, 1, 1)
+
+
+@dataclass
+class IngestOptions:
+    name: str
+    shape: str | None = None  # aggregated | records | fingertips; detected when None
+    columns: dict[str, str] = field(default_factory=dict)  # role -> column name in the file
+    by: tuple[str, ...] = ()  # records: breakdowns to keep
+    period_unit: str = "financial-year"
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    measure: str | None = None
+    unit: str = "count"
+    higher_is_worse: bool = True
+    synthetic: bool | None = None  # None: read the file's own label
+    nhs_indicator: str | None = None  # an NHS statement metric (ELR01..MAT01) this dataset reports
+    disclosure: dict | None = None  # e.g. {"suppress_to": 9, "round_to": 10}; default: HES rules (1-7, 5)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
+
+
+def map_columns(columns: list[str], given: dict[str, str], path: Path) -> dict[str, str]:
+    """role -> file column, from ``given`` first, then by the usual names."""
+    unknown_roles = set(given) - set(ROLES)
+    if unknown_roles:
+        raise IngestError(f"unknown column role {', '.join(sorted(unknown_roles))}; roles are {', '.join(ROLES)}")
+    mapping = {}
+    for role, column in given.items():
+        if column not in columns:
+            raise IngestError(f"{path}: no column {column!r} (for {role}); the file has: {', '.join(columns)}")
+        mapping[role] = column
+    by_slug = {}
+    for column in columns:
+        by_slug.setdefault(_slug(column), column)
+    taken = set(mapping.values())
+    for role in ROLES:
+        if role in mapping:
+            continue
+        for alias in ALIASES[role]:
+            column = by_slug.get(alias)
+            if column and column not in taken:
+                mapping[role] = column
+                taken.add(column)
+                break
+    return mapping
+
+
+def detect_shape(columns: list[str], mapping: dict[str, str]) -> str:
+    if {"Indicator ID", "Area Code", "Area Type", "Value"} <= set(columns):
+        return "fingertips"
+    return "aggregated" if "count" in mapping else "records"
+
+
+class RowReasons:
+    """The first reason each row cannot be used (or a warning on a used row), kept as small codes."""
+
+    def __init__(self, n: int):
+        self.code = np.zeros(n, dtype=np.int32)
+        self.warn = np.zeros(n, dtype=np.int32)
+        self.labels: list[tuple[str, str]] = [("", "")]  # (column, reason)
+
+    def _codes(self, column: str, per_value_reason: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(per_value_reason), dtype=np.int32)
+        for reason in sorted(set(per_value_reason) - {""}):
+            self.labels.append((column, reason))
+            out[per_value_reason == reason] = len(self.labels) - 1
+        return out
+
+    def reject(self, column: str, indices: np.ndarray, per_value_reason: np.ndarray) -> None:
+        """Reject rows whose dictionary value (``indices`` into ``per_value_reason``) has a reason."""
+        self._mark(self.code, self._codes(column, per_value_reason), indices)
+
+    @staticmethod
+    def _mark(target: np.ndarray, value_codes: np.ndarray, indices: np.ndarray) -> None:
+        if not value_codes.any():  # the usual case: every distinct value is fine
+            return
+        rows = np.flatnonzero((value_codes != 0)[indices])
+        rows = rows[target[rows] == 0]  # the first reason found for a row stands
+        target[rows] = value_codes[indices[rows]]
+
+    def reject_rows(self, column: str, mask: np.ndarray, reason: str | np.ndarray) -> None:
+        """Reject the rows in ``mask``, for one reason or a reason per row."""
+        rows = np.flatnonzero(mask & (self.code == 0))
+        if not len(rows):
+            return
+        if isinstance(reason, str):
+            self.labels.append((column, reason))
+            self.code[rows] = len(self.labels) - 1
+            return
+        values, inverse = np.unique(np.asarray(reason, dtype=object)[rows].astype(str), return_inverse=True)
+        start = len(self.labels)
+        self.labels.extend((column, str(v)) for v in values)
+        self.code[rows] = start + inverse.astype(np.int32)
+
+    def warn_rows(self, column: str, indices: np.ndarray, per_value_reason: np.ndarray) -> None:
+        self._mark(self.warn, self._codes(column, per_value_reason), indices)
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.code == 0
+
+
+def _dict(table, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values, index of each row's value) of a dictionary-encoded column whose chunks
+    share one dictionary (see :func:`geo.ingest.reading.read`)."""
+    chunks = table[column].chunks
+    if not chunks:
+        return np.array([], dtype=object), np.array([], dtype=np.int32)
+    indices = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
+    return np.asarray(chunks[0].dictionary.to_pylist(), dtype=object), indices
+
+
+def _synthetic_label(info: InputTable) -> bool:
+    if str(info.metadata.get("gapmap:synthetic", "")).lower() == "true":
+        return True
+    sidecar = info.path.with_name(info.path.name + ".json")
+    if sidecar.exists():
+        try:
+            return bool(json.loads(sidecar.read_text()).get("synthetic"))
+        except (ValueError, AttributeError):
+            return False
+    return False
+
+
+def _lsoa_index(store: Store) -> tuple[C.LsoaCodes, pd.DataFrame]:
+    lsoas = store.lsoas(geometry=False, columns=["lsoa21cd"])
+    lookup = store.lsoa11_to_lsoa21()
+    in_scope = set(lsoas["lsoa21cd"].tolist())
+    all21 = set(lookup["lsoa21cd"].tolist()) | in_scope
+    return C.LsoaCodes(all21, set(lookup["lsoa11cd"].tolist()), in_scope), lookup
+
+
+def ingest(path: str | Path, options: IngestOptions, store: Store | None = None) -> "IngestResult":
+    """Read, check, aggregate and store one activity file. See the module docstring."""
+    store = store or Store()
+    check_name(options.name)
+    if options.nhs_indicator:
+        from geo.sources.nhs_indicators import check
+
+        try:
+            check(options.nhs_indicator)
+        except ValueError as exc:
+            raise IngestError(str(exc)) from None
+    path = Path(path)
+    if options.period_unit not in PERIOD_UNITS:
+        raise IngestError(f"period unit {options.period_unit!r}: choose one of {', '.join(PERIOD_UNITS)}")
+    bad_by = set(options.by) - set(BREAKDOWNS)
+    if bad_by:
+        raise IngestError(f"cannot break down by {', '.join(sorted(bad_by))}; choose from {', '.join(BREAKDOWNS)}")
+    try:
+        info = peek(path)
+    except UnreadableFile as exc:
+        raise IngestError(str(exc)) from None
+    mapping = map_columns(info.columns, options.columns, path)
+    shape = options.shape or detect_shape(info.columns, mapping)
+    if shape not in ("aggregated", "records", "fingertips"):
+        raise IngestError(f"unknown shape {shape!r}: aggregated, records or fingertips")
+    started = dt.datetime.now(dt.timezone.utc)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hash the file while it is parsed
+        digest = pool.submit(sha256_of, path)
+        if shape == "fingertips":
+            result = ingest_fingertips(info, options, store)
+        else:
+            result = _ingest_lsoa(info, shape, mapping, options, store)
+        sha256 = digest.result()
+    synthetic = _synthetic_label(info) if options.synthetic is None else options.synthetic
+    meta = {
+        "shape": shape,
+        "measure": options.measure or result.measure or options.name,
+        "unit": options.unit,
+        "higher_is_worse": options.higher_is_worse,
+        "synthetic": synthetic,
+        "nhs_indicator": options.nhs_indicator,
+        "disclosure": options.disclosure,
+        "source_file": path.name,
+        "sha256": sha256,
+        "ingested_at": started.isoformat(timespec="seconds"),
+        "options": {k: v for k, v in asdict(options).items() if k != "name"},
+        "columns": result.columns,
+        "format": {"type": info.format, "encoding": info.encoding, "delimiter": info.delimiter},
+        "report": result.report,
+    }
+    dataset = DatasetStore(store).save(options.name, meta, result.rows_not_used, counts=result.counts,
+                                       practices=result.practices)
+    result.dataset = dataset
+    result.meta = meta
+    return result
+
+
+def _rows_not_used(info: InputTable, reasons: RowReasons, counts: np.ndarray | None) -> pd.DataFrame:
+    """One line per rejected or flagged row: row, column, value, reason, used, count."""
+    parts = []
+    for codes, used in ((reasons.code, False), (np.where(reasons.code == 0, reasons.warn, 0), True)):
+        rows = np.flatnonzero(codes)
+        if not len(rows):
+            continue
+        labels = np.array(reasons.labels, dtype=object)
+        column = labels[codes[rows], 0]
+        reason = labels[codes[rows], 1]
+        value = np.empty(len(rows), dtype=object)
+        for name in set(column):
+            pick = column == name
+            value[pick] = info.table[name].take(pa.array(rows[pick])).cast(pa.string()).to_pylist()
+        parts.append(pd.DataFrame({"row": info.row_number(rows), "column": column, "value": value,
+                                   "reason": reason, "used": used,
+                                   "count": 1.0 if counts is None else counts[rows]}))
+    for line, text, reason in info.bad_rows:
+        parts.append(pd.DataFrame({"row": [line], "column": [""], "value": [text[:200]], "reason": [reason],
+                                   "used": [False], "count": [np.nan]}))
+    if not parts:
+        return pd.DataFrame(columns=["row", "column", "value", "reason", "used", "count"])
+    return pd.concat(parts, ignore_index=True).sort_values(["row", "used"], kind="stable").reset_index(drop=True)
+
+
+def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options: IngestOptions,
+                 store: Store) -> IngestResult:
+    path = info.path
+    if "lsoa" not in mapping and "postcode" not in mapping:
+        raise IngestError(f"{path}: no LSOA code or postcode column found; name it with --column lsoa=NAME "
+                          f"or --column postcode=NAME. The file has: {', '.join(info.columns)}")
+    by = set(options.by)
+    if shape == "aggregated":
+        by = {b for b, role in (("age_band", "age_band"), ("sex", "sex"), ("period", "period")) if role in mapping}
+        if "count" not in mapping:
+            raise IngestError(f"{path}: no count column found; name it with --column count=NAME")
+    needs = {"age_band": ("age", "age_band"), "sex": ("sex",), "ethnic_group": ("ethnicity",),
+             "period": ("date", "period")}
+    for breakdown in by:
+        if not any(role in mapping for role in needs[breakdown]):
+            raise IngestError(f"{path}: cannot break down by {breakdown}: no "
+                              f"{' or '.join(needs[breakdown])} column found (name it with --column ROLE=NAME)")
+    needed_roles = {"lsoa", "postcode", "date"} | ({"count", "denominator"} if shape == "aggregated" else {"record_id"})
+    needed_roles |= {role for b in by for role in needs[b]}
+    if shape == "aggregated":
+        needed_roles |= {"age_band", "sex", "period"}
+    wanted = [c for role, c in mapping.items() if role in needed_roles]
+    plain = (mapping["record_id"],) if shape == "records" and "record_id" in mapping else ()
+    try:
+        info = read(info, list(dict.fromkeys(wanted)), plain=plain)
+    except UnreadableFile as exc:
+        raise IngestError(str(exc)) from None
+    table = info.table
+    n = table.num_rows
+    reasons = RowReasons(n)
+    values: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def column_values(role):
+        name = mapping[role]
+        if name not in values:
+            values[name] = _dict(table, name)
+        return name, values[name]
+
+    # counts first: they decide what each row is worth
+    if shape == "aggregated":
+        name, (distinct, index) = column_values("count")
+        parsed, why = C.parse_counts(distinct)
+        row_count = parsed[index]
+        reasons.reject(name, index, why)
+    else:
+        row_count = None  # each record counts one
+
+    # where: LSOA code (2021 or 2011), or postcode
+    lsoa_codes, lookup = _lsoa_index(store)
+    conversion = {"lsoa21": 0, "split": 0, "merged": 0, "irregular": 0, "postcode": 0}
+    if "lsoa" in mapping:
+        name, (distinct, index) = column_values("lsoa")
+        code, kind, why = lsoa_codes.classify(distinct)
+        empty = np.array([not c for c in code])
+        use_postcode = "postcode" in mapping and empty.any()
+        if use_postcode:  # an empty LSOA code falls back to the postcode, when there is one
+            why = np.where(empty, "", why)
+        reasons.reject(name, index, why)
+        row_code_index = index
+        row_from_postcode = empty[index] if use_postcode else np.zeros(n, dtype=bool)
+    else:
+        code = np.array([], dtype=object)
+        kind = np.array([], dtype=object)
+        row_code_index = np.full(n, -1)
+        row_from_postcode = np.ones(n, dtype=bool)
+    if row_from_postcode.any():
+        name, (pc_distinct, pc_index) = column_values("postcode")
+        keys = C.normalise_postcode(pd.Series(pc_distinct)).fillna("").to_numpy(dtype=object)
+        found = store.postcodes([k for k in set(keys) if k], geometry=False).set_index("key")
+        areas_read = set(store.postcodes(geometry=False)["area"].dropna()) if len(keys) else set()
+        pc_lsoa = np.array([found["lsoa21cd"].get(k) if k in found.index else None for k in keys], dtype=object)
+        why = np.full(len(keys), "", dtype=object)
+        for i, k in enumerate(keys):
+            if not k:
+                why[i] = "no LSOA code and no postcode"
+            elif k not in found.index:
+                area = C.postcode_area(pd.Series([k])).iloc[0]
+                why[i] = ("unknown postcode" if area in areas_read
+                          else f"postcode area {area} not in the Code-Point Open files read")
+            elif pd.isna(pc_lsoa[i]):
+                why[i] = "postcode outside England"
+            elif lsoa_codes.in_scope is not None and pc_lsoa[i] not in lsoa_codes.in_scope:
+                why[i] = "postcode in an LSOA outside the area this store was built for"
+        why_rows = np.where(row_from_postcode, why[pc_index], "")
+        reasons.reject_rows(name, why_rows != "", why_rows)
+        # append the postcode LSOAs to the code table, so every row points into one table
+        offset = len(code)
+        pc_codes = np.array([c if isinstance(c, str) else "" for c in pc_lsoa], dtype=object)
+        code = np.concatenate([code, pc_codes])
+        kind = np.concatenate([kind, np.where(pc_codes != "", "lsoa21", "")]).astype(object)
+        row_code_index = np.where(row_from_postcode, pc_index + offset, row_code_index)
+        conversion["postcode"] = int((row_from_postcode & reasons.ok).sum())
+
+    # breakdowns
+    keys: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # breakdown -> (labels, row index into labels)
+    if "age_band" in by:
+        if "age_band" in mapping and (shape == "aggregated" or "age" not in mapping):
+            name, (distinct, index) = column_values("age_band")
+            lo, hi, why = C.parse_age_band(distinct)
+            reasons.reject(name, index, why)
+            labels = np.array([C.band_label(a, b) if not w else "" for a, b, w in zip(lo, hi, why)], dtype=object)
+            keys["age_band"] = (labels, index)
+            band_bounds = {lab: (a, b) for lab, a, b in zip(labels, lo, hi) if lab}
+        else:
+            name, (distinct, index) = column_values("age")
+            age, why = C.parse_age(distinct)
+            reasons.reject(name, index, why)
+            band = np.where(age >= 0, C.esp_band_index(np.maximum(age, 0)), -1)
+            labels = np.array([C.ESP_BANDS[b] if b >= 0 else "" for b in band], dtype=object)
+            keys["age_band"] = (labels, index)
+            band_bounds = {lab: ((5 * i, 5 * i + 4) if i < 18 else (90, -1)) for i, lab in enumerate(C.ESP_BANDS)}
+    if "sex" in by:
+        name, (distinct, index) = column_values("sex")
+        sex, warn = C.classify_sex(distinct)
+        reasons.warn_rows(name, index, warn)
+        keys["sex"] = (sex, index)
+    if "ethnic_group" in by:
+        name, (distinct, index) = column_values("ethnicity")
+        group, warn = C.classify_ethnicity(distinct)
+        reasons.warn_rows(name, index, warn)
+        keys["ethnic_group"] = (group, index)
+    date_range = None
+    if "date" in mapping:
+        name, (distinct, index) = column_values("date")
+        dates, why = C.parse_dates(distinct)
+        earliest = np.datetime64(options.date_from or EARLIEST_DATE)
+        latest = np.datetime64(options.date_to or dt.date.today())
+        valid = ~np.isnat(dates)
+        out_of_range = valid & ((dates < earliest) | (dates > latest))
+        why = np.where(out_of_range, [f"date {d} is outside {earliest} to {latest}" for d in dates], why).astype(object)
+        reasons.reject(name, index, why)
+        usable = dates[valid & ~out_of_range]
+        if len(usable):
+            date_range = (str(usable.min()), str(usable.max()))
+        if "period" in by and shape == "records":
+            labels = np.array([_period_label(d, options.period_unit) if w == "" else "" for d, w in zip(dates, why)],
+                              dtype=object)
+            keys["period"] = (labels, index)
+    if "period" in by and "period" not in keys:
+        name, (distinct, index) = column_values("period")
+        labels = C.clean_text(distinct)
+        reasons.reject(name, index, np.where(labels == "", "period is empty", ""))
+        keys["period"] = (labels, index)
+
+    # aggregated extras: denominator, duplicates
+    denominator = None
+    if shape == "aggregated" and "denominator" in mapping:
+        name, (distinct, index) = column_values("denominator")
+        parsed, why = C.parse_counts(distinct)
+        why = np.array([w.replace("count", "denominator") for w in why], dtype=object)
+        reasons.reject(name, index, why)
+        denominator = parsed[index]
+        small = reasons.ok & (denominator < row_count)
+        reasons.reject_rows(name, small, "denominator is smaller than the count")
+    row_code = np.asarray(row_code_index)
+    if shape == "aggregated":
+        key_frame = pd.DataFrame({"code": row_code, **{k: idx for k, (_, idx) in keys.items()}})
+        live = key_frame[reasons.ok]
+        first = live.reset_index().groupby(list(key_frame.columns), sort=False)["index"].transform("first")
+        dup_rows = live.index.to_numpy()[live.index.to_numpy() != first.to_numpy()]
+        if len(dup_rows):
+            why = np.full(n, "", dtype=object)
+            why[dup_rows] = [f"duplicate of row {r}"
+                             for r in info.row_number(first.to_numpy()[live.index.to_numpy() != first.to_numpy()])]
+            column = mapping["lsoa"] if "lsoa" in mapping else mapping["postcode"]
+            reasons.reject_rows(column, why != "", why)
+    elif "record_id" in mapping:
+        name = mapping["record_id"]
+        dup = _duplicated(table[name]) & reasons.ok
+        reasons.reject_rows(name, dup, "duplicate record id")
+
+    ok = reasons.ok
+    grouped, per_code_rows = _aggregate(row_code, ok, keys, None if shape == "records" else row_count,
+                                        denominator, len(code))
+    grouped["code"] = code[grouped["code_index"].to_numpy()]
+    grouped["kind"] = kind[grouped["code_index"].to_numpy()]
+    per_code_rows = pd.Series(row_code[ok]).value_counts()
+    per_code_rows = per_code_rows[per_code_rows > 0]
+    rows_by_kind = pd.Series(kind[per_code_rows.index.to_numpy()], index=per_code_rows.index)
+    conversion["lsoa21"] = int(per_code_rows[rows_by_kind == "lsoa21"].sum()) - conversion["postcode"]
+    eleven = grouped[grouped["kind"] == "lsoa11"]
+    twentyone = grouped[grouped["kind"] == "lsoa21"].rename(columns={"code": "lsoa21cd"})
+    if len(eleven):
+        weights = lookup.rename(columns={"lsoa11cd": "code"})
+        spread = eleven.merge(weights, on="code", how="inner")
+        spread["count"] = spread["count"] * spread["weight"]
+        if "denominator" in spread:
+            spread["denominator"] = spread["denominator"] * spread["weight"]
+        # rows with a 2011 code, by how ONS says that code changed (a 2011 code still in use in
+        # 2021 is read as a 2021 code, so only splits, merges and irregular changes appear here)
+        kinds11 = weights.drop_duplicates("code").set_index("code")["chgind"]
+        rows11 = per_code_rows[rows_by_kind == "lsoa11"]
+        change = kinds11.reindex(code[rows11.index.to_numpy()]).to_numpy()
+        for chg, label in (("S", "split"), ("M", "merged"), ("X", "irregular")):
+            conversion[label] = int(rows11[change == chg].sum())
+        twentyone = pd.concat([twentyone, spread], ignore_index=True)
+    key_columns = ["lsoa21cd", *[k for k in BREAKDOWNS if k in keys]]
+    value_columns = ["count"] + (["denominator"] if denominator is not None else [])
+    counts = (twentyone.groupby(key_columns, sort=True, dropna=False)[value_columns].sum().reset_index()
+              if len(twentyone) else pd.DataFrame(columns=key_columns + value_columns))
+    if "age_band" in counts:
+        counts["age_lo"] = [band_bounds[b][0] for b in counts["age_band"]]
+        counts["age_hi"] = [band_bounds[b][1] for b in counts["age_band"]]
+    rows_not_used = _rows_not_used(info, reasons, row_count)
+    rejected = ~ok
+    if row_count is None:
+        counts_in, counts_rejected, counts_used = float(n), float(rejected.sum()), float(ok.sum())
+    else:
+        counts_in = float(np.nansum(row_count))
+        counts_rejected = float(np.nansum(row_count[rejected]))
+        counts_used = float(np.nansum(row_count[ok]))
+    report = {
+        "rows_read": int(n + len(info.bad_rows)),
+        "rows_used": int(ok.sum()),
+        "rows_rejected": int(rejected.sum() + len(info.bad_rows)),
+        "rows_flagged": int((reasons.warn > 0).sum()),
+        "counts_read": counts_in,
+        "counts_used": counts_used,
+        "counts_rejected": counts_rejected,
+        "counts_stored": float(counts["count"].sum()) if len(counts) else 0.0,
+        "codes": conversion,
+        "reasons": reason_summary(rows_not_used),
+        "date_range": date_range,
+        "lsoas": int(counts["lsoa21cd"].nunique()) if len(counts) else 0,
+        "breakdowns": [k for k in BREAKDOWNS if k in keys],
+    }
+    return IngestResult(report, rows_not_used, counts=counts, columns=mapping)
+
+
+def _duplicated(ids) -> np.ndarray:
+    """True for every repeat of an earlier id (the first occurrence is not a duplicate)."""
+    if pa.types.is_integer(ids.type):
+        values = ids.to_numpy()
+        if len(values) < 2:
+            return np.zeros(len(values), dtype=bool)
+        step = values[1:] >= values[:-1]
+        if step.all():  # already in order, as extracts often are: repeats sit side by side
+            return np.concatenate([[False], values[1:] == values[:-1]])
+        order = np.argsort(values, kind="stable")  # extracts are nearly sorted: timsort is quick
+        ordered = values[order]
+        dup = np.zeros(len(values), dtype=bool)
+        dup[order[1:][ordered[1:] == ordered[:-1]]] = True
+        return dup
+    return pd.Series(ids.to_pandas()).duplicated().to_numpy()
+
+
+def _aggregate(row_code: np.ndarray, ok: np.ndarray, keys: dict, row_count: np.ndarray | None,
+               denominator: np.ndarray | None, n_codes: int) -> tuple[pd.DataFrame, pd.Series]:
+    """Sum the used rows by code and breakdowns with one ``bincount`` over a combined key.
+
+    ``row_count`` is None for records (each row counts one). Returns the sums (one row per key
+    present, zero counts included) and the number of rows used per code.
+    """
+    code = row_code[ok].astype(np.int64)
+    key = code.copy()
+    parts = []
+    for name, (labels, idx) in keys.items():
+        values, inverse = np.unique(labels.astype(str), return_inverse=True)
+        key = key * len(values) + inverse.astype(np.int64)[idx[ok]]
+        parts.append((name, values))
+    cardinality = int(n_codes * np.prod([len(v) for _, v in parts], dtype=np.float64))
+    weights = {"count": None if row_count is None else row_count[ok]}
+    if denominator is not None:
+        weights["denominator"] = denominator[ok]
+    if cardinality <= 20_000_000:
+        rows = np.bincount(key, minlength=cardinality)
+        present = np.flatnonzero(rows)
+        sums = {name: (rows[present].astype(np.float64) if w is None
+                       else np.bincount(key, weights=w, minlength=cardinality)[present])
+                for name, w in weights.items()}
+    else:  # too many combinations for a dense table
+        present, inverse, rows_present = np.unique(key, return_inverse=True, return_counts=True)
+        sums = {name: (rows_present.astype(np.float64) if w is None else np.bincount(inverse, weights=w))
+                for name, w in weights.items()}
+    out = {}
+    rest = present
+    for name, values in reversed(parts):
+        rest, digit = np.divmod(rest, len(values))
+        out[name] = values[digit]
+    frame = pd.DataFrame({"code_index": rest, **dict(reversed(list(out.items()))), **sums})
+    per_code = pd.Series(np.bincount(code, minlength=n_codes))
+    return frame, per_code
+
+
+def _period_label(day: np.datetime64, unit: str) -> str:
+    if np.isnat(day):
+        return ""
+    d = pd.Timestamp(day)
+    if unit == "month":
+        return f"{d.year}-{d.month:02d}"
+    if unit == "year":
+        return str(d.year)
+    if unit == "quarter":
+        return f"{d.year}-Q{(d.month - 1) // 3 + 1}"
+    return C.financial_year(np.array([day]))[0]
+
+

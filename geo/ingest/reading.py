@@ -1,0 +1,202 @@
+"""Read an analyst's file, whatever it is: CSV in any common encoding and delimiter, XLSX, Parquet.
+
+The result is an Arrow table whose chosen columns are dictionary-encoded strings, so that
+checking a column means checking its distinct values once. Rows that the CSV parser cannot
+split into the header's number of fields are not dropped silently: they are returned as
+``bad_rows`` with their line number and text. A file that cannot be read at all raises
+:class:`UnreadableFile` naming the file and what is wrong.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from geo.errors import GapmapError
+
+DICT_STRING = pa.dictionary(pa.int32(), pa.string())
+SAMPLE_BYTES = 1 << 16
+
+
+class UnreadableFile(GapmapError):
+    """The file cannot be read as a table at all."""
+
+
+@dataclass
+class InputTable:
+    path: Path
+    format: str  # csv | xlsx | parquet
+    columns: list[str]  # every column in the file, in order
+    table: pa.Table | None = None  # the chosen columns
+    encoding: str | None = None
+    delimiter: str | None = None
+    bad_rows: list[tuple[int, str, str]] = field(default_factory=list)  # (line, text, reason)
+    skipped_lines: tuple[int, ...] = ()  # file lines of the rows the parser could not split
+    metadata: dict = field(default_factory=dict)
+
+    def row_number(self, index) -> np.ndarray:
+        """File row of table rows (the header is row 1), counting the skipped rows in between."""
+        rows = np.asarray(index, dtype=np.int64) + 2
+        for line in self.skipped_lines:  # sorted: each one pushes the rows at or after it down
+            rows = np.where(rows >= line, rows + 1, rows)
+        return rows
+
+
+def detect_encoding(sample: bytes, path: Path) -> str:
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if b"\x00" in sample:
+        raise UnreadableFile(f"{path}: this is not a text file (it holds NUL bytes); save it as CSV, "
+                             f"XLSX or Parquet")
+    cut = sample.rfind(b"\n")
+    head = sample if cut < 0 or len(sample) < SAMPLE_BYTES else sample[: cut + 1]
+    try:
+        head.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(head).best()
+    if best is None or best.encoding is None:
+        raise UnreadableFile(f"{path}: the text encoding cannot be recognised; save the file as UTF-8 CSV")
+    return best.encoding
+
+
+def detect_delimiter(text: str) -> str:
+    lines = [line for line in text.splitlines()[:50] if line.strip()]
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _header(path: Path, encoding: str, delimiter: str) -> list[str]:
+    with open(path, newline="", encoding=encoding) as fh:
+        try:
+            row = next(csv.reader(fh, delimiter=delimiter))
+        except StopIteration:
+            raise UnreadableFile(f"{path}: the file is empty") from None
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile(f"{path}: the header is not valid {encoding} text ({exc.reason})") from None
+    return [c.strip().lstrip("\ufeff") for c in row]
+
+
+def peek(path: Path) -> InputTable:
+    """Format, encoding, delimiter and column names, without reading the data."""
+    path = Path(path)
+    if not path.exists():
+        raise UnreadableFile(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        import openpyxl
+
+        try:
+            book = openpyxl.load_workbook(path, read_only=True)
+        except Exception as exc:  # openpyxl raises many kinds for a damaged workbook
+            raise UnreadableFile(f"{path}: not a readable Excel workbook ({exc})") from None
+        sheet = book.worksheets[0]
+        header = next(sheet.iter_rows(max_row=1, values_only=True), None)
+        book.close()
+        if not header:
+            raise UnreadableFile(f"{path}: the first sheet is empty")
+        return InputTable(path, "xlsx", [("" if c is None else str(c)).strip() for c in header])
+    if suffix == ".parquet":
+        try:
+            schema = pq.read_schema(path)
+        except Exception as exc:
+            raise UnreadableFile(f"{path}: not a readable Parquet file ({exc})") from None
+        meta = {k.decode(): v.decode() for k, v in (schema.metadata or {}).items() if k != b"ARROW:schema"}
+        return InputTable(path, "parquet", list(schema.names), metadata=meta)
+    with open(path, "rb") as fh:
+        sample = fh.read(SAMPLE_BYTES)
+    if not sample.strip():
+        raise UnreadableFile(f"{path}: the file is empty")
+    encoding = detect_encoding(sample, path)
+    try:
+        text = sample.decode(encoding, errors="strict" if len(sample) < SAMPLE_BYTES else "ignore")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(f"{path}: the text is not valid {encoding} ({exc.reason})") from None
+    delimiter = detect_delimiter(text)
+    return InputTable(path, "csv", _header(path, encoding, delimiter), encoding=encoding, delimiter=delimiter)
+
+
+def read(info: InputTable, columns: list[str], plain: tuple[str, ...] = ()) -> InputTable:
+    """Read ``columns`` (names from ``info.columns``) as dictionary-encoded strings, sharing one
+    dictionary across chunks; ``plain`` columns (identifiers, nearly all distinct) are read as
+    whole numbers where they are, else as plain strings."""
+    if info.format == "csv":
+        try:
+            return _read_csv(info, columns, {c: pa.int64() for c in plain})
+        except _RetryAsText:
+            return _read_csv(info, columns, {c: pa.string() for c in plain})
+    if info.format == "xlsx":
+        import pandas as pd
+
+        frame = pd.read_excel(info.path, sheet_name=0, dtype=str, keep_default_na=False)
+        frame.columns = [str(c).strip() for c in frame.columns]
+        table = pa.table({c: pa.array(frame[c].astype(str).to_numpy(), pa.string()) for c in columns})
+    else:
+        table = pq.read_table(info.path, columns=columns)
+        table = pa.table({c: table[c].cast(pa.string()) for c in columns})
+    table = pa.table({c: table[c].fill_null("") if c in plain else table[c].fill_null("").dictionary_encode()
+                      for c in columns}).unify_dictionaries()
+    info.table = table
+    return info
+
+
+class _RetryAsText(Exception):
+    pass
+
+
+def _read_csv(info: InputTable, columns: list[str], plain_types: dict) -> InputTable:
+    bad: list[tuple[int, str, str]] = []
+    expected = len(info.columns)
+
+    def on_invalid(row):
+        number = row.number if row.number is not None else -1
+        bad.append((number, row.text, f"the row has {row.actual_columns} fields; the header has {expected}"))
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            info.path,
+            read_options=pacsv.ReadOptions(encoding=info.encoding or "utf-8", block_size=8 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=info.delimiter or ",", invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=columns, column_types={c: plain_types.get(c, DICT_STRING) for c in columns},
+                strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except pa.ArrowInvalid as exc:
+        if any(t == pa.int64() for t in plain_types.values()) and "conversion error" in str(exc).lower():
+            raise _RetryAsText() from None
+        raise UnreadableFile(f"{info.path}: cannot be read as {info.encoding} CSV ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(f"{info.path}: cannot be read as {info.encoding} CSV ({exc})") from None
+    info.table = table.unify_dictionaries()  # one dictionary for all chunks: cheaper than combining them
+    if any(line < 0 for line, _, _ in bad):  # the parallel parser does not know line numbers
+        bad = _find_lines(info, bad)
+    info.bad_rows = bad
+    info.skipped_lines = tuple(sorted(line for line, _, _ in bad if line > 0))
+    return info
+
+
+def _find_lines(info: InputTable, bad: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+    """Line numbers of the rows the parser skipped, found by reading the file once more."""
+    wanted: dict[str, list[int]] = {}
+    for i, (_, text, _) in enumerate(bad):
+        wanted.setdefault(text.rstrip("\r\n"), []).append(i)
+    found = [line for line, _, _ in bad]
+    with open(info.path, encoding=info.encoding or "utf-8", newline="") as fh:
+        for number, line in enumerate(fh, start=1):
+            key = line.rstrip("\r\n")
+            if key in wanted and wanted[key]:
+                found[wanted[key].pop(0)] = number
+    return [(n, text, reason) for n, (_, text, reason) in zip(found, bad)]

@@ -1,0 +1,155 @@
+"""Exports of what a map shows: GeoJSON (RFC 7946), GeoPackage and CSV, with their metadata.
+
+``export_table`` gathers, for an indicator over an extent, every attribute the map shows per LSOA:
+value and interval, class, local Moran cluster, Gi* bin, bivariate class and IMD deciles, with
+disclosure control applied to counts from activity datasets. Every file carries the metadata:
+indicator, period, method, classification, source attribution and licence, the disclosure rule,
+and a synthetic-data warning where it applies. File names say what is inside.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo import ATTRIBUTION
+from geo.views import analysis
+from geo.stats.bivariate_classes import bivariate_classes
+from geo.stats.classify import classify
+from geo.store.datasets import DatasetError, DatasetStore
+from geo.rates.disclosure import Rule, protect_table
+
+FORMATS = ("geojson", "gpkg", "csv")
+LICENCE = "Open Government Licence v3.0"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def export_table(store, indicator: str, extent: analysis.Extent, scheme: str = "quantiles", k: int = 5,
+                 geometry: bool = True):
+    frame = analysis.indicator_values(store, indicator, extent, geometry=geometry)
+    classes = classify(frame["value"], scheme, k)
+    frame["class"] = classes.classes
+    frame["class_label"] = classes.label_of()
+    meta = {"indicator": indicator, "extent": f"{extent.level} {extent.code or ''}".strip(),
+            "classification": f"{scheme}, {len(classes.labels)} classes: " + "; ".join(classes.labels),
+            "attribution": ATTRIBUTION, "licence": LICENCE, "created": dt.date.today().isoformat(),
+            "method": "Gi* (analytic z, row-standardised queen weights incl. self); local Moran (GeoDa, 999 "
+                      "conditional permutations, seed 12345, two-sided, alpha 0.05); bivariate 3x3 quantile classes "
+                      "against IMD 2025 score"}
+    try:
+        gi = analysis.local_statistic(store, indicator, extent, "gi-star").set_index(frame.index)
+        lm = analysis.local_statistic(store, indicator, extent, "local-moran").set_index(frame.index)
+        frame["gi_z"] = gi["z"].to_numpy()
+        frame["gi_bin"] = gi["bin"].to_numpy()
+        frame["gi_spot"] = gi["spot"].to_numpy()
+        frame["lisa_cluster"] = lm["cluster"].to_numpy()
+        frame["lisa_p"] = lm["p_value"].to_numpy()
+    except ValueError as exc:
+        meta["statistics"] = f"not computed: {exc}"
+    dep = analysis.indicator_values(store, "imd_score", extent)["value"].to_numpy()
+    if indicator != "imd_score":
+        frame["bivariate_class"] = bivariate_classes(dep, frame["value"].to_numpy()).classes.to_numpy()
+    try:
+        dataset = DatasetStore(store).get(indicator)
+    except DatasetError:
+        dataset = None
+    if dataset is not None:
+        info = dataset.meta
+        rule = Rule.from_meta(info)
+        frame = protect_table(frame, "count", ["value", "lower", "upper"], rule)
+        meta.update({"measure": info.get("measure"), "unit": f"per {analysis.RATE_PER:,} residents",
+                     "period": (info.get("report") or {}).get("date_range"), "disclosure": rule.describe(),
+                     "synthetic": bool(info.get("synthetic")), "source_file": info.get("source_file")})
+        if info.get("synthetic"):
+            meta["warning"] = "SYNTHETIC DATA: made-up records, not real activity."
+    else:
+        meta["disclosure"] = "Open published data: no disclosure control applies."
+    return frame, meta
+
+
+def file_name(indicator: str, extent: analysis.Extent, extension: str, today: dt.date | None = None) -> str:
+    place = extent.level if extent.level == "england" else f"{extent.level}-{extent.code}"
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "-", f"gapmap_{place}_{indicator}")
+    return f"{safe}_{(today or dt.date.today()).isoformat()}.{extension}"
+
+
+def to_geojson(frame, meta: dict, decimals: int = 6) -> str:
+    """RFC 7946: WGS84 longitude/latitude, right-hand (counter-clockwise) exteriors, no crs member;
+    the metadata rides in a foreign member ``metadata``. Written in bulk: ten-second England."""
+    from geo.outputs.geojson_text import geometries_as_json
+
+    geoms = shapely.orient_polygons(np.asarray(frame.geometry.values, dtype=object), exterior_cw=False)
+    geometries = geometries_as_json(geoms, decimals)
+    properties = frame.drop(columns="geometry")
+    lines = properties.to_json(orient="records", lines=True, double_precision=6, force_ascii=False).splitlines()
+    features = ",".join('{"type":"Feature","properties":' + props + ',"geometry":' + geom + "}"
+                        for props, geom in zip(lines, geometries))
+    return ('{"type":"FeatureCollection","metadata":' + json.dumps(meta, default=str) + ',"features":[' +
+            features + "]}")
+
+
+def neutralise(value):
+    """Spreadsheet formula injection: a text cell starting with = + - @ tab or CR gets a leading '."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def to_csv(frame, meta: dict) -> str:
+    table = frame.drop(columns="geometry", errors="ignore").copy()
+    for column in table.columns:
+        if table[column].dtype == object or str(table[column].dtype).startswith("string"):
+            table[column] = table[column].map(neutralise)
+    lines = table.to_csv(index=False)
+    notes = "".join(f"# {key}: {neutralise(str(value))}\n" for key, value in meta.items())
+    return lines + notes
+
+
+def write(frame, meta: dict, fmt: str, out_dir: Path, indicator: str, extent: analysis.Extent) -> Path:
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / file_name(indicator, extent, fmt)
+    if fmt == "geojson":
+        path.write_text(to_geojson(frame, meta))
+    elif fmt == "csv":
+        path.write_text(to_csv(frame, meta))
+    else:
+        import pyogrio
+
+        layer = frame.copy()
+        for column in layer.columns:
+            if column != "geometry" and layer[column].dtype == object:
+                layer[column] = layer[column].astype("string")
+        if path.exists():
+            path.unlink()
+        pyogrio.write_dataframe(layer, path, layer="lsoas", driver="GPKG")
+        pyogrio.write_dataframe(pd.DataFrame({"key": list(meta), "value": [str(v) for v in meta.values()]}),
+                                path, layer="metadata", driver="GPKG", append=True)
+    return path
+
+
+def ward_table(store, indicator: str, extent: analysis.Extent):
+    """The wards of the extent: MHCLG deprivation summaries, the indicator's mean over the ward's
+    LSOAs, and for activity datasets the count and rates (disclosure control applied)."""
+    frame, meta = export_table(store, indicator, extent, geometry=False)
+    wards = frame.groupby(["ward24cd", "ward24nm"], sort=True).agg(
+        lsoas=("lsoa21cd", "size"), mean_value=("value", "mean"),
+        core20_lsoas=("core20", "sum")).reset_index()
+    codes = set(wards["ward24cd"])
+    summaries = store.areas("ward")
+    summaries = summaries[summaries["ward24cd"].isin(codes)].drop(columns=["ward24nm", "lsoas"], errors="ignore")
+    wards = wards.merge(summaries, on="ward24cd", how="left")
+    try:
+        DatasetStore(store).get(indicator)
+        rates = analysis.by_group(store, indicator, extent, "ward24cd").rename(columns={"group": "ward24cd"})
+        wards = wards.merge(rates, on="ward24cd", how="left")
+    except (DatasetError, ValueError):
+        pass
+    return wards, meta

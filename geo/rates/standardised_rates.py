@@ -1,0 +1,79 @@
+"""Directly and indirectly standardised rates by PHE's methods.
+
+Directly standardised rate (DSR), per ``multiplier``, with a standard population (by default the
+European Standard Population 2013, 5-year bands 0-4 .. 85-89 and 90+):
+
+    DSR = sum_i w_i x_i / n_i / sum_i w_i * multiplier
+
+and Dobson's confidence interval, which scales the Poisson limits of the total count O
+(Byar's, or exact under 10) by the DSR's variance:
+
+    DSR_L = DSR + sqrt(var / O) * (O_L - O),   var = sum_i w_i^2 x_i / n_i^2 / (sum_i w_i)^2 * multiplier^2
+
+PHE does not publish a DSR from fewer than 10 events: the value and limits are missing then.
+
+Indirectly standardised ratio (ISR): observed O over expected E = sum_i n_i R_i / P_i from a
+reference population's counts R_i and populations P_i; limits are O's Poisson limits over E.
+The indirectly standardised rate is the ratio times the reference rate sum R / sum P.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from geo.rates.standard_population import ESP2013
+from geo.rates.confidence_intervals import poisson_limits
+
+MIN_COUNT_DSR = 10
+
+
+def _check(counts, populations, standard=None, zero_population_ok: bool = False):
+    x = np.nan_to_num(np.asarray(counts, dtype=float), nan=0.0)  # a band with no count had no events, as in PHE's
+    n = np.asarray(populations, dtype=float)
+    if x.shape != n.shape:
+        raise ValueError("counts and populations must have one value per age band each")
+    if (x < 0).any():
+        raise ValueError("counts must be whole numbers of 0 or more")
+    if (n < 0).any() or np.isnan(n).any() or (not zero_population_ok and (n == 0).any()):
+        raise ValueError("every age band needs a population above 0")
+    if standard is not None:
+        w = np.asarray(standard, dtype=float)
+        if w.shape != x.shape:
+            raise ValueError(f"the standard population has {len(w)} bands, the data {len(x)}")
+        if (w < 0).any():
+            raise ValueError("standard population weights must not be negative")
+        return x, n, w
+    return x, n, None
+
+
+def dsr(counts, populations, standard=ESP2013, multiplier: float = 100_000, confidence: float = 0.95) -> dict:
+    """DSR of one area from its counts and populations by age band (in the standard's order)."""
+    x, n, w = _check(counts, populations, standard)
+    total = x.sum()
+    value = float((w * x / n).sum() / w.sum() * multiplier)
+    variance = float((w ** 2 * x / n ** 2).sum() / w.sum() ** 2 * multiplier ** 2)
+    if total < MIN_COUNT_DSR:
+        return {"value": np.nan, "lower": np.nan, "upper": np.nan, "total_count": total,
+                "total_pop": float(n.sum()), "note": f"not shown: fewer than {MIN_COUNT_DSR} events"}
+    lower_o, upper_o, _ = poisson_limits(np.array([total]), confidence)
+    scale = np.sqrt(variance / total)
+    return {"value": value, "lower": float(value + scale * (lower_o[0] - total)),
+            "upper": float(value + scale * (upper_o[0] - total)), "total_count": total,
+            "total_pop": float(n.sum()), "note": "Dobson"}
+
+
+def isr(counts, populations, reference_counts, reference_populations, multiplier: float = 1,
+        confidence: float = 0.95, as_rate: bool = False) -> dict:
+    """Indirectly standardised ratio (or, with ``as_rate``, rate per ``multiplier``)."""
+    # a band missing from the data (no count, no population) contributes nothing, as in PHE's
+    x, n, _ = _check(counts, np.nan_to_num(np.asarray(populations, dtype=float)), zero_population_ok=True)
+    r = np.nan_to_num(np.asarray(reference_counts, dtype=float))
+    p = np.asarray(reference_populations, dtype=float)
+    if r.shape != x.shape or p.shape != x.shape or (p <= 0).any() or (r < 0).any():
+        raise ValueError("reference counts and populations must match the age bands, populations above 0")
+    observed = x.sum()
+    expected = float((n * r / p).sum())
+    lower_o, upper_o, method = poisson_limits(np.array([observed]), confidence)
+    scale = r.sum() / p.sum() * multiplier if as_rate else multiplier
+    return {"observed": observed, "expected": expected, "value": observed / expected * scale,
+            "lower": float(lower_o[0] / expected * scale), "upper": float(upper_o[0] / expected * scale),
+            "reference_rate": float(r.sum() / p.sum() * multiplier) if as_rate else np.nan, "method": str(method[0])}

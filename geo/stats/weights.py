@@ -1,0 +1,198 @@
+"""Spatial weights for any set of LSOAs: queen or rook contiguity, k nearest neighbours, distance band.
+
+Contiguity is read from the polygons' shared vertices (queen) or shared edges (rook), as GeoDa
+and libpysal do; the LSOA polygons are one topologically consistent coverage, so neighbours
+share their boundary points exactly. k-nearest and distance-band weights use the polygons'
+centroids in British National Grid (metres).
+
+An *island* (an LSOA with no neighbour: an offshore island, or a place cut off by a river
+mouth in the generalised boundaries) would have no spatial lag; each is joined to its nearest
+LSOA by centroid distance, both ways, and listed in ``islands_joined``.
+
+Weights are binary, then row-standardised (each LSOA's neighbours weigh 1/k); the statistics
+modules rely on that. :func:`geo.views.extent_weights.for_extent` reads an extent's LSOAs from the
+store and caches its weights, so a place's weights are built once per process.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+import shapely
+from scipy.spatial import cKDTree
+
+KINDS = ("queen", "rook", "knn", "distance")
+BNG = 27700
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Row-standardised binary spatial weights over ``ids`` (in that order)."""
+
+    ids: tuple[str, ...]
+    neighbours: sp.csr_matrix  # binary, symmetric for contiguity, no self-links
+    kind: str
+    islands_joined: tuple[str, ...] = ()
+    params: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    @property
+    def cardinality(self) -> np.ndarray:
+        return np.diff(self.neighbours.indptr)
+
+    @property
+    def row_standardised(self) -> sp.csr_matrix:
+        k = self.cardinality.astype(float)
+        return sp.diags(1.0 / np.where(k > 0, k, 1.0)) @ self.neighbours
+
+    def lag(self, values: np.ndarray) -> np.ndarray:
+        """Mean of each LSOA's neighbours' values."""
+        return self.row_standardised @ np.asarray(values, dtype=float)
+
+    def neighbour_lists(self) -> list[np.ndarray]:
+        m = self.neighbours
+        return [m.indices[m.indptr[i]:m.indptr[i + 1]] for i in range(self.n)]
+
+    def subset(self, keep: np.ndarray) -> "Weights":
+        """The weights among the areas in ``keep`` (a boolean mask), as when some have no value.
+        Areas left with no neighbour keep none: their local statistics are undefined."""
+        keep = np.asarray(keep, dtype=bool)
+        if keep.all():
+            return self
+        index = np.flatnonzero(keep)
+        matrix = self.neighbours[index][:, index].tocsr()
+        return Weights(tuple(self.ids[i] for i in index), matrix, self.kind, self.islands_joined, self.params)
+
+    def to_libpysal(self):
+        from libpysal.weights import W
+
+        lists = self.neighbour_lists()
+        w = W({i: list(map(int, nb)) for i, nb in enumerate(lists)}, silence_warnings=True)
+        w.transform = "r"
+        return w
+
+
+def _pairs_to_matrix(a: np.ndarray, b: np.ndarray, n: int) -> sp.csr_matrix:
+    keep = a != b
+    a, b = a[keep], b[keep]
+    data = np.ones(2 * len(a), dtype=np.float64)
+    m = sp.csr_matrix((data, (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(n, n))
+    m.data[:] = 1.0  # duplicates summed by the constructor: back to binary
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    return m
+
+
+def _shared_groups(keys: np.ndarray, owner: np.ndarray, n: int) -> sp.csr_matrix:
+    """Owners that share a key (a vertex or an edge, as int64) become neighbours."""
+    _, key_id = np.unique(keys, return_inverse=True)
+    pair = np.unique(key_id.astype(np.int64) * n + owner)  # each (key, owner) once, sorted by key
+    key_id, owner = np.divmod(pair, n)
+    starts = np.flatnonzero(np.r_[True, key_id[1:] != key_id[:-1]])
+    sizes = np.diff(np.r_[starts, len(key_id)])
+    a_list, b_list = [], []
+    for size in np.unique(sizes[sizes > 1]):
+        group_starts = starts[sizes == size]
+        members = owner[group_starts[:, None] + np.arange(size)]  # (groups, size)
+        i, j = np.triu_indices(size, 1)
+        a_list.append(members[:, i].ravel())
+        b_list.append(members[:, j].ravel())
+    if not a_list:
+        return sp.csr_matrix((n, n))
+    return _pairs_to_matrix(np.concatenate(a_list), np.concatenate(b_list), n)
+
+
+def _point_keys(coords: np.ndarray) -> np.ndarray:
+    """One int64 per point: coordinates to 1e-7 degrees (about 1 cm), packed into 31 bits each."""
+    q = np.round(coords * 1e7).astype(np.int64)
+    return ((q[:, 0] + (1 << 30)) << 31) | (q[:, 1] + (1 << 30))
+
+
+def contiguity(geometries: np.ndarray, rook: bool = False) -> sp.csr_matrix:
+    """Queen (shared vertex) or rook (shared edge) contiguity of polygons in degrees (EPSG:4326)."""
+    n = len(geometries)
+    if not rook:
+        coords, owner = shapely.get_coordinates(geometries, return_index=True)
+        return _shared_groups(_point_keys(coords), owner, n)
+    parts = shapely.get_parts(geometries)
+    part_owner = np.repeat(np.arange(n), shapely.get_num_geometries(geometries))
+    rings = shapely.get_rings(parts)
+    ring_owner = np.repeat(part_owner, shapely.get_num_interior_rings(parts) + 1)
+    coords, ring_id = shapely.get_coordinates(rings, return_index=True)
+    keys = _point_keys(coords)
+    same_ring = ring_id[1:] == ring_id[:-1]
+    a, b = keys[:-1][same_ring], keys[1:][same_ring]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)  # an edge, whichever way it is walked
+    _, lo_id = np.unique(lo, return_inverse=True)
+    _, edge_key = np.unique(np.stack([lo_id, np.unique(hi, return_inverse=True)[1]], axis=1), axis=0,
+                            return_inverse=True)
+    return _shared_groups(edge_key.ravel().astype(np.int64), ring_owner[ring_id[1:][same_ring]], n)
+
+
+def _centroids_bng(geometries: np.ndarray, crs, exact: bool = True) -> np.ndarray:
+    """Centroids in metres. ``exact``: of the polygons projected to EPSG:27700; otherwise the
+    lon/lat centroids projected (metres apart at most, and far quicker), enough to find a nearest
+    neighbour."""
+    import geopandas as gpd
+
+    if exact:
+        return shapely.get_coordinates(gpd.GeoSeries(geometries, crs=crs).to_crs(BNG).centroid.values)
+    points = gpd.GeoSeries(shapely.centroid(np.asarray(geometries, dtype=object)), crs=crs).to_crs(BNG)
+    return shapely.get_coordinates(points.values)
+
+
+def build(lsoas, kind: str = "queen", k: int = 6, distance_m: float | None = None,
+          id_column: str = "lsoa21cd") -> Weights:
+    """Weights for the LSOAs in ``lsoas`` (a GeoDataFrame in any CRS)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown weights {kind!r}; choose one of {', '.join(KINDS)}")
+    geoms = lsoas.geometry.values
+    n = len(geoms)
+    ids = tuple(lsoas[id_column].astype(str))
+    centroids = None
+    if kind in ("queen", "rook"):
+        if lsoas.crs is not None and lsoas.crs.to_epsg() != 4326:
+            geoms = lsoas.geometry.to_crs(4326).values
+        matrix = contiguity(np.asarray(geoms, dtype=object), rook=kind == "rook")
+        params = {}
+    elif kind == "knn":
+        if not 1 <= k < n:
+            raise ValueError(f"k must be between 1 and {n - 1} for {n} LSOAs")
+        centroids = _centroids_bng(geoms, lsoas.crs)
+        _, nearest = cKDTree(centroids).query(centroids, k=k + 1)
+        rows = np.repeat(np.arange(n), k)
+        cols = nearest[:, 1:].ravel()
+        matrix = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))  # not symmetric, by design
+        params = {"k": k}
+    else:
+        if not distance_m or distance_m <= 0:
+            raise ValueError("a distance band needs a positive distance in metres")
+        centroids = _centroids_bng(geoms, lsoas.crs)
+        pairs = cKDTree(centroids).query_pairs(distance_m, output_type="ndarray")
+        matrix = _pairs_to_matrix(pairs[:, 0], pairs[:, 1], n) if len(pairs) else sp.csr_matrix((n, n))
+        params = {"distance_m": distance_m}
+    lonely = np.flatnonzero(np.diff(matrix.indptr) == 0)
+    islands = ()
+    if len(lonely) and n > 1:
+        if centroids is None:
+            centroids = _centroids_bng(geoms, lsoas.crs, exact=False)
+        _, nearest = cKDTree(centroids).query(centroids[lonely], k=2)
+        joined = _pairs_to_matrix(lonely, nearest[:, 1], n)
+        matrix = ((matrix + joined) > 0).astype(np.float64).tocsr()
+        islands = tuple(ids[i] for i in lonely)
+    return Weights(ids, matrix.tocsr(), kind, islands, params)
+
+
+
+def describe(weights: Weights) -> dict:
+    k = weights.cardinality
+    return {"kind": weights.kind, **weights.params, "lsoas": weights.n, "links": int(weights.neighbours.nnz),
+            "min_neighbours": int(k.min()) if len(k) else 0, "max_neighbours": int(k.max()) if len(k) else 0,
+            "mean_neighbours": float(k.mean()) if len(k) else 0.0, "islands_joined": list(weights.islands_joined)}
+
+
+__all__ = ["Weights", "build", "describe", "contiguity"]

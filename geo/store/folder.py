@@ -1,0 +1,207 @@
+"""The embedded store: one folder of GeoParquet tables, JSON metadata and CSV reports.
+
+Layout::
+
+    <store>/current -> builds/<build id>      symbolic link to the build in use
+    <store>/builds/<build id>/manifest.json   what was built, from what, when, with which checks
+    <store>/builds/<build id>/<table>.parquet GeoParquet (EPSG:4326) or plain Parquet tables
+    <store>/builds/<build id>/reports/*.csv   rows left out or flagged, with reasons
+
+A build is written into ``builds/.partial-<id>`` and only becomes ``current`` when complete,
+by an atomic replacement of the link; an interrupted build leaves the previous store in use.
+All reading and writing of the store goes through this module (a PostGIS store can take its
+place behind the same methods).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from geo.errors import GapmapError
+from geo import settings
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+LEVELS = ("ward", "lad", "icb")
+POINT_KINDS = ("schools", "gp_practices", "hospitals")
+CODE_COLUMN = {"ward": "ward24cd", "lad": "lad24cd", "icb": "icb24cd"}
+
+
+class StoreError(GapmapError):
+    """The store is missing, incomplete, or asked for something it does not hold."""
+
+
+class StoreWriter:
+    """Writes one build aside; :meth:`commit` makes it the current one."""
+
+    def __init__(self, store: "Store"):
+        self.store = store
+        self.build_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        self.builds = store.root / "builds"
+        self.path = self.builds / f".partial-{self.build_id}"
+        self.path.mkdir(parents=True)
+        (self.path / "reports").mkdir()
+
+    def table(self, name: str, frame: pd.DataFrame, sort_by: list[str] | None = None) -> None:
+        if sort_by:
+            frame = frame.sort_values(sort_by, kind="stable").reset_index(drop=True)
+        target = self.path / f"{name}.parquet"
+        if "geometry" in frame.columns and hasattr(frame, "crs"):  # a GeoDataFrame
+            frame.to_parquet(target, index=False, compression="zstd", row_group_size=4096,
+                             write_covering_bbox=True)
+        else:
+            frame.to_parquet(target, index=False, compression="zstd", row_group_size=4096)
+
+    def report(self, name: str, frame: pd.DataFrame) -> None:
+        frame.to_csv(self.path / "reports" / f"{name}.csv", index=False)
+
+    def manifest(self, data: dict) -> None:
+        data = {"build_id": self.build_id, **data}
+        (self.path / "manifest.json").write_text(json.dumps(data, indent=2, default=str))
+
+    def commit(self) -> Path:
+        final = self.builds / self.build_id
+        os.replace(self.path, final)
+        link = self.store.root / "current"
+        tmp_link = self.store.root / f".current-{self.build_id}"
+        os.symlink(Path("builds") / self.build_id, tmp_link)
+        os.replace(tmp_link, link)  # atomic on POSIX
+        self.store.prune(keep={self.build_id})
+        return final
+
+    def abort(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def __enter__(self) -> "StoreWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
+class Store:
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else settings.store_dir()
+
+    # ---- writing -------------------------------------------------------------------------
+    def writer(self) -> StoreWriter:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return StoreWriter(self)
+
+    def prune(self, keep: set[str]) -> None:
+        """Delete builds other than ``keep`` and the one before it; leftover partial builds too."""
+        builds = self.root / "builds"
+        finished = sorted(p for p in builds.iterdir() if p.is_dir() and not p.name.startswith("."))
+        keep = set(keep) | {p.name for p in finished[-2:]}
+        for path in builds.iterdir():
+            if path.name not in keep:
+                shutil.rmtree(path, ignore_errors=True)
+
+    # ---- reading -------------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        link = self.root / "current"
+        if not link.exists():
+            raise StoreError(f"No Gapmap store at {self.root}. Build one with `gapmap data build` "
+                             f"(set GAPMAP_STORE to use another folder).", http_status=503)
+        return link.resolve()
+
+    def exists(self) -> bool:
+        return (self.root / "current" / "manifest.json").exists()
+
+    def manifest(self) -> dict:
+        return json.loads((self.path / "manifest.json").read_text())
+
+    def _file(self, name: str) -> Path:
+        path = self.path / f"{name}.parquet"
+        if not path.exists():
+            raise StoreError(f"The store at {self.root} has no table {name!r}; rebuild it with `gapmap data build`.")
+        return path
+
+    def columns(self, name: str) -> list[str]:
+        return pq.read_schema(self._file(name)).names
+
+    def _read(self, name: str, filters: list | None, columns: list[str] | None, geometry: bool) -> pd.DataFrame:
+        path = self._file(name)
+        names = [c for c in self.columns(name) if c != "bbox"]  # bbox: GeoParquet covering column
+        has_geometry = "geometry" in names
+        if columns is not None:
+            unknown = [c for c in columns if c not in names]
+            if unknown:
+                raise StoreError(f"table {name!r} has no column {', '.join(map(repr, unknown))}")
+            columns = list(columns) + (["geometry"] if geometry and has_geometry and "geometry" not in columns else [])
+        elif geometry and has_geometry:
+            columns = names
+        else:
+            columns = [c for c in names if c != "geometry"]
+        if geometry and has_geometry:
+            import geopandas as gpd  # imported here: table reads without geometry do not need it
+
+            return gpd.read_parquet(path, columns=columns, filters=filters)
+        return pd.read_parquet(path, columns=columns, filters=filters)
+
+    @staticmethod
+    def _filters(**codes: str | None) -> list | None:
+        filters = [(column, "==", value) for column, value in codes.items() if value]
+        return filters or None
+
+    def lsoas(self, icb: str | None = None, lad: str | None = None, ward: str | None = None,
+              columns: list[str] | None = None, geometry: bool = True) -> pd.DataFrame:
+        """LSOA 2021 rows, optionally of one ICB, LAD or ward."""
+        filters = self._filters(icb24cd=icb, lad24cd=lad, ward24cd=ward)
+        return self._read("lsoas", filters, columns, geometry)
+
+    def areas(self, level: str, icb: str | None = None, lad: str | None = None,
+              geometry: bool = False) -> pd.DataFrame:
+        """Ward, LAD or ICB rows (polygons and summaries); with ``icb``/``lad``, those with LSOAs there."""
+        if level not in LEVELS:
+            raise StoreError(f"unknown area level {level!r}; choose one of {', '.join(LEVELS)}")
+        frame = self._read(f"areas_{level}", None, None, geometry)
+        if icb or lad:
+            members = self.lsoas(icb=icb, lad=lad, columns=[CODE_COLUMN[level]], geometry=False)
+            frame = frame[frame[CODE_COLUMN[level]].isin(set(members[CODE_COLUMN[level]]))]
+        return frame.reset_index(drop=True)
+
+    def points(self, kind: str, icb: str | None = None, lad: str | None = None) -> "gpd.GeoDataFrame":
+        if kind not in POINT_KINDS:
+            raise StoreError(f"unknown point layer {kind!r}; choose one of {', '.join(POINT_KINDS)}")
+        frame = self._read(f"points_{kind}", self._filters(lad24cd=lad), None, True)
+        if icb:
+            members = self.lsoas(icb=icb, columns=["lsoa21cd"], geometry=False)
+            frame = frame[frame["lsoa21cd"].isin(set(members["lsoa21cd"]))]
+        return frame.reset_index(drop=True)
+
+    def postcodes(self, keys: list[str] | None = None, geometry: bool = True) -> "gpd.GeoDataFrame":
+        """Code-Point Open postcodes with their LSOA (missing outside England), by normalised key."""
+        filters = [("key", "in", list(keys))] if keys is not None else None
+        return self._read("postcodes", filters, None, geometry)
+
+    def lsoa11_to_lsoa21(self) -> pd.DataFrame:
+        """ONS's exact-fit lookup with the share of each 2011 LSOA in each 2021 LSOA (``weight``)."""
+        return self._read("lsoa11_to_lsoa21", None, None, False)
+
+    def population_by_age(self, icb: str | None = None, lad: str | None = None, ward: str | None = None) -> pd.DataFrame:
+        frame = self._read("population_mid2020", None, None, False)
+        if icb or lad or ward:
+            members = self.lsoas(icb=icb, lad=lad, ward=ward, columns=["lsoa21cd"], geometry=False)
+            frame = frame[frame["lsoa21cd"].isin(set(members["lsoa21cd"]))]
+        return frame.reset_index(drop=True)
+
+    def report(self, name: str) -> pd.DataFrame:
+        path = self.path / "reports" / f"{name}.csv"
+        if not path.exists():
+            raise StoreError(f"the store has no report {name!r}")
+        return pd.read_csv(path, dtype=str)
+
+    def reports(self) -> list[str]:
+        return sorted(p.stem for p in (self.path / "reports").glob("*.csv"))

@@ -1,0 +1,28 @@
+"""Spatial weights over the LSOAs of an extent (England, an ICB, a LAD or a ward), read from the
+store and built once per store build (:func:`geo.stats.weights.build` does the building)."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from geo.stats.weights import Weights, build
+from geo.store.folder import Store
+
+
+@lru_cache(maxsize=32)
+def _cached(store_root: str, build_id: str, extent: tuple, kind: str, k: int, distance_m: float | None) -> Weights:
+    store = Store(store_root)
+    level, code = extent
+    filters = {"icb": None, "lad": None, "ward": None}
+    if level != "england":
+        filters[level] = code
+    lsoas = store.lsoas(columns=["lsoa21cd"], **filters)
+    return build(lsoas.sort_values("lsoa21cd").reset_index(drop=True), kind, k, distance_m)
+
+
+def for_extent(store, level: str = "england", code: str | None = None, kind: str = "queen", k: int = 6,
+               distance_m: float | None = None) -> Weights:
+    """Weights over the LSOAs of England, an ICB, a LAD or a ward (sorted by LSOA code), built
+    once per store build and reused."""
+    if level not in ("england", "icb", "lad", "ward"):
+        raise ValueError(f"unknown extent {level!r}: england, icb, lad or ward")
+    return _cached(str(store.root), store.path.name, (level, code), kind, k, distance_m)

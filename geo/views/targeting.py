@@ -1,0 +1,116 @@
+"""Where to act: the side-panel summary of a map and the targeting list of schools and wards.
+
+An LSOA is a *target* when it is in a Gi* hot spot (95% confidence or more), in a High-High
+local Moran cluster, or in Core20 (national IMD deciles 1-2). The targeting list names the
+schools that stand in target LSOAs and the wards that contain any, each row saying why.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from geo.views import analysis
+
+
+def lsoa_targets(store, indicator: str, extent: analysis.Extent) -> pd.DataFrame:
+    """Per LSOA: value, Core20, hot-spot bin, cluster, and ``reasons`` (a readable list)."""
+    frame = analysis.indicator_values(store, indicator, extent).set_index("lsoa21cd")
+    gi = analysis.local_statistic(store, indicator, extent, "gi-star")
+    lm = analysis.local_statistic(store, indicator, extent, "local-moran")
+    frame["hot_bin"] = gi["bin"]
+    frame["hot_spot"] = gi["spot"]
+    frame["cluster"] = lm["cluster"]
+    reasons = []
+    for row in frame.itertuples():
+        why = []
+        if row.hot_bin >= 2:
+            why.append(row.hot_spot.lower())
+        if row.cluster == "High-High":
+            why.append("High-High cluster")
+        if bool(row.core20):
+            why.append("Core20 (national IMD decile 1-2)")
+        reasons.append("; ".join(why))
+    frame["reasons"] = reasons
+    return frame
+
+
+def summary(targets: pd.DataFrame) -> dict:
+    return {
+        "lsoas": int(len(targets)),
+        "core20": int(targets["core20"].fillna(False).astype(bool).sum()),
+        "high_high": int((targets["cluster"] == "High-High").sum()),
+        "hot_spots": int((targets["hot_bin"] >= 2).sum()),
+        "targets": int((targets["reasons"] != "").sum()),
+    }
+
+
+def by_quintile(targets: pd.DataFrame) -> pd.DataFrame:
+    """Mean value (and, for datasets, the pooled rate) by national IMD quintile."""
+    rows = []
+    for q, g in targets.groupby("imd_quintile", sort=True):
+        row = {"quintile": int(q), "lsoas": int(len(g)), "mean_value": float(np.nanmean(g["value"]))}
+        if "count" in g and g["population"].sum() > 0:
+            row["rate"] = float(g["count"].sum() / g["population"].sum() * analysis.RATE_PER)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def top_wards(targets: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    grouped = targets.groupby(["ward24cd", "ward24nm"], sort=False).agg(
+        lsoas=("value", "size"), mean_value=("value", "mean"),
+        target_lsoas=("reasons", lambda r: int((r != "").sum()))).reset_index()
+    return grouped.sort_values(["mean_value"], ascending=False).head(n)
+
+
+def targeting_list(store, targets: pd.DataFrame) -> pd.DataFrame:
+    """Schools in target LSOAs and wards with target LSOAs, one row each, with the reason."""
+    hit = targets[targets["reasons"] != ""]
+    rows = []
+    if len(hit):
+        schools = store.points("schools")
+        schools = schools[schools["lsoa21cd"].isin(set(hit.index))]
+        for s in schools.itertuples():
+            t = hit.loc[s.lsoa21cd]
+            rows.append({"kind": "school", "code": str(s.urn), "name": s.name, "ward": t["ward24nm"],
+                         "lsoa21cd": s.lsoa21cd, "phase": s.phase,
+                         "pupils": None if pd.isna(s.pupils) else int(s.pupils),
+                         "fsm_percent": None if pd.isna(s.fsm_percent) else float(s.fsm_percent),
+                         "why": f"in LSOA {s.lsoa21cd} ({t['lsoa21nm']}): {t['reasons']}"})
+        for (ward, name), g in hit.groupby(["ward24cd", "ward24nm"], sort=True):
+            rows.append({"kind": "ward", "code": ward, "name": name, "ward": name, "lsoa21cd": ", ".join(g.index),
+                         "phase": None, "pupils": None, "fsm_percent": None,
+                         "why": f"{len(g)} of its LSOAs: " + "; ".join(sorted({r for rs in g['reasons']
+                                                                              for r in rs.split('; ')}))})
+    return pd.DataFrame(rows, columns=["kind", "code", "name", "ward", "lsoa21cd", "phase", "pupils",
+                                       "fsm_percent", "why"])
+
+
+def find(store, query: str) -> list[dict]:
+    """Search LSOA codes and names, wards, postcodes and school names; best matches first."""
+    from geo.sources.postcodes import normalise_postcode
+
+    q = query.strip()
+    if len(q) < 2:
+        return []
+    results = []
+    lsoas = store.lsoas(geometry=False, columns=["lsoa21cd", "lsoa21nm", "ward24cd", "ward24nm", "lad24cd"])
+    low = q.lower()
+    exact = lsoas[lsoas["lsoa21cd"].str.lower() == low]
+    named = lsoas[lsoas["lsoa21nm"].str.lower().str.contains(low, regex=False)]
+    for r in pd.concat([exact, named]).drop_duplicates("lsoa21cd").head(10).itertuples():
+        results.append({"kind": "lsoa", "code": r.lsoa21cd, "name": r.lsoa21nm, "lad": r.lad24cd})
+    wards = lsoas.drop_duplicates("ward24cd")
+    for r in wards[wards["ward24nm"].str.lower().str.contains(low, regex=False)].head(10).itertuples():
+        results.append({"kind": "ward", "code": r.ward24cd, "name": r.ward24nm, "lad": r.lad24cd})
+    key = normalise_postcode(pd.Series([q])).iloc[0]
+    if key and 5 <= len(key) <= 7:
+        found = store.postcodes([key], geometry=False)
+        for r in found.itertuples():
+            if isinstance(r.lsoa21cd, str):
+                results.append({"kind": "postcode", "code": r.postcode, "name": f"{r.postcode} in {r.lsoa21cd}",
+                                "lsoa21cd": r.lsoa21cd, "lad": r.lad24cd})
+    schools = store.points("schools")
+    for r in schools[schools["name"].str.lower().str.contains(low, regex=False)].head(10).itertuples():
+        results.append({"kind": "school", "code": str(r.urn), "name": r.name, "lsoa21cd": r.lsoa21cd,
+                        "lad": r.lad24cd})
+    return results
