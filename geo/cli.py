@@ -9,12 +9,21 @@ import click
 import pandas as pd
 
 from geo import ATTRIBUTION, settings
+from geo.errors import GapmapError
 from geo.sources.catalogue import SourceError, load_catalogue
-from geo.store.folder import LEVELS, Store, StoreError
+from geo.store.folder import LEVELS, Store
 
 
-def _fail(exc: Exception) -> click.ClickException:
-    return click.ClickException(str(exc))
+class GapmapGroup(click.Group):
+    """The one place the CLI handles errors: any :class:`GapmapError` (an unknown place, a bad
+    file, an option a statistic cannot take) is printed as ``Error: <message>`` with exit status 1;
+    anything else is a bug and shows its traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except GapmapError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 def _mirror_option(func):
@@ -38,7 +47,7 @@ def _emit(frame: pd.DataFrame, fmt: str) -> None:
         click.echo(frame.to_json(orient="records", indent=1, force_ascii=False))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GapmapGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gapmap")
 def main():
     """Gapmap: maps of health inequality in England, by LSOA.
@@ -101,11 +110,8 @@ def data_fetch(mirror, only, strict, timeout, retries):
     else:
         click.echo(f"Downloading into {downloads}")
     for source in chosen:
-        try:
-            result = (verify_mirror_source(source, mirror) if mirror
-                      else fetch_source(source, downloads, downloader, strict=strict))
-        except SourceError as exc:
-            raise _fail(exc)
+        result = (verify_mirror_source(source, mirror) if mirror
+                  else fetch_source(source, downloads, downloader, strict=strict))
         problems += result.status in {"missing", "manual", "official-only"} or (strict and result.status == "changed")
         click.echo(f"  {result.status:<13} {source.id}: {result.message}")
     if problems:
@@ -123,7 +129,7 @@ def data_build(mirror, icb, lad, quiet):
     The build is written aside and replaces the current store only when complete, so an
     interrupted build leaves the previous store usable. Re-running gives the same store.
     """
-    from geo.build.pipeline import BuildError, build
+    from geo.build.pipeline import build
 
     mirror = _resolve_mirror(mirror)
     store = Store()
@@ -131,15 +137,12 @@ def data_build(mirror, icb, lad, quiet):
         click.echo(f"Building the Gapmap store in {store.root}" + (f" from the mirror {mirror}" if mirror else ""))
     if mirror is None:
         _fetch_missing(quiet)
-    try:
-        path = build(store, mirror=mirror, icb=icb, lad=lad, echo=None if quiet else click.echo)
-    except (SourceError, BuildError, StoreError) as exc:
-        raise _fail(exc)
+    path = build(store, mirror=mirror, icb=icb, lad=lad, echo=None if quiet else click.echo)
     manifest = store.manifest()
     if not quiet:
         counts = manifest["counts"]
         click.echo(f"Built in {manifest['seconds']} s: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
-        click.echo(f"Reports (rows left out or flagged): " +
+        click.echo("Reports (rows left out or flagged): " +
                    ", ".join(f"{k} {v:,}" for k, v in manifest["reports"].items()))
     click.echo(f"Store: {path}")
 
@@ -155,10 +158,7 @@ def _fetch_missing(quiet: bool) -> None:
         except SourceError:
             if not quiet:
                 click.echo(f"  fetching {source.id} …")
-            try:
-                result = fetch_source(source, downloads, Downloader())
-            except SourceError as exc:
-                raise _fail(exc)
+            result = fetch_source(source, downloads, Downloader())
             if result.status in {"manual", "official-only"}:
                 raise click.ClickException(f"{source.id}: {result.message}")
 
@@ -167,10 +167,7 @@ def _fetch_missing(quiet: bool) -> None:
 def data_status():
     """Where the store is, when it was built, what it holds."""
     store = Store()
-    try:
-        manifest = store.manifest()
-    except StoreError as exc:
-        raise _fail(exc)
+    manifest = store.manifest()
     click.echo(f"Store: {store.path}")
     click.echo(f"Built: {manifest['built_at']} ({manifest['seconds']} s), scope: {manifest['scope']}")
     for key, value in manifest["counts"].items():
@@ -189,10 +186,7 @@ def areas(level, icb, lad, fmt):
 
     Columns are described by `gapmap columns --table lad` (or ward, icb).
     """
-    try:
-        frame = Store().areas(level, icb=_icb_code(icb), lad=lad)
-    except StoreError as exc:
-        raise _fail(exc)
+    frame = Store().areas(level, icb=_icb_code(icb), lad=lad)
     _emit(frame, fmt)
 
 
@@ -204,10 +198,7 @@ def areas(level, icb, lad, fmt):
 def lsoas(icb, lad, columns, fmt):
     """The LSOA table without geometry. Columns are described by `gapmap columns`."""
     wanted = [c.strip() for c in columns.split(",")] if columns else None
-    try:
-        frame = Store().lsoas(icb=_icb_code(icb), lad=lad, columns=wanted, geometry=False)
-    except StoreError as exc:
-        raise _fail(exc)
+    frame = Store().lsoas(icb=_icb_code(icb), lad=lad, columns=wanted, geometry=False)
     _emit(frame, fmt)
 
 
@@ -260,8 +251,7 @@ def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_
     FILE is CSV (any common encoding and delimiter), XLSX or Parquet. Every row is either used
     or listed with its row number, column and reason; the totals reconcile.
     """
-    from geo.store.datasets import DatasetError
-    from geo.ingest.pipeline import IngestError, IngestOptions, format_report, ingest
+    from geo.ingest.pipeline import IngestOptions, format_report, ingest
 
     roles = {}
     for item in columns:
@@ -275,10 +265,7 @@ def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_
         date_to=date_to.date() if date_to else None, measure=measure, unit=unit,
         higher_is_worse=not higher_is_better, synthetic=synthetic, nhs_indicator=nhs_indicator,
         disclosure={"suppress_to": suppress_to, "round_to": round_to})
-    try:
-        result = ingest(file, options, Store())
-    except (IngestError, DatasetError, StoreError, ValueError) as exc:
-        raise _fail(exc)
+    result = ingest(file, options, Store())
     click.echo(format_report(result.report, name))
     rows = result.rows_not_used
     if len(rows) and show_rows:
@@ -313,12 +300,9 @@ def datasets(ctx):
 @click.argument("name")
 def datasets_rm(name):
     """Remove a dataset."""
-    from geo.store.datasets import DatasetError, DatasetStore
+    from geo.store.datasets import DatasetStore
 
-    try:
-        DatasetStore(Store()).remove(name)
-    except DatasetError as exc:
-        raise _fail(exc)
+    DatasetStore(Store()).remove(name)
     click.echo(f"Removed {name}.")
 
 
@@ -326,12 +310,9 @@ def datasets_rm(name):
 @click.argument("name")
 def datasets_rows(name):
     """Print (as CSV) every row of a dataset's file that was not used or was flagged."""
-    from geo.store.datasets import DatasetError, DatasetStore
+    from geo.store.datasets import DatasetStore
 
-    try:
-        frame = DatasetStore(Store()).get(name).rows_not_used()
-    except DatasetError as exc:
-        raise _fail(exc)
+    frame = DatasetStore(Store()).get(name).rows_not_used()
     frame.to_csv(sys.stdout, index=False)
 
 
@@ -347,10 +328,7 @@ def demo_data(icb, rows, seed, dirty, out):
     """Write SYNTHETIC record-level A&E attendances for an ICB, shaped like an SUS extract."""
     from geo.ingest import synthetic
 
-    try:
-        table, meta = synthetic.generate(Store(), _icb_code(icb), rows, seed=seed, dirty=dirty)
-    except (StoreError, ValueError) as exc:
-        raise _fail(exc)
+    table, meta = synthetic.generate(Store(), _icb_code(icb), rows, seed=seed, dirty=dirty)
     synthetic.write(table, meta, out)
     click.echo(f"Wrote {rows:,} SYNTHETIC attendances to {out} (labelled in {out.name}.json).")
 
@@ -398,24 +376,21 @@ def analyse(indicator, icb, lad, ward, statistic, deprivation, grouping, permuta
 
     extent = _extent(icb, lad, ward)
     store = Store()
-    try:
-        if statistic == "moran":
-            result = analysis.global_moran(store, indicator, extent, permutations, seed, direction, weights_kind)
-            click.echo(json.dumps(result, indent=1))
-            return
-        if statistic in ("local-moran", "gi-star", "bivariate"):
-            frame = analysis.local_statistic(store, indicator, extent, statistic, deprivation, permutations, seed,
-                                             float(alpha), fdr, direction, inference, weights_kind, k, distance_m)
-            frame = frame.reset_index()
-        elif statistic == "classes":
-            frame = analysis.classes(store, indicator, extent, scheme, n_classes)
-        elif statistic == "bivariate-classes":
-            frame = analysis.bivariate(store, indicator, extent, deprivation, n_classes if n_classes in (3, 4) else 3,
-                                       scheme if scheme != "quantiles" else "pink-blue")
-        else:
-            frame = analysis.by_group(store, indicator, extent, grouping)
-    except (analysis.AnalysisError, StoreError, ValueError) as exc:
-        raise _fail(exc)
+    if statistic == "moran":
+        result = analysis.global_moran(store, indicator, extent, permutations, seed, direction, weights_kind)
+        click.echo(json.dumps(result, indent=1))
+        return
+    if statistic in ("local-moran", "gi-star", "bivariate"):
+        frame = analysis.local_statistic(store, indicator, extent, statistic, deprivation, permutations, seed,
+                                         float(alpha), fdr, direction, inference, weights_kind, k, distance_m)
+        frame = frame.reset_index()
+    elif statistic == "classes":
+        frame = analysis.classes(store, indicator, extent, scheme, n_classes)
+    elif statistic == "bivariate-classes":
+        frame = analysis.bivariate(store, indicator, extent, deprivation, n_classes if n_classes in (3, 4) else 3,
+                                   scheme if scheme != "quantiles" else "pink-blue")
+    else:
+        frame = analysis.by_group(store, indicator, extent, grouping)
     attrs = {k: v for k, v in frame.attrs.items()}
     click.echo(json.dumps(attrs, default=str), err=True)
     if attrs.get("synthetic"):
@@ -440,32 +415,28 @@ def analyse(indicator, icb, lad, ward, statistic, deprivation, grouping, permuta
 def export(indicator, icb, lad, ward, fmt, scheme, n_classes, table, out_dir):
     """Write what the map of INDICATOR shows, per LSOA, as GeoJSON (RFC 7946), GeoPackage or CSV,
     with its metadata, attribution and licence; counts from activity datasets pass disclosure control."""
-    from geo.views import analysis
     from geo.outputs import exports
 
     extent = _extent(icb, lad, ward)
-    try:
-        if fmt == "html":
-            from app.map_layers import offline_page
+    if fmt == "html":
+        from app.map_layers import offline_page
 
-            out_dir.mkdir(parents=True, exist_ok=True)
-            path = out_dir / exports.file_name(indicator, extent, "html")
-            path.write_text(offline_page(Store(), indicator, extent, scheme, n_classes), encoding="utf-8")
-            click.echo(f"Wrote {path} (opens with no network)")
-            return
-        if table == "ward":
-            if fmt != "csv":
-                raise click.UsageError("--table ward is written as CSV")
-            frame, meta = exports.ward_table(Store(), indicator, extent)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            path = out_dir / exports.file_name(f"{indicator}_wards", extent, "csv")
-            path.write_text(exports.to_csv(frame, meta), encoding="utf-8")
-            click.echo(f"Wrote {len(frame):,} wards to {path}")
-            return
-        frame, meta = exports.export_table(Store(), indicator, extent, scheme, n_classes)
-        path = exports.write(frame, meta, fmt, out_dir, indicator, extent)
-    except (analysis.AnalysisError, StoreError, ValueError) as exc:
-        raise _fail(exc)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / exports.file_name(indicator, extent, "html")
+        path.write_text(offline_page(Store(), indicator, extent, scheme, n_classes), encoding="utf-8")
+        click.echo(f"Wrote {path} (opens with no network)")
+        return
+    if table == "ward":
+        if fmt != "csv":
+            raise click.UsageError("--table ward is written as CSV")
+        frame, meta = exports.ward_table(Store(), indicator, extent)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / exports.file_name(f"{indicator}_wards", extent, "csv")
+        path.write_text(exports.to_csv(frame, meta), encoding="utf-8")
+        click.echo(f"Wrote {len(frame):,} wards to {path}")
+        return
+    frame, meta = exports.export_table(Store(), indicator, extent, scheme, n_classes)
+    path = exports.write(frame, meta, fmt, out_dir, indicator, extent)
     click.echo(f"Wrote {len(frame):,} LSOAs to {path}" + (" (SYNTHETIC DATA)" if meta.get("synthetic") else ""))
 
 
@@ -483,14 +454,10 @@ def export(indicator, icb, lad, ward, fmt, scheme, n_classes, table, out_dir):
               show_default=True)
 def slide(indicator, icb, lad, ward, view, fmt, title, out_dir):
     """Draw a slide-ready map image of INDICATOR (no browser needed)."""
-    from geo.views import analysis
     from geo.outputs import slides
 
     extent = _extent(icb, lad, ward)
-    try:
-        path = slides.render(Store(), indicator, extent, view, fmt, out_dir, title)
-    except (analysis.AnalysisError, StoreError, ValueError) as exc:
-        raise _fail(exc)
+    path = slides.render(Store(), indicator, extent, view, fmt, out_dir, title)
     click.echo(f"Wrote {path}")
 
 
@@ -505,10 +472,7 @@ def serve(host, port, threads):
     from app import create_app
 
     store = Store()
-    try:
-        store.manifest()
-    except StoreError as exc:
-        raise _fail(exc)
+    store.manifest()
     click.echo(f"Gapmap on http://{host}:{port}/ (store {store.path})")
     waitress_serve(create_app(), host=host, port=port, threads=threads)
 

@@ -31,3 +31,8 @@ class Unavailable(GapmapError):
     """The service cannot answer now (no store built yet, a build in progress)."""
 
     http_status = 503
+
+
+class InvalidValue(GapmapError, ValueError):
+    """A value or option outside what a method accepts (a statistic's parameters, a rate's inputs,
+    an export format). Also a ``ValueError``, as Python code calling the methods expects."""

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.errors import InvalidValue
 from geo import ATTRIBUTION
 from geo.views import analysis
 from geo.stats.bivariate_classes import bivariate_classes
@@ -112,7 +113,7 @@ def to_csv(frame, meta: dict) -> str:
 
 def write(frame, meta: dict, fmt: str, out_dir: Path, indicator: str, extent: analysis.Extent) -> Path:
     if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+        raise InvalidValue(f"format must be one of {', '.join(FORMATS)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / file_name(indicator, extent, fmt)

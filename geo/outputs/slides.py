@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
+from geo.errors import InvalidValue
 from geo import ATTRIBUTION  # noqa: E402
 from geo.views import analysis
 from geo.outputs.exports import export_table, file_name  # noqa: E402
@@ -86,9 +87,9 @@ def _place_name(store, extent: analysis.Extent) -> str:
 def render(store, indicator: str, extent: analysis.Extent, view: str = "indicator", fmt: str = "png",
            out_dir: Path = Path("."), title: str | None = None) -> Path:
     if view not in VIEWS:
-        raise ValueError(f"view must be one of {', '.join(VIEWS)}")
+        raise InvalidValue(f"view must be one of {', '.join(VIEWS)}")
     if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+        raise InvalidValue(f"format must be one of {', '.join(FORMATS)}")
     frame, meta = export_table(store, indicator, extent)
     from geo.stats.classify import classify
 

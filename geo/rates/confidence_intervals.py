@@ -11,12 +11,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import chi2, norm
 
+from geo.errors import InvalidValue
+
 EXACT_BELOW = 10  # PHE: exact Poisson limits for counts under 10, Byar's from 10
 
 
 def z_value(confidence: float) -> float:
     if not 0.5 < confidence < 1:
-        raise ValueError("confidence must be between 0.5 and 1 (e.g. 0.95 or 0.998)")
+        raise InvalidValue("confidence must be between 0.5 and 1 (e.g. 0.95 or 0.998)")
     return float(norm.ppf(1 - (1 - confidence) / 2))
 
 
@@ -53,7 +55,7 @@ def crude_rate(count, denominator, multiplier: float = 100_000, confidence: floa
     x = np.asarray(count, dtype=float)
     n = np.asarray(denominator, dtype=float)
     if (x < 0).any() or (n <= 0).any():
-        raise ValueError("counts must not be negative and denominators must be positive")
+        raise InvalidValue("counts must not be negative and denominators must be positive")
     lower, upper, method = poisson_limits(x, confidence)
     return {"value": x / n * multiplier, "lower": lower / n * multiplier, "upper": upper / n * multiplier,
             "method": method}
@@ -64,7 +66,7 @@ def proportion(count, denominator, multiplier: float = 1, confidence: float = 0.
     x = np.asarray(count, dtype=float)
     n = np.asarray(denominator, dtype=float)
     if (x < 0).any() or (n <= 0).any() or (x > n).any():
-        raise ValueError("counts must be between 0 and the denominator, denominators positive")
+        raise InvalidValue("counts must be between 0 and the denominator, denominators positive")
     z = z_value(confidence)
     p = x / n
     centre = 2 * x + z ** 2

@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from geo.errors import InvalidValue
+
 VALUE_TYPES = {0: "normal", 1: "rate", 2: "proportion"}
 
 
@@ -50,32 +52,32 @@ def sii(population, value, value_type: int = 0, lower_cl=None, upper_cl=None, se
     pop = np.asarray(population, dtype=float)
     v = np.asarray(value, dtype=float)
     if value_type not in VALUE_TYPES:
-        raise ValueError("value_type must be 0 (normal), 1 (rate) or 2 (proportion)")
+        raise InvalidValue("value_type must be 0 (normal), 1 (rate) or 2 (proportion)")
     if not 5 <= len(pop) <= 100:
-        raise ValueError("the SII needs between 5 and 100 quantiles")
+        raise InvalidValue("the SII needs between 5 and 100 quantiles")
     if (pop <= 0).any() or np.isnan(pop).any():
-        raise ValueError("every quantile needs a population above 0")
+        raise InvalidValue("every quantile needs a population above 0")
     if np.isnan(v).any():
-        raise ValueError("every quantile needs a value")
+        raise InvalidValue("every quantile needs a value")
     if repetitions < 1000:
-        raise ValueError("repetitions must be 1,000 or more")
+        raise InvalidValue("repetitions must be 1,000 or more")
     if value_type == 2 and ((v < 0) | (v > 1)).any():
-        raise ValueError("proportions must be between 0 and 1")
+        raise InvalidValue("proportions must be between 0 and 1")
     if transform and value_type == 0:
-        raise ValueError("transform applies to rates (1) and proportions (2) only")
+        raise InvalidValue("transform applies to rates (1) and proportions (2) only")
     tv = _forward(v, value_type)
     if se is not None:
         s = np.asarray(se, dtype=float)
         if (s < 0).any() or np.isnan(s).any():
-            raise ValueError("standard errors must be 0 or more")
+            raise InvalidValue("standard errors must be 0 or more")
     else:
         if lower_cl is None or upper_cl is None:
-            raise ValueError("give either standard errors or lower and upper 95% limits")
+            raise InvalidValue("give either standard errors or lower and upper 95% limits")
         lo, hi = np.asarray(lower_cl, dtype=float), np.asarray(upper_cl, dtype=float)
         if np.isnan(lo).any() or np.isnan(hi).any():
-            raise ValueError("missing confidence limits")
+            raise InvalidValue("missing confidence limits")
         if value_type == 2 and (((lo < 0) | (lo > 1)) | ((hi < 0) | (hi > 1))).any():
-            raise ValueError("confidence limits of proportions must be between 0 and 1")
+            raise InvalidValue("confidence limits of proportions must be between 0 and 1")
         s = (_forward(hi, value_type) - _forward(lo, value_type)) / norm.ppf(0.975) / 2
     a = pop / pop.sum()
     b = midpoint_ranks(pop)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from geo.errors import InvalidValue
 from geo.rates.standard_population import ESP2013
 from geo.rates.confidence_intervals import poisson_limits
 
@@ -30,17 +31,17 @@ def _check(counts, populations, standard=None, zero_population_ok: bool = False)
     x = np.nan_to_num(np.asarray(counts, dtype=float), nan=0.0)  # a band with no count had no events, as in PHE's
     n = np.asarray(populations, dtype=float)
     if x.shape != n.shape:
-        raise ValueError("counts and populations must have one value per age band each")
+        raise InvalidValue("counts and populations must have one value per age band each")
     if (x < 0).any():
-        raise ValueError("counts must be whole numbers of 0 or more")
+        raise InvalidValue("counts must be whole numbers of 0 or more")
     if (n < 0).any() or np.isnan(n).any() or (not zero_population_ok and (n == 0).any()):
-        raise ValueError("every age band needs a population above 0")
+        raise InvalidValue("every age band needs a population above 0")
     if standard is not None:
         w = np.asarray(standard, dtype=float)
         if w.shape != x.shape:
-            raise ValueError(f"the standard population has {len(w)} bands, the data {len(x)}")
+            raise InvalidValue(f"the standard population has {len(w)} bands, the data {len(x)}")
         if (w < 0).any():
-            raise ValueError("standard population weights must not be negative")
+            raise InvalidValue("standard population weights must not be negative")
         return x, n, w
     return x, n, None
 
@@ -69,7 +70,7 @@ def isr(counts, populations, reference_counts, reference_populations, multiplier
     r = np.nan_to_num(np.asarray(reference_counts, dtype=float))
     p = np.asarray(reference_populations, dtype=float)
     if r.shape != x.shape or p.shape != x.shape or (p <= 0).any() or (r < 0).any():
-        raise ValueError("reference counts and populations must match the age bands, populations above 0")
+        raise InvalidValue("reference counts and populations must match the age bands, populations above 0")
     observed = x.sum()
     expected = float((n * r / p).sum())
     lower_o, upper_o, method = poisson_limits(np.array([observed]), confidence)

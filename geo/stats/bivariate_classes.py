@@ -18,6 +18,8 @@ import mapclassify
 import numpy as np
 import pandas as pd
 
+from geo.errors import InvalidValue
+
 STEVENS_3X3 = {  # "deprivation-activity": colour
     "pink-blue": {"1-1": "#e8e8e8", "1-2": "#ace4e4", "1-3": "#5ac8c8", "2-1": "#dfb0d6", "2-2": "#a5add3",
                   "2-3": "#5698b9", "3-1": "#be64ac", "3-2": "#8c62aa", "3-3": "#3b4994"},
@@ -43,11 +45,11 @@ def _rgb(colour: str) -> np.ndarray:
 def palette(scheme: str = "pink-blue", n: int = 3) -> dict[str, str]:
     """Colours by class id for an n x n grid."""
     if scheme not in STEVENS_3X3:
-        raise ValueError(f"unknown colour scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
+        raise InvalidValue(f"unknown colour scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
     if n == 3:
         return dict(STEVENS_3X3[scheme])
     if n != 4:
-        raise ValueError("bivariate grids are 3 x 3 or 4 x 4")
+        raise InvalidValue("bivariate grids are 3 x 3 or 4 x 4")
     base = STEVENS_3X3[scheme]
     # single-hue ramps from the published corners: deprivation along d, activity along a
     white = _rgb(base["1-1"])
@@ -74,7 +76,7 @@ def bivariate_classes(deprivation, activity, n: int = 3, deprivation_kind: str =
     """``deprivation_kind``: score (higher is more deprived) or rank, decile, quintile (1 = most
     deprived)."""
     if deprivation_kind not in DEPRIVATION_ORIENTATION:
-        raise ValueError(f"deprivation_kind must be one of {', '.join(DEPRIVATION_ORIENTATION)}")
+        raise InvalidValue(f"deprivation_kind must be one of {', '.join(DEPRIVATION_ORIENTATION)}")
     colours = palette(scheme, n)
     dep = np.asarray(deprivation, dtype=float) * DEPRIVATION_ORIENTATION[deprivation_kind]
     act = np.asarray(activity, dtype=float)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import mapclassify
 import numpy as np
 
+from geo.errors import InvalidValue
+
 SCHEMES = ("quantiles", "fisher_jenks", "equal_interval", "std_mean", "user", "imd_deciles", "imd_quintiles")
 NO_DATA = "No data"
 
@@ -43,7 +45,7 @@ def _fmt(v: float) -> str:
 
 def classify(values, scheme: str = "quantiles", k: int = 5, breaks: list[float] | None = None) -> Classes:
     if scheme not in SCHEMES:
-        raise ValueError(f"unknown classification {scheme!r}; choose one of {', '.join(SCHEMES)}")
+        raise InvalidValue(f"unknown classification {scheme!r}; choose one of {', '.join(SCHEMES)}")
     values = np.asarray(values, dtype=float)
     ok = np.isfinite(values)
     classes = np.full(len(values), -1, dtype=int)
@@ -51,7 +53,7 @@ def classify(values, scheme: str = "quantiles", k: int = 5, breaks: list[float] 
         top = 10 if scheme == "imd_deciles" else 5
         bad = ok & ~np.isin(values, np.arange(1, top + 1))
         if bad.any():
-            raise ValueError(f"{scheme} needs whole numbers 1 to {top}; got {values[bad][0]!r}")
+            raise InvalidValue(f"{scheme} needs whole numbers 1 to {top}; got {values[bad][0]!r}")
         classes[ok] = values[ok].astype(int) - 1
         name = "decile" if top == 10 else "quintile"
         labels = [f"{i} (most deprived)" if i == 1 else f"{i} (least deprived)" if i == top else str(i)
@@ -64,7 +66,7 @@ def classify(values, scheme: str = "quantiles", k: int = 5, breaks: list[float] 
         return Classes(scheme, classes, [], [], [], int((~ok).sum()))
     if scheme == "user":
         if not breaks:
-            raise ValueError("user-defined classes need breaks")
+            raise InvalidValue("user-defined classes need breaks")
         fitted = mapclassify.UserDefined(data, sorted(breaks))
     elif scheme == "quantiles":
         fitted = mapclassify.Quantiles(data, k=k)

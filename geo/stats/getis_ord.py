@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from geo.errors import InvalidValue
 from geo.stats.local_statistics import expand, prepare, table_for
 from geo.stats.permutation import count_extreme, p_values
 from geo.stats.weights import Weights
@@ -51,7 +52,7 @@ def confidence_bins(p: np.ndarray, sign: np.ndarray) -> np.ndarray:
 def getis_ord(values, weights: Weights, inference: str = "analytic", permutations: int = 999,
               seed: int | None = 12345, direction: str = "two-sided") -> pd.DataFrame:
     if inference not in INFERENCE:
-        raise ValueError(f"inference must be one of {', '.join(INFERENCE)}")
+        raise InvalidValue(f"inference must be one of {', '.join(INFERENCE)}")
     prepared = prepare(weights, values)
     x = np.asarray(values, dtype=float)[prepared.valid]
     n = len(x)

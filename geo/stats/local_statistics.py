@@ -11,6 +11,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from geo.errors import InvalidValue
 from geo.stats.permutation import PermutationTable, benjamini_hochberg, count_extreme, draw_table, p_values
 from geo.stats.weights import Weights
 
@@ -34,7 +35,7 @@ def prepare(weights: Weights, *columns: np.ndarray) -> Prepared:
     for column in columns:
         column = np.asarray(column, dtype=float)
         if len(column) != weights.n:
-            raise ValueError(f"{len(column)} values for {weights.n} areas")
+            raise InvalidValue(f"{len(column)} values for {weights.n} areas")
         valid &= np.isfinite(column)
     sub = weights.subset(valid)
     return Prepared(sub, valid, sub.cardinality)
@@ -45,7 +46,7 @@ def standardise(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=float)
     sd = values.std(ddof=1)
     if not np.isfinite(sd) or sd == 0:
-        raise ValueError("the values do not vary, so no spatial statistic can be computed")
+        raise InvalidValue("the values do not vary, so no spatial statistic can be computed")
     return (values - values.mean()) / sd
 
 
@@ -63,7 +64,7 @@ def table_for(prepared: Prepared, permutations: int, seed: int | None) -> Permut
 
 def significant(p: np.ndarray, alpha: float, fdr: bool) -> np.ndarray:
     if alpha not in ALPHAS:
-        raise ValueError(f"alpha must be one of {', '.join(map(str, ALPHAS))}")
+        raise InvalidValue(f"alpha must be one of {', '.join(map(str, ALPHAS))}")
     return benjamini_hochberg(p, alpha) if fdr else p <= alpha
 
 

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from geo.errors import InvalidValue
+
 DIRECTIONS = ("two-sided", "folded", "greater", "less")
 MAX_PERMUTATIONS = 99_999
 
@@ -48,10 +50,10 @@ class PermutationTable:
 def draw_table(n: int, k_max: int, permutations: int = 999, seed: int | None = 12345) -> PermutationTable:
     """``permutations`` rows of ``k_max + 1`` distinct area indices, uniformly at random."""
     if not 1 <= permutations <= MAX_PERMUTATIONS:
-        raise ValueError(f"permutations must be between 1 and {MAX_PERMUTATIONS:,}")
+        raise InvalidValue(f"permutations must be between 1 and {MAX_PERMUTATIONS:,}")
     width = min(k_max + 1, n - 1)
     if width < 1:
-        raise ValueError("permutation inference needs at least two areas")
+        raise InvalidValue("permutation inference needs at least two areas")
     rng = np.random.default_rng(seed)
     samples = rng.integers(0, n, size=(permutations, width))
     while True:  # redraw the (rare) rows that picked an area twice
@@ -76,7 +78,7 @@ def count_extreme(table: PermutationTable, values: np.ndarray, cardinality: np.n
     k_i = np.asarray(cardinality)
     width = table.samples.shape[1]
     if k_i.max(initial=0) >= width + 1:
-        raise ValueError("the permutation table is narrower than the largest neighbour count")
+        raise InvalidValue("the permutation table is narrower than the largest neighbour count")
     drawn = values[table.samples]  # (perms, width)
     sums = np.cumsum(drawn, axis=1)  # sums[:, k-1] = sum of first k
     greater = np.zeros(n, dtype=np.int64)
@@ -121,7 +123,7 @@ def p_values(greater: np.ndarray, less: np.ndarray, permutations: int, direction
     """Pseudo p-values from the counts of draws whose statistic is >= (``greater``) and <=
     (``less``) the observed one."""
     if direction not in DIRECTIONS:
-        raise ValueError(f"unknown test direction {direction!r}; choose one of {', '.join(DIRECTIONS)}")
+        raise InvalidValue(f"unknown test direction {direction!r}; choose one of {', '.join(DIRECTIONS)}")
     denominator = permutations + 1.0
     if direction == "greater":
         return (greater + 1) / denominator

@@ -22,6 +22,8 @@ import scipy.sparse as sp
 import shapely
 from scipy.spatial import cKDTree
 
+from geo.errors import InvalidValue
+
 KINDS = ("queen", "rook", "knn", "distance")
 BNG = 27700
 
@@ -149,7 +151,7 @@ def build(lsoas, kind: str = "queen", k: int = 6, distance_m: float | None = Non
           id_column: str = "lsoa21cd") -> Weights:
     """Weights for the LSOAs in ``lsoas`` (a GeoDataFrame in any CRS)."""
     if kind not in KINDS:
-        raise ValueError(f"unknown weights {kind!r}; choose one of {', '.join(KINDS)}")
+        raise InvalidValue(f"unknown weights {kind!r}; choose one of {', '.join(KINDS)}")
     geoms = lsoas.geometry.values
     n = len(geoms)
     ids = tuple(lsoas[id_column].astype(str))
@@ -161,7 +163,7 @@ def build(lsoas, kind: str = "queen", k: int = 6, distance_m: float | None = Non
         params = {}
     elif kind == "knn":
         if not 1 <= k < n:
-            raise ValueError(f"k must be between 1 and {n - 1} for {n} LSOAs")
+            raise InvalidValue(f"k must be between 1 and {n - 1} for {n} LSOAs")
         centroids = _centroids_bng(geoms, lsoas.crs)
         _, nearest = cKDTree(centroids).query(centroids, k=k + 1)
         rows = np.repeat(np.arange(n), k)
@@ -170,7 +172,7 @@ def build(lsoas, kind: str = "queen", k: int = 6, distance_m: float | None = Non
         params = {"k": k}
     else:
         if not distance_m or distance_m <= 0:
-            raise ValueError("a distance band needs a positive distance in metres")
+            raise InvalidValue("a distance band needs a positive distance in metres")
         centroids = _centroids_bng(geoms, lsoas.crs)
         pairs = cKDTree(centroids).query_pairs(distance_m, output_type="ndarray")
         matrix = _pairs_to_matrix(pairs[:, 0], pairs[:, 1], n) if len(pairs) else sp.csr_matrix((n, n))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from geo.errors import InvalidValue
 from geo.stats.weights import Weights, build
 from geo.store.folder import Store
 
@@ -24,5 +25,5 @@ def for_extent(store, level: str = "england", code: str | None = None, kind: str
     """Weights over the LSOAs of England, an ICB, a LAD or a ward (sorted by LSOA code), built
     once per store build and reused."""
     if level not in ("england", "icb", "lad", "ward"):
-        raise ValueError(f"unknown extent {level!r}: england, icb, lad or ward")
+        raise InvalidValue(f"unknown extent {level!r}: england, icb, lad or ward")
     return _cached(str(store.root), store.path.name, (level, code), kind, k, distance_m)
