@@ -36,6 +36,12 @@ GROUPINGS = {
 }
 
 
+EVENTS_NOTE = ("Confidence limits treat events as independent (Poisson). Where one person can be counted "
+               "more than once (repeat attenders, readmissions), the limits are too narrow: PHE's method for "
+               "non-independent events (PHEindicatormethods calculate_dsr with independent_events = FALSE) "
+               "needs how many people had 1, 2, 3... events, which a count of events does not hold.")
+
+
 class AnalysisError(ValueError):
     """An indicator, extent or option that cannot be analysed, in words for the user."""
 
@@ -165,57 +171,91 @@ def bivariate(store: Store, indicator: str, extent: Extent, deprivation: str = "
 
 def by_group(store: Store, dataset_name: str, extent: Extent, grouping: str = "imd_quintile",
              per: int = 100_000, confidence: float = 0.95) -> pd.DataFrame:
-    """Rates of a dataset by deprivation quantile, ethnic group, ward or LAD: crude rate with PHE
-    limits, and a directly standardised rate (ESP 2013, Dobson) where the data has age bands."""
+    """Rates of a dataset by deprivation quantile, ethnic group, ward or LAD.
+
+    For each group: ``count`` (events), ``population`` (the WHOLE population of the group within
+    the extent: every LSOA of the group, every age band, whether or not it had events; see
+    :func:`geo.datasets.rates`), the crude rate per ``per`` with PHE's Poisson limits
+    (``crude_rate``, ``crude_lower``, ``crude_upper``) and, where the data has age bands on the
+    ESP 2013 boundaries, the directly standardised rate (``dsr``, ``dsr_lower``, ``dsr_upper``:
+    ESP 2013 over the 19 bands, Dobson limits, none from fewer than 10 events). An age band with
+    no residents in a group (possible in a small ward) has no rate and is left out of that group's
+    DSR, whose weights are then those of the bands that remain (``dsr_note`` says so). A group
+    with no known population (events of unknown ethnicity) keeps its count with no rate.
+
+    Events are counted as independent (Poisson): where one person can be counted many times
+    (repeat attenders), the limits are too narrow; see ``attrs["events_note"]``.
+    """
     if grouping not in GROUPINGS:
         raise AnalysisError(f"unknown grouping {grouping!r}; choose one of {', '.join(GROUPINGS)}")
     dataset = DatasetStore(store).get(dataset_name)
     meta = dataset.meta
+    if dataset.kind != "lsoa":
+        raise AnalysisError(f"dataset {dataset_name!r} holds GP practice values, not LSOA counts")
+    columns = dataset.counts().columns
     lsoas = store.lsoas(geometry=False, columns=["lsoa21cd", *[g for g in GROUPINGS if g != "ethnic_group"]],
                         **extent.filters())
-    has_age = "age_band" in dataset.counts().columns
+    has_age = "age_band" in columns
     if grouping == "ethnic_group":
-        if "ethnic_group" not in dataset.counts().columns:
+        if "ethnic_group" not in columns:
             raise AnalysisError(f"dataset {dataset_name!r} has no ethnic group breakdown (ingest with --by ethnic_group)")
         counts = rates(dataset, store, keep=("ethnic_group",), **extent.filters())
         counts = counts.rename(columns={"ethnic_group": "group"})
-        has_age = False
+        has_age = False  # no population by ethnic group and age band
     else:
         keep = ("age_band",) if has_age else ()
         counts = rates(dataset, store, keep=keep, **extent.filters())
         counts["group"] = counts["lsoa21cd"].map(lsoas.set_index("lsoa21cd")[grouping])
     rows = []
     for group, g in counts.groupby("group", sort=True):
-        g = g[g["population"].notna()]
-        count, pop = float(g["count"].sum()), float(g["population"].sum())
-        if pop <= 0:
+        count = float(g["count"].sum())
+        known = g[g["population"].notna()]
+        pop = float(known["population"].sum())
+        row = {"group": group, "count": count, "population": pop if len(known) else np.nan}
+        if not len(known) or pop <= 0:
+            if count > 0:  # events with no denominator (unknown ethnic group): the count, no rate
+                row["population"] = np.nan
+                rows.append(row)
             continue
-        r = crude_rate([count], [pop], per, confidence)
-        row = {"group": group, "count": count, "population": pop, "crude_rate": r["value"][0],
-               "crude_lower": r["lower"][0], "crude_upper": r["upper"][0]}
+        r = crude_rate([float(known["count"].sum())], [pop], per, confidence)
+        row.update({"crude_rate": r["value"][0], "crude_lower": r["lower"][0], "crude_upper": r["upper"][0]})
         if has_age:
-            bands = g.groupby(["age_lo", "age_hi"], sort=True)[["count", "population", "esp_weight"]].agg(
+            bands = known.groupby(["age_lo", "age_hi"], sort=True)[["count", "population", "esp_weight"]].agg(
                 {"count": "sum", "population": "sum", "esp_weight": "first"})
-            bands = bands[bands["population"] > 0]
-            if bands["esp_weight"].notna().all() and len(bands):
-                d = dsr(bands["count"], bands["population"], bands["esp_weight"], per, confidence)
+            empty = bands["population"] <= 0
+            if bands["esp_weight"].notna().all() and len(bands) and not (empty & (bands["count"] > 0)).any():
+                used = bands[~empty]
+                d = dsr(used["count"], used["population"], used["esp_weight"], per, confidence)
                 row.update({"dsr": d["value"], "dsr_lower": d["lower"], "dsr_upper": d["upper"]})
+                if empty.any():
+                    row["dsr_note"] = (f"{int(empty.sum())} age band(s) with no residents left out of the "
+                                       f"standard population")
         rows.append(row)
     out = pd.DataFrame(rows)
     if len(out):  # tables of activity pass disclosure control as every export does
         from geo.disclosure import Rule, protect_table
 
         rule = Rule.from_meta(meta)
-        out = protect_table(out, "count", ["crude_rate", "crude_lower", "crude_upper", "dsr", "dsr_lower",
-                                           "dsr_upper"], rule)
+        out = protect_table(out, "count", [c for c in ("crude_rate", "crude_lower", "crude_upper", "dsr",
+                                                        "dsr_lower", "dsr_upper") if c in out], rule)
     out.attrs.update({"dataset": dataset_name, "measure": meta.get("measure"), "grouping": GROUPINGS[grouping],
                       "per": per, "synthetic": meta.get("synthetic", False),
-                      "higher_is_worse": meta.get("higher_is_worse", True)})
+                      "higher_is_worse": meta.get("higher_is_worse", True),
+                      "denominator": "the whole population of each group within the extent "
+                                     f"({counts['population_source'].iloc[0] if len(counts) else 'none'})",
+                      "events_note": EVENTS_NOTE})
     if grouping.startswith("imd_quintile") and len(out) == 5 and out["crude_rate"].notna().all():
         value = "dsr" if "dsr" in out and out["dsr"].notna().all() else "crude_rate"
         lower, upper = ("dsr_lower", "dsr_upper") if value == "dsr" else ("crude_lower", "crude_upper")
-        s = gapmap_sii(out["population"], out[value], meta.get("higher_is_worse", True), value_type=1,
-                       lower_cl=out[lower], upper_cl=out[upper], repetitions=10_000)
+        # PHE simulate rates on the log scale, which needs every lower limit above 0; a quintile with
+        # no events (sparse data) has a lower limit of 0, so its limits are then taken as normal
+        log_scale = bool((out[lower] > 0).all())
+        s = gapmap_sii(out["population"], out[value], meta.get("higher_is_worse", True),
+                       value_type=1 if log_scale else 0, lower_cl=out[lower], upper_cl=out[upper], repetitions=10_000)
         out.attrs["sii"] = {k: v for k, v in s.items() if not k.startswith("intercept")}
+        out.attrs["sii"]["of"] = value
+        out.attrs["sii"]["simulation"] = ("rates simulated on the log scale (PHE)" if log_scale else
+                                          "a quintile has a lower limit of 0, so rates were simulated on their "
+                                          "own scale (normal) from their 95% limits")
         out.attrs["gap"] = gap_and_ratio(out.set_index("group")[value], meta.get("higher_is_worse", True))
     return out
