@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from geo import weights as weights_module
-from geo.bivariate_classes import bivariate_classes
+from geo.bivariate_classes import SCHEMES as BIVARIATE_SCHEMES, bivariate_classes
 from geo.bivariate_moran import bivariate_moran
 from geo.classify import classify
 from geo.confidence_intervals import crude_rate
@@ -23,6 +23,7 @@ from geo.getis_ord import getis_ord
 from geo.inequality import gap_and_ratio, gapmap_sii
 from geo.local_moran import local_moran
 from geo.moran import moran
+from geo.permutation import DEFAULT_DIRECTION
 from geo.standardised_rates import dsr
 from geo.store import Store
 
@@ -107,27 +108,111 @@ def extent_weights(store: Store, extent: Extent, kind: str = "queen", k: int = 6
     return weights_module.for_extent(store, extent.level, extent.code, kind, k, distance_m)
 
 
+STATISTICS = ("local-moran", "gi-star", "bivariate", "moran", "classes", "bivariate-classes", "by-group")
+_SPATIAL = {"local-moran", "gi-star", "bivariate", "moran"}
+APPLIES_TO = {  # option -> the statistics it changes; any other statistic refuses it
+    "deprivation": {"bivariate", "bivariate-classes"},
+    "grouping": {"by-group"},
+    "permutations": _SPATIAL,
+    "seed": _SPATIAL,
+    "alpha": {"local-moran", "gi-star", "bivariate"},
+    "fdr": {"local-moran", "gi-star", "bivariate"},
+    "direction": _SPATIAL,
+    "inference": {"gi-star"},
+    "weights_kind": _SPATIAL,
+    "k": _SPATIAL,
+    "distance_m": _SPATIAL,
+    "scheme": {"classes", "bivariate-classes"},
+    "n_classes": {"classes", "bivariate-classes"},
+}
+OPTION_NAMES = {"weights_kind": "--weights", "distance_m": "--distance", "n_classes": "--classes",
+                "grouping": "--group"}
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """Every option of ``gapmap analyse`` in one object (the CLI builds one; so can the app).
+
+    ``alpha`` None means the statistic's own default: 0.05 for local Moran and bivariate
+    clusters, and for Gi* the three confidence levels (90, 95, 99%). ``scheme`` and
+    ``n_classes`` None mean quantiles / 5 classes for ``classes`` and pink-blue / 3 for
+    ``bivariate-classes``. ``direction`` is the p-value convention (folded, as GeoDa and esda,
+    by default).
+    """
+    deprivation: str = "imd_score"
+    grouping: str = "imd_quintile"
+    permutations: int = 999
+    seed: int = 12345
+    alpha: float | None = None
+    fdr: bool = False
+    direction: str = DEFAULT_DIRECTION
+    inference: str = "analytic"
+    weights_kind: str = "queen"
+    k: int = 6
+    distance_m: float | None = None
+    scheme: str | None = None
+    n_classes: int | None = None
+
+    def check(self, statistic: str, given: set[str] | frozenset = frozenset()) -> "AnalysisOptions":
+        """Refuse, with a message, every option the user ``given`` that ``statistic`` would not use."""
+        if statistic not in STATISTICS:
+            raise AnalysisError(f"unknown statistic {statistic!r}; choose one of {', '.join(STATISTICS)}")
+        problems = []
+        for option in sorted(given):
+            flag = OPTION_NAMES.get(option, "--" + option.replace("_", "-"))
+            if option in APPLIES_TO and statistic not in APPLIES_TO[option]:
+                uses = ", ".join(sorted(APPLIES_TO[option]))
+                problems.append(f"{flag} does not apply to --stat {statistic} (it applies to {uses})")
+        if "k" in given and statistic in _SPATIAL and self.weights_kind != "knn":
+            problems.append("--k applies only with --weights knn")
+        if "distance_m" in given and statistic in _SPATIAL and self.weights_kind != "distance":
+            problems.append("--distance applies only with --weights distance")
+        if statistic == "bivariate-classes" and self.n_classes not in (None, 3, 4):
+            problems.append(f"--classes {self.n_classes}: bivariate classes are 3 x 3 or 4 x 4 (--classes 3 or 4)")
+        if statistic == "bivariate-classes" and self.scheme is not None and self.scheme not in BIVARIATE_SCHEMES:
+            problems.append(f"--scheme {self.scheme}: bivariate colours are {', '.join(BIVARIATE_SCHEMES)}")
+        if problems:
+            raise AnalysisError("; ".join(problems))
+        return self
+
+    def alpha_for(self, statistic: str) -> float | None:
+        if self.alpha is not None or statistic == "gi-star":
+            return self.alpha
+        return 0.05
+
+
 def local_statistic(store: Store, indicator: str, extent: Extent, statistic: str = "local-moran",
-                    deprivation: str = "imd_score", permutations: int = 999, seed: int = 12345, alpha: float = 0.05,
-                    fdr: bool = False, direction: str = "two-sided", inference: str = "analytic",
-                    weights_kind: str = "queen", k: int = 6, distance_m: float | None = None) -> pd.DataFrame:
-    """Per-LSOA results of one statistic: local-moran, gi-star or bivariate (deprivation x indicator)."""
+                    deprivation: str = "imd_score", permutations: int = 999, seed: int = 12345,
+                    alpha: float | None = None, fdr: bool = False, direction: str = DEFAULT_DIRECTION,
+                    inference: str = "analytic", weights_kind: str = "queen", k: int = 6,
+                    distance_m: float | None = None, options: AnalysisOptions | None = None) -> pd.DataFrame:
+    """Per-LSOA results of one statistic: local-moran, gi-star or bivariate (deprivation x indicator).
+
+    Pass either the keyword arguments or ``options`` (an :class:`AnalysisOptions`, which wins).
+    ``attrs["method"]`` says the test used, ``attrs["p_value_convention"]`` its convention."""
+    if options is None:
+        options = AnalysisOptions(deprivation=deprivation, permutations=permutations, seed=seed, alpha=alpha, fdr=fdr,
+                                  direction=direction, inference=inference, weights_kind=weights_kind, k=k,
+                                  distance_m=distance_m)
+    o = options
+    if statistic not in ("local-moran", "gi-star", "bivariate"):
+        raise AnalysisError(f"unknown statistic {statistic!r}: local-moran, gi-star or bivariate")
     frame = indicator_values(store, indicator, extent)
-    w = extent_weights(store, extent, weights_kind, k, distance_m)
+    w = extent_weights(store, extent, o.weights_kind, o.k, o.distance_m)
     if list(w.ids) != frame["lsoa21cd"].tolist():
         raise AnalysisError("weights and values are not over the same LSOAs")
     values = frame["value"].to_numpy(float)
+    alpha = o.alpha_for(statistic)
     if statistic == "local-moran":
-        out = local_moran(values, w, permutations, seed, alpha, direction, fdr)
+        out = local_moran(values, w, o.permutations, o.seed, alpha, o.direction, o.fdr)
     elif statistic == "gi-star":
-        out = getis_ord(values, w, inference, permutations, seed, direction)
-    elif statistic == "bivariate":
-        dep = indicator_values(store, deprivation, extent)["value"].to_numpy(float)
-        if deprivation.endswith(("_rank", "_decile", "_quintile")) or "_decile_" in deprivation or "_quintile_" in deprivation:
-            dep = -dep  # 1 = most deprived: turn it round so that higher means more deprived
-        out = bivariate_moran(dep, values, w, permutations, seed, alpha, direction, fdr)
+        out = getis_ord(values, w, o.inference, o.permutations, o.seed, o.direction, alpha, o.fdr)
     else:
-        raise AnalysisError(f"unknown statistic {statistic!r}: local-moran, gi-star or bivariate")
+        dep = indicator_values(store, o.deprivation, extent)["value"].to_numpy(float)
+        name = o.deprivation
+        if name.endswith(("_rank", "_decile", "_quintile")) or "_decile_" in name or "_quintile_" in name:
+            dep = -dep  # 1 = most deprived: turn it round so that higher means more deprived
+        out = bivariate_moran(dep, values, w, o.permutations, o.seed, alpha, o.direction, o.fdr)
     attrs = {**out.attrs, "indicator": indicator, "extent": f"{extent.level} {extent.code or ''}".strip(),
              "weights": weights_module.describe(w)}
     joined = frame.set_index("lsoa21cd")[["lsoa21nm", "ward24nm", "lad24nm"]].join(out)
@@ -136,10 +221,28 @@ def local_statistic(store: Store, indicator: str, extent: Extent, statistic: str
 
 
 def global_moran(store: Store, indicator: str, extent: Extent, permutations: int = 999, seed: int = 12345,
-                 direction: str = "two-sided", weights_kind: str = "queen") -> dict:
+                 direction: str = DEFAULT_DIRECTION, weights_kind: str = "queen", k: int = 6,
+                 distance_m: float | None = None) -> dict:
     frame = indicator_values(store, indicator, extent)
-    return moran(frame["value"].to_numpy(float), extent_weights(store, extent, weights_kind), permutations, seed,
-                 direction)
+    return moran(frame["value"].to_numpy(float), extent_weights(store, extent, weights_kind, k, distance_m),
+                 permutations, seed, direction)
+
+
+def analyse(store: Store, indicator: str, extent: Extent, statistic: str, options: AnalysisOptions = AnalysisOptions(),
+            given: set[str] | frozenset = frozenset()):
+    """What ``gapmap analyse`` runs: the statistic with its options, after refusing the options
+    given that it would not use. Returns a dict for ``moran``, else a table."""
+    o = options.check(statistic, given)
+    if statistic == "moran":
+        return global_moran(store, indicator, extent, o.permutations, o.seed, o.direction, o.weights_kind, o.k,
+                            o.distance_m)
+    if statistic in ("local-moran", "gi-star", "bivariate"):
+        return local_statistic(store, indicator, extent, statistic, options=o)
+    if statistic == "classes":
+        return classes(store, indicator, extent, o.scheme or "quantiles", o.n_classes or 5)
+    if statistic == "bivariate-classes":
+        return bivariate(store, indicator, extent, o.deprivation, o.n_classes or 3, o.scheme or "pink-blue")
+    return by_group(store, indicator, extent, o.grouping)
 
 
 def classes(store: Store, indicator: str, extent: Extent, scheme: str = "quantiles", k: int = 5,
@@ -188,7 +291,10 @@ def by_group(store: Store, dataset_name: str, extent: Extent, grouping: str = "i
     """
     if grouping not in GROUPINGS:
         raise AnalysisError(f"unknown grouping {grouping!r}; choose one of {', '.join(GROUPINGS)}")
-    dataset = DatasetStore(store).get(dataset_name)
+    try:
+        dataset = DatasetStore(store).get(dataset_name)
+    except DatasetError as exc:
+        raise AnalysisError(f"by-group needs an ingested dataset as INDICATOR: {exc}") from None
     meta = dataset.meta
     if dataset.kind != "lsoa":
         raise AnalysisError(f"dataset {dataset_name!r} holds GP practice values, not LSOA counts")
