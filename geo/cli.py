@@ -347,50 +347,60 @@ def demo_data(icb, rows, seed, dirty, out):
 @click.option("--group", "grouping", default="imd_quintile", show_default=True,
               help="For by-group: imd_quintile, imd_decile, imd_quintile_in_icb, imd_quintile_in_lad, ..., "
                    "ethnic_group, ward24cd, lad24cd.")
-@click.option("--permutations", type=click.IntRange(99, 99_999), default=999, show_default=True)
+@click.option("--permutations", type=click.IntRange(99, 99_999), default=999, show_default=True,
+              help="Permutations for the pseudo p-values (local-moran, gi-star, bivariate, moran).")
 @click.option("--seed", type=int, default=12345, show_default=True, help="Same seed, same map.")
-@click.option("--alpha", type=click.Choice(["0.05", "0.01", "0.001"]), default="0.05", show_default=True)
-@click.option("--fdr", is_flag=True, help="Control the false discovery rate (Benjamini-Hochberg) instead.")
-@click.option("--direction", type=click.Choice(["two-sided", "folded", "greater", "less"]), default="two-sided",
-              show_default=True, help="Test direction of the permutation p-values (folded: GeoDa's).")
+@click.option("--alpha", type=click.Choice(["0.05", "0.01", "0.001"]),
+              help="Significance level. Default: 0.05 for local-moran and bivariate; for gi-star the 90, 95 and "
+                   "99% confidence levels (with --alpha, only spots significant at alpha).")
+@click.option("--fdr", is_flag=True, help="Control the false discovery rate (Benjamini-Hochberg) instead "
+              "(local-moran, bivariate, gi-star).")
+@click.option("--direction", type=click.Choice(["folded", "two-sided", "greater", "less"]), default="folded",
+              show_default=True, help="p-value convention: folded as GeoDa and esda (one tail, in the direction "
+                                      "observed), or two-sided (twice that), or one-sided greater/less.")
 @click.option("--inference", type=click.Choice(["analytic", "permutation"]), default="analytic", show_default=True,
               help="Gi*: normal z-scores or conditional permutations.")
 @click.option("--weights", "weights_kind", type=click.Choice(["queen", "rook", "knn", "distance"]), default="queen",
               show_default=True)
 @click.option("--k", type=int, default=6, show_default=True, help="Neighbours for --weights knn.")
 @click.option("--distance", "distance_m", type=float, help="Metres, for --weights distance.")
-@click.option("--scheme", default="quantiles", show_default=True,
-              help="classes: quantiles, fisher_jenks, equal_interval, std_mean, imd_deciles, imd_quintiles; "
-                   "bivariate-classes: pink-blue, green-blue, blue-red, purple-gold.")
-@click.option("--classes", "n_classes", type=int, default=5, show_default=True, help="Number of classes (3 or 4 "
-              "for bivariate-classes).")
+@click.option("--scheme", help="classes: quantiles (default), fisher_jenks, equal_interval, std_mean, imd_deciles, "
+                               "imd_quintiles; bivariate-classes: pink-blue (default), green-blue, blue-red, "
+                               "purple-gold.")
+@click.option("--classes", "n_classes", type=int, help="Number of classes: 5 by default for classes; 3 (default) "
+              "or 4 for bivariate-classes.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 def analyse(indicator, icb, lad, ward, statistic, deprivation, grouping, permutations, seed, alpha, fdr, direction,
             inference, weights_kind, k, distance_m, scheme, n_classes, fmt):
     """Hot spots, clusters, classes and inequality for INDICATOR over an extent (England by default).
 
     INDICATOR is an LSOA column (imd_score, acute_morbidity_indicator, see `gapmap columns`) or an
-    ingested dataset (see `gapmap datasets`). Method details go to stderr; results to stdout.
+    ingested dataset (see `gapmap datasets`). Method details go to stderr (the test used is in
+    "method"); results to stdout. An option that the chosen --stat does not use is refused.
     """
+    from click.core import ParameterSource
+
     from geo.views import analysis
 
+    ctx = click.get_current_context()
+    given = {name for name in ("deprivation", "grouping", "permutations", "seed", "alpha", "fdr", "direction",
+                               "inference", "weights_kind", "k", "distance_m", "scheme", "n_classes")
+             if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)}
+    options = analysis.AnalysisOptions(
+        deprivation=deprivation, grouping=grouping, permutations=permutations, seed=seed,
+        alpha=float(alpha) if alpha else None, fdr=fdr, direction=direction, inference=inference,
+        weights_kind=weights_kind, k=k, distance_m=distance_m, scheme=scheme, n_classes=n_classes)
     extent = _extent(icb, lad, ward)
     store = Store()
+    try:
+        options.check(statistic, given)
+    except analysis.AnalysisError as exc:
+        raise click.UsageError(str(exc))
+    result = analysis.analyse(store, indicator, extent, statistic, options, given)
     if statistic == "moran":
-        result = analysis.global_moran(store, indicator, extent, permutations, seed, direction, weights_kind)
         click.echo(json.dumps(result, indent=1))
         return
-    if statistic in ("local-moran", "gi-star", "bivariate"):
-        frame = analysis.local_statistic(store, indicator, extent, statistic, deprivation, permutations, seed,
-                                         float(alpha), fdr, direction, inference, weights_kind, k, distance_m)
-        frame = frame.reset_index()
-    elif statistic == "classes":
-        frame = analysis.classes(store, indicator, extent, scheme, n_classes)
-    elif statistic == "bivariate-classes":
-        frame = analysis.bivariate(store, indicator, extent, deprivation, n_classes if n_classes in (3, 4) else 3,
-                                   scheme if scheme != "quantiles" else "pink-blue")
-    else:
-        frame = analysis.by_group(store, indicator, extent, grouping)
+    frame = result.reset_index() if statistic in ("local-moran", "gi-star", "bivariate") else result
     attrs = {k: v for k, v in frame.attrs.items()}
     click.echo(json.dumps(attrs, default=str), err=True)
     if attrs.get("synthetic"):

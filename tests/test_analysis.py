@@ -57,7 +57,9 @@ def test_by_deprivation_quintile_with_dsr_and_sii(store_with_data):
     assert out["count"].sum() == pytest.approx(sum(20 + 10 * i for i in range(8)))
     assert {"crude_rate", "crude_lower", "crude_upper", "dsr", "dsr_lower", "dsr_upper"} <= set(out.columns)
     eth = analysis.by_group(store_with_data, "ae", analysis.Extent(), "ethnic_group")
-    assert set(eth["group"]) == {"white", "asian", "black"}
+    # every Census group is a row, with its whole population, even where no event fell (issue 9)
+    assert set(eth["group"]) == {"white", "asian", "black", "mixed", "other"}
+    assert (eth.set_index("group").loc[["mixed", "other"], "count"] == 0).all()
     # Census 2021 residents by ethnic group are the denominators: white is 60% of each LSOA
     white = eth.set_index("group").loc["white"]
     assert white["population"] == pytest.approx(0.6 * sum(fx_residents()))

@@ -113,6 +113,11 @@ def test_missing_values_are_no_data(grid):
     assert out.loc["E01000004", "neighbours"] == 2  # E01000003 no longer counts
     gi = getis_ord(values, w)
     assert gi.loc["E01000003", "spot"] == "No data"
+    # no data has its own bin code, not 0 ("not significant")
+    assert gi.loc["E01000003", "bin"] == 9 and not gi.loc["E01000003", "significant"]
+    assert (gi.drop(index="E01000003")["bin"].abs() <= 3).all()
+    from geo.stats.getis_ord import BIN_LABELS, NO_DATA_BIN
+    assert BIN_LABELS[NO_DATA_BIN] == "No data" and NO_DATA_BIN not in range(-3, 4)
 
 
 def test_same_seed_same_map(grid):
@@ -152,8 +157,8 @@ def test_against_pygeoda(blmk):
     y = blmk["acute_morbidity_indicator"].to_numpy(float)
     kw = dict(permutations=999, permutation_method="lookup-table", seed=1, significance_cutoff=0.05)
     cases = [
-        (local_moran(x, w, direction="folded"), pygeoda.local_moran(gw, blmk["imd_score"], **kw), "moran_i", "cluster"),
-        (bivariate_moran(x, y, w, direction="folded"),
+        (local_moran(x, w), pygeoda.local_moran(gw, blmk["imd_score"], **kw), "moran_i", "cluster"),
+        (bivariate_moran(x, y, w),  # the default convention is GeoDa's
          pygeoda.local_bimoran(gw, blmk["imd_score"], blmk["acute_morbidity_indicator"], **kw), "moran_i", "cluster"),
     ]
     for ours, theirs, stat, label in cases:
@@ -163,7 +168,7 @@ def test_against_pygeoda(blmk):
         ok = clear(ours["p_value"].to_numpy(), p_theirs, 0.05)
         assert ok.sum() > 400
         np.testing.assert_array_equal(ours[label].to_numpy()[ok], labels[ok])
-    gi = getis_ord(x, w, inference="permutation", direction="folded")
+    gi = getis_ord(x, w, inference="permutation")  # default: folded, as GeoDa
     theirs = pygeoda.local_gstar(gw, blmk["imd_score"], **kw)
     np.testing.assert_allclose(gi["g_star"].to_numpy(), np.array(theirs.lisa_values()), rtol=0, atol=1e-9)
     p_theirs = np.array(theirs.lisa_pvalues())
@@ -183,12 +188,18 @@ def test_global_moran_and_gi_z_against_esda(blmk):
     ours = moran(x, w, permutations=999)
     theirs = esda.Moran(x, w.to_libpysal(), permutations=99)
     assert ours["moran_i"] == pytest.approx(theirs.I, abs=1e-12)
-    assert ours["p_value"] == pytest.approx(0.002)  # no permutation comes near I = 0.54
+    assert ours["p_value"] == pytest.approx(0.001)  # no permutation comes near I = 0.54 (folded, the default)
+    assert moran(x, w, permutations=999, direction="two-sided")["p_value"] == pytest.approx(0.002)
     gi = getis_ord(x, w)
     binary = w.to_libpysal()
     binary.transform = "B"
     ref = esda.G_Local(x, binary, star=True, transform="B", permutations=0)
     np.testing.assert_allclose(gi["z"].to_numpy(), ref.Zs, atol=1e-9)
+    # the default p-value convention is esda's (folded: one tail of |z|)
+    assert gi.attrs["p_value_convention"] == "folded"
+    np.testing.assert_allclose(gi["p_analytic"].to_numpy(), ref.p_norm, atol=1e-12)
+    two = getis_ord(x, w, direction="two-sided")
+    np.testing.assert_allclose(two["p_analytic"].to_numpy(), np.minimum(1, 2 * ref.p_norm), atol=1e-12)
 
 
 @pytest.mark.mirror
@@ -199,3 +210,64 @@ def test_fdr_does_not_collapse_to_bonferroni(blmk):
     plain = local_moran(x, w, permutations=9999)
     bonferroni = (plain["p_value"] <= 0.05 / len(x)).sum()
     assert bonferroni < fdr["significant"].sum() < plain["significant"].sum()
+
+
+def bh_by_hand(p, q):
+    """Benjamini-Hochberg written out again: reject the k smallest, k the largest rank with
+    p(k) <= k q / m."""
+    ok = ~np.isnan(p)
+    m = ok.sum()
+    order = np.argsort(np.where(ok, p, np.inf))
+    k = 0
+    for rank, i in enumerate(order[:m], start=1):
+        if p[i] <= rank * q / m:
+            k = rank
+    out = np.zeros(len(p), dtype=bool)
+    out[order[:k]] = True
+    return out
+
+
+def test_gi_star_applies_alpha_and_fdr():
+    """Defect 5: --alpha and --fdr change Gi*'s spots (they were ignored)."""
+    rng = np.random.default_rng(4)
+    side = 12
+    cells = [fx.square(c, r) for r in range(side) for c in range(side)]
+    grid = gpd.GeoDataFrame({"lsoa21cd": [f"E01{i:06d}" for i in range(side * side)]}, geometry=cells,
+                            crs=27700).to_crs(4326)
+    w = weights.build(grid, "queen")
+    col, row = np.meshgrid(np.arange(side), np.arange(side))
+    x = (col.ravel() + row.ravel()) / 3 + rng.normal(0, 2, side * side)  # a gradient: hot and cold corners
+    plain = getis_ord(x, w)
+    p = plain["p_value"].to_numpy()
+    sign = np.sign(plain["z"].to_numpy())
+    # default: the 90/95/99% levels by p
+    want = np.select([p <= 0.01, p <= 0.05, p <= 0.10], [3, 2, 1], 0) * sign
+    np.testing.assert_array_equal(plain["bin"].to_numpy(), want)
+    strict = getis_ord(x, w, alpha=0.01)
+    np.testing.assert_array_equal(strict["bin"].to_numpy(), np.where(p <= 0.01, 3, 0) * sign)
+    a05 = getis_ord(x, w, alpha=0.05)
+    np.testing.assert_array_equal(a05["bin"].to_numpy(), np.select([p <= 0.01, p <= 0.05], [3, 2], 0) * sign)
+    fdr = getis_ord(x, w, fdr=True)
+    want = np.select([bh_by_hand(p, 0.01), bh_by_hand(p, 0.05), bh_by_hand(p, 0.10)], [3, 2, 1], 0) * sign
+    np.testing.assert_array_equal(fdr["bin"].to_numpy(), want)
+    fdr01 = getis_ord(x, w, alpha=0.01, fdr=True)
+    np.testing.assert_array_equal(fdr01["bin"].to_numpy(), np.where(bh_by_hand(p, 0.01), 3, 0) * sign)
+    counts = [int((t["bin"] != 0).sum()) for t in (plain, a05, strict, fdr, fdr01)]
+    assert counts[0] > counts[1] > counts[2] > 0 and counts[3] < counts[0] and counts[4] <= counts[2]
+    assert "false discovery rate" in fdr01.attrs["method"] and "0.01" in fdr01.attrs["method"]
+    with pytest.raises(ValueError, match="alpha"):
+        getis_ord(x, w, alpha=0.2)
+
+
+def test_default_p_value_convention_is_folded(grid):
+    """Defect 6: folded (GeoDa, esda) by default; two-sided is twice it; the method says which."""
+    w = weights.build(grid, "queen")
+    values = np.array([9.0, 8, 1, 2, 7, 9, 1, 0])
+    folded = local_moran(values, w, permutations=199, seed=3)
+    two = local_moran(values, w, permutations=199, seed=3, direction="two-sided")
+    np.testing.assert_allclose(two["p_value"], np.minimum(1, 2 * folded["p_value"]))
+    assert folded.attrs["p_value_convention"] == "folded" and "folded" in folded.attrs["method"]
+    assert "two-sided" in two.attrs["method"]
+    gi = getis_ord(values, w, inference="permutation", permutations=199)
+    assert gi.attrs["p_value_convention"] == "folded" and "as GeoDa and esda" in gi.attrs["method"]
+    assert moran(values, w, permutations=99)["p_value_convention"] == "folded"

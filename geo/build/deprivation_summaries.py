@@ -1,52 +1,81 @@
 """Deprivation summaries for larger areas, following MHCLG's definitions.
 
-The English Indices of Deprivation publish summaries for local authority districts (IoD2019
-File 10, IoD2025 File 10) and for health geographies (File 13). Each summarises the LSOAs in
-an area, weighting by population where the definition says so:
+The English Indices of Deprivation publish summaries for local authority districts (IoD2019 and
+IoD2025 File 10) and for health geographies (File 13). Sources for the definitions: McLennan et
+al., *The English Indices of Deprivation 2019: Technical report* (MHCLG, 2019), Appendix N
+"Summary measures for higher-level geographies", quoted in the ``IMD`` R package
+(humaniverse/IMD, ``R/extent.R``); and MHCLG's (then DCLG's) description of the average-rank
+measure on opendatacommunities.org: "For the purpose of calculation, LSOAs are ranked such that
+the most deprived LSOA is given the rank of [N]. The LSOA ranks are population weighted within a
+local authority district ... Finally the LADs are ranked according to the average rank ... where
+1 is the most deprived." The IoD2025 research report keeps the same measures.
+
+MHCLG's rank scale for these measures runs the other way to the LSOA table's: here an LSOA's
+*summary rank* is ``N + 1 - imd_rank`` (N = 33,755 LSOAs in England), so the most deprived LSOA
+counts as 33,755 and a HIGHER average rank or local concentration means MORE deprived (as in
+File 10, e.g. Hartlepool 2025: average rank 23,076, local concentration 33,623).
 
 ``average_score``
-    population-weighted mean of the LSOAs' IMD scores.
+    population-weighted mean of the LSOAs' IMD scores (higher is more deprived).
 ``average_rank``
-    population-weighted mean of the LSOAs' national IMD ranks (1 = most deprived).
+    population-weighted mean of the LSOAs' summary ranks (N + 1 - national rank; higher is more
+    deprived).
 ``proportion_most_deprived_10pc``
     share of the area's LSOAs in the most deprived 10% nationally (national decile 1);
     not population-weighted.
 ``extent``
     share of the area's population living in the most deprived 30% of LSOAs nationally, with
-    a sliding weight: 1 for LSOAs in the most deprived 10% (national percentiles 1-10), then
-    falling by 0.05 per percentile, (30 - p) / 20 for percentile p in 11..29, and 0 from
-    percentile 30. An LSOA's percentile is ``ceil(100 * rank / N)``.
+    Appendix N's weights: 1 for LSOAs in the most deprived 10% (national percentiles 1-10); a
+    sliding weight from 0.95 at the 11th percentile down by (0.95 - 0.05) / 19 per percentile to
+    0.05 at the 30th, i.e. ``0.95 - (p - 11) * 0.9 / 19`` for percentile p in 11..30; 0 from the
+    31st. An LSOA's percentile is ``ceil(100 * rank / N)`` (the most deprived p% of LSOAs).
 ``local_concentration``
-    population-weighted mean national rank of the area's most deprived LSOAs that together hold
-    exactly 10% of its population (the last LSOA counted in part).
+    population-weighted mean summary rank (N + 1 - national rank) of the area's most deprived
+    LSOAs that together hold exactly 10% of its population (the last LSOA counted in part);
+    higher is more deprived.
 
 Each measure also gets a rank among the areas summarised together (``rank_<measure>``,
 1 = most deprived). The population is whatever ``population`` column the caller passes; Gapmap
-uses Census 2021 usual residents (MHCLG used its own mid-year denominators, which the reference
-copy of File 7 omits), so the figures are close to, not identical with, MHCLG's.
+uses Census 2021 usual residents (MHCLG used its own mid-year population denominators, which the
+reference copy of File 7 omits), so the figures are close to, not identical with, MHCLG's: see
+``bench/bench_deprivation_denominators.py`` for how far the choice of denominator moves each
+measure.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-MEASURES = {  # measure -> True when a higher value is more deprived
+MEASURES = {  # measure -> True when a higher value is more deprived (all of them, on MHCLG's scale)
     "average_score": True,
-    "average_rank": False,
+    "average_rank": True,
     "proportion_most_deprived_10pc": True,
     "extent": True,
-    "local_concentration": False,
+    "local_concentration": True,
 }
 
 
+def percentile(rank: pd.Series, n_areas: int) -> pd.Series:
+    """National percentile of deprivation of each LSOA: 1 = the most deprived 1% of LSOAs."""
+    return pd.Series(np.ceil(100.0 * rank.astype("float64") / n_areas), index=rank.index)
+
+
 def extent_weight(rank: pd.Series, n_areas: int) -> pd.Series:
-    percentile = np.ceil(100.0 * rank.astype("float64") / n_areas)
-    weight = np.where(percentile <= 10, 1.0, np.where(percentile < 30, (30.0 - percentile) / 20.0, 0.0))
+    """Appendix N's weight of an LSOA in ``extent``: 1 in the most deprived 10%, then from 0.95 at
+    the 11th percentile to 0.05 at the 30th in equal steps of 0.9 / 19, 0 beyond."""
+    p = percentile(rank, n_areas).to_numpy()
+    weight = np.where(p <= 10, 1.0, np.where(p <= 30, 0.95 - (p - 11) * 0.9 / 19, 0.0))
     return pd.Series(weight, index=rank.index)
 
 
+def summary_rank(rank: pd.Series, n_areas: int) -> pd.Series:
+    """MHCLG's rank for summary measures: the most deprived LSOA counts as ``n_areas``."""
+    return n_areas + 1 - rank.astype("float64")
+
+
 def _local_concentration(ranks: np.ndarray, pops: np.ndarray) -> float:
-    order = np.argsort(ranks, kind="stable")
+    """``ranks`` on MHCLG's summary scale (higher = more deprived)."""
+    order = np.argsort(-ranks, kind="stable")
     ranks, pops = ranks[order], pops[order]
     target = 0.10 * pops.sum()
     if target <= 0:
@@ -68,7 +97,8 @@ def summarise(lsoas: pd.DataFrame, by: str, population: str = "population",
     pop = frame[population].astype("float64")
     frame["_pop"] = pop
     frame["_ws"] = pop * frame["imd_score"].astype("float64")
-    frame["_wr"] = pop * frame["imd_rank"].astype("float64")
+    frame["_summary_rank"] = summary_rank(frame["imd_rank"], n)
+    frame["_wr"] = pop * frame["_summary_rank"]
     frame["_ext"] = pop * extent_weight(frame["imd_rank"], n)
     frame["_d1"] = (frame["imd_decile"] == 1).astype("float64")
     grouped = frame.groupby(by, sort=True)
@@ -80,8 +110,8 @@ def summarise(lsoas: pd.DataFrame, by: str, population: str = "population",
     out["average_rank"] = grouped["_wr"].sum() / out["population"]
     out["proportion_most_deprived_10pc"] = grouped["_d1"].mean()
     out["extent"] = grouped["_ext"].sum() / out["population"]
-    out["local_concentration"] = grouped[["imd_rank", "_pop"]].apply(
-        lambda g: _local_concentration(g["imd_rank"].to_numpy("float64"), g["_pop"].to_numpy("float64")))
+    out["local_concentration"] = grouped[["_summary_rank", "_pop"]].apply(
+        lambda g: _local_concentration(g["_summary_rank"].to_numpy("float64"), g["_pop"].to_numpy("float64")))
     for measure, higher_is_worse in MEASURES.items():
         out[f"rank_{measure}"] = out[measure].rank(method="min", ascending=not higher_is_worse).astype("Int64")
     out.index.name = by

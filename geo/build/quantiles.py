@@ -5,7 +5,10 @@
 where ``q`` is the number of quantiles, ``n`` the number of areas with a value in the group and
 ``rank`` the area's rank within the group, 1 for the worst value (ties share the lowest rank).
 Quantile 1 holds the worst areas: for deprivation scores (higher is more deprived) quantile 1
-is the most deprived, as in MHCLG's national deciles. Missing values get no quantile, and nor
+is the most deprived, as in MHCLG's national deciles. Gapmap's local deciles and quintiles
+(``imd_decile_in_icb`` ... ``imd_quintile_in_lad``) are formed on the LSOAs' national IMD RANK
+(``higher_is_worse=False``, rank 1 = most deprived), not on the published score: MHCLG ranked the
+unrounded scores, so the rank orders LSOAs whose published (3-decimal) scores tie. Missing values get no quantile, and nor
 does any area of a group with fewer areas than quantiles (as PHE's ``phe_quantile`` does).
 """
 from __future__ import annotations

@@ -18,11 +18,14 @@ import numpy as np
 import pandas as pd
 
 from geo.stats.local_statistics import expand, lisa, prepare, standardise
+from geo.stats.permutation import DEFAULT_DIRECTION, describe_test
 from geo.stats.weights import Weights
+
+NAME = "bivariate local Moran's I"
 
 
 def bivariate_moran(x_values, y_values, weights: Weights, permutations: int = 999, seed: int | None = 12345,
-                    alpha: float = 0.05, direction: str = "two-sided", fdr: bool = False) -> pd.DataFrame:
+                    alpha: float = 0.05, direction: str = DEFAULT_DIRECTION, fdr: bool = False) -> pd.DataFrame:
     prepared = prepare(weights, x_values, y_values)
     x = np.asarray(x_values, dtype=float)[prepared.valid]
     y = np.asarray(y_values, dtype=float)[prepared.valid]
@@ -31,5 +34,7 @@ def bivariate_moran(x_values, y_values, weights: Weights, permutations: int = 99
     n_perm = result.pop("permutations")
     frame = expand(prepared, weights.ids, {"x": x, "y": y, "zx": zx, "zy": zy, **result}, label_column="cluster")
     frame.attrs.update({"statistic": "bivariate local Moran's I", "permutations": n_perm,
-                        "seed": seed, "alpha": alpha, "direction": direction, "fdr": fdr})
+                        "seed": seed, "alpha": alpha, "direction": direction, "fdr": fdr,
+                        "p_value_convention": direction,
+                        "method": NAME + ": " + describe_test(direction, "permutation", n_perm, alpha, fdr)})
     return frame

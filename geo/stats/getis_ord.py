@@ -11,48 +11,79 @@ S1_i = sum_j w_ij^2 = 1 / (k + 1)):
     z_i = (sum_j w_ij x_j - mean(x)) / (s * sqrt((n * S1_i - 1) / (n - 1))),
     s = sqrt(sum x^2 / n - mean(x)^2)
 
-and a two-sided normal p-value. Permutation inference holds x_i fixed and draws the neighbours'
-values from the other areas (:mod:`geo.stats.permutation`).
+and its normal p-value. Permutation inference holds x_i fixed and draws the neighbours'
+values from the other areas (:mod:`geo.stats.permutation`). Both p-values follow the stated p-value
+convention (``direction``): folded by default, as GeoDa's and esda's hot-spot maps (esda's
+``p_norm`` and ``p_sim``), or two-sided, greater or less.
+
+Significance: by default an area is a hot or cold spot at the 90%, 95% or 99% confidence level
+where its p-value is at most 0.10, 0.05 or 0.01. With ``fdr`` each level is instead tested with
+the Benjamini-Hochberg false discovery rate at 0.10, 0.05 and 0.01 (as ArcGIS's hot-spot
+analysis does). With ``alpha`` (0.05, 0.01 or 0.001) only spots significant at alpha (with
+``fdr``: FDR at alpha) are kept; the levels stricter than alpha still grade them.
 
 Output columns:
 
 ``value``          the input value
 ``g_star``         G*_i
 ``z``              the analytic z-score
-``p_analytic``     two-sided p-value of z
+``p_analytic``     p-value of z (normal), in the stated convention
 ``p_permutation``  pseudo p-value by conditional permutation (in the stated direction)
 ``p_value``        the p-value of the chosen inference
 ``bin``            -3..3: 3 hot spot at 99% confidence (p <= 0.01), 2 at 95%, 1 at 90%,
-                   0 not significant, -1..-3 cold spots likewise
-``spot``           the bin in words ("Hot spot, 99% confidence", ..., "Not significant")
+                   0 not significant, -1..-3 cold spots likewise; 9 no data (no value), 8 no
+                   neighbours with data (no test possible)
+``significant``    True for a hot or cold spot (bin -3..-1 or 1..3)
+``spot``           the bin in words ("Hot spot, 99% confidence", ..., "Not significant", "No data")
+
+``attrs``: ``statistic``, ``inference``, ``permutations``, ``seed``, ``direction`` and
+``p_value_convention`` (the same: folded, two-sided, greater or less), ``alpha``, ``fdr`` and
+``method``, the test in words for legends, slides and exports.
 ``neighbours``     the number of neighbours with a value
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from geo.errors import InvalidValue
-from geo.stats.local_statistics import expand, prepare, table_for
-from geo.stats.permutation import count_extreme, p_values
+from geo.stats.local_statistics import ALPHAS, expand, prepare, table_for
+from geo.stats.permutation import (DEFAULT_DIRECTION, benjamini_hochberg, count_extreme, describe_test, normal_p_values,
+                             p_values)
 from geo.stats.weights import Weights
 
 INFERENCE = ("analytic", "permutation")
 BIN_LABELS = {3: "Hot spot, 99% confidence", 2: "Hot spot, 95% confidence", 1: "Hot spot, 90% confidence",
               0: "Not significant", -1: "Cold spot, 90% confidence", -2: "Cold spot, 95% confidence",
-              -3: "Cold spot, 99% confidence"}
+              -3: "Cold spot, 99% confidence", 9: "No data", 8: "No neighbours with data"}
+NO_DATA_BIN = 9
+NO_NEIGHBOURS_BIN = 8
+LEVELS = ((0.10, 1), (0.05, 2), (0.01, 3))  # (p threshold, bin), loosest first
 
 
-def confidence_bins(p: np.ndarray, sign: np.ndarray) -> np.ndarray:
-    level = np.select([p <= 0.01, p <= 0.05, p <= 0.10], [3, 2, 1], 0)
-    return np.where(np.isnan(p), 0, level * np.sign(sign)).astype(int)
+def confidence_bins(p: np.ndarray, sign: np.ndarray, alpha: float | None = None, fdr: bool = False) -> np.ndarray:
+    """-3..3 by the confidence level each p-value reaches (see the module docstring); areas with
+    no p-value get 0 here (the caller marks them)."""
+    p = np.asarray(p, dtype=float)
+    levels = LEVELS if alpha is None else tuple((t, b) for t, b in LEVELS if t <= alpha) or ((alpha, 3),)
+    level = np.zeros(len(p), dtype=int)
+    tested = np.where(np.isnan(p), np.inf, p)
+    for threshold, code in levels:  # loosest first, so the strictest level reached wins
+        passes = benjamini_hochberg(p, threshold) if fdr else tested <= threshold
+        level = np.where(passes, code, level)
+    if alpha is not None:  # only what is significant at alpha itself
+        keep = benjamini_hochberg(p, alpha) if fdr else tested <= alpha
+        level = np.where(keep, level, 0)
+    return (level * np.sign(sign)).astype(int)
 
 
 def getis_ord(values, weights: Weights, inference: str = "analytic", permutations: int = 999,
-              seed: int | None = 12345, direction: str = "two-sided") -> pd.DataFrame:
+              seed: int | None = 12345, direction: str = DEFAULT_DIRECTION, alpha: float | None = None,
+              fdr: bool = False) -> pd.DataFrame:
     if inference not in INFERENCE:
         raise InvalidValue(f"inference must be one of {', '.join(INFERENCE)}")
+    if alpha is not None and alpha not in ALPHAS:
+        raise InvalidValue(f"alpha must be one of {', '.join(map(str, ALPHAS))} (or none: the 90/95/99% levels)")
     prepared = prepare(weights, values)
     x = np.asarray(values, dtype=float)[prepared.valid]
     n = len(x)
@@ -66,7 +97,7 @@ def getis_ord(values, weights: Weights, inference: str = "analytic", permutation
     s1 = 1.0 / (k + 1)
     with np.errstate(divide="ignore", invalid="ignore"):  # no variance (an area of every LSOA): no z
         z = (local_mean - mean) / (s * np.sqrt((n * s1 - 1) / (n - 1)))
-    p_analytic = 2 * norm.sf(np.abs(z))
+    p_analytic = normal_p_values(z, direction)
     table = table_for(prepared, permutations, seed)
     greater, less = count_extreme(table, x, k, neighbour_sum)
     p_perm = p_values(greater, less, table.permutations, direction)
@@ -75,13 +106,17 @@ def getis_ord(values, weights: Weights, inference: str = "analytic", permutation
     p = p_analytic if inference == "analytic" else p_perm
     # direction of a spot: the neighbourhood above or below what the other areas would give
     expected = (x + k * (total - x) / (n - 1)) / (k + 1)
-    bins = confidence_bins(p, np.where(inference == "analytic", z, local_mean - expected))
+    bins = confidence_bins(p, np.where(inference == "analytic", z, local_mean - expected), alpha, fdr)
+    bins = np.where(k == 0, NO_NEIGHBOURS_BIN, bins)
     frame = expand(prepared, weights.ids, {
         "value": x, "g_star": g_star, "z": z, "p_analytic": p_analytic, "p_permutation": p_perm,
-        "p_value": p, "bin": bins, "spot": np.array([BIN_LABELS[b] for b in bins], dtype=object),
-        "neighbours": k,
+        "p_value": p, "bin": bins, "significant": (bins != 0) & (np.abs(bins) <= 3),
+        "spot": np.array([BIN_LABELS[b] for b in bins], dtype=object), "neighbours": k,
     }, label_column="spot")
-    frame["bin"] = frame["bin"].fillna(0).astype(int)
+    frame["bin"] = frame["bin"].fillna(NO_DATA_BIN).astype(int)
     frame.attrs.update({"statistic": "Getis-Ord Gi*", "inference": inference, "permutations": table.permutations,
-                        "seed": seed, "direction": direction})
+                        "seed": seed, "direction": direction, "p_value_convention": direction, "alpha": alpha,
+                        "fdr": fdr, "bin_labels": dict(BIN_LABELS),
+                        "method": "Getis-Ord Gi*: " + describe_test(direction, inference, table.permutations, alpha,
+                                                                     fdr)})
     return frame

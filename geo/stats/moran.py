@@ -8,19 +8,20 @@ Inference by random permutation of the values over the areas (``permutations`` t
 the pseudo p-value counts permutations with I at least as extreme, in the stated direction.
 
 Returns a dict: ``moran_i``, ``expected`` (-1 / (n - 1)), ``p_value``, ``z_sim`` (I against the
-permutations' mean and sd), ``permutations``, ``direction``, ``n``.
+permutations' mean and sd), ``permutations``, ``direction`` (= ``p_value_convention``: folded by default, as GeoDa and
+esda), ``method`` (the test in words), ``n``.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from geo.stats.local_statistics import prepare
-from geo.stats.permutation import p_values
+from geo.stats.permutation import CONVENTIONS, DEFAULT_DIRECTION, p_values
 from geo.stats.weights import Weights
 
 
 def moran(values, weights: Weights, permutations: int = 999, seed: int | None = 12345,
-          direction: str = "two-sided", chunk: int = 128) -> dict:
+          direction: str = DEFAULT_DIRECTION, chunk: int = 128) -> dict:
     prepared = prepare(weights, values)
     x = np.asarray(values, dtype=float)[prepared.valid]
     z = x - x.mean()
@@ -40,4 +41,6 @@ def moran(values, weights: Weights, permutations: int = 999, seed: int | None = 
     p = float(p_values(np.array([greater]), np.array([less]), permutations, direction)[0])
     return {"moran_i": observed, "expected": -1.0 / (len(z) - 1), "p_value": p,
             "z_sim": float((observed - simulated.mean()) / simulated.std(ddof=1)),
-            "permutations": permutations, "direction": direction, "n": int(len(z))}
+            "permutations": permutations, "direction": direction, "p_value_convention": direction,
+            "method": f"global Moran's I: random permutation pseudo p-value ({permutations:,} permutations), "
+                      + CONVENTIONS[direction], "n": int(len(z))}

@@ -18,12 +18,19 @@ The result is exact conditional randomisation in distribution for each area, wit
 shared between areas (so p-values of areas with the same neighbour count are not independent,
 as in GeoDa). A seed makes the same inputs give the same p-values.
 
-``p_values`` turns counts into pseudo p-values for a stated direction:
+``p_values`` turns counts into pseudo p-values for a stated direction (the *p-value convention*):
 
-``two-sided`` (default)  ``min(1, 2 * folded)``
-``folded``               GeoDa's and esda's: (draws as or more extreme in the direction of the
-                          observed + 1) / (permutations + 1), the smaller tail
+``folded`` (default)     GeoDa's and esda's: (draws as or more extreme in the direction of the
+                          observed + 1) / (permutations + 1), the smaller tail. This is what
+                          GeoDa's and esda's cluster and hot-spot maps use, so Gapmap's maps show
+                          the same significant areas.
+``two-sided``            ``min(1, 2 * folded)``: a two-sided test, stricter (about half as many
+                          areas reach a given alpha near the threshold)
 ``greater`` / ``less``   one-sided, in the stated direction
+
+``normal_p_values`` applies the same conventions to analytic z-scores (folded: the upper tail of
+|z|, as esda's ``p_norm``; two-sided: twice that). ``describe_test`` says in words which test
+was used, for legends, slides and exports (``attrs["method"]`` of each statistic).
 """
 from __future__ import annotations
 
@@ -33,7 +40,14 @@ import numpy as np
 
 from geo.errors import InvalidValue
 
-DIRECTIONS = ("two-sided", "folded", "greater", "less")
+DIRECTIONS = ("folded", "two-sided", "greater", "less")
+DEFAULT_DIRECTION = "folded"
+CONVENTIONS = {
+    "folded": "folded (one tail, in the direction observed, as GeoDa and esda compute it)",
+    "two-sided": "two-sided (twice the folded p-value)",
+    "greater": "one-sided, testing for values above expectation",
+    "less": "one-sided, testing for values below expectation",
+}
 MAX_PERMUTATIONS = 99_999
 
 
@@ -119,11 +133,47 @@ def _other(table: PermutationTable, p: int, i: int) -> int:
             return j
 
 
-def p_values(greater: np.ndarray, less: np.ndarray, permutations: int, direction: str = "two-sided") -> np.ndarray:
-    """Pseudo p-values from the counts of draws whose statistic is >= (``greater``) and <=
-    (``less``) the observed one."""
+def check_direction(direction: str) -> str:
     if direction not in DIRECTIONS:
         raise InvalidValue(f"unknown test direction {direction!r}; choose one of {', '.join(DIRECTIONS)}")
+    return direction
+
+
+def describe_test(direction: str, inference: str = "permutation", permutations: int | None = None,
+                  alpha: float | None = None, fdr: bool = False) -> str:
+    """The test used, in words: what a legend, slide or export prints beside the map."""
+    check_direction(direction)
+    count = f" ({permutations:,} permutations)" if permutations else ""
+    how = (f"conditional permutation pseudo p-values{count}" if inference == "permutation"
+           else "normal (analytic) p-values of the z-score")
+    text = f"{how}, {CONVENTIONS[direction]}"
+    if alpha is not None:
+        text += (f"; significant where the false discovery rate (Benjamini-Hochberg) is at most {alpha:g}" if fdr
+                 else f"; significant where p <= {alpha:g}")
+    elif fdr:
+        text += "; each confidence level with false discovery rate control (Benjamini-Hochberg)"
+    return text
+
+
+def normal_p_values(z: np.ndarray, direction: str = DEFAULT_DIRECTION) -> np.ndarray:
+    """p-values of z-scores under the normal distribution, in the stated convention."""
+    from scipy.stats import norm
+
+    check_direction(direction)
+    z = np.asarray(z, dtype=float)
+    if direction == "greater":
+        return norm.sf(z)
+    if direction == "less":
+        return norm.cdf(z)
+    folded = norm.sf(np.abs(z))
+    return np.minimum(1.0, 2 * folded) if direction == "two-sided" else folded
+
+
+def p_values(greater: np.ndarray, less: np.ndarray, permutations: int,
+             direction: str = DEFAULT_DIRECTION) -> np.ndarray:
+    """Pseudo p-values from the counts of draws whose statistic is >= (``greater``) and <=
+    (``less``) the observed one."""
+    check_direction(direction)
     denominator = permutations + 1.0
     if direction == "greater":
         return (greater + 1) / denominator

@@ -128,72 +128,142 @@ class DatasetStore:
 
 
 def _esp_weight(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """ESP 2013 weight of each age band; missing where the band does not follow 5-year boundaries."""
+    """ESP 2013 weight of each age band (``hi`` -1 for an open band such as 90+): the sum of the
+    5-year ESP bands it covers, so 0-4 is 5,000, 85-89 is 1,500, 90+ is 1,000 and 85+ is 2,500.
+    Missing where the band does not start and end on the ESP's 5-year boundaries (the top band is
+    90+, so a closed band must end by 89)."""
     out = np.full(len(lo), np.nan)
     for i, (a, b) in enumerate(zip(lo, hi)):
-        top = 90 if b < 0 else b + 1
-        if a % 5 or (b >= 0 and (b + 1) % 5 and b + 1 < 90) or (b < 0 and a > 90):
+        a, b = int(a), int(b)
+        if a % 5 or a > 90 or a < 0:
             continue
-        first, last = a // 5, (18 if b < 0 or b >= 89 else top // 5 - 1)
-        out[i] = float(sum(ESP2013[first:last + 1]))
+        if b < 0:  # open band a+ covers the ESP bands from a to 90+
+            last = len(ESP2013) - 1
+        elif (b + 1) % 5 == 0 and b < 90 and b >= a:
+            last = (b + 1) // 5 - 1
+        else:
+            continue
+        out[i] = float(sum(ESP2013[a // 5:last + 1]))
     return out
+
+
+BREAKDOWN_COLUMNS = ("age_band", "sex", "ethnic_group", "period")
+CENSUS_ETHNIC_GROUPS = ("asian", "black", "mixed", "white", "other")
+SEXES_WITHOUT_POPULATION = ("male", "female", "unknown")
+
+
+def _age_bands(counts: pd.DataFrame, meta: dict) -> pd.DataFrame:
+    """The age bands every LSOA is given a row for: for record-level files (ages put into the
+    ESP 2013 bands by Gapmap) all 19 ESP bands, so that ages with no event anywhere still count in
+    the denominator; for files that bring their own bands, the bands the file uses."""
+    from geo.rates.standard_population import ESP_BANDS
+
+    present = counts[["age_band", "age_lo", "age_hi"]].drop_duplicates()
+    esp = pd.DataFrame({"age_band": list(ESP_BANDS), "age_lo": [5 * i for i in range(19)],
+                        "age_hi": [5 * i + 4 for i in range(18)] + [-1]})
+    as_esp = present.merge(esp, how="left", on=["age_lo", "age_hi"], suffixes=("", "_esp"))
+    if meta.get("shape") == "records" and as_esp["age_band_esp"].notna().all():
+        return esp.astype({"age_lo": "int64", "age_hi": "int64"})
+    return present.sort_values(["age_lo", "age_hi"]).reset_index(drop=True)
+
+
+def _full_grid(lsoa_codes: pd.Series, counts_all: pd.DataFrame, kept: list[str], meta: dict,
+               ethnic_groups: tuple[str, ...]) -> pd.DataFrame:
+    """Every LSOA of the extent crossed with every value of each kept breakdown."""
+    grid = pd.DataFrame({"lsoa21cd": pd.Series(lsoa_codes, dtype=object).drop_duplicates().to_numpy()})
+    for column in kept:
+        if column == "age_band":
+            values = _age_bands(counts_all, meta)
+        elif column == "ethnic_group":
+            seen = counts_all["ethnic_group"].dropna().astype(str).unique().tolist()
+            values = pd.DataFrame({"ethnic_group": list(dict.fromkeys([*ethnic_groups, *sorted(seen)]))})
+        else:
+            values = pd.DataFrame({column: sorted(counts_all[column].dropna().astype(str).unique().tolist())})
+        grid = grid.merge(values, how="cross")
+    return grid
 
 
 def rates(dataset: Dataset, store: Store, icb: str | None = None, lad: str | None = None,
           keep: tuple[str, ...] | None = None, ward: str | None = None) -> pd.DataFrame:
-    """Counts per LSOA (and breakdown) with the denominator a rate needs.
+    """Counts per LSOA (and breakdown) with the denominator a rate needs, for EVERY LSOA of the
+    extent and every value of each kept breakdown, including those with no events (count 0).
 
-    Columns: the dataset's keys, ``count``, ``population`` and ``population_source`` (the
-    supplied denominator where the file had one; else the population of that age band from the
-    mid-2020 estimates, or of that ethnic group from Census 2021, or all ages). Rows broken down
-    by sex get no denominator: no LSOA population by sex is available. Age-banded rows also get
-    ``esp_weight``, the European Standard Population 2013 weight of the band, for a directly
-    standardised rate. ``keep`` names the breakdowns to keep (the others are summed over), for
-    example ``keep=("age_band",)`` for a directly standardised rate per LSOA.
+    A rate's denominator is the whole population of its group within the extent, wherever the
+    events fell: an LSOA (or age band, or ethnic group of an LSOA) with no events still adds its
+    residents. So the rows are the full grid, not only the cells a file happened to hold.
+
+    Columns: ``lsoa21cd``, the kept breakdowns, ``count`` (0 where no event), ``population`` and
+    ``population_source``: the denominator supplied with the data where the file had one (then
+    only the file's rows are returned, as no denominator is known for the others); else the
+    population of that age band from the ONS mid-2020 estimates, of that ethnic group from Census
+    2021 (none for 'unknown'), or of all ages. Age bands are all 19 ESP 2013 bands for record-level
+    files and the file's own bands otherwise. Rows broken down by sex get no denominator: no LSOA
+    population by sex is available. Age-banded rows also get ``esp_weight``, the European Standard
+    Population 2013 weight of the band, for a directly standardised rate. ``keep`` names the
+    breakdowns to keep (the others are summed over), for example ``keep=("age_band",)`` for a
+    directly standardised rate; ``None`` keeps every breakdown the dataset has.
     """
     counts = dataset.counts()
-    if keep is not None:  # sum over the breakdowns not kept
-        unknown = set(keep) - set(counts.columns)
-        if unknown:
-            raise DatasetError(f"dataset {dataset.name!r} has no breakdown {', '.join(sorted(unknown))}")
-        keys = ["lsoa21cd", *keep] + (["age_lo", "age_hi"] if "age_band" in keep else [])
-        values = [c for c in ("count", "denominator") if c in counts]
-        counts = counts.groupby(keys, sort=True, dropna=False)[values].sum().reset_index()
+    meta = dataset.meta
+    present = [c for c in BREAKDOWN_COLUMNS if c in counts.columns]
+    kept = present if keep is None else list(keep)
+    unknown = set(kept) - set(present)
+    if unknown:
+        raise DatasetError(f"dataset {dataset.name!r} has no breakdown {', '.join(sorted(unknown))}")
+    keys = ["lsoa21cd", *kept] + (["age_lo", "age_hi"] if "age_band" in kept else [])
+    values = [c for c in ("count", "denominator") if c in counts]
+    summed = counts.groupby(keys, sort=True, dropna=False)[values].sum().reset_index()
     lsoas = store.lsoas(icb=icb, lad=lad, ward=ward, geometry=False,
                         columns=["lsoa21cd"] + [c for c in store.columns("lsoas") if c.startswith("ethnic_")
                                                 and c.endswith("_residents")])
-    counts = counts[counts["lsoa21cd"].isin(set(lsoas["lsoa21cd"]))].reset_index(drop=True)
-    if "denominator" in counts:
-        counts["population"] = counts.pop("denominator")
-        counts["population_source"] = "supplied with the data"
+    in_extent = set(lsoas["lsoa21cd"])
+    summed = summed[summed["lsoa21cd"].isin(in_extent)].reset_index(drop=True)
+    if "denominator" in summed:
+        out = summed.rename(columns={"denominator": "population"})
+        out["population_source"] = "supplied with the data"
     else:
+        groups = tuple(g for g in CENSUS_ETHNIC_GROUPS if f"ethnic_{g}_residents" in lsoas.columns)
+        grid = _full_grid(lsoas["lsoa21cd"], counts, kept, meta, groups)
+        on = [k for k in keys if k != "age_band"]  # age bands are matched by their bounds
+        for column in on:  # same types on both sides of the join
+            if column not in ("age_lo", "age_hi"):
+                grid[column] = grid[column].astype(object)
+                summed[column] = summed[column].astype(object)
+        out = grid.merge(summed.drop(columns=["age_band"], errors="ignore"), how="left", on=on)
+        out["count"] = out["count"].fillna(0.0).astype(float)
         pop = store.population_by_age(icb=icb, lad=lad, ward=ward).set_index("lsoa21cd")
-        ages = pop[[c for c in pop.columns if c.startswith("age_")]].to_numpy()
-        row = pop.index.get_indexer(counts["lsoa21cd"])
-        if "age_lo" in counts:
-            lo = counts["age_lo"].to_numpy()
-            hi = np.where(counts["age_hi"].to_numpy() < 0, 90, counts["age_hi"].to_numpy())
+        row = pop.index.get_indexer(out["lsoa21cd"])
+        known = row >= 0
+        if "age_band" in kept:
+            ages = pop[[c for c in pop.columns if c.startswith("age_")]].to_numpy(float)
             cum = np.concatenate([np.zeros((len(pop), 1)), np.cumsum(ages, axis=1)], axis=1)
-            counts["population"] = cum[row, np.minimum(hi, 90) + 1] - cum[row, np.minimum(lo, 91)]
-            counts["population_source"] = POPULATION_SOURCE + ", by age band"
-        elif "ethnic_group" in counts:
+            top = ages.shape[1] - 1  # the last single-year column is 90+
+            lo = np.minimum(out["age_lo"].to_numpy(int), top + 1)
+            hi = out["age_hi"].to_numpy(int)
+            hi = np.where(hi < 0, top, np.minimum(hi, top))
+            value = cum[np.where(known, row, 0), hi + 1] - cum[np.where(known, row, 0), lo]
+            out["population"] = np.where(known, value, np.nan)
+            out["population_source"] = POPULATION_SOURCE + ", by age band"
+        elif "ethnic_group" in kept:
             residents = lsoas.set_index("lsoa21cd")
-            values = []
-            for code, group in zip(counts["lsoa21cd"], counts["ethnic_group"]):
-                column = f"ethnic_{group}_residents"
-                values.append(residents.at[code, column] if column in residents else np.nan)
-            counts["population"] = values
-            counts["population_source"] = ETHNIC_POPULATION_SOURCE
+            long = residents[[f"ethnic_{g}_residents" for g in groups]].rename(
+                columns={f"ethnic_{g}_residents": g for g in groups}).stack()
+            long.index.names = ["lsoa21cd", "ethnic_group"]
+            index = pd.MultiIndex.from_arrays([out["lsoa21cd"], out["ethnic_group"]])
+            out["population"] = long.astype(float).reindex(index).to_numpy()
+            out["population_source"] = np.where(out["ethnic_group"].isin(groups), ETHNIC_POPULATION_SOURCE,
+                                                 "none: no population of this ethnic group is available")
         else:
-            counts["population"] = pop["population_mid2020"].to_numpy()[row]
-            counts["population_source"] = POPULATION_SOURCE
-        if "sex" in counts:
-            by_sex = counts["sex"].isin(["male", "female", "unknown"])
-            counts.loc[by_sex, "population"] = np.nan
-            counts.loc[by_sex, "population_source"] = "none: no LSOA population by sex is available"
-    if "age_lo" in counts:
-        counts["esp_weight"] = _esp_weight(counts["age_lo"].to_numpy(), counts["age_hi"].to_numpy())
-    return counts
+            out["population"] = np.where(known, pop["population_mid2020"].to_numpy(float)[np.where(known, row, 0)],
+                                         np.nan)
+            out["population_source"] = POPULATION_SOURCE
+        if "sex" in kept:
+            by_sex = out["sex"].isin(SEXES_WITHOUT_POPULATION)
+            out.loc[by_sex, "population"] = np.nan
+            out.loc[by_sex, "population_source"] = "none: no LSOA population by sex is available"
+    if "age_band" in kept:
+        out["esp_weight"] = _esp_weight(out["age_lo"].to_numpy(), out["age_hi"].to_numpy())
+    return out
 
 
 __all__ = ["Dataset", "DatasetStore", "DatasetError", "rates", "StoreError"]

@@ -54,10 +54,12 @@ def _lsoa_columns() -> dict[str, str]:
         cols[f"{key}_decile"] = f"{title}: national decile (1 = most deprived 10% of LSOAs in England)"
     cols["imd_quintile"] = "IMD 2025 national quintile (1 = most deprived 20%), from the national decile"
     cols["core20"] = "Core20: true for LSOAs in national IMD 2025 deciles 1-2 (NHS England's Core20PLUS5)"
-    cols["imd_decile_in_icb"] = "IMD 2025 decile within the LSOA's ICB (1 = most deprived 10% of the ICB's LSOAs), PHE quantile method on the IMD score"
-    cols["imd_quintile_in_icb"] = "IMD 2025 quintile within the LSOA's ICB (1 = most deprived 20% of the ICB's LSOAs)"
-    cols["imd_decile_in_lad"] = "IMD 2025 decile within the LSOA's local authority (place)"
-    cols["imd_quintile_in_lad"] = "IMD 2025 quintile within the LSOA's local authority (place)"
+    local = ("PHE quantile method on the LSOAs' national IMD 2025 rank (MHCLG's rank, which orders LSOAs whose "
+             "published scores tie)")
+    cols["imd_decile_in_icb"] = f"IMD 2025 decile within the LSOA's ICB (1 = most deprived 10% of the ICB's LSOAs), {local}"
+    cols["imd_quintile_in_icb"] = f"IMD 2025 quintile within the LSOA's ICB (1 = most deprived 20% of the ICB's LSOAs), {local}"
+    cols["imd_decile_in_lad"] = f"IMD 2025 decile within the LSOA's local authority (place), {local}"
+    cols["imd_quintile_in_lad"] = f"IMD 2025 quintile within the LSOA's local authority (place), {local}"
     for key, title in SUBDOMAINS.items():
         cols[f"{key}_score"] = f"IoD2025 {title}: score"
         cols[f"{key}_rank"] = f"IoD2025 {title}: national rank (1 = most deprived)"
@@ -103,11 +105,17 @@ SUMMARY_COLUMNS = {
     "lsoas": "Number of LSOAs in the area",
     "population": "Census 2021 usual residents in the area (the population the summaries weight by)",
     "area_km2": "Area in km\u00b2 (EPSG:27700)",
-    "average_score": "MHCLG 'average score': population-weighted mean IMD 2025 score of the area's LSOAs",
-    "average_rank": "MHCLG 'average rank': population-weighted mean national IMD rank (lower is more deprived)",
-    "proportion_most_deprived_10pc": "MHCLG: share of the area's LSOAs in the most deprived 10% nationally",
-    "extent": "MHCLG 'extent': share of the population in the most deprived 30% of LSOAs, sliding weight from 10% to 30%",
-    "local_concentration": "MHCLG 'local concentration': population-weighted mean rank of the most deprived LSOAs holding 10% of the population",
+    "average_score": "MHCLG 'average score': population-weighted mean IMD 2025 score of the area's LSOAs (higher is more deprived)",
+    "average_rank": ("MHCLG 'average rank', on MHCLG's summary scale: each LSOA's rank is turned round so that the most "
+                     "deprived LSOA counts as 33,755 (33,756 minus its national rank), then population-weighted; "
+                     "HIGHER is more deprived"),
+    "proportion_most_deprived_10pc": "MHCLG: share of the area's LSOAs in the most deprived 10% nationally (not population-weighted)",
+    "extent": ("MHCLG 'extent': share of the population in the most deprived 30% of LSOAs, weighted 1 in the most "
+               "deprived 10%, then 0.95 at the 11th percentile falling by 0.9/19 a percentile to 0.05 at the 30th "
+               "(IoD Technical report, Appendix N)"),
+    "local_concentration": ("MHCLG 'local concentration', on MHCLG's summary scale (most deprived LSOA = 33,755): "
+                            "population-weighted mean of the turned-round ranks of the area's most deprived LSOAs "
+                            "holding exactly 10% of its population; HIGHER is more deprived"),
     "geometry": "Area polygon dissolved from its LSOAs along the best-fit lookup, EPSG:4326",
 }
 for _measure in ("average_score", "average_rank", "proportion_most_deprived_10pc", "extent", "local_concentration"):

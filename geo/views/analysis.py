@@ -16,7 +16,7 @@ import pandas as pd
 from geo.errors import GapmapError
 from geo.stats import weights as weights_module
 from geo.views.extent_weights import for_extent
-from geo.stats.bivariate_classes import bivariate_classes
+from geo.stats.bivariate_classes import SCHEMES as BIVARIATE_SCHEMES, bivariate_classes
 from geo.stats.bivariate_moran import bivariate_moran
 from geo.stats.classify import classify
 from geo.rates.confidence_intervals import crude_rate
@@ -25,6 +25,7 @@ from geo.stats.getis_ord import getis_ord
 from geo.rates.inequality import gap_and_ratio, gapmap_sii
 from geo.stats.local_moran import local_moran
 from geo.stats.moran import moran
+from geo.stats.permutation import DEFAULT_DIRECTION
 from geo.rates.standardised_rates import dsr
 from geo.store.folder import Store
 
@@ -36,6 +37,12 @@ GROUPINGS = {
     "imd_quintile_in_lad": "IMD 2025 quintile within the place", "imd_decile_in_lad": "IMD 2025 decile within the place",
     "ward24cd": "ward", "lad24cd": "local authority", "ethnic_group": "ethnic group",
 }
+
+
+EVENTS_NOTE = ("Confidence limits treat events as independent (Poisson). Where one person can be counted "
+               "more than once (repeat attenders, readmissions), the limits are too narrow: PHE's method for "
+               "non-independent events (PHEindicatormethods calculate_dsr with independent_events = FALSE) "
+               "needs how many people had 1, 2, 3... events, which a count of events does not hold.")
 
 
 class AnalysisError(GapmapError, ValueError):
@@ -103,27 +110,111 @@ def extent_weights(store: Store, extent: Extent, kind: str = "queen", k: int = 6
     return for_extent(store, extent.level, extent.code, kind, k, distance_m)
 
 
+STATISTICS = ("local-moran", "gi-star", "bivariate", "moran", "classes", "bivariate-classes", "by-group")
+_SPATIAL = {"local-moran", "gi-star", "bivariate", "moran"}
+APPLIES_TO = {  # option -> the statistics it changes; any other statistic refuses it
+    "deprivation": {"bivariate", "bivariate-classes"},
+    "grouping": {"by-group"},
+    "permutations": _SPATIAL,
+    "seed": _SPATIAL,
+    "alpha": {"local-moran", "gi-star", "bivariate"},
+    "fdr": {"local-moran", "gi-star", "bivariate"},
+    "direction": _SPATIAL,
+    "inference": {"gi-star"},
+    "weights_kind": _SPATIAL,
+    "k": _SPATIAL,
+    "distance_m": _SPATIAL,
+    "scheme": {"classes", "bivariate-classes"},
+    "n_classes": {"classes", "bivariate-classes"},
+}
+OPTION_NAMES = {"weights_kind": "--weights", "distance_m": "--distance", "n_classes": "--classes",
+                "grouping": "--group"}
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """Every option of ``gapmap analyse`` in one object (the CLI builds one; so can the app).
+
+    ``alpha`` None means the statistic's own default: 0.05 for local Moran and bivariate
+    clusters, and for Gi* the three confidence levels (90, 95, 99%). ``scheme`` and
+    ``n_classes`` None mean quantiles / 5 classes for ``classes`` and pink-blue / 3 for
+    ``bivariate-classes``. ``direction`` is the p-value convention (folded, as GeoDa and esda,
+    by default).
+    """
+    deprivation: str = "imd_score"
+    grouping: str = "imd_quintile"
+    permutations: int = 999
+    seed: int = 12345
+    alpha: float | None = None
+    fdr: bool = False
+    direction: str = DEFAULT_DIRECTION
+    inference: str = "analytic"
+    weights_kind: str = "queen"
+    k: int = 6
+    distance_m: float | None = None
+    scheme: str | None = None
+    n_classes: int | None = None
+
+    def check(self, statistic: str, given: set[str] | frozenset = frozenset()) -> "AnalysisOptions":
+        """Refuse, with a message, every option the user ``given`` that ``statistic`` would not use."""
+        if statistic not in STATISTICS:
+            raise AnalysisError(f"unknown statistic {statistic!r}; choose one of {', '.join(STATISTICS)}")
+        problems = []
+        for option in sorted(given):
+            flag = OPTION_NAMES.get(option, "--" + option.replace("_", "-"))
+            if option in APPLIES_TO and statistic not in APPLIES_TO[option]:
+                uses = ", ".join(sorted(APPLIES_TO[option]))
+                problems.append(f"{flag} does not apply to --stat {statistic} (it applies to {uses})")
+        if "k" in given and statistic in _SPATIAL and self.weights_kind != "knn":
+            problems.append("--k applies only with --weights knn")
+        if "distance_m" in given and statistic in _SPATIAL and self.weights_kind != "distance":
+            problems.append("--distance applies only with --weights distance")
+        if statistic == "bivariate-classes" and self.n_classes not in (None, 3, 4):
+            problems.append(f"--classes {self.n_classes}: bivariate classes are 3 x 3 or 4 x 4 (--classes 3 or 4)")
+        if statistic == "bivariate-classes" and self.scheme is not None and self.scheme not in BIVARIATE_SCHEMES:
+            problems.append(f"--scheme {self.scheme}: bivariate colours are {', '.join(BIVARIATE_SCHEMES)}")
+        if problems:
+            raise AnalysisError("; ".join(problems))
+        return self
+
+    def alpha_for(self, statistic: str) -> float | None:
+        if self.alpha is not None or statistic == "gi-star":
+            return self.alpha
+        return 0.05
+
+
 def local_statistic(store: Store, indicator: str, extent: Extent, statistic: str = "local-moran",
-                    deprivation: str = "imd_score", permutations: int = 999, seed: int = 12345, alpha: float = 0.05,
-                    fdr: bool = False, direction: str = "two-sided", inference: str = "analytic",
-                    weights_kind: str = "queen", k: int = 6, distance_m: float | None = None) -> pd.DataFrame:
-    """Per-LSOA results of one statistic: local-moran, gi-star or bivariate (deprivation x indicator)."""
+                    deprivation: str = "imd_score", permutations: int = 999, seed: int = 12345,
+                    alpha: float | None = None, fdr: bool = False, direction: str = DEFAULT_DIRECTION,
+                    inference: str = "analytic", weights_kind: str = "queen", k: int = 6,
+                    distance_m: float | None = None, options: AnalysisOptions | None = None) -> pd.DataFrame:
+    """Per-LSOA results of one statistic: local-moran, gi-star or bivariate (deprivation x indicator).
+
+    Pass either the keyword arguments or ``options`` (an :class:`AnalysisOptions`, which wins).
+    ``attrs["method"]`` says the test used, ``attrs["p_value_convention"]`` its convention."""
+    if options is None:
+        options = AnalysisOptions(deprivation=deprivation, permutations=permutations, seed=seed, alpha=alpha, fdr=fdr,
+                                  direction=direction, inference=inference, weights_kind=weights_kind, k=k,
+                                  distance_m=distance_m)
+    o = options
+    if statistic not in ("local-moran", "gi-star", "bivariate"):
+        raise AnalysisError(f"unknown statistic {statistic!r}: local-moran, gi-star or bivariate")
     frame = indicator_values(store, indicator, extent)
-    w = extent_weights(store, extent, weights_kind, k, distance_m)
+    w = extent_weights(store, extent, o.weights_kind, o.k, o.distance_m)
     if list(w.ids) != frame["lsoa21cd"].tolist():
         raise AnalysisError("weights and values are not over the same LSOAs")
     values = frame["value"].to_numpy(float)
+    alpha = o.alpha_for(statistic)
     if statistic == "local-moran":
-        out = local_moran(values, w, permutations, seed, alpha, direction, fdr)
+        out = local_moran(values, w, o.permutations, o.seed, alpha, o.direction, o.fdr)
     elif statistic == "gi-star":
-        out = getis_ord(values, w, inference, permutations, seed, direction)
-    elif statistic == "bivariate":
-        dep = indicator_values(store, deprivation, extent)["value"].to_numpy(float)
-        if deprivation.endswith(("_rank", "_decile", "_quintile")) or "_decile_" in deprivation or "_quintile_" in deprivation:
-            dep = -dep  # 1 = most deprived: turn it round so that higher means more deprived
-        out = bivariate_moran(dep, values, w, permutations, seed, alpha, direction, fdr)
+        out = getis_ord(values, w, o.inference, o.permutations, o.seed, o.direction, alpha, o.fdr)
     else:
-        raise AnalysisError(f"unknown statistic {statistic!r}: local-moran, gi-star or bivariate")
+        dep = indicator_values(store, o.deprivation, extent)["value"].to_numpy(float)
+        name = o.deprivation
+        if name.endswith(("_rank", "_decile", "_quintile")) or "_decile_" in name or "_quintile_" in name:
+            dep = -dep  # 1 = most deprived: turn it round so that higher means more deprived
+        out = bivariate_moran(dep, values, w, o.permutations, o.seed, alpha, o.direction, o.fdr)
     attrs = {**out.attrs, "indicator": indicator, "extent": f"{extent.level} {extent.code or ''}".strip(),
              "weights": weights_module.describe(w)}
     joined = frame.set_index("lsoa21cd")[["lsoa21nm", "ward24nm", "lad24nm"]].join(out)
@@ -132,10 +223,28 @@ def local_statistic(store: Store, indicator: str, extent: Extent, statistic: str
 
 
 def global_moran(store: Store, indicator: str, extent: Extent, permutations: int = 999, seed: int = 12345,
-                 direction: str = "two-sided", weights_kind: str = "queen") -> dict:
+                 direction: str = DEFAULT_DIRECTION, weights_kind: str = "queen", k: int = 6,
+                 distance_m: float | None = None) -> dict:
     frame = indicator_values(store, indicator, extent)
-    return moran(frame["value"].to_numpy(float), extent_weights(store, extent, weights_kind), permutations, seed,
-                 direction)
+    return moran(frame["value"].to_numpy(float), extent_weights(store, extent, weights_kind, k, distance_m),
+                 permutations, seed, direction)
+
+
+def analyse(store: Store, indicator: str, extent: Extent, statistic: str, options: AnalysisOptions = AnalysisOptions(),
+            given: set[str] | frozenset = frozenset()):
+    """What ``gapmap analyse`` runs: the statistic with its options, after refusing the options
+    given that it would not use. Returns a dict for ``moran``, else a table."""
+    o = options.check(statistic, given)
+    if statistic == "moran":
+        return global_moran(store, indicator, extent, o.permutations, o.seed, o.direction, o.weights_kind, o.k,
+                            o.distance_m)
+    if statistic in ("local-moran", "gi-star", "bivariate"):
+        return local_statistic(store, indicator, extent, statistic, options=o)
+    if statistic == "classes":
+        return classes(store, indicator, extent, o.scheme or "quantiles", o.n_classes or 5)
+    if statistic == "bivariate-classes":
+        return bivariate(store, indicator, extent, o.deprivation, o.n_classes or 3, o.scheme or "pink-blue")
+    return by_group(store, indicator, extent, o.grouping)
 
 
 def classes(store: Store, indicator: str, extent: Extent, scheme: str = "quantiles", k: int = 5,
@@ -167,57 +276,94 @@ def bivariate(store: Store, indicator: str, extent: Extent, deprivation: str = "
 
 def by_group(store: Store, dataset_name: str, extent: Extent, grouping: str = "imd_quintile",
              per: int = 100_000, confidence: float = 0.95) -> pd.DataFrame:
-    """Rates of a dataset by deprivation quantile, ethnic group, ward or LAD: crude rate with PHE
-    limits, and a directly standardised rate (ESP 2013, Dobson) where the data has age bands."""
+    """Rates of a dataset by deprivation quantile, ethnic group, ward or LAD.
+
+    For each group: ``count`` (events), ``population`` (the WHOLE population of the group within
+    the extent: every LSOA of the group, every age band, whether or not it had events; see
+    :func:`geo.store.datasets.rates`), the crude rate per ``per`` with PHE's Poisson limits
+    (``crude_rate``, ``crude_lower``, ``crude_upper``) and, where the data has age bands on the
+    ESP 2013 boundaries, the directly standardised rate (``dsr``, ``dsr_lower``, ``dsr_upper``:
+    ESP 2013 over the 19 bands, Dobson limits, none from fewer than 10 events). An age band with
+    no residents in a group (possible in a small ward) has no rate and is left out of that group's
+    DSR, whose weights are then those of the bands that remain (``dsr_note`` says so). A group
+    with no known population (events of unknown ethnicity) keeps its count with no rate.
+
+    Events are counted as independent (Poisson): where one person can be counted many times
+    (repeat attenders), the limits are too narrow; see ``attrs["events_note"]``.
+    """
     if grouping not in GROUPINGS:
         raise AnalysisError(f"unknown grouping {grouping!r}; choose one of {', '.join(GROUPINGS)}")
-    dataset = DatasetStore(store).get(dataset_name)
+    try:
+        dataset = DatasetStore(store).get(dataset_name)
+    except DatasetError as exc:
+        raise AnalysisError(f"by-group needs an ingested dataset as INDICATOR: {exc}") from None
     meta = dataset.meta
+    if dataset.kind != "lsoa":
+        raise AnalysisError(f"dataset {dataset_name!r} holds GP practice values, not LSOA counts")
+    columns = dataset.counts().columns
     lsoas = store.lsoas(geometry=False, columns=["lsoa21cd", *[g for g in GROUPINGS if g != "ethnic_group"]],
                         **extent.filters())
-    has_age = "age_band" in dataset.counts().columns
+    has_age = "age_band" in columns
     if grouping == "ethnic_group":
-        if "ethnic_group" not in dataset.counts().columns:
+        if "ethnic_group" not in columns:
             raise AnalysisError(f"dataset {dataset_name!r} has no ethnic group breakdown (ingest with --by ethnic_group)")
         counts = rates(dataset, store, keep=("ethnic_group",), **extent.filters())
         counts = counts.rename(columns={"ethnic_group": "group"})
-        has_age = False
+        has_age = False  # no population by ethnic group and age band
     else:
         keep = ("age_band",) if has_age else ()
         counts = rates(dataset, store, keep=keep, **extent.filters())
         counts["group"] = counts["lsoa21cd"].map(lsoas.set_index("lsoa21cd")[grouping])
     rows = []
     for group, g in counts.groupby("group", sort=True):
-        g = g[g["population"].notna()]
-        count, pop = float(g["count"].sum()), float(g["population"].sum())
-        if pop <= 0:
+        count = float(g["count"].sum())
+        known = g[g["population"].notna()]
+        pop = float(known["population"].sum())
+        row = {"group": group, "count": count, "population": pop if len(known) else np.nan}
+        if not len(known) or pop <= 0:
+            if count > 0:  # events with no denominator (unknown ethnic group): the count, no rate
+                row["population"] = np.nan
+                rows.append(row)
             continue
-        r = crude_rate([count], [pop], per, confidence)
-        row = {"group": group, "count": count, "population": pop, "crude_rate": r["value"][0],
-               "crude_lower": r["lower"][0], "crude_upper": r["upper"][0]}
+        r = crude_rate([float(known["count"].sum())], [pop], per, confidence)
+        row.update({"crude_rate": r["value"][0], "crude_lower": r["lower"][0], "crude_upper": r["upper"][0]})
         if has_age:
-            bands = g.groupby(["age_lo", "age_hi"], sort=True)[["count", "population", "esp_weight"]].agg(
+            bands = known.groupby(["age_lo", "age_hi"], sort=True)[["count", "population", "esp_weight"]].agg(
                 {"count": "sum", "population": "sum", "esp_weight": "first"})
-            bands = bands[bands["population"] > 0]
-            if bands["esp_weight"].notna().all() and len(bands):
-                d = dsr(bands["count"], bands["population"], bands["esp_weight"], per, confidence)
+            empty = bands["population"] <= 0
+            if bands["esp_weight"].notna().all() and len(bands) and not (empty & (bands["count"] > 0)).any():
+                used = bands[~empty]
+                d = dsr(used["count"], used["population"], used["esp_weight"], per, confidence)
                 row.update({"dsr": d["value"], "dsr_lower": d["lower"], "dsr_upper": d["upper"]})
+                if empty.any():
+                    row["dsr_note"] = (f"{int(empty.sum())} age band(s) with no residents left out of the "
+                                       f"standard population")
         rows.append(row)
     out = pd.DataFrame(rows)
     if len(out):  # tables of activity pass disclosure control as every export does
         from geo.rates.disclosure import Rule, protect_table
 
         rule = Rule.from_meta(meta)
-        out = protect_table(out, "count", ["crude_rate", "crude_lower", "crude_upper", "dsr", "dsr_lower",
-                                           "dsr_upper"], rule)
+        out = protect_table(out, "count", [c for c in ("crude_rate", "crude_lower", "crude_upper", "dsr",
+                                                        "dsr_lower", "dsr_upper") if c in out], rule)
     out.attrs.update({"dataset": dataset_name, "measure": meta.get("measure"), "grouping": GROUPINGS[grouping],
                       "per": per, "synthetic": meta.get("synthetic", False),
-                      "higher_is_worse": meta.get("higher_is_worse", True)})
+                      "higher_is_worse": meta.get("higher_is_worse", True),
+                      "denominator": "the whole population of each group within the extent "
+                                     f"({counts['population_source'].iloc[0] if len(counts) else 'none'})",
+                      "events_note": EVENTS_NOTE})
     if grouping.startswith("imd_quintile") and len(out) == 5 and out["crude_rate"].notna().all():
         value = "dsr" if "dsr" in out and out["dsr"].notna().all() else "crude_rate"
         lower, upper = ("dsr_lower", "dsr_upper") if value == "dsr" else ("crude_lower", "crude_upper")
-        s = gapmap_sii(out["population"], out[value], meta.get("higher_is_worse", True), value_type=1,
-                       lower_cl=out[lower], upper_cl=out[upper], repetitions=10_000)
+        # PHE simulate rates on the log scale, which needs every lower limit above 0; a quintile with
+        # no events (sparse data) has a lower limit of 0, so its limits are then taken as normal
+        log_scale = bool((out[lower] > 0).all())
+        s = gapmap_sii(out["population"], out[value], meta.get("higher_is_worse", True),
+                       value_type=1 if log_scale else 0, lower_cl=out[lower], upper_cl=out[upper], repetitions=10_000)
         out.attrs["sii"] = {k: v for k, v in s.items() if not k.startswith("intercept")}
+        out.attrs["sii"]["of"] = value
+        out.attrs["sii"]["simulation"] = ("rates simulated on the log scale (PHE)" if log_scale else
+                                          "a quintile has a lower limit of 0, so rates were simulated on their "
+                                          "own scale (normal) from their 95% limits")
         out.attrs["gap"] = gap_and_ratio(out.set_index("group")[value], meta.get("higher_is_worse", True))
     return out
