@@ -29,7 +29,7 @@ import pandas as pd
 from geo.codes import ESP2013
 from geo.store import Store, StoreError
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # used with fullmatch: "$" would accept a final newline
 POPULATION_SOURCE = "ONS mid-2020 LSOA population estimates (single year of age), carried to LSOA 2021 codes"
 ETHNIC_POPULATION_SOURCE = "Census 2021 usual residents by ethnic group"
 
@@ -39,7 +39,7 @@ class DatasetError(Exception):
 
 
 def check_name(name: str) -> str:
-    if not NAME.match(name or ""):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         raise DatasetError(f"dataset name {name!r}: use lower-case letters, digits, '-' and '_' "
                            f"(up to 64, starting with a letter or digit), e.g. ae-attendances-2024")
     return name
