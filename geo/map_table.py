@@ -36,7 +36,7 @@ Columns of ``MapTable.frame`` (one row per LSOA of the extent, sorted by ``lsoa2
 ``suppressed``        datasets: True where the count is suppressed
 ``class``             0-based class of ``value`` (-1: no data or suppressed)
 ``class_label``       the class in words ("12.3 to 25.0", "No data", "Suppressed (1 to 7 events)")
-``gi_z``, ``gi_p``, ``gi_bin``, ``gi_spot``  Gi* z, p-value, bin (-3..3) and its words
+``gi_z``, ``gi_p``, ``gi_bin``, ``gi_spot``  Gi* z, p-value, bin (-3..3; missing without a value) and its words
 ``lisa_cluster``, ``lisa_p``                 local Moran cluster and pseudo p-value
 ``bivariate_class``   "d-a" (deprivation-activity, 1 low .. 3 high); missing without both values
 
@@ -300,7 +300,7 @@ def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dat
         lm = local_moran(values, w, permutations, seed)
         frame["gi_z"] = gi["z"].to_numpy()
         frame["gi_p"] = gi["p_value"].to_numpy()
-        frame["gi_bin"] = gi["bin"].to_numpy()
+        frame["gi_bin"] = np.where(np.isfinite(values), gi["bin"].to_numpy(float), np.nan)  # no value: no bin
         frame["gi_spot"] = gi["spot"].to_numpy()
         frame["lisa_cluster"] = lm["cluster"].to_numpy()
         frame["lisa_p"] = lm["p_value"].to_numpy()
@@ -412,6 +412,11 @@ def statistic(store: Store, indicator: str, extent: analysis.Extent, stat: str, 
         method = {**layer.stat_attrs[stat], **method}
         columns = ["gi_z", "gi_p", "gi_bin", "gi_spot"] if stat == "gi-star" else ["lisa_cluster", "lisa_p"]
         return frame[base + columns], method
+    ok = np.isfinite(values)
+    if ok.sum() < 3 or np.nanstd(values) == 0:
+        raise MapTableError(f"{stat}: {int(ok.sum())} of {len(values)} LSOAs have a value"
+                            + (" and they do not vary" if ok.sum() >= 3 else "")
+                            + ": a spatial statistic needs at least 3 LSOAs with values that vary")
     w = analysis.extent_weights(pinned(store), extent)
     try:
         if stat == "moran":
@@ -425,8 +430,8 @@ def statistic(store: Store, indicator: str, extent: analysis.Extent, stat: str, 
             COMPUTED["bivariate-moran"] += 1
             out = bivariate_moran(frame["imd_score"].to_numpy(float), values, w, permutations, seed)
             return frame[base].join(out.drop(columns=["value"], errors="ignore")), {**method, **out.attrs}
-    except ValueError as exc:
-        raise MapTableError(str(exc)) from None
+    except (ValueError, ZeroDivisionError) as exc:
+        raise MapTableError(f"{stat} cannot be computed here: {exc}") from None
     raise MapTableError(f"unknown statistic {stat!r}: local-moran, gi-star, bivariate or moran")
 
 
