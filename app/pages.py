@@ -34,6 +34,8 @@ def _indicator_choices() -> list[tuple[str, str]]:
                                                                   "_quintile", "_ratio"))]
     choices = [(c, described.get(c, c)) for c in numeric]
     for meta in DatasetStore(store).list():
+        if meta.get("shape") == "fingertips":  # GP practice values: they cannot colour LSOAs
+            continue
         label = f"{meta['measure']} (uploaded{', SYNTHETIC' if meta.get('synthetic') else ''})"
         choices.append((meta["name"], label))
     return choices

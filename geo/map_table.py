@@ -239,8 +239,8 @@ class _Layer:
 def _values(store: Store, indicator: str, extent: analysis.Extent, dataset: LoadedDataset | None):
     if dataset is not None and dataset.kind != "lsoa":
         raise MapTableError(f"dataset {indicator!r} holds values per GP practice (a Fingertips file), not counts "
-                            f"per LSOA, so it cannot colour the LSOA map, tables or exports; it is listed on "
-                            f"/indicators")
+                            f"per LSOA, so it cannot colour the LSOA map, its tables or exports: choose an LSOA indicator or "
+                            f"a dataset of counts per LSOA")
     frame = analysis.indicator_values(store, indicator, extent, dataset=dataset)
     context = store.lsoas(geometry=False, columns=["lsoa21cd", *CONTEXT], **extent.filters())
     frame = frame.merge(context, on="lsoa21cd", how="left")

@@ -61,9 +61,10 @@ def by_quintile(targets: pd.DataFrame, store=None, indicator: str | None = None,
     if "count" in targets and store is not None and len(out):
         from geo.map_table import group_table
 
-        groups = group_table(store, indicator, extent, "imd_quintile").set_index("group")
-        per = groups.attrs.get("per", 100_000)
-        out["rate"] = out["quintile"].map(groups["crude_rate"] * analysis.RATE_PER / per)
+        groups = group_table(store, indicator, extent, "imd_quintile")
+        if len(groups):
+            per = groups.attrs.get("per", 100_000)
+            out["rate"] = out["quintile"].map(groups.set_index("group")["crude_rate"] * analysis.RATE_PER / per)
     return out
 
 
