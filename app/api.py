@@ -38,52 +38,93 @@ def places():
                     for r in frame.to_dict("records")])
 
 
+@bp.errorhandler(analysis.AnalysisError)
+def cannot_answer(error):
+    """A request the map table cannot answer (a GP practice dataset, too many permutations...): 400."""
+    return jsonify({"error": str(error)}), 400
+
+
+GEOJSON_CACHE = None  # set below: the England layer is 20 MB and 5 s to make, so it is made once
+
+
+def _geojson_cache():
+    global GEOJSON_CACHE
+    if GEOJSON_CACHE is None:
+        from geo.views.map_table import BoundedCache
+
+        GEOJSON_CACHE = BoundedCache(max_entries=16, max_bytes=192 << 20)
+    return GEOJSON_CACHE
+
+
+def _gzip_response(plain: bytes, packed: bytes, mimetype: str, headers: dict | None = None) -> Response:
+    headers = {**(headers or {}), "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        return Response(packed, mimetype=mimetype, headers={**headers, "Content-Encoding": "gzip"})
+    return Response(plain, mimetype=mimetype, headers=headers)
+
+
 @bp.get("/lsoas.geojson")
 def lsoa_layer():
+    """The LSOAs with the map table's values (disclosure applied), simplified for the zoom; cached
+    per store build, dataset version, indicator and extent."""
+    import gzip
+
+    from geo.outputs import exports
+    from geo.views import map_table
+
     extent = params.extent()
     indicator = params.indicator()
-    frame = analysis.indicator_values(params.store(), indicator, extent, geometry=True)
-    from app.map_layers import simplify
+    store = map_table.pinned(params.store())
+    key = (str(store.root), store.path.name, map_table.dataset_version(store, indicator), indicator, extent.level,
+           extent.code)
 
-    frame = simplify(frame, extent.level)
-    keep = [c for c in ("lsoa21cd", "lsoa21nm", "ward24nm", "lad24nm", "value", "lower", "upper", "imd_decile",
-                        "imd_decile_in_icb") if c in frame]
-    payload = json.loads(frame[keep + ["geometry"]].to_json(na="null", drop_id=True))
-    payload["attribution"] = ATTRIBUTION
-    return Response(json.dumps(payload, separators=(",", ":")), mimetype="application/geo+json")
+    def make():
+        table = map_table.map_table(store, indicator, extent)
+        frame = map_table.with_geometry(table, store, extent, simplified=True)
+        keep = [c for c in ("lsoa21cd", "lsoa21nm", "ward24nm", "lad24nm", "value", "lower", "upper", "count",
+                            "population", "suppressed", "imd_decile", "imd_decile_in_icb") if c in frame]
+        meta = {k: v for k, v in table.meta.items() if k != "classification"}
+        text = exports.to_geojson(frame[keep + ["geometry"]], meta, decimals=frame.attrs.get("decimals", 6))
+        text = text.replace('{"type":"FeatureCollection",', '{"type":"FeatureCollection","attribution":'
+                            + json.dumps(ATTRIBUTION) + ",", 1)
+        plain = text.encode("utf-8")
+        return plain, gzip.compress(plain, compresslevel=6)
+
+    plain, packed = _geojson_cache().get(key, make, lambda v: len(v[0]) + len(v[1]))
+    return _gzip_response(plain, packed, "application/geo+json")
 
 
 @bp.get("/statistics")
 def statistics():
+    from geo.views import map_table
+
     extent = params.extent()
     indicator = params.indicator()
     stat = request.args.get("stat", "local-moran")
     if stat not in ("local-moran", "gi-star", "bivariate", "moran"):
         abort(400, description="stat must be local-moran, gi-star, bivariate or moran")
     try:
-        permutations = int(request.args.get("permutations", 999))
-        seed = int(request.args.get("seed", 12345))
+        permutations = int(request.args.get("permutations", map_table.PERMUTATIONS))
+        seed = int(request.args.get("seed", map_table.SEED))
     except ValueError:
         abort(400, description="permutations and seed must be whole numbers")
     if not 99 <= permutations <= 99_999:
         abort(400, description="permutations must be between 99 and 99,999")
+    if not 0 <= seed < 2 ** 32:
+        abort(400, description="seed must be between 0 and 4294967295")
     store = params.store()
-    try:
-        if stat == "moran":
-            return jsonify(analysis.global_moran(store, indicator, extent, permutations, seed))
-        frame = analysis.local_statistic(store, indicator, extent, stat, permutations=permutations, seed=seed)
-    except (analysis.AnalysisError, ValueError) as exc:
-        abort(400, description=str(exc))
-    body = {"method": {k: v for k, v in frame.attrs.items()}, "attribution": ATTRIBUTION,
-            "rows": json.loads(frame.reset_index().to_json(orient="records"))}
+    result = map_table.statistic(store, indicator, extent, stat, permutations, seed)
+    if stat == "moran":
+        return Response(json.dumps({**result, "attribution": ATTRIBUTION}, default=str), mimetype="application/json")
+    rows, method = result
+    body = {"method": method, "attribution": ATTRIBUTION, "rows": map_table.json_rows(rows.reset_index())}
     return Response(json.dumps(body, default=str), mimetype="application/json")
 
 
 @bp.get("/export.<fmt>")
 def export(fmt):
     import tempfile
-
-    from flask import send_file
+    from pathlib import Path
 
     from geo.outputs import exports
 
@@ -106,9 +147,10 @@ def export(fmt):
     if fmt == "csv":
         return Response(exports.to_csv(frame, meta), mimetype="text/csv",
                         headers={"Content-Disposition": f"attachment; filename={name}"})
-    tmp = tempfile.mkdtemp()
-    path = exports.write(frame, meta, fmt, tmp, indicator, extent)
-    return send_file(path, mimetype="application/geopackage+sqlite3", as_attachment=True, download_name=name)
+    with tempfile.TemporaryDirectory(prefix="gapmap-export-") as tmp:  # nothing left in /tmp after the request
+        data = Path(exports.write(frame, meta, fmt, tmp, indicator, extent)).read_bytes()
+    return Response(data, mimetype="application/geopackage+sqlite3",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
 
 
 @bp.get("/openapi.json")

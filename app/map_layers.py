@@ -15,14 +15,14 @@ import os
 import folium
 import numpy as np
 import pandas as pd
-import shapely
 from branca.element import Element
 from folium.plugins import MarkerCluster
 
-from geo import ATTRIBUTION
 from geo.views import analysis
 from geo.stats.bivariate_classes import bivariate_classes
-from geo.stats.classify import NO_DATA, classify
+from geo import ATTRIBUTION
+from geo.stats.classify import NO_DATA
+from geo.views.map_geometry import DECIMALS, SIMPLIFY_DEGREES, simplify  # noqa: F401  (shared with the map table)
 from geo.outputs.geojson_text import geometries_as_json as _geometries_as_json
 from geo.outputs.palettes import (GI_COLOURS, LISA_COLOURS, NO_DATA_COLOUR, NOT_SIGNIFICANT, PURPLES, RURAL_COLOURS,
                           TEALS, ramp)
@@ -44,19 +44,6 @@ TOOLTIP = (("n", "lsoa21nm", "LSOA"), ("c", "lsoa21cd", "Code"), ("w", "ward24nm
 SCHOOL_PHASES = {"primary": ("Primary", "Middle deemed primary", "Nursery"),
                  "secondary": ("Secondary", "Middle deemed secondary", "All-through", "16 plus"),
                  "other": ()}
-SIMPLIFY_DEGREES = {"ward": 0.00005, "lad": 0.0001, "icb": 0.0002, "england": 0.003}
-DECIMALS = {"ward": 5, "lad": 5, "icb": 4, "england": 3}  # ~1 m to ~100 m: under a pixel at the zoom each opens at
-
-
-def simplify(frame, level: str):
-    """Simplify the polygons together so neighbours keep a shared border. Coordinates are rounded
-    when written (:func:`feature_collection`), alike for shared vertices, so borders stay shared."""
-    geoms = np.asarray(frame.geometry.values, dtype=object)
-    frame = frame.copy()
-    frame["geometry"] = shapely.coverage_simplify(geoms, SIMPLIFY_DEGREES[level])
-    frame.attrs["decimals"] = DECIMALS[level]
-    return frame
-
 
 class RawText(Element):
     """Text put in the page as it is (no template: map data can be megabytes)."""
@@ -94,34 +81,25 @@ def _geojson(frame, properties: list[str]) -> dict:
 def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str = "quantiles", k: int = 5,
                    layers: tuple[str, ...] = ("hotspots", "clusters", "bivariate", "wards", "schools", "gps",
                                               "hospitals"), focus: str | None = None) -> folium.Map:
-    frame = analysis.indicator_values(store, indicator, extent, geometry=True)
-    context = store.lsoas(geometry=False, columns=["lsoa21cd", "urban_rural", "ruc21nm"], **extent.filters())
-    frame = frame.merge(context, on="lsoa21cd", how="left")
+    from geo.views import map_table as map_tables
+
+    table = map_tables.map_table(store, indicator, extent, scheme, k)  # disclosure applied there, once
+    frame = map_tables.with_geometry(table, store, extent, simplified=True)
+    scheme = table.scheme
     level = extent.level
-    frame = simplify(frame, level)
     is_deprivation = indicator.startswith("imd") or indicator.split("_")[0] in (
         "income", "employment", "education", "health", "crime", "barriers", "living")
-    if indicator.endswith("decile") or indicator.endswith("quintile"):
-        scheme = "imd_deciles" if indicator.endswith("decile") else "imd_quintiles"
-    classes = classify(frame["value"], scheme, k)
+    classes = table.classes
     colours = ramp(PURPLES if is_deprivation else TEALS, len(classes.labels))
     if scheme in ("imd_deciles", "imd_quintiles"):
         colours = colours[::-1]  # 1 = most deprived gets the darkest
-    frame["fill"] = [colours[c] if c >= 0 else None for c in classes.classes]
-    frame["class_label"] = classes.label_of()
-    if "count" in frame:  # an activity dataset: what the map shows passes disclosure control
-        from geo.store.datasets import DatasetStore
-        from geo.rates.disclosure import Rule, suppressed
-
-        rule = Rule.from_meta(DatasetStore(store).get(indicator).meta)
-        hide = suppressed(frame["count"].to_numpy(dtype=float), rule)
-        frame.loc[hide, ["value", "lower", "upper"]] = np.nan
-        frame.loc[hide, "fill"] = None
-        frame.loc[hide, "class_label"] = f"suppressed ({rule.suppress_from} to {rule.suppress_to} events)"
+    frame["fill"] = [colours[c] if c >= 0 else None for c in frame["class"]]
     frame["value_text"] = [("No data" if not np.isfinite(v) else f"{v:,.3g}") for v in frame["value"]]
     if "lower" in frame:
         frame["value_text"] = [t if t == "No data" else f"{t} ({lo:,.3g} to {hi:,.3g})"
                                for t, lo, hi in zip(frame["value_text"], frame["lower"], frame["upper"])]
+    if "suppressed" in frame:
+        frame.loc[frame["suppressed"].to_numpy(bool), "value_text"] = "Suppressed (small count)"
     bounds = frame.total_bounds
     tiles = os.environ.get("GAPMAP_TILES", "").strip()  # e.g. an OpenStreetMap tile URL, when online
     m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False, attribution_control=True)
@@ -130,16 +108,16 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
                                                    "&copy; OpenStreetMap contributors"), name="Basemap").add_to(m)
     _use_local_assets(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    title, note = _title(store, indicator)
+    title, note = _title(store, indicator, table.meta)
+    if classes.note:
+        note = (note + " " if note else "") + classes.note + "."
     views = [("main", title, "fill", [(c, lab) for c, lab in zip(colours, classes.labels)])]
-    try:
-        gi = analysis.local_statistic(store, indicator, extent, "gi-star")
-        lm = analysis.local_statistic(store, indicator, extent, "local-moran")
-        frame["hotspot"] = frame["lsoa21cd"].map(gi["spot"])
-        frame["hot_fill"] = frame["lsoa21cd"].map(gi["bin"]).map({**GI_COLOURS, 0: NOT_SIGNIFICANT})
-        frame["cluster"] = frame["lsoa21cd"].map(lm["cluster"])
-        frame["cluster_fill"] = frame["cluster"].map(LISA_COLOURS).where(frame["cluster"] != LISA_NO_DATA,
-                                                                          None)
+    has_value = frame["value"].notna()
+    if "gi_bin" in frame:
+        frame["hotspot"] = frame["gi_spot"].where(has_value, None)
+        frame["hot_fill"] = frame["gi_bin"].map({**GI_COLOURS, 0: NOT_SIGNIFICANT}).where(has_value, None)
+        frame["cluster"] = frame["lisa_cluster"].where(has_value, None)
+        frame["cluster_fill"] = frame["cluster"].map(LISA_COLOURS).where(frame["cluster"] != LISA_NO_DATA, None)
         frame.loc[frame["cluster"] == "Not significant", "cluster_fill"] = NOT_SIGNIFICANT
         if "hotspots" in layers:
             views.append(("hot", "Gi* hot and cold spots", "hot_fill",
@@ -148,14 +126,11 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
         if "clusters" in layers:
             views.append(("lisa", "Local Moran clusters", "cluster_fill",
                           [(c, lab) for lab, c in LISA_COLOURS.items()] + [(NOT_SIGNIFICANT, "Not significant")]))
-    except ValueError:
-        pass
     bivariate_legend = None
-    if "bivariate" in layers and not is_deprivation:
-        dep = analysis.indicator_values(store, "imd_score", extent)["value"].to_numpy()
-        b = bivariate_classes(dep, frame["value"].to_numpy())
-        frame["bivariate"] = b.classes.to_numpy()
-        frame["bivariate_fill"] = b.colour_of().to_numpy()
+    if "bivariate" in layers and not is_deprivation and table.bivariate is not None:
+        b = table.bivariate
+        frame["bivariate"] = frame["bivariate_class"]
+        frame["bivariate_fill"] = frame["bivariate_class"].map(b.colours)
         views.append(("bivariate", "Deprivation x activity (bivariate)", "bivariate_fill", None))
         bivariate_legend = _bivariate_legend(b.colours, b.n, title)
     deciles = ramp(PURPLES, 10)[::-1]  # decile 1 (most deprived) darkest
@@ -251,19 +226,21 @@ def _focus(store, frame, code: str, m) -> None:
                    style_function=lambda f: {"fill": False, "color": "#ffeb3b", "weight": 5}).add_to(m)
 
 
-def _title(store, indicator: str) -> tuple[str, str]:
-    """The legend title, and SYNTHETIC DATA for maps made from synthetic data."""
+def _title(store, indicator: str, meta: dict | None = None) -> tuple[str, str]:
+    """The legend title, and SYNTHETIC DATA for maps made from synthetic data. ``meta``: the map
+    table's metadata (the dataset as read for this request)."""
     from geo.store.datasets import DatasetError, DatasetStore
     from geo.store.schema import lsoa_columns
 
     described = lsoa_columns()
     if indicator in described:
         return described[indicator].split(":")[0] if ":" in described[indicator] else described[indicator], ""
-    try:
-        meta = DatasetStore(store).get(indicator).meta
-    except DatasetError:
-        return indicator, ""
-    title = f"{meta.get('measure', indicator)} per {analysis.RATE_PER:,} residents"
+    if meta is None or "measure" not in meta:
+        try:
+            meta = DatasetStore(store).get(indicator).meta
+        except DatasetError:
+            return indicator, ""
+    title = f"{meta.get('measure') or indicator} per {analysis.RATE_PER:,} residents"
     return title, ("SYNTHETIC DATA: made-up records, not real activity." if meta.get("synthetic") else "")
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 import gzip
 from functools import lru_cache
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
 from app import params
+from geo.views.analysis import AnalysisError
 from geo.store.schema import lsoa_columns
 
 bp = Blueprint("pages", __name__)
@@ -33,6 +34,8 @@ def _indicator_choices() -> list[tuple[str, str]]:
                                                                   "_quintile", "_ratio"))]
     choices = [(c, described.get(c, c)) for c in numeric]
     for meta in DatasetStore(store).list():
+        if meta.get("shape") == "fingertips":  # GP practice values: they cannot colour LSOAs
+            continue
         label = f"{meta['measure']} (uploaded{', SYNTHETIC' if meta.get('synthetic') else ''})"
         choices.append((meta["name"], label))
     return choices
@@ -66,26 +69,25 @@ def _cached_panel(store_root: str, build: str, datasets: str, level: str, code: 
 
 
 def _panel(extent, indicator) -> dict:
+    """The side panel, from the map table and its group totals (disclosure applied there)."""
+    from geo.views import map_table
     from geo.views import targeting
 
-    store = params.store()
+    store = map_table.pinned(params.store())
     try:
         targets = targeting.lsoa_targets(store, indicator, extent)
-    except ValueError as exc:  # e.g. values that do not vary
+    except ValueError as exc:  # e.g. a GP practice dataset
         return {"error": str(exc)}
     panel = {"summary": targeting.summary(targets),
-             "quintiles": targeting.by_quintile(targets).to_dict("records"),
+             "quintiles": targeting.by_quintile(targets, store, indicator, extent).to_dict("records"),
              "wards": targeting.top_wards(targets).to_dict("records"),
              "targets": targeting.targeting_list(store, targets).head(25).to_dict("records")}
-    from geo.store.datasets import DatasetStore
-
-    if indicator in DatasetStore(store).names():
-        from geo.views.analysis import by_group
-
+    if "count" in targets:  # an activity dataset
         try:
-            table = by_group(store, indicator, extent, "imd_quintile")
+            table = map_table.group_table(store, indicator, extent, "imd_quintile")
             panel["by_quintile"] = table.to_dict("records")
             panel["sii"] = table.attrs.get("sii")
+            panel["group_note"] = table.attrs.get("note")
             from app.charts import rate_by_quintile
 
             use_dsr = "dsr" in table and table["dsr"].notna().all()
@@ -93,11 +95,12 @@ def _panel(extent, indicator) -> dict:
                 panel["by_quintile"], "dsr" if use_dsr else "crude_rate", "dsr_lower" if use_dsr else "crude_lower",
                 "dsr_upper" if use_dsr else "crude_upper", "Rate per 100,000 by IMD quintile, with 95% intervals")
             panel["synthetic"] = table.attrs.get("synthetic")
-        except ValueError:
-            pass
+        except ValueError as exc:
+            panel["by_quintile_error"] = str(exc)
         try:
-            panel["by_ethnic_group"] = by_group(store, indicator, extent, "ethnic_group").to_dict("records")
-        except ValueError:
+            panel["by_ethnic_group"] = map_table.group_table(store, indicator, extent, "ethnic_group").to_dict(
+                "records")
+        except ValueError:  # no ethnic group breakdown in this dataset
             pass
     return panel
 
@@ -109,7 +112,9 @@ def targeting_csv():
 
     extent = params.extent()
     indicator = params.indicator()
-    store = params.store()
+    from geo.views.map_table import pinned
+
+    store = pinned(params.store())
     table = targeting.targeting_list(store, targeting.lsoa_targets(store, indicator, extent))
     for column in ("name", "ward", "why"):  # neutralise spreadsheet formulas
         table[column] = table[column].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r" else v)
@@ -136,32 +141,53 @@ def search():
 
 @bp.get("/map/frame")
 def map_frame():
+    from geo.views import map_table
+
     extent = params.extent()
     indicator = params.indicator()
     scheme, k = params.scheme()
-    store = params.store()
-    plain, packed = _cached_map(str(store.root), store.path.name, _datasets_version(store), indicator,
-                                extent.level, extent.code, scheme, k, params.focus())
+    store = map_table.pinned(params.store())
+    focus = params.focus()
+    if focus:  # only codes on this map: unknown ones would each fill the cache with a copy of the map
+        frame = map_table.map_table(store, indicator, extent, scheme, k).frame
+        if focus not in set(frame["lsoa21cd"]) and focus not in set(frame["ward24cd"]):
+            abort(400, description=f"focus {focus!r} is not an LSOA or ward on this map")
+    key = (str(store.root), store.path.name, _datasets_version(store), indicator, extent.level, extent.code, scheme,
+           k, focus)
+    plain, packed = MAP_CACHE.get(key, lambda: _render_map(store, indicator, extent, scheme, k, focus),
+                                  lambda v: len(v[0]) + len(v[1]))
     headers = {"Cache-Control": "private, max-age=300", "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("Accept-Encoding", ""):
         return Response(packed, mimetype="text/html", headers={**headers, "Content-Encoding": "gzip"})
     return Response(plain, mimetype="text/html", headers=headers)
 
 
-@lru_cache(maxsize=64)
-def _cached_map(store_root: str, build: str, datasets: str, indicator: str, level: str, code: str, scheme: str,
-                k: int, focus: str | None) -> tuple[bytes, bytes]:
+def _make_map_cache():
+    from geo.views.map_table import BoundedCache
+
+    return BoundedCache(max_entries=64, max_bytes=256 << 20)  # the England page is ~25 MB with its gzip copy
+
+
+MAP_CACHE = _make_map_cache()
+
+
+def _render_map(store, indicator: str, extent, scheme: str, k: int, focus: str | None) -> tuple[bytes, bytes]:
     """The rendered map, as UTF-8 bytes and gzip-compressed, made once per store, datasets and view."""
     from app.map_layers import choropleth_map
-    from geo.views.analysis import Extent
 
-    extent = Extent(level, code)
-    if level == "england":  # all of England: the LSOA views only, no ward outlines or points
-        m = choropleth_map(params.store(), indicator, extent, scheme, k, layers=("hotspots", "clusters"), focus=focus)
+    if extent.level == "england":  # all of England: the LSOA views only, no ward outlines or points
+        m = choropleth_map(store, indicator, extent, scheme, k, layers=("hotspots", "clusters"), focus=focus)
     else:
-        m = choropleth_map(params.store(), indicator, extent, scheme, k, focus=focus)
+        m = choropleth_map(store, indicator, extent, scheme, k, focus=focus)
     plain = m.get_root().render().encode("utf-8")
     return plain, gzip.compress(plain, compresslevel=6)
+
+
+@bp.errorhandler(AnalysisError)
+def cannot_answer(error):
+    """A map, panel or table the data cannot give (a GP practice dataset, too many permutations,
+    classes that do not fit): a 400 page that says why."""
+    return render_template("error.html", status=400, message=str(error)), 400
 
 
 @bp.get("/indicators")

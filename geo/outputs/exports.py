@@ -1,8 +1,9 @@
 """Exports of what a map shows: GeoJSON (RFC 7946), GeoPackage and CSV, with their metadata.
 
-``export_table`` gathers, for an indicator over an extent, every attribute the map shows per LSOA:
-value and interval, class, local Moran cluster, Gi* bin, bivariate class and IMD deciles, with
-disclosure control applied to counts from activity datasets. Every file carries the metadata:
+``export_table`` gives, for an indicator over an extent, the map table (:mod:`geo.views.map_table`): every
+attribute the map shows per LSOA (value and interval, class, local Moran cluster, Gi* bin,
+bivariate class and IMD deciles), with disclosure control applied to counts from activity
+datasets before anything is derived. Every file carries the metadata:
 indicator, period, method, classification, source attribution and licence, the disclosure rule,
 and a synthetic-data warning where it applies. File names say what is inside.
 """
@@ -19,11 +20,12 @@ import shapely
 
 from geo.errors import InvalidValue
 from geo import ATTRIBUTION
-from geo.views import analysis
 from geo.stats.bivariate_classes import bivariate_classes
 from geo.stats.classify import classify
 from geo.store.datasets import DatasetError, DatasetStore
 from geo.rates.disclosure import Rule, protect_table
+from geo.views import analysis
+from geo.views.map_table import group_table, map_table, with_geometry
 
 FORMATS = ("geojson", "gpkg", "csv")
 LICENCE = "Open Government Licence v3.0"
@@ -32,45 +34,11 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def export_table(store, indicator: str, extent: analysis.Extent, scheme: str = "quantiles", k: int = 5,
                  geometry: bool = True):
-    frame = analysis.indicator_values(store, indicator, extent, geometry=geometry)
-    classes = classify(frame["value"], scheme, k)
-    frame["class"] = classes.classes
-    frame["class_label"] = classes.label_of()
-    meta = {"indicator": indicator, "extent": f"{extent.level} {extent.code or ''}".strip(),
-            "classification": f"{scheme}, {len(classes.labels)} classes: " + "; ".join(classes.labels),
-            "attribution": ATTRIBUTION, "licence": LICENCE, "created": dt.date.today().isoformat(),
-            "method": "Gi* (analytic z, row-standardised queen weights incl. self); local Moran (GeoDa, 999 "
-                      "conditional permutations, seed 12345, two-sided, alpha 0.05); bivariate 3x3 quantile classes "
-                      "against IMD 2025 score"}
-    try:
-        gi = analysis.local_statistic(store, indicator, extent, "gi-star").set_index(frame.index)
-        lm = analysis.local_statistic(store, indicator, extent, "local-moran").set_index(frame.index)
-        frame["gi_z"] = gi["z"].to_numpy()
-        frame["gi_bin"] = gi["bin"].to_numpy()
-        frame["gi_spot"] = gi["spot"].to_numpy()
-        frame["lisa_cluster"] = lm["cluster"].to_numpy()
-        frame["lisa_p"] = lm["p_value"].to_numpy()
-    except ValueError as exc:
-        meta["statistics"] = f"not computed: {exc}"
-    dep = analysis.indicator_values(store, "imd_score", extent)["value"].to_numpy()
-    if indicator != "imd_score":
-        frame["bivariate_class"] = bivariate_classes(dep, frame["value"].to_numpy()).classes.to_numpy()
-    try:
-        dataset = DatasetStore(store).get(indicator)
-    except DatasetError:
-        dataset = None
-    if dataset is not None:
-        info = dataset.meta
-        rule = Rule.from_meta(info)
-        frame = protect_table(frame, "count", ["value", "lower", "upper"], rule)
-        meta.update({"measure": info.get("measure"), "unit": f"per {analysis.RATE_PER:,} residents",
-                     "period": (info.get("report") or {}).get("date_range"), "disclosure": rule.describe(),
-                     "synthetic": bool(info.get("synthetic")), "source_file": info.get("source_file")})
-        if info.get("synthetic"):
-            meta["warning"] = "SYNTHETIC DATA: made-up records, not real activity."
-    else:
-        meta["disclosure"] = "Open published data: no disclosure control applies."
-    return frame, meta
+    """The map table (:func:`geo.views.map_table.map_table`: disclosure control applied there, before
+    anything is derived) with the full LSOA polygons, and its metadata."""
+    table = map_table(store, indicator, extent, scheme, k)
+    frame = with_geometry(table, store, extent, simplified=False) if geometry else table.frame.copy()
+    return frame, dict(table.meta)
 
 
 def file_name(indicator: str, extent: analysis.Extent, extension: str, today: dt.date | None = None) -> str:
@@ -138,19 +106,20 @@ def write(frame, meta: dict, fmt: str, out_dir: Path, indicator: str, extent: an
 
 def ward_table(store, indicator: str, extent: analysis.Extent):
     """The wards of the extent: MHCLG deprivation summaries, the indicator's mean over the ward's
-    LSOAs, and for activity datasets the count and rates (disclosure control applied)."""
+    LSOAs that have a published value, and for activity datasets the count and rates, with the
+    secondary suppression of :func:`geo.views.map_table.group_table` (no suppressed LSOA can be found by
+    subtracting the ward's other LSOAs from its total)."""
     frame, meta = export_table(store, indicator, extent, geometry=False)
     wards = frame.groupby(["ward24cd", "ward24nm"], sort=True).agg(
-        lsoas=("lsoa21cd", "size"), mean_value=("value", "mean"),
+        lsoas=("lsoa21cd", "size"), mean_value=("value", "mean"), lsoas_with_value=("value", "count"),
         core20_lsoas=("core20", "sum")).reset_index()
     codes = set(wards["ward24cd"])
     summaries = store.areas("ward")
     summaries = summaries[summaries["ward24cd"].isin(codes)].drop(columns=["ward24nm", "lsoas"], errors="ignore")
     wards = wards.merge(summaries, on="ward24cd", how="left")
-    try:
-        DatasetStore(store).get(indicator)
-        rates = analysis.by_group(store, indicator, extent, "ward24cd").rename(columns={"group": "ward24cd"})
+    if "count" in frame:  # an activity dataset
+        rates = group_table(store, indicator, extent, "ward24cd").rename(columns={"group": "ward24cd"})
         wards = wards.merge(rates, on="ward24cd", how="left")
-    except (DatasetError, ValueError):
-        pass
+        if rates.attrs.get("note"):
+            meta["ward_totals"] = rates.attrs["note"]
     return wards, meta

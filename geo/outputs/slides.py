@@ -18,9 +18,9 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
 from geo.errors import InvalidValue
-from geo import ATTRIBUTION  # noqa: E402
 from geo.views import analysis
-from geo.outputs.exports import export_table, file_name  # noqa: E402
+from geo import ATTRIBUTION  # noqa: E402
+from geo.outputs.exports import file_name  # noqa: E402
 from geo.outputs.palettes import (GI_COLOURS, LISA_COLOURS, NOT_SIGNIFICANT, PURPLES, TEALS, is_deprivation,  # noqa: E402
                           ramp)
 
@@ -30,7 +30,6 @@ NO_DATA = "#d9d9d9"
 
 
 def _colours(frame, view: str, indicator: str, store, extent):
-    from geo.stats.bivariate_classes import bivariate_classes
     from geo.stats.getis_ord import BIN_LABELS
 
     if view == "indicator":
@@ -40,17 +39,20 @@ def _colours(frame, view: str, indicator: str, store, extent):
         return fill, list(zip(palette, labels)), None
     if view == "hotspots":
         fill = [GI_COLOURS.get(b, NOT_SIGNIFICANT) if b is not None else NO_DATA
-            for b in frame["gi_bin"].astype(object).where(frame["gi_bin"].notna(), None)]
+            for b in frame["gi_bin"].astype(object).where(frame["gi_bin"].notna() & frame["value"].notna(), None)]
         rows = [(GI_COLOURS[b], BIN_LABELS[b]) for b in (3, 2, 1)] + [(NOT_SIGNIFICANT, BIN_LABELS[0])] + [
             (GI_COLOURS[b], BIN_LABELS[b]) for b in (-1, -2, -3)]
         return fill, rows, None
     if view == "clusters":
-        fill = [LISA_COLOURS.get(c, NOT_SIGNIFICANT) for c in frame["lisa_cluster"]]
+        fill = [LISA_COLOURS.get(c, NOT_SIGNIFICANT) if has else NO_DATA
+                for c, has in zip(frame["lisa_cluster"], frame["value"].notna())]
         return fill, [(c, lab) for lab, c in LISA_COLOURS.items()] + [(NOT_SIGNIFICANT, "Not significant")], None
     if view == "bivariate":
-        dep = analysis.indicator_values(store, "imd_score", extent)["value"].to_numpy()
-        b = bivariate_classes(dep, frame["value"].to_numpy())
-        fill = [b.colours.get(c, NO_DATA) if isinstance(c, str) else NO_DATA for c in b.classes]
+        b = frame.attrs.get("bivariate")  # from the map table
+        if b is None:
+            raise ValueError(f"no bivariate classes for {indicator!r}: "
+                             + frame.attrs.get("bivariate_note", "it is itself a deprivation measure"))
+        fill = [b.colours.get(c, NO_DATA) if isinstance(c, str) else NO_DATA for c in frame["bivariate_class"]]
         return fill, [], b
     deciles = ramp(PURPLES, 10)[::-1]
     column = "imd_decile_in_lad" if extent.level == "lad" else "imd_decile_in_icb"
@@ -90,10 +92,12 @@ def render(store, indicator: str, extent: analysis.Extent, view: str = "indicato
         raise InvalidValue(f"view must be one of {', '.join(VIEWS)}")
     if fmt not in FORMATS:
         raise InvalidValue(f"format must be one of {', '.join(FORMATS)}")
-    frame, meta = export_table(store, indicator, extent)
-    from geo.stats.classify import classify
+    from geo.views.map_table import map_table, with_geometry
 
-    frame.attrs["labels"] = classify(frame["value"], "quantiles", 5).labels
+    table = map_table(store, indicator, extent)  # the numbers every view shows, disclosure applied
+    frame, meta = with_geometry(table, store, extent, simplified=False), table.meta
+    frame.attrs.update({"labels": table.classes.labels, "bivariate": table.bivariate,
+                        "bivariate_note": meta.get("bivariate", "")})
     fill, rows, bivariate = _colours(frame, view, indicator, store, extent)
     frame_bng = frame.to_crs(27700)
     width, height, dpi = FORMATS[fmt]

@@ -4,6 +4,15 @@ By default, counts from 1 to 7 are suppressed and every other count is rounded t
 rates and their intervals computed from a suppressed count are suppressed too. 0 is shown as 0.
 A dataset can carry its own rule (``meta["disclosure"]``); open published data (IMD, the IoD
 indicators) is not count data and is never suppressed.
+
+Totals over groups of LSOAs (wards, places, IMD quintiles) would let a suppressed LSOA be found
+by subtraction (the ward total minus its other LSOAs). ``protect_group_counts`` applies, besides
+the rule itself, *secondary suppression*: a group total is hidden where the counts of its
+suppressed members add up to a count the rule would suppress; and *complementary suppression*:
+where only one group of a table is hidden, the smallest other non-zero group is hidden too, so
+that the hidden one cannot be had from the table's total. Rates published beside a rounded
+count are computed from the rounded count (see :mod:`geo.views.map_table`), so rate x population gives
+back only the published count.
 """
 from __future__ import annotations
 
@@ -20,8 +29,9 @@ class Rule:
 
     def describe(self) -> str:
         return (f"Counts from {self.suppress_from} to {self.suppress_to} are suppressed, other counts rounded to the "
-                f"nearest {self.round_to}; rates and intervals from suppressed counts are suppressed "
-                f"(NHS Digital HES disclosure rules).")
+                f"nearest {self.round_to}; rates and intervals are computed from the rounded counts, and suppressed "
+                f"with them; totals over wards and other groups are suppressed too where a suppressed count could "
+                f"be found by subtraction (NHS Digital HES disclosure rules).")
 
     @classmethod
     def from_meta(cls, meta: dict | None) -> "Rule":
@@ -52,3 +62,23 @@ def protect_table(frame, count_column: str, derived: list[str], rule: Rule = Rul
         if column in out:
             out.loc[hide, column] = np.nan
     return out
+
+
+def protect_group_counts(totals, hidden_member_totals=None, rule: Rule = Rule()) -> tuple[np.ndarray, np.ndarray]:
+    """Published totals of groups (rounded, missing where hidden) and the mask of hidden groups.
+
+    ``totals``: the groups' raw counts; ``hidden_member_totals``: per group, the raw sum of its
+    members' counts that are suppressed where they are published (0 or None where there are none).
+    """
+    t = np.asarray(totals, dtype=float)
+    hide = suppressed(t, rule)
+    if hidden_member_totals is not None:
+        hidden = np.nan_to_num(np.asarray(hidden_member_totals, dtype=float))
+        hide |= suppressed(hidden, rule)  # secondary: the subtraction would give a suppressed count
+    positive = t > 0
+    if hide.sum() == 1 and (positive & ~hide).any():  # complementary: not recoverable from the total
+        others = np.flatnonzero(positive & ~hide)
+        hide[others[np.argmin(t[others])]] = True
+    rounded = np.floor(t / rule.round_to + 0.5) * rule.round_to
+    return np.where(hide, np.nan, rounded), hide
+

@@ -6,7 +6,15 @@ from the mean), ``user`` (breaks given), and the fixed ``imd_deciles`` / ``imd_q
 class -1 and the label "No data", so a map can draw them distinctly.
 
 ``classify`` returns a :class:`Classes`: ``classes`` (0-based class per value, -1 for no data),
-``breaks`` (upper bound of each class), ``labels`` (legend text, e.g. "12.3 to 25.0"), ``counts``.
+``breaks`` (upper bound of each class), ``labels`` (legend text, e.g. "12.3 to 25.0"), ``counts``,
+and ``note``: what was changed from the request, in words (empty when nothing was).
+
+Bounded cost: Fisher-Jenks is quadratic in the number of values (pure-Python mapclassify without
+numba: 1 s for 1,000 values, ~30 minutes for England's 33,755). Above ``FISHER_JENKS_SAMPLE``
+distinct values the breaks are found on that many evenly spaced order statistics of the values
+(deterministic, unlike mapclassify's random ``FisherJenksSampled``) and every value is classed
+by them. Asking for more classes than there are distinct values gives one class per distinct
+value, and says so in ``note``.
 """
 from __future__ import annotations
 
@@ -17,6 +25,7 @@ import numpy as np
 
 from geo.errors import InvalidValue
 
+FISHER_JENKS_SAMPLE = 1_000
 SCHEMES = ("quantiles", "fisher_jenks", "equal_interval", "std_mean", "user", "imd_deciles", "imd_quintiles")
 NO_DATA = "No data"
 
@@ -29,6 +38,7 @@ class Classes:
     labels: list[str]
     counts: list[int]
     no_data: int
+    note: str = ""
 
     def label_of(self) -> np.ndarray:
         labels = np.array(self.labels + [NO_DATA], dtype=object)
@@ -64,14 +74,26 @@ def classify(values, scheme: str = "quantiles", k: int = 5, breaks: list[float] 
     data = values[ok]
     if len(data) == 0:
         return Classes(scheme, classes, [], [], [], int((~ok).sum()))
-    if scheme == "user":
+    note = ""
+    distinct = np.unique(data)
+    fitted = None
+    if scheme in ("quantiles", "fisher_jenks", "equal_interval") and len(distinct) < k:
+        many = len(distinct) != 1
+        note = (f"{k} classes were asked for but the values take only {len(distinct)} distinct value"
+                f"{'s' if many else ''}: {len(distinct)} class{'es' if many else ''} shown")
+        k = len(distinct)
+        if scheme != "equal_interval":  # one class per distinct value
+            fitted = mapclassify.UserDefined(data, [float(v) for v in distinct])
+    if fitted is not None:
+        pass
+    elif scheme == "user":
         if not breaks:
             raise InvalidValue("user-defined classes need breaks")
         fitted = mapclassify.UserDefined(data, sorted(breaks))
     elif scheme == "quantiles":
         fitted = mapclassify.Quantiles(data, k=k)
     elif scheme == "fisher_jenks":
-        fitted = mapclassify.FisherJenks(data, k=k)
+        fitted = _fisher_jenks(data, distinct, k)
     elif scheme == "equal_interval":
         fitted = mapclassify.EqualInterval(data, k=k)
     else:
@@ -81,4 +103,19 @@ def classify(values, scheme: str = "quantiles", k: int = 5, breaks: list[float] 
     lower = [float(data.min())] + bins[:-1]
     labels = [f"{_fmt(lo)} to {_fmt(hi)}" for lo, hi in zip(lower, bins)]
     counts = [int(c) for c in fitted.counts]
-    return Classes(scheme, classes, bins, labels, counts, int((~ok).sum()))
+    return Classes(scheme, classes, bins, labels, counts, int((~ok).sum()), note)
+
+
+def _fisher_jenks(data: np.ndarray, distinct: np.ndarray, k: int):
+    """Fisher-Jenks natural breaks, on at most FISHER_JENKS_SAMPLE evenly spaced order statistics."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "Numba not installed": the sample bounds the cost
+        if len(distinct) <= FISHER_JENKS_SAMPLE:
+            return mapclassify.FisherJenks(data, k=k)
+        ordered = np.sort(data)
+        sample = ordered[np.linspace(0, len(ordered) - 1, FISHER_JENKS_SAMPLE).round().astype(int)]
+        breaks = list(mapclassify.FisherJenks(sample, k=k).bins)
+        breaks[-1] = float(ordered[-1])
+        return mapclassify.UserDefined(data, breaks)

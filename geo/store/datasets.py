@@ -30,7 +30,7 @@ from geo.errors import GapmapError
 from geo.rates.standard_population import ESP2013
 from geo.store.folder import Store, StoreError
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # used with fullmatch: "$" would accept a final newline
 POPULATION_SOURCE = "ONS mid-2020 LSOA population estimates (single year of age), carried to LSOA 2021 codes"
 ETHNIC_POPULATION_SOURCE = "Census 2021 usual residents by ethnic group"
 
@@ -40,7 +40,7 @@ class DatasetError(GapmapError):
 
 
 def check_name(name: str) -> str:
-    if not NAME.match(name or ""):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         raise DatasetError(f"dataset name {name!r}: use lower-case letters, digits, '-' and '_' "
                            f"(up to 64, starting with a letter or digit), e.g. ae-attendances-2024")
     return name

@@ -69,9 +69,11 @@ def numeric_columns(store: Store) -> list[str]:
     return [f.name for f in schema if str(f.type) in ("double", "float", "int64", "int32") and f.name != "bbox"]
 
 
-def indicator_values(store: Store, indicator: str, extent: Extent, geometry: bool = False) -> pd.DataFrame:
+def indicator_values(store: Store, indicator: str, extent: Extent, geometry: bool = False,
+                     dataset=None) -> pd.DataFrame:
     """LSOAs of the extent (sorted by code) with ``value`` and, for datasets, ``count``,
-    ``population``, ``lower`` and ``upper`` (95% limits of the crude rate per 1,000)."""
+    ``population``, ``lower`` and ``upper`` (95% limits of the crude rate per 1,000).
+    ``dataset``: the dataset already read (one version per request, see :mod:`geo.views.map_table`)."""
     base = ["lsoa21cd", "lsoa21nm", "ward24cd", "ward24nm", "lad24cd", "lad24nm", "imd_score", "imd_decile",
             "imd_quintile", "imd_decile_in_icb", "imd_quintile_in_icb", "imd_decile_in_lad", "imd_quintile_in_lad",
             "core20"]
@@ -81,7 +83,7 @@ def indicator_values(store: Store, indicator: str, extent: Extent, geometry: boo
         frame["value"] = frame[indicator].astype(float)
     else:
         try:
-            dataset = DatasetStore(store).get(indicator)
+            dataset = dataset or DatasetStore(store).get(indicator)
         except DatasetError as exc:
             raise AnalysisError(f"unknown indicator {indicator!r}: not an LSOA column (such as imd_score or "
                                 f"acute_morbidity_indicator) nor a dataset ({exc})") from None

@@ -13,13 +13,16 @@ from geo.views import analysis
 
 
 def lsoa_targets(store, indicator: str, extent: analysis.Extent) -> pd.DataFrame:
-    """Per LSOA: value, Core20, hot-spot bin, cluster, and ``reasons`` (a readable list)."""
-    frame = analysis.indicator_values(store, indicator, extent).set_index("lsoa21cd")
-    gi = analysis.local_statistic(store, indicator, extent, "gi-star")
-    lm = analysis.local_statistic(store, indicator, extent, "local-moran")
-    frame["hot_bin"] = gi["bin"]
-    frame["hot_spot"] = gi["spot"]
-    frame["cluster"] = lm["cluster"]
+    """Per LSOA (indexed by code), from the map table (:mod:`geo.views.map_table`, disclosure applied):
+    value, Core20, hot-spot bin and words, cluster, and ``reasons`` (a readable list). Suppressed
+    LSOAs have no value, so no hot spot or cluster: only Core20 can make them targets."""
+    from geo.views.map_table import map_table
+
+    frame = map_table(store, indicator, extent).frame.set_index("lsoa21cd")
+    has_value = frame["value"].notna()
+    frame["hot_bin"] = frame["gi_bin"].where(has_value) if "gi_bin" in frame else np.nan
+    frame["hot_spot"] = frame["gi_spot"].where(has_value) if "gi_spot" in frame else None
+    frame["cluster"] = frame["lisa_cluster"].where(has_value) if "lisa_cluster" in frame else None
     reasons = []
     for row in frame.itertuples():
         why = []
@@ -44,18 +47,29 @@ def summary(targets: pd.DataFrame) -> dict:
     }
 
 
-def by_quintile(targets: pd.DataFrame) -> pd.DataFrame:
-    """Mean value (and, for datasets, the pooled rate) by national IMD quintile."""
+def by_quintile(targets: pd.DataFrame, store=None, indicator: str | None = None,
+                extent: analysis.Extent | None = None) -> pd.DataFrame:
+    """Mean value over the LSOAs with a (published) value by national IMD quintile and, for
+    datasets (given ``store``, ``indicator`` and ``extent``), the pooled rate per 1,000 from
+    :func:`geo.views.map_table.group_table` (group totals under secondary suppression)."""
     rows = []
     for q, g in targets.groupby("imd_quintile", sort=True):
-        row = {"quintile": int(q), "lsoas": int(len(g)), "mean_value": float(np.nanmean(g["value"]))}
-        if "count" in g and g["population"].sum() > 0:
-            row["rate"] = float(g["count"].sum() / g["population"].sum() * analysis.RATE_PER)
-        rows.append(row)
-    return pd.DataFrame(rows)
+        values = g["value"].dropna()
+        rows.append({"quintile": int(q), "lsoas": int(len(g)),
+                     "mean_value": float(values.mean()) if len(values) else float("nan")})
+    out = pd.DataFrame(rows)
+    if "count" in targets and store is not None and len(out):
+        from geo.views.map_table import group_table
+
+        groups = group_table(store, indicator, extent, "imd_quintile")
+        if len(groups):
+            per = groups.attrs.get("per", 100_000)
+            out["rate"] = out["quintile"].map(groups.set_index("group")["crude_rate"] * analysis.RATE_PER / per)
+    return out
 
 
 def top_wards(targets: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """Wards by the mean of their LSOAs' published values (suppressed LSOAs left out)."""
     grouped = targets.groupby(["ward24cd", "ward24nm"], sort=False).agg(
         lsoas=("value", "size"), mean_value=("value", "mean"),
         target_lsoas=("reasons", lambda r: int((r != "").sum()))).reset_index()

@@ -1,0 +1,540 @@
+"""The map table: ONE per-LSOA table that every view of an indicator over an extent reads.
+
+The web map and its tooltips, the side panel and targeting list, the exports (GeoJSON,
+GeoPackage, CSV, offline HTML, ward tables), the slides and the JSON API all take their numbers
+from :func:`map_table`; nothing else computes classes or statistics for them, so the same request
+gives the same numbers everywhere and each statistic is computed once per request.
+
+Order of work (disclosure control first, once, before anything is derived):
+
+1. The indicator's values (:func:`geo.views.analysis.indicator_values`). For an activity dataset the
+   dataset version is read once (meta and counts held in memory) so that a re-ingest while the
+   request runs cannot pull the files from under it.
+2. Disclosure control (:mod:`geo.rates.disclosure`, the dataset's own rule): counts from
+   ``suppress_from`` to ``suppress_to`` are suppressed, others rounded to ``round_to``; the rate
+   and its 95% interval (:func:`geo.rates.confidence_intervals.crude_rate`, per 1,000 residents) are
+   computed from the *rounded* count, so rate x population gives back only the published count;
+   suppressed LSOAs get no value, and so no class, Gi*, cluster or bivariate class: they are
+   *no data* for the statistics (``meta["suppressed"]`` says how many).
+3. From the published values only: Getis-Ord Gi* (:func:`geo.stats.getis_ord.getis_ord`, analytic z,
+   two-sided normal p), local Moran (:func:`geo.stats.local_moran.local_moran`, conditional
+   permutations), bivariate 3x3 classes against the IMD 2025 score
+   (:func:`geo.stats.bivariate_classes.bivariate_classes`), and the classes of the chosen scheme
+   (:func:`geo.stats.classify.classify`).
+
+Columns of ``MapTable.frame`` (one row per LSOA of the extent, sorted by ``lsoa21cd``):
+
+``lsoa21cd``, ``lsoa21nm``, ``ward24cd``, ``ward24nm``, ``lad24cd``, ``lad24nm``   codes and names
+``imd_score``, ``imd_decile``, ``imd_quintile``, ``imd_decile_in_icb``, ``imd_quintile_in_icb``,
+``imd_decile_in_lad``, ``imd_quintile_in_lad``  IMD 2025 (deciles: 1 = most deprived)
+``core20``            True in national IMD deciles 1-2
+``urban_rural``       RUC 2021 urban or rural
+``value``             the indicator (datasets: crude rate per 1,000 from the published count)
+``lower``, ``upper``  datasets: its 95% interval (PHE: exact Poisson under 10, Byar's above)
+``count``             datasets: the published count (rounded; missing where suppressed)
+``population``        datasets: the denominator (mid-2020 estimate or supplied with the data)
+``suppressed``        datasets: True where the count is suppressed
+``class``             0-based class of ``value`` (-1: no data or suppressed)
+``class_label``       the class in words ("12.3 to 25.0", "No data", "Suppressed (1 to 7 events)")
+``gi_z``, ``gi_p``, ``gi_bin``, ``gi_spot``  Gi* z, p-value, bin (-3..3; missing without a value) and its words
+``lisa_cluster``, ``lisa_p``                 local Moran cluster and pseudo p-value
+``bivariate_class``   "d-a" (deprivation-activity, 1 low .. 3 high); missing without both values
+
+``MapTable.meta`` holds the indicator, extent, classification, method, p-value convention,
+disclosure rule, what was suppressed, the synthetic flag, measure, unit, period, attribution and
+licence. Group totals (wards, IMD quintiles, ethnic groups) come from :func:`group_table`, with
+secondary suppression.
+
+Results are cached (bounded LRU, in entries and bytes) under a key built only from validated
+inputs: store build id, dataset version, indicator, extent, statistic options, and (for the
+classes) scheme and k. Identical concurrent cold requests are coalesced: the first computes, the
+others wait for its result. ``COMPUTED`` counts what was computed (for tests and benchmarks).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from geo import ATTRIBUTION
+from geo.views import analysis
+from geo.stats.classify import Classes, classify
+from geo.rates.disclosure import Rule, protect_counts, protect_group_counts, suppressed
+from geo.store.folder import Store
+
+LICENCE = "Open Government Licence v3.0"
+PERMUTATIONS = 999
+SEED = 12345
+PERMUTATION_BUDGET = 35_000_000  # permutations x LSOAs: 999 over all of England, 99,999 over 350 LSOAs
+CONTEXT = ["urban_rural"]
+COMPUTED: Counter = Counter()  # what was computed (not served from the cache), by kind
+
+
+class MapTableError(analysis.AnalysisError):
+    """A request the map table cannot answer, in words for the user (a 400 on the web)."""
+
+
+# ---- a bounded cache with request coalescing ---------------------------------------------------
+class BoundedCache:
+    """LRU cache bounded in entries and in (estimated) bytes; identical concurrent cold requests
+    are coalesced: one thread computes, the others wait for the result."""
+
+    def __init__(self, max_entries: int, max_bytes: int):
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._items: OrderedDict = OrderedDict()  # key -> (value, size)
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._computing: dict = {}  # key -> threading.Lock held by the computing thread
+
+    def get(self, key, compute, size=None):
+        while True:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    return self._items[key][0]
+                pending = self._computing.get(key)
+                if pending is None:
+                    pending = self._computing[key] = threading.Lock()
+                    pending.acquire()
+                    break
+            with pending:  # wait for the thread computing the same key, then look again
+                pass
+        try:
+            value = compute()
+            nbytes = int(size(value)) if size else 0
+            with self._lock:
+                if nbytes <= self.max_bytes:
+                    self._items[key] = (value, nbytes)
+                    self._bytes += nbytes
+                    while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
+                        _, (_, dropped) = self._items.popitem(last=False)
+                        self._bytes -= dropped
+            return value
+        finally:
+            with self._lock:
+                del self._computing[key]
+            pending.release()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+
+def frame_bytes(frame) -> int:
+    return int(frame.memory_usage(deep=True).sum()) if len(frame.columns) else 0
+
+
+STATISTICS_CACHE = BoundedCache(max_entries=32, max_bytes=256 << 20)
+TABLE_CACHE = BoundedCache(max_entries=64, max_bytes=256 << 20)
+GEOMETRY_CACHE = BoundedCache(max_entries=16, max_bytes=128 << 20)
+
+
+def clear_caches() -> None:
+    for cache in (STATISTICS_CACHE, TABLE_CACHE, GEOMETRY_CACHE):
+        cache.clear()
+
+
+# ---- one store build and one dataset version per request ---------------------------------------
+class PinnedStore(Store):
+    """A store whose build is resolved once: a new build swapped in mid-request is not mixed in."""
+
+    def __init__(self, store: Store):
+        super().__init__(store.root)
+        self._pinned = store.path
+
+    @property
+    def path(self):
+        return self._pinned
+
+
+def pinned(store: Store) -> Store:
+    return store if isinstance(store, PinnedStore) else PinnedStore(store)
+
+
+@dataclass
+class LoadedDataset:
+    """One version of a dataset read into memory (duck-types :class:`geo.store.datasets.Dataset`)."""
+    name: str
+    version: str
+    meta: dict
+    kind: str
+    _counts: pd.DataFrame | None = field(repr=False, default=None)
+
+    def counts(self) -> pd.DataFrame:
+        if self._counts is None:
+            raise MapTableError(f"dataset {self.name!r} holds GP practice values, not counts per LSOA")
+        return self._counts.copy()
+
+
+def load_dataset(store: Store, name: str) -> LoadedDataset | None:
+    """The dataset ``name`` as it is now, read once; None when ``name`` is not a dataset. A
+    re-ingest that replaces the version while it is read makes it read the new one."""
+    from geo.store.datasets import DatasetError, DatasetStore
+
+    for attempt in range(5):
+        try:
+            dataset = DatasetStore(store).get(name)
+        except DatasetError:
+            return None
+        try:
+            meta = dataset.meta
+            kind = dataset.kind
+            counts = dataset.counts() if kind == "lsoa" else None
+            return LoadedDataset(name, dataset.path.name, meta, kind, counts)
+        except FileNotFoundError:  # replaced by a re-ingest between the link and the files
+            time.sleep(0.05 * (attempt + 1))
+    raise MapTableError(f"dataset {name!r} is being replaced; try again in a moment")
+
+
+def dataset_version(store: Store, name: str) -> str | None:
+    """The version a dataset name points at now (part of cache keys), or None."""
+    from geo.store.datasets import DatasetError, DatasetStore
+
+    try:
+        return DatasetStore(store).get(name).path.name
+    except DatasetError:
+        return None
+
+
+def max_permutations(lsoas: int) -> int:
+    return max(99, PERMUTATION_BUDGET // max(lsoas, 1))
+
+
+def check_permutations(permutations: int, lsoas: int) -> None:
+    """Refuse a permutation count whose cost is above the budget for this many LSOAs."""
+    if not 99 <= permutations <= 99_999:
+        raise MapTableError("permutations must be between 99 and 99,999")
+    limit = max_permutations(lsoas)
+    if permutations > limit:
+        raise MapTableError(f"{permutations:,} permutations over {lsoas:,} LSOAs is more work than one request "
+                            f"may ask for: use at most {limit:,} here (or a smaller area), or run "
+                            f"`gapmap analyse` on your own machine")
+
+
+# ---- the statistics layer: values after disclosure control, Gi*, local Moran, bivariate --------
+@dataclass
+class _Layer:
+    frame: pd.DataFrame
+    meta: dict
+    raw_count: np.ndarray | None  # never published: for the secondary suppression of group totals
+    rule: Rule | None
+    dataset: LoadedDataset | None
+    bivariate: object | None
+    stat_attrs: dict = field(default_factory=dict)  # method attributes of each statistic, by name
+
+
+def _values(store: Store, indicator: str, extent: analysis.Extent, dataset: LoadedDataset | None):
+    if dataset is not None and dataset.kind != "lsoa":
+        raise MapTableError(f"dataset {indicator!r} holds values per GP practice (a Fingertips file), not counts "
+                            f"per LSOA, so it cannot colour the LSOA map, its tables or exports: choose an LSOA indicator or "
+                            f"a dataset of counts per LSOA")
+    frame = analysis.indicator_values(store, indicator, extent, dataset=dataset)
+    context = store.lsoas(geometry=False, columns=["lsoa21cd", *CONTEXT], **extent.filters())
+    frame = frame.merge(context, on="lsoa21cd", how="left")
+    if dataset is None:
+        return frame, None, None
+    from geo.rates.confidence_intervals import crude_rate
+
+    rule = Rule.from_meta(dataset.meta)
+    raw = frame["count"].to_numpy(dtype=float)
+    hide = suppressed(raw, rule)
+    published = protect_counts(raw, rule)
+    frame["count"] = published
+    frame["suppressed"] = hide
+    frame[["value", "lower", "upper"]] = np.nan
+    ok = (frame["population"] > 0).to_numpy() & ~hide & np.isfinite(published)
+    if ok.any():  # the rate from the published (rounded) count
+        r = crude_rate(published[ok], frame.loc[ok, "population"].to_numpy(float), analysis.RATE_PER)
+        frame.loc[ok, "value"], frame.loc[ok, "lower"], frame.loc[ok, "upper"] = r["value"], r["lower"], r["upper"]
+    return frame, raw, rule
+
+
+def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dataset: LoadedDataset | None,
+                      permutations: int, seed: int) -> _Layer:
+    from geo.stats.getis_ord import getis_ord
+    from geo.stats.local_moran import local_moran
+
+    COMPUTED["values"] += 1
+    frame, raw, rule = _values(store, indicator, extent, dataset)
+    meta = {"indicator": indicator, "extent": f"{extent.level} {extent.code or ''}".strip(),
+            "attribution": ATTRIBUTION, "licence": LICENCE, "created": dt.date.today().isoformat(),
+            "lsoas": int(len(frame))}
+    if dataset is not None:
+        info = dataset.meta
+        hidden = int(frame["suppressed"].sum())
+        meta.update({"measure": info.get("measure"), "unit": f"per {analysis.RATE_PER:,} residents",
+                     "period": (info.get("report") or {}).get("date_range"), "disclosure": rule.describe(),
+                     "suppressed": f"{hidden} of {len(frame)} LSOAs have a suppressed count: they are treated as "
+                                   f"no data for the classes and every statistic",
+                     "synthetic": bool(info.get("synthetic")), "source_file": info.get("source_file"),
+                     "dataset_version": dataset.version})
+        if info.get("synthetic"):
+            meta["warning"] = "SYNTHETIC DATA: made-up records, not real activity."
+    else:
+        meta["disclosure"] = "Open published data: no disclosure control applies."
+        meta["synthetic"] = False
+    values = frame["value"].to_numpy(float)
+    methods = []
+    stat_attrs = {}
+    try:
+        check_permutations(permutations, len(frame))
+        w = analysis.extent_weights(store, extent)
+        if list(w.ids) != frame["lsoa21cd"].tolist():
+            raise MapTableError("weights and values are not over the same LSOAs")
+        COMPUTED["gi-star"] += 1
+        gi = getis_ord(values, w, "analytic", permutations, seed)
+        COMPUTED["local-moran"] += 1
+        lm = local_moran(values, w, permutations, seed)
+        frame["gi_z"] = gi["z"].to_numpy()
+        frame["gi_p"] = gi["p_value"].to_numpy()
+        frame["gi_bin"] = np.where(np.isfinite(values), gi["bin"].to_numpy(float), np.nan)  # no value: no bin
+        frame["gi_spot"] = gi["spot"].to_numpy()
+        frame["lisa_cluster"] = lm["cluster"].to_numpy()
+        frame["lisa_p"] = lm["p_value"].to_numpy()
+        g, m = gi.attrs, lm.attrs
+        weights = analysis.weights_module.describe(w)
+        stat_attrs = {"gi-star": {**g, "weights": weights}, "local-moran": {**m, "weights": weights}}
+        methods += [f"Gi* ({g.get('inference', 'analytic')} z, row-standardised queen weights incl. self, "
+                    f"{g.get('direction', 'two-sided')} normal p-value; bins at 90/95/99% confidence)",
+                    f"local Moran (GeoDa, {m.get('permutations')} conditional permutations, seed {m.get('seed')}, "
+                    f"{m.get('direction')} pseudo p-value, alpha {m.get('alpha')}"
+                    f"{', Benjamini-Hochberg FDR' if m.get('fdr') else ''})"]
+        meta["p_values"] = ("Gi*: normal p-value of the analytic z; local Moran: (draws as or more extreme + 1) / "
+                            "(permutations + 1), " + str(m.get("direction")))
+        meta["permutations"], meta["seed"] = m.get("permutations"), m.get("seed")
+    except ValueError as exc:  # e.g. values that do not vary, or too few LSOAs with data
+        meta["statistics"] = f"not computed: {exc}"
+    bivariate = None
+    if indicator != "imd_score":
+        from geo.stats.bivariate_classes import bivariate_classes
+
+        ok = np.isfinite(values) & np.isfinite(frame["imd_score"].to_numpy(float))
+        if ok.sum() >= 3:
+            COMPUTED["bivariate"] += 1
+            bivariate = bivariate_classes(frame["imd_score"].to_numpy(float), values)
+            frame["bivariate_class"] = bivariate.classes.to_numpy()
+            methods.append("bivariate 3x3 quantile classes against IMD 2025 score")
+        else:
+            meta["bivariate"] = "not computed: fewer than 3 LSOAs have both values"
+    meta["method"] = "; ".join(methods) if methods else "no statistics"
+    return _Layer(frame, meta, raw, rule, dataset, bivariate, stat_attrs)
+
+
+def _layer_size(layer: _Layer) -> int:
+    return frame_bytes(layer.frame) + (layer.raw_count.nbytes if layer.raw_count is not None else 0)
+
+
+def statistics_layer(store: Store, indicator: str, extent: analysis.Extent, permutations: int = PERMUTATIONS,
+                     seed: int = SEED) -> _Layer:
+    store = pinned(store)
+    extent.filters()
+    key = (str(store.root), store.path.name, dataset_version(store, indicator), indicator, extent.level,
+           extent.code, int(permutations), int(seed))
+
+    def compute():
+        return _statistics_layer(store, indicator, extent, load_dataset(store, indicator), permutations, seed)
+
+    return STATISTICS_CACHE.get(key, compute, _layer_size)
+
+
+# ---- the map table: the layer with the classes of the chosen scheme -----------------------------
+@dataclass
+class MapTable:
+    frame: pd.DataFrame
+    meta: dict
+    classes: Classes
+    bivariate: object | None  # geo.stats.bivariate_classes.BivariateClasses (colours and breaks), or None
+    scheme: str
+    k: int
+
+
+def map_table(store: Store, indicator: str, extent: analysis.Extent, scheme: str = "quantiles", k: int = 5,
+              permutations: int = PERMUTATIONS, seed: int = SEED) -> MapTable:
+    """The per-LSOA table of ``indicator`` over ``extent`` (see the module docstring). Raises
+    :class:`MapTableError` (a ValueError) for requests that cannot be answered."""
+    if indicator.endswith("_decile") or indicator.endswith("_quintile"):
+        scheme = "imd_deciles" if indicator.endswith("_decile") else "imd_quintiles"
+    store = pinned(store)
+    layer = statistics_layer(store, indicator, extent, permutations, seed)
+    version = layer.dataset.version if layer.dataset else None
+    key = (str(store.root), store.path.name, version, indicator, extent.level, extent.code, int(permutations),
+           int(seed), scheme, int(k))
+    return TABLE_CACHE.get(key, lambda: _with_classes(layer, scheme, k), lambda t: frame_bytes(t.frame))
+
+
+def _with_classes(layer: _Layer, scheme: str, k: int) -> MapTable:
+    COMPUTED["classes"] += 1
+    frame = layer.frame.copy()
+    try:
+        classes = classify(frame["value"], scheme, k)
+    except ValueError as exc:
+        raise MapTableError(f"cannot class {layer.meta['indicator']!r} by {scheme}: {exc}") from None
+    frame["class"] = classes.classes
+    frame["class_label"] = classes.label_of()
+    if layer.rule is not None:
+        frame.loc[frame["suppressed"].to_numpy(bool), "class_label"] = (
+            f"suppressed ({layer.rule.suppress_from} to {layer.rule.suppress_to} events)")
+    meta = dict(layer.meta)
+    meta["classification"] = (f"{scheme}, {len(classes.labels)} classes: " + "; ".join(classes.labels)
+                              + (f" ({classes.note})" if classes.note else ""))
+    return MapTable(frame, meta, classes, layer.bivariate, scheme, k)
+
+
+# ---- other statistics on the published values (/api/statistics) --------------------------------
+def statistic(store: Store, indicator: str, extent: analysis.Extent, stat: str, permutations: int = PERMUTATIONS,
+              seed: int = SEED):
+    """``local-moran`` or ``gi-star`` rows from the map table; ``bivariate`` (bivariate local Moran
+    against the IMD 2025 score) and ``moran`` (global) computed on the same published values.
+    Returns (rows, method) for local statistics and a dict for ``moran``."""
+    layer = statistics_layer(store, indicator, extent, permutations, seed)
+    frame = layer.frame.set_index("lsoa21cd")
+    check_permutations(permutations, len(frame))
+    if "statistics" in layer.meta and stat in ("local-moran", "gi-star"):
+        raise MapTableError(f"{stat} {layer.meta['statistics']}")
+    values = frame["value"].to_numpy(float)
+    base = ["lsoa21nm", "ward24nm", "lad24nm", "value"] + [c for c in ("count", "suppressed") if c in frame]
+    method = {k: layer.meta.get(k) for k in ("indicator", "extent", "method", "p_values", "disclosure",
+                                             "suppressed", "synthetic", "permutations", "seed") if k in layer.meta}
+    if stat in ("gi-star", "local-moran"):
+        method = {**layer.stat_attrs[stat], **method}
+        columns = ["gi_z", "gi_p", "gi_bin", "gi_spot"] if stat == "gi-star" else ["lisa_cluster", "lisa_p"]
+        return frame[base + columns], method
+    ok = np.isfinite(values)
+    if ok.sum() < 3 or np.nanstd(values) == 0:
+        raise MapTableError(f"{stat}: {int(ok.sum())} of {len(values)} LSOAs have a value"
+                            + (" and they do not vary" if ok.sum() >= 3 else "")
+                            + ": a spatial statistic needs at least 3 LSOAs with values that vary")
+    w = analysis.extent_weights(pinned(store), extent)
+    try:
+        if stat == "moran":
+            from geo.stats.moran import moran
+
+            COMPUTED["moran"] += 1
+            return {**moran(values, w, permutations, seed), **method}
+        if stat == "bivariate":
+            from geo.stats.bivariate_moran import bivariate_moran
+
+            COMPUTED["bivariate-moran"] += 1
+            out = bivariate_moran(frame["imd_score"].to_numpy(float), values, w, permutations, seed)
+            return frame[base].join(out.drop(columns=["value"], errors="ignore")), {**method, **out.attrs}
+    except (ValueError, ZeroDivisionError) as exc:
+        raise MapTableError(f"{stat} cannot be computed here: {exc}") from None
+    raise MapTableError(f"unknown statistic {stat!r}: local-moran, gi-star, bivariate or moran")
+
+
+# ---- totals over groups of LSOAs, with secondary suppression ------------------------------------
+GROUP_RATE_PER = 100_000
+
+
+def group_table(store: Store, indicator: str, extent: analysis.Extent, grouping: str) -> pd.DataFrame:
+    """Counts and rates of a dataset by ``grouping`` (ward24cd, lad24cd, imd_quintile, ...,
+    ethnic_group) as :func:`geo.views.analysis.by_group` computes them, published under disclosure
+    control: group totals rounded, hidden where the rule or the secondary/complementary rules of
+    :func:`geo.rates.disclosure.protect_group_counts` say, the crude rate and its interval from the
+    published count, DSRs hidden with the count, the SII only where no quintile is hidden."""
+    from geo.rates.confidence_intervals import crude_rate
+    from geo.store.datasets import rates
+
+    store = pinned(store)
+    layer = statistics_layer(store, indicator, extent)
+    if layer.dataset is None:
+        raise MapTableError(f"{indicator!r} is not an activity dataset: it has no counts to total")
+    for attempt in range(5):
+        try:
+            out = analysis.by_group(store, indicator, extent, grouping)
+            break
+        except FileNotFoundError:  # the dataset replaced while it was read
+            time.sleep(0.05 * (attempt + 1))
+    else:
+        raise MapTableError(f"dataset {indicator!r} is being replaced; try again in a moment")
+    if out.empty:
+        return out
+    frame = layer.frame
+    if grouping == "ethnic_group":
+        raw = rates(layer.dataset, store, keep=("ethnic_group",), **extent.filters())
+        raw_totals = raw.groupby("ethnic_group")["count"].sum()
+        hidden_members = None
+    else:
+        groups = frame[grouping] if grouping in frame else frame["lsoa21cd"].map(
+            store.lsoas(geometry=False, columns=["lsoa21cd", grouping], **extent.filters())
+            .set_index("lsoa21cd")[grouping])
+        raw_totals = pd.Series(layer.raw_count, index=frame.index).groupby(groups.to_numpy()).sum()
+        hidden = np.where(frame["suppressed"].to_numpy(bool), layer.raw_count, 0.0)
+        hidden_members = pd.Series(hidden, index=frame.index).groupby(groups.to_numpy()).sum()
+    totals = out["group"].map(raw_totals).fillna(0.0).to_numpy(float)
+    members = out["group"].map(hidden_members).fillna(0.0).to_numpy(float) if hidden_members is not None else None
+    published, hide = protect_group_counts(totals, members, layer.rule)
+    out = out.copy()
+    out["count"] = published
+    per = out.attrs.get("per", GROUP_RATE_PER)
+    for column in ("crude_rate", "crude_lower", "crude_upper"):
+        out[column] = np.nan
+    ok = ~hide & (out["population"].to_numpy(float) > 0)
+    if ok.any():
+        r = crude_rate(published[ok], out.loc[ok, "population"].to_numpy(float), per)
+        out.loc[ok, "crude_rate"], out.loc[ok, "crude_lower"], out.loc[ok, "crude_upper"] = (
+            r["value"], r["lower"], r["upper"])
+    for column in ("dsr", "dsr_lower", "dsr_upper"):
+        if column in out:
+            out.loc[hide, column] = np.nan
+    out["suppressed"] = hide
+    if hide.any():
+        out.attrs.pop("sii", None)
+        out.attrs.pop("gap", None)
+        out.attrs["note"] = (f"{int(hide.sum())} group total(s) hidden so that no suppressed count can be found "
+                             f"by subtraction; no SII where a group is hidden")
+    out.attrs["disclosure"] = layer.rule.describe()
+    return out
+
+
+# ---- geometry, simplified per level and cached ---------------------------------------------------
+def lsoa_geometry(store: Store, extent: analysis.Extent, simplified: bool = True):
+    """LSOA polygons of the extent (GeoDataFrame: lsoa21cd, geometry; sorted by code), simplified
+    as one coverage for the map's zoom (cached) or full (exports, not cached)."""
+    store = pinned(store)
+
+    def read():
+        frame = store.lsoas(columns=["lsoa21cd"], geometry=True, **extent.filters())
+        frame = frame.sort_values("lsoa21cd").reset_index(drop=True)
+        if simplified:
+            from geo.views.map_geometry import simplify
+
+            frame = simplify(frame, extent.level)
+        return frame
+
+    if not simplified:
+        return read()
+    import shapely
+
+    key = (str(store.root), store.path.name, extent.level, extent.code)
+    return GEOMETRY_CACHE.get(key, read, lambda f: 16 * int(shapely.get_num_coordinates(f.geometry.values).sum()))
+
+
+def with_geometry(table: MapTable, store: Store, extent: analysis.Extent, simplified: bool):
+    """The map table's frame as a GeoDataFrame (WGS84)."""
+    import geopandas as gpd
+
+    geometry = lsoa_geometry(store, extent, simplified)
+    frame = table.frame.merge(geometry, on="lsoa21cd", how="left")
+    out = gpd.GeoDataFrame(frame, geometry="geometry", crs=geometry.crs)
+    out.attrs.update(geometry.attrs)
+    return out
+
+
+def json_rows(frame: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts (missing values as null)."""
+    return json.loads(frame.to_json(orient="records", double_precision=6))

@@ -1,0 +1,278 @@
+"""Issue 11 item 1: no small count comes back out, by any route.
+
+Two datasets of counts 1 to 12 over the fixture store's eight LSOAs are asked for through every
+API route and export format (GeoJSON, GeoPackage, CSV LSOA and ward tables, offline HTML), the
+targeting list, the map frame's tooltip data and the side panel. From what comes back the test
+tries to rebuild counts the way an attacker would: the published count itself, rate x population,
+the interval limits, a ward or quintile total minus its other LSOAs, a table total minus the other
+groups. None may give a count from 1 to 7 or an unrounded count.
+
+The reference numbers (rounding, Poisson limits) are computed here from the raw counts with
+scipy, not with Gapmap's own functions.
+"""
+import io
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import chi2, norm
+
+from app import create_app
+from geo.views.analysis import Extent
+from geo.ingest.pipeline import IngestOptions, ingest
+
+LSOAS = [f"E0100000{i}" for i in range(1, 9)]
+WARD_OF = {c: f"E0500000{i // 2 + 1}" for i, c in enumerate(LSOAS)}
+# together the two datasets hold every count from 1 to 12; wards are pairs of LSOAs (1-2, 3-4, ...)
+DATASETS = {
+    "small-a": dict(zip(LSOAS, [3, 12, 9, 11, 5, 6, 1, 8])),
+    "small-b": dict(zip(LSOAS, [2, 4, 7, 10, 1, 12, 6, 9])),
+}
+EXTENTS = ["icb=E54000001", "icb=E54000002", "lad=E06000001", "lad=E06000002", "ward=E05000001",
+           "ward=E05000004", "extent=england"]
+SUPPRESS = range(1, 8)
+
+
+def published(count: int) -> float | None:
+    """HES rule: 1-7 suppressed, others rounded to the nearest 5 (half up)."""
+    return None if 1 <= count <= 7 else 5 * math.floor(count / 5 + 0.5)
+
+
+def poisson_limits(count: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact (chi-squared) under 10, Byar's from 10: PHE's methods, written out here."""
+    a = 1 - confidence
+    if count < 10:
+        lower = chi2.ppf(a / 2, 2 * count) / 2 if count > 0 else 0.0
+        return lower, chi2.ppf(1 - a / 2, 2 * (count + 1)) / 2
+    z = norm.ppf(1 - a / 2)
+    lower = count * (1 - 1 / (9 * count) - z / (3 * math.sqrt(count))) ** 3
+    upper = (count + 1) * (1 - 1 / (9 * (count + 1)) + z / (3 * math.sqrt(count + 1))) ** 3
+    return lower, upper
+
+
+@pytest.fixture(scope="module")
+def client(fixture_store, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("small")
+    for name, counts in DATASETS.items():
+        path = folder / f"{name}.csv"
+        path.write_text("lsoa21cd,count\n" + "".join(f"{c},{n}\n" for c, n in counts.items()))
+        ingest(path, IngestOptions(name=name, measure="Emergency admissions"), fixture_store)
+    app = create_app({"GAPMAP_STORE": str(fixture_store.root), "DEFAULT_ICB": "E54000001", "TESTING": True})
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def population(fixture_store):
+    return fixture_store.population_by_age().set_index("lsoa21cd")["population_mid2020"].to_dict()
+
+
+def _num(v):
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return None
+    v = float(v)
+    return None if math.isnan(v) else v
+
+
+def check_lsoa(name: str, code: str, record: dict, population: dict, where: str) -> None:
+    """Whatever one LSOA's record says, no count 1-7 and no unrounded count can be rebuilt."""
+    raw = DATASETS[name][code]
+    shown = published(raw)
+    count, value = _num(record.get("count")), _num(record.get("value"))
+    lower, upper = _num(record.get("lower")), _num(record.get("upper"))
+    pop = _num(record.get("population")) or population[code]
+    if shown is None:
+        assert count is None and value is None and lower is None and upper is None, (where, code, record)
+        for column in ("gi_z", "gi_p", "lisa_p"):
+            assert _num(record.get(column)) is None, (where, code, column, record)
+        for column in ("gi_bin",):
+            assert _num(record.get(column)) is None, (where, code, column, record)
+        assert record.get("bivariate_class") in (None, "") or pd.isna(record.get("bivariate_class")), (where, code)
+        assert record.get("lisa_cluster") in (None, "No data", "") or pd.isna(record.get("lisa_cluster")), (where, code)
+        if "class" in record and record["class"] is not None:
+            assert int(float(record["class"])) == -1, (where, code, record)
+        return
+    if count is not None:
+        assert count == shown, (where, code, record)
+    if value is not None:  # rate x population gives back the published count, not the raw one
+        rebuilt = value * pop / 1000
+        assert rebuilt == pytest.approx(shown, rel=1e-4, abs=1e-6), (where, code, record)
+        if raw != shown:
+            assert abs(rebuilt - raw) > 0.5, (where, code, record)
+    if lower is not None and shown > 0:
+        lo, hi = poisson_limits(shown)
+        assert lower == pytest.approx(lo / pop * 1000, rel=1e-4) and upper == pytest.approx(hi / pop * 1000, rel=1e-4)
+        if raw != shown:
+            raw_lo, _ = poisson_limits(raw)
+            assert lower != pytest.approx(raw_lo / pop * 1000, rel=1e-4), (where, code)
+
+
+def check_groups(name: str, rows: list[dict], members: dict, where: str, per: float) -> None:
+    """Group totals (wards, quintiles): a published total minus its published members never gives
+    a suppressed count; the rate beside a total is from the published total; and a table never
+    hides exactly one group (its total would be the table total minus the others)."""
+    counts = DATASETS[name]
+    hidden = 0
+    for row in rows:
+        group = row["group"]
+        total = _num(row.get("count"))
+        codes = members[group]
+        raw_total = sum(counts[c] for c in codes)
+        secret = [counts[c] for c in codes if published(counts[c]) is None]
+        if total is None:
+            hidden += 1
+            for column in ("crude_rate", "crude_lower", "crude_upper", "rate"):
+                assert _num(row.get(column)) is None, (where, group, row)
+            continue
+        assert total == 5 * math.floor(raw_total / 5 + 0.5), (where, group, row)
+        assert sum(secret) not in SUPPRESS, (where, group, row)  # subtraction would give a small count
+        pop = _num(row.get("population"))
+        rate = _num(row.get("crude_rate"))
+        if rate is not None and pop:
+            assert rate * pop / per == pytest.approx(total, rel=1e-6), (where, group, row)
+    if hidden:
+        assert hidden >= 2 or len(rows) == 1, (where, rows)
+
+
+def _geojson_records(text: str) -> list[dict]:
+    return [f["properties"] for f in json.loads(text)["features"]]
+
+
+def _page_columns(html: str) -> list[dict]:
+    """The per-LSOA data a map page sends to the browser, as records."""
+    start = html.index("var packed = ") + len("var packed = ")
+    packed, _ = json.JSONDecoder().raw_decode(html[start:])
+    columns = packed["columns"]
+    return [dict(zip(columns, values)) for values in zip(*columns.values())]
+
+
+def check_page(name: str, html: str, population: dict, where: str) -> None:
+    """Tooltips: the value text of a suppressed LSOA has no number; others show the rate of the
+    published count; no class, hot spot, cluster or bivariate class for a suppressed LSOA."""
+    for record in _page_columns(html):
+        code = record["c"]
+        shown = published(DATASETS[name][code])
+        text = str(record.get("v"))
+        if shown is None:
+            assert not any(ch.isdigit() for ch in text.split("(")[0]) and "Suppressed" in text, (where, code, text)
+            assert record.get("h") in (None, "No data") and record.get("cl") in (None, "No data")
+            assert record.get("b") is None and "suppressed" in str(record.get("k", "suppressed")).lower()
+        elif "v" in record:
+            rate = float(text.split(" ")[0].replace(",", ""))
+            assert rate == pytest.approx(shown / population[code] * 1000, rel=5e-3), (where, code, text)
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_no_small_count_comes_back_by_any_route(client, fixture_store, population, name, tmp_path):
+    lsoa_records = []  # (where, record)
+    for extent in EXTENTS:
+        q = f"{extent}&indicator={name}"
+        layer = client.get(f"/api/lsoas.geojson?{q}")
+        assert layer.status_code == 200, (q, layer.get_data(as_text=True))
+        lsoa_records += [(f"lsoas.geojson {q}", r) for r in _geojson_records(layer.get_data(as_text=True))]
+        for stat in ("gi-star", "local-moran", "bivariate"):
+            body = client.get(f"/api/statistics?{q}&stat={stat}&permutations=99")
+            assert body.status_code in (200, 400), (q, stat)
+            if body.status_code == 200:
+                lsoa_records += [(f"statistics {stat} {q}", r) for r in body.get_json()["rows"]]
+                assert "value" not in body.get_json()["method"]
+        moran = client.get(f"/api/statistics?{q}&stat=moran&permutations=99")
+        assert moran.status_code in (200, 400)
+        export = client.get(f"/api/export.geojson?{q}")
+        assert export.status_code == 200
+        lsoa_records += [(f"export.geojson {q}", r) for r in _geojson_records(export.get_data(as_text=True))]
+        csv = client.get(f"/api/export.csv?{q}").get_data(as_text=True)
+        table = pd.read_csv(io.StringIO(csv), comment="#", dtype={"bivariate_class": str})
+        lsoa_records += [(f"export.csv {q}", r) for r in table.to_dict("records")]
+        gpkg = client.get(f"/api/export.gpkg?{q}")
+        assert gpkg.status_code == 200
+        path = tmp_path / "x.gpkg"
+        path.write_bytes(gpkg.data)
+        import pyogrio
+
+        layer = pyogrio.read_dataframe(path, layer="lsoas")
+        lsoa_records += [(f"export.gpkg {q}", r) for r in pd.DataFrame(layer.drop(columns="geometry"))
+                         .to_dict("records")]
+        check_page(name, client.get(f"/api/export.html?{q}").get_data(as_text=True), population, f"html {q}")
+        check_page(name, client.get(f"/map/frame?{q}").get_data(as_text=True), population, f"frame {q}")
+        targeting = client.get(f"/targeting.csv?{q}").get_data(as_text=True)
+        for line in targeting.splitlines()[1:]:
+            for code, raw in DATASETS[name].items():
+                if published(raw) is None and f"in LSOA {code}" in line:
+                    assert "hot spot" not in line and "cluster" not in line, line
+    assert len(lsoa_records) > 100
+    for where, record in lsoa_records:
+        check_lsoa(name, record["lsoa21cd"], record, population, where)
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_ward_and_quintile_totals_hide_what_subtraction_would_show(client, fixture_store, name, tmp_path,
+                                                                  monkeypatch):
+    from click.testing import CliRunner
+
+    from app import pages
+    from geo.outputs import exports
+    from geo.cli import main
+
+    lsoas = fixture_store.lsoas(geometry=False, columns=["lsoa21cd", "ward24cd", "imd_quintile", "icb24cd",
+                                                         "lad24cd"])
+    for extent in (Extent("icb", "E54000001"), Extent("icb", "E54000002"), Extent("lad", "E06000001"),
+                   Extent()):
+        inside = lsoas if extent.level == "england" else lsoas[lsoas[f"{extent.level}24cd"] == extent.code]
+        wards, meta = exports.ward_table(fixture_store, name, extent)
+        rows = wards.rename(columns={"ward24cd": "group"}).to_dict("records")
+        members = inside.groupby("ward24cd")["lsoa21cd"].apply(list).to_dict()
+        check_groups(name, rows, members, f"ward table {extent}", 100_000)
+        # the ward table's mean of LSOA values uses published values only
+        for row in rows:
+            shown = [published(DATASETS[name][c]) for c in members[row["group"]]]
+            assert row["lsoas_with_value"] == sum(s is not None for s in shown)
+        app = client.application
+        query = "extent=england" if extent.level == "england" else f"{extent.level}={extent.code}"
+        with app.test_request_context(f"/map?{query}&indicator={name}"):
+            panel = pages._panel(extent, name)
+        quintiles = inside.groupby("imd_quintile")["lsoa21cd"].apply(list).to_dict()
+        check_groups(name, panel["by_quintile"], quintiles, f"panel {extent}", 100_000)
+        for row in panel["quintiles"]:  # the panel's mean value and pooled rate by quintile
+            codes = quintiles[row["quintile"]]
+            group = next(r for r in panel["by_quintile"] if r["group"] == row["quintile"])
+            if _num(row.get("rate")) is not None:
+                assert row["rate"] == pytest.approx(group["crude_rate"] / 100, rel=1e-9)
+            rates = [published(DATASETS[name][c]) for c in codes]
+            if all(r is None for r in rates):
+                assert _num(row["mean_value"]) is None
+    # the ward CSV written by the CLI carries the same protected totals
+    monkeypatch.setenv("GAPMAP_STORE", str(fixture_store.root))
+    result = CliRunner().invoke(main, ["export", name, "--icb", "E54000001", "--format", "csv", "--table", "ward",
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(next(tmp_path.glob("*_wards_*.csv")), comment="#")
+    members = lsoas[lsoas["icb24cd"] == "E54000001"].groupby("ward24cd")["lsoa21cd"].apply(list).to_dict()
+    check_groups(name, written.rename(columns={"ward24cd": "group"}).to_dict("records"), members, "ward csv",
+                 100_000)
+    # the page's side panel shows no count or rate of a hidden quintile
+    page = client.get(f"/map?icb=E54000001&indicator={name}")
+    assert page.status_code == 200
+
+
+def test_the_attack_of_the_issue_no_longer_works(client, population):
+    """value x population / 1000 gave 1.000 for an LSOA with one event."""
+    layer = _geojson_records(client.get("/api/lsoas.geojson?icb=E54000002&indicator=small-a").get_data())
+    one = next(r for r in layer if r["lsoa21cd"] == "E01000007")  # 1 event
+    assert one["value"] is None and one.get("count") is None
+    rebuilt = [r["value"] * population[r["lsoa21cd"]] / 1000 for r in layer if r["value"] is not None]
+    assert rebuilt and all(abs(x - 5 * round(x / 5)) < 1e-3 for x in rebuilt)  # only multiples of 5 come back
+
+
+def test_group_suppression_rules():
+    from geo.rates.disclosure import Rule, protect_group_counts
+
+    shown, hidden = protect_group_counts([15, 20, 11, 9], [3, 0, 11, 1], Rule())
+    # 15 hides a 3 (secondary); 9 hides a 1; 11 is two suppressed LSOAs (5 + 6): shown, rounded
+    assert hidden.tolist() == [True, False, False, True]
+    assert shown[1] == 20 and shown[2] == 10
+    shown, hidden = protect_group_counts([15, 20, 40], [3, 0, 0], Rule())
+    assert hidden.tolist() == [True, True, False]  # complementary: the smallest other group too
+    shown, hidden = protect_group_counts([0, 20, 40], [0, 0, 0], Rule())
+    assert not hidden.any() and shown.tolist() == [0, 20, 40]

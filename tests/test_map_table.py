@@ -1,0 +1,148 @@
+"""The one map table: every consumer reads the same numbers, each statistic is computed once per
+page, the cache is bounded and identical cold requests are coalesced."""
+import io
+import json
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from app import create_app
+from geo.outputs import exports
+from geo.views import map_table
+from geo.views import targeting
+from geo.views.analysis import Extent
+from geo.ingest.pipeline import IngestOptions, ingest
+
+COUNTS = {"E01000001": 9, "E01000002": 4, "E01000003": 30, "E01000004": 41, "E01000005": 18,
+          "E01000006": 0, "E01000007": 25, "E01000008": 52}
+
+
+@pytest.fixture(scope="module")
+def dataset(fixture_store, tmp_path_factory):
+    path = tmp_path_factory.mktemp("mt") / "counts.csv"
+    path.write_text("lsoa21cd,count\n" + "".join(f"{c},{n}\n" for c, n in COUNTS.items()))
+    ingest(path, IngestOptions(name="mt-counts", measure="Emergency admissions"), fixture_store)
+    return "mt-counts"
+
+
+@pytest.fixture(scope="module")
+def client(fixture_store):
+    app = create_app({"GAPMAP_STORE": str(fixture_store.root), "DEFAULT_ICB": "E54000001", "TESTING": True})
+    return app.test_client()
+
+
+def test_one_map_page_computes_each_statistic_once(client, dataset):
+    map_table.clear_caches()
+    from app import pages
+
+    pages.MAP_CACHE.clear()
+    pages._cached_panel.cache_clear()
+    map_table.COMPUTED.clear()
+    page = client.get(f"/map?icb=E54000001&indicator={dataset}")  # the page and its side panel
+    frame = client.get(f"/map/frame?icb=E54000001&indicator={dataset}")  # the map in its frame
+    assert page.status_code == 200 and frame.status_code == 200
+    computed = dict(map_table.COMPUTED)
+    assert computed["values"] == 1 and computed["gi-star"] == 1 and computed["local-moran"] == 1, computed
+    assert computed["bivariate"] == 1 and computed["classes"] == 1, computed
+    # the targeting list, the exports and the API for the same request compute nothing new
+    for url in (f"/targeting.csv?icb=E54000001&indicator={dataset}",
+                f"/api/export.csv?icb=E54000001&indicator={dataset}",
+                f"/api/lsoas.geojson?icb=E54000001&indicator={dataset}",
+                f"/api/statistics?icb=E54000001&indicator={dataset}&stat=gi-star"):
+        assert client.get(url).status_code == 200, url
+    assert dict(map_table.COMPUTED) == computed
+
+
+def _frame_columns(html: str) -> dict:
+    """The per-LSOA columns the map page sends to the browser (code, value text, class, ...)."""
+    start = html.index('var packed = ') + len('var packed = ')
+    packed, _ = json.JSONDecoder().raw_decode(html[start:])
+    return packed["columns"]
+
+
+def _same(a, b) -> bool:
+    return (pd.isna(a) and pd.isna(b)) if (pd.isna(a) or pd.isna(b)) else a == b
+
+
+def test_every_consumer_gets_the_same_numbers(client, fixture_store, dataset):
+    extent = Extent("icb", "E54000001")
+    table = map_table.map_table(fixture_store, dataset, extent).frame.set_index("lsoa21cd")
+    assert table["value"].notna().sum() == 5  # E01000002 (4 events) is suppressed
+    export, meta = exports.export_table(fixture_store, dataset, extent, geometry=False)
+    export = export.set_index("lsoa21cd")
+    targets = targeting.lsoa_targets(fixture_store, dataset, extent)
+    csv = pd.read_csv(io.StringIO(client.get(f"/api/export.csv?icb=E54000001&indicator={dataset}")
+                                  .get_data(as_text=True)), comment="#").set_index("lsoa21cd")
+    geojson = json.loads(client.get(f"/api/lsoas.geojson?icb=E54000001&indicator={dataset}").get_data())
+    api_values = {f["properties"]["lsoa21cd"]: f["properties"]["value"] for f in geojson["features"]}
+    gi = client.get(f"/api/statistics?icb=E54000001&indicator={dataset}&stat=gi-star").get_json()
+    lm = client.get(f"/api/statistics?icb=E54000001&indicator={dataset}&stat=local-moran").get_json()
+    html = client.get(f"/map/frame?icb=E54000001&indicator={dataset}").get_data(as_text=True)
+    columns = _frame_columns(html)
+    shown = dict(zip(columns["c"], columns["v"]))
+    classes = dict(zip(columns["c"], columns["k"]))
+    for code, row in table.iterrows():
+        for column in ("value", "lower", "upper", "count", "gi_z", "gi_bin", "lisa_p", "class"):
+            assert export.loc[code, column] == pytest.approx(row[column], nan_ok=True), (code, column)
+            assert csv.loc[code, column] == pytest.approx(row[column], rel=1e-5, nan_ok=True), (code, column)
+        assert _same(export.loc[code, "lisa_cluster"], row["lisa_cluster"])
+        assert _same(export.loc[code, "bivariate_class"], row["bivariate_class"])
+        assert targets.loc[code, "value"] == pytest.approx(row["value"], nan_ok=True)
+        assert targets.loc[code, "hot_bin"] == pytest.approx(row["gi_bin"], nan_ok=True)
+        assert _same(targets.loc[code, "cluster"], row["lisa_cluster"] if np.isfinite(row["value"]) else None)
+        assert (api_values[code] if api_values[code] is not None else np.nan) == pytest.approx(row["value"],
+                                                                                               rel=1e-6, nan_ok=True)
+        gi_row = next(r for r in gi["rows"] if r["lsoa21cd"] == code)
+        lm_row = next(r for r in lm["rows"] if r["lsoa21cd"] == code)
+        assert (gi_row["gi_z"] if gi_row["gi_z"] is not None else np.nan) == pytest.approx(row["gi_z"], nan_ok=True)
+        assert _same(lm_row["lisa_cluster"], row["lisa_cluster"])
+        assert _same(classes[code], row["class_label"])
+        if np.isfinite(row["value"]):
+            assert shown[code].startswith(f"{row['value']:,.3g}")
+    # the slide reads the same classes (its legend) as the map's
+    assert meta["classification"].endswith("; ".join(map_table.map_table(fixture_store, dataset, extent)
+                                                       .classes.labels))
+
+
+def test_cache_is_bounded_in_entries_and_bytes():
+    cache = map_table.BoundedCache(max_entries=3, max_bytes=100)
+    for i in range(5):
+        cache.get(i, lambda i=i: i, lambda v: 10)
+    assert len(cache) == 3 and cache.nbytes == 30
+    cache.get("big", lambda: "x", lambda v: 90)
+    assert cache.nbytes <= 100 and "big" in cache._items
+    cache.get("huge", lambda: "y", lambda v: 1000)  # larger than the whole cache: returned, not kept
+    assert "huge" not in cache._items
+
+
+def test_identical_cold_requests_are_coalesced():
+    cache = map_table.BoundedCache(max_entries=8, max_bytes=1 << 20)
+    runs = []
+
+    def slow():
+        runs.append(1)
+        time.sleep(0.3)
+        return 42
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get("k", slow))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [42] * 8 and len(runs) == 1
+
+
+def test_a_failed_computation_is_not_cached_and_does_not_block():
+    cache = map_table.BoundedCache(max_entries=8, max_bytes=1 << 20)
+
+    def broken():
+        raise ValueError("no")
+
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            cache.get("k", broken)
+    assert cache.get("k", lambda: 1) == 1
