@@ -106,7 +106,7 @@ def data_fetch(mirror, only, strict, timeout, retries):
                       else fetch_source(source, downloads, downloader, strict=strict))
         except SourceError as exc:
             raise _fail(exc)
-        problems += result.status in {"missing", "manual", "official-only"} or (strict and result.status == "changed")
+        problems += result.status in {"missing", "manual"} or (strict and result.status == "changed")
         click.echo(f"  {result.status:<13} {source.id}: {result.message}")
     if problems:
         raise click.ClickException(f"{problems} source(s) are not ready; see above.")
@@ -159,7 +159,7 @@ def _fetch_missing(quiet: bool) -> None:
                 result = fetch_source(source, downloads, Downloader())
             except SourceError as exc:
                 raise _fail(exc)
-            if result.status in {"manual", "official-only"}:
+            if result.status == "manual":
                 raise click.ClickException(f"{source.id}: {result.message}")
 
 

@@ -22,6 +22,7 @@ import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import requests
@@ -42,12 +43,16 @@ class OfflineError(SourceError):
 class DownloadError(SourceError):
     """The server answered, but not with what was asked for."""
 
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
 
 @dataclass
 class FetchResult:
     source: Source
     path: Path | None
-    status: str  # downloaded | verified | changed | official-only | manual | missing
+    status: str  # downloaded | verified | changed | reshaped | manual | missing
     message: str = ""
     sha256: str = ""
 
@@ -84,7 +89,8 @@ class Downloader:
                 continue
             if response.status_code >= 400:
                 response.close()
-                raise DownloadError(f"{url}: the server answered {response.status_code} {response.reason}")
+                raise DownloadError(f"{url}: the server answered {response.status_code} {response.reason}",
+                                    status=response.status_code)
             return response
         if isinstance(last_error, requests.ConnectionError):
             host = requests.utils.urlparse(url).hostname
@@ -275,12 +281,7 @@ def fetch_source(source: Source, downloads: Path, downloader: Downloader | None 
                            f"no direct download address is catalogued; get it from {source.landing} "
                            f"and save it as {dest}")
     if source.derived:
-        official = downloads / "official" / source.id / _file_name_from_url(source.url)
-        downloader.download(source.url, official, source.id)
-        return FetchResult(source, official, "official-only",
-                           f"saved the official file to {official}; it comes in another layout than the "
-                           f"catalogued one ({source.layout_note or 'reshaped extract'}) and reshaping it is "
-                           f"not implemented yet, so the build needs a mirror copy of this source")
+        return _fetch_and_reshape(source, downloads, downloader)
     if source.method == "arcgis":
         _save_arcgis(downloader, source, dest)
         return FetchResult(source, dest, "downloaded", f"{source.rows or 'all'} records from the FeatureServer")
@@ -306,6 +307,47 @@ def fetch_source(source: Source, downloads: Path, downloader: Downloader | None 
     if status == "changed":
         message += " (the publisher may have revised it; columns are still checked when it is read)"
     return FetchResult(source, dest, status, message, digest)
+
+
+def dated_candidates(source: Source, today: date | None = None) -> list[str]:
+    """Addresses to try for a source published under a dated file name, newest first.
+
+    ``official.dated_url`` holds ``{date}``, written with ``official.date_format``; the last
+    ``official.look_back_days`` days are tried, then the catalogued ``url``.
+    """
+    template = source.official.get("dated_url")
+    if not template:
+        return [source.url]
+    today = today or date.today()
+    fmt = source.official.get("date_format", "%Y%m%d")
+    days = int(source.official.get("look_back_days", 14))
+    urls = [template.format(date=(today - timedelta(days=n)).strftime(fmt)) for n in range(days + 1)]
+    return urls + ([source.url] if source.url and source.url not in urls else [])
+
+
+def _fetch_and_reshape(source: Source, downloads: Path, downloader: Downloader) -> FetchResult:
+    """Download the official file of a ``derived`` source and write the catalogued layout from it."""
+    from geo.official_layouts import reshape
+
+    official = None
+    tried = []
+    for url in dated_candidates(source):
+        target = downloads / "official" / source.id / _file_name_from_url(url)
+        try:
+            official = downloader.download(url, target, source.id)
+            break
+        except DownloadError as exc:
+            if exc.status != 404 or url == source.url:
+                raise
+            tried.append(url)
+    if official is None:  # every dated address answered 404
+        raise DownloadError(f"{source.describe()}: none of the dated files exist ({tried[0]} … {tried[-1]}); "
+                            f"see {source.landing}")
+    path = reshape(source, official, downloads)
+    note = f" (the newest dated file, {official.name})" if tried or source.official.get("dated_url") else ""
+    return FetchResult(source, path, "reshaped",
+                       f"read the official file{note} in its published layout and wrote the catalogued one",
+                       sha256_of(path))
 
 
 def verify_mirror_source(source: Source, mirror: Path) -> FetchResult:
