@@ -51,8 +51,18 @@ def main():
       gapmap lsoas --icb E54000024   the LSOA table of an ICB
 
     The store lives in $GAPMAP_STORE (default var/store in the project); official files are
-    downloaded to $GAPMAP_DOWNLOADS, or read from $GAPMAP_MIRROR when it is set.
+    downloaded to $GAPMAP_DOWNLOADS, or read from $GAPMAP_MIRROR when it is set. Where nothing
+    can be downloaded, install a store pack: `gapmap data unpack FILE` or GAPMAP_STORE_PACK=FILE.
     """
+    if settings.store_pack() is not None:  # a pack made elsewhere, installed once
+        from geo.store_pack import install_from_env
+
+        try:
+            installed = install_from_env()
+        except StoreError as exc:
+            raise click.ClickException(f"GAPMAP_STORE_PACK: {exc}")
+        if installed:
+            click.echo(f"Installed the store pack {settings.store_pack()} (build {installed['build_id']})", err=True)
 
 
 @main.group()
@@ -177,6 +187,55 @@ def data_status():
         click.echo(f"  {key:<14} {value:>8,}")
     click.echo("Reports: " + ", ".join(f"{k} ({v:,} rows)" for k, v in manifest["reports"].items()))
     click.echo(ATTRIBUTION)
+
+
+@data.command("pack")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The file to write (default gapmap-store-<build>.tar here; .tar.gz compresses it).")
+@click.option("--with-datasets", is_flag=True,
+              help="Include the activity datasets (`gapmap datasets`). They may hold health data: carry the "
+                   "pack as such.")
+def data_pack(out, with_datasets):
+    """Write the built store as one file to carry to a machine that cannot download the sources.
+
+    The pack holds the current build (and, with --with-datasets, the activity datasets) and a
+    manifest with the SHA-256 of every file. Install it with `gapmap data unpack FILE` or by
+    starting Gapmap with GAPMAP_STORE_PACK=FILE.
+    """
+    from geo.store_pack import pack
+
+    store = Store()
+    try:
+        build_id = store.manifest()["build_id"]
+        out = out or Path(f"gapmap-store-{build_id}.tar")
+        manifest = pack(store, out, datasets=with_datasets)
+    except StoreError as exc:
+        raise _fail(exc)
+    size = out.stat().st_size
+    click.echo(f"Packed build {manifest['build_id']} ({manifest['scope']}), {len(manifest['files'])} files"
+               + (f" and datasets {', '.join(manifest['datasets'])}" if manifest["datasets"] else "")
+               + f": {out} ({size / 1e6:,.1f} MB)")
+    click.echo("On the other machine: gapmap data unpack " + out.name)
+
+
+@data.command("unpack")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def data_unpack(file):
+    """Install a store pack made by `gapmap data pack` as the current store.
+
+    Every file is checked against the pack's manifest before the store changes; a truncated,
+    corrupt or partial pack is refused and the store stays as it was.
+    """
+    from geo.store_pack import unpack
+
+    store = Store()
+    try:
+        manifest = unpack(file, store)
+    except StoreError as exc:
+        raise _fail(exc)
+    click.echo(f"Installed build {manifest['build_id']} ({manifest['scope']}, built {manifest['built_at']}) "
+               f"into {store.root}" + (f", with datasets {', '.join(manifest['datasets'])}"
+                                        if manifest["datasets"] else ""))
 
 
 @main.command("areas")
