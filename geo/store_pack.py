@@ -106,6 +106,9 @@ def pack(store: Store, out: Path, datasets: bool = False) -> dict:
             tar.addfile(info, io.BytesIO(body))
             for arcname, path in members:
                 tar.add(path, arcname=arcname, recursive=False)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a pack is an ordinary file
         os.replace(tmp, out)
     except BaseException:
         if os.path.exists(tmp):

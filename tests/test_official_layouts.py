@@ -46,6 +46,11 @@ def test_fetch_and_build_without_a_mirror_equals_the_mirror_build(fixture_mirror
         built = runner.invoke(main, ["data", "build"])
         assert built.exit_code == 0, built.output
         asked = [path for path, _ in server.requests]
+        # the README's first command: `gapmap data build` alone fetches what is missing first
+        monkeypatch.setenv("GAPMAP_STORE", str(tmp_path / "store-direct"))
+        monkeypatch.setenv("GAPMAP_DOWNLOADS", str(tmp_path / "downloads-direct"))
+        direct = runner.invoke(main, ["data", "build", "--quiet"])
+        assert direct.exit_code == 0, direct.output
     # every derived source was read from its official layout
     for source in sources.load_catalogue(catalogue).values():
         if source.derived:
@@ -53,6 +58,7 @@ def test_fetch_and_build_without_a_mirror_equals_the_mirror_build(fixture_mirror
     assert f"/edubase/downloads/public/edubasealldata{gias_day}.csv" in asked  # found by looking back
     ours, reference = _tables(Store(tmp_path / "store")), _tables(fixture_store)
     assert sorted(ours) == sorted(reference)
+    assert _tables(Store(tmp_path / "store-direct"))["lsoas"].equals(ours["lsoas"])
     for name, frame in reference.items():
         other = ours[name]
         assert list(other.columns) == list(frame.columns), name
