@@ -334,7 +334,10 @@ def _fetch_and_reshape(source: Source, downloads: Path, downloader: Downloader) 
     for url in dated_candidates(source):
         target = downloads / "official" / source.id / _file_name_from_url(url)
         try:
-            official = downloader.download(url, target, source.id)
+            if source.official.get("layout") == "census_observations":
+                official = _download_observations(downloader, url, target.with_suffix(".json"))
+            else:
+                official = downloader.download(url, target, source.id)
             break
         except DownloadError as exc:
             if exc.status != 404 or url == source.url:
@@ -348,6 +351,28 @@ def _fetch_and_reshape(source: Source, downloads: Path, downloader: Downloader) 
     return FetchResult(source, path, "reshaped",
                        f"read the official file{note} in its published layout and wrote the catalogued one",
                        sha256_of(path))
+
+
+def _download_observations(downloader: Downloader, url: str, dest: Path) -> Path:
+    """ONS's census API answer, every page of it, saved as one JSON document.
+
+    The API says ``total_observations``; where an answer holds fewer (a page, with ``limit`` and
+    ``offset``), the next pages are asked for with ``offset`` until all have arrived.
+    """
+    import json
+
+    payload = downloader.get_json(url)
+    observations = list(payload.get("observations") or [])
+    total = int(payload.get("total_observations") or len(observations))
+    while len(observations) < total:
+        page = downloader.get_json(url, {"offset": len(observations), "limit": payload.get("limit") or 500_000})
+        more = page.get("observations") or []
+        if not more:
+            raise DownloadError(f"{url}: the API said {total} observations but stopped after {len(observations)}")
+        observations.extend(more)
+    payload = {**payload, "observations": observations, "total_observations": total}
+    payload.pop("offset", None)
+    return _write_aside(dest, lambda tmp: tmp.write_text(json.dumps(payload), encoding="utf-8"))
 
 
 def verify_mirror_source(source: Source, mirror: Path) -> FetchResult:

@@ -80,6 +80,20 @@ class FeatureServer(Route):
         handler.send_json(payload)
 
 
+class Observations(Route):
+    """ONS's census API: ``observations`` served a page at a time (``limit``, ``offset``)."""
+
+    def __init__(self, payload: dict, page_size: int):
+        self.observations = payload["observations"]
+        self.page_size = page_size
+
+    def respond(self, handler, query):
+        offset = int(query.get("offset", 0))
+        limit = min(int(query.get("limit", self.page_size)), self.page_size)
+        handler.send_json({"observations": self.observations[offset: offset + limit], "links": {},
+                           "limit": limit, "offset": offset, "total_observations": len(self.observations)})
+
+
 class Handler(BaseHTTPRequestHandler):
     server: "LoopbackServer"
 

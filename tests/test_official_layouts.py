@@ -17,7 +17,7 @@ from geo.loaders import MissingColumnError, read_source
 from geo.official_layouts import LayoutError, read_official, snake_case
 from geo.store import Store
 from tests.fixture_mirror import official_files
-from tests.http_fixture import LoopbackServer, serve_catalogue
+from tests.http_fixture import LoopbackServer, Observations, serve_catalogue
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +186,18 @@ def test_every_entry_says_where_its_layout_was_confirmed():
         assert source.method != "manual", f"{source.id} has no address"
         if source.derived:
             assert source.official.get("layout"), source.id
+
+
+def test_census_api_pages_are_all_fetched(fixture_mirror, official, tmp_path):
+    from geo.fetch import Downloader, fetch_source
+
+    payload = json.loads(official["census21_age_groups"])
+    with LoopbackServer() as server:
+        url = server.add("/v1/population-types/UR/census-observations", Observations(payload, page_size=25))
+        source = dataclasses.replace(sources.get("census21_age_groups"),
+                                     url=url + "?area-type=lsoa&dimensions=resident_age_6a")
+        result = fetch_source(source, tmp_path, Downloader(timeout=5, retries=0))
+        offsets = [q.get("offset") for _, q in server.requests]
+    assert result.status == "reshaped" and offsets == [None, "25", "50"]  # 54 observations, 25 a page
+    pd.testing.assert_frame_equal(read_source(source, result.path),
+                                  read_source(source, fixture_mirror / source.path))
