@@ -80,7 +80,9 @@ def data_sources(fmt):
         return
     for s in catalogue.values():
         click.echo(f"{s.id}\n  {s.title}\n  {s.publisher}; {s.licence}\n  {s.method}: {s.url or s.landing}\n"
-                   f"  file: {s.path}" + (f"\n  note: {s.layout_note}" if s.layout_note else ""))
+                   f"  file: {s.path}" + (f"\n  note: {s.layout_note}" if s.layout_note else "")
+                   + (f"\n  official layout: {s.official['layout']}" if s.official.get("layout") else "")
+                   + (f"\n  layout confirmed: {s.layout_confirmed}" if s.layout_confirmed else ""))
 
 
 @data.command("fetch")
