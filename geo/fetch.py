@@ -8,6 +8,11 @@ Three kinds of download, matching the catalogue's ``method``:
   ``/query`` endpoint (``resultOffset``/``resultRecordCount``) until the server stops saying
   ``exceededTransferLimit``; the feature count asked for first must equal the count received.
 
+A ``derived`` source (published in another layout than the catalogued one) is saved as published
+under ``downloads/official/<id>/`` (a dated file name is looked for day by day back from today;
+ONS's census API is read page by page) and then reshaped into the catalogued layout by
+:mod:`geo.official_layouts`, so the build reads downloads exactly as it reads a mirror.
+
 Every request has a timeout and is retried with back-off on connection errors, timeouts and
 5xx answers. When no connection can be made at all the error says plainly that the machine
 looks offline and how to use a mirror instead. Files are written next to their final place and
@@ -340,12 +345,14 @@ def _fetch_and_reshape(source: Source, downloads: Path, downloader: Downloader) 
                 official = downloader.download(url, target, source.id)
             break
         except DownloadError as exc:
-            if exc.status != 404 or url == source.url:
+            if exc.status != 404 or not source.official.get("dated_url"):
                 raise
             tried.append(url)
-    if official is None:  # every dated address answered 404
-        raise DownloadError(f"{source.describe()}: none of the dated files exist ({tried[0]} … {tried[-1]}); "
-                            f"see {source.landing}")
+    if official is None:  # every address answered 404
+        raise DownloadError(f"{source.describe()}: the server answered 404 for every dated file name tried "
+                            f"({Path(tried[0]).name} back to {Path(tried[-2] if len(tried) > 1 else tried[0]).name}) "
+                            f"and for the catalogued address; see {source.landing} for the current file",
+                            status=404)
     path = reshape(source, official, downloads)
     note = f" (the newest dated file, {official.name})" if tried or source.official.get("dated_url") else ""
     return FetchResult(source, path, "reshaped",

@@ -175,7 +175,8 @@ def test_no_dated_file_says_where_to_look(tmp_path):
         source = _source("gias_establishments", dated_url=server.base + "/edubasealldata{date}.csv",
                          look_back_days=2)
         source = dataclasses.replace(source, url=server.base + "/edubasealldata20250524.csv")
-        with pytest.raises(DownloadError, match="404"):
+        with pytest.raises(DownloadError, match=r"404 for every dated file name tried \(edubasealldata\d{8}\.csv "
+                                                r"back to edubasealldata\d{8}\.csv\) .*get-information-schools"):
             fetch_source(source, tmp_path, Downloader(timeout=5, retries=0))
         assert len(server.requests) == 4  # three dated names, then the catalogued one
 
