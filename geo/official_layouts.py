@@ -93,6 +93,21 @@ def _require(path: Path, frame: pd.DataFrame, wanted, where: str = "") -> None:
         raise MissingColumnError(label, missing, [str(c) for c in frame.columns])
 
 
+def _numbers(path: Path, frame: pd.DataFrame, column: str, header_row: int = 1, where: str = "",
+             name: str | None = None) -> pd.Series:
+    """``frame[column]`` as floating-point numbers (thousands separators allowed, empty stays empty);
+    a cell that is not a number is named by its file row and column."""
+    text = frame[column].astype("string").str.replace(",", "", regex=False).str.strip()
+    numbers = pd.to_numeric(text, errors="coerce")
+    bad = numbers.isna() & text.notna() & (text != "")
+    if bad.any():  # the frame's index is the row's position under the header in the file
+        first = bad[bad].index[0]
+        label = f"{path} [{where}]" if where else str(path)
+        raise LayoutError(f"{label}, row {header_row + int(first) + 1}, column {name or repr(column)}: {text.loc[first]!r} is "
+                          f"not a number ({int(bad.sum())} such cells)")
+    return numbers.astype(float)
+
+
 def read_wide_to_long(source: Source, path: Path) -> pd.DataFrame:
     o = source.official
     frame = pd.read_csv(_raw(path, o), dtype={o["code_column"]: "string"}, encoding=o.get("encoding", "utf-8-sig"))
@@ -100,9 +115,10 @@ def read_wide_to_long(source: Source, path: Path) -> pd.DataFrame:
     categories: dict[str, str] = o["categories"]
     _require(path, frame, [o["code_column"], o["total_column"], *categories])
     parts = []
+    where = o.get("member", "")
+    total = _numbers(path, frame, o["total_column"], where=where)
     for column, label in categories.items():
-        total = pd.to_numeric(frame[o["total_column"]]).astype(float)
-        count = pd.to_numeric(frame[column]).astype(float)
+        count = _numbers(path, frame, column, where=where)
         parts.append(pd.DataFrame({"code": frame[o["code_column"]], "total": total, "category": label,
                                    "count": count, "share": count / total}))
     long = pd.concat(parts).sort_values("code", kind="stable").reset_index(drop=True)
@@ -167,12 +183,11 @@ def read_select_columns(source: Source, path: Path) -> pd.DataFrame:
     floats = [*o.get("float_columns", []), *passthrough]
     if o.get("numbers_as_float"):  # every column after the key, as the reference copy writes them
         floats += [c for c in out.columns[1:] if c not in floats]
+    header_row = int(o.get("header_row", 1)) if o.get("sheet") else (0 if o.get("header") else 1)
+    where = o.get("sheet") or o.get("member", "")
+    official_name = {ours: theirs for theirs, ours in columns.items()}
     for name in floats:
-        text = out[name].astype("string").str.replace(",", "", regex=False).str.strip()
-        try:
-            out[name] = pd.to_numeric(text).astype(float)
-        except (ValueError, TypeError) as exc:
-            raise LayoutError(f"{path}: column {name!r} holds something that is not a number ({exc})") from None
+        out[name] = _numbers(path, out, name, header_row, where, repr(official_name.get(name, name)))
     return out.reset_index(drop=True)
 
 
@@ -201,7 +216,7 @@ def read_workbook_sheets(source: Source, path: Path) -> pd.DataFrame:
     _require(path, joined, wanted, ", ".join(o["sheets"]))
     out = joined[wanted].copy()
     for column in wanted[1:]:  # figures as floating-point numbers, an empty cell stays empty
-        out[column] = pd.to_numeric(out[column]).astype(float)
+        out[column] = _numbers(path, out, column, int(o.get("header_row", 1)), "File 8 sheets")
     return out
 
 

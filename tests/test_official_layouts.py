@@ -202,3 +202,13 @@ def test_census_api_pages_are_all_fetched(fixture_mirror, official, tmp_path):
     assert result.status == "reshaped" and offsets == [None, "25", "50"]  # 54 observations, 25 a page
     pd.testing.assert_frame_equal(read_source(source, result.path),
                                   read_source(source, fixture_mirror / source.path))
+
+
+def test_a_cell_that_is_not_a_number_is_named_by_row_and_column(official, tmp_path):
+    data = official["gias_establishments"].decode("cp1252").splitlines()
+    cells = data[3].split(",")
+    cells[15] = "lots"  # NumberOfPupils of the third establishment, on the file's row 4
+    data[3] = ",".join(cells)
+    path = _write(tmp_path, "edubase.csv", "\n".join(data).encode("cp1252"))
+    with pytest.raises(LayoutError, match=r"edubase\.csv, row 4, column 'NumberOfPupils': 'lots' is not a number"):
+        read_official(sources.get("gias_establishments"), path, tmp_path)
