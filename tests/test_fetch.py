@@ -170,6 +170,12 @@ def test_workbook_sheet_saved_as_csv(server, tmp_path):
     assert frame.to_dict("records") == [{"lsoa11cd": "E01000001", "imd2019_rank": 29199, "imd2019_decile": 9}]
 
 
+def test_a_source_without_an_address_says_where_to_get_it(tmp_path):
+    source = dataclasses.replace(sources.get("iod2019_file6"), method="manual", url="")
+    result = fetch_source(source, tmp_path, quick())
+    assert result.status == "manual" and source.landing in result.message and source.path in result.message
+
+
 def test_mirror_verification(fixture_mirror):
     result = verify_mirror_source(sources.get("ruc21_lsoa21"), fixture_mirror)
     assert result.status == "changed"  # the fixture is not the reference copy
