@@ -60,8 +60,18 @@ def main():
       gapmap lsoas --icb E54000024   the LSOA table of an ICB
 
     The store lives in $GAPMAP_STORE (default var/store in the project); official files are
-    downloaded to $GAPMAP_DOWNLOADS, or read from $GAPMAP_MIRROR when it is set.
+    downloaded to $GAPMAP_DOWNLOADS, or read from $GAPMAP_MIRROR when it is set. Where nothing
+    can be downloaded, install a store pack: `gapmap data unpack FILE` or GAPMAP_STORE_PACK=FILE.
     """
+    if settings.store_pack() is not None:  # a pack made elsewhere, installed once
+        from geo.store.pack import install_from_env
+
+        try:
+            installed = install_from_env()
+        except GapmapError as exc:
+            raise click.ClickException(f"GAPMAP_STORE_PACK: {exc}")
+        if installed:
+            click.echo(f"Installed the store pack {settings.store_pack()} (build {installed['build_id']})", err=True)
 
 
 @main.group()
@@ -79,7 +89,9 @@ def data_sources(fmt):
         return
     for s in catalogue.values():
         click.echo(f"{s.id}\n  {s.title}\n  {s.publisher}; {s.licence}\n  {s.method}: {s.url or s.landing}\n"
-                   f"  file: {s.path}" + (f"\n  note: {s.layout_note}" if s.layout_note else ""))
+                   f"  file: {s.path}" + (f"\n  note: {s.layout_note}" if s.layout_note else "")
+                   + (f"\n  official layout: {s.official['layout']}" if s.official.get("layout") else "")
+                   + (f"\n  layout confirmed: {s.layout_confirmed}" if s.layout_confirmed else ""))
 
 
 @data.command("fetch")
@@ -112,7 +124,7 @@ def data_fetch(mirror, only, strict, timeout, retries):
     for source in chosen:
         result = (verify_mirror_source(source, mirror) if mirror
                   else fetch_source(source, downloads, downloader, strict=strict))
-        problems += result.status in {"missing", "manual", "official-only"} or (strict and result.status == "changed")
+        problems += result.status in {"missing", "manual"} or (strict and result.status == "changed")
         click.echo(f"  {result.status:<13} {source.id}: {result.message}")
     if problems:
         raise click.ClickException(f"{problems} source(s) are not ready; see above.")
@@ -159,7 +171,7 @@ def _fetch_missing(quiet: bool) -> None:
             if not quiet:
                 click.echo(f"  fetching {source.id} …")
             result = fetch_source(source, downloads, Downloader())
-            if result.status in {"manual", "official-only"}:
+            if result.status == "manual":
                 raise click.ClickException(f"{source.id}: {result.message}")
 
 
@@ -174,6 +186,49 @@ def data_status():
         click.echo(f"  {key:<14} {value:>8,}")
     click.echo("Reports: " + ", ".join(f"{k} ({v:,} rows)" for k, v in manifest["reports"].items()))
     click.echo(ATTRIBUTION)
+
+
+@data.command("pack")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The file to write (default gapmap-store-<build>.tar here; .tar.gz compresses it).")
+@click.option("--with-datasets", is_flag=True,
+              help="Include the activity datasets (`gapmap datasets`). They may hold health data: carry the "
+                   "pack as such.")
+def data_pack(out, with_datasets):
+    """Write the built store as one file to carry to a machine that cannot download the sources.
+
+    The pack holds the current build (and, with --with-datasets, the activity datasets) and a
+    manifest with the SHA-256 of every file. Install it with `gapmap data unpack FILE` or by
+    starting Gapmap with GAPMAP_STORE_PACK=FILE.
+    """
+    from geo.store.pack import pack
+
+    store = Store()
+    build_id = store.manifest()["build_id"]
+    out = out or Path(f"gapmap-store-{build_id}.tar")
+    manifest = pack(store, out, datasets=with_datasets)
+    size = out.stat().st_size
+    click.echo(f"Packed build {manifest['build_id']} ({manifest['scope']}), {len(manifest['files'])} files"
+               + (f" and datasets {', '.join(manifest['datasets'])}" if manifest["datasets"] else "")
+               + f": {out} ({size / 1e6:,.1f} MB)")
+    click.echo("On the other machine: gapmap data unpack " + out.name)
+
+
+@data.command("unpack")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def data_unpack(file):
+    """Install a store pack made by `gapmap data pack` as the current store.
+
+    Every file is checked against the pack's manifest before the store changes; a truncated,
+    corrupt or partial pack is refused and the store stays as it was.
+    """
+    from geo.store.pack import unpack
+
+    store = Store()
+    manifest = unpack(file, store)
+    click.echo(f"Installed build {manifest['build_id']} ({manifest['scope']}, built {manifest['built_at']}) "
+               f"into {store.root}" + (f", with datasets {', '.join(manifest['datasets'])}"
+                                        if manifest["datasets"] else ""))
 
 
 @main.command("areas")

@@ -6,6 +6,10 @@
                     (default ``<project>/boundaries/downloads``, git-ignored)
 ``GAPMAP_MIRROR``   a local copy of the official files to read instead of the
                     internet (for example ``../shared/data``)
+``GAPMAP_CATALOGUE`` another source catalogue than ``boundaries/sources.toml``
+                    (for example one pointing at an internal copy of each site)
+``GAPMAP_STORE_PACK`` a store pack (``gapmap data pack``) installed into the store
+                    at start when the store does not already hold its build
 =================== ===========================================================
 """
 from __future__ import annotations
@@ -31,4 +35,13 @@ def downloads_dir() -> Path:
 
 def mirror_dir() -> Path | None:
     value = os.environ.get("GAPMAP_MIRROR", "").strip()
+    return Path(value).expanduser().resolve() if value else None
+
+
+def catalogue_path(default: Path) -> Path:
+    return _path_from_env("GAPMAP_CATALOGUE", default)
+
+
+def store_pack() -> Path | None:
+    value = os.environ.get("GAPMAP_STORE_PACK", "").strip()
     return Path(value).expanduser().resolve() if value else None

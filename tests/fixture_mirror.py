@@ -52,6 +52,24 @@ LSOA11 = ["E01000001", "E01000002", "E01000003", "E01009001", "E01009002", "E010
 IMD2019_RANK = dict(zip(LSOA11, [2, 5, 8, 7, 1, 4, 3, 6]))
 POP2015 = dict(zip(LSOA11, [1400, 1500, 1300, 3800, 900, 1100, 2000, 1000]))
 POP2020 = dict(zip(LSOA11, [1450, 1580, 1390, 4000, 800, 1000, 2100, 900]))
+ETHNIC_GROUPS = ["Asian, Asian British or Asian Welsh", "Black, Black British, Black Welsh, Caribbean or African",
+                 "Mixed or Multiple ethnic groups", "White", "Other ethnic group"]
+AGE_GROUPS = ["Aged 15 years and under", "Aged 16 to 24 years", "Aged 25 to 34 years", "Aged 35 to 49 years",
+              "Aged 50 to 64 years", "Aged 65 years and over"]
+
+
+def ethnic_counts(total: int) -> list[int]:
+    """Census counts are whole people: 20%, 10%, 5% and 60%, and the rest in 'Other'."""
+    first = [total * k // 20 for k in (4, 2, 1, 12)]
+    return first + [total - sum(first)]
+
+
+def age_counts(total: int) -> list[int]:
+    """15 and under 20%, 16-24 10%, 25-34 15%, 35-49 20%, 50-64 20%, and the rest 65 and over."""
+    first = [total * k // 20 for k in (4, 2, 3, 4, 4)]
+    return first + [total - sum(first)]
+
+
 DOMAIN_LABELS = [
     ("Index of Multiple Deprivation (IMD) Score", "Index of Multiple Deprivation (IMD)"),
     ("Income Score (rate)", "Income"),
@@ -179,21 +197,15 @@ def write_mirror(root: Path) -> Path:
                head + ["Total population: mid 2015 (excluding prisoners)"],
                [[c, "n", "E06000001", "Alphaton", f"{POP2015[c]:,}"] for c in LSOA11])
 
-    eth_groups = ["Asian, Asian British or Asian Welsh", "Black, Black British, Black Welsh, Caribbean or African",
-                  "Mixed or Multiple ethnic groups", "White", "Other ethnic group"]
     rows = []
     for c in LSOAS + ["W01000001"]:
         total = RESIDENTS.get(c, 1200)
-        parts = [0.2, 0.1, 0.05, 0.6, 0.05]
-        for g, p in zip(eth_groups, parts):
-            rows.append((c, float(total), g, total * p, p))
+        for g, n in zip(ETHNIC_GROUPS, ethnic_counts(total)):
+            rows.append((c, float(total), g, float(n), n / total))
     pd.DataFrame(rows, columns=["LSOA21CD", "total_residents", "ethnic_group", "n", "prop"]).to_csv(
         root / "census/TS021_ethnic_group_lsoa21_long.csv", index=False)
-    age_groups = ["Aged 15 years and under", "Aged 16 to 24 years", "Aged 25 to 34 years", "Aged 35 to 49 years",
-                  "Aged 50 to 64 years", "Aged 65 years and over"]
-    shares = [0.2, 0.1, 0.15, 0.2, 0.2, 0.15]
-    rows = [(c, names.get(c, "Cymru 001A"), g, RESIDENTS.get(c, 1200) * s)
-            for c in LSOAS + ["W01000001"] for g, s in zip(age_groups, shares)]
+    rows = [(c, names.get(c, "Cymru 001A"), g, float(n))
+            for c in LSOAS + ["W01000001"] for g, n in zip(AGE_GROUPS, age_counts(RESIDENTS.get(c, 1200)))]
     pd.DataFrame(rows, columns=["LSOA21CD", "LSOA21NM", "age_group", "usual_residents"]).to_csv(
         root / "census/census2021_usual_residents_by_age_group_lsoa21.csv", index=False)
 
@@ -211,6 +223,11 @@ def write_mirror(root: Path) -> Path:
     return root
 
 
+HOSPITALS = [  # name, postcode, ODS code: the NHS website's list, placed at the postcode
+    ("Alpha General", "LU4 4HG", "RAA01"), ("Alpha General", "lu44hg", "RAA01"),
+    ("Offshore Clinic", "LU5 5OC", "RAA02"), ("Nowhere Cottage Hospital", "LU9 9NW", "RAA03")]
+
+
 def centre(col: int, row: int, dx: float = 0.0, dy: float = 0.0) -> tuple[float, float]:
     return X0 + (col + 0.5) * SIZE + dx, Y0 + (row + 0.5) * SIZE + dy
 
@@ -222,7 +239,7 @@ def write_points(root: Path, lsoas: gpd.GeoDataFrame) -> None:
         (1003, "Gamma Nursery", "Alphaton", "Nursery", (2, 0), "E01000003"),
         (1004, "Lost School", "Alphaton", "Primary", None, "E01000004"),  # no coordinates
         (1005, "Ysgol Cymru", "Cymru", "Primary", (5, 0), "W01000001"),  # in Wales
-        (1006, "Same LAD Other LSOA", "Alphaton", "Primary", (3, 0), "E01000002"),
+        (1006, "St Mary\u2019s Same LAD Other LSOA", "Alphaton", "Primary", (3, 0), "E01000002"),
     ]
     rows = []
     for urn, name, la, phase, cell, gias_lsoa in schools:
@@ -240,7 +257,8 @@ def write_points(root: Path, lsoas: gpd.GeoDataFrame) -> None:
     with open(root / "postcodes/codepo_gb/Doc/Code-Point_Open_Column_Headers.csv", "w", newline="") as fh:
         csv.writer(fh).writerows(headers)
     postcodes = [("LU1 1AA", 10, *centre(0, 0)), ("LU1 1AB", 10, *centre(3, 1)), ("LU2 9ZZ", 90, 0, 0),
-                 ("LU3 3XY", 10, *centre(5, 0))]  # LU3 3XY lies in the Welsh square: outside England
+                 ("LU3 3XY", 10, *centre(5, 0)),  # LU3 3XY lies in the Welsh square: outside England
+                 ("LU4 4HG", 10, *centre(1, 0)), ("LU5 5OC", 10, *centre(9, 9))]  # the hospitals' postcodes
     with open(root / "postcodes/codepo_gb/Data/CSV/lu.csv", "w", newline="") as fh:
         w = csv.writer(fh, quoting=csv.QUOTE_NONNUMERIC)
         for pc, pq, e, n in postcodes:
@@ -265,9 +283,10 @@ def write_points(root: Path, lsoas: gpd.GeoDataFrame) -> None:
 
     lon_lat = gpd.GeoSeries(gpd.points_from_xy([centre(1, 0)[0], centre(9, 9)[0]],
                                                [centre(1, 0)[1], centre(9, 9)[1]]), crs=27700).to_crs(4326)
-    hospitals = pd.DataFrame({"name": ["Alpha General", "Alpha General", "Offshore Clinic"],
-                              "longitude": [lon_lat.x[0], lon_lat.x[0], lon_lat.x[1]],
-                              "latitude": [lon_lat.y[0], lon_lat.y[0], lon_lat.y[1]]})
+    # located at their postcodes (HOSPITALS); the last one's postcode is not in Code-Point Open
+    hospitals = pd.DataFrame({"name": [h[0] for h in HOSPITALS],
+                              "longitude": [lon_lat.x[0], lon_lat.x[0], lon_lat.x[1], None],
+                              "latitude": [lon_lat.y[0], lon_lat.y[0], lon_lat.y[1], None]})
     hospitals.to_csv(root / "points/hospitals_2022.csv", index=False)
 
     rows = [  # Area Code, Area Name, Area Type, Value, Count, Denominator
@@ -294,3 +313,239 @@ def zip_codepoint(root: Path, dest: Path) -> Path:
         for path in folder.rglob("*.csv"):
             zf.write(path, path.relative_to(folder).as_posix())
     return dest
+
+
+# ---- the same data in the layouts the publishers ship (served by tests/http_fixture.py) --------------
+
+SUBDOMAINS = [("Children and Young People", "children_and_young_people"), ("Adult Skills", "adult_skills"),
+              ("Geographical Barriers", "geographical_barriers"), ("Wider Barriers", "wider_barriers"),
+              ("Indoors", "indoors"), ("Outdoors", "outdoors")]
+# File 8: the sheet each indicator is on, and its header as MHCLG writes it (janitor's snake_case of the
+# header is the catalogued name)
+FILE8_SHEETS = {
+    "IoD25 Income Domain": ["Income Domain numerator", "Income Deprivation Affecting Children Index (IDACI) numerator",
+                            "Income Deprivation Affecting Older People Index (IDAOPI) numerator"],
+    "IoD25 Employment Domain": ["Employment Domain numerator"],
+    "IoD25 Education Domain": ["Adult Skills and English Language Proficiency indicator",
+                               "Entry to Higher Education indicator"],
+    "IoD25 Health Domain": ["Acute morbidity indicator", "Comparative Illness and Disability Ratio indicator",
+                            "Mental Health indicator", "Years of Potential Life Lost indicator"],
+    "IoD25 Crime Domain": ["Violence with injury rate per 1,000 at-risk population",
+                           "Violence without injury rate per 1,000 at-risk population",
+                           "Stalking and harassment rate per 1,000 at-risk population",
+                           "Burglary rate per 1,000 at-risk properties", "Theft rate per 1,000 at-risk population",
+                           "Criminal damage rate per 1,000 at-risk population",
+                           "Public order and possession of weapons rate per 1,000 at-risk population",
+                           "Anti-social behaviour rate per 1,000 at-risk population"],
+    "IoD25 Barriers Domain": ["Connectivity Score",
+                              "Owner-occupation affordability (component of housing affordability indicator)",
+                              "Private rental affordability (component of housing affordability indicator)",
+                              "Housing affordability indicator",
+                              "Digital connectivity (broadband download and upload speeds)",
+                              "Core homelessness rate (% of households)", "Patient to GP ratio",
+                              "Homelessness indicator (rate per 1,000 households)",
+                              "Household overcrowding indicator (rooms)", "Household overcrowding indicator (bedrooms)"],
+    "IoD25 Living Env Domain": ["Housing in poor condition indicator", "Noise pollution", "Air quality indicator"],
+}
+GIAS_COLUMNS = ["URN", "LA (code)", "LA (name)", "EstablishmentNumber", "EstablishmentName",
+                "TypeOfEstablishment (code)", "TypeOfEstablishment (name)", "EstablishmentTypeGroup (code)",
+                "EstablishmentTypeGroup (name)", "EstablishmentStatus (code)", "EstablishmentStatus (name)",
+                "PhaseOfEducation (code)", "PhaseOfEducation (name)", "StatutoryLowAge", "StatutoryHighAge",
+                "NumberOfPupils", "PercentageFSM", "Postcode", "Easting", "Northing", "LSOA (code)", "LSOA (name)",
+                "ParliamentaryConstituency (code)"]
+EPRACCUR_WIDTH = 27
+
+
+def _workbook(sheets: dict[str, pd.DataFrame], title_rows: dict[str, list[str]] | None = None) -> bytes:
+    """An .xlsx with these sheets; ``title_rows`` puts lines of text above a sheet's header."""
+    import io
+
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as xl:
+        for name, frame in sheets.items():
+            titles = (title_rows or {}).get(name, [])
+            frame.to_excel(xl, sheet_name=name, index=False, startrow=len(titles))
+            for i, text in enumerate(titles):
+                xl.sheets[name].cell(row=i + 1, column=1, value=text)
+    return buffer.getvalue()
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def official_files(mirror: Path) -> dict[str, bytes]:
+    """The files each publisher ships, keyed by source id, holding the fixture mirror's data.
+
+    Written from the same constants as :func:`write_mirror` (the mirror is read only for the
+    layers the ArcGIS servers and the unchanged CSVs serve as they are).
+    """
+    from geo.sources.catalogue import load_catalogue
+
+    mirror = Path(mirror)
+    catalogue = load_catalogue()
+    names = dict(zip(lsoa_polygons().LSOA21CD, lsoa_polygons().LSOA21NM))
+    files: dict[str, bytes] = {}
+
+    # File 7 (2025): every column, the sub-domains and population denominators included
+    file7 = pd.read_csv(mirror / catalogue["iod2025_file7"].path)
+    cols = list(file7.columns)
+    at = cols.index("Living Environment Decile (where 1 is most deprived 10% of LSOAs)") + 1
+    rank = national_rank(SCORES)
+    extra = {}
+    for label, abbr in (("Income Deprivation Affecting Children Index (IDACI)", 0.3),
+                        ("Income Deprivation Affecting Older People (IDAOPI)", 0.2)):
+        extra[f"{label} Score (rate)"] = [round(SCORES[c] * abbr / 100, 3) for c in LSOAS]
+        extra[f"{label} Rank (where 1 is most deprived)"] = [rank[c] for c in LSOAS]
+        extra[f"{label} Decile (where 1 is most deprived 10% of LSOAs)"] = [decile(rank[c], 8) for c in LSOAS]
+    for k, (label, _key) in enumerate(SUBDOMAINS):
+        extra[f"{label} Sub-domain Score"] = [SCORES[c] * 0.1 * (k + 1) for c in LSOAS]
+        extra[f"{label} Sub-domain Rank (where 1 is most deprived)"] = [rank[c] for c in LSOAS]
+        extra[f"{label} Sub-domain Decile (where 1 is most deprived 10% of LSOAs)"] = [decile(rank[c], 8)
+                                                                                       for c in LSOAS]
+    extra["Total population: mid 2022"] = [RESIDENTS[c] + 10 for c in LSOAS]
+    extra["Dependent Children aged 0-15: mid 2022"] = [RESIDENTS[c] // 5 for c in LSOAS]
+    extra["Older population aged 60 and over: mid 2022"] = [RESIDENTS[c] // 4 for c in LSOAS]
+    extra["Working age population 18-66 (for use with Employment Deprivation Domain): mid 2022"] = [
+        RESIDENTS[c] // 2 for c in LSOAS]
+    full = pd.concat([file7[cols[:at]], pd.DataFrame(extra), file7[cols[at:]]], axis=1)
+    files["iod2025_file7"] = files["iod2025_subdomains"] = full.to_csv(index=False).encode()
+
+    # File 8: a Notes sheet, then one sheet per domain keyed by the LSOA code
+    underlying = pd.read_csv(mirror / catalogue["iod2025_underlying_indicators"].path)
+    head = {"LSOA code (2021)": LSOAS, "LSOA name (2021)": [names[c] for c in LSOAS],
+            "Local Authority District code (2024)": [LAD_OF[c] for c in LSOAS],
+            "Local Authority District name (2024)": [LAD_NAME[LAD_OF[c]] for c in LSOAS]}
+    from geo.sources.official_layouts import snake_case
+
+    sheets = {"Notes": pd.DataFrame({"Notes": ["English Indices of Deprivation 2025: underlying indicators"]})}
+    for sheet, headers in FILE8_SHEETS.items():
+        frame = pd.DataFrame(head)
+        for header in headers:
+            key = snake_case(header)
+            frame[header] = underlying[key].to_numpy() if key in underlying else [0.5] * len(LSOAS)
+        sheets[sheet] = frame
+    files["iod2025_underlying_indicators"] = _workbook(sheets)
+
+    # IoD2019 Files 1 and 2 (workbooks) and File 7 (CSV; carries File 6's population)
+    head19 = {"LSOA code (2011)": LSOA11, "LSOA name (2011)": ["n"] * len(LSOA11),
+              "Local Authority District code (2019)": ["E06000001"] * len(LSOA11),
+              "Local Authority District name (2019)": ["Alphaton"] * len(LSOA11)}
+    files["imd2019_file1"] = _workbook({"Notes": pd.DataFrame({"a": ["notes"]}), "IMD2019": pd.DataFrame({
+        **head19, "Index of Multiple Deprivation (IMD) Rank": [IMD2019_RANK[c] for c in LSOA11],
+        "Index of Multiple Deprivation (IMD) Decile": [decile(IMD2019_RANK[c], 8) for c in LSOA11]})})
+    files["iod2019_file2"] = _workbook({"Notes": pd.DataFrame({"a": ["notes"]}), "IoD2019 Domains": pd.DataFrame({
+        **head19, "Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)":
+            [IMD2019_RANK[c] for c in LSOA11],
+        "Index of Multiple Deprivation (IMD) Decile (where 1 is most deprived 10% of LSOAs)":
+            [decile(IMD2019_RANK[c], 8) for c in LSOA11]})})
+    files["iod2019_file6"] = pd.DataFrame({
+        **head19, "Index of Multiple Deprivation (IMD) Score": [10.0] * len(LSOA11),
+        "Total population: mid 2015 (excluding prisoners)": [POP2015[c] for c in LSOA11],
+        "Dependent Children aged 0-15: mid 2015 (excluding prisoners)": [POP2015[c] // 5 for c in LSOA11],
+    }).to_csv(index=False).encode("utf-8-sig")
+
+    # Census 2021 TS021 from nomis: a zip of one CSV per geography level, one column per category
+    areas = LSOAS + ["W01000001"]
+    wide = {"date": 2021, "geography": [names.get(c, "Cymru 001A") for c in areas], "geography code": areas}
+    totals = [RESIDENTS.get(c, 1200) for c in areas]
+    wide["Ethnic group: Total: All usual residents"] = totals
+    counts = [ethnic_counts(t) for t in totals]
+    for i, group in enumerate(ETHNIC_GROUPS):
+        wide[f"Ethnic group: {group}"] = [n[i] for n in counts]
+        wide[f"Ethnic group: {group}: a finer group"] = [n[i] for n in counts]
+    lsoa_csv = pd.DataFrame(wide).to_csv(index=False).encode()
+    country = pd.DataFrame({"date": [2021], "geography": ["England"], "geography code": ["E92000001"],
+                            "Ethnic group: Total: All usual residents": [sum(totals)]}).to_csv(index=False).encode()
+    files["census21_ethnic_group"] = _zip({"census2021-ts021-ctry.csv": country,
+                                           "census2021-ts021-lsoa.csv": lsoa_csv})
+
+    # Census 2021 resident_age_6a from ONS's census API (JSON observations)
+    observations = []
+    for c in areas:
+        for k, (group, n) in enumerate(zip(AGE_GROUPS, age_counts(RESIDENTS.get(c, 1200)))):
+            observations.append({"dimensions": [
+                {"dimension": "Lower layer Super Output Areas", "dimension_id": "lsoa",
+                 "option": names.get(c, "Cymru 001A"), "option_id": c},
+                {"dimension": "Age (6 categories)", "dimension_id": "resident_age_6a", "option": group,
+                 "option_id": str(k + 1)}], "observation": n})
+    import json
+
+    files["census21_age_groups"] = json.dumps({"observations": observations, "links": {},
+                                               "total_observations": len(observations)}).encode()
+
+    # ONS SAPE mid-2020: a workbook whose persons sheet has four rows of titles above its header
+    ages = list(range(90)) + ["90+"]
+    rows = []
+    for c in LSOA11 + ["W01000001"]:
+        total = POP2020.get(c, 1000)
+        per_age = [total // 91] * 91
+        per_age[0] += total - sum(per_age)
+        rows.append([c, f"{c} name", "E06000001", "Alphaton", "E06000001", "Alphaton", total, *per_age])
+    persons = pd.DataFrame(rows, columns=["LSOA Code", "LSOA Name", "LA Code (2018 boundaries)",
+                                          "LA name (2018 boundaries)", "LA Code (2021 boundaries)",
+                                          "LA name (2021 boundaries)", "All Ages", *ages])
+    titles = ["Mid-2020 Population Estimates for Lower Layer Super Output Areas in England and Wales by "
+              "Single Year of Age and Sex", "National Statistics", "", "All Persons"]
+    files["sape_mid2020_lsoa11"] = _workbook(
+        {"Contents": pd.DataFrame({"a": ["contents"]}), "Mid-2020 Persons": persons,
+         "Mid-2020 Males": persons}, {"Mid-2020 Persons": titles, "Mid-2020 Males": titles})
+
+    # GIAS: every establishment (a closed one too), cp1252
+    gias = pd.read_csv(mirror / catalogue["gias_establishments"].path, dtype={"lsoa_code": str})
+    out = pd.DataFrame({
+        "URN": gias["urn"], "LA (code)": gias["la_code"], "LA (name)": gias["la_name"],
+        "EstablishmentNumber": gias["establishment_number"], "EstablishmentName": gias["establishment_name"],
+        "TypeOfEstablishment (code)": 1, "TypeOfEstablishment (name)": gias["establishment_type"],
+        "EstablishmentTypeGroup (code)": 4, "EstablishmentTypeGroup (name)": gias["establishment_type_group"],
+        "EstablishmentStatus (code)": 1, "EstablishmentStatus (name)": "Open",
+        "PhaseOfEducation (code)": 2, "PhaseOfEducation (name)": gias["education_phase"],
+        "StatutoryLowAge": 4, "StatutoryHighAge": 11,
+        "NumberOfPupils": gias["number_of_pupils"].astype("Int64"), "PercentageFSM": gias["percentage_fsm"],
+        "Postcode": "LU1 1AA", "Easting": gias["easting"].astype("Int64"), "Northing": gias["northing"].astype("Int64"),
+        "LSOA (code)": gias["lsoa_code"], "LSOA (name)": "x", "ParliamentaryConstituency (code)": gias["pcon_code"]})
+    out.loc[len(out) - 1, "EstablishmentStatus (name)"] = "Open, but proposed to close"
+    closed = out.iloc[[0]].assign(URN=9999, EstablishmentName="Closed Old School", **{
+        "EstablishmentStatus (code)": 2, "EstablishmentStatus (name)": "Closed"})
+    out = pd.concat([out, closed], ignore_index=True)[GIAS_COLUMNS]
+    files["gias_establishments"] = out.to_csv(index=False).encode("cp1252")
+
+    # ODS epraccur: a zip holding a CSV with no header row and 27 columns (six always empty)
+    practices = pd.read_csv(mirror / catalogue["ods_gp_practices"].path, dtype=str, keep_default_na=False)
+    null_at = {18, 19, 20, 22, 24, 26}
+    lines = []
+    for row in practices.itertuples(index=False):
+        values, it = [], iter(row)
+        for i in range(EPRACCUR_WIDTH):
+            values.append("" if i in null_at else next(it))
+        lines.append(values)
+    import io
+
+    text = io.StringIO()
+    csv.writer(text, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(lines)
+    files["ods_gp_practices"] = _zip({"epraccur.csv": text.getvalue().encode("latin-1"),
+                                      "epraccur.pdf": b"%PDF- the column list"})
+
+    # the NHS website's hospital list: separated by the not sign, Latin-1
+    header = ["OrganisationID", "OrganisationCode", "OrganisationType", "SubType", "Sector", "OrganisationStatus",
+              "IsPimsManaged", "OrganisationName", "Address1", "Address2", "Address3", "City", "County",
+              "Postcode", "Latitude", "Longitude", "ParentODSCode", "ParentName", "Phone", "Email", "Website", "Fax"]
+    rows = ["\u00ac".join(header)]
+    for i, (name, postcode, code) in enumerate(HOSPITALS):
+        values = [str(1000 + i), code, "Hospital", "UNKNOWN", "NHS Sector", "Visible", "True", name,
+                  "1 Hospital Road", "", "", "Luton", "Bedfordshire", postcode, "51.9", "-0.4", "RAA",
+                  "Alpha NHS Trust", "01582 000000", "", "https://example.nhs.uk/\u00e9", ""]
+        rows.append("\u00ac".join(values))
+    files["hospitals"] = ("\r\n".join(rows) + "\r\n").encode("latin-1")
+
+    files["codepoint_open"] = _zip({f"codepo_gb/{p.relative_to(mirror / 'postcodes/codepo_gb').as_posix()}":
+                                    p.read_bytes() for p in (mirror / "postcodes/codepo_gb").rglob("*.csv")})
+    for sid in ("ruc21_lsoa21", "fingertips_ae_0_4_gp"):  # published as the mirror holds them
+        files[sid] = (mirror / catalogue[sid].path).read_bytes()
+    return files

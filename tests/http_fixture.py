@@ -80,6 +80,20 @@ class FeatureServer(Route):
         handler.send_json(payload)
 
 
+class Observations(Route):
+    """ONS's census API: ``observations`` served a page at a time (``limit``, ``offset``)."""
+
+    def __init__(self, payload: dict, page_size: int):
+        self.observations = payload["observations"]
+        self.page_size = page_size
+
+    def respond(self, handler, query):
+        offset = int(query.get("offset", 0))
+        limit = min(int(query.get("limit", self.page_size)), self.page_size)
+        handler.send_json({"observations": self.observations[offset: offset + limit], "links": {},
+                           "limit": limit, "offset": offset, "total_observations": len(self.observations)})
+
+
 class Handler(BaseHTTPRequestHandler):
     server: "LoopbackServer"
 
@@ -138,3 +152,44 @@ class LoopbackServer(ThreadingHTTPServer):
     def __exit__(self, *exc):
         self.shutdown()
         self.server_close()
+
+
+def serve_catalogue(server: LoopbackServer, mirror, official: dict[str, bytes], folder, gias_date: str) -> "Path":
+    """Serve every catalogued source from ``server`` as its publisher does, and write a catalogue
+    whose addresses point there (the real catalogue with each host replaced by the server).
+
+    ArcGIS layers are served by :class:`FeatureServer` from the fixture mirror's files; every
+    other source by :class:`Static` from ``official`` (source id -> the file's bytes). GIAS is
+    served only under its dated name for ``gias_date`` (YYYYMMDD), so fetch must look for it.
+    Returns the path of the catalogue written in ``folder``.
+    """
+    import re
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    import geopandas as gpd
+    import pandas as pd
+
+    from geo.sources.catalogue import CATALOGUE_PATH, load_catalogue
+
+    mirror, folder = Path(mirror), Path(folder)
+    for source in load_catalogue(CATALOGUE_PATH).values():
+        path = urlparse(source.url).path
+        if source.method == "arcgis":
+            if source.format == "gpkg":
+                features = json.loads(gpd.read_file(mirror / source.path).to_json())["features"]
+            else:
+                frame = pd.read_csv(mirror / source.path, dtype=str, keep_default_na=False)
+                features = [{"type": "Feature", "geometry": None, "properties": row}
+                            for row in frame.to_dict("records")]
+            server.add(path, FeatureServer(features, max_record_count=4))
+        elif source.official.get("dated_url"):
+            dated = urlparse(source.official["dated_url"].format(date=gias_date)).path
+            server.add(dated, Static(official[source.id], "text/csv"))
+        else:
+            server.add(path, Static(official[source.id]))
+    text = Path(CATALOGUE_PATH).read_text(encoding="utf-8")
+    text = re.sub(r"https?://[A-Za-z0-9.-]+(?=/)", server.base, text)
+    target = folder / "sources.toml"
+    target.write_text(text, encoding="utf-8")
+    return target

@@ -181,7 +181,7 @@ def test_hospitals_duplicates_and_outside(fixture_store):
     assert hospitals["name"].tolist() == ["Alpha General"]
     assert hospitals["lsoa21cd"].tolist() == ["E01000002"]
     reasons = fixture_store.report("hospitals_not_located")["reason"].tolist()
-    assert sorted(reasons) == ["exact duplicate of an earlier row", "outside every English LSOA"]
+    assert sorted(reasons) == ["exact duplicate of an earlier row", "no coordinates", "outside every English LSOA"]
 
 
 def test_manifest_has_attribution_sources_and_counts(fixture_store):

@@ -65,7 +65,7 @@ def test_gpkg_columns_checked(fixture_mirror):
 def test_codepoint_reads_headerless_files_with_doc_headers(fixture_mirror):
     frame = read_source(sources.get("codepoint_open"), mirror=fixture_mirror)
     assert list(frame.columns) == ["postcode", "positional_quality", "easting", "northing", "country_code", "lad_code"]
-    assert frame["postcode"].tolist() == ["LU1 1AA", "LU1 1AB", "LU2 9ZZ", "LU3 3XY"]
+    assert frame["postcode"].tolist() == ["LU1 1AA", "LU1 1AB", "LU2 9ZZ", "LU3 3XY", "LU4 4HG", "LU5 5OC"]
 
 
 def test_locate_says_what_to_do(tmp_path, monkeypatch):

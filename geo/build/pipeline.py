@@ -82,42 +82,70 @@ def _left_join(frame: pd.DataFrame, other: pd.DataFrame, source_id: str, gaps: l
 
 
 def load_lsoa_table(mirror: Path | None, downloads: Path | None, log: BuildLog) -> tuple[gpd.GeoDataFrame, dict]:
-    """All English LSOAs with every LSOA-level attribute; returns (table, extras)."""
+    """All English LSOAs with every LSOA-level attribute; returns (table, extras).
+
+    ``extras`` holds ``gaps`` (join reports), ``population_by_age`` (mid-2020, carried to 2021
+    codes) and ``weights`` (the 2011 -> 2021 lookup with shares).
+    """
+    def read(source_id: str) -> pd.DataFrame:
+        return _read(source_id, mirror, downloads)
+
     gaps: list[pd.DataFrame] = []
-    boundaries = _read("lsoa21_boundaries", mirror, downloads)
+    boundaries = _english_boundaries(read("lsoa21_boundaries"))
+    log.step("read LSOA boundaries")
+    table = _join_deprivation(boundaries, read, gaps)
+    log.step("read IoD2025 files 7, 8 and subdomains")
+    table = _join_geography(table, read, gaps)
+    log.step("read ward, ICB and rural-urban lookups")
+    table = _join_census(table, read, gaps)
+    log.step("read Census 2021 age and ethnic group")
+    table, population, weights = _carry_2011(table, read, gaps)
+    log.step("carry 2011 population and IMD 2019")
+    table = _local_quantiles_and_areas(table, boundaries.crs)
+    log.step("local deciles and areas")
+    extras = {"gaps": gaps, "population_by_age": population.reset_index(), "weights": weights}
+    return table, extras
+
+
+def _english_boundaries(boundaries: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     boundaries = boundaries[boundaries["lsoa21cd"].str.match(ENGLAND_LSOA)].reset_index(drop=True)
     if boundaries["lsoa21cd"].duplicated().any():
         raise BuildError("the LSOA boundaries repeat a code")
-    log.step("read LSOA boundaries")
+    return boundaries
 
-    iod = _read("iod2025_file7", mirror, downloads)
+
+def _join_deprivation(table: pd.DataFrame, read, gaps: list[pd.DataFrame]) -> pd.DataFrame:
+    """IoD2025 File 7 (with quintile and Core20), its sub-domains, and File 8's indicators."""
+    iod = read("iod2025_file7")
     for level in ("imd", *DOMAINS):
         iod[f"{level}_decile"] = iod[f"{level}_decile"].astype("Int64")
         iod[f"{level}_rank"] = iod[f"{level}_rank"].astype("Int64")
     iod["imd_quintile"] = ((iod["imd_decile"] + 1) // 2).astype("Int64")
     iod["core20"] = iod["imd_decile"] <= 2
-    table = _left_join(boundaries, iod, "iod2025_file7", gaps)
+    table = _left_join(table, iod, "iod2025_file7", gaps)
 
-    sub = _read("iod2025_subdomains", mirror, downloads)
+    sub = read("iod2025_subdomains")
     for column in sub.columns:
         if column.endswith(("_rank", "_decile")):
             sub[column] = sub[column].round().astype("Int64")
     table = _left_join(table, sub, "iod2025_subdomains", gaps)
-    table = _left_join(table, _read("iod2025_underlying_indicators", mirror, downloads),
-                       "iod2025_underlying_indicators", gaps)
-    log.step("read IoD2025 files 7, 8 and subdomains")
+    return _left_join(table, read("iod2025_underlying_indicators"), "iod2025_underlying_indicators", gaps)
 
-    wards = _read("lsoa21_ward24_lad24_lookup", mirror, downloads)
+
+def _join_geography(table: pd.DataFrame, read, gaps: list[pd.DataFrame]) -> pd.DataFrame:
+    """Ward and LAD (best fit), sub-ICB and ICB, and the rural-urban classification."""
+    wards = read("lsoa21_ward24_lad24_lookup")
     wards = wards[wards["lsoa21cd"].str.match(ENGLAND_LSOA)]
     table = _left_join(table, wards, "lsoa21_ward24_lad24_lookup", gaps)
-    icbs = _read("lsoa21_sicbl24_icb24_lookup", mirror, downloads)
-    table = _left_join(table, icbs, "lsoa21_sicbl24_icb24_lookup", gaps)
-    ruc = _read("ruc21_lsoa21", mirror, downloads)
+    table = _left_join(table, read("lsoa21_sicbl24_icb24_lookup"), "lsoa21_sicbl24_icb24_lookup", gaps)
+    ruc = read("ruc21_lsoa21")
     ruc = ruc[ruc["lsoa21cd"].str.match(ENGLAND_LSOA)]
-    table = _left_join(table, ruc, "ruc21_lsoa21", gaps)
-    log.step("read ward, ICB and rural-urban lookups")
+    return _left_join(table, ruc, "ruc21_lsoa21", gaps)
 
-    ages = _read("census21_age_groups", mirror, downloads)
+
+def _join_census(table: pd.DataFrame, read, gaps: list[pd.DataFrame]) -> pd.DataFrame:
+    """Census 2021 usual residents by six age groups (and their sum), and by ethnic group with shares."""
+    ages = read("census21_age_groups")
     ages = ages[ages["lsoa21cd"].str.match(ENGLAND_LSOA)]
     unknown_age = set(ages["age_group"]) - set(AGE_GROUPS)
     if unknown_age:
@@ -128,7 +156,7 @@ def load_lsoa_table(mirror: Path | None, downloads: Path | None, log: BuildLog) 
     wide["residents"] = wide.sum(axis=1)
     table = _left_join(table, wide.reset_index(), "census21_age_groups", gaps)
 
-    eth = _read("census21_ethnic_group", mirror, downloads)
+    eth = read("census21_ethnic_group")
     eth = eth[eth["lsoa21cd"].str.match(ENGLAND_LSOA)]
     unknown_eth = set(eth["ethnic_group"]) - set(ETHNIC_GROUPS)
     if unknown_eth:
@@ -139,14 +167,15 @@ def load_lsoa_table(mirror: Path | None, downloads: Path | None, log: BuildLog) 
     shares = counts.div(total, axis=0).rename(columns=lambda c: f"{c}_share")
     ethnic = pd.concat([counts.rename(columns=lambda c: f"{c}_residents"), shares], axis=1)
     ethnic = ethnic[[f"ethnic_{v}_{k}" for k in ("residents", "share") for v in ETHNIC_GROUPS.values()]]
-    table = _left_join(table, ethnic.reset_index(), "census21_ethnic_group", gaps)
-    log.step("read Census 2021 age and ethnic group")
+    return _left_join(table, ethnic.reset_index(), "census21_ethnic_group", gaps)
 
-    # LSOA 2011 -> 2021: population mid-2020 and IMD 2019
-    lookup = _read("lsoa11_lsoa21_lookup", mirror, downloads)
+
+def _carry_2011(table: pd.DataFrame, read, gaps: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """LSOA 2011 -> 2021: the mid-2020 population and IMD 2019; returns (table, population, weights)."""
+    lookup = read("lsoa11_lsoa21_lookup")
     lookup = lookup[lookup["lsoa21cd"].str.match(ENGLAND_LSOA)]
     weights = lsoa_changes.lookup_weights(lookup, table.set_index("lsoa21cd")["residents"])
-    sape = _read("sape_mid2020_lsoa11", mirror, downloads)
+    sape = read("sape_mid2020_lsoa11")
     sape = sape[sape["lsoa11cd"].str.match(ENGLAND_LSOA)]
     age_columns = [c for c in sape.columns if c not in ("lsoa11cd", "total_population")]
     carried = lsoa_changes.carry_counts(sape, weights, ["total_population", *age_columns])
@@ -157,8 +186,8 @@ def load_lsoa_table(mirror: Path | None, downloads: Path | None, log: BuildLog) 
     population = population.rename(columns={c: f"age_{c.replace('+', '_plus')}" for c in age_columns})
     table = _left_join(table, population[["population_mid2020"]].reset_index(), "sape_mid2020_lsoa11", gaps)
 
-    imd19 = _read("imd2019_file1", mirror, downloads)
-    pop15 = _read("iod2019_file6", mirror, downloads).set_index("lsoa11cd")["pop2015"]
+    imd19 = read("imd2019_file1")
+    pop15 = read("iod2019_file6").set_index("lsoa11cd")["pop2015"]
     carried19 = lsoa_changes.carry_ranks(imd19, pop15, weights, "imd2019_rank", "imd2019_decile")
     carried19 = carried19.rename(columns={"change": "lsoa_change_2011", "parents": "lsoa11_parents"})
     table = _left_join(table, carried19.reset_index(), "imd2019_file1", gaps)
@@ -166,8 +195,11 @@ def load_lsoa_table(mirror: Path | None, downloads: Path | None, log: BuildLog) 
     if len(irregular):
         gaps.append(_gaps("lsoa21", irregular, "lsoa11_lsoa21_lookup",
                           "irregular 2011->2021 change (CHGIND X): IMD 2019 rank and population carried approximately"))
-    log.step("carry 2011 population and IMD 2019")
+    return table, population, weights
 
+
+def _local_quantiles_and_areas(table: pd.DataFrame, crs) -> gpd.GeoDataFrame:
+    """IMD deciles and quintiles within each ICB and LAD, and each LSOA's area in km2."""
     # local quantiles order LSOAs by national IMD rank (1 = most deprived), which MHCLG computed
     # from unrounded scores: the published scores are rounded to 3 decimals and tie
     for n, label in ((10, "decile"), (5, "quintile")):
@@ -175,10 +207,7 @@ def load_lsoa_table(mirror: Path | None, downloads: Path | None, log: BuildLog) 
             table[f"imd_{label}_in_{group}"] = quantiles(table["imd_rank"], n, higher_is_worse=False,
                                                          groups=table[f"{group}24cd"])
     table["area_km2"] = area_polygons.area_km2(table)
-    table = gpd.GeoDataFrame(table, geometry="geometry", crs=boundaries.crs)
-    log.step("local deciles and areas")
-    extras = {"gaps": gaps, "population_by_age": population.reset_index(), "weights": weights}
-    return table, extras
+    return gpd.GeoDataFrame(table, geometry="geometry", crs=crs)
 
 
 def _icb22_outlines_as_2024(official: gpd.GeoDataFrame, table: pd.DataFrame) -> gpd.GeoDataFrame:
@@ -211,6 +240,10 @@ def restrict(table: gpd.GeoDataFrame, icb: str | None, lad: str | None) -> gpd.G
     return table
 
 
+CODE_OF = {"ward": "ward24cd", "lad": "lad24cd", "icb": "icb24cd"}
+NAMES_OF = {"ward": ["ward24nm", "lad24cd", "lad24nm"], "lad": ["lad24nm"], "icb": ["icb24nm", "icb24cdh"]}
+
+
 def build(store: Store | None = None, mirror: Path | None = None, downloads: Path | None = None,
           icb: str | None = None, lad: str | None = None, echo=None) -> Path:
     """Build the store and make it current; returns the build folder."""
@@ -218,95 +251,36 @@ def build(store: Store | None = None, mirror: Path | None = None, downloads: Pat
     log = BuildLog(echo=echo)
     started = time.time()
     table, extras = load_lsoa_table(mirror, downloads, log)
-    gaps = extras["gaps"]
-    n_national = int(table["imd_rank"].max())
-
-    summaries = {
-        "ward": deprivation_summaries.summarise(table, "ward24cd", "residents", n_national),
-        "lad": deprivation_summaries.summarise(table, "lad24cd", "residents", n_national),
-        "icb": deprivation_summaries.summarise(table, "icb24cd", "residents", n_national),
-    }
+    summaries = _area_summaries(table)
     log.step("area summaries (MHCLG measures)")
-
     scope = restrict(table, icb, lad)
-    codes_in_scope = {level: set(scope[col].dropna()) for level, col in
-                      (("ward", "ward24cd"), ("lad", "lad24cd"), ("icb", "icb24cd"))}
-
-    names = {"ward": ["ward24nm", "lad24cd", "lad24nm"], "lad": ["lad24nm"],
-             "icb": ["icb24nm", "icb24cdh"]}
-    code_of = {"ward": "ward24cd", "lad": "lad24cd", "icb": "icb24cd"}
-    areas = {}
-    for level in ("ward", "lad", "icb"):
-        members = table[table[code_of[level]].isin(codes_in_scope[level])]
-        polygons = area_polygons.dissolve(members, code_of[level], names[level]).drop(columns=["lsoas"])
-        polygons["area_km2"] = area_polygons.area_km2(polygons)
-        areas[level] = polygons.merge(summaries[level], on=code_of[level], how="left")
-        log.step(f"dissolve {level} polygons")
-
-    official_lad = _read("lad24_boundaries", mirror, downloads)
-    official_icb = _read("icb22_boundaries", mirror, downloads)
-    lad_check = area_polygons.overlap_with_official(areas["lad"], official_lad, "lad24cd", "lad24cd")
-    icb_check = area_polygons.overlap_with_official(areas["icb"], _icb22_outlines_as_2024(official_icb, table),
-                                                    "icb24cd", "icb24cd")
+    areas = _area_polygons(table, scope, summaries, log)
+    checks = _outline_checks(areas, table, mirror, downloads)
     log.step("compare with official LAD/ICB outlines")
-
-    lsoa_index = table[["lsoa21cd", "lad24cd", "geometry"]]
-    gias = _read("gias_establishments", mirror, downloads)
-    school_points, school_report = points.schools(gias, lsoa_index)
-    practices = _read("ods_gp_practices", mirror, downloads)
-    postcode_table = points.postcode_lsoas(_read("codepoint_open", mirror, downloads), lsoa_index)
-    gp_points, gp_report = points.gp_practices(practices, postcode_table)
-    hospital_points, hospital_report = points.hospitals(_read("hospitals", mirror, downloads), lsoa_index)
-    lad_of = table.set_index("lsoa21cd")["lad24cd"]
-    gp_points["lad24cd"] = gp_points["lsoa21cd"].map(lad_of)
-    postcode_table["lad24cd"] = postcode_table["lsoa21cd"].map(lad_of)
+    places = _place_points(table, mirror, downloads)
     log.step("place schools, GP practices, hospitals")
-
+    population_by_age = extras["population_by_age"]
     if icb or lad:
         keep = set(scope["lsoa21cd"])
-        school_points = school_points[school_points["lsoa21cd"].isin(keep)]
-        gp_points = gp_points[gp_points["lsoa21cd"].isin(keep)]
-        hospital_points = hospital_points[hospital_points["lsoa21cd"].isin(keep)]
-        postcode_table = postcode_table[postcode_table["lsoa21cd"].isin(keep)]
-        population_by_age = extras["population_by_age"][extras["population_by_age"]["lsoa21cd"].isin(keep)]
-    else:
-        population_by_age = extras["population_by_age"]
-
-    catalogue_used = []
-    for source in sources.load_catalogue().values():
-        if source.id == "fingertips_ae_0_4_gp":
-            continue  # an activity source, read by `gapmap ingest`, not by the build
-        try:
-            path = sources.locate(source, mirror=mirror, downloads=downloads)
-        except sources.SourceError:
-            continue
-        catalogue_used.append({"id": source.id, "title": source.title, "path": str(path),
-                               "licence": source.licence, "attribution": source.attribution})
+        places = {**places, **{name: frame[frame["lsoa21cd"].isin(keep)] for name, frame in places.items()
+                               if name in ("schools", "gp_practices", "hospitals", "postcodes")}}
+        population_by_age = population_by_age[population_by_age["lsoa21cd"].isin(keep)]
+    gaps = extras["gaps"]
     join_gaps = pd.concat(gaps, ignore_index=True) if gaps else pd.DataFrame(
         columns=["code", "kind", "source", "reason"])
-
     with store.writer() as writer:
-        writer.table("lsoas", scope, sort_by=["icb24cd", "lad24cd", "ward24cd", "lsoa21cd"])
-        for level, frame in areas.items():
-            writer.table(f"areas_{level}", frame, sort_by=[code_of[level]])
-        writer.table("points_schools", school_points, sort_by=["lad24cd", "urn"])
-        writer.table("points_gp_practices", gp_points, sort_by=["lad24cd", "practice_code"])
-        writer.table("points_hospitals", hospital_points, sort_by=["lad24cd", "name"])
-        writer.table("population_mid2020", population_by_age, sort_by=["lsoa21cd"])
-        writer.table("postcodes", postcode_table, sort_by=["key"])
-        writer.table("lsoa11_to_lsoa21", extras["weights"], sort_by=["lsoa11cd", "lsoa21cd"])
-        writer.report("join_gaps", join_gaps)
-        writer.report("schools_located", school_report)
-        writer.report("gp_practices_not_located", gp_report)
-        writer.report("hospitals_not_located", hospital_report)
-        writer.report("lad_outline_check", lad_check)
-        writer.report("icb_outline_check", icb_check)
+        _write_tables(writer, scope, areas, places, population_by_age, extras["weights"])
+        reports = {"join_gaps": join_gaps, "schools_located": places["schools_report"],
+                   "gp_practices_not_located": places["gp_practices_report"],
+                   "hospitals_not_located": places["hospitals_report"], **checks}
+        for name, frame in reports.items():
+            writer.report(name, frame)
         log.step("write store")
         counts = {
             "lsoas": int(len(scope)), "wards": int(len(areas["ward"])), "lads": int(len(areas["lad"])),
-            "icbs": int(len(areas["icb"])), "schools": int(len(school_points)),
-            "gp_practices": int(len(gp_points)), "hospitals": int(len(hospital_points)),
-            "postcodes": int(len(postcode_table)),
+            "icbs": int(len(areas["icb"])), "schools": int(len(places["schools"])),
+            "gp_practices": int(len(places["gp_practices"])), "hospitals": int(len(places["hospitals"])),
+            "postcodes": int(len(places["postcodes"])),
         }
         writer.manifest({
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -315,16 +289,90 @@ def build(store: Store | None = None, mirror: Path | None = None, downloads: Pat
             "counts": counts,
             "population_for_summaries": "Census 2021 usual residents",
             "attribution": ATTRIBUTION,
-            "sources": catalogue_used,
+            "sources": _sources_used(mirror, downloads),
             "mirror": str(mirror) if mirror else None,
             "steps_seconds": dict(log.steps),
             "seconds": round(time.time() - started, 2),
             "notes": log.notes,
-            "reports": {"join_gaps": int(len(join_gaps)), "schools_located": int(len(school_report)),
-                        "gp_practices_not_located": int(len(gp_report)),
-                        "hospitals_not_located": int(len(hospital_report))},
+            "reports": {name: int(len(reports[name])) for name in
+                        ("join_gaps", "schools_located", "gp_practices_not_located", "hospitals_not_located")},
         })
         return writer.commit()
+
+
+def _area_summaries(table: gpd.GeoDataFrame) -> dict[str, pd.DataFrame]:
+    """MHCLG's summary measures of wards, LADs and ICBs, always over the whole of each area."""
+    n_national = int(table["imd_rank"].max())
+    return {level: deprivation_summaries.summarise(table, code, "residents", n_national)
+            for level, code in CODE_OF.items()}
+
+
+def _area_polygons(table: gpd.GeoDataFrame, scope: gpd.GeoDataFrame, summaries: dict[str, pd.DataFrame],
+                   log: BuildLog) -> dict[str, gpd.GeoDataFrame]:
+    """Ward, LAD and ICB polygons dissolved from their LSOAs (those with LSOAs in scope), with summaries."""
+    areas = {}
+    for level, code in CODE_OF.items():
+        members = table[table[code].isin(set(scope[code].dropna()))]
+        polygons = area_polygons.dissolve(members, code, NAMES_OF[level]).drop(columns=["lsoas"])
+        polygons["area_km2"] = area_polygons.area_km2(polygons)
+        areas[level] = polygons.merge(summaries[level], on=code, how="left")
+        log.step(f"dissolve {level} polygons")
+    return areas
+
+
+def _outline_checks(areas: dict, table: gpd.GeoDataFrame, mirror: Path | None,
+                    downloads: Path | None) -> dict[str, pd.DataFrame]:
+    """How the LSOA-built LAD and ICB polygons compare with the official outlines."""
+    official_lad = _read("lad24_boundaries", mirror, downloads)
+    official_icb = _read("icb22_boundaries", mirror, downloads)
+    return {
+        "lad_outline_check": area_polygons.overlap_with_official(areas["lad"], official_lad, "lad24cd", "lad24cd"),
+        "icb_outline_check": area_polygons.overlap_with_official(
+            areas["icb"], _icb22_outlines_as_2024(official_icb, table), "icb24cd", "icb24cd"),
+    }
+
+
+def _place_points(table: gpd.GeoDataFrame, mirror: Path | None, downloads: Path | None) -> dict[str, pd.DataFrame]:
+    """Schools, GP practices, hospitals and postcodes placed in LSOAs, with the reports of those not used."""
+    lsoa_index = table[["lsoa21cd", "lad24cd", "geometry"]]
+    schools, schools_report = points.schools(_read("gias_establishments", mirror, downloads), lsoa_index)
+    postcodes = points.postcode_lsoas(_read("codepoint_open", mirror, downloads), lsoa_index)
+    practices, practices_report = points.gp_practices(_read("ods_gp_practices", mirror, downloads), postcodes)
+    hospitals, hospitals_report = points.hospitals(_read("hospitals", mirror, downloads), lsoa_index)
+    lad_of = table.set_index("lsoa21cd")["lad24cd"]
+    practices["lad24cd"] = practices["lsoa21cd"].map(lad_of)
+    postcodes["lad24cd"] = postcodes["lsoa21cd"].map(lad_of)
+    return {"schools": schools, "schools_report": schools_report, "gp_practices": practices,
+            "gp_practices_report": practices_report, "hospitals": hospitals, "hospitals_report": hospitals_report,
+            "postcodes": postcodes}
+
+
+def _sources_used(mirror: Path | None, downloads: Path | None) -> list[dict]:
+    """The catalogued sources the build found, with where they were read from and their licences."""
+    used = []
+    for source in sources.load_catalogue().values():
+        if source.id == "fingertips_ae_0_4_gp":
+            continue  # an activity source, read by `gapmap ingest`, not by the build
+        try:
+            path = sources.locate(source, mirror=mirror, downloads=downloads)
+        except sources.SourceError:
+            continue
+        used.append({"id": source.id, "title": source.title, "path": str(path),
+                     "licence": source.licence, "attribution": source.attribution})
+    return used
+
+
+def _write_tables(writer, scope: gpd.GeoDataFrame, areas: dict, places: dict, population_by_age: pd.DataFrame,
+                  weights: pd.DataFrame) -> None:
+    writer.table("lsoas", scope, sort_by=["icb24cd", "lad24cd", "ward24cd", "lsoa21cd"])
+    for level, frame in areas.items():
+        writer.table(f"areas_{level}", frame, sort_by=[CODE_OF[level]])
+    writer.table("points_schools", places["schools"], sort_by=["lad24cd", "urn"])
+    writer.table("points_gp_practices", places["gp_practices"], sort_by=["lad24cd", "practice_code"])
+    writer.table("points_hospitals", places["hospitals"], sort_by=["lad24cd", "name"])
+    writer.table("population_mid2020", population_by_age, sort_by=["lsoa21cd"])
+    writer.table("postcodes", places["postcodes"], sort_by=["key"])
+    writer.table("lsoa11_to_lsoa21", weights, sort_by=["lsoa11cd", "lsoa21cd"])
 
 
 __all__ = ["build", "BuildError", "load_lsoa_table"]

@@ -44,6 +44,8 @@ class Source:
     checksums: dict[str, str] = field(default_factory=dict)
     derived: bool = False
     layout_note: str = ""
+    layout_confirmed: str = ""  # where the official layout was checked (repository/path or page)
+    official: dict = field(default_factory=dict)  # how to read the official file: see geo.sources.official_layouts
 
     @classmethod
     def from_entry(cls, entry: dict) -> "Source":
@@ -56,8 +58,13 @@ class Source:
         return f"{self.id} ({self.title})"
 
 
+def load_catalogue(path: Path | None = None) -> dict[str, Source]:
+    """The catalogue at ``path``, else ``$GAPMAP_CATALOGUE``, else ``boundaries/sources.toml``."""
+    return _load_catalogue(Path(path) if path is not None else settings.catalogue_path(CATALOGUE_PATH))
+
+
 @lru_cache(maxsize=4)
-def load_catalogue(path: Path = CATALOGUE_PATH) -> dict[str, Source]:
+def _load_catalogue(path: Path) -> dict[str, Source]:
     with open(path, "rb") as fh:
         entries = tomllib.load(fh)["source"]
     sources = {}

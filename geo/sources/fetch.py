@@ -8,6 +8,11 @@ Three kinds of download, matching the catalogue's ``method``:
   ``/query`` endpoint (``resultOffset``/``resultRecordCount``) until the server stops saying
   ``exceededTransferLimit``; the feature count asked for first must equal the count received.
 
+A ``derived`` source (published in another layout than the catalogued one) is saved as published
+under ``downloads/official/<id>/`` (a dated file name is looked for day by day back from today;
+ONS's census API is read page by page) and then reshaped into the catalogued layout by
+:mod:`geo.sources.official_layouts`, so the build reads downloads exactly as it reads a mirror.
+
 Every request has a timeout and is retried with back-off on connection errors, timeouts and
 5xx answers. When no connection can be made at all the error says plainly that the machine
 looks offline and how to use a mirror instead. Files are written next to their final place and
@@ -22,11 +27,13 @@ import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import requests
 from tqdm import tqdm
 
+from geo.sources.write_aside import write_aside as _write_aside
 from geo.sources.catalogue import Source, SourceError, expected_checksums, sha256_of
 
 USER_AGENT = "gapmap/0.1 (+https://github.com/gapmap; open data loader)"
@@ -42,12 +49,16 @@ class OfflineError(SourceError):
 class DownloadError(SourceError):
     """The server answered, but not with what was asked for."""
 
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
 
 @dataclass
 class FetchResult:
     source: Source
     path: Path | None
-    status: str  # downloaded | verified | changed | official-only | manual | missing
+    status: str  # downloaded | verified | changed | reshaped | manual | missing
     message: str = ""
     sha256: str = ""
 
@@ -84,7 +95,8 @@ class Downloader:
                 continue
             if response.status_code >= 400:
                 response.close()
-                raise DownloadError(f"{url}: the server answered {response.status_code} {response.reason}")
+                raise DownloadError(f"{url}: the server answered {response.status_code} {response.reason}",
+                                    status=response.status_code)
             return response
         if isinstance(last_error, requests.ConnectionError):
             host = requests.utils.urlparse(url).hostname
@@ -136,22 +148,6 @@ class Downloader:
         finally:
             response.close()
         return dest
-
-
-def _write_aside(dest: Path, write) -> Path:
-    """Call ``write(tmp_path)`` and move the result to ``dest`` only when it succeeded."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=dest.suffix)
-    os.close(fd)
-    os.unlink(tmp)  # writers such as pyogrio want to create the file themselves
-    try:
-        write(Path(tmp))
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return dest
 
 
 def arcgis_records(downloader: Downloader, source: Source, geometry: bool) -> list[dict]:
@@ -275,12 +271,7 @@ def fetch_source(source: Source, downloads: Path, downloader: Downloader | None 
                            f"no direct download address is catalogued; get it from {source.landing} "
                            f"and save it as {dest}")
     if source.derived:
-        official = downloads / "official" / source.id / _file_name_from_url(source.url)
-        downloader.download(source.url, official, source.id)
-        return FetchResult(source, official, "official-only",
-                           f"saved the official file to {official}; it comes in another layout than the "
-                           f"catalogued one ({source.layout_note or 'reshaped extract'}) and reshaping it is "
-                           f"not implemented yet, so the build needs a mirror copy of this source")
+        return _fetch_and_reshape(source, downloads, downloader)
     if source.method == "arcgis":
         _save_arcgis(downloader, source, dest)
         return FetchResult(source, dest, "downloaded", f"{source.rows or 'all'} records from the FeatureServer")
@@ -306,6 +297,74 @@ def fetch_source(source: Source, downloads: Path, downloader: Downloader | None 
     if status == "changed":
         message += " (the publisher may have revised it; columns are still checked when it is read)"
     return FetchResult(source, dest, status, message, digest)
+
+
+def dated_candidates(source: Source, today: date | None = None) -> list[str]:
+    """Addresses to try for a source published under a dated file name, newest first.
+
+    ``official.dated_url`` holds ``{date}``, written with ``official.date_format``; the last
+    ``official.look_back_days`` days are tried, then the catalogued ``url``.
+    """
+    template = source.official.get("dated_url")
+    if not template:
+        return [source.url]
+    today = today or date.today()
+    fmt = source.official.get("date_format", "%Y%m%d")
+    days = int(source.official.get("look_back_days", 14))
+    urls = [template.format(date=(today - timedelta(days=n)).strftime(fmt)) for n in range(days + 1)]
+    return urls + ([source.url] if source.url and source.url not in urls else [])
+
+
+def _fetch_and_reshape(source: Source, downloads: Path, downloader: Downloader) -> FetchResult:
+    """Download the official file of a ``derived`` source and write the catalogued layout from it."""
+    from geo.sources.official_layouts import reshape
+
+    official = None
+    tried = []
+    for url in dated_candidates(source):
+        target = downloads / "official" / source.id / _file_name_from_url(url)
+        try:
+            if source.official.get("layout") == "census_observations":
+                official = _download_observations(downloader, url, target.with_suffix(".json"))
+            else:
+                official = downloader.download(url, target, source.id)
+            break
+        except DownloadError as exc:
+            if exc.status != 404 or not source.official.get("dated_url"):
+                raise
+            tried.append(url)
+    if official is None:  # every address answered 404
+        raise DownloadError(f"{source.describe()}: the server answered 404 for every dated file name tried "
+                            f"({Path(tried[0]).name} back to {Path(tried[-2] if len(tried) > 1 else tried[0]).name}) "
+                            f"and for the catalogued address; see {source.landing} for the current file",
+                            status=404)
+    path = reshape(source, official, downloads)
+    note = f" (the newest dated file, {official.name})" if tried or source.official.get("dated_url") else ""
+    return FetchResult(source, path, "reshaped",
+                       f"read the official file{note} in its published layout and wrote the catalogued one",
+                       sha256_of(path))
+
+
+def _download_observations(downloader: Downloader, url: str, dest: Path) -> Path:
+    """ONS's census API answer, every page of it, saved as one JSON document.
+
+    The API says ``total_observations``; where an answer holds fewer (a page, with ``limit`` and
+    ``offset``), the next pages are asked for with ``offset`` until all have arrived.
+    """
+    import json
+
+    payload = downloader.get_json(url)
+    observations = list(payload.get("observations") or [])
+    total = int(payload.get("total_observations") or len(observations))
+    while len(observations) < total:
+        page = downloader.get_json(url, {"offset": len(observations), "limit": payload.get("limit") or 500_000})
+        more = page.get("observations") or []
+        if not more:
+            raise DownloadError(f"{url}: the API said {total} observations but stopped after {len(observations)}")
+        observations.extend(more)
+    payload = {**payload, "observations": observations, "total_observations": total}
+    payload.pop("offset", None)
+    return _write_aside(dest, lambda tmp: tmp.write_text(json.dumps(payload), encoding="utf-8"))
 
 
 def verify_mirror_source(source: Source, mirror: Path) -> FetchResult:

@@ -1,0 +1,277 @@
+"""A built store as one file, to carry to a machine that cannot download the sources.
+
+A pack is a tar archive (``.tar``, optionally gzip-compressed) whose first member is
+``gapmap-pack.json``, the pack's manifest:
+
+``format``, ``version``
+    ``"gapmap-store-pack"`` and ``1``.
+``build_id``, ``built_at``, ``scope``, ``counts``, ``attribution``
+    Copied from the build's own manifest, so a pack says what it holds before it is unpacked.
+``datasets``
+    Names of the activity datasets included (none unless asked for: they may hold health data).
+``files``
+    Every other member: ``{"build/<file>" | "datasets/<name>/<file>": {"sha256": …, "size": …}}``.
+
+:func:`unpack` reads the pack once, from start to end, writing each member into a new build
+folder beside the store's current one while computing its SHA-256; only when every member of
+the manifest has arrived with its size and checksum does it make the build current (the store's
+atomic swap, :meth:`geo.store.StoreWriter.commit`) and install the datasets. A truncated,
+corrupt or partial pack, a member the manifest does not list, or a path that would land outside
+the store (absolute, ``..``, links) is refused with a message saying which, and the store is
+left as it was.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import time
+import uuid
+import zlib
+from pathlib import Path, PurePosixPath
+
+from geo import settings
+from geo.store.folder import Store, StoreError
+
+PACK_FORMAT = "gapmap-store-pack"
+PACK_VERSION = 1
+MANIFEST_NAME = "gapmap-pack.json"
+_CHUNK = 1 << 20
+
+
+class PackError(StoreError):
+    """A store pack cannot be written or is not whole."""
+
+
+def _hash(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def _files_under(folder: Path, prefix: str) -> list[tuple[str, Path]]:
+    out = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            out.append((f"{prefix}/{path.relative_to(folder).as_posix()}", path))
+    return out
+
+
+def pack(store: Store, out: Path, datasets: bool = False) -> dict:
+    """Write the store's current build (and its datasets when ``datasets``) to ``out``.
+
+    Returns the pack's manifest. The file is written aside and moved into place when complete.
+    """
+    build = store.path  # raises StoreError saying how to build when there is none
+    meta = store.manifest()
+    members = _files_under(build, "build")
+    names: list[str] = []
+    if datasets:
+        from geo.store.datasets import DatasetStore
+
+        held = DatasetStore(store)
+        for name in held.names():
+            names.append(name)
+            members += _files_under(held.get(name).path, f"datasets/{name}")
+    files = {}
+    for arcname, path in members:
+        digest, size = _hash(path)
+        files[arcname] = {"sha256": digest, "size": size}
+    manifest = {
+        "format": PACK_FORMAT, "version": PACK_VERSION,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "build_id": meta.get("build_id"), "built_at": meta.get("built_at"), "scope": meta.get("scope"),
+        "counts": meta.get("counts"), "attribution": meta.get("attribution"),
+        "datasets": names, "files": files,
+    }
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    mode = "w:gz" if out.name.endswith((".tar.gz", ".tgz")) else "w"
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        with tarfile.open(tmp, mode, format=tarfile.PAX_FORMAT) as tar:
+            body = json.dumps(manifest, indent=1).encode()
+            info = tarfile.TarInfo(MANIFEST_NAME)
+            info.size, info.mtime = len(body), int(time.time())
+            import io
+
+            tar.addfile(info, io.BytesIO(body))
+            for arcname, path in members:
+                tar.add(path, arcname=arcname, recursive=False)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a pack is an ordinary file
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return manifest
+
+
+def _open(path: Path) -> tarfile.TarFile:
+    path = Path(path)
+    if not path.is_file():
+        raise PackError(f"{path}: no such file")
+    try:
+        return tarfile.open(path, "r:*")
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise PackError(f"{path}: not a Gapmap store pack (not a tar archive: {exc}). "
+                        f"Make one with `gapmap data pack` on a machine that has a built store.") from None
+
+
+def _read_manifest(path: Path, tar: tarfile.TarFile) -> dict:
+    try:
+        first = tar.next()
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise PackError(f"{path}: the pack is damaged ({exc})") from None
+    if first is None or first.name != MANIFEST_NAME or not first.isfile():
+        raise PackError(f"{path}: not a Gapmap store pack (it does not start with {MANIFEST_NAME})")
+    try:
+        manifest = json.loads(tar.extractfile(first).read())
+    except (ValueError, tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise PackError(f"{path}: the pack's {MANIFEST_NAME} cannot be read ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != PACK_FORMAT:
+        raise PackError(f"{path}: not a Gapmap store pack ({MANIFEST_NAME} does not say format {PACK_FORMAT!r})")
+    if manifest.get("version") != PACK_VERSION:
+        raise PackError(f"{path}: pack version {manifest.get('version')!r}; this Gapmap reads version {PACK_VERSION}")
+    if not isinstance(manifest.get("files"), dict) or not any(n.startswith("build/") for n in manifest["files"]):
+        raise PackError(f"{path}: the pack's {MANIFEST_NAME} lists no build files")
+    return manifest
+
+
+def read_manifest(path: Path) -> dict:
+    """The manifest of the pack at ``path`` (reads only its first member)."""
+    with _open(path) as tar:
+        return _read_manifest(Path(path), tar)
+
+
+def _safe_parts(path: Path, name: str) -> tuple[str, ...]:
+    """The parts of a member's path, refusing anything that could land outside its folder."""
+    from geo.store.datasets import DatasetError, check_name
+
+    pure = PurePosixPath(name)
+    if pure.is_absolute() or "\\" in name or any(p in ("..", "") for p in pure.parts) or len(pure.parts) < 2:
+        raise PackError(f"{path}: refused: the member {name!r} would be written outside the store")
+    if pure.parts[0] == "datasets":
+        try:
+            check_name(pure.parts[1])
+        except DatasetError:
+            raise PackError(f"{path}: refused: the member {name!r} names no valid dataset") from None
+        if len(pure.parts) < 3:
+            raise PackError(f"{path}: refused: the member {name!r} is not inside a dataset folder")
+    elif pure.parts[0] != "build":
+        raise PackError(f"{path}: refused: the member {name!r} is neither build/ nor datasets/")
+    return pure.parts
+
+
+def unpack(path: Path, store: Store | None = None) -> dict:
+    """Install the pack at ``path`` into ``store``; returns the pack's manifest."""
+    store = store or Store()
+    path = Path(path)
+    with _open(path) as tar:
+        manifest = _read_manifest(path, tar)
+        expected: dict = manifest["files"]
+        seen: set[str] = set()
+        with store.writer() as writer:
+            versions = store.root / "datasets" / ".versions"  # beside where the datasets will go
+            versions.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=versions, prefix=".partial-pack-"))
+            try:
+                while True:
+                    try:
+                        member = tar.next()
+                    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+                        raise PackError(f"{path}: the pack is truncated or damaged after {len(seen)} of "
+                                        f"{len(expected)} files ({exc}); copy it again") from None
+                    if member is None:
+                        break
+                    parts = _safe_parts(path, member.name)
+                    if member.isdir():
+                        continue
+                    if not member.isfile():
+                        raise PackError(f"{path}: refused: the member {member.name!r} is a link or device, "
+                                        f"not a file")
+                    if member.name not in expected:
+                        raise PackError(f"{path}: the member {member.name!r} is not in the pack's manifest")
+                    if member.name in seen:
+                        raise PackError(f"{path}: the member {member.name!r} appears twice")
+                    root = writer.path if parts[0] == "build" else staging / parts[1]
+                    relative = parts[1:] if parts[0] == "build" else parts[2:]
+                    target = root.joinpath(*relative)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    digest, size = hashlib.sha256(), 0
+                    try:
+                        source = tar.extractfile(member)
+                        with open(target, "wb") as out:
+                            for block in iter(lambda: source.read(_CHUNK), b""):
+                                digest.update(block)
+                                out.write(block)
+                                size += len(block)
+                    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+                        raise PackError(f"{path}: the pack is truncated or damaged in {member.name} ({exc}); "
+                                        f"copy it again") from None
+                    want = expected[member.name]
+                    if size != want.get("size") or digest.hexdigest() != want.get("sha256"):
+                        raise PackError(f"{path}: {member.name} does not match its checksum in the pack's "
+                                        f"manifest (the pack is corrupt; copy it again)")
+                    seen.add(member.name)
+                missing = sorted(set(expected) - seen)
+                if missing:
+                    raise PackError(f"{path}: the pack is partial: {len(missing)} of {len(expected)} files are "
+                                    f"missing (first: {missing[0]}); copy it again")
+                if not (writer.path / "manifest.json").exists():
+                    raise PackError(f"{path}: the pack holds no build manifest (build/manifest.json)")
+                writer.commit()
+                _install_datasets(store, staging, manifest.get("datasets") or [])
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+def _install_datasets(store: Store, staging: Path, names: list[str]) -> None:
+    """Move each unpacked dataset into place as :class:`geo.store.datasets.DatasetStore` keeps them."""
+    root = store.root / "datasets"
+    versions = root / ".versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        folder = staging / name
+        if not folder.is_dir():
+            continue
+        version = f"{name}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        final = versions / version
+        os.replace(folder, final)
+        link = root / name
+        old = link.resolve() if link.exists() else None
+        tmp_link = root / f".link-{version}"
+        os.symlink(Path(".versions") / version, tmp_link)
+        os.replace(tmp_link, link)
+        if old is not None and old != final:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def install_from_env(store: Store | None = None) -> dict | None:
+    """Install ``$GAPMAP_STORE_PACK`` unless the store already holds its build; returns its manifest."""
+    pack_path = settings.store_pack()
+    if pack_path is None:
+        return None
+    store = store or Store()
+    manifest = read_manifest(pack_path)
+    if store.exists():
+        try:
+            if store.manifest().get("build_id") == manifest.get("build_id"):
+                return None
+        except (StoreError, ValueError):
+            pass
+    return unpack(pack_path, store)
+
+
+__all__ = ["pack", "unpack", "read_manifest", "install_from_env", "PackError", "MANIFEST_NAME"]
