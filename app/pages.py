@@ -80,10 +80,11 @@ def _panel(extent, indicator) -> dict:
     from geo.datasets import DatasetStore
 
     if indicator in DatasetStore(store).names():
-        from geo.analysis import by_group
+        from geo.analysis import RATE_PER, by_group
 
+        panel["per"] = RATE_PER  # the unit of the map's values and legend: one unit on the whole page
         try:
-            table = by_group(store, indicator, extent, "imd_quintile")
+            table = by_group(store, indicator, extent, "imd_quintile", per=RATE_PER)
             panel["by_quintile"] = table.to_dict("records")
             panel["sii"] = table.attrs.get("sii")
             from app.charts import rate_by_quintile
@@ -91,12 +92,13 @@ def _panel(extent, indicator) -> dict:
             use_dsr = "dsr" in table and table["dsr"].notna().all()
             panel["chart"] = rate_by_quintile(
                 panel["by_quintile"], "dsr" if use_dsr else "crude_rate", "dsr_lower" if use_dsr else "crude_lower",
-                "dsr_upper" if use_dsr else "crude_upper", "Rate per 100,000 by IMD quintile, with 95% intervals")
+                "dsr_upper" if use_dsr else "crude_upper", f"Rate per {RATE_PER:,} by IMD quintile, with 95% intervals")
             panel["synthetic"] = table.attrs.get("synthetic")
         except ValueError:
             pass
         try:
-            panel["by_ethnic_group"] = by_group(store, indicator, extent, "ethnic_group").to_dict("records")
+            panel["by_ethnic_group"] = by_group(store, indicator, extent, "ethnic_group",
+                                                per=RATE_PER).to_dict("records")
         except ValueError:
             pass
     return panel
@@ -151,7 +153,7 @@ def map_frame():
 def _cached_map(store_root: str, build: str, datasets: str, indicator: str, level: str, code: str, scheme: str,
                 k: int, focus: str | None) -> tuple[bytes, bytes]:
     """The rendered map, as UTF-8 bytes and gzip-compressed, made once per store, datasets and view."""
-    from app.map_layers import choropleth_map
+    from app.map_layers import choropleth_map, render_page
     from geo.analysis import Extent
 
     extent = Extent(level, code)
@@ -159,7 +161,7 @@ def _cached_map(store_root: str, build: str, datasets: str, indicator: str, leve
         m = choropleth_map(params.store(), indicator, extent, scheme, k, layers=("hotspots", "clusters"), focus=focus)
     else:
         m = choropleth_map(params.store(), indicator, extent, scheme, k, focus=focus)
-    plain = m.get_root().render().encode("utf-8")
+    plain = render_page(m).encode("utf-8")
     return plain, gzip.compress(plain, compresslevel=6)
 
 
