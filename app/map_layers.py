@@ -238,6 +238,7 @@ def _focus(store, frame, code: str, m) -> None:
         name = f"{target['lsoa21nm'].iloc[0]} ({code})"
     minx, miny, maxx, maxy = target.total_bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]], max_zoom=15)
+    page_data(m)["focus"] = [[miny, minx], [maxy, maxx]]  # the page keeps this view, not the whole place
     folium.GeoJson(json.loads(target[["geometry"]].to_json(drop_id=True)), name=f"Found: {name}",
                    style_function=lambda f: {"fill": False, "color": "#ffeb3b", "weight": 5}).add_to(m)
 

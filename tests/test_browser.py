@@ -142,6 +142,8 @@ def test_offline_html_draws_with_the_network_off(fixture_store, tmp_path):
     page.write_text(offline_page(fixture_store, "imd_score", Extent("icb", "E54000001")), encoding="utf-8")
     text = page.read_text()
     assert not re.search(r'<script[^>]+src=|<link[^>]+href="http', text)  # everything inline
+    assert "<title>Index of Multiple Deprivation 2025: NHS Alpha ICB (Gapmap)</title>" in text
+    assert "window.Gapmap" in text or "root.Gapmap" in text  # the page's own script, inlined
     out = chromium(tmp_path, "--host-resolver-rules=MAP * ~NOTFOUND", "--dump-dom", page.as_uri())
     paths = re.findall(r"<path[^>]*leaflet-interactive[^>]*>", out.stdout)
     assert len([p for p in paths if 'fill="none"' not in p]) == 6  # the ICB's six LSOAs

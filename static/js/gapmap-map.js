@@ -179,6 +179,28 @@
     layer.bringToBack();
     win.gapmapLsoas = layer;
 
+    // fit the place (or the LSOA or ward found by search) to the frame as it is now, and again when
+    // the frame changes size, until the reader moves the map themselves
+    var moved = false, fitting = false;
+    function fit() {
+      fitting = true;
+      if (data.focus) { map.fitBounds(data.focus, {maxZoom: 15, animate: false}); } else {
+        // clear of the legends (left) and the layer list (right) where that costs no zoom
+        var bounds = layer.getBounds();
+        var width = function (selector) { var e = doc.querySelector(selector); return e ? e.offsetWidth + 16 : 8; };
+        var left = width('.gapmap-legends'), right = width('.leaflet-control-layers');
+        var plain = map.getBoundsZoom(bounds, false, L.point(16, 16));
+        var choice = [[left, right], [left, 8], [8, right], [8, 8]].filter(function (p) {
+          return map.getBoundsZoom(bounds, false, L.point(p[0] + p[1], 16)) >= plain;
+        })[0] || [8, 8];
+        map.fitBounds(bounds, {paddingTopLeft: [choice[0], 8], paddingBottomRight: [choice[1], 8], animate: false});
+      }
+      fitting = false;
+    }
+    map.on('dragstart', function () { moved = true; });
+    map.on('zoomstart', function () { if (!fitting) { moved = true; } });
+    map.on('resize', function () { if (!moved) { fit(); } });
+
     // "Colour the LSOAs by": a select, so the box stays one line high whatever the number of views
     var views = L.control({position: 'topleft'});
     views.onAdd = function () {
@@ -216,6 +238,7 @@
       return div;
     };
     legends.addTo(map);
+    fit();
 
     var table = doc.getElementById('gapmap-table');
 
