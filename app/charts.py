@@ -11,7 +11,10 @@ def rate_by_quintile(rows: list[dict], value: str, lower: str, upper: str, title
     if not values:
         return ""
     top = max(hi if hi == hi and hi is not None else v for _, v, _, hi in values) * 1.1
-    width, height, left, bottom = 260, 150, 40, 24
+    # the bars stand on a baseline; under it a row of tick labels (the quintiles), and under that,
+    # clear of them, the axis label
+    width, height, left, bottom = 260, 170, 40, 40
+    tick_y, axis_y = height - bottom + 14, height - 6
     bar = (width - left) / len(values)
     scale = (height - bottom - 10) / top if top else 0
     parts = [f'<svg role="img" aria-label="{html.escape(title)}" width="{width}" height="{height}" '
@@ -26,8 +29,10 @@ def rate_by_quintile(rows: list[dict], value: str, lower: str, upper: str, title
             cx = x + bar * 0.35
             parts.append(f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{height - bottom - hi * scale:.1f}" '
                          f'y2="{height - bottom - lo * scale:.1f}" stroke="#212b32" stroke-width="1.5"/>')
-        parts.append(f'<text x="{x + bar * 0.35:.1f}" y="{height - 8}" font-size="11" text-anchor="middle">'
+        parts.append(f'<text x="{x + bar * 0.35:.1f}" y="{tick_y}" font-size="11" text-anchor="middle">'
                      f'{group}</text>')
-    parts.append(f'<text x="2" y="12" font-size="10">{top / 1.1:,.0f}</text>'
-                 f'<text x="{left}" y="{height - 1}" font-size="10">most deprived &#8594; least</text></svg>')
+    parts.append(f'<line x1="{left}" x2="{width}" y1="{height - bottom}" y2="{height - bottom}" stroke="#768692"/>'
+                 f'<text x="2" y="12" font-size="10">{top / 1.1:,.0f}</text>'
+                 f'<text x="{left}" y="{axis_y}" font-size="11">IMD quintile: most deprived (1) &#8594; least (5)'
+                 '</text></svg>')
     return "".join(parts)

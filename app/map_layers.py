@@ -11,6 +11,8 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
+from pathlib import Path
 
 import folium
 import numpy as np
@@ -32,6 +34,14 @@ from geo.stats.local_statistics import NO_DATA as LISA_NO_DATA
 STATIC = "/static/vendor"
 LEAFLET_JS = [("leaflet", f"{STATIC}/leaflet/leaflet.js"), ("jquery", f"{STATIC}/jquery/jquery.min.js")]
 LEAFLET_CSS = [("leaflet_css", f"{STATIC}/leaflet/leaflet.css")]
+GAPMAP_JS = [("gapmap_map_js", "/static/js/gapmap-map.js")]
+GAPMAP_CSS = [("gapmap_map_css", "/static/css/map.css")]
+# Leaflet.markercluster needs the map's maxZoom (there is no tile layer to give one); zoom in quarter
+# steps so fitBounds fills the frame rather than stopping at the whole zoom level below
+MAP_OPTIONS = {"max_zoom": 18, "zoom_snap": 0.25, "zoom_delta": 0.5}
+FAVICON = ('data:image/svg+xml,%3Csvg xmlns=%22http://www.w3.org/2000/svg%22 viewBox=%220 0 16 16%22%3E'
+           '%3Crect width=%2216%22 height=%2216%22 rx=%223%22 fill=%22%23005eb8%22/%3E%3Cpath d=%22M3 12V4l5 5 5-5v8%22 '
+           'stroke=%22white%22 stroke-width=%222%22 fill=%22none%22/%3E%3C/svg%3E')
 CLUSTER_JS = [("markerclusterjs", f"{STATIC}/leaflet.markercluster/leaflet.markercluster.js")]
 CLUSTER_CSS = [("markerclustercss", f"{STATIC}/leaflet.markercluster/MarkerCluster.css"),
                ("markerclusterdefaultcss", f"{STATIC}/leaflet.markercluster/MarkerCluster.Default.css")]
@@ -44,17 +54,6 @@ TOOLTIP = (("n", "lsoa21nm", "LSOA"), ("c", "lsoa21cd", "Code"), ("w", "ward24nm
 SCHOOL_PHASES = {"primary": ("Primary", "Middle deemed primary", "Nursery"),
                  "secondary": ("Secondary", "Middle deemed secondary", "All-through", "16 plus"),
                  "other": ()}
-
-class RawText(Element):
-    """Text put in the page as it is (no template: map data can be megabytes)."""
-
-    def __init__(self, text: str):
-        super().__init__("")
-        self.text = text
-
-    def render(self, **kwargs) -> str:
-        return self.text
-
 
 def feature_collection(frame, properties: dict[str, list]) -> str:
     """GeoJSON text of ``frame``'s geometries with the given property lists, built in bulk."""
@@ -69,8 +68,8 @@ def feature_collection(frame, properties: dict[str, list]) -> str:
 
 
 def _use_local_assets(element) -> None:
-    element.default_js = list(LEAFLET_JS)
-    element.default_css = list(LEAFLET_CSS)
+    element.default_js = list(LEAFLET_JS) + (GAPMAP_JS if isinstance(element, folium.Map) else [])
+    element.default_css = list(LEAFLET_CSS) + (GAPMAP_CSS if isinstance(element, folium.Map) else [])
 
 
 def _geojson(frame, properties: list[str]) -> dict:
@@ -103,14 +102,16 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
     bounds = frame.total_bounds
     tiles = os.environ.get("GAPMAP_TILES", "").strip()  # e.g. an OpenStreetMap tile URL, when online
     m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False, attribution_control=True)
+    m.options.update(MAP_OPTIONS)
     if tiles:
         folium.TileLayer(tiles, attr=os.environ.get("GAPMAP_TILES_ATTRIBUTION",
                                                    "&copy; OpenStreetMap contributors"), name="Basemap").add_to(m)
     _use_local_assets(m)
-    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]], padding=(8, 8))
     title, note = _title(store, indicator, table.meta)
     if classes.note:
         note = (note + " " if note else "") + classes.note + "."
+    _head(m, store, title, extent)
     views = [("main", title, "fill", [(c, lab) for c, lab in zip(colours, classes.labels)])]
     has_value = frame["value"].notna()
     if "gi_bin" in frame:
@@ -160,15 +161,15 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
     _add_points(store, extent, layers, m)
     if focus:
         _focus(store, frame, focus, m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    _finish(m)
     return m
 
 
 def _add_points(store, extent, layers, m) -> None:
-    """Schools (clustered, by phase), GP practices and hospitals, sent as compact arrays and drawn
-    by a few lines of script rather than one block of code per marker."""
+    """Schools (clustered, by phase), GP practices and hospitals, sent as compact arrays in the
+    page's data and drawn by static/js/gapmap-map.js."""
     filters = extent.filters()
-    groups = []
+    groups = page_data(m).setdefault("points", [])
     if "schools" in layers:
         schools = store.points("schools", icb=filters.get("icb"), lad=filters.get("lad"))
         if "ward" in filters:
@@ -184,7 +185,7 @@ def _add_points(store, extent, layers, m) -> None:
             rows = [[round(r.geometry.y, 5), round(r.geometry.x, 5), str(r.name), str(r.phase),
                      None if pd.isna(r.pupils) else int(r.pupils),
                      None if pd.isna(r.fsm_percent) else float(r.fsm_percent)] for r in chosen.itertuples()]
-            groups.append((cluster.get_name(), "#005eb8", rows, True))
+            groups.append({"layer": cluster.get_name(), "colour": "#005eb8", "rows": rows, "popup": True})
     for kind, label, colour, wanted in (("gp_practices", "GP practices", "#007f3b", "gps"),
                                         ("hospitals", "Hospitals", "#da291c", "hospitals")):
         if wanted not in layers:
@@ -196,16 +197,7 @@ def _add_points(store, extent, layers, m) -> None:
         group = folium.FeatureGroup(name=label, show=False)
         group.add_to(m)
         rows = [[round(r.geometry.y, 5), round(r.geometry.x, 5), str(r.name)] for r in points.itertuples()]
-        groups.append((group.get_name(), colour, rows, False))
-    script = "".join(
-        "(function(){var rows=%s;rows.forEach(function(r){var mk=L.circleMarker([r[0],r[1]],{radius:5,color:'%s',"
-        "fillOpacity:0.9});var e=function(t){return String(t).replace(/</g,'&lt;');};mk.bindTooltip(e(r[2]));%s"
-        "mk.addTo(%s);});})();" % (
-            json.dumps(rows, separators=(",", ":")), colour,
-            "mk.bindPopup('<b>'+e(r[2])+'</b><br>'+e(r[3])+'<br>Pupils: '+(r[4]===null?'not known':r[4])+"
-            "'<br>Free school meals: '+(r[5]===null?'not known':r[5]+'%'));" if popup else "", name)
-        for name, colour, rows, popup in groups)
-    m.get_root().script.add_child(RawText(_after_map(script)))
+        groups.append({"layer": group.get_name(), "colour": colour, "rows": rows, "popup": False})
 
 
 def _focus(store, frame, code: str, m) -> None:
@@ -222,8 +214,23 @@ def _focus(store, frame, code: str, m) -> None:
         name = f"{target['lsoa21nm'].iloc[0]} ({code})"
     minx, miny, maxx, maxy = target.total_bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]], max_zoom=15)
+    page_data(m)["focus"] = [[miny, minx], [maxy, maxx]]  # the page keeps this view, not the whole place
     folium.GeoJson(json.loads(target[["geometry"]].to_json(drop_id=True)), name=f"Found: {name}",
                    style_function=lambda f: {"fill": False, "color": "#ffeb3b", "weight": 5}).add_to(m)
+
+
+def _head(m, store, title: str, extent: analysis.Extent) -> None:
+    """The page's title (the offline file and the browser tab name the map) and its icon."""
+    place = "England"
+    if extent.level != "england":
+        try:
+            areas = store.areas(extent.level)
+            named = areas.loc[areas[f"{extent.level}24cd"] == extent.code, f"{extent.level}24nm"]
+            place = str(named.iloc[0]) if len(named) else extent.code
+        except (KeyError, ValueError):
+            place = extent.code
+    m.get_root().header.add_child(Element(f"<title>{html.escape(title)}: {html.escape(place)} (Gapmap)</title>"
+                                          f'<link rel="icon" href="{FAVICON}">'), name="gapmap_head")
 
 
 def _title(store, indicator: str, meta: dict | None = None) -> tuple[str, str]:
@@ -244,25 +251,16 @@ def _title(store, indicator: str, meta: dict | None = None) -> tuple[str, str]:
     return title, ("SYNTHETIC DATA: made-up records, not real activity." if meta.get("synthetic") else "")
 
 
-def _bivariate_legend(colours: dict[str, str], n: int, activity: str) -> Element:
-    """The n x n grid with labelled axes: deprivation up, activity to the right."""
-    cells = "".join(
-        f'<span style="background:{colours[f"{d}-{a}"]}" title="{d}-{a}"></span>'
-        for d in range(n, 0, -1) for a in range(1, n + 1))
-    return Element(
-        f'<div class="gapmap-bivariate" role="img" aria-label="Bivariate legend: deprivation against '
-        f'{html.escape(activity)}"><div class="grid" style="grid-template-columns:repeat({n},18px)">{cells}</div>'
-        f'<div class="y">more deprived &rarr;</div><div class="x">more {html.escape(activity)} &rarr;</div></div>'
-        '<style>.gapmap-bivariate{position:absolute;bottom:48px;right:10px;z-index:1000;background:#fff;'
-        'padding:8px 8px 8px 28px;border:1px solid #768692;font:12px Arial,sans-serif;max-width:200px}'
-        '.gapmap-bivariate .grid{display:grid;gap:1px}.gapmap-bivariate .grid span{width:18px;height:18px}'
-        '.gapmap-bivariate .y{position:absolute;left:16px;bottom:30px;transform:rotate(-90deg);font-size:11px;'
-        'transform-origin:left bottom;white-space:nowrap}.gapmap-bivariate .x{margin-top:4px}</style>')
+def _bivariate_legend(colours: dict[str, str], n: int, activity: str) -> dict:
+    """What the bivariate legend macro draws: the n x n grid, deprivation up, activity to the right."""
+    return {"colours": dict(colours), "n": n, "activity": activity}
 
 
 def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) -> None:
     """One GeoJSON of the LSOAs for every colouring: a 'Colour by' control restyles it, so the
-    geometry is sent once whatever the number of views."""
+    geometry is sent once whatever the number of views. The columns, rings and views go in the
+    page's data (JSON); static/js/gapmap-map.js draws them, the legends are the macros of
+    app/templates/macros/legend.html."""
     props = {}
     compact = len(frame) > 5000  # England-sized maps: the tooltip keeps code, value and decile
     for short, column, _ in TOOLTIP:
@@ -273,115 +271,128 @@ def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) ->
             if column.startswith("imd_"):
                 values = [None if v is None else int(v) for v in values]
             props[short] = [None if v is None else v if isinstance(v, (int, float)) else str(v) for v in values]
-    palettes = []
-    for i, (_, _, column, _) in enumerate(views):
+    view_data = []
+    for i, (key, name, column, rows) in enumerate(views):
         values = frame[column].astype(object).where(frame[column].notna(), None).tolist()
         colours_here = sorted({v for v in values if isinstance(v, str)})
         index = {c: j for j, c in enumerate(colours_here)}
         props[f"f{i}"] = [index.get(v) if isinstance(v, str) else None for v in values]
-        palettes.append(colours_here)
+        if rows is None:  # the bivariate classes: the legend is the grid
+            label_of = {c: f"Deprivation {k.split('-')[0]}, activity {k.split('-')[1]} (of {bivariate_legend['n']})"
+                        for k, c in bivariate_legend["colours"].items()}
+        else:
+            label_of = {c: lab for c, lab in rows}
+        view_data.append({"key": key, "name": name, "palette": colours_here,
+                          "labels": [label_of.get(c, "") for c in colours_here],
+                          "rows": rows, "bivariate": bivariate_legend if rows is None else None})
     # columnar: one list per property and one of geometries, rebuilt into features by the page
     geometries = _geometries_as_json(np.asarray(frame.geometry.values, dtype=object), frame.attrs.get("decimals", 5),
                                      delta=True)
-    data = ('{"columns":' + json.dumps(props, separators=(",", ":")) + ',"rings":[' +
-            ",".join(g[len('{"q":'):-1] for g in geometries) + "]}")
+    packed = RawJson('{"columns":' + json.dumps(props, separators=(",", ":")) + ',"rings":[' +
+                     ",".join(g[len('{"q":'):-1] for g in geometries) + "]}")
     labels = {short: label for short, column, label in TOOLTIP}
-    labels["v"] = indicator if indicator else "Value"
-    legends = []
-    for i, (key, name, _, rows) in enumerate(views):
-        if rows is None:
-            continue
-        items = "".join(f'<li><span class="swatch" style="background:{c}"></span>{html.escape(lab)}</li>'
-                        for c, lab in rows + [(NO_DATA_COLOUR, NO_DATA)])
-        legends.append(f'<div class="gapmap-legend" data-view="{i}" {"hidden" if i else ""} role="region" '
-                       f'aria-label="Legend: {html.escape(name)}"><strong>{html.escape(name)}</strong>'
-                       f'<ul>{items}</ul><small>{html.escape(note)}</small></div>')
-    controls = "".join(
-        f'<label><input type="radio" name="gapmap-view" value="{i}" {"checked" if i == 0 else ""}> '
-        f'{html.escape(name)}</label>' for i, (_, name, _, _) in enumerate(views))
-    bivariate_index = next((i for i, v in enumerate(views) if v[0] == "bivariate"), -1)
-    m.get_root().html.add_child(Element("".join(legends) + (
-        f'<div data-view="{bivariate_index}" hidden>{bivariate_legend.render()}</div>' if bivariate_legend else "")))
-    m.get_root().html.add_child(Element(LEGEND_CSS))
-    script = """
-(function () {
-  var map = %(map)s;
-  var packed = %(data)s;
-  var scale = %(scale)s;
-  var keys = Object.keys(packed.columns);
-  var data = {type: 'FeatureCollection', features: packed.rings.map(function (parts, n) {
-    var properties = {};
-    keys.forEach(function (k) { properties[k] = packed.columns[k][n]; });
-    // rings come delta-encoded in integers: decode them
-    return {type: 'Feature', properties: properties, geometry: {type: 'MultiPolygon',
-      coordinates: parts.map(function (part) { return part.map(function (ring) {
-        var out = [], x = 0, y = 0;
-        for (var i = 0; i < ring.length; i += 2) { x += ring[i]; y += ring[i + 1]; out.push([x / scale, y / scale]); }
-        return out; }); })}};
-  })};
-  var labels = %(labels)s;
-  var palettes = %(palettes)s;
-  var view = 0;
-  function style(f) {
-    var i = f.properties['f' + view];
-    var c = (i === null || i === undefined) ? null : palettes[view][i];
-    return {fillColor: c || '%(nodata)s', color: '#555555', weight: %(stroke)s, fillOpacity: 0.75,
-            dashArray: c ? null : '3 3'};
-  }
-  function tip(p) {
-    var rows = [];
-    for (var k in labels) { if (p[k] !== null && p[k] !== undefined) {
-      rows.push('<tr><th>' + labels[k] + '</th><td>' + String(p[k]).replace(/</g, '&lt;') + '</td></tr>'); } }
-    return '<table>' + rows.join('') + '</table>';
-  }
-  var layer = L.geoJSON(data, {style: style, renderer: %(renderer)s, onEachFeature: function (f, l) {
-    l.bindTooltip(function () { return tip(f.properties); }, {sticky: true}); }}).addTo(map);
-  window.gapmapLsoas = layer;
-  var control = L.control({position: 'topleft'});
-  control.onAdd = function () {
-    var div = L.DomUtil.create('div', 'gapmap-views leaflet-bar');
-    div.innerHTML = '<fieldset><legend>Colour the LSOAs by</legend>' + %(controls)s + '</fieldset>';
-    L.DomEvent.disableClickPropagation(div);
-    div.addEventListener('change', function (e) {
-      view = parseInt(e.target.value, 10);
-      layer.setStyle(style);
-      document.querySelectorAll('[data-view]').forEach(function (el) {
-        el.hidden = parseInt(el.getAttribute('data-view'), 10) !== view; });
-    });
-    return div;
-  };
-  control.addTo(map);
-})();
-""" % {"map": m.get_name(), "data": data, "scale": 10 ** frame.attrs.get("decimals", 5),
-       "renderer": "L.canvas()" if compact else "undefined", "stroke": 0 if compact else 0.4, "labels": json.dumps(labels),
-       "nodata": NO_DATA_COLOUR, "controls": json.dumps(controls), "palettes": json.dumps(palettes)}
-    m.get_root().script.add_child(RawText(_after_map(script)))
+    labels["v"] = views[0][1] if views else "Value"  # the indicator's readable name, not its column
+    data = page_data(m)
+    data.update({"map": m.get_name(), "packed": packed, "scale": 10 ** frame.attrs.get("decimals", 5),
+                 "compact": compact, "stroke": 0 if compact else 0.4, "labels": labels, "nodata": NO_DATA_COLOUR,
+                 "nodataLabel": NO_DATA, "title": labels["v"],
+                 "views": [{k: v[k] for k in ("key", "name", "palette", "labels")} for v in view_data]})
+    m.get_root().html.add_child(Element(_templates().get_template("map_frame.html").render(
+        views=view_data, note=note, no_data_colour=NO_DATA_COLOUR, no_data_label=NO_DATA,
+        page_title=f"Map: {labels['v']}")))
 
 
-LEGEND_CSS = (
-    '<style>.gapmap-legend{position:absolute;bottom:48px;left:10px;z-index:1000;background:#fff;padding:8px;'
-    'border:1px solid #768692;max-width:320px;font:14px/1.4 Arial,sans-serif}.gapmap-legend ul{list-style:none;'
-    'margin:4px 0;padding:0}.gapmap-legend .swatch{display:inline-block;width:18px;height:12px;margin-right:6px;'
-    'border:1px solid #555}.gapmap-legend small{display:block;color:#4c6272;font-size:11px}'
-    '.gapmap-views{background:#fff;padding:6px 8px;font:14px Arial,sans-serif}.gapmap-views fieldset{border:0;'
-    'margin:0;padding:0}.gapmap-views legend{font-weight:bold}.gapmap-views label{display:block}'
-    '[hidden]{display:none!important}</style>')
+OVERLAY_KEYS = {"Ward outlines": "wards", "Place outline": "outline", "Schools: primary": "schools-primary",
+                "Schools: secondary": "schools-secondary", "Schools: other": "schools-other",
+                "GP practices": "gps", "Hospitals": "hospitals", "Basemap": "basemap"}
 
 
-def _after_map(script: str) -> str:
-    """Run once the page's own script (which creates the map and its layers) has run."""
-    return "window.addEventListener('load', function () {\n" + script + "\n});\n"
+def _finish(m) -> None:
+    """The layer control (only when there are layers to switch) and the page's list of them, each
+    with the key the address uses (``layers=wards,gps``)."""
+    overlays = []
+    for child in m._children.values():
+        if isinstance(child, folium.map.Layer) and child.control:
+            name = child.layer_name
+            key = OVERLAY_KEYS.get(name) or ("found" if name.startswith("Found:") else
+                                             "-".join("".join(ch if ch.isalnum() else " " for ch in name.lower()).split()))
+            overlays.append({"key": key, "name": name, "layer": child.get_name()})
+    page_data(m)["overlays"] = overlays
+    page_data(m).setdefault("points", [])
+    if overlays:
+        folium.LayerControl(collapsed=False).add_to(m)
+
+
+def _templates():
+    """The app's Jinja templates, also without a Flask app (the CLI's offline export)."""
+    global _TEMPLATES
+    if _TEMPLATES is None:
+        import jinja2
+
+        _TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                                        autoescape=True, trim_blocks=False)
+    return _TEMPLATES
+
+
+_TEMPLATES = None
+
+
+class RawJson:
+    """JSON text already written (the rings: megabytes, built in bulk), put in the page as it is."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+class PageData(Element):
+    """The map page's data: ``<script type="application/json" id="gapmap-data">``, read by
+    static/js/gapmap-map.js. Filled while the map is built, written when the page is rendered."""
+
+    def __init__(self):
+        super().__init__("")
+        self.data: dict = {}
+
+    def render(self, **kwargs) -> str:
+        parts, raw = [], {}
+        for key, value in self.data.items():
+            if isinstance(value, RawJson):
+                raw[key] = value.text
+        text = json.dumps({k: (None if k in raw else v) for k, v in self.data.items()}, separators=(",", ":"))
+        for key, value in raw.items():
+            text = text.replace(json.dumps(key) + ":null", json.dumps(key) + ":" + value, 1)
+        # nothing in the data may close the script element
+        text = text.replace("</", "<\\/").replace("<!--", "<\\!--")
+        parts.append('<script type="application/json" id="gapmap-data">' + text + "</script>")
+        return "".join(parts)
+
+
+def page_data(m) -> dict:
+    """The dict that becomes the page's JSON data (one per map)."""
+    root = m.get_root()
+    element = root.html._children.get("gapmap_page_data")
+    if element is None:
+        element = PageData()
+        root.html.add_child(element, name="gapmap_page_data")
+    return element.data
+
+
+def render_page(m) -> str:
+    """The whole HTML page of a map, in English, zoomable by its reader."""
+    page = m.get_root().render()
+    page = page.replace("<html>", '<html lang="en-GB">', 1)
+    # Folium's viewport forbids zooming the page, which keeps people with low vision out (WCAG 1.4.4)
+    page = re.sub(r'<meta name="viewport"[^>]*/>', '<meta name="viewport" content="width=device-width, '
+                  'initial-scale=1.0" />', page, count=1)
+    return page
 
 
 def offline_page(store, indicator: str, extent: analysis.Extent, scheme: str = "quantiles", k: int = 5) -> str:
     """The map with every script and style sheet from static/ put inline: one HTML file that opens
     with no network (a laptop in a meeting room)."""
-    import re
-
     from geo.settings import PROJECT_ROOT
 
     static = PROJECT_ROOT / "static"
-    page = choropleth_map(store, indicator, extent, scheme, k).get_root().render()
+    page = render_page(choropleth_map(store, indicator, extent, scheme, k))
 
     def script(match):
         code = (static / match.group(1)).read_text(encoding="utf-8").replace("</script", "<\\/script")

@@ -83,8 +83,11 @@ def _panel(extent, indicator) -> dict:
              "wards": targeting.top_wards(targets).to_dict("records"),
              "targets": targeting.targeting_list(store, targets).head(25).to_dict("records")}
     if "count" in targets:  # an activity dataset
+        from geo.views.analysis import RATE_PER
+
+        panel["per"] = RATE_PER  # the unit of the map's values and legend: one unit on the whole page
         try:
-            table = map_table.group_table(store, indicator, extent, "imd_quintile")
+            table = map_table.group_table(store, indicator, extent, "imd_quintile", per=RATE_PER)
             panel["by_quintile"] = table.to_dict("records")
             panel["sii"] = table.attrs.get("sii")
             panel["group_note"] = table.attrs.get("note")
@@ -93,13 +96,13 @@ def _panel(extent, indicator) -> dict:
             use_dsr = "dsr" in table and table["dsr"].notna().all()
             panel["chart"] = rate_by_quintile(
                 panel["by_quintile"], "dsr" if use_dsr else "crude_rate", "dsr_lower" if use_dsr else "crude_lower",
-                "dsr_upper" if use_dsr else "crude_upper", "Rate per 100,000 by IMD quintile, with 95% intervals")
+                "dsr_upper" if use_dsr else "crude_upper", f"Rate per {RATE_PER:,} by IMD quintile, with 95% intervals")
             panel["synthetic"] = table.attrs.get("synthetic")
         except ValueError as exc:
             panel["by_quintile_error"] = str(exc)
         try:
-            panel["by_ethnic_group"] = map_table.group_table(store, indicator, extent, "ethnic_group").to_dict(
-                "records")
+            panel["by_ethnic_group"] = map_table.group_table(store, indicator, extent, "ethnic_group",
+                                                             per=RATE_PER).to_dict("records")
         except ValueError:  # no ethnic group breakdown in this dataset
             pass
     return panel
@@ -173,13 +176,13 @@ MAP_CACHE = _make_map_cache()
 
 def _render_map(store, indicator: str, extent, scheme: str, k: int, focus: str | None) -> tuple[bytes, bytes]:
     """The rendered map, as UTF-8 bytes and gzip-compressed, made once per store, datasets and view."""
-    from app.map_layers import choropleth_map
+    from app.map_layers import choropleth_map, render_page
 
     if extent.level == "england":  # all of England: the LSOA views only, no ward outlines or points
         m = choropleth_map(store, indicator, extent, scheme, k, layers=("hotspots", "clusters"), focus=focus)
     else:
         m = choropleth_map(store, indicator, extent, scheme, k, focus=focus)
-    plain = m.get_root().render().encode("utf-8")
+    plain = render_page(m).encode("utf-8")
     return plain, gzip.compress(plain, compresslevel=6)
 
 

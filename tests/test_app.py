@@ -32,7 +32,35 @@ def test_map_page_and_frame_work_offline(client):
     assert "Open Government Licence" in html and "No data" in html
     for code in ("E01000001", "E01000002", "E01000003", "E01000004"):  # every LSOA of the place is drawn
         assert f'"{code}"' in html
-    assert "Colour the LSOAs by" in html
+    # the map's script is a static file; its data is JSON in the page, and legends are HTML
+    assert "/static/js/gapmap-map.js" in html and "/static/css/map.css" in html
+    data = map_data(html)
+    assert [v["key"] for v in data["views"]] == ["main", "hot", "lisa", "dec", "decicb", "rural"]
+    assert data["labels"]["v"] == "Index of Multiple Deprivation 2025"  # readable, not the column imd_score
+    assert len(data["packed"]["rings"]) == 4 and data["map"] in html
+    assert html.count('class="gapmap-legend"') == len(data["views"])
+    assert "<script" not in html.split('id="gapmap-data">')[1].split("</script>")[0]
+    assert '<html lang="en-GB">' in html and "user-scalable=no" not in html
+    assert "<title>Index of Multiple Deprivation 2025: Alphaton (Gapmap)</title>" in html
+    assert '<link rel="icon" href="data:image/svg+xml' in html  # no request for /favicon.ico
+
+
+def map_data(html: str) -> dict:
+    import re
+
+    block = re.search(r'<script type="application/json" id="gapmap-data">(.*?)</script>', html, re.S)
+    return json.loads(block.group(1))
+
+
+def test_map_layers_carry_keys_for_the_address_and_england_has_no_empty_layer_box(client):
+    html = client.get("/map/frame?icb=E54000001&indicator=imd_score").get_data(as_text=True)
+    overlays = [o["key"] for o in map_data(html)["overlays"]]
+    assert overlays == ["wards", "outline", "schools-primary", "schools-secondary", "schools-other", "gps",
+                        "hospitals"]
+    assert "L.control.layers(" in html
+    england = client.get("/map/frame?extent=england&indicator=imd_score").get_data(as_text=True)
+    assert map_data(england)["overlays"] == [] and "L.control.layers(" not in england
+    assert "maxZoom" in html and '"zoomSnap": 0.25' in html  # markercluster needs a maxZoom; fractional fit
 
 
 def test_ward_map(client):

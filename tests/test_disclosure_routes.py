@@ -141,8 +141,9 @@ def _geojson_records(text: str) -> list[dict]:
 
 def _page_columns(html: str) -> list[dict]:
     """The per-LSOA data a map page sends to the browser, as records."""
-    start = html.index("var packed = ") + len("var packed = ")
-    packed, _ = json.JSONDecoder().raw_decode(html[start:])
+    marker = '<script type="application/json" id="gapmap-data">{'  # the data, not the script's comment
+    start = html.index(marker) + len(marker) - 1
+    packed = json.loads(html[start:html.index("</script>", start)].replace("<\\/", "</"))["packed"]
     columns = packed["columns"]
     return [dict(zip(columns, values)) for values in zip(*columns.values())]
 
@@ -233,12 +234,13 @@ def test_ward_and_quintile_totals_hide_what_subtraction_would_show(client, fixtu
         with app.test_request_context(f"/map?{query}&indicator={name}"):
             panel = pages._panel(extent, name)
         quintiles = inside.groupby("imd_quintile")["lsoa21cd"].apply(list).to_dict()
-        check_groups(name, panel["by_quintile"], quintiles, f"panel {extent}", 100_000)
+        per = panel["per"]  # the page's one rate unit (per 1,000, as the map's legend)
+        check_groups(name, panel["by_quintile"], quintiles, f"panel {extent}", per)
         for row in panel["quintiles"]:  # the panel's mean value and pooled rate by quintile
             codes = quintiles[row["quintile"]]
             group = next(r for r in panel["by_quintile"] if r["group"] == row["quintile"])
             if _num(row.get("rate")) is not None:
-                assert row["rate"] == pytest.approx(group["crude_rate"] / 100, rel=1e-9)
+                assert row["rate"] == pytest.approx(group["crude_rate"] * 1000 / per, rel=1e-9)
             rates = [published(DATASETS[name][c]) for c in codes]
             if all(r is None for r in rates):
                 assert _num(row["mean_value"]) is None

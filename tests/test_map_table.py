@@ -58,8 +58,9 @@ def test_one_map_page_computes_each_statistic_once(client, dataset):
 
 def _frame_columns(html: str) -> dict:
     """The per-LSOA columns the map page sends to the browser (code, value text, class, ...)."""
-    start = html.index('var packed = ') + len('var packed = ')
-    packed, _ = json.JSONDecoder().raw_decode(html[start:])
+    marker = '<script type="application/json" id="gapmap-data">{'  # the data, not the script's comment
+    start = html.index(marker) + len(marker) - 1
+    packed = json.loads(html[start:html.index("</script>", start)].replace("<\\/", "</"))["packed"]
     return packed["columns"]
 
 

@@ -1,25 +1,67 @@
 """Colours shared by the web maps and the slides, so both draw the same classes alike.
 
-ColorBrewer sequential ramps (colour-blind safe): purples for deprivation, teal-blues for activity.
+Every class colour comes from ColorBrewer (Cynthia Brewer, colorbrewer2.org, as shipped by
+``branca``, Folium's own dependency), chosen colour-blind safe:
+
+- ``PURPLES`` (deprivation) and ``TEALS`` (ColorBrewer GnBu, activity) are sequential families.
+  :func:`ramp` gives ColorBrewer's own n-class scheme for 3 to 9 classes (its colours are spaced
+  for that n, not sampled from a longer ramp, so no two classes share a colour), the ends of the
+  3-class scheme for 2 classes.
+- ``IMD_DECILES``: ten classes are more than any ColorBrewer sequential scheme holds (9), so IMD
+  deciles use the ten-class diverging PuOr, low to high: decile 10 (least deprived, dark orange)
+  first, decile 1 (most deprived, darkest purple) last; the break between the purples and the
+  oranges is the national median. ``ramp(PURPLES, 10)`` returns the same list, so callers that
+  reverse it to put decile 1 first get ten distinct colours.
+- ``GI_COLOURS`` (RdBu), ``LISA_COLOURS`` (RdYlBu), ``RURAL_COLOURS`` (Dark2, qualitative).
+- ``NO_DATA_COLOUR`` is a mid grey: at least 10 CIEDE2000 units from every class colour of every
+  palette here (the map also draws no-data areas with a dashed outline).
+
+``tests/test_palettes.py`` checks, with an independent colour library, that the classes of every
+palette are distinct (CIEDE2000), ordered in lightness where they are ordered classes, and
+visibly different from "No data".
 """
 from __future__ import annotations
 
-import numpy as np
+from branca.utilities import color_brewer
 
-PURPLES = ["#f2f0f7", "#dadaeb", "#bcbddc", "#9e9ac8", "#807dba", "#6a51a3", "#54278f", "#3f007d"]
-TEALS = ["#f7fcf0", "#e0f3db", "#ccebc5", "#a8ddb5", "#7bccc4", "#4eb3d3", "#2b8cbe", "#08589e"]
-NO_DATA_COLOUR = "#d9d9d9"
+PURPLES = color_brewer("Purples", 9)  # light to dark
+TEALS = color_brewer("GnBu", 9)
+IMD_DECILES = color_brewer("PuOr", 10)  # low to high: [0] = decile 10 (least deprived), [9] = decile 1
+NO_DATA_COLOUR = "#969696"
 NOT_SIGNIFICANT = "#f7f7f7"
 LISA_COLOURS = {"High-High": "#d7191c", "Low-Low": "#2c7bb6", "Low-High": "#abd9e9", "High-Low": "#fdae61"}
 GI_COLOURS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac"}
-RURAL_COLOURS = {"Urban": "#bdbdbd", "Rural": "#74c476"}
+RURAL_COLOURS = {"Urban": "#d95f02", "Rural": "#1b9e77"}
+_FAMILIES = {tuple(PURPLES): "Purples", tuple(TEALS): "GnBu"}
 
 
 def ramp(colours: list[str], n: int) -> list[str]:
+    """n class colours, light to dark. For the ColorBrewer families above, ColorBrewer's own
+    n-class scheme (ten classes of ``PURPLES``: ``IMD_DECILES``); for any other list, n colours
+    picked evenly from it (it must hold at least n)."""
+    family = _FAMILIES.get(tuple(colours))
+    if family is not None:
+        if n <= 1:
+            return [colours[-1]]
+        if n == 2:
+            three = color_brewer(family, 3)
+            return [three[0], three[2]]
+        if n <= 9:
+            return list(color_brewer(family, n))
+        if n == 10 and family == "Purples":
+            return list(IMD_DECILES)
+        raise ValueError(f"at most 9 classes can be coloured ({n} asked for)")
+    if n > len(colours):
+        raise ValueError(f"{n} classes need {n} colours; the palette has {len(colours)}")
     if n <= 1:
         return [colours[-1]]
-    picks = np.linspace(0, len(colours) - 1, n).round().astype(int)
-    return [colours[i] for i in picks]
+    step = (len(colours) - 1) / (n - 1)
+    return [colours[round(i * step)] for i in range(n)]
+
+
+def imd_decile_colours() -> list[str]:
+    """Colour of IMD decile d at index d - 1 (decile 1, most deprived, darkest purple)."""
+    return IMD_DECILES[::-1]
 
 
 def is_deprivation(indicator: str) -> bool:

@@ -20,13 +20,14 @@ from matplotlib.patches import Patch, Rectangle  # noqa: E402
 from geo.errors import InvalidValue
 from geo.views import analysis
 from geo import ATTRIBUTION  # noqa: E402
-from geo.outputs.exports import file_name  # noqa: E402
-from geo.outputs.palettes import (GI_COLOURS, LISA_COLOURS, NOT_SIGNIFICANT, PURPLES, TEALS, is_deprivation,  # noqa: E402
-                          ramp)
+from geo.views import analysis
+from geo.outputs.exports import export_table, file_name  # noqa: E402
+from geo.outputs.palettes import (GI_COLOURS, LISA_COLOURS, NO_DATA_COLOUR, NOT_SIGNIFICANT, PURPLES, TEALS,  # noqa: E402
+                          is_deprivation, ramp)
 
 VIEWS = ("indicator", "hotspots", "clusters", "bivariate", "deciles-local")
 FORMATS = {"png": (19.2, 10.8, 100), "print": (13.333, 7.5, 300), "svg": (13.333, 7.5, 72)}
-NO_DATA = "#d9d9d9"
+NO_DATA = NO_DATA_COLOUR
 
 
 def _colours(frame, view: str, indicator: str, store, extent):

@@ -440,7 +440,8 @@ def statistic(store: Store, indicator: str, extent: analysis.Extent, stat: str, 
 GROUP_RATE_PER = 100_000
 
 
-def group_table(store: Store, indicator: str, extent: analysis.Extent, grouping: str) -> pd.DataFrame:
+def group_table(store: Store, indicator: str, extent: analysis.Extent, grouping: str,
+                per: int = GROUP_RATE_PER) -> pd.DataFrame:
     """Counts and rates of a dataset by ``grouping`` (ward24cd, lad24cd, imd_quintile, ...,
     ethnic_group) as :func:`geo.views.analysis.by_group` computes them, published under disclosure
     control: group totals rounded, hidden where the rule or the secondary/complementary rules of
@@ -455,7 +456,7 @@ def group_table(store: Store, indicator: str, extent: analysis.Extent, grouping:
         raise MapTableError(f"{indicator!r} is not an activity dataset: it has no counts to total")
     for attempt in range(5):
         try:
-            out = analysis.by_group(store, indicator, extent, grouping)
+            out = analysis.by_group(store, indicator, extent, grouping, per=per)
             break
         except FileNotFoundError:  # the dataset replaced while it was read
             time.sleep(0.05 * (attempt + 1))
@@ -480,7 +481,7 @@ def group_table(store: Store, indicator: str, extent: analysis.Extent, grouping:
     published, hide = protect_group_counts(totals, members, layer.rule)
     out = out.copy()
     out["count"] = published
-    per = out.attrs.get("per", GROUP_RATE_PER)
+    per = out.attrs.get("per", per)
     for column in ("crude_rate", "crude_lower", "crude_upper"):
         out[column] = np.nan
     ok = ~hide & (out["population"].to_numpy(float) > 0)

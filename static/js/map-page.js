@@ -1,0 +1,56 @@
+/*
+ * The map page around the map frame: when the map's state changes (view, layers, table), the frame
+ * tells this page (postMessage, same origin only), and the page's address, its "Redraw" form, its
+ * links and its embed code follow, so whatever is copied opens the same map.
+ */
+(function () {
+  'use strict';
+  var frame = document.querySelector('iframe.map-frame');
+  if (!frame) { return; }
+  var KEYS = ['view', 'layers', 'display'];
+
+  function merge(target, query) {
+    var from = new URLSearchParams(query), params = new URLSearchParams(target);
+    KEYS.forEach(function (k) { if (from.has(k)) { params.set(k, from.get(k)); } else { params.delete(k); } });
+    return params.toString();
+  }
+
+  window.addEventListener('message', function (event) {
+    if (event.origin !== window.location.origin || event.source !== frame.contentWindow) { return; }
+    var message = event.data || {};
+    if (message.type !== 'gapmap-state' || typeof message.query !== 'string') { return; }
+    var from = new URLSearchParams(message.query);
+    from.delete('display');  // the page itself shows the map; the table has its own link
+    var query = merge(window.location.search, '?' + from.toString());
+    window.history.replaceState(null, '', window.location.pathname + '?' + query + window.location.hash);
+    document.querySelectorAll('form.keeps-state').forEach(function (form) {
+      KEYS.forEach(function (k) {
+        var input = form.querySelector('input[name="' + k + '"]');
+        if (from.has(k)) {
+          if (!input) {
+            input = document.createElement('input');
+            input.type = 'hidden';
+            input.name = k;
+            form.appendChild(input);
+          }
+          input.value = from.get(k);
+        } else if (input) {
+          input.remove();
+        }
+      });
+    });
+    document.querySelectorAll('a.keeps-state').forEach(function (a) {
+      var url = new URL(a.href, window.location.href);
+      var extra = new URLSearchParams(url.search).get('display');
+      url.search = merge(url.search, '?' + from.toString());
+      if (extra) { url.searchParams.set('display', extra); }
+      a.href = url.toString();
+    });
+    var embed = document.getElementById('embed');
+    if (embed) {
+      embed.value = embed.value.replace(/src="([^"?]*)\?([^"]*)"/, function (all, path, old) {
+        return 'src="' + path + '?' + merge('?' + old, '?' + from.toString()) + '"';
+      });
+    }
+  });
+})();
