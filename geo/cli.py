@@ -104,7 +104,8 @@ def data_fetch(mirror, only, strict, timeout, retries):
     unknown = [i for i in only if i not in catalogue]
     if unknown:
         raise click.ClickException(f"unknown source {', '.join(unknown)}; see `gapmap data sources`")
-    chosen = [catalogue[i] for i in only] if only else list(catalogue.values())
+    # in the catalogue's order: some sources are reshaped with others (hospitals with Code-Point Open)
+    chosen = [s for s in catalogue.values() if not only or s.id in only]
     downloads = settings.downloads_dir()
     downloader = Downloader(timeout=timeout, retries=retries)
     problems = 0
@@ -235,9 +236,9 @@ def data_unpack(file):
         manifest = unpack(file, store)
     except StoreError as exc:
         raise _fail(exc)
-    click.echo(f"Installed build {manifest['build_id']} ({manifest['scope']}, built {manifest['built_at']}) "
-               f"into {store.root}" + (f", with datasets {', '.join(manifest['datasets'])}"
-                                        if manifest["datasets"] else ""))
+    click.echo(f"Installed build {manifest['build_id']} ({manifest['scope']}, built {manifest['built_at']} "
+               f"by Gapmap {manifest.get('gapmap_version', '?')}) into {store.root}"
+               + (f", with datasets {', '.join(manifest['datasets'])}" if manifest["datasets"] else ""))
 
 
 @main.command("areas")

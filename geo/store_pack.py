@@ -3,8 +3,8 @@
 A pack is a tar archive (``.tar``, optionally gzip-compressed) whose first member is
 ``gapmap-pack.json``, the pack's manifest:
 
-``format``, ``version``
-    ``"gapmap-store-pack"`` and ``1``.
+``format``, ``version``, ``gapmap_version``
+    ``"gapmap-store-pack"``, ``1``, and the version of Gapmap that made the pack.
 ``build_id``, ``built_at``, ``scope``, ``counts``, ``attribution``
     Copied from the build's own manifest, so a pack says what it holds before it is unpacked.
 ``datasets``
@@ -64,6 +64,15 @@ def _files_under(folder: Path, prefix: str) -> list[tuple[str, Path]]:
     return out
 
 
+def _gapmap_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gapmap")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def pack(store: Store, out: Path, datasets: bool = False) -> dict:
     """Write the store's current build (and its datasets when ``datasets``) to ``out``.
 
@@ -86,7 +95,7 @@ def pack(store: Store, out: Path, datasets: bool = False) -> dict:
         files[arcname] = {"sha256": digest, "size": size}
     manifest = {
         "format": PACK_FORMAT, "version": PACK_VERSION,
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "gapmap_version": _gapmap_version(),
         "build_id": meta.get("build_id"), "built_at": meta.get("built_at"), "scope": meta.get("scope"),
         "counts": meta.get("counts"), "attribution": meta.get("attribution"),
         "datasets": names, "files": files,
