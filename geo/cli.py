@@ -223,16 +223,22 @@ def data_pack(out, with_datasets):
 
 @data.command("unpack")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def data_unpack(file):
+@click.option("--check", "check_only", is_flag=True, help="Only check that the pack is whole; install nothing.")
+def data_unpack(file, check_only):
     """Install a store pack made by `gapmap data pack` as the current store.
 
     Every file is checked against the pack's manifest before the store changes; a truncated,
     corrupt or partial pack is refused and the store stays as it was.
     """
-    from geo.store_pack import unpack
+    from geo.store_pack import check, unpack
 
     store = Store()
     try:
+        if check_only:
+            manifest = check(file)
+            click.echo(f"{file}: whole: build {manifest['build_id']} ({manifest['scope']}), "
+                       f"{len(manifest['files'])} files match their checksums")
+            return
         manifest = unpack(file, store)
     except StoreError as exc:
         raise _fail(exc)
