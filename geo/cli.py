@@ -113,7 +113,8 @@ def data_fetch(mirror, only, strict, timeout, retries):
     unknown = [i for i in only if i not in catalogue]
     if unknown:
         raise click.ClickException(f"unknown source {', '.join(unknown)}; see `gapmap data sources`")
-    chosen = [catalogue[i] for i in only] if only else list(catalogue.values())
+    # in the catalogue's order: some sources are reshaped with others (hospitals with Code-Point Open)
+    chosen = [s for s in catalogue.values() if not only or s.id in only]
     downloads = settings.downloads_dir()
     downloader = Downloader(timeout=timeout, retries=retries)
     problems = 0
@@ -216,19 +217,25 @@ def data_pack(out, with_datasets):
 
 @data.command("unpack")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def data_unpack(file):
+@click.option("--check", "check_only", is_flag=True, help="Only check that the pack is whole; install nothing.")
+def data_unpack(file, check_only):
     """Install a store pack made by `gapmap data pack` as the current store.
 
     Every file is checked against the pack's manifest before the store changes; a truncated,
     corrupt or partial pack is refused and the store stays as it was.
     """
-    from geo.store.pack import unpack
+    from geo.store.pack import check, unpack
 
     store = Store()
+    if check_only:
+        manifest = check(file)
+        click.echo(f"{file}: whole: build {manifest['build_id']} ({manifest['scope']}), "
+                   f"{len(manifest['files'])} files match their checksums")
+        return
     manifest = unpack(file, store)
-    click.echo(f"Installed build {manifest['build_id']} ({manifest['scope']}, built {manifest['built_at']}) "
-               f"into {store.root}" + (f", with datasets {', '.join(manifest['datasets'])}"
-                                        if manifest["datasets"] else ""))
+    click.echo(f"Installed build {manifest['build_id']} ({manifest['scope']}, built {manifest['built_at']} "
+               f"by Gapmap {manifest.get('gapmap_version', '?')}) into {store.root}"
+               + (f", with datasets {', '.join(manifest['datasets'])}" if manifest["datasets"] else ""))
 
 
 @main.command("areas")

@@ -12,7 +12,7 @@ from geo.build.pipeline import build
 from geo.cli import main
 from geo.store.datasets import DatasetStore
 from geo.store.folder import Store
-from geo.store.pack import MANIFEST_NAME, PackError, pack, read_manifest, unpack
+from geo.store.pack import MANIFEST_NAME, PackError, check, pack, read_manifest, unpack
 
 
 @pytest.fixture
@@ -106,6 +106,8 @@ def target(fixture_mirror, tmp_path):
 def _refused(path, store, match):
     before = (store.manifest()["build_id"], sorted(p.name for p in (store.root / "builds").iterdir()))
     with pytest.raises(PackError, match=match):
+        check(path)  # checking alone finds the same fault
+    with pytest.raises(PackError, match=match):
         unpack(path, store)
     after = (store.manifest()["build_id"], sorted(p.name for p in (store.root / "builds").iterdir()))
     assert after == before  # nothing changed, nothing left behind
@@ -173,6 +175,9 @@ def test_cli_pack_unpack_and_store_pack_at_start(built, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "gapmap data unpack carry.tar" in result.output
     monkeypatch.setenv("GAPMAP_STORE", str(tmp_path / "analyst"))
+    checked = runner.invoke(main, ["data", "unpack", "--check", str(out)])
+    assert checked.exit_code == 0 and "match their checksums" in checked.output
+    assert not (tmp_path / "analyst").exists()  # checking installs nothing
     result = runner.invoke(main, ["data", "unpack", str(out)])
     assert result.exit_code == 0 and "Installed build" in result.output
     assert Store(tmp_path / "analyst").manifest()["build_id"] == built.manifest()["build_id"]

@@ -102,8 +102,9 @@ class Downloader:
             host = requests.utils.urlparse(url).hostname
             raise OfflineError(
                 f"Cannot connect to {host} after {self.retries + 1} tries: this machine looks offline "
-                f"(or {host} is down). To work without the internet, point GAPMAP_MIRROR (or --mirror) "
-                f"at a folder holding the official files."
+                f"(or {host} is down). To work without the internet, install a store pack made on a machine "
+                f"that can download (`gapmap data unpack FILE`), or point GAPMAP_MIRROR (or --mirror) at a "
+                f"folder holding the official files."
             ) from last_error
         if isinstance(last_error, requests.Timeout):
             raise DownloadError(

@@ -41,7 +41,9 @@ from __future__ import annotations
 import fnmatch
 import io
 import json
+import os
 import re
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -271,13 +273,26 @@ def read_official(source: Source, path: Path, downloads: Path) -> pd.DataFrame:
 
 
 def reshape(source: Source, path: Path, downloads: Path) -> Path:
-    """Read the official file and write the catalogued CSV at ``downloads/source.path``."""
-    from geo.sources.write_aside import write_aside as _write_aside
+    """Read the official file and write the catalogued CSV at ``downloads/source.path``.
 
+    The CSV is written beside its place and moved there when complete, so a failed reshape never
+    leaves a half file that the build would read.
+    """
     frame = read_official(source, path, downloads)
     if frame.empty:
         raise LayoutError(f"{path}: no rows left after reading the official layout of {source.id}")
-    return _write_aside(Path(downloads) / source.path, lambda tmp: frame.to_csv(tmp, index=False))
+    dest = Path(downloads) / source.path
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        frame.to_csv(tmp, index=False)
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return dest
 
 
 __all__ = ["reshape", "read_official", "snake_case", "LayoutError"]

@@ -3,8 +3,8 @@
 A pack is a tar archive (``.tar``, optionally gzip-compressed) whose first member is
 ``gapmap-pack.json``, the pack's manifest:
 
-``format``, ``version``
-    ``"gapmap-store-pack"`` and ``1``.
+``format``, ``version``, ``gapmap_version``
+    ``"gapmap-store-pack"``, ``1``, and the version of Gapmap that made the pack.
 ``build_id``, ``built_at``, ``scope``, ``counts``, ``attribution``
     Copied from the build's own manifest, so a pack says what it holds before it is unpacked.
 ``datasets``
@@ -64,6 +64,15 @@ def _files_under(folder: Path, prefix: str) -> list[tuple[str, Path]]:
     return out
 
 
+def _gapmap_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gapmap")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def pack(store: Store, out: Path, datasets: bool = False) -> dict:
     """Write the store's current build (and its datasets when ``datasets``) to ``out``.
 
@@ -86,7 +95,7 @@ def pack(store: Store, out: Path, datasets: bool = False) -> dict:
         files[arcname] = {"sha256": digest, "size": size}
     manifest = {
         "format": PACK_FORMAT, "version": PACK_VERSION,
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "gapmap_version": _gapmap_version(),
         "build_id": meta.get("build_id"), "built_at": meta.get("built_at"), "scope": meta.get("scope"),
         "counts": meta.get("counts"), "attribution": meta.get("attribution"),
         "datasets": names, "files": files,
@@ -173,63 +182,91 @@ def _safe_parts(path: Path, name: str) -> tuple[str, ...]:
     return pure.parts
 
 
+def _stream(path: Path, tar: tarfile.TarFile, expected: dict, target_of) -> None:
+    """Read every member after the manifest, checking its path, size and SHA-256 as it is read.
+
+    ``target_of(parts)`` gives the file to write a member to, or None to only check it. Raises
+    :class:`PackError` for a truncated, damaged, corrupt or partial pack, and for any member the
+    manifest does not list or whose path could land outside the store.
+    """
+    seen: set[str] = set()
+    while True:
+        try:
+            member = tar.next()
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            raise PackError(f"{path}: the pack is truncated or damaged after {len(seen)} of "
+                            f"{len(expected)} files ({exc}); copy it again") from None
+        if member is None:
+            break
+        parts = _safe_parts(path, member.name)
+        if member.isdir():
+            continue
+        if not member.isfile():
+            raise PackError(f"{path}: refused: the member {member.name!r} is a link or device, not a file")
+        if member.name not in expected:
+            raise PackError(f"{path}: the member {member.name!r} is not in the pack's manifest")
+        if member.name in seen:
+            raise PackError(f"{path}: the member {member.name!r} appears twice")
+        target = target_of(parts)
+        digest, size = hashlib.sha256(), 0
+        try:
+            source = tar.extractfile(member)
+            out = None
+            if target is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                out = open(target, "wb")
+            try:
+                for block in iter(lambda: source.read(_CHUNK), b""):
+                    digest.update(block)
+                    size += len(block)
+                    if out is not None:
+                        out.write(block)
+            finally:
+                if out is not None:
+                    out.close()
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            raise PackError(f"{path}: the pack is truncated or damaged in {member.name} ({exc}); "
+                            f"copy it again") from None
+        want = expected[member.name]
+        if size != want.get("size") or digest.hexdigest() != want.get("sha256"):
+            raise PackError(f"{path}: {member.name} does not match its checksum in the pack's "
+                            f"manifest (the pack is corrupt; copy it again)")
+        seen.add(member.name)
+    missing = sorted(set(expected) - seen)
+    if missing:
+        raise PackError(f"{path}: the pack is partial: {len(missing)} of {len(expected)} files are "
+                        f"missing (first: {missing[0]}); copy it again")
+    if "build/manifest.json" not in seen:
+        raise PackError(f"{path}: the pack holds no build manifest (build/manifest.json)")
+
+
+def check(path: Path) -> dict:
+    """Read the whole pack at ``path`` and check it as :func:`unpack` would, writing nothing."""
+    path = Path(path)
+    with _open(path) as tar:
+        manifest = _read_manifest(path, tar)
+        _stream(path, tar, manifest["files"], lambda parts: None)
+    return manifest
+
+
 def unpack(path: Path, store: Store | None = None) -> dict:
     """Install the pack at ``path`` into ``store``; returns the pack's manifest."""
     store = store or Store()
     path = Path(path)
     with _open(path) as tar:
         manifest = _read_manifest(path, tar)
-        expected: dict = manifest["files"]
-        seen: set[str] = set()
         with store.writer() as writer:
             versions = store.root / "datasets" / ".versions"  # beside where the datasets will go
             versions.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(dir=versions, prefix=".partial-pack-"))
+
+            def target_of(parts: tuple[str, ...]) -> Path:
+                if parts[0] == "build":
+                    return writer.path.joinpath(*parts[1:])
+                return staging.joinpath(parts[1], *parts[2:])
+
             try:
-                while True:
-                    try:
-                        member = tar.next()
-                    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-                        raise PackError(f"{path}: the pack is truncated or damaged after {len(seen)} of "
-                                        f"{len(expected)} files ({exc}); copy it again") from None
-                    if member is None:
-                        break
-                    parts = _safe_parts(path, member.name)
-                    if member.isdir():
-                        continue
-                    if not member.isfile():
-                        raise PackError(f"{path}: refused: the member {member.name!r} is a link or device, "
-                                        f"not a file")
-                    if member.name not in expected:
-                        raise PackError(f"{path}: the member {member.name!r} is not in the pack's manifest")
-                    if member.name in seen:
-                        raise PackError(f"{path}: the member {member.name!r} appears twice")
-                    root = writer.path if parts[0] == "build" else staging / parts[1]
-                    relative = parts[1:] if parts[0] == "build" else parts[2:]
-                    target = root.joinpath(*relative)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    digest, size = hashlib.sha256(), 0
-                    try:
-                        source = tar.extractfile(member)
-                        with open(target, "wb") as out:
-                            for block in iter(lambda: source.read(_CHUNK), b""):
-                                digest.update(block)
-                                out.write(block)
-                                size += len(block)
-                    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-                        raise PackError(f"{path}: the pack is truncated or damaged in {member.name} ({exc}); "
-                                        f"copy it again") from None
-                    want = expected[member.name]
-                    if size != want.get("size") or digest.hexdigest() != want.get("sha256"):
-                        raise PackError(f"{path}: {member.name} does not match its checksum in the pack's "
-                                        f"manifest (the pack is corrupt; copy it again)")
-                    seen.add(member.name)
-                missing = sorted(set(expected) - seen)
-                if missing:
-                    raise PackError(f"{path}: the pack is partial: {len(missing)} of {len(expected)} files are "
-                                    f"missing (first: {missing[0]}); copy it again")
-                if not (writer.path / "manifest.json").exists():
-                    raise PackError(f"{path}: the pack holds no build manifest (build/manifest.json)")
+                _stream(path, tar, manifest["files"], target_of)
                 writer.commit()
                 _install_datasets(store, staging, manifest.get("datasets") or [])
             finally:
@@ -274,4 +311,4 @@ def install_from_env(store: Store | None = None) -> dict | None:
     return unpack(pack_path, store)
 
 
-__all__ = ["pack", "unpack", "read_manifest", "install_from_env", "PackError", "MANIFEST_NAME"]
+__all__ = ["pack", "unpack", "check", "read_manifest", "install_from_env", "PackError", "MANIFEST_NAME"]
