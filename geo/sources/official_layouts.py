@@ -41,14 +41,13 @@ from __future__ import annotations
 import fnmatch
 import io
 import json
-import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 
 import pandas as pd
 
+from geo.sources.write_aside import write_aside
 from geo.sources.catalogue import Source, SourceError
 
 MEASURES_SUFFIX = re.compile(r";\s*measures:\s*Value$")
@@ -281,18 +280,7 @@ def reshape(source: Source, path: Path, downloads: Path) -> Path:
     frame = read_official(source, path, downloads)
     if frame.empty:
         raise LayoutError(f"{path}: no rows left after reading the official layout of {source.id}")
-    dest = Path(downloads) / source.path
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        frame.to_csv(tmp, index=False)
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return dest
+    return write_aside(Path(downloads) / source.path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 __all__ = ["reshape", "read_official", "snake_case", "LayoutError"]
