@@ -7,6 +7,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 
 from app import params
 from geo import ATTRIBUTION, analysis
+from geo.map_table import ServerBusy
 
 bp = Blueprint("api", __name__)
 
@@ -41,6 +42,12 @@ def places():
 def cannot_answer(error):
     """A request the map table cannot answer (a GP practice dataset, too many permutations...): 400."""
     return jsonify({"error": str(error)}), 400
+
+
+@bp.errorhandler(ServerBusy)
+def _busy(error):
+    """Every slot for heavy work is taken: 503 with Retry-After, so light requests keep flowing."""
+    return jsonify({"error": str(error)}), 503, {"Retry-After": "30"}
 
 
 GEOJSON_CACHE = None  # set below: the England layer is 20 MB and 5 s to make, so it is made once
@@ -124,29 +131,29 @@ def export(fmt):
     import tempfile
     from pathlib import Path
 
-    from geo import exports
+    from geo import exports, map_table
 
     if fmt not in exports.FORMATS + ("html",):
         abort(404, description=f"exports are {', '.join(exports.FORMATS + ('html',))}")
     extent = params.extent()
     indicator = params.indicator()
     scheme, k = params.scheme()
-    if fmt == "html":
-        from app.map_layers import offline_page
-
-        name = exports.file_name(indicator, extent, "html")
-        return Response(offline_page(params.store(), indicator, extent, scheme, k), mimetype="text/html",
-                        headers={"Content-Disposition": f"attachment; filename={name}"})
-    frame, meta = exports.export_table(params.store(), indicator, extent, scheme, k)
     name = exports.file_name(indicator, extent, fmt)
-    if fmt == "geojson":
-        return Response(exports.to_geojson(frame, meta), mimetype="application/geo+json",
-                        headers={"Content-Disposition": f"attachment; filename={name}"})
-    if fmt == "csv":
-        return Response(exports.to_csv(frame, meta), mimetype="text/csv",
-                        headers={"Content-Disposition": f"attachment; filename={name}"})
-    with tempfile.TemporaryDirectory(prefix="gapmap-export-") as tmp:  # nothing left in /tmp after the request
-        data = Path(exports.write(frame, meta, fmt, tmp, indicator, extent)).read_bytes()
+    with map_table.work_slot():  # a file of every LSOA polygon: heavy work, a slot at a time
+        if fmt == "html":
+            from app.map_layers import offline_page
+
+            return Response(offline_page(params.store(), indicator, extent, scheme, k), mimetype="text/html",
+                            headers={"Content-Disposition": f"attachment; filename={name}"})
+        frame, meta = exports.export_table(params.store(), indicator, extent, scheme, k)
+        if fmt == "geojson":
+            return Response(exports.to_geojson(frame, meta), mimetype="application/geo+json",
+                            headers={"Content-Disposition": f"attachment; filename={name}"})
+        if fmt == "csv":
+            return Response(exports.to_csv(frame, meta), mimetype="text/csv",
+                            headers={"Content-Disposition": f"attachment; filename={name}"})
+        with tempfile.TemporaryDirectory(prefix="gapmap-export-") as tmp:  # nothing left in /tmp afterwards
+            data = Path(exports.write(frame, meta, fmt, tmp, indicator, extent)).read_bytes()
     return Response(data, mimetype="application/geopackage+sqlite3",
                     headers={"Content-Disposition": f"attachment; filename={name}"})
 

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from app import params
 from geo.analysis import AnalysisError
+from geo.map_table import ServerBusy
 from geo.schema import lsoa_columns
 
 bp = Blueprint("pages", __name__)
@@ -179,6 +180,12 @@ def _render_map(store, indicator: str, extent, scheme: str, k: int, focus: str |
         m = choropleth_map(store, indicator, extent, scheme, k, focus=focus)
     plain = m.get_root().render().encode("utf-8")
     return plain, gzip.compress(plain, compresslevel=6)
+
+
+@bp.errorhandler(ServerBusy)
+def busy(error):
+    """Every slot for heavy work is taken: a 503 page that says to try again (light pages still work)."""
+    return render_template("error.html", status=503, message=str(error)), 503, {"Retry-After": "30"}
 
 
 @bp.errorhandler(AnalysisError)

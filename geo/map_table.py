@@ -54,9 +54,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import threading
 import time
 from collections import Counter, OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,10 +81,63 @@ class MapTableError(analysis.AnalysisError):
     """A request the map table cannot answer, in words for the user (a 400 on the web)."""
 
 
+# ---- bounded work: a few heavy computations at a time, the rest refused while busy -----------
+WORK_SLOTS = int(os.environ.get("GAPMAP_WORK_SLOTS", "2"))  # heavy computations at once (a core each)
+WORK_QUEUE = int(os.environ.get("GAPMAP_WORK_QUEUE", "4"))  # requests that may wait for a slot
+WORK_WAIT_SECONDS = 60.0
+
+
+class ServerBusy(Exception):
+    """Every slot for heavy work is taken and the queue is full: try again shortly (HTTP 503)."""
+
+
+_slots = threading.BoundedSemaphore(WORK_SLOTS)
+_queue_lock = threading.Lock()
+_queued = [0]
+_held = threading.local()
+
+
+@contextmanager
+def work_slot():
+    """Hold one of the WORK_SLOTS while computing something heavy (a cold map table, a map page,
+    an England export). At most WORK_QUEUE requests wait for a slot; beyond that, or after
+    WORK_WAIT_SECONDS, :class:`ServerBusy`. So heavy requests never hold more than
+    WORK_SLOTS + WORK_QUEUE of the server's threads and light ones (warm maps, lists) keep being
+    answered. Re-entrant within a thread."""
+    if getattr(_held, "depth", 0):
+        _held.depth += 1
+        try:
+            yield
+        finally:
+            _held.depth -= 1
+        return
+    got = _slots.acquire(blocking=False)
+    if not got:
+        with _queue_lock:
+            if _queued[0] >= WORK_QUEUE:
+                raise ServerBusy("The server is busy making other large maps and tables; please try again in a "
+                                 "minute.")
+            _queued[0] += 1
+        try:
+            got = _slots.acquire(timeout=WORK_WAIT_SECONDS)
+        finally:
+            with _queue_lock:
+                _queued[0] -= 1
+    if not got:
+        raise ServerBusy("The server is busy making other large maps and tables; please try again in a minute.")
+    _held.depth = 1
+    try:
+        yield
+    finally:
+        _held.depth = 0
+        _slots.release()
+
+
 # ---- a bounded cache with request coalescing ---------------------------------------------------
 class BoundedCache:
     """LRU cache bounded in entries and in (estimated) bytes; identical concurrent cold requests
-    are coalesced: one thread computes, the others wait for the result."""
+    are coalesced: one thread computes (holding a :func:`work_slot`), the others wait for the
+    result."""
 
     def __init__(self, max_entries: int, max_bytes: int):
         self.max_entries, self.max_bytes = max_entries, max_bytes
@@ -105,7 +160,8 @@ class BoundedCache:
             with pending:  # wait for the thread computing the same key, then look again
                 pass
         try:
-            value = compute()
+            with work_slot():
+                value = compute()
             nbytes = int(size(value)) if size else 0
             with self._lock:
                 if nbytes <= self.max_bytes:
