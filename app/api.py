@@ -58,7 +58,7 @@ def _geojson_cache():
     if GEOJSON_CACHE is None:
         from geo.map_table import BoundedCache
 
-        GEOJSON_CACHE = BoundedCache(max_entries=16, max_bytes=192 << 20)
+        GEOJSON_CACHE = BoundedCache(max_entries=16, max_bytes=128 << 20)
     return GEOJSON_CACHE
 
 

@@ -164,7 +164,7 @@ def map_frame():
 def _make_map_cache():
     from geo.map_table import BoundedCache
 
-    return BoundedCache(max_entries=64, max_bytes=256 << 20)  # the England page is ~25 MB with its gzip copy
+    return BoundedCache(max_entries=64, max_bytes=128 << 20)  # the England page is ~4.5 MB with its gzip copy
 
 
 MAP_CACHE = _make_map_cache()

@@ -84,7 +84,7 @@ class MapTableError(analysis.AnalysisError):
 # ---- bounded work: a few heavy computations at a time, the rest refused while busy -----------
 WORK_SLOTS = int(os.environ.get("GAPMAP_WORK_SLOTS", "2"))  # heavy computations at once (a core each)
 WORK_QUEUE = int(os.environ.get("GAPMAP_WORK_QUEUE", "4"))  # requests that may wait for a slot
-WORK_WAIT_SECONDS = 60.0
+WORK_WAIT_SECONDS = 30.0
 
 
 class ServerBusy(Exception):
@@ -193,8 +193,8 @@ def frame_bytes(frame) -> int:
     return int(frame.memory_usage(deep=True).sum()) if len(frame.columns) else 0
 
 
-STATISTICS_CACHE = BoundedCache(max_entries=32, max_bytes=256 << 20)
-TABLE_CACHE = BoundedCache(max_entries=64, max_bytes=256 << 20)
+STATISTICS_CACHE = BoundedCache(max_entries=32, max_bytes=128 << 20)
+TABLE_CACHE = BoundedCache(max_entries=64, max_bytes=128 << 20)
 GEOMETRY_CACHE = BoundedCache(max_entries=16, max_bytes=128 << 20)
 
 
