@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import gzip
-from functools import lru_cache
+import json
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
@@ -50,8 +50,8 @@ def map_page():
     params.focus()
     label = dict(_indicator_choices()).get(indicator, indicator)
     store = params.store()
-    panel = _cached_panel(str(store.root), store.path.name, _datasets_version(store), extent.level, extent.code,
-                          indicator)
+    key = (str(store.root), store.path.name, _datasets_version(store), extent.level, extent.code, indicator)
+    panel = PANEL_CACHE.get(key, lambda: _panel(extent, indicator), lambda p: len(json.dumps(p, default=str)))
     return render_template("map.html", extent=extent, indicator=indicator, label=label, scheme=scheme, k=k,
                            query=request.query_string.decode(), panel=panel)
 
@@ -62,11 +62,13 @@ def _datasets_version(store) -> str:
     return "|".join(sorted(str(p.resolve()) for p in root.iterdir() if p.is_symlink())) if root.exists() else ""
 
 
-@lru_cache(maxsize=64)
-def _cached_panel(store_root: str, build: str, datasets: str, level: str, code: str | None, indicator: str) -> dict:
-    from geo.analysis import Extent
+def _make_panel_cache():
+    from geo.map_table import BoundedCache
 
-    return _panel(Extent(level, code), indicator)
+    return BoundedCache(max_entries=64, max_bytes=32 << 20)
+
+
+PANEL_CACHE = _make_panel_cache()  # bounded, and identical cold requests computed once
 
 
 def _panel(extent, indicator) -> dict:

@@ -205,14 +205,17 @@ def clear_caches() -> None:
 
 # ---- one store build and one dataset version per request ---------------------------------------
 class PinnedStore(Store):
-    """A store whose build is resolved once: a new build swapped in mid-request is not mixed in."""
+    """A store whose build pointer is resolved once (on first use): a build swapped in while a
+    request runs is not mixed into it."""
 
     def __init__(self, store: Store):
         super().__init__(store.root)
-        self._pinned = store.path
+        self._pinned = None
 
     @property
     def path(self):
+        if self._pinned is None:
+            self._pinned = Store.path.fget(self)
         return self._pinned
 
 
@@ -475,19 +478,26 @@ def statistic(store: Store, indicator: str, extent: analysis.Extent, stat: str, 
                             + ": a spatial statistic needs at least 3 LSOAs with values that vary")
     w = analysis.extent_weights(pinned(store), extent)
     try:
-        if stat == "moran":
-            from geo.moran import moran
-
-            COMPUTED["moran"] += 1
-            return {**moran(values, w, permutations, seed), **method}
-        if stat == "bivariate":
-            from geo.bivariate_moran import bivariate_moran
-
-            COMPUTED["bivariate-moran"] += 1
-            out = bivariate_moran(frame["imd_score"].to_numpy(float), values, w, permutations, seed)
-            return frame[base].join(out.drop(columns=["value"], errors="ignore")), {**method, **out.attrs}
+        with work_slot():
+            return _other_statistic(stat, frame, base, values, w, permutations, seed, method)
     except (ValueError, ZeroDivisionError) as exc:
         raise MapTableError(f"{stat} cannot be computed here: {exc}") from None
+
+
+def _other_statistic(stat, frame, base, values, w, permutations, seed, method):
+    """Global Moran or bivariate local Moran on the published values (not cached: bounded by the
+    permutation budget and a work slot)."""
+    if stat == "moran":
+        from geo.moran import moran
+
+        COMPUTED["moran"] += 1
+        return {**moran(values, w, permutations, seed), **method}
+    if stat == "bivariate":
+        from geo.bivariate_moran import bivariate_moran
+
+        COMPUTED["bivariate-moran"] += 1
+        out = bivariate_moran(frame["imd_score"].to_numpy(float), values, w, permutations, seed)
+        return frame[base].join(out.drop(columns=["value"], errors="ignore")), {**method, **out.attrs}
     raise MapTableError(f"unknown statistic {stat!r}: local-moran, gi-star, bivariate or moran")
 
 

@@ -37,7 +37,7 @@ def test_one_map_page_computes_each_statistic_once(client, dataset):
     from app import pages
 
     pages.MAP_CACHE.clear()
-    pages._cached_panel.cache_clear()
+    pages.PANEL_CACHE.clear()
     map_table.COMPUTED.clear()
     page = client.get(f"/map?icb=E54000001&indicator={dataset}")  # the page and its side panel
     frame = client.get(f"/map/frame?icb=E54000001&indicator={dataset}")  # the map in its frame
@@ -144,3 +144,21 @@ def test_a_failed_computation_is_not_cached_and_does_not_block():
         with pytest.raises(ValueError):
             cache.get("k", broken)
     assert cache.get("k", lambda: 1) == 1
+
+
+def test_the_build_pointer_is_resolved_once_per_request(fixture_mirror, tmp_path):
+    from geo.build import build
+    from geo.store import Store
+
+    store = Store(tmp_path / "store")
+    build(store, mirror=fixture_mirror)
+    pinned = map_table.pinned(store)
+    first = pinned.path
+    build(store, mirror=fixture_mirror)  # a new build swapped in while the request runs
+    assert store.path != first and pinned.path == first
+    assert map_table.pinned(store).path == store.path
+    app = create_app({"GAPMAP_STORE": str(store.root), "TESTING": True})
+    from app import params
+
+    with app.test_request_context("/"):
+        assert params.store() is params.store() and params.store().path == store.path
