@@ -196,7 +196,11 @@ def openapi():
                                                                        {"name": "seed", "in": "query",
                                                                         "schema": {"type": "integer"}}],
                                         "responses": {"200": {"description": "per-LSOA results and the method"},
-                                                      "400": {"description": "a bad parameter, with a message"}}}},
+                                                      "400": {"description": "a bad parameter, with a message "
+                                                                             "(permutations are capped by the "
+                                                                             "number of LSOAs: 999 on England)"},
+                                                      "503": {"description": "busy with other heavy work: "
+                                                                             "try again (Retry-After)"}}}},
         },
     }
     return jsonify(doc)

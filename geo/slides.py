@@ -35,6 +35,8 @@ def _colours(frame, view: str, indicator: str, store, extent):
         palette = ramp(PURPLES if is_deprivation(indicator) else TEALS, len(labels))
         fill = [palette[c] if c >= 0 else NO_DATA for c in frame["class"]]
         return fill, list(zip(palette, labels)), None
+    if view in ("hotspots", "clusters") and "gi_bin" not in frame:
+        raise ValueError(f"no {view} for {indicator!r}: {frame.attrs.get('statistics', 'statistics not computed')}")
     if view == "hotspots":
         fill = [GI_COLOURS.get(b, NOT_SIGNIFICANT) if b is not None else NO_DATA
             for b in frame["gi_bin"].astype(object).where(frame["gi_bin"].notna() & frame["value"].notna(), None)]
@@ -95,7 +97,7 @@ def render(store, indicator: str, extent: analysis.Extent, view: str = "indicato
     table = map_table(store, indicator, extent)  # the numbers every view shows, disclosure applied
     frame, meta = with_geometry(table, store, extent, simplified=False), table.meta
     frame.attrs.update({"labels": table.classes.labels, "bivariate": table.bivariate,
-                        "bivariate_note": meta.get("bivariate", "")})
+                        "bivariate_note": meta.get("bivariate", ""), "statistics": meta.get("statistics", "")})
     fill, rows, bivariate = _colours(frame, view, indicator, store, extent)
     frame_bng = frame.to_crs(27700)
     width, height, dpi = FORMATS[fmt]
