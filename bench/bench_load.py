@@ -174,7 +174,8 @@ def main() -> int:
         alone = Recorder()
         run_clients(port, alone, light_plans, time.monotonic() + args.seconds, timeout=30)
         report["light_alone"] = alone.summary("light")
-        heavy_paths = ([f"/map/frame?extent=england&indicator=imd_score&scheme=fisher_jenks&k={k}" for k in range(2, 10)]
+        heavy_paths = ([f"/map/frame?extent=england&indicator=imd_score&scheme=fisher_jenks&k={k}"
+                        for k in range(2, 10)]
                        + [f"/api/statistics?extent=england&indicator=imd_score&stat=local-moran&seed={s}"
                           for s in range(1, 6)]
                        + ["/api/export.gpkg?extent=england&indicator=imd_score",

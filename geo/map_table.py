@@ -298,8 +298,8 @@ class _Layer:
 def _values(store: Store, indicator: str, extent: analysis.Extent, dataset: LoadedDataset | None):
     if dataset is not None and dataset.kind != "lsoa":
         raise MapTableError(f"dataset {indicator!r} holds values per GP practice (a Fingertips file), not counts "
-                            f"per LSOA, so it cannot colour the LSOA map, its tables or exports: choose an LSOA indicator or "
-                            f"a dataset of counts per LSOA")
+                            f"per LSOA, so it cannot colour the LSOA map, its tables or exports: choose an LSOA "
+                            f"indicator or a dataset of counts per LSOA")
     frame = analysis.indicator_values(store, indicator, extent, dataset=dataset)
     context = store.lsoas(geometry=False, columns=["lsoa21cd", *CONTEXT], **extent.filters())
     frame = frame.merge(context, on="lsoa21cd", how="left")
@@ -400,11 +400,13 @@ def statistics_layer(store: Store, indicator: str, extent: analysis.Extent, perm
                      seed: int = SEED) -> _Layer:
     store = pinned(store)
     extent.filters()
-    key = (str(store.root), store.path.name, dataset_version(store, indicator), indicator, extent.level,
-           extent.code, int(permutations), int(seed))
+    is_column = indicator in analysis.numeric_columns(store)  # an LSOA column wins over a dataset's name
+    key = (str(store.root), store.path.name, None if is_column else dataset_version(store, indicator), indicator,
+           extent.level, extent.code, int(permutations), int(seed))
 
     def compute():
-        return _statistics_layer(store, indicator, extent, load_dataset(store, indicator), permutations, seed)
+        dataset = None if is_column else load_dataset(store, indicator)
+        return _statistics_layer(store, indicator, extent, dataset, permutations, seed)
 
     return STATISTICS_CACHE.get(key, compute, _layer_size)
 
