@@ -7,7 +7,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 
 from app import params
 from geo import ATTRIBUTION, analysis
-from geo.map_table import ServerBusy
+from geo.map_table import ClientGone, ServerBusy
 
 bp = Blueprint("api", __name__)
 
@@ -42,6 +42,26 @@ def places():
 def cannot_answer(error):
     """A request the map table cannot answer (a GP practice dataset, too many permutations...): 400."""
     return jsonify({"error": str(error)}), 400
+
+
+@bp.before_request
+def _watch_client():
+    """Let waits for heavy work end when the client has gone (waitress with channel_request_lookahead)."""
+    from geo.map_table import set_client_check
+
+    set_client_check(request.environ.get("waitress.client_disconnected"))
+
+
+@bp.teardown_request
+def _forget_client(exc=None):
+    from geo.map_table import set_client_check
+
+    set_client_check(None)
+
+
+@bp.errorhandler(ClientGone)
+def _client_gone(error):
+    return "", 503  # nobody is there to read it
 
 
 @bp.errorhandler(ServerBusy)

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from app import params
 from geo.analysis import AnalysisError
-from geo.map_table import ServerBusy
+from geo.map_table import ClientGone, ServerBusy
 from geo.schema import lsoa_columns
 
 bp = Blueprint("pages", __name__)
@@ -182,6 +182,26 @@ def _render_map(store, indicator: str, extent, scheme: str, k: int, focus: str |
         m = choropleth_map(store, indicator, extent, scheme, k, focus=focus)
     plain = m.get_root().render().encode("utf-8")
     return plain, gzip.compress(plain, compresslevel=6)
+
+
+@bp.before_request
+def _watch_client():
+    """Let waits for heavy work end when the client has gone (waitress with channel_request_lookahead)."""
+    from geo.map_table import set_client_check
+
+    set_client_check(request.environ.get("waitress.client_disconnected"))
+
+
+@bp.teardown_request
+def _forget_client(exc=None):
+    from geo.map_table import set_client_check
+
+    set_client_check(None)
+
+
+@bp.errorhandler(ClientGone)
+def _client_gone(error):
+    return "", 503  # nobody is there to read it
 
 
 @bp.errorhandler(ServerBusy)

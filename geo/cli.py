@@ -509,7 +509,8 @@ def serve(host, port, threads):
     except StoreError as exc:
         raise _fail(exc)
     click.echo(f"Gapmap on http://{host}:{port}/ (store {store.path})")
-    waitress_serve(create_app(), host=host, port=port, threads=threads)
+    # channel_request_lookahead: the app can tell that a client has gone and stop waiting for it
+    waitress_serve(create_app(), host=host, port=port, threads=threads, channel_request_lookahead=1)
 
 
 def _extent(icb: str | None, lad: str | None, ward: str | None):

@@ -85,10 +85,39 @@ class MapTableError(analysis.AnalysisError):
 WORK_SLOTS = int(os.environ.get("GAPMAP_WORK_SLOTS", "2"))  # heavy computations at once (a core each)
 WORK_QUEUE = int(os.environ.get("GAPMAP_WORK_QUEUE", "4"))  # requests that may wait for a slot
 WORK_WAIT_SECONDS = 30.0
+WAIT_FOR_OTHERS_SECONDS = 600.0  # an identical request already being computed (the work itself is bounded)
 
 
 class ServerBusy(Exception):
     """Every slot for heavy work is taken and the queue is full: try again shortly (HTTP 503)."""
+
+
+class ClientGone(Exception):
+    """The client of this request has disconnected: stop waiting for work on its behalf."""
+
+
+_request = threading.local()  # per server thread: how to tell that the request's client has gone
+
+
+def set_client_check(check=None) -> None:
+    """``check()`` is True once the current request's client has disconnected (waitress gives
+    ``environ["waitress.client_disconnected"]``); None clears it at the end of the request."""
+    _request.client_gone = check
+
+
+def _wait(lock, seconds: float) -> bool:
+    """Acquire ``lock`` within ``seconds``, giving up (:class:`ClientGone`) as soon as the client
+    of the request has gone: an abandoned request does not keep a server thread waiting."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if lock.acquire(timeout=max(0.0, min(0.5, left))):
+            return True
+        check = getattr(_request, "client_gone", None)
+        if check is not None and check():
+            raise ClientGone("the client has gone")
+        if left <= 0.5:
+            return False
 
 
 _slots = threading.BoundedSemaphore(WORK_SLOTS)
@@ -103,7 +132,8 @@ def work_slot():
     an England export). At most WORK_QUEUE requests wait for a slot; beyond that, or after
     WORK_WAIT_SECONDS, :class:`ServerBusy`. So heavy requests never hold more than
     WORK_SLOTS + WORK_QUEUE of the server's threads and light ones (warm maps, lists) keep being
-    answered. Re-entrant within a thread."""
+    answered. A request whose client has gone stops waiting (:class:`ClientGone`); work already
+    started runs to its end and is cached for the next request. Re-entrant within a thread."""
     if getattr(_held, "depth", 0):
         _held.depth += 1
         try:
@@ -119,7 +149,7 @@ def work_slot():
                                  "minute.")
             _queued[0] += 1
         try:
-            got = _slots.acquire(timeout=WORK_WAIT_SECONDS)
+            got = _wait(_slots, WORK_WAIT_SECONDS)
         finally:
             with _queue_lock:
                 _queued[0] -= 1
@@ -157,8 +187,9 @@ class BoundedCache:
                     pending = self._computing[key] = threading.Lock()
                     pending.acquire()
                     break
-            with pending:  # wait for the thread computing the same key, then look again
-                pass
+            if not _wait(pending, WAIT_FOR_OTHERS_SECONDS):
+                raise ServerBusy("This map is still being made; please try again in a minute.")
+            pending.release()  # the thread computing the same key is done: look again
         try:
             with work_slot():
                 value = compute()

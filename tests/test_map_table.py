@@ -162,3 +162,38 @@ def test_the_build_pointer_is_resolved_once_per_request(fixture_mirror, tmp_path
 
     with app.test_request_context("/"):
         assert params.store() is params.store() and params.store().path == store.path
+
+
+def test_a_request_whose_client_has_gone_stops_waiting():
+    """An identical request waiting for a computation gives up once its client has gone; the
+    computation runs on and is cached for the next request."""
+    cache = map_table.BoundedCache(max_entries=8, max_bytes=1 << 20)
+    started, finish = threading.Event(), threading.Event()
+
+    def slow():
+        started.set()
+        finish.wait(10)
+        return "made"
+
+    worker = threading.Thread(target=lambda: cache.get("k", slow))
+    worker.start()
+    started.wait(5)
+    outcome = []
+
+    def abandoned():
+        map_table.set_client_check(lambda: True)
+        began = time.monotonic()
+        try:
+            cache.get("k", slow)
+        except map_table.ClientGone:
+            outcome.append(time.monotonic() - began)
+        finally:
+            map_table.set_client_check(None)
+
+    waiter = threading.Thread(target=abandoned)
+    waiter.start()
+    waiter.join(5)
+    finish.set()
+    worker.join(5)
+    assert outcome and outcome[0] < 2
+    assert cache.get("k", lambda: "not again") == "made"
