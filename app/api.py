@@ -6,8 +6,10 @@ import json
 from flask import Blueprint, Response, abort, jsonify, request
 
 from app import params
+from geo.views import analysis
 from geo import ATTRIBUTION
 from geo.views import analysis
+from geo.views.map_table import ClientGone, ServerBusy
 
 bp = Blueprint("api", __name__)
 
@@ -44,6 +46,32 @@ def cannot_answer(error):
     return jsonify({"error": str(error)}), 400
 
 
+@bp.before_request
+def _watch_client():
+    """Let waits for heavy work end when the client has gone (waitress with channel_request_lookahead)."""
+    from geo.views.map_table import set_client_check
+
+    set_client_check(request.environ.get("waitress.client_disconnected"))
+
+
+@bp.teardown_request
+def _forget_client(exc=None):
+    from geo.views.map_table import set_client_check
+
+    set_client_check(None)
+
+
+@bp.errorhandler(ClientGone)
+def _client_gone(error):
+    return "", 503  # nobody is there to read it
+
+
+@bp.errorhandler(ServerBusy)
+def _busy(error):
+    """Every slot for heavy work is taken: 503 with Retry-After, so light requests keep flowing."""
+    return jsonify({"error": str(error)}), 503, {"Retry-After": "30"}
+
+
 GEOJSON_CACHE = None  # set below: the England layer is 20 MB and 5 s to make, so it is made once
 
 
@@ -52,7 +80,7 @@ def _geojson_cache():
     if GEOJSON_CACHE is None:
         from geo.views.map_table import BoundedCache
 
-        GEOJSON_CACHE = BoundedCache(max_entries=16, max_bytes=192 << 20)
+        GEOJSON_CACHE = BoundedCache(max_entries=16, max_bytes=128 << 20)
     return GEOJSON_CACHE
 
 
@@ -127,28 +155,29 @@ def export(fmt):
     from pathlib import Path
 
     from geo.outputs import exports
+    from geo.views import map_table
 
     if fmt not in exports.FORMATS + ("html",):
         abort(404, description=f"exports are {', '.join(exports.FORMATS + ('html',))}")
     extent = params.extent()
     indicator = params.indicator()
     scheme, k = params.scheme()
-    if fmt == "html":
-        from app.map_layers import offline_page
-
-        name = exports.file_name(indicator, extent, "html")
-        return Response(offline_page(params.store(), indicator, extent, scheme, k), mimetype="text/html",
-                        headers={"Content-Disposition": f"attachment; filename={name}"})
-    frame, meta = exports.export_table(params.store(), indicator, extent, scheme, k)
     name = exports.file_name(indicator, extent, fmt)
-    if fmt == "geojson":
-        return Response(exports.to_geojson(frame, meta), mimetype="application/geo+json",
-                        headers={"Content-Disposition": f"attachment; filename={name}"})
-    if fmt == "csv":
-        return Response(exports.to_csv(frame, meta), mimetype="text/csv",
-                        headers={"Content-Disposition": f"attachment; filename={name}"})
-    with tempfile.TemporaryDirectory(prefix="gapmap-export-") as tmp:  # nothing left in /tmp after the request
-        data = Path(exports.write(frame, meta, fmt, tmp, indicator, extent)).read_bytes()
+    with map_table.work_slot():  # a file of every LSOA polygon: heavy work, a slot at a time
+        if fmt == "html":
+            from app.map_layers import offline_page
+
+            return Response(offline_page(params.store(), indicator, extent, scheme, k), mimetype="text/html",
+                            headers={"Content-Disposition": f"attachment; filename={name}"})
+        frame, meta = exports.export_table(params.store(), indicator, extent, scheme, k)
+        if fmt == "geojson":
+            return Response(exports.to_geojson(frame, meta), mimetype="application/geo+json",
+                            headers={"Content-Disposition": f"attachment; filename={name}"})
+        if fmt == "csv":
+            return Response(exports.to_csv(frame, meta), mimetype="text/csv",
+                            headers={"Content-Disposition": f"attachment; filename={name}"})
+        with tempfile.TemporaryDirectory(prefix="gapmap-export-") as tmp:  # nothing left in /tmp afterwards
+            data = Path(exports.write(frame, meta, fmt, tmp, indicator, extent)).read_bytes()
     return Response(data, mimetype="application/geopackage+sqlite3",
                     headers={"Content-Disposition": f"attachment; filename={name}"})
 
@@ -191,7 +220,11 @@ def openapi():
                                                                        {"name": "seed", "in": "query",
                                                                         "schema": {"type": "integer"}}],
                                         "responses": {"200": {"description": "per-LSOA results and the method"},
-                                                      "400": {"description": "a bad parameter, with a message"}}}},
+                                                      "400": {"description": "a bad parameter, with a message "
+                                                                             "(permutations are capped by the "
+                                                                             "number of LSOAs: 999 on England)"},
+                                                      "503": {"description": "busy with other heavy work: "
+                                                                             "try again (Retry-After)"}}}},
         },
     }
     return jsonify(doc)

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import gzip
-from functools import lru_cache
+import json
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
 from app import params
 from geo.views.analysis import AnalysisError
+from geo.views.map_table import ClientGone, ServerBusy
 from geo.store.schema import lsoa_columns
 
 bp = Blueprint("pages", __name__)
@@ -49,8 +50,8 @@ def map_page():
     params.focus()
     label = dict(_indicator_choices()).get(indicator, indicator)
     store = params.store()
-    panel = _cached_panel(str(store.root), store.path.name, _datasets_version(store), extent.level, extent.code,
-                          indicator)
+    key = (str(store.root), store.path.name, _datasets_version(store), extent.level, extent.code, indicator)
+    panel = PANEL_CACHE.get(key, lambda: _panel(extent, indicator), lambda p: len(json.dumps(p, default=str)))
     return render_template("map.html", extent=extent, indicator=indicator, label=label, scheme=scheme, k=k,
                            query=request.query_string.decode(), panel=panel)
 
@@ -61,11 +62,13 @@ def _datasets_version(store) -> str:
     return "|".join(sorted(str(p.resolve()) for p in root.iterdir() if p.is_symlink())) if root.exists() else ""
 
 
-@lru_cache(maxsize=64)
-def _cached_panel(store_root: str, build: str, datasets: str, level: str, code: str | None, indicator: str) -> dict:
-    from geo.views.analysis import Extent
+def _make_panel_cache():
+    from geo.views.map_table import BoundedCache
 
-    return _panel(Extent(level, code), indicator)
+    return BoundedCache(max_entries=64, max_bytes=32 << 20)
+
+
+PANEL_CACHE = _make_panel_cache()  # bounded, and identical cold requests computed once
 
 
 def _panel(extent, indicator) -> dict:
@@ -168,7 +171,7 @@ def map_frame():
 def _make_map_cache():
     from geo.views.map_table import BoundedCache
 
-    return BoundedCache(max_entries=64, max_bytes=256 << 20)  # the England page is ~25 MB with its gzip copy
+    return BoundedCache(max_entries=64, max_bytes=128 << 20)  # the England page is ~4.5 MB with its gzip copy
 
 
 MAP_CACHE = _make_map_cache()
@@ -184,6 +187,32 @@ def _render_map(store, indicator: str, extent, scheme: str, k: int, focus: str |
         m = choropleth_map(store, indicator, extent, scheme, k, focus=focus)
     plain = render_page(m).encode("utf-8")
     return plain, gzip.compress(plain, compresslevel=6)
+
+
+@bp.before_request
+def _watch_client():
+    """Let waits for heavy work end when the client has gone (waitress with channel_request_lookahead)."""
+    from geo.views.map_table import set_client_check
+
+    set_client_check(request.environ.get("waitress.client_disconnected"))
+
+
+@bp.teardown_request
+def _forget_client(exc=None):
+    from geo.views.map_table import set_client_check
+
+    set_client_check(None)
+
+
+@bp.errorhandler(ClientGone)
+def _client_gone(error):
+    return "", 503  # nobody is there to read it
+
+
+@bp.errorhandler(ServerBusy)
+def busy(error):
+    """Every slot for heavy work is taken: a 503 page that says to try again (light pages still work)."""
+    return render_template("error.html", status=503, message=str(error)), 503, {"Retry-After": "30"}
 
 
 @bp.errorhandler(AnalysisError)

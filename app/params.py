@@ -11,7 +11,18 @@ from geo.store.folder import StoreError
 
 
 def store():
-    return current_app.extensions["gapmap_store"]
+    """The app's store, with its build pointer resolved once per request (every consumer of the
+    request reads the same build, see :class:`geo.views.map_table.PinnedStore`)."""
+    from flask import g, has_request_context
+
+    from geo.views.map_table import PinnedStore
+
+    base = current_app.extensions["gapmap_store"]
+    if not has_request_context():
+        return base
+    if "gapmap_store" not in g:
+        g.gapmap_store = PinnedStore(base)
+    return g.gapmap_store
 
 
 def extent() -> analysis.Extent:

@@ -536,7 +536,8 @@ def slide(indicator, icb, lad, ward, view, fmt, title, out_dir):
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8080, show_default=True)
-@click.option("--threads", type=int, default=8, show_default=True)
+@click.option("--threads", type=int, default=32, show_default=True,
+              help="worker threads; heavy work takes at most GAPMAP_WORK_SLOTS + GAPMAP_WORK_QUEUE of them")
 def serve(host, port, threads):
     """Run the web service (waitress) on the embedded store."""
     from waitress import serve as waitress_serve
@@ -546,7 +547,8 @@ def serve(host, port, threads):
     store = Store()
     store.manifest()
     click.echo(f"Gapmap on http://{host}:{port}/ (store {store.path})")
-    waitress_serve(create_app(), host=host, port=port, threads=threads)
+    # channel_request_lookahead: the app can tell that a client has gone and stop waiting for it
+    waitress_serve(create_app(), host=host, port=port, threads=threads, channel_request_lookahead=1)
 
 
 def _extent(icb: str | None, lad: str | None, ward: str | None):

@@ -278,3 +278,36 @@ def test_group_suppression_rules():
     assert hidden.tolist() == [True, True, False]  # complementary: the smallest other group too
     shown, hidden = protect_group_counts([0, 20, 40], [0, 0, 0], Rule())
     assert not hidden.any() and shown.tolist() == [0, 20, 40]
+
+
+def test_ethnic_group_totals_are_protected(client, fixture_store, tmp_path):
+    """Rates by ethnic group: a group with 1-7 events is hidden, and so is one more group (else
+    the table's total minus the others would give it back); rates come from published counts."""
+    from app import pages
+    from geo.views import map_table
+
+    lines = ["id,lsoa,age,sex,ethnic_category,arrival_date"]
+    n = 0
+    for code in LSOAS[:6]:
+        for _ in range(8):
+            n += 1
+            lines.append(f"{n},{code},30,1,A,2024-05-01")  # 48 white
+    for _ in range(3):
+        n += 1
+        lines.append(f"{n},E01000001,30,1,H,2024-05-01")  # 3 asian: suppressed
+    for i in range(20):
+        n += 1
+        lines.append(f"{n},{LSOAS[i % 6]},30,1,N,2024-05-01")  # 20 black
+    path = tmp_path / "records.csv"
+    path.write_text("\n".join(lines) + "\n")
+    ingest(path, IngestOptions(name="by-ethnic", by=("ethnic_group",), measure="Attendances"), fixture_store)
+    table = map_table.group_table(fixture_store, "by-ethnic", Extent("icb", "E54000001"), "ethnic_group")
+    rows = table.set_index("group")
+    assert np.isnan(rows.loc["asian", "count"]) and np.isnan(rows.loc["asian", "crude_rate"])
+    assert np.isnan(rows.loc["black", "count"]) and np.isnan(rows.loc["black", "crude_rate"])  # complementary
+    assert rows.loc["white", "count"] == 50
+    assert rows.loc["white", "crude_rate"] * rows.loc["white", "population"] / 100_000 == pytest.approx(50)
+    with client.application.test_request_context("/map?icb=E54000001&indicator=by-ethnic"):
+        panel = pages._panel(Extent("icb", "E54000001"), "by-ethnic")
+    shown = {r["group"]: r for r in panel["by_ethnic_group"]}
+    assert _num(shown["asian"]["count"]) is None and _num(shown["asian"]["crude_rate"]) is None

@@ -39,7 +39,7 @@ def test_one_map_page_computes_each_statistic_once(client, dataset):
     from app import pages
 
     pages.MAP_CACHE.clear()
-    pages._cached_panel.cache_clear()
+    pages.PANEL_CACHE.clear()
     map_table.COMPUTED.clear()
     page = client.get(f"/map?icb=E54000001&indicator={dataset}")  # the page and its side panel
     frame = client.get(f"/map/frame?icb=E54000001&indicator={dataset}")  # the map in its frame
@@ -147,3 +147,56 @@ def test_a_failed_computation_is_not_cached_and_does_not_block():
         with pytest.raises(ValueError):
             cache.get("k", broken)
     assert cache.get("k", lambda: 1) == 1
+
+
+def test_the_build_pointer_is_resolved_once_per_request(fixture_mirror, tmp_path):
+    from geo.build.pipeline import build
+    from geo.store.folder import Store
+
+    store = Store(tmp_path / "store")
+    build(store, mirror=fixture_mirror)
+    pinned = map_table.pinned(store)
+    first = pinned.path
+    build(store, mirror=fixture_mirror)  # a new build swapped in while the request runs
+    assert store.path != first and pinned.path == first
+    assert map_table.pinned(store).path == store.path
+    app = create_app({"GAPMAP_STORE": str(store.root), "TESTING": True})
+    from app import params
+
+    with app.test_request_context("/"):
+        assert params.store() is params.store() and params.store().path == store.path
+
+
+def test_a_request_whose_client_has_gone_stops_waiting():
+    """An identical request waiting for a computation gives up once its client has gone; the
+    computation runs on and is cached for the next request."""
+    cache = map_table.BoundedCache(max_entries=8, max_bytes=1 << 20)
+    started, finish = threading.Event(), threading.Event()
+
+    def slow():
+        started.set()
+        finish.wait(10)
+        return "made"
+
+    worker = threading.Thread(target=lambda: cache.get("k", slow))
+    worker.start()
+    started.wait(5)
+    outcome = []
+
+    def abandoned():
+        map_table.set_client_check(lambda: True)
+        began = time.monotonic()
+        try:
+            cache.get("k", slow)
+        except map_table.ClientGone:
+            outcome.append(time.monotonic() - began)
+        finally:
+            map_table.set_client_check(None)
+
+    waiter = threading.Thread(target=abandoned)
+    waiter.start()
+    waiter.join(5)
+    finish.set()
+    worker.join(5)
+    assert outcome and outcome[0] < 2
+    assert cache.get("k", lambda: "not again") == "made"

@@ -133,3 +133,39 @@ def test_focus_must_be_on_the_map(client):
     assert client.get("/map/frame?lad=E06000001&indicator=imd_score&focus=E05000001").status_code == 200
     response = client.get("/map/frame?lad=E06000001&indicator=imd_score&focus=E01999999")
     assert response.status_code == 400 and "not an LSOA or ward on this map" in response.get_data(as_text=True)
+
+
+def test_heavy_work_is_refused_while_every_slot_is_taken_and_light_requests_still_answer(client, monkeypatch):
+    """With every work slot held and the queue full, a cold map gets a 503 at once (it does not
+    hold a server thread); warm maps and lists are still served."""
+    warm = "/map/frame?lad=E06000002&indicator=imd_score"
+    assert client.get(warm).status_code == 200
+    monkeypatch.setattr(map_table, "WORK_QUEUE", 0)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with map_table.work_slot():
+            holding.set()
+            release.wait(30)
+
+    holders = [threading.Thread(target=hold) for _ in range(map_table.WORK_SLOTS)]
+    for t in holders:
+        t.start()
+    holding.wait(10)
+    try:
+        map_table.clear_caches()
+        from app import pages
+
+        pages.MAP_CACHE.clear()
+        busy = client.get("/map/frame?lad=E06000001&indicator=acute_morbidity_indicator&k=4")
+        assert busy.status_code == 503 and busy.headers["Retry-After"] == "30"
+        assert "try again" in busy.get_data(as_text=True)
+        api = client.get("/api/export.csv?lad=E06000001&indicator=imd_score")
+        assert api.status_code == 503 and "try again" in api.get_json()["error"]
+        assert client.get("/api/indicators").status_code == 200
+        assert client.get("/api/places?icb=E54000001").status_code == 200
+    finally:
+        release.set()
+        for t in holders:
+            t.join()
+    assert client.get("/map/frame?lad=E06000001&indicator=acute_morbidity_indicator&k=4").status_code == 200

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from branca.utilities import color_brewer
 
+from geo.errors import InvalidValue
+
 PURPLES = color_brewer("Purples", 9)  # light to dark
 TEALS = color_brewer("GnBu", 9)
 IMD_DECILES = color_brewer("PuOr", 10)  # low to high: [0] = decile 10 (least deprived), [9] = decile 1
@@ -50,9 +52,9 @@ def ramp(colours: list[str], n: int) -> list[str]:
             return list(color_brewer(family, n))
         if n == 10 and family == "Purples":
             return list(IMD_DECILES)
-        raise ValueError(f"at most 9 classes can be coloured ({n} asked for)")
+        raise InvalidValue(f"at most 9 classes can be coloured ({n} asked for)")
     if n > len(colours):
-        raise ValueError(f"{n} classes need {n} colours; the palette has {len(colours)}")
+        raise InvalidValue(f"{n} classes need {n} colours; the palette has {len(colours)}")
     if n <= 1:
         return [colours[-1]]
     step = (len(colours) - 1) / (n - 1)

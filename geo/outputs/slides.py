@@ -38,6 +38,8 @@ def _colours(frame, view: str, indicator: str, store, extent):
         palette = ramp(PURPLES if is_deprivation(indicator) else TEALS, len(labels))
         fill = [palette[c] if c >= 0 else NO_DATA for c in frame["class"]]
         return fill, list(zip(palette, labels)), None
+    if view in ("hotspots", "clusters") and "gi_bin" not in frame:
+        raise InvalidValue(f"no {view} for {indicator!r}: {frame.attrs.get('statistics', 'statistics not computed')}")
     if view == "hotspots":
         fill = [GI_COLOURS.get(b, NOT_SIGNIFICANT) if b is not None else NO_DATA
             for b in frame["gi_bin"].astype(object).where(frame["gi_bin"].notna() & frame["value"].notna(), None)]
@@ -51,7 +53,7 @@ def _colours(frame, view: str, indicator: str, store, extent):
     if view == "bivariate":
         b = frame.attrs.get("bivariate")  # from the map table
         if b is None:
-            raise ValueError(f"no bivariate classes for {indicator!r}: "
+            raise InvalidValue(f"no bivariate classes for {indicator!r}: "
                              + frame.attrs.get("bivariate_note", "it is itself a deprivation measure"))
         fill = [b.colours.get(c, NO_DATA) if isinstance(c, str) else NO_DATA for c in frame["bivariate_class"]]
         return fill, [], b
@@ -98,7 +100,7 @@ def render(store, indicator: str, extent: analysis.Extent, view: str = "indicato
     table = map_table(store, indicator, extent)  # the numbers every view shows, disclosure applied
     frame, meta = with_geometry(table, store, extent, simplified=False), table.meta
     frame.attrs.update({"labels": table.classes.labels, "bivariate": table.bivariate,
-                        "bivariate_note": meta.get("bivariate", "")})
+                        "bivariate_note": meta.get("bivariate", ""), "statistics": meta.get("statistics", "")})
     fill, rows, bivariate = _colours(frame, view, indicator, store, extent)
     frame_bng = frame.to_crs(27700)
     width, height, dpi = FORMATS[fmt]

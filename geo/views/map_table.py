@@ -54,15 +54,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import threading
 import time
 from collections import Counter, OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from geo import ATTRIBUTION
+from geo.errors import Unavailable
 from geo.views import analysis
 from geo.stats.classify import Classes, classify
 from geo.rates.disclosure import Rule, protect_counts, protect_group_counts, suppressed
@@ -80,10 +83,93 @@ class MapTableError(analysis.AnalysisError):
     """A request the map table cannot answer, in words for the user (a 400 on the web)."""
 
 
+# ---- bounded work: a few heavy computations at a time, the rest refused while busy -----------
+WORK_SLOTS = int(os.environ.get("GAPMAP_WORK_SLOTS", "2"))  # heavy computations at once (a core each)
+WORK_QUEUE = int(os.environ.get("GAPMAP_WORK_QUEUE", "4"))  # requests that may wait for a slot
+WORK_WAIT_SECONDS = 30.0
+WAIT_FOR_OTHERS_SECONDS = 600.0  # an identical request already being computed (the work itself is bounded)
+
+
+class ServerBusy(Unavailable):
+    """Every slot for heavy work is taken and the queue is full: try again shortly (HTTP 503)."""
+
+
+class ClientGone(Unavailable):
+    """The client of this request has disconnected: stop waiting for work on its behalf."""
+
+
+_request = threading.local()  # per server thread: how to tell that the request's client has gone
+
+
+def set_client_check(check=None) -> None:
+    """``check()`` is True once the current request's client has disconnected (waitress gives
+    ``environ["waitress.client_disconnected"]``); None clears it at the end of the request."""
+    _request.client_gone = check
+
+
+def _wait(lock, seconds: float) -> bool:
+    """Acquire ``lock`` within ``seconds``, giving up (:class:`ClientGone`) as soon as the client
+    of the request has gone: an abandoned request does not keep a server thread waiting."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if lock.acquire(timeout=max(0.0, min(0.5, left))):
+            return True
+        check = getattr(_request, "client_gone", None)
+        if check is not None and check():
+            raise ClientGone("the client has gone")
+        if left <= 0.5:
+            return False
+
+
+_slots = threading.BoundedSemaphore(WORK_SLOTS)
+_queue_lock = threading.Lock()
+_queued = [0]
+_held = threading.local()
+
+
+@contextmanager
+def work_slot():
+    """Hold one of the WORK_SLOTS while computing something heavy (a cold map table, a map page,
+    an England export). At most WORK_QUEUE requests wait for a slot; beyond that, or after
+    WORK_WAIT_SECONDS, :class:`ServerBusy`. So heavy requests never hold more than
+    WORK_SLOTS + WORK_QUEUE of the server's threads and light ones (warm maps, lists) keep being
+    answered. A request whose client has gone stops waiting (:class:`ClientGone`); work already
+    started runs to its end and is cached for the next request. Re-entrant within a thread."""
+    if getattr(_held, "depth", 0):
+        _held.depth += 1
+        try:
+            yield
+        finally:
+            _held.depth -= 1
+        return
+    got = _slots.acquire(blocking=False)
+    if not got:
+        with _queue_lock:
+            if _queued[0] >= WORK_QUEUE:
+                raise ServerBusy("The server is busy making other large maps and tables; please try again in a "
+                                 "minute.")
+            _queued[0] += 1
+        try:
+            got = _wait(_slots, WORK_WAIT_SECONDS)
+        finally:
+            with _queue_lock:
+                _queued[0] -= 1
+    if not got:
+        raise ServerBusy("The server is busy making other large maps and tables; please try again in a minute.")
+    _held.depth = 1
+    try:
+        yield
+    finally:
+        _held.depth = 0
+        _slots.release()
+
+
 # ---- a bounded cache with request coalescing ---------------------------------------------------
 class BoundedCache:
     """LRU cache bounded in entries and in (estimated) bytes; identical concurrent cold requests
-    are coalesced: one thread computes, the others wait for the result."""
+    are coalesced: one thread computes (holding a :func:`work_slot`), the others wait for the
+    result."""
 
     def __init__(self, max_entries: int, max_bytes: int):
         self.max_entries, self.max_bytes = max_entries, max_bytes
@@ -103,10 +189,12 @@ class BoundedCache:
                     pending = self._computing[key] = threading.Lock()
                     pending.acquire()
                     break
-            with pending:  # wait for the thread computing the same key, then look again
-                pass
+            if not _wait(pending, WAIT_FOR_OTHERS_SECONDS):
+                raise ServerBusy("This map is still being made; please try again in a minute.")
+            pending.release()  # the thread computing the same key is done: look again
         try:
-            value = compute()
+            with work_slot():
+                value = compute()
             nbytes = int(size(value)) if size else 0
             with self._lock:
                 if nbytes <= self.max_bytes:
@@ -138,8 +226,8 @@ def frame_bytes(frame) -> int:
     return int(frame.memory_usage(deep=True).sum()) if len(frame.columns) else 0
 
 
-STATISTICS_CACHE = BoundedCache(max_entries=32, max_bytes=256 << 20)
-TABLE_CACHE = BoundedCache(max_entries=64, max_bytes=256 << 20)
+STATISTICS_CACHE = BoundedCache(max_entries=32, max_bytes=128 << 20)
+TABLE_CACHE = BoundedCache(max_entries=64, max_bytes=128 << 20)
 GEOMETRY_CACHE = BoundedCache(max_entries=16, max_bytes=128 << 20)
 
 
@@ -150,14 +238,17 @@ def clear_caches() -> None:
 
 # ---- one store build and one dataset version per request ---------------------------------------
 class PinnedStore(Store):
-    """A store whose build is resolved once: a new build swapped in mid-request is not mixed in."""
+    """A store whose build pointer is resolved once (on first use): a build swapped in while a
+    request runs is not mixed into it."""
 
     def __init__(self, store: Store):
         super().__init__(store.root)
-        self._pinned = store.path
+        self._pinned = None
 
     @property
     def path(self):
+        if self._pinned is None:
+            self._pinned = Store.path.fget(self)
         return self._pinned
 
 
@@ -240,8 +331,8 @@ class _Layer:
 def _values(store: Store, indicator: str, extent: analysis.Extent, dataset: LoadedDataset | None):
     if dataset is not None and dataset.kind != "lsoa":
         raise MapTableError(f"dataset {indicator!r} holds values per GP practice (a Fingertips file), not counts "
-                            f"per LSOA, so it cannot colour the LSOA map, its tables or exports: choose an LSOA indicator or "
-                            f"a dataset of counts per LSOA")
+                            f"per LSOA, so it cannot colour the LSOA map, its tables or exports: choose an LSOA "
+                            f"indicator or a dataset of counts per LSOA")
     frame = analysis.indicator_values(store, indicator, extent, dataset=dataset)
     context = store.lsoas(geometry=False, columns=["lsoa21cd", *CONTEXT], **extent.filters())
     frame = frame.merge(context, on="lsoa21cd", how="left")
@@ -342,11 +433,13 @@ def statistics_layer(store: Store, indicator: str, extent: analysis.Extent, perm
                      seed: int = SEED) -> _Layer:
     store = pinned(store)
     extent.filters()
-    key = (str(store.root), store.path.name, dataset_version(store, indicator), indicator, extent.level,
-           extent.code, int(permutations), int(seed))
+    is_column = indicator in analysis.numeric_columns(store)  # an LSOA column wins over a dataset's name
+    key = (str(store.root), store.path.name, None if is_column else dataset_version(store, indicator), indicator,
+           extent.level, extent.code, int(permutations), int(seed))
 
     def compute():
-        return _statistics_layer(store, indicator, extent, load_dataset(store, indicator), permutations, seed)
+        dataset = None if is_column else load_dataset(store, indicator)
+        return _statistics_layer(store, indicator, extent, dataset, permutations, seed)
 
     return STATISTICS_CACHE.get(key, compute, _layer_size)
 
@@ -420,19 +513,26 @@ def statistic(store: Store, indicator: str, extent: analysis.Extent, stat: str, 
                             + ": a spatial statistic needs at least 3 LSOAs with values that vary")
     w = analysis.extent_weights(pinned(store), extent)
     try:
-        if stat == "moran":
-            from geo.stats.moran import moran
-
-            COMPUTED["moran"] += 1
-            return {**moran(values, w, permutations, seed), **method}
-        if stat == "bivariate":
-            from geo.stats.bivariate_moran import bivariate_moran
-
-            COMPUTED["bivariate-moran"] += 1
-            out = bivariate_moran(frame["imd_score"].to_numpy(float), values, w, permutations, seed)
-            return frame[base].join(out.drop(columns=["value"], errors="ignore")), {**method, **out.attrs}
+        with work_slot():
+            return _other_statistic(stat, frame, base, values, w, permutations, seed, method)
     except (ValueError, ZeroDivisionError) as exc:
         raise MapTableError(f"{stat} cannot be computed here: {exc}") from None
+
+
+def _other_statistic(stat, frame, base, values, w, permutations, seed, method):
+    """Global Moran or bivariate local Moran on the published values (not cached: bounded by the
+    permutation budget and a work slot)."""
+    if stat == "moran":
+        from geo.stats.moran import moran
+
+        COMPUTED["moran"] += 1
+        return {**moran(values, w, permutations, seed), **method}
+    if stat == "bivariate":
+        from geo.stats.bivariate_moran import bivariate_moran
+
+        COMPUTED["bivariate-moran"] += 1
+        out = bivariate_moran(frame["imd_score"].to_numpy(float), values, w, permutations, seed)
+        return frame[base].join(out.drop(columns=["value"], errors="ignore")), {**method, **out.attrs}
     raise MapTableError(f"unknown statistic {stat!r}: local-moran, gi-star, bivariate or moran")
 
 
