@@ -268,7 +268,8 @@ def bivariate(store: Store, indicator: str, extent: Extent, deprivation: str = "
     frame["bivariate_class"] = b.classes
     frame["bivariate_colour"] = b.colour_of()
     frame.attrs.update({"deprivation_breaks": b.deprivation_breaks, "activity_breaks": b.activity_breaks,
-                        "colours": b.colours, "n": n, "scheme": scheme})
+                        "deprivation_labels": b.deprivation_labels, "activity_labels": b.activity_labels,
+                        "deprivation_values": b.deprivation_values, "colours": b.colours, "n": n, "scheme": scheme})
     return frame
 
 
