@@ -37,9 +37,7 @@ def export_table(store, indicator: str, extent: analysis.Extent, scheme: str = "
     meta = {"indicator": indicator, "extent": f"{extent.level} {extent.code or ''}".strip(),
             "classification": f"{scheme}, {len(classes.labels)} classes: " + "; ".join(classes.labels),
             "attribution": ATTRIBUTION, "licence": LICENCE, "created": dt.date.today().isoformat(),
-            "method": "Gi* (analytic z, row-standardised queen weights incl. self); local Moran (GeoDa, 999 "
-                      "conditional permutations, seed 12345, two-sided, alpha 0.05); bivariate 3x3 quantile classes "
-                      "against IMD 2025 score"}
+            "method": "bivariate 3x3 quantile classes against IMD 2025 score"}
     try:
         gi = analysis.local_statistic(store, indicator, extent, "gi-star").set_index(frame.index)
         lm = analysis.local_statistic(store, indicator, extent, "local-moran").set_index(frame.index)
@@ -48,6 +46,9 @@ def export_table(store, indicator: str, extent: analysis.Extent, scheme: str = "
         frame["gi_spot"] = gi["spot"].to_numpy()
         frame["lisa_cluster"] = lm["cluster"].to_numpy()
         frame["lisa_p"] = lm["p_value"].to_numpy()
+        # the tests used, as the statistics state them (issue 9: p-value convention on every export)
+        meta["method"] = f"{gi.attrs['method']}; {lm.attrs['method']}; {meta['method']}"
+        meta["p_value_convention"] = gi.attrs["p_value_convention"]
     except ValueError as exc:
         meta["statistics"] = f"not computed: {exc}"
     dep = analysis.indicator_values(store, "imd_score", extent)["value"].to_numpy()
