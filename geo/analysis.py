@@ -284,8 +284,9 @@ def by_group(store: Store, dataset_name: str, extent: Extent, grouping: str = "i
     ESP 2013 boundaries, the directly standardised rate (``dsr``, ``dsr_lower``, ``dsr_upper``:
     ESP 2013 over the 19 bands, Dobson limits, none from fewer than 10 events). An age band with
     no residents in a group (possible in a small ward) has no rate and is left out of that group's
-    DSR, whose weights are then those of the bands that remain (``dsr_note`` says so). A group
-    with no known population (events of unknown ethnicity) keeps its count with no rate.
+    DSR, whose weights are then those of the bands that remain (``dsr_note`` says so). Events of a
+    group with no known population (unknown ethnicity) have no rate: their count is in
+    ``attrs["events_without_denominator"]`` (after disclosure control), not in the table.
 
     Events are counted as independent (Poisson): where one person can be counted many times
     (repeat attenders), the limits are too narrow; see ``attrs["events_note"]``.
@@ -314,15 +315,15 @@ def by_group(store: Store, dataset_name: str, extent: Extent, grouping: str = "i
         counts = rates(dataset, store, keep=keep, **extent.filters())
         counts["group"] = counts["lsoa21cd"].map(lsoas.set_index("lsoa21cd")[grouping])
     rows = []
+    no_denominator: dict[str, float] = {}
     for group, g in counts.groupby("group", sort=True):
         count = float(g["count"].sum())
         known = g[g["population"].notna()]
         pop = float(known["population"].sum())
         row = {"group": group, "count": count, "population": pop if len(known) else np.nan}
         if not len(known) or pop <= 0:
-            if count > 0:  # events with no denominator (unknown ethnic group): the count, no rate
-                row["population"] = np.nan
-                rows.append(row)
+            if count > 0:  # events with no denominator (unknown ethnic group): counted apart, no rate
+                no_denominator[str(group)] = count
             continue
         r = crude_rate([float(known["count"].sum())], [pop], per, confidence)
         row.update({"crude_rate": r["value"][0], "crude_lower": r["lower"][0], "crude_upper": r["upper"][0]})
@@ -345,6 +346,12 @@ def by_group(store: Store, dataset_name: str, extent: Extent, grouping: str = "i
         rule = Rule.from_meta(meta)
         out = protect_table(out, "count", [c for c in ("crude_rate", "crude_lower", "crude_upper", "dsr",
                                                         "dsr_lower", "dsr_upper") if c in out], rule)
+    if no_denominator:
+        from geo.disclosure import Rule, protect_counts
+
+        shown = protect_counts(np.array(list(no_denominator.values())), Rule.from_meta(meta))
+        out.attrs["events_without_denominator"] = {
+            g: (None if np.isnan(c) else float(c)) for g, c in zip(no_denominator, shown)}
     out.attrs.update({"dataset": dataset_name, "measure": meta.get("measure"), "grouping": GROUPINGS[grouping],
                       "per": per, "synthetic": meta.get("synthetic", False),
                       "higher_is_worse": meta.get("higher_is_worse", True),
