@@ -24,7 +24,7 @@ from geo.inequality import gap_and_ratio, gapmap_sii
 from geo.local_moran import local_moran
 from geo.moran import moran
 from geo.permutation import DEFAULT_DIRECTION
-from geo.standardised_rates import dsr
+from geo.standardised_rates import dsr_many
 from geo.store import Store
 
 RATE_PER = 1_000
@@ -314,32 +314,32 @@ def by_group(store: Store, dataset_name: str, extent: Extent, grouping: str = "i
         keep = ("age_band",) if has_age else ()
         counts = rates(dataset, store, keep=keep, **extent.filters())
         counts["group"] = counts["lsoa21cd"].map(lsoas.set_index("lsoa21cd")[grouping])
-    rows = []
-    no_denominator: dict[str, float] = {}
-    for group, g in counts.groupby("group", sort=True):
-        count = float(g["count"].sum())
-        known = g[g["population"].notna()]
-        pop = float(known["population"].sum())
-        row = {"group": group, "count": count, "population": pop if len(known) else np.nan}
-        if not len(known) or pop <= 0:
-            if count > 0:  # events with no denominator (unknown ethnic group): counted apart, no rate
-                no_denominator[str(group)] = count
-            continue
-        r = crude_rate([float(known["count"].sum())], [pop], per, confidence)
-        row.update({"crude_rate": r["value"][0], "crude_lower": r["lower"][0], "crude_upper": r["upper"][0]})
-        if has_age:
-            bands = known.groupby(["age_lo", "age_hi"], sort=True)[["count", "population", "esp_weight"]].agg(
-                {"count": "sum", "population": "sum", "esp_weight": "first"})
-            empty = bands["population"] <= 0
-            if bands["esp_weight"].notna().all() and len(bands) and not (empty & (bands["count"] > 0)).any():
-                used = bands[~empty]
-                d = dsr(used["count"], used["population"], used["esp_weight"], per, confidence)
-                row.update({"dsr": d["value"], "dsr_lower": d["lower"], "dsr_upper": d["upper"]})
-                if empty.any():
-                    row["dsr_note"] = (f"{int(empty.sum())} age band(s) with no residents left out of the "
-                                       f"standard population")
-        rows.append(row)
-    out = pd.DataFrame(rows)
+    counts = counts[counts["group"].notna()]
+    known = counts[counts["population"].notna()]
+    totals = counts.groupby("group", sort=True)["count"].sum()
+    sums = known.groupby("group", sort=True)[["count", "population"]].sum().reindex(totals.index)
+    with_rate = sums["population"].fillna(0) > 0
+    no_denominator = {str(g): float(c) for g, c in totals[~with_rate & (totals > 0)].items()}
+    sums = sums[with_rate]
+    out = pd.DataFrame({"group": sums.index, "count": sums["count"].to_numpy(float),
+                        "population": sums["population"].to_numpy(float)})
+    if len(out):
+        r = crude_rate(out["count"], out["population"], per, confidence)
+        out["crude_rate"], out["crude_lower"], out["crude_upper"] = r["value"], r["lower"], r["upper"]
+    if has_age and len(out):
+        bands = known.groupby(["group", "age_lo", "age_hi"], sort=True).agg(
+            count=("count", "sum"), population=("population", "sum"), esp_weight=("esp_weight", "first"))
+        weights = bands.reset_index().drop_duplicates(["age_lo", "age_hi"]).set_index(["age_lo", "age_hi"])[
+            "esp_weight"].sort_index()
+        if weights.notna().all() and len(weights):
+            x = bands["count"].unstack(["age_lo", "age_hi"]).reindex(index=out["group"], columns=weights.index)
+            n = bands["population"].unstack(["age_lo", "age_hi"]).reindex(index=out["group"], columns=weights.index)
+            d = dsr_many(x.to_numpy(float), n.to_numpy(float), weights.to_numpy(float), per, confidence)
+            out["dsr"], out["dsr_lower"], out["dsr_upper"] = d["value"], d["lower"], d["upper"]
+            left_out = d["bands_left_out"]
+            if (left_out > 0).any():
+                out["dsr_note"] = [f"{k} age band(s) with no residents left out of the standard population" if k
+                                   else None for k in left_out]
     if len(out):  # tables of activity pass disclosure control as every export does
         from geo.disclosure import Rule, protect_table
 

@@ -260,8 +260,10 @@ def rates(dataset: Dataset, store: Store, icb: str | None = None, lad: str | Non
             by_sex = out["sex"].isin(SEXES_WITHOUT_POPULATION)
             out.loc[by_sex, "population"] = np.nan
             out.loc[by_sex, "population_source"] = "none: no LSOA population by sex is available"
-    if "age_band" in kept:
-        out["esp_weight"] = _esp_weight(out["age_lo"].to_numpy(), out["age_hi"].to_numpy())
+    if "age_band" in kept:  # the weight of each distinct band, then spread over the rows
+        bands = out[["age_lo", "age_hi"]].drop_duplicates()
+        bands["esp_weight"] = _esp_weight(bands["age_lo"].to_numpy(), bands["age_hi"].to_numpy())
+        out = out.merge(bands, how="left", on=["age_lo", "age_hi"])
     return out
 
 

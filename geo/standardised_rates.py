@@ -68,6 +68,39 @@ def dsr(counts, populations, standard=ESP2013, multiplier: float = 100_000, conf
             "total_pop": float(n.sum()), "note": "Dobson"}
 
 
+def dsr_many(counts, populations, standard=ESP2013, multiplier: float = 100_000, confidence: float = 0.95) -> dict:
+    """DSRs of many areas at once: ``counts`` and ``populations`` are (areas, bands) arrays.
+
+    The same as :func:`dsr` row by row, except that a band with no population in an area (and no
+    events) is left out of that area's DSR, standard weights included; an area with events in a
+    band of no population gets no DSR. Returns arrays ``value``, ``lower``, ``upper``,
+    ``total_count``, ``bands_left_out``.
+    """
+    x = np.nan_to_num(np.atleast_2d(np.asarray(counts, dtype=float)), nan=0.0)
+    n = np.nan_to_num(np.atleast_2d(np.asarray(populations, dtype=float)), nan=0.0)
+    w = np.asarray(standard, dtype=float)
+    if x.shape != n.shape or x.shape[1] != len(w):
+        raise ValueError("counts, populations and the standard must have one value per age band")
+    if (x < 0).any() or (n < 0).any() or (w < 0).any():
+        raise ValueError("counts, populations and weights must not be negative")
+    used = n > 0
+    impossible = ((~used) & (x > 0)).any(axis=1)
+    safe_n = np.where(used, n, 1.0)
+    weight_sum = (w * used).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = (w * x / safe_n * used).sum(axis=1) / weight_sum * multiplier
+        variance = (w ** 2 * x / safe_n ** 2 * used).sum(axis=1) / weight_sum ** 2 * multiplier ** 2
+    total = x.sum(axis=1)
+    lower_o, upper_o, _ = poisson_limits(total, confidence)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.sqrt(variance / total)
+    hide = (total < MIN_COUNT_DSR) | impossible | (weight_sum <= 0)
+    nan = np.full(len(total), np.nan)
+    return {"value": np.where(hide, nan, value), "lower": np.where(hide, nan, value + scale * (lower_o - total)),
+            "upper": np.where(hide, nan, value + scale * (upper_o - total)), "total_count": total,
+            "bands_left_out": (~used).sum(axis=1)}
+
+
 def dsr_non_independent(people_by_frequency, populations, standard=ESP2013, multiplier: float = 100_000,
                         confidence: float = 0.95) -> dict:
     """DSR with confidence limits for non-independent events, by PHE's method.
