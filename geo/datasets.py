@@ -147,6 +147,7 @@ def _esp_weight(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 BREAKDOWN_COLUMNS = ("age_band", "sex", "ethnic_group", "period")
+MAX_GRID_ROWS = 5_000_000  # every LSOA x breakdown cell is a row: bound the cost of one request
 CENSUS_ETHNIC_GROUPS = ("asian", "black", "mixed", "white", "other")
 SEXES_WITHOUT_POPULATION = ("male", "female", "unknown")
 
@@ -170,6 +171,7 @@ def _full_grid(lsoa_codes: pd.Series, counts_all: pd.DataFrame, kept: list[str],
                ethnic_groups: tuple[str, ...]) -> pd.DataFrame:
     """Every LSOA of the extent crossed with every value of each kept breakdown."""
     grid = pd.DataFrame({"lsoa21cd": pd.Series(lsoa_codes, dtype=object).drop_duplicates().to_numpy()})
+    parts = []
     for column in kept:
         if column == "age_band":
             values = _age_bands(counts_all, meta)
@@ -178,6 +180,12 @@ def _full_grid(lsoa_codes: pd.Series, counts_all: pd.DataFrame, kept: list[str],
             values = pd.DataFrame({"ethnic_group": list(dict.fromkeys([*ethnic_groups, *sorted(seen)]))})
         else:
             values = pd.DataFrame({column: sorted(counts_all[column].dropna().astype(str).unique().tolist())})
+        parts.append(values)
+    size = len(grid) * int(np.prod([len(v) for v in parts])) if parts else len(grid)
+    if size > MAX_GRID_ROWS:
+        raise DatasetError(f"{size:,} LSOA x breakdown cells is more than Gapmap computes at once "
+                           f"({MAX_GRID_ROWS:,}): keep fewer breakdowns ({', '.join(kept)}) or a smaller extent")
+    for values in parts:
         grid = grid.merge(values, how="cross")
     return grid
 
