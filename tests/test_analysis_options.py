@@ -87,3 +87,12 @@ def test_options_that_apply_change_the_result(store):
     assert lm["p_value_convention"] == "folded" and "as GeoDa and esda" in lm["method"]
     two = json.loads(run("--stat", "local-moran", "--direction", "two-sided").stderr.splitlines()[0])
     assert two["p_value_convention"] == "two-sided"
+
+
+def test_exports_state_the_test_used(fixture_store):
+    from geo.outputs.exports import export_table
+
+    frame, meta = export_table(fixture_store, "imd_score", analysis.Extent(), geometry=False)
+    assert meta["p_value_convention"] == "folded"
+    assert "Getis-Ord Gi*" in meta["method"] and "local Moran's I" in meta["method"]
+    assert "as GeoDa and esda" in meta["method"] and "two-sided" not in meta["method"]

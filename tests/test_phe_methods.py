@@ -7,7 +7,7 @@ import pytest
 
 from geo.rates.confidence_intervals import byars_limits, crude_rate, poisson_limits, proportion
 from geo.rates.inequality import gap_and_ratio, gapmap_sii, sii
-from geo.rates.standardised_rates import dsr, isr
+from geo.rates.standardised_rates import dsr, dsr_many, dsr_non_independent, isr
 
 PHE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "phe"
 
@@ -176,3 +176,51 @@ def test_gapmap_orientation_and_gaps():
     assert gapmap_sii(pop, life, higher_is_worse=False, se=[1.0] * 5, repetitions=1000)["sii"] > 0
     gap = gap_and_ratio(pd.Series(rate, index=[1, 2, 3, 4, 5]))
     assert gap["gap"] == 40 and gap["ratio"] == 5 and gap["most_deprived_worse"]
+
+
+def test_dsr_for_non_independent_events_against_phe():
+    """testdata_DSR_ISR.xlsx: inputs testdata_nonindepe (people with 1..4 events per age band),
+    results testresults_DSR rows 9-12 (per 100,000, 95% and 99.8% limits)."""
+    data = sheet("testdata_DSR_ISR.xlsx", "testdata_nonindepe")
+    results = sheet("testdata_DSR_ISR.xlsx", "testresults_DSR")
+    checked = 0
+    for row in results[results.method.str.contains("non-independent")].itertuples():
+        g = data[data.area == row.area]
+        for conf, lo_col, hi_col in ((0.95, "lower95_0cl", "upper95_0cl"), (0.998, "lower99_8cl", "upper99_8cl")):
+            out = dsr_non_independent(g[["f1", "f2", "f3", "f4"]].to_numpy(), g["pop"], confidence=conf)
+            assert out["total_count"] == row.total_count
+            if np.isnan(row.value):
+                assert np.isnan(out["value"])
+                continue
+            assert out["value"] == pytest.approx(row.value, rel=1e-9)
+            assert out["lower"] == pytest.approx(getattr(row, lo_col), rel=1e-7)
+            assert out["upper"] == pytest.approx(getattr(row, hi_col), rel=1e-7)
+            checked += 1
+    assert checked == 6
+    # everyone with one event: the ordinary DSR
+    g = data[data.area == "testdata_nonind_big"]
+    single = dsr_non_independent({1: g["count"]}, g["pop"])
+    plain = dsr(g["count"], g["pop"])
+    assert single["lower"] == pytest.approx(plain["lower"]) and single["upper"] == pytest.approx(plain["upper"])
+
+
+def test_many_dsrs_at_once_against_phe():
+    """dsr_many (by-group's vectorised DSR) on testdata_multiarea's areas at once: testresults_DSR
+    rows 5-7 (per 100,000); and a band with no residents is left out of the standard."""
+    data = sheet("testdata_DSR_ISR.xlsx", "testdata_multiarea")
+    results = sheet("testdata_DSR_ISR.xlsx", "testresults_DSR").iloc[4:7]
+    areas = results["area"].tolist()
+    x = np.stack([data[data.area == a]["count"].to_numpy(float) for a in areas])
+    n = np.stack([data[data.area == a]["pop"].to_numpy(float) for a in areas])
+    out = dsr_many(x, n)
+    np.testing.assert_allclose(out["value"], results["value"], rtol=1e-9)
+    np.testing.assert_allclose(out["lower"], results["lower95_0cl"], rtol=1e-7)
+    np.testing.assert_allclose(out["upper"], results["upper95_0cl"], rtol=1e-7)
+    n2, x2 = n[:1].copy(), x[:1].copy()
+    n2[0, 18], x2[0, 18] = 0, 0  # no one aged 90+: the other 18 bands and their weights
+    from geo.ingest.codes import ESP2013
+    want = dsr(x2[0, :18], n2[0, :18], standard=ESP2013[:18])
+    got = dsr_many(x2, n2)
+    assert got["value"][0] == pytest.approx(want["value"], rel=1e-12) and got["bands_left_out"][0] == 1
+    x2[0, 18] = 1  # an event where no one lives: no DSR
+    assert np.isnan(dsr_many(x2, n2)["value"][0])

@@ -257,6 +257,8 @@ def test_gi_star_applies_alpha_and_fdr():
     assert "false discovery rate" in fdr01.attrs["method"] and "0.01" in fdr01.attrs["method"]
     with pytest.raises(ValueError, match="alpha"):
         getis_ord(x, w, alpha=0.2)
+    flat = getis_ord(np.ones(side * side), w)  # no variance: no z, nothing significant
+    assert (flat["bin"] == 0).all()
 
 
 def test_default_p_value_convention_is_folded(grid):

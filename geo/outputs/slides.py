@@ -41,7 +41,7 @@ def _colours(frame, view: str, indicator: str, store, extent):
     if view in ("hotspots", "clusters") and "gi_bin" not in frame:
         raise InvalidValue(f"no {view} for {indicator!r}: {frame.attrs.get('statistics', 'statistics not computed')}")
     if view == "hotspots":
-        fill = [GI_COLOURS.get(b, NOT_SIGNIFICANT) if b is not None else NO_DATA
+        fill = [GI_COLOURS.get(b, NOT_SIGNIFICANT if b == 0 else NO_DATA) if b is not None else NO_DATA
             for b in frame["gi_bin"].astype(object).where(frame["gi_bin"].notna() & frame["value"].notna(), None)]
         rows = [(GI_COLOURS[b], BIN_LABELS[b]) for b in (3, 2, 1)] + [(NOT_SIGNIFICANT, BIN_LABELS[0])] + [
             (GI_COLOURS[b], BIN_LABELS[b]) for b in (-1, -2, -3)]
@@ -165,6 +165,8 @@ def render(store, indicator: str, extent: analysis.Extent, view: str = "indicato
         legend_ax.legend(handles=handles, loc="upper left", fontsize=12, frameon=False,
                          title={"hotspots": "Gi* hot and cold spots", "clusters": "Local Moran clusters",
                                 "deciles-local": "IMD 2025 decile"}.get(view, label[:40]), title_fontsize=13)
+    if view in ("hotspots", "clusters") and meta.get("method"):  # the test used (issue 9)
+        fig.text(0.02, 0.06, "Method: " + meta["method"], fontsize=8, color="#425563", wrap=True)
     fig.text(0.02, 0.02, ATTRIBUTION + (" " + meta.get("disclosure", "") if meta.get("synthetic") is not None else ""),
              fontsize=8, color="#425563", wrap=True)
     if meta.get("synthetic"):

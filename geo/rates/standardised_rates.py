@@ -12,6 +12,13 @@ and Dobson's confidence interval, which scales the Poisson limits of the total c
 
 PHE does not publish a DSR from fewer than 10 events: the value and limits are missing then.
 
+Non-independent events (``dsr_non_independent``; PHEindicatormethods ``calculate_dsr`` with
+``independent_events = FALSE``, Fingertips technical guidance, DSR chapter): where one person can
+have several events (repeat attenders), the counts are given as people per age band and event
+frequency f (people with exactly f events). The DSR is that of the events (f times the people);
+its variance is the sum over f of f^2 times the DSR variance of the people with f events, which
+widens the Dobson limits.
+
 Indirectly standardised ratio (ISR): observed O over expected E = sum_i n_i R_i / P_i from a
 reference population's counts R_i and populations P_i; limits are O's Poisson limits over E.
 The indirectly standardised rate is the ratio times the reference rate sum R / sum P.
@@ -60,6 +67,74 @@ def dsr(counts, populations, standard=ESP2013, multiplier: float = 100_000, conf
     return {"value": value, "lower": float(value + scale * (lower_o[0] - total)),
             "upper": float(value + scale * (upper_o[0] - total)), "total_count": total,
             "total_pop": float(n.sum()), "note": "Dobson"}
+
+
+def dsr_many(counts, populations, standard=ESP2013, multiplier: float = 100_000, confidence: float = 0.95) -> dict:
+    """DSRs of many areas at once: ``counts`` and ``populations`` are (areas, bands) arrays.
+
+    The same as :func:`dsr` row by row, except that a band with no population in an area (and no
+    events) is left out of that area's DSR, standard weights included; an area with events in a
+    band of no population gets no DSR. Returns arrays ``value``, ``lower``, ``upper``,
+    ``total_count``, ``bands_left_out``.
+    """
+    x = np.nan_to_num(np.atleast_2d(np.asarray(counts, dtype=float)), nan=0.0)
+    n = np.nan_to_num(np.atleast_2d(np.asarray(populations, dtype=float)), nan=0.0)
+    w = np.asarray(standard, dtype=float)
+    if x.shape != n.shape or x.shape[1] != len(w):
+        raise ValueError("counts, populations and the standard must have one value per age band")
+    if (x < 0).any() or (n < 0).any() or (w < 0).any():
+        raise ValueError("counts, populations and weights must not be negative")
+    used = n > 0
+    impossible = ((~used) & (x > 0)).any(axis=1)
+    safe_n = np.where(used, n, 1.0)
+    weight_sum = (w * used).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = (w * x / safe_n * used).sum(axis=1) / weight_sum * multiplier
+        variance = (w ** 2 * x / safe_n ** 2 * used).sum(axis=1) / weight_sum ** 2 * multiplier ** 2
+    total = x.sum(axis=1)
+    lower_o, upper_o, _ = poisson_limits(total, confidence)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.sqrt(variance / total)
+    hide = (total < MIN_COUNT_DSR) | impossible | (weight_sum <= 0)
+    nan = np.full(len(total), np.nan)
+    return {"value": np.where(hide, nan, value), "lower": np.where(hide, nan, value + scale * (lower_o - total)),
+            "upper": np.where(hide, nan, value + scale * (upper_o - total)), "total_count": total,
+            "bands_left_out": (~used).sum(axis=1)}
+
+
+def dsr_non_independent(people_by_frequency, populations, standard=ESP2013, multiplier: float = 100_000,
+                        confidence: float = 0.95) -> dict:
+    """DSR with confidence limits for non-independent events, by PHE's method.
+
+    ``people_by_frequency``: a mapping {f: people per age band} (or a 2-D array, one column per
+    frequency 1, 2, 3, ...), people who had exactly f events; ``populations`` per age band.
+    """
+    if isinstance(people_by_frequency, dict):
+        freqs = np.array(sorted(people_by_frequency), dtype=float)
+        people = np.stack([np.nan_to_num(np.asarray(people_by_frequency[f], dtype=float)) for f in sorted(people_by_frequency)],
+                          axis=1)
+    else:
+        people = np.nan_to_num(np.asarray(people_by_frequency, dtype=float))
+        freqs = np.arange(1, people.shape[1] + 1, dtype=float)
+    if (freqs < 1).any():
+        raise ValueError("event frequencies must be 1 or more")
+    events = people @ freqs
+    x, n, w = _check(events, populations, standard)
+    if (people < 0).any():
+        raise ValueError("numbers of people must be 0 or more")
+    total = x.sum()
+    value = float((w * x / n).sum() / w.sum() * multiplier)
+    variance = float(sum(f ** 2 * (w ** 2 * people[:, j] / n ** 2).sum() for j, f in enumerate(freqs))
+                     / w.sum() ** 2 * multiplier ** 2)
+    method = "Dobson, with confidence adjusted for non-independent events"
+    if total < MIN_COUNT_DSR:
+        return {"value": np.nan, "lower": np.nan, "upper": np.nan, "total_count": total,
+                "total_pop": float(n.sum()), "note": f"not shown: fewer than {MIN_COUNT_DSR} events"}
+    lower_o, upper_o, _ = poisson_limits(np.array([total]), confidence)
+    scale = np.sqrt(variance / total)
+    return {"value": value, "lower": float(value + scale * (lower_o[0] - total)),
+            "upper": float(value + scale * (upper_o[0] - total)), "total_count": total,
+            "total_pop": float(n.sum()), "note": method}
 
 
 def isr(counts, populations, reference_counts, reference_populations, multiplier: float = 1,

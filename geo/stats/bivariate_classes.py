@@ -1,9 +1,18 @@
 """Bivariate classes: each LSOA in a 3 x 3 (or 4 x 4) grid of deprivation against activity.
 
-Each measure is cut into n quantile classes (mapclassify ``Quantiles``) and an LSOA's class is
-``"d-a"``: d for deprivation, a for activity, 1 = low .. n = high, so ``"3-3"`` is high
-deprivation with high activity. Deprivation is always oriented so that n = most deprived: a
-decile or rank (1 = most deprived) is reversed before cutting. Missing values get no class.
+Each measure is cut into n classes and an LSOA's class is ``"d-a"``: d for deprivation, a for
+activity, 1 = low .. n = high, so ``"3-3"`` is high deprivation with high activity. Deprivation
+is always oriented so that n = most deprived: a decile or rank (1 = most deprived) is reversed
+before cutting. Missing values get no class.
+
+A continuous measure is cut at its quantiles (mapclassify ``Quantiles``). A discrete measure
+(deciles, quintiles: whole values, at most 20 distinct) cannot be cut inside a value, so quantile
+breaks on it give very uneven classes; its classes are instead formed from whole values, each
+class a run of neighbouring values, choosing among all such groupings the one whose class sizes
+are as even as possible (least sum of squared differences from n-ths of the LSOAs; of equally even
+groupings, the first from the low end). The legend
+text of each class (``deprivation_labels``, ``activity_labels``) says which values it holds,
+e.g. "deciles 1-3"; ``deprivation_values`` / ``activity_values`` list them.
 
 Colour schemes are Joshua Stevens' ("Bivariate Choropleth Maps: A How-to Guide", 2015), keyed
 ``"d-a"``. The default, ``pink-blue``, is the ICB's convention: deprivation in purple, activity
@@ -12,7 +21,8 @@ by multiply-blending a single-hue ramp for each measure.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import combinations
 
 import mapclassify
 import numpy as np
@@ -32,6 +42,62 @@ STEVENS_3X3 = {  # "deprivation-activity": colour
 }
 SCHEMES = tuple(STEVENS_3X3)
 DEPRIVATION_ORIENTATION = {"score": 1, "rank": -1, "decile": -1, "quintile": -1}
+MAX_DISCRETE_VALUES = 20
+
+
+def is_discrete(values: np.ndarray) -> bool:
+    """Whole values with at most 20 distinct ones (deciles, quintiles, small counts)."""
+    v = values[np.isfinite(values)]
+    return bool(len(v)) and bool(np.all(v == np.round(v))) and len(np.unique(v)) <= MAX_DISCRETE_VALUES
+
+
+def discrete_classes(values: np.ndarray, n: int) -> tuple[np.ndarray, list[list[float]]]:
+    """(0-based class of each value, the values of each class): runs of whole values, as even
+    as possible. With fewer distinct values than n, each value is a class of its own."""
+    distinct, counts = np.unique(values, return_counts=True)
+    m = len(distinct)
+    if m <= n:
+        groups = [[v] for v in distinct.tolist()]
+        return np.searchsorted(distinct, values), groups
+    target = counts.sum() / n
+    best, best_cost = None, np.inf
+    for cuts in combinations(range(1, m), n - 1):  # at most C(19, 3) = 969 groupings
+        bounds = (0, *cuts, m)
+        sizes = np.array([counts[a:b].sum() for a, b in zip(bounds[:-1], bounds[1:])])
+        cost = float(((sizes - target) ** 2).sum())
+        if cost < best_cost - 1e-9:
+            best, best_cost = bounds, cost
+    groups = [distinct[a:b].tolist() for a, b in zip(best[:-1], best[1:])]
+    class_of_value = np.concatenate([np.full(b - a, i) for i, (a, b) in enumerate(zip(best[:-1], best[1:]))])
+    return class_of_value[np.searchsorted(distinct, values)], groups
+
+
+def _fmt(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+
+
+def _values_label(values: list[float], noun: str) -> str:
+    whole = sorted(int(v) for v in values)
+    if len(whole) == 1:
+        return f"{noun} {whole[0]}"
+    plural = {"decile": "deciles", "quintile": "quintiles", "value": "values"}.get(noun, noun + "s")
+    if whole == list(range(whole[0], whole[-1] + 1)):
+        return f"{plural} {whole[0]}-{whole[-1]}"
+    return f"{plural} {', '.join(map(str, whole))}"
+
+
+def _cut(values: np.ndarray, n: int, orient: int, noun: str) -> tuple[np.ndarray, list[float], list[str], list]:
+    """(0-based classes, upper bounds in the measure's own units, labels, values per class or None)
+    of oriented ``values`` (all finite)."""
+    if is_discrete(values):
+        classes, groups = discrete_classes(values, n)
+        own = [sorted(v * orient for v in g) for g in groups]
+        return classes, [float(max(g)) * orient for g in groups], [_values_label(g, noun) for g in own], own
+    cut = mapclassify.Quantiles(values, k=n)
+    breaks = [float(b) * orient for b in cut.bins]
+    lows = [float(values.min())] + [float(b) for b in cut.bins[:-1]]
+    labels = [f"{_fmt(lo * orient)} to {_fmt(hi * orient)}" for lo, hi in zip(lows, cut.bins)]
+    return np.asarray(cut.yb), breaks, labels, None
 
 
 def _hex(rgb) -> str:
@@ -66,6 +132,10 @@ class BivariateClasses:
     activity_breaks: list[float]
     colours: dict[str, str]
     n: int
+    deprivation_labels: list[str] = field(default_factory=list)  # legend text per class, 1 = least deprived
+    activity_labels: list[str] = field(default_factory=list)
+    deprivation_values: list | None = None  # the whole values each class holds (discrete measures)
+    activity_values: list | None = None
 
     def colour_of(self) -> pd.Series:
         return self.classes.map(self.colours)
@@ -81,10 +151,11 @@ def bivariate_classes(deprivation, activity, n: int = 3, deprivation_kind: str =
     dep = np.asarray(deprivation, dtype=float) * DEPRIVATION_ORIENTATION[deprivation_kind]
     act = np.asarray(activity, dtype=float)
     ok = np.isfinite(dep) & np.isfinite(act)
-    d_cut = mapclassify.Quantiles(dep[ok], k=n)
-    a_cut = mapclassify.Quantiles(act[ok], k=n)
-    labels = np.full(len(dep), None, dtype=object)
-    labels[ok] = [f"{d + 1}-{a + 1}" for d, a in zip(d_cut.yb, a_cut.yb)]
     orient = DEPRIVATION_ORIENTATION[deprivation_kind]
-    return BivariateClasses(pd.Series(labels, index=index), [float(b) * orient for b in d_cut.bins],
-                            [float(b) for b in a_cut.bins], colours, n)
+    noun = deprivation_kind if deprivation_kind in ("decile", "quintile") else "value"
+    d_yb, d_breaks, d_labels, d_values = _cut(dep[ok], n, orient, noun)
+    a_yb, a_breaks, a_labels, a_values = _cut(act[ok], n, 1, "value")
+    labels = np.full(len(dep), None, dtype=object)
+    labels[ok] = [f"{d + 1}-{a + 1}" for d, a in zip(d_yb, a_yb)]
+    return BivariateClasses(pd.Series(labels, index=index), d_breaks, a_breaks, colours, n, d_labels, a_labels,
+                            d_values, a_values)

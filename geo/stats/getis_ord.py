@@ -74,7 +74,8 @@ def confidence_bins(p: np.ndarray, sign: np.ndarray, alpha: float | None = None,
     if alpha is not None:  # only what is significant at alpha itself
         keep = benjamini_hochberg(p, alpha) if fdr else tested <= alpha
         level = np.where(keep, level, 0)
-    return (level * np.sign(sign)).astype(int)
+    direction = np.nan_to_num(np.sign(np.asarray(sign, dtype=float)))  # no z (no variance): no direction
+    return np.where(np.isnan(p), 0, level * direction).astype(int)
 
 
 def getis_ord(values, weights: Weights, inference: str = "analytic", permutations: int = 999,

@@ -148,6 +148,7 @@ def _esp_weight(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 BREAKDOWN_COLUMNS = ("age_band", "sex", "ethnic_group", "period")
+MAX_GRID_ROWS = 5_000_000  # every LSOA x breakdown cell is a row: bound the cost of one request
 CENSUS_ETHNIC_GROUPS = ("asian", "black", "mixed", "white", "other")
 SEXES_WITHOUT_POPULATION = ("male", "female", "unknown")
 
@@ -171,6 +172,7 @@ def _full_grid(lsoa_codes: pd.Series, counts_all: pd.DataFrame, kept: list[str],
                ethnic_groups: tuple[str, ...]) -> pd.DataFrame:
     """Every LSOA of the extent crossed with every value of each kept breakdown."""
     grid = pd.DataFrame({"lsoa21cd": pd.Series(lsoa_codes, dtype=object).drop_duplicates().to_numpy()})
+    parts = []
     for column in kept:
         if column == "age_band":
             values = _age_bands(counts_all, meta)
@@ -179,6 +181,12 @@ def _full_grid(lsoa_codes: pd.Series, counts_all: pd.DataFrame, kept: list[str],
             values = pd.DataFrame({"ethnic_group": list(dict.fromkeys([*ethnic_groups, *sorted(seen)]))})
         else:
             values = pd.DataFrame({column: sorted(counts_all[column].dropna().astype(str).unique().tolist())})
+        parts.append(values)
+    size = len(grid) * int(np.prod([len(v) for v in parts])) if parts else len(grid)
+    if size > MAX_GRID_ROWS:
+        raise DatasetError(f"{size:,} LSOA x breakdown cells is more than Gapmap computes at once "
+                           f"({MAX_GRID_ROWS:,}): keep fewer breakdowns ({', '.join(kept)}) or a smaller extent")
+    for values in parts:
         grid = grid.merge(values, how="cross")
     return grid
 
@@ -261,8 +269,10 @@ def rates(dataset: Dataset, store: Store, icb: str | None = None, lad: str | Non
             by_sex = out["sex"].isin(SEXES_WITHOUT_POPULATION)
             out.loc[by_sex, "population"] = np.nan
             out.loc[by_sex, "population_source"] = "none: no LSOA population by sex is available"
-    if "age_band" in kept:
-        out["esp_weight"] = _esp_weight(out["age_lo"].to_numpy(), out["age_hi"].to_numpy())
+    if "age_band" in kept:  # the weight of each distinct band, then spread over the rows
+        bands = out[["age_lo", "age_hi"]].drop_duplicates()
+        bands["esp_weight"] = _esp_weight(bands["age_lo"].to_numpy(), bands["age_hi"].to_numpy())
+        out = out.merge(bands, how="left", on=["age_lo", "age_hi"])
     return out
 
 

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import GapmapError
-from geo.stats import weights as weights_module
 from geo.views.extent_weights import for_extent
+from geo.stats import weights as weights_module
 from geo.stats.bivariate_classes import SCHEMES as BIVARIATE_SCHEMES, bivariate_classes
 from geo.stats.bivariate_moran import bivariate_moran
 from geo.stats.classify import classify
@@ -26,7 +26,7 @@ from geo.rates.inequality import gap_and_ratio, gapmap_sii
 from geo.stats.local_moran import local_moran
 from geo.stats.moran import moran
 from geo.stats.permutation import DEFAULT_DIRECTION
-from geo.rates.standardised_rates import dsr
+from geo.rates.standardised_rates import dsr_many
 from geo.store.folder import Store
 
 RATE_PER = 1_000
@@ -272,7 +272,8 @@ def bivariate(store: Store, indicator: str, extent: Extent, deprivation: str = "
     frame["bivariate_class"] = b.classes
     frame["bivariate_colour"] = b.colour_of()
     frame.attrs.update({"deprivation_breaks": b.deprivation_breaks, "activity_breaks": b.activity_breaks,
-                        "colours": b.colours, "n": n, "scheme": scheme})
+                        "deprivation_labels": b.deprivation_labels, "activity_labels": b.activity_labels,
+                        "deprivation_values": b.deprivation_values, "colours": b.colours, "n": n, "scheme": scheme})
     return frame
 
 
@@ -287,8 +288,9 @@ def by_group(store: Store, dataset_name: str, extent: Extent, grouping: str = "i
     ESP 2013 boundaries, the directly standardised rate (``dsr``, ``dsr_lower``, ``dsr_upper``:
     ESP 2013 over the 19 bands, Dobson limits, none from fewer than 10 events). An age band with
     no residents in a group (possible in a small ward) has no rate and is left out of that group's
-    DSR, whose weights are then those of the bands that remain (``dsr_note`` says so). A group
-    with no known population (events of unknown ethnicity) keeps its count with no rate.
+    DSR, whose weights are then those of the bands that remain (``dsr_note`` says so). Events of a
+    group with no known population (unknown ethnicity) have no rate: their count is in
+    ``attrs["events_without_denominator"]`` (after disclosure control), not in the table.
 
     Events are counted as independent (Poisson): where one person can be counted many times
     (repeat attenders), the limits are too narrow; see ``attrs["events_note"]``.
@@ -316,38 +318,44 @@ def by_group(store: Store, dataset_name: str, extent: Extent, grouping: str = "i
         keep = ("age_band",) if has_age else ()
         counts = rates(dataset, store, keep=keep, **extent.filters())
         counts["group"] = counts["lsoa21cd"].map(lsoas.set_index("lsoa21cd")[grouping])
-    rows = []
-    for group, g in counts.groupby("group", sort=True):
-        count = float(g["count"].sum())
-        known = g[g["population"].notna()]
-        pop = float(known["population"].sum())
-        row = {"group": group, "count": count, "population": pop if len(known) else np.nan}
-        if not len(known) or pop <= 0:
-            if count > 0:  # events with no denominator (unknown ethnic group): the count, no rate
-                row["population"] = np.nan
-                rows.append(row)
-            continue
-        r = crude_rate([float(known["count"].sum())], [pop], per, confidence)
-        row.update({"crude_rate": r["value"][0], "crude_lower": r["lower"][0], "crude_upper": r["upper"][0]})
-        if has_age:
-            bands = known.groupby(["age_lo", "age_hi"], sort=True)[["count", "population", "esp_weight"]].agg(
-                {"count": "sum", "population": "sum", "esp_weight": "first"})
-            empty = bands["population"] <= 0
-            if bands["esp_weight"].notna().all() and len(bands) and not (empty & (bands["count"] > 0)).any():
-                used = bands[~empty]
-                d = dsr(used["count"], used["population"], used["esp_weight"], per, confidence)
-                row.update({"dsr": d["value"], "dsr_lower": d["lower"], "dsr_upper": d["upper"]})
-                if empty.any():
-                    row["dsr_note"] = (f"{int(empty.sum())} age band(s) with no residents left out of the "
-                                       f"standard population")
-        rows.append(row)
-    out = pd.DataFrame(rows)
+    counts = counts[counts["group"].notna()]
+    known = counts[counts["population"].notna()]
+    totals = counts.groupby("group", sort=True)["count"].sum()
+    sums = known.groupby("group", sort=True)[["count", "population"]].sum().reindex(totals.index)
+    with_rate = sums["population"].fillna(0) > 0
+    no_denominator = {str(g): float(c) for g, c in totals[~with_rate & (totals > 0)].items()}
+    sums = sums[with_rate]
+    out = pd.DataFrame({"group": sums.index, "count": sums["count"].to_numpy(float),
+                        "population": sums["population"].to_numpy(float)})
+    if len(out):
+        r = crude_rate(out["count"], out["population"], per, confidence)
+        out["crude_rate"], out["crude_lower"], out["crude_upper"] = r["value"], r["lower"], r["upper"]
+    if has_age and len(out):
+        bands = known.groupby(["group", "age_lo", "age_hi"], sort=True).agg(
+            count=("count", "sum"), population=("population", "sum"), esp_weight=("esp_weight", "first"))
+        weights = bands.reset_index().drop_duplicates(["age_lo", "age_hi"]).set_index(["age_lo", "age_hi"])[
+            "esp_weight"].sort_index()
+        if weights.notna().all() and len(weights):
+            x = bands["count"].unstack(["age_lo", "age_hi"]).reindex(index=out["group"], columns=weights.index)
+            n = bands["population"].unstack(["age_lo", "age_hi"]).reindex(index=out["group"], columns=weights.index)
+            d = dsr_many(x.to_numpy(float), n.to_numpy(float), weights.to_numpy(float), per, confidence)
+            out["dsr"], out["dsr_lower"], out["dsr_upper"] = d["value"], d["lower"], d["upper"]
+            left_out = d["bands_left_out"]
+            if (left_out > 0).any():
+                out["dsr_note"] = [f"{k} age band(s) with no residents left out of the standard population" if k
+                                   else None for k in left_out]
     if len(out):  # tables of activity pass disclosure control as every export does
         from geo.rates.disclosure import Rule, protect_table
 
         rule = Rule.from_meta(meta)
         out = protect_table(out, "count", [c for c in ("crude_rate", "crude_lower", "crude_upper", "dsr",
                                                         "dsr_lower", "dsr_upper") if c in out], rule)
+    if no_denominator:
+        from geo.rates.disclosure import Rule, protect_counts
+
+        shown = protect_counts(np.array(list(no_denominator.values())), Rule.from_meta(meta))
+        out.attrs["events_without_denominator"] = {
+            g: (None if np.isnan(c) else float(c)) for g, c in zip(no_denominator, shown)}
     out.attrs.update({"dataset": dataset_name, "measure": meta.get("measure"), "grouping": GROUPINGS[grouping],
                       "per": per, "synthetic": meta.get("synthetic", False),
                       "higher_is_worse": meta.get("higher_is_worse", True),

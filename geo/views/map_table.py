@@ -399,13 +399,12 @@ def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dat
         g, m = gi.attrs, lm.attrs
         weights = analysis.weights_module.describe(w)
         stat_attrs = {"gi-star": {**g, "weights": weights}, "local-moran": {**m, "weights": weights}}
-        methods += [f"Gi* ({g.get('inference', 'analytic')} z, row-standardised queen weights incl. self, "
-                    f"{g.get('direction', 'two-sided')} normal p-value; bins at 90/95/99% confidence)",
-                    f"local Moran (GeoDa, {m.get('permutations')} conditional permutations, seed {m.get('seed')}, "
-                    f"{m.get('direction')} pseudo p-value, alpha {m.get('alpha')}"
-                    f"{', Benjamini-Hochberg FDR' if m.get('fdr') else ''})"]
-        meta["p_values"] = ("Gi*: normal p-value of the analytic z; local Moran: (draws as or more extreme + 1) / "
-                            "(permutations + 1), " + str(m.get("direction")))
+        # the tests used, as the statistics state them (issue 9: the p-value convention on every output)
+        methods += [f"Gi* (row-standardised queen weights including the LSOA; bins at 90/95/99% confidence): "
+                    f"{g.get('method')}",
+                    f"local Moran (GeoDa's, seed {m.get('seed')}): {m.get('method')}"]
+        meta["p_values"] = f"Gi*: {g.get('method')}; local Moran: {m.get('method')}"
+        meta["p_value_convention"] = g.get("p_value_convention")
         meta["permutations"], meta["seed"] = m.get("permutations"), m.get("seed")
     except ValueError as exc:  # e.g. values that do not vary, or too few LSOAs with data
         meta["statistics"] = f"not computed: {exc}"
