@@ -80,6 +80,8 @@ class IngestOptions:
     synthetic: bool | None = None  # None: read the file's own label
     nhs_indicator: str | None = None  # an NHS statement metric (ELR01..MAT01) this dataset reports
     disclosure: dict | None = None  # e.g. {"suppress_to": 9, "round_to": 10}; default: HES rules (1-7, 5)
+    owner: str | None = None  # who ingested it (a user name); kept in the dataset's meta
+    owner_icb: str | None = None  # their ICB: analysts of that ICB may replace or remove the dataset
 
 
 def _slug(name: str) -> str:
@@ -201,6 +203,7 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
     """Read, check, aggregate and store one activity file. See the module docstring."""
     store = store or Store()
     check_name(options.name)
+    check_options(options)
     if options.nhs_indicator:
         from geo.nhs_indicators import check
 
@@ -233,6 +236,8 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
             result = _ingest_lsoa(info, shape, mapping, options, store)
         sha256 = digest.result()
     synthetic = _synthetic_label(info) if options.synthetic is None else options.synthetic
+    result.rows_not_used, result.report = cap_rows_not_used(result.rows_not_used, result.report,
+                                                            info.limits.max_listed_rows)
     meta = {
         "shape": shape,
         "measure": options.measure or result.measure or options.name,
@@ -242,6 +247,8 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
         "nhs_indicator": options.nhs_indicator,
         "disclosure": options.disclosure,
         "source_file": path.name,
+        "owner": options.owner,
+        "owner_icb": options.owner_icb,
         "sha256": sha256,
         "ingested_at": started.isoformat(timespec="seconds"),
         "options": {k: v for k, v in asdict(options).items() if k != "name"},
@@ -254,6 +261,56 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
     result.dataset = dataset
     result.meta = meta
     return result
+
+
+MAX_LABEL = 200
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def check_label(value: str | None, what: str) -> None:
+    """A label shown on maps and slides: at most :data:`MAX_LABEL` characters, no control characters."""
+    if value is None:
+        return
+    if len(value) > MAX_LABEL:
+        raise IngestError(f"{what} is {len(value):,} characters long; keep it to {MAX_LABEL} (it is shown on maps "
+                          f"and slides)")
+    if CONTROL_CHARACTERS.search(value):
+        raise IngestError(f"{what} {value[:60]!r} holds a control character (such as a new line or tab); "
+                          f"write it on one line")
+
+
+def check_options(options: IngestOptions) -> None:
+    """Refuse labels and disclosure rules that cannot be applied as given."""
+    check_label(options.measure, "the measure")
+    check_label(options.unit, "the unit")
+    rule = options.disclosure or {}
+    unknown = set(rule) - {"suppress_from", "suppress_to", "round_to"}
+    if unknown:
+        raise IngestError(f"unknown disclosure setting {', '.join(sorted(unknown))}: use suppress_to and round_to")
+    for key, value in rule.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise IngestError(f"disclosure {key} must be a whole number, not {value!r}")
+    if rule.get("round_to", 5) < 1:
+        raise IngestError(f"--round-to {rule['round_to']}: counts are rounded to a multiple of a number of 1 or "
+                          f"more (1 leaves them as they are; the HES rule is 5)")
+    if rule.get("suppress_to", 7) < 0 or rule.get("suppress_from", 1) < 1:
+        raise IngestError(f"--suppress-to {rule.get('suppress_to')}: suppression covers counts from 1 up to a "
+                          f"number of 0 or more (0 suppresses nothing; the HES rule is 7)")
+    if rule.get("round_to", 5) > 1000 or rule.get("suppress_to", 7) > 1000:
+        raise IngestError("disclosure rules above 1,000 would hide every count; use --suppress-to and --round-to "
+                          "of 1,000 or less")
+
+
+def cap_rows_not_used(rows: pd.DataFrame, report: dict, limit: int) -> tuple[pd.DataFrame, dict]:
+    """List at most ``limit`` rows not used or flagged (the first ones, in file order); the rest are
+    summarised by reason in ``report["rows_not_listed"]`` (the report's ``reasons`` count them all)."""
+    report = dict(report)
+    if len(rows) <= limit:
+        report["rows_not_listed"] = None
+        return rows, report
+    rest = rows.iloc[limit:]
+    report["rows_not_listed"] = {"limit": int(limit), "rows": int(len(rest)), "reasons": _reason_summary(rest)}
+    return rows.iloc[:limit].reset_index(drop=True), report
 
 
 @dataclass
@@ -621,4 +678,8 @@ def format_report(report: dict, name: str) -> str:
     for r in report.get("reasons", []):
         what = "flagged" if r["used"] else "rejected"
         lines.append(f"  {what} {r['rows']:,} row(s) [{r['column'] or 'row'}]: {r['reason']}")
+    rest = report.get("rows_not_listed")
+    if rest:
+        lines.append(f"  only the first {rest['limit']:,} rows not used are listed (GAPMAP_MAX_LISTED_ROWS); "
+                     f"the other {rest['rows']:,} are counted by reason above")
     return "\n".join(lines)
