@@ -102,7 +102,7 @@ def neutralise(value):
 def to_csv(frame, meta: dict) -> str:
     table = frame.drop(columns="geometry", errors="ignore").copy()
     for column in table.columns:
-        if table[column].dtype == object or str(table[column].dtype).startswith("string"):
+        if table[column].dtype == object or pd.api.types.is_string_dtype(table[column].dtype):  # pandas 3: "str"
             table[column] = table[column].map(neutralise)
     lines = table.to_csv(index=False)
     return lines + metadata_lines(meta)
