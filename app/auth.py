@@ -47,6 +47,8 @@ ENDPOINT_ROLES = {
     "auth.users": "admin", "auth.user_change": "admin",
     "upload.upload": "analyst", "upload.remove": "analyst",
 }
+SIGN_IN_ATTEMPTS = 10  # failed sign-ins for one name within the window before it is locked
+SIGN_IN_WINDOW_MINUTES = 15
 DEFAULT_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
@@ -54,9 +56,9 @@ LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 def _as_list(value) -> list[str]:
     if value is None:
         return []
-    if isinstance(value, str):
-        return [v.strip() for v in value.replace(" ", ",").split(",") if v.strip()]
-    return [str(v).strip() for v in value if str(v).strip()]
+    if isinstance(value, (list, tuple, set)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in str(value).replace(" ", ",").split(",") if v.strip()]
 
 
 def is_loopback(host: str) -> bool:
@@ -127,8 +129,8 @@ def _secret_key(app: Flask, store_root: Path) -> str:
 
 
 def host_allowed(host: str, allowed: list[str]) -> bool:
-    """``host`` (with or without a port) against names; ``.example.nhs.uk`` allows its subdomains,
-    ``*`` allows any."""
+    """``host`` (with or without a port) against names; ``.example.nhs.uk`` allows its subdomains.
+    There is no wildcard for any host: the embed snippet is built from the Host."""
     host = host.lower()
     if host.startswith("["):
         name = host.split("]")[0] + "]"
@@ -136,7 +138,7 @@ def host_allowed(host: str, allowed: list[str]) -> bool:
         name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     for pattern in allowed:
         pattern = pattern.lower()
-        if pattern == "*" or name == pattern or host == pattern:
+        if name == pattern or host == pattern:
             return True
         if pattern.startswith(".") and (name.endswith(pattern) or name == pattern[1:]):
             return True
@@ -246,6 +248,11 @@ def sign_in():
     if request.method == "GET":
         return render_template("sign_in.html", next=target, error=None)
     name = request.form.get("name", "").strip()[:128]
+    if accounts().recent_failures(name, SIGN_IN_WINDOW_MINUTES) >= SIGN_IN_ATTEMPTS:
+        audit("sign-in", "refused", "too many failed attempts", actor=name or None)
+        return render_template("sign_in.html", next=target, name=name,
+                               error=f"Too many failed sign-ins for this name: wait {SIGN_IN_WINDOW_MINUTES} "
+                                     f"minutes, or ask an admin to set a new password."), 429
     user = accounts().check_password(name, request.form.get("password", ""))
     if user is None:
         audit("sign-in", "refused", "wrong name or password", actor=name or None)

@@ -224,6 +224,15 @@ class Accounts:
         self._run("INSERT INTO audit (at, event, actor, outcome, detail, address) VALUES (?, ?, ?, ?, ?, ?)",
                   (_now(), event, actor, outcome, detail[:2000], address))
 
+    def recent_failures(self, name: str, minutes: int) -> int:
+        """Failed password sign-ins for ``name`` in the last ``minutes`` (to slow down guessing)."""
+        if not name or not self.path.exists():
+            return 0
+        since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=minutes)).isoformat(timespec="seconds")
+        rows = self._run("SELECT COUNT(*) FROM audit WHERE event = 'sign-in' AND outcome = 'refused' AND actor = ? "
+                         "AND at >= ? AND detail = 'wrong name or password'", (name, since))
+        return int(rows[0][0])
+
     def audit_log(self, limit: int = 100, event: str | None = None, actor: str | None = None) -> list[dict]:
         """The newest ``limit`` entries, newest first (optionally of one event or actor)."""
         if not self.path.exists():

@@ -342,3 +342,13 @@ def test_users_and_audit_commands(fixture_store, tmp_path, monkeypatch):
     events = [e["event"] for e in json.loads(audit.output)]
     assert events[:4] == ["user-remove", "user-token", "user-role", "user-add"]
     assert "user-add" in run(main, ["audit"]).output
+
+
+def test_password_guessing_is_slowed(team):
+    app, book = team
+    client = app.test_client()
+    for _ in range(10):
+        assert sign_in(client, "vic", "guess").status_code == 401
+    locked = sign_in(client, "vic", "viewer-password-1")  # even the right password, for a while
+    assert locked.status_code == 429 and "Too many failed sign-ins" in locked.get_data(as_text=True)
+    assert sign_in(app.test_client(), "ann", "analyst-password-1").status_code == 302  # others are not locked
