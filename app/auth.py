@@ -29,6 +29,7 @@ import hmac
 import ipaddress
 import os
 import secrets
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -83,7 +84,13 @@ def single_user(app: Flask | None = None) -> bool:
     explicit = app.config.get("SINGLE_USER")
     if explicit is not None:
         return bool(explicit)
-    return not (app.config.get("TRUSTED_USER_HEADER") or accounts(app).has_users())
+    if app.config.get("TRUSTED_USER_HEADER"):
+        return False
+    # whether there are users, looked up at most once a second (adding the first user turns sign-in on)
+    checked = app.extensions.get("gapmap_has_users")
+    if checked is None or time.monotonic() - checked[0] > 1.0:
+        checked = app.extensions["gapmap_has_users"] = (time.monotonic(), accounts(app).has_users())
+    return not checked[1]
 
 
 def current_user() -> User | None:

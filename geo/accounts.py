@@ -109,6 +109,7 @@ class Accounts:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
+        self._ready = False  # the tables exist
 
     @classmethod
     def for_store(cls, store_root: Path | str) -> "Accounts":
@@ -122,7 +123,9 @@ class Accounts:
         con.execute("PRAGMA foreign_keys = ON")
         if new:
             os.chmod(self.path, 0o600)  # password hashes and the audit log: the owner only
-        con.executescript(SCHEMA)
+        if new or not self._ready:
+            con.executescript(SCHEMA)
+            self._ready = True
         return con
 
     def _run(self, sql: str, args: tuple = ()) -> list[tuple]:
@@ -215,7 +218,10 @@ class Accounts:
                          "WHERE t.token_hash = ?", (digest,))
         if not rows:
             return None
-        self._run("UPDATE tokens SET last_used = ? WHERE token_hash = ?", (_now(), digest))
+        now = dt.datetime.now(dt.timezone.utc)
+        stale = (now - dt.timedelta(minutes=5)).isoformat(timespec="seconds")
+        self._run("UPDATE tokens SET last_used = ? WHERE token_hash = ? AND (last_used IS NULL OR last_used < ?)",
+                  (now.isoformat(timespec="seconds"), digest, stale))  # at most one write per token per 5 minutes
         return User(*rows[0], via="token")
 
     # ---- audit ---------------------------------------------------------------------------

@@ -243,6 +243,7 @@ def test_session_cookie_secure_and_secret_key_kept(fixture_store, tmp_path):
     assert again.secret_key == app.secret_key == key.read_text().strip()
     response = sign_in(app.test_client(), "ann", "analyst-password-1")
     assert "Secure" in response.headers["Set-Cookie"] and "HttpOnly" in response.headers["Set-Cookie"]
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
 
 
 def test_passwords_are_hashed(tmp_path):
@@ -352,3 +353,13 @@ def test_password_guessing_is_slowed(team):
     locked = sign_in(client, "vic", "viewer-password-1")  # even the right password, for a while
     assert locked.status_code == 429 and "Too many failed sign-ins" in locked.get_data(as_text=True)
     assert sign_in(app.test_client(), "ann", "analyst-password-1").status_code == 302  # others are not locked
+
+
+def test_store_errors_show_no_server_paths(tmp_path):
+    missing = tmp_path / "no" / "store-here"
+    client = create_app({"GAPMAP_STORE": str(missing), "SINGLE_USER": True}).test_client()
+    for path in ("/map?lad=E06000001", "/api/lsoas.geojson?lad=E06000001"):
+        response = client.get(path)
+        assert response.status_code == 503, path
+        text = response.get_data(as_text=True)
+        assert "gapmap data build" in text and str(tmp_path) not in text, text
