@@ -338,7 +338,8 @@ def datasets(ctx):
     for m in metas:
         r = m["report"]
         flag = " [SYNTHETIC]" if m.get("synthetic") else ""
-        click.echo(f"{m['name']}{flag}: {m['measure']} ({m['shape']}, {m['source_file']}, {m['ingested_at']}); "
+        owner = f", by {m['owner']}" + (f" ({m['owner_icb']})" if m.get("owner_icb") else "") if m.get("owner") else ""
+        click.echo(f"{m['name']}{flag}: {m['measure']} ({m['shape']}, {m['source_file']}, {m['ingested_at']}{owner}); "
                    f"rows used {r['rows_used']:,} of {r['rows_read']:,}; counts {r['counts_used']:,.0f}")
 
 

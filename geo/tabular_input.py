@@ -79,14 +79,23 @@ def detect_delimiter(text: str) -> str:
         return ","
 
 
+MAX_HEADER_CHARACTERS = 1 << 20
+
+
 def _header(path: Path, encoding: str, delimiter: str) -> list[str]:
     with open(path, newline="", encoding=encoding) as fh:
         try:
-            row = next(csv.reader(fh, delimiter=delimiter))
+            line = fh.readline(MAX_HEADER_CHARACTERS + 1)
+            if len(line) > MAX_HEADER_CHARACTERS:
+                raise UnreadableFile(f"{path.name}: the first line (the header) is longer than "
+                                     f"{MAX_HEADER_CHARACTERS:,} characters; is this a CSV file?")
+            row = next(csv.reader([line], delimiter=delimiter))
         except StopIteration:
             raise UnreadableFile(f"{path}: the file is empty") from None
         except UnicodeDecodeError as exc:
             raise UnreadableFile(f"{path}: the header is not valid {encoding} text ({exc.reason})") from None
+        except csv.Error as exc:
+            raise UnreadableFile(f"{path.name}: the header cannot be read as CSV ({exc})") from None
     return [c.strip().lstrip("\ufeff") for c in row]
 
 

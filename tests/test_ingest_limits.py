@@ -125,3 +125,14 @@ def test_rows_not_used_are_listed_up_to_the_limit_then_summarised(fixture_store,
     assert "only the first 3 rows not used are listed" in format_report(report, "rejects")
     assert "the other 7 are counted by reason" in format_report(report, "rejects")
     DatasetStore(fixture_store).remove("rejects")
+
+
+def test_a_huge_header_line_is_refused(fixture_store, tmp_path):
+    path = tmp_path / "oneline.csv"
+    path.write_text("a" * 2_000_000 + "\n1\n")
+    with pytest.raises(IngestError, match=r"oneline\.csv: the first line \(the header\) is longer than"):
+        ingest(path, IngestOptions(name="oneline"), fixture_store)
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('lsoa21cd,"count\nE01000001,1\n')  # a quote left open: the header never ends
+    with pytest.raises(IngestError):
+        ingest(quoted, IngestOptions(name="quoted"), fixture_store)
