@@ -617,7 +617,8 @@ def users_list():
         return
     for u in rows:
         click.echo(f"{u['name']:<30} {u['role']:<8} {u['icb'] or '-':<10} "
-                   f"{'password' if u['password'] else 'no password':<12} tokens {u['tokens']}  since {u['created_at']}")
+                   f"{'password' if u['password'] else 'no password':<12} tokens {u['tokens']}  "
+                   f"since {u['created_at']}")
 
 
 @users.command("remove")
