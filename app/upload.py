@@ -76,9 +76,10 @@ def upload():
     audit("upload", "ok", f"{name} from {original}: {result.report['rows_used']:,} of "
                           f"{result.report['rows_read']:,} rows used")
     rows = result.rows_not_used.head(200).to_dict("records")
+    not_listed = (result.report.get("rows_not_listed") or {}).get("rows", 0)
     return render_template("upload_report.html", name=name, report=result.report, meta=result.meta,
                            text=format_report(result.report, name), rows=rows,
-                           total_rows=len(result.rows_not_used))
+                           total_rows=len(result.rows_not_used) + not_listed)
 
 
 @bp.get("/datasets")
