@@ -33,7 +33,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app import api, auth, pages, security_headers, upload
 
     auth.init_app(app, store.root)
-    security_headers.init_app(app, store.root.resolve(), PROJECT_ROOT)
+    security_headers.init_app(app, store.root.absolute(), store.root.resolve(), PROJECT_ROOT)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(upload.bp)

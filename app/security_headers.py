@@ -62,7 +62,8 @@ def content_security_policy(app: Flask) -> str:
 def scrub_paths(message: str, *paths) -> str:
     """``message`` without server folders (temp folder, project, store): users see file names only."""
     text = str(message)
-    for path in sorted({str(p) for p in paths if p} | {tempfile.gettempdir()}, key=len, reverse=True):
+    folders = {str(p) for p in paths if p and str(p).startswith("/") and len(str(p)) > 1}
+    for path in sorted(folders | {tempfile.gettempdir()}, key=len, reverse=True):
         text = re.sub(re.escape(path) + r"[^\s'\":,;)]*/", "", text)  # a folder and its sub-folders
         text = text.replace(path, "<server folder>")
     return text
