@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
 
-from geo.accounts import AccountError, Accounts, User
+from geo.accounts import AccountError, Accounts, User, icb_code
 
 bp = Blueprint("auth", __name__)
 
@@ -296,12 +296,12 @@ def user_change():
     try:
         if action == "add":
             password = request.form.get("password") or None
-            icb = request.form.get("icb", "").strip().upper() or None
+            icb = icb_code(request.form.get("icb"), current_app.extensions["gapmap_store"])
             book.add_user(name, request.form.get("role", "viewer"), password, icb)
             message = f"Added {name} ({request.form.get('role', 'viewer')})."
         elif action == "role":
-            icb = request.form.get("icb")
-            book.set_role(name, request.form.get("role", ""), icb.strip().upper() if icb is not None else None)
+            icb = icb_code(request.form.get("icb"), current_app.extensions["gapmap_store"])
+            book.set_role(name, request.form.get("role", ""), icb)
             message = f"{name} is now {request.form.get('role')}."
         elif action == "remove":
             if name == current_user().name:

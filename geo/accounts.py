@@ -70,6 +70,27 @@ def check_user_name(name: str) -> str:
     return name
 
 
+def icb_code(code: str | None, store=None) -> str | None:
+    """An ICB as its ONS code (E54000024), from that or its NHS code (QHG), so that users of one ICB
+    match however they were entered; unknown codes are refused. Without a built store the code is
+    kept as given (upper case)."""
+    if not code or not code.strip():
+        return None
+    code = code.strip().upper()
+    if store is None:
+        return code
+    from geo.store import StoreError
+
+    try:
+        icbs = store.areas("icb")
+    except StoreError:
+        return code
+    match = icbs[(icbs["icb24cd"].str.upper() == code) | (icbs["icb24cdh"].str.upper() == code)]
+    if match.empty:
+        raise AccountError(f"unknown ICB {code!r}; ICB codes look like E54000024 or QHG")
+    return match["icb24cd"].iloc[0]
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 

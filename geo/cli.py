@@ -599,9 +599,11 @@ def users_add(name, role, icb, no_password, password_stdin):
         password = sys.stdin.readline().rstrip("\n")
     elif not no_password:
         password = click.prompt("Password (10 characters or more)", hide_input=True, confirmation_prompt=True)
+    from geo.accounts import icb_code
+
     book = _accounts()
     try:
-        user = book.add_user(name, role, password, icb.upper() if icb else None)
+        user = book.add_user(name, role, password, icb_code(icb, Store()))
     except AccountError as exc:
         raise _fail(exc)
     book.audit("user-add", _cli_actor(), "ok", f"{name}: {role}" + (f", ICB {user.icb}" if user.icb else ""))
@@ -644,9 +646,11 @@ def users_role(name, role, icb):
     """Change a user's role."""
     from geo.accounts import AccountError
 
+    from geo.accounts import icb_code
+
     book = _accounts()
     try:
-        user = book.set_role(name, role, icb.upper() if icb else None)
+        user = book.set_role(name, role, icb_code(icb, Store()) if icb else None)
     except AccountError as exc:
         raise _fail(exc)
     book.audit("user-role", _cli_actor(), "ok", f"{name}: {role}" + (f", ICB {user.icb}" if user.icb else ""))

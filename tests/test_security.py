@@ -178,10 +178,13 @@ def test_admin_manages_users_on_the_web(team):
     sign_in(client, "ada", "admin-password-1")
     assert "ann" in client.get("/admin/users").get_data(as_text=True)
     token = token_of(client, "/admin/users")
-    added = client.post("/admin/users", data={"action": "add", "name": "new.user", "role": "analyst", "icb": "qhg",
+    added = client.post("/admin/users", data={"action": "add", "name": "new.user", "role": "analyst", "icb": "qaa",
                                              "password": "a-long-password", "csrf_token": token})
     assert added.status_code == 302
-    assert book.get("new.user").role == "analyst" and book.get("new.user").icb == "QHG"
+    assert book.get("new.user").role == "analyst" and book.get("new.user").icb == "E54000001"  # NHS code -> ONS
+    unknown = client.post("/admin/users", data={"action": "add", "name": "x.y", "role": "viewer", "icb": "ZZZ",
+                                               "csrf_token": token})
+    assert unknown.status_code == 400 and "unknown ICB" in unknown.get_data(as_text=True)
     client.post("/admin/users", data={"action": "role", "name": "new.user", "role": "viewer", "csrf_token": token})
     assert book.get("new.user").role == "viewer"
     short = client.post("/admin/users", data={"action": "add", "name": "x", "role": "viewer", "password": "short",
@@ -332,13 +335,14 @@ def test_users_and_audit_commands(fixture_store, tmp_path, monkeypatch):
     monkeypatch.setenv("GAPMAP_STORE", str(fixture_store.root))
     monkeypatch.setenv("GAPMAP_ACCOUNTS", str(tmp_path / "cli.sqlite"))
     run = CliRunner().invoke
-    added = run(main, ["users", "add", "jo", "--role", "analyst", "--icb", "qhg", "--password-stdin"],
+    added = run(main, ["users", "add", "jo", "--role", "analyst", "--icb", "qbb", "--password-stdin"],
                 input="jo-password-123\n")
     assert added.exit_code == 0, added.output
     assert run(main, ["users", "add", "jo", "--no-password"]).exit_code == 1  # already there
     assert run(main, ["users", "add", "pw", "--password-stdin"], input="short\n").exit_code == 1
     listed = run(main, ["users", "list"]).output
-    assert "jo" in listed and "analyst" in listed and "QHG" in listed
+    assert "jo" in listed and "analyst" in listed and "E54000002" in listed
+    assert "unknown ICB" in run(main, ["users", "add", "zz", "--icb", "ZZZ", "--no-password"]).output
     assert run(main, ["users", "role", "jo", "admin"]).exit_code == 0
     token = run(main, ["users", "token", "jo"]).output.strip().splitlines()[0]
     book = Accounts(tmp_path / "cli.sqlite")
