@@ -219,9 +219,9 @@ def _identify() -> User | None:
     name = session.get("user")
     if name:
         user = book.get(name)
-        if user is not None:
+        if user is not None and session.get("epoch") == book.session_epoch(name):
             return User(user.name, user.role, user.icb, via="password")
-        session.pop("user", None)  # the account was removed: signed out
+        session.pop("user", None)  # the account was removed, or signed out elsewhere: signed out
     if single_user():
         return LOCAL_ADMIN
     return None
@@ -267,6 +267,7 @@ def sign_in():
                                error="That name and password do not match an account."), 401
     session.clear()  # a fresh session: no fixation
     session["user"] = user.name
+    session["epoch"] = accounts().session_epoch(user.name)
     session.permanent = True
     csrf_token()
     g.user = user
@@ -278,6 +279,7 @@ def sign_in():
 def sign_out():
     user = current_user()
     if user is not None and user.via == "password":
+        accounts().end_sessions(user.name)  # a copy of the cookie is worthless from now on
         audit("sign-out")
     session.clear()
     return redirect(url_for("auth.sign_in"))

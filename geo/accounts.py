@@ -105,7 +105,8 @@ CREATE TABLE IF NOT EXISTS users (
     role TEXT NOT NULL,
     icb TEXT,
     password_hash TEXT,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    session_epoch INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS tokens (
     token_hash TEXT PRIMARY KEY,
@@ -202,10 +203,22 @@ class Accounts:
         return self._require(name)
 
     def set_password(self, name: str, password: str) -> None:
+        """A new password; it also signs the user out of every session."""
         self._require(name)
         if len(password) < MIN_PASSWORD:
             raise AccountError(f"the password must be at least {MIN_PASSWORD} characters")
-        self._run("UPDATE users SET password_hash = ? WHERE name = ?", (generate_password_hash(password), name))
+        self._run("UPDATE users SET password_hash = ?, session_epoch = session_epoch + 1 WHERE name = ?",
+                  (generate_password_hash(password), name))
+
+    def session_epoch(self, name: str) -> int | None:
+        """A number that changes whenever the user's sessions must end (sign-out, new password);
+        a session made under another number is no longer valid. None for an unknown user."""
+        rows = self._run("SELECT session_epoch FROM users WHERE name = ?", (name,))
+        return int(rows[0][0]) if rows else None
+
+    def end_sessions(self, name: str) -> None:
+        """Sign the user out everywhere (the session cookie is signed, not stored: this is how it ends)."""
+        self._run("UPDATE users SET session_epoch = session_epoch + 1 WHERE name = ?", (name,))
 
     def check_password(self, name: str, password: str) -> User | None:
         """The user when ``password`` is theirs; None otherwise (unknown user, no password, wrong one)."""

@@ -204,6 +204,21 @@ def test_a_removed_user_is_signed_out(team):
     assert client.get("/").status_code == 302
 
 
+def test_signing_out_ends_copies_of_the_session_and_a_new_password_ends_all(team):
+    app, book = team
+    client = app.test_client()
+    sign_in(client, "ann", "analyst-password-1")
+    stolen = client.get_cookie("gapmap_session").value
+    client.post("/sign-out", data={"csrf_token": token_of(client, "/datasets")})
+    thief = app.test_client()
+    thief.set_cookie("gapmap_session", stolen)
+    assert thief.get("/").status_code == 302  # the copied cookie no longer signs anyone in
+    sign_in(client, "ann", "analyst-password-1")
+    assert client.get("/").status_code == 200
+    book.set_password("ann", "a-new-password-2")
+    assert client.get("/").status_code == 302
+
+
 def test_api_tokens_for_scripts(team):
     app, book = team
     token = book.new_token("ann")
