@@ -69,6 +69,17 @@ def _accounts():
     return Accounts.for_store(Store().root)
 
 
+def _audit(event: str, outcome: str, detail: str) -> None:
+    """Record a dataset change made on the command line; a log that cannot be written is reported,
+    and does not undo the change."""
+    import sqlite3
+
+    try:
+        _accounts().audit(event, _cli_actor(), outcome, detail)
+    except (sqlite3.Error, OSError) as exc:
+        click.echo(f"Warning: could not write the audit log ({exc}).", err=True)
+
+
 @click.group(cls=_Gapmap, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gapmap")
 def main():
@@ -309,9 +320,9 @@ def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_
     try:
         result = ingest(file, options, Store())
     except (IngestError, DatasetError, StoreError, ValueError) as exc:
-        _accounts().audit("upload", _cli_actor(), "refused", f"{name} from {file.name}: {exc}")
+        _audit("upload", "refused", f"{name} from {file.name}: {exc}")
         raise _fail(exc)
-    _accounts().audit("upload", _cli_actor(), "ok", f"{name} from {file.name}")
+    _audit("upload", "ok", f"{name} from {file.name}")
     click.echo(format_report(result.report, name))
     rows = result.rows_not_used
     if len(rows) and show_rows:
@@ -353,7 +364,7 @@ def datasets_rm(name):
         DatasetStore(Store()).remove(name)
     except DatasetError as exc:
         raise _fail(exc)
-    _accounts().audit("remove", _cli_actor(), "ok", name)
+    _audit("remove", "ok", name)
     click.echo(f"Removed {name}.")
 
 

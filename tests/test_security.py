@@ -369,6 +369,14 @@ def test_users_and_audit_commands(fixture_store, tmp_path, monkeypatch):
     events = [e["event"] for e in json.loads(audit.output)]
     assert events[:4] == ["user-remove", "user-token", "user-role", "user-add"]
     assert "user-add" in run(main, ["audit"]).output
+    counts = tmp_path / "c.csv"
+    counts.write_bytes(COUNTS)
+    assert run(main, ["ingest", str(counts), "--name", "cli-audit"]).exit_code == 0
+    assert "by cli:" in run(main, ["datasets"]).output
+    assert run(main, ["datasets", "rm", "cli-audit"]).exit_code == 0
+    log = book.audit_log(2)
+    assert [(e["event"], e["outcome"]) for e in log] == [("remove", "ok"), ("upload", "ok")]
+    assert all(e["actor"].startswith("cli") for e in log)
 
 
 def test_password_guessing_is_slowed(team):
