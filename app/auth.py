@@ -218,9 +218,9 @@ def _identify() -> User | None:
             return user
     name = session.get("user")
     if name:
-        user = book.get(name)
-        if user is not None and session.get("epoch") == book.session_epoch(name):
-            return User(user.name, user.role, user.icb, via="password")
+        user = book.session_user(name, session.get("epoch"))
+        if user is not None:
+            return user
         session.pop("user", None)  # the account was removed, or signed out elsewhere: signed out
     if single_user():
         return LOCAL_ADMIN

@@ -216,6 +216,13 @@ class Accounts:
         rows = self._run("SELECT session_epoch FROM users WHERE name = ?", (name,))
         return int(rows[0][0]) if rows else None
 
+    def session_user(self, name: str, epoch) -> User | None:
+        """The user of a signed-in session, when the session is still valid (one query per request)."""
+        rows = self._run("SELECT name, role, icb, session_epoch FROM users WHERE name = ?", (name,))
+        if not rows or rows[0][3] != epoch:
+            return None
+        return User(rows[0][0], rows[0][1], rows[0][2], via="password")
+
     def end_sessions(self, name: str) -> None:
         """Sign the user out everywhere (the session cookie is signed, not stored: this is how it ends)."""
         self._run("UPDATE users SET session_epoch = session_epoch + 1 WHERE name = ?", (name,))
