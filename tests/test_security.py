@@ -397,3 +397,11 @@ def test_store_errors_show_no_server_paths(tmp_path):
         assert response.status_code == 503, path
         text = response.get_data(as_text=True)
         assert "gapmap data build" in text and str(tmp_path) not in text, text
+
+
+def test_a_configured_basemap_may_load_its_tiles(fixture_store, monkeypatch):
+    monkeypatch.setenv("GAPMAP_TILES", "https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png")
+    app = create_app({"GAPMAP_STORE": str(fixture_store.root), "SINGLE_USER": True})
+    csp = app.test_client().get("/").headers["Content-Security-Policy"]
+    assert "img-src 'self' data: blob: https://*.tile.openstreetmap.org;" in csp
+    assert "script-src 'self' 'unsafe-inline';" in csp  # tiles are images only
