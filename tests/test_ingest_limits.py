@@ -136,3 +136,22 @@ def test_a_huge_header_line_is_refused(fixture_store, tmp_path):
     quoted.write_text('lsoa21cd,"count\nE01000001,1\n')  # a quote left open: the header never ends
     with pytest.raises(IngestError):
         ingest(quoted, IngestOptions(name="quoted"), fixture_store)
+
+
+def test_a_zip_bomb_uploaded_on_the_web_is_refused_with_its_name(fixture_store, tmp_path, monkeypatch):
+    from app import create_app
+    from tests.test_security import token_of
+
+    bomb = _zip_bomb(tmp_path / "bomb.xlsx", 600_000)
+    monkeypatch.setenv("GAPMAP_MAX_XLSX_MB", "20")
+    client = create_app({"GAPMAP_STORE": str(fixture_store.root), "SINGLE_USER": True,
+                         "ACCOUNTS": str(tmp_path / "a.sqlite")}).test_client()
+    started = time.perf_counter()
+    response = client.post("/upload", content_type="multipart/form-data",
+                           data={"file": (bomb.open("rb"), "Admissions 2024.xlsx"), "name": "web-bomb",
+                                 "csrf_token": token_of(client)})
+    assert time.perf_counter() - started < 5
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400 and "unpacks to" in text and "GAPMAP_MAX_XLSX_MB" in text
+    assert "Admissions_2024.xlsx" in text and "/tmp" not in text
+    assert "web-bomb" not in DatasetStore(fixture_store).names()
