@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
 
-from geo.accounts import AccountError, Accounts, User, icb_code
+from geo.accounts import ROLES, AccountError, Accounts, User, icb_code
 
 bp = Blueprint("auth", __name__)
 
@@ -156,6 +156,9 @@ def init_app(app: Flask, store_root: Path) -> None:
     app.config.setdefault("FRAME_ANCESTORS", "'self'")
     app.config.setdefault("TRUSTED_PROXIES", "127.0.0.1,::1")
     app.config.setdefault("TRUSTED_USER_ROLE", "viewer")
+    if app.config["TRUSTED_USER_ROLE"] not in ROLES:
+        raise ValueError(f"GAPMAP_TRUSTED_USER_ROLE={app.config['TRUSTED_USER_ROLE']!r}: choose viewer, analyst "
+                         f"or admin")
     accounts_path = app.config.get("ACCOUNTS")
     app.extensions["gapmap_accounts"] = (Accounts(accounts_path) if accounts_path
                                          else Accounts.for_store(store_root))

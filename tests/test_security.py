@@ -252,6 +252,9 @@ def test_single_sign_on_header_only_from_the_trusted_proxy(fixture_store, tmp_pa
                                     environ_base={"REMOTE_ADDR": "10.1.2.3"})
     assert spoofed.status_code == 302  # the header is ignored from anywhere else
     assert ("sign-in", "sam@nhs.net", "ok") in [(e["event"], e["actor"], e["outcome"]) for e in book.audit_log()]
+    with pytest.raises(ValueError, match="GAPMAP_TRUSTED_USER_ROLE"):
+        create_app({"GAPMAP_STORE": str(fixture_store.root), "TRUSTED_USER_HEADER": "X-Forwarded-User",
+                    "TRUSTED_USER_ROLE": "superuser"})
 
 
 def test_session_cookie_secure_and_secret_key_kept(fixture_store, tmp_path):
