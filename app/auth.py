@@ -5,8 +5,8 @@ Who is asking, in this order:
 1. ``Authorization: Bearer gm_…``: an API token made with ``gapmap users token NAME`` (scripts);
    such requests carry no cookie and need no CSRF token. A wrong token is refused (401).
 2. The organisation's single sign-on: when ``TRUSTED_USER_HEADER`` is set (e.g.
-   ``X-Forwarded-User``), a request *from one of* ``TRUSTED_PROXIES`` (default the loopback
-   addresses) carrying that header is that user: their role from ``gapmap users`` or else
+   ``X-Forwarded-User``), a request *from one of* ``TRUSTED_PROXIES`` (addresses or networks,
+   default the loopback addresses) carrying that header is that user: their role from ``gapmap users`` or else
    ``TRUSTED_USER_ROLE`` (default viewer). The header is ignored from any other address.
 3. A signed-in session (``/sign-in``, local accounts with hashed passwords).
 4. Single-user mode: when no sign-in is configured (no users and no trusted header, or
@@ -209,9 +209,8 @@ def _identify() -> User | None:
         return user
     header = current_app.config.get("TRUSTED_USER_HEADER")
     if header:
-        name = request.headers.get(header, "").strip()
-        proxies = _as_list(current_app.config.get("TRUSTED_PROXIES"))
-        if name and request.remote_addr in proxies:
+        name = request.headers.get(header, "").strip()[:256]
+        if name and from_trusted_proxy(request.remote_addr, _as_list(current_app.config.get("TRUSTED_PROXIES"))):
             known = book.get(name)
             role = known.role if known else current_app.config.get("TRUSTED_USER_ROLE", "viewer")
             user = User(name, role, known.icb if known else None, via="header")
@@ -228,6 +227,21 @@ def _identify() -> User | None:
     if single_user():
         return LOCAL_ADMIN
     return None
+
+
+def from_trusted_proxy(address: str | None, proxies: list[str]) -> bool:
+    """Is ``address`` one of ``proxies`` (addresses or networks such as 10.0.0.0/24)?"""
+    try:
+        peer = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    for proxy in proxies:
+        try:
+            if peer in ipaddress.ip_network(proxy, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def _check_origin(allowed: list[str]) -> None:

@@ -252,6 +252,10 @@ def test_single_sign_on_header_only_from_the_trusted_proxy(fixture_store, tmp_pa
                                     environ_base={"REMOTE_ADDR": "10.1.2.3"})
     assert spoofed.status_code == 302  # the header is ignored from anywhere else
     assert ("sign-in", "sam@nhs.net", "ok") in [(e["event"], e["actor"], e["outcome"]) for e in book.audit_log()]
+    from app.auth import from_trusted_proxy
+
+    assert from_trusted_proxy("10.0.0.7", ["10.0.0.0/24"]) and not from_trusted_proxy("10.0.1.7", ["10.0.0.0/24"])
+    assert from_trusted_proxy("::1", ["127.0.0.1", "::1"]) and not from_trusted_proxy(None, ["127.0.0.1"])
     with pytest.raises(ValueError, match="GAPMAP_TRUSTED_USER_ROLE"):
         create_app({"GAPMAP_STORE": str(fixture_store.root), "TRUSTED_USER_HEADER": "X-Forwarded-User",
                     "TRUSTED_USER_ROLE": "superuser"})
