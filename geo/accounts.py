@@ -23,7 +23,7 @@ import os
 import re
 import secrets
 import sqlite3
-from contextlib import closing
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,6 +132,7 @@ class Accounts:
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self._ready = False  # the tables exist
+        self._local = threading.local()  # one connection per thread, kept: a request costs one query
 
     @classmethod
     def for_store(cls, store_root: Path | str) -> "Accounts":
@@ -139,6 +140,9 @@ class Accounts:
         return cls(Path(override) if override else Path(store_root) / "accounts.sqlite")
 
     def _connect(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is not None and self._local.pid == os.getpid() and self.path.exists():
+            return con  # (a connection is never used across a fork: gunicorn workers open their own)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists()
         con = sqlite3.connect(self.path, timeout=10)
@@ -148,10 +152,12 @@ class Accounts:
         if new or not self._ready:
             con.executescript(SCHEMA)
             self._ready = True
+        self._local.con, self._local.pid = con, os.getpid()
         return con
 
     def _run(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with closing(self._connect()) as con, con:
+        con = self._connect()
+        with con:  # one transaction: committed, or rolled back on an error
             return con.execute(sql, args).fetchall()
 
     # ---- users ---------------------------------------------------------------------------
@@ -248,7 +254,8 @@ class Accounts:
 
     def revoke_tokens(self, name: str) -> int:
         self._require(name)
-        with closing(self._connect()) as con, con:
+        con = self._connect()
+        with con:
             return con.execute("DELETE FROM tokens WHERE user_name = ?", (name,)).rowcount
 
     def user_for_token(self, token: str) -> User | None:

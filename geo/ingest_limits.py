@@ -9,8 +9,11 @@ setting                         default   limit
 ``GAPMAP_MAX_FILE_MB``          4096      size of a file given to ``gapmap ingest``
 ``GAPMAP_MAX_ROWS``             20000000  data rows in a file
 ``GAPMAP_MAX_COLUMNS``          500       columns in a file
-``GAPMAP_MAX_XLSX_MB``          200       uncompressed size of a workbook (every zip member,
-                                          read from the zip's directory before it is opened)
+``GAPMAP_MAX_XLSX_MB``          50        uncompressed size of a workbook (every zip member,
+                                          read from the zip's directory before it is opened;
+                                          openpyxl reads about 2 MB of sheet a second, so
+                                          this bounds a workbook's reading to ~25 s: about
+                                          400,000 rows of six columns; larger data as CSV)
 ``GAPMAP_MAX_LISTED_ROWS``      100000    rows listed in ``rows_not_used.csv``; the rest are
                                           summarised by reason in the report
 =============================== ========= ===================================================
@@ -48,7 +51,7 @@ class IngestLimits:
     max_file_bytes: int = 4096 * MB
     max_rows: int = 20_000_000
     max_columns: int = 500
-    max_xlsx_bytes: int = 200 * MB
+    max_xlsx_bytes: int = 50 * MB
     max_listed_rows: int = 100_000
 
     @classmethod
@@ -83,8 +86,8 @@ class IngestLimits:
         total = sum(m.file_size for m in members)
         if total > self.max_xlsx_bytes:
             raise LimitExceeded(f"{label}: the workbook unpacks to {total / MB:,.0f} MB, over the limit of "
-                                f"{self.max_xlsx_bytes / MB:,.0f} MB (GAPMAP_MAX_XLSX_MB). Save the sheet as CSV, "
-                                f"or raise the limit.")
+                                f"{self.max_xlsx_bytes / MB:,.0f} MB (GAPMAP_MAX_XLSX_MB). Save the sheet as CSV (read "
+                                f"far faster), or raise the limit.")
 
     def check_columns(self, columns: list, name: str) -> None:
         if len(columns) > self.max_columns:
