@@ -6,7 +6,8 @@ is parsed, with a message naming the file, the limit and the setting that raises
 setting                         default   limit
 =============================== ========= ===================================================
 ``GAPMAP_MAX_UPLOAD_MB``        512       size of one upload through the web (the request)
-``GAPMAP_MAX_FILE_MB``          4096      size of a file given to ``gapmap ingest``
+``GAPMAP_MAX_FILE_MB``          4096      size of a file given to ``gapmap ingest`` (and what a
+                                          Parquet file's data unpacks to)
 ``GAPMAP_MAX_ROWS``             20000000  data rows in a file
 ``GAPMAP_MAX_COLUMNS``          500       columns in a file
 ``GAPMAP_MAX_XLSX_MB``          50        uncompressed size of a workbook (every zip member,
@@ -88,6 +89,16 @@ class IngestLimits:
             raise LimitExceeded(f"{label}: the workbook unpacks to {total / MB:,.0f} MB, over the limit of "
                                 f"{self.max_xlsx_bytes / MB:,.0f} MB (GAPMAP_MAX_XLSX_MB). Save the sheet as CSV (read "
                                 f"far faster), or raise the limit.")
+
+    def check_parquet(self, metadata, name: str) -> None:
+        """Rows, and the size the data unpacks to (from the file's footer, before any of it is read)
+        against ``max_file_bytes``: a small file of highly compressed text is refused like a big one."""
+        self.check_rows(metadata.num_rows, name)
+        unpacked = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+        if unpacked > self.max_file_bytes:
+            raise LimitExceeded(f"{name}: the data unpacks to {unpacked / MB:,.0f} MB, over the limit of "
+                                f"{self.max_file_bytes / MB:,.0f} MB (GAPMAP_MAX_FILE_MB). Split it, or raise the "
+                                f"limit.")
 
     def check_columns(self, columns: list, name: str) -> None:
         if len(columns) > self.max_columns:

@@ -138,7 +138,7 @@ def _peek(path: Path, limits: IngestLimits) -> InputTable:
         except Exception as exc:
             raise UnreadableFile(f"{path}: not a readable Parquet file ({exc})") from None
         meta = {k.decode(): v.decode() for k, v in (schema.metadata or {}).items() if k != b"ARROW:schema"}
-        limits.check_rows(pq.ParquetFile(path).metadata.num_rows, path.name)
+        limits.check_parquet(pq.ParquetFile(path).metadata, path.name)
         return InputTable(path, "parquet", list(schema.names), metadata=meta)
     with open(path, "rb") as fh:
         sample = fh.read(SAMPLE_BYTES)

@@ -99,6 +99,16 @@ def test_parquet_rows_from_its_metadata(fixture_store, tmp_path, monkeypatch):
         ingest(path, IngestOptions(name="rows"), fixture_store)
 
 
+def test_a_parquet_that_unpacks_too_far_is_refused(fixture_store, tmp_path, monkeypatch):
+    path = tmp_path / "packed.parquet"
+    pd.DataFrame({"lsoa21cd": ["E01000001"] * 3, "count": ["1" + " " * 1_000_000] * 3}).to_parquet(
+        path, compression="zstd", use_dictionary=False)
+    assert path.stat().st_size < 100_000
+    monkeypatch.setenv("GAPMAP_MAX_FILE_MB", "2")
+    with pytest.raises(IngestError, match=r"packed\.parquet: the data unpacks to 3 MB, over the limit of 2 MB"):
+        ingest(path, IngestOptions(name="packed"), fixture_store)
+
+
 def test_bad_limit_settings_are_refused(monkeypatch):
     monkeypatch.setenv("GAPMAP_MAX_ROWS", "lots")
     with pytest.raises(ValueError, match="GAPMAP_MAX_ROWS"):
