@@ -412,3 +412,18 @@ def test_a_configured_basemap_may_load_its_tiles(fixture_store, monkeypatch):
     csp = app.test_client().get("/").headers["Content-Security-Policy"]
     assert "img-src 'self' data: blob: https://*.tile.openstreetmap.org;" in csp
     assert "script-src 'self' 'unsafe-inline';" in csp  # tiles are images only
+
+
+def test_who_may_change_a_dataset():
+    from app.auth import may_change
+    from geo.accounts import User
+
+    ann = User("ann", "analyst", "E54000001")
+    assert may_change(ann, {"owner": "ann", "owner_icb": "E54000001"})
+    assert may_change(ann, {"owner": "amy", "owner_icb": "E54000001"})  # her ICB's
+    assert not may_change(ann, {"owner": "bob", "owner_icb": "E54000002"})
+    assert not may_change(ann, {"owner": "cli:root", "owner_icb": None})  # from the command line: admins only
+    assert not may_change(User("nic", "analyst", None), {"owner": "bob", "owner_icb": None})
+    assert not may_change(User("vic", "viewer", "E54000001"), {"owner": "vic", "owner_icb": "E54000001"})
+    assert may_change(User("ada", "admin"), {"owner": "bob", "owner_icb": "E54000002"})
+    assert not may_change(None, {})
