@@ -1,7 +1,9 @@
 """The Gapmap web service: an application factory with a blueprint for pages and one for the API.
 
-Configuration comes from the environment (``GAPMAP_STORE``) or the ``config`` mapping passed to
-:func:`create_app`. ``gapmap serve`` runs it under waitress.
+Configuration comes from the environment (``GAPMAP_STORE``, and any ``GAPMAP_<KEY>`` sets
+``<KEY>``) or the ``config`` mapping passed to :func:`create_app`. ``gapmap serve`` runs it under
+waitress. Sign-in, roles, CSRF and allowed hosts: :mod:`app.auth`; response headers and the 500
+page: :mod:`app.security_headers`; upload limits: :mod:`geo.ingest.limits`.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 from flask import Flask, jsonify, render_template, request
 
 from geo import ATTRIBUTION
+from geo.errors import GapmapError
 from geo.store.folder import Store
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -17,13 +20,21 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, static_folder=str(PROJECT_ROOT / "static"), static_url_path="/static")
-    app.config.from_mapping(GAPMAP_STORE=None, DEFAULT_ICB="E54000024", MAX_CONTENT_LENGTH=1 << 30)
+    from geo.ingest.limits import IngestLimits
+
+    app.config.from_mapping(GAPMAP_STORE=None, DEFAULT_ICB="E54000024",
+                            MAX_CONTENT_LENGTH=IngestLimits.from_env().max_upload_bytes,
+                            SESSION_COOKIE_NAME="gapmap_session", SESSION_COOKIE_SAMESITE="Lax",
+                            SESSION_COOKIE_HTTPONLY=True, PERMANENT_SESSION_LIFETIME=8 * 3600)
     app.config.from_prefixed_env("GAPMAP")
     if config:
         app.config.update(config)
-    app.extensions["gapmap_store"] = Store(app.config.get("GAPMAP_STORE") or app.config.get("STORE"))
+    store = app.extensions["gapmap_store"] = Store(app.config.get("GAPMAP_STORE") or app.config.get("STORE"))
 
-    from app import api, pages, upload
+    from app import api, auth, pages, security_headers, upload
+
+    auth.init_app(app, store.root)
+    security_headers.init_app(app, store.root.absolute(), store.root.resolve(), PROJECT_ROOT)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(upload.bp)
@@ -36,13 +47,33 @@ def create_app(config: dict | None = None) -> Flask:
     def error_page(error):
         """API errors as JSON, page errors as a page; both say what was wrong."""
         status = getattr(error, "code", 500)
-        message = getattr(error, "description", "Something went wrong")
+        message = app.extensions["gapmap_scrub"](getattr(error, "description", "Something went wrong"))
+        if status == 413:
+            message = (f"The upload is larger than this server's limit of {app.config['MAX_CONTENT_LENGTH'] / 1e6:,.0f} "
+                       f"MB (GAPMAP_MAX_UPLOAD_MB). Split the file, or ask whoever runs Gapmap to raise the limit.")
         if request.path.startswith("/api/"):
             return jsonify({"error": message}), status
         return render_template("error.html", status=status, message=message), status
 
-    for status in (400, 404, 503):
+    def gapmap_error(error):
+        """The one handler for every :class:`geo.errors.GapmapError` a page or the API raises (an
+        unknown place, an option a statistic cannot take, the server busy): its message, with the
+        HTTP status it carries; JSON for the API, a page otherwise."""
+        from geo.views.map_table import ClientGone
+
+        if isinstance(error, ClientGone):
+            return "", 503  # nobody is there to read it
+        status = error.http_status
+        headers = {"Retry-After": "30"} if status == 503 else {}
+        message = app.extensions["gapmap_scrub"](str(error))
+        if request.path.startswith("/api/"):
+            return jsonify({"error": message}), status, headers
+        return render_template("error.html", status=status, message=message), status, headers
+
+    for status in (400, 403, 404, 405, 413, 503):
         app.register_error_handler(status, error_page)
+    app.register_error_handler(GapmapError, gapmap_error)
+    app.register_error_handler(401, auth.unauthorised)
 
     return app
 

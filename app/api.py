@@ -6,10 +6,7 @@ import json
 from flask import Blueprint, Response, abort, jsonify, request
 
 from app import params
-from geo.views import analysis
 from geo import ATTRIBUTION
-from geo.views import analysis
-from geo.views.map_table import ClientGone, ServerBusy
 
 bp = Blueprint("api", __name__)
 
@@ -40,11 +37,6 @@ def places():
                     for r in frame.to_dict("records")])
 
 
-@bp.errorhandler(analysis.AnalysisError)
-def cannot_answer(error):
-    """A request the map table cannot answer (a GP practice dataset, too many permutations...): 400."""
-    return jsonify({"error": str(error)}), 400
-
 
 @bp.before_request
 def _watch_client():
@@ -61,15 +53,6 @@ def _forget_client(exc=None):
     set_client_check(None)
 
 
-@bp.errorhandler(ClientGone)
-def _client_gone(error):
-    return "", 503  # nobody is there to read it
-
-
-@bp.errorhandler(ServerBusy)
-def _busy(error):
-    """Every slot for heavy work is taken: 503 with Retry-After, so light requests keep flowing."""
-    return jsonify({"error": str(error)}), 503, {"Retry-After": "30"}
 
 
 GEOJSON_CACHE = None  # set below: the England layer is 20 MB and 5 s to make, so it is made once

@@ -7,8 +7,6 @@ import json
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
 from app import params
-from geo.views.analysis import AnalysisError
-from geo.views.map_table import ClientGone, ServerBusy
 from geo.store.schema import lsoa_columns
 
 bp = Blueprint("pages", __name__)
@@ -204,22 +202,7 @@ def _forget_client(exc=None):
     set_client_check(None)
 
 
-@bp.errorhandler(ClientGone)
-def _client_gone(error):
-    return "", 503  # nobody is there to read it
 
-
-@bp.errorhandler(ServerBusy)
-def busy(error):
-    """Every slot for heavy work is taken: a 503 page that says to try again (light pages still work)."""
-    return render_template("error.html", status=503, message=str(error)), 503, {"Retry-After": "30"}
-
-
-@bp.errorhandler(AnalysisError)
-def cannot_answer(error):
-    """A map, panel or table the data cannot give (a GP practice dataset, too many permutations,
-    classes that do not fit): a 400 page that says why."""
-    return render_template("error.html", status=400, message=str(error)), 400
 
 
 @bp.get("/indicators")

@@ -20,10 +20,18 @@ class GapmapGroup(click.Group):
     anything else is a bug and shows its traceback."""
 
     def invoke(self, ctx):
+        import errno
+
         try:
             return super().invoke(ctx)
         except GapmapError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:  # a full disk is reported in words, not as a traceback
+            if exc.errno != errno.ENOSPC:
+                raise
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise click.ClickException(f"The disk is full{where}: nothing was changed. Free some space (or point "
+                                       f"GAPMAP_STORE at a larger disk) and run the command again.") from None
 
 
 def _mirror_option(func):
@@ -45,6 +53,32 @@ def _emit(frame: pd.DataFrame, fmt: str) -> None:
         frame.to_csv(sys.stdout, index=False)
     else:
         click.echo(frame.to_json(orient="records", indent=1, force_ascii=False))
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _accounts():
+    from geo.store.accounts import Accounts
+
+    return Accounts.for_store(Store().root)
+
+
+def _audit(event: str, outcome: str, detail: str) -> None:
+    """Record a dataset change made on the command line; a log that cannot be written is reported,
+    and does not undo the change."""
+    import sqlite3
+
+    try:
+        _accounts().audit(event, _cli_actor(), outcome, detail)
+    except (sqlite3.Error, OSError) as exc:
+        click.echo(f"Warning: could not write the audit log ({exc}).", err=True)
 
 
 @click.group(cls=GapmapGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -301,9 +335,9 @@ def columns(table, fmt):
 @click.option("--higher-is-better", is_flag=True, help="Polarity: by default a higher value is worse.")
 @click.option("--synthetic/--real", default=None, help="Label the data (default: read the file's own label).")
 @click.option("--nhs-indicator", metavar="CODE", help="The NHS statement metric this dataset reports (e.g. UEC01).")
-@click.option("--suppress-to", type=int, default=7, show_default=True,
+@click.option("--suppress-to", type=click.IntRange(0, 1000), default=7, show_default=True,
               help="Disclosure control: counts from 1 to this are suppressed wherever the data is shown.")
-@click.option("--round-to", type=int, default=5, show_default=True,
+@click.option("--round-to", type=click.IntRange(1, 1000), default=5, show_default=True,
               help="Disclosure control: other counts are rounded to the nearest multiple of this.")
 @click.option("--show-rows", type=int, default=10, show_default=True, help="How many unused rows to print.")
 def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_to, measure, unit,
@@ -326,8 +360,13 @@ def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_
         period_unit=period_unit, date_from=date_from.date() if date_from else None,
         date_to=date_to.date() if date_to else None, measure=measure, unit=unit,
         higher_is_worse=not higher_is_better, synthetic=synthetic, nhs_indicator=nhs_indicator,
-        disclosure={"suppress_to": suppress_to, "round_to": round_to})
-    result = ingest(file, options, Store())
+        disclosure={"suppress_to": suppress_to, "round_to": round_to}, owner=_cli_actor())
+    try:
+        result = ingest(file, options, Store())
+    except GapmapError as exc:
+        _audit("upload", "refused", f"{name} from {file.name}: {exc}")
+        raise
+    _audit("upload", "ok", f"{name} from {file.name}")
     click.echo(format_report(result.report, name))
     rows = result.rows_not_used
     if len(rows) and show_rows:
@@ -354,7 +393,8 @@ def datasets(ctx):
     for m in metas:
         r = m["report"]
         flag = " [SYNTHETIC]" if m.get("synthetic") else ""
-        click.echo(f"{m['name']}{flag}: {m['measure']} ({m['shape']}, {m['source_file']}, {m['ingested_at']}); "
+        owner = f", by {m['owner']}" + (f" ({m['owner_icb']})" if m.get("owner_icb") else "") if m.get("owner") else ""
+        click.echo(f"{m['name']}{flag}: {m['measure']} ({m['shape']}, {m['source_file']}, {m['ingested_at']}{owner}); "
                    f"rows used {r['rows_used']:,} of {r['rows_read']:,}; counts {r['counts_used']:,.0f}")
 
 
@@ -365,6 +405,7 @@ def datasets_rm(name):
     from geo.store.datasets import DatasetStore
 
     DatasetStore(Store()).remove(name)
+    _audit("remove", "ok", name)
     click.echo(f"Removed {name}.")
 
 
@@ -539,16 +580,172 @@ def slide(indicator, icb, lad, ward, view, fmt, title, out_dir):
 @click.option("--threads", type=int, default=32, show_default=True,
               help="worker threads; heavy work takes at most GAPMAP_WORK_SLOTS + GAPMAP_WORK_QUEUE of them")
 def serve(host, port, threads):
-    """Run the web service (waitress) on the embedded store."""
+    """Run the web service (waitress) on the embedded store.
+
+    On loopback (the default, 127.0.0.1) it may run single-user, with no sign-in. On any other
+    address it refuses to start until sign-in is configured (`gapmap users add`, or a single
+    sign-on header) and GAPMAP_ALLOWED_HOSTS names the addresses users type.
+    """
     from waitress import serve as waitress_serve
 
-    from app import create_app
+    from app import auth, create_app
 
     store = Store()
     store.manifest()
-    click.echo(f"Gapmap on http://{host}:{port}/ (store {store.path})")
+    try:
+        app = create_app()
+    except ValueError as exc:  # a setting that cannot be used, e.g. GAPMAP_FRAME_ANCESTORS
+        raise click.ClickException(str(exc)) from None
+    problem = serve_refusal(app, host)
+    if problem:
+        raise click.ClickException(problem)
+    mode = "single-user, no sign-in (loopback only)" if auth.single_user(app) else "sign-in required"
+    click.echo(f"Gapmap on http://{host}:{port}/ (store {store.path}; {mode})")
     # channel_request_lookahead: the app can tell that a client has gone and stop waiting for it
-    waitress_serve(create_app(), host=host, port=port, threads=threads, channel_request_lookahead=1)
+    waitress_serve(app, host=host, port=port, threads=threads, channel_request_lookahead=1)
+
+
+def serve_refusal(app, host: str) -> str | None:
+    """Why the service must not listen on ``host``, or None when it may."""
+    from app import auth
+
+    if auth.is_loopback(host):
+        return None
+    if auth.single_user(app):
+        return (f"Gapmap will not listen on {host} without sign-in: anyone who can reach this machine could read "
+                f"and change the data. Either keep the default --host 127.0.0.1 (this machine only), or set up "
+                f"sign-in first: add an admin with `gapmap users add NAME --role admin` (local accounts), or put "
+                f"your organisation's single sign-on in front and set GAPMAP_TRUSTED_USER_HEADER (and "
+                f"GAPMAP_TRUSTED_PROXIES, the proxy's address). See README, 'Running Gapmap for a team'.")
+    if not auth._as_list(app.config.get("ALLOWED_HOSTS")):
+        return (f"Set GAPMAP_ALLOWED_HOSTS to the names users type to reach Gapmap (for example "
+                f"GAPMAP_ALLOWED_HOSTS=gapmap.example.nhs.uk) before listening on {host}; requests for other "
+                f"names are refused.")
+    return None
+
+
+@main.group("users")
+def users():
+    """Who may use the service (sign-in, roles, API tokens). Adding the first user turns sign-in on."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "analyst", "admin"]), default="viewer", show_default=True,
+              help="viewer: maps and exports; analyst: also upload and remove datasets; admin: also manage users.")
+@click.option("--icb", metavar="CODE", help="Their ICB (E54000024 or QHG): analysts may change their ICB's datasets.")
+@click.option("--no-password", is_flag=True, help="No password: the user signs in through single sign-on or a token.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+def users_add(name, role, icb, no_password, password_stdin):
+    """Add a user (asks for their password unless --no-password)."""
+    from geo.store.accounts import AccountError
+
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif not no_password:
+        password = click.prompt("Password (10 characters or more)", hide_input=True, confirmation_prompt=True)
+    from geo.store.accounts import icb_code
+
+    book = _accounts()
+    user = book.add_user(name, role, password, icb_code(icb, Store()))
+    book.audit("user-add", _cli_actor(), "ok", f"{name}: {role}" + (f", ICB {user.icb}" if user.icb else ""))
+    click.echo(f"Added {name} ({role}). Sign-in is now required on the web service.")
+
+
+@users.command("list")
+def users_list():
+    """List the users, their roles, ICBs and how many API tokens they have."""
+    rows = _accounts().users()
+    if not rows:
+        click.echo("No users: the service runs single-user on loopback. Add one with `gapmap users add NAME`.")
+        return
+    for u in rows:
+        click.echo(f"{u['name']:<30} {u['role']:<8} {u['icb'] or '-':<10} "
+                   f"{'password' if u['password'] else 'no password':<12} tokens {u['tokens']}  "
+                   f"since {u['created_at']}")
+
+
+@users.command("remove")
+@click.argument("name")
+def users_remove(name):
+    """Remove a user (and their API tokens)."""
+    from geo.store.accounts import AccountError
+
+    book = _accounts()
+    book.remove_user(name)
+    book.audit("user-remove", _cli_actor(), "ok", name)
+    click.echo(f"Removed {name}.")
+
+
+@users.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["viewer", "analyst", "admin"]))
+@click.option("--icb", metavar="CODE", help="Also set their ICB.")
+def users_role(name, role, icb):
+    """Change a user's role."""
+    from geo.store.accounts import AccountError
+
+    from geo.store.accounts import icb_code
+
+    book = _accounts()
+    user = book.set_role(name, role, icb_code(icb, Store()) if icb else None)
+    book.audit("user-role", _cli_actor(), "ok", f"{name}: {role}" + (f", ICB {user.icb}" if user.icb else ""))
+    click.echo(f"{name} is now {role}.")
+
+
+@users.command("password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_password(name, password_stdin):
+    """Set a user's password."""
+    from geo.store.accounts import AccountError
+
+    password = (sys.stdin.readline().rstrip("\n") if password_stdin else
+                click.prompt("New password (10 characters or more)", hide_input=True, confirmation_prompt=True))
+    book = _accounts()
+    book.set_password(name, password)
+    book.audit("user-password", _cli_actor(), "ok", name)
+    click.echo(f"Password of {name} changed.")
+
+
+@users.command("token")
+@click.argument("name")
+@click.option("--revoke", is_flag=True, help="Revoke all of this user's tokens instead.")
+def users_token(name, revoke):
+    """Make an API token for NAME (shown once; send it as `Authorization: Bearer TOKEN`)."""
+    from geo.store.accounts import AccountError
+
+    book = _accounts()
+    if revoke:
+        n = book.revoke_tokens(name)
+        book.audit("user-token", _cli_actor(), "ok", f"{name}: revoked {n} token(s)")
+        click.echo(f"Revoked {n} token(s) of {name}.")
+        return
+    token = book.new_token(name)
+    book.audit("user-token", _cli_actor(), "ok", f"{name}: new token")
+    click.echo(token)
+    click.echo("Keep it secret: it is shown only this once. Scripts send it as `Authorization: Bearer TOKEN`.",
+               err=True)
+
+
+@main.command("audit")
+@click.option("--limit", type=click.IntRange(1, 1_000_000), default=50, show_default=True)
+@click.option("--event", help="Only this event: sign-in, sign-out, upload, remove, user-add, user-remove, "
+                              "user-role, user-password, user-token.")
+@click.option("--user", "actor", help="Only what this user did.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def audit(limit, event, actor, fmt):
+    """The audit log, newest first: uploads, removals, sign-ins and user changes."""
+    rows = _accounts().audit_log(limit, event, actor)
+    if fmt != "table":
+        _emit(pd.DataFrame(rows, columns=["id", "at", "event", "actor", "outcome", "detail", "address"]), fmt)
+        return
+    if not rows:
+        click.echo("The audit log is empty.")
+    for r in rows:
+        click.echo(f"{r['at']}  {r['event']:<13} {r['outcome']:<8} {r['actor'] or '-':<24} "
+                   f"{r['address'] or '':<15} {r['detail'] or ''}")
 
 
 def _extent(icb: str | None, lad: str | None, ward: str | None):

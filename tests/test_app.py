@@ -8,8 +8,17 @@ from app import create_app
 
 @pytest.fixture(scope="module")
 def client(fixture_store):
-    app = create_app({"GAPMAP_STORE": str(fixture_store.root), "DEFAULT_ICB": "E54000001", "TESTING": True})
+    # single-user (no sign-in: everyone is the local admin), as `gapmap serve` is on loopback
+    app = create_app({"GAPMAP_STORE": str(fixture_store.root), "DEFAULT_ICB": "E54000001", "TESTING": True,
+                      "SINGLE_USER": True})
     return app.test_client()
+
+
+def csrf(client, page="/upload") -> str:
+    """The CSRF token the forms of ``page`` carry (every POST needs it)."""
+    import re
+
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(page).get_data(as_text=True)).group(1)
 
 
 def test_home_lists_icbs_places_and_indicators(client):
@@ -141,7 +150,8 @@ def test_upload_page_ingests_and_reports(client, fixture_store):
 
     assert client.get("/upload").status_code == 200
     data = {"file": (io.BytesIO(b"lsoa21cd,count\nE01000001,5\nW01000001,3\n"), "counts.csv"),
-            "name": "uploaded", "measure": "Emergency admissions", "nhs_indicator": "UEC01"}
+            "name": "uploaded", "measure": "Emergency admissions", "nhs_indicator": "UEC01",
+            "csrf_token": csrf(client)}
     response = client.post("/upload", data=data, content_type="multipart/form-data")
     text = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -150,8 +160,8 @@ def test_upload_page_ingests_and_reports(client, fixture_store):
     assert len(indicators) == 23
     assert [i for i in indicators if i["metric"] == "UEC01"][0]["datasets"] == "uploaded"
     assert "uploaded" in client.get("/indicators").get_data(as_text=True)
-    bad = client.post("/upload", data={"name": "x"}, content_type="multipart/form-data")
+    bad = client.post("/upload", data={"name": "x", "csrf_token": csrf(client)}, content_type="multipart/form-data")
     assert bad.status_code == 400 and "Choose a file" in bad.get_data(as_text=True)
-    binary = {"file": (io.BytesIO(bytes(range(256))), "b.csv"), "name": "broken"}
+    binary = {"file": (io.BytesIO(bytes(range(256))), "b.csv"), "name": "broken", "csrf_token": csrf(client)}
     refused = client.post("/upload", data=binary, content_type="multipart/form-data")
     assert refused.status_code == 400 and "not a text file" in refused.get_data(as_text=True)

@@ -29,7 +29,9 @@ def server(england_store):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app({"GAPMAP_STORE": str(england_store.root)})
+    # as on loopback; intranet pages on other loopback ports may embed the maps (GAPMAP_FRAME_ANCESTORS)
+    app = create_app({"GAPMAP_STORE": str(england_store.root), "SINGLE_USER": True,
+                      "FRAME_ANCESTORS": "'self' http://127.0.0.1:*"})
     srv = create_server(app, host="127.0.0.1", port=port, threads=4)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

@@ -108,7 +108,7 @@ def test_export_cli_and_api(fixture_store, tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["export", "imd_score", "--lad", "E06000001", "--format", "csv",
                                        "--out", str(tmp_path)])
     assert result.exit_code == 0 and "Wrote 4 LSOAs" in result.output
-    client = create_app({"GAPMAP_STORE": str(fixture_store.root)}).test_client()
+    client = create_app({"GAPMAP_STORE": str(fixture_store.root), "SINGLE_USER": True}).test_client()
     response = client.get("/api/export.geojson?lad=E06000001&indicator=imd_score")
     assert response.status_code == 200 and len(json.loads(response.get_data())["features"]) == 4
     assert "attachment; filename=gapmap_lad-E06000001_imd_score_" in response.headers["Content-Disposition"]

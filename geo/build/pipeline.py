@@ -246,8 +246,15 @@ NAMES_OF = {"ward": ["ward24nm", "lad24cd", "lad24nm"], "lad": ["lad24nm"], "icb
 
 def build(store: Store | None = None, mirror: Path | None = None, downloads: Path | None = None,
           icb: str | None = None, lad: str | None = None, echo=None) -> Path:
-    """Build the store and make it current; returns the build folder."""
+    """Build the store and make it current; returns the build folder. One build at a time: a second
+    one is refused with a StoreError (see :meth:`Store.build_lock`), which also clears leftovers."""
     store = store or Store()
+    with store.build_lock():
+        return _build(store, mirror, downloads, icb, lad, echo)
+
+
+def _build(store: Store, mirror: Path | None, downloads: Path | None, icb: str | None, lad: str | None,
+           echo) -> Path:
     log = BuildLog(echo=echo)
     started = time.time()
     table, extras = load_lsoa_table(mirror, downloads, log)

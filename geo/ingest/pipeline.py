@@ -78,6 +78,8 @@ class IngestOptions:
     synthetic: bool | None = None  # None: read the file's own label
     nhs_indicator: str | None = None  # an NHS statement metric (ELR01..MAT01) this dataset reports
     disclosure: dict | None = None  # e.g. {"suppress_to": 9, "round_to": 10}; default: HES rules (1-7, 5)
+    owner: str | None = None  # who ingested it (a user name); kept in the dataset's meta
+    owner_icb: str | None = None  # their ICB: analysts of that ICB may replace or remove the dataset
 
 
 def _slug(name: str) -> str:
@@ -199,6 +201,7 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
     """Read, check, aggregate and store one activity file. See the module docstring."""
     store = store or Store()
     check_name(options.name)
+    check_options(options)
     if options.nhs_indicator:
         from geo.sources.nhs_indicators import check
 
@@ -229,6 +232,8 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
             result = _ingest_lsoa(info, shape, mapping, options, store)
         sha256 = digest.result()
     synthetic = _synthetic_label(info) if options.synthetic is None else options.synthetic
+    result.rows_not_used, result.report = cap_rows_not_used(result.rows_not_used, result.report,
+                                                            info.limits.max_listed_rows)
     meta = {
         "shape": shape,
         "measure": options.measure or result.measure or options.name,
@@ -238,6 +243,8 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
         "nhs_indicator": options.nhs_indicator,
         "disclosure": options.disclosure,
         "source_file": path.name,
+        "owner": options.owner,
+        "owner_icb": options.owner_icb,
         "sha256": sha256,
         "ingested_at": started.isoformat(timespec="seconds"),
         "options": {k: v for k, v in asdict(options).items() if k != "name"},
@@ -250,6 +257,56 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
     result.dataset = dataset
     result.meta = meta
     return result
+
+
+MAX_LABEL = 200
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def check_label(value: str | None, what: str) -> None:
+    """A label shown on maps and slides: at most :data:`MAX_LABEL` characters, no control characters."""
+    if value is None:
+        return
+    if len(value) > MAX_LABEL:
+        raise IngestError(f"{what} is {len(value):,} characters long; keep it to {MAX_LABEL} (it is shown on maps "
+                          f"and slides)")
+    if CONTROL_CHARACTERS.search(value):
+        raise IngestError(f"{what} {value[:60]!r} holds a control character (such as a new line or tab); "
+                          f"write it on one line")
+
+
+def check_options(options: IngestOptions) -> None:
+    """Refuse labels and disclosure rules that cannot be applied as given."""
+    check_label(options.measure, "the measure")
+    check_label(options.unit, "the unit")
+    rule = options.disclosure or {}
+    unknown = set(rule) - {"suppress_from", "suppress_to", "round_to"}
+    if unknown:
+        raise IngestError(f"unknown disclosure setting {', '.join(sorted(unknown))}: use suppress_to and round_to")
+    for key, value in rule.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise IngestError(f"disclosure {key} must be a whole number, not {value!r}")
+    if rule.get("round_to", 5) < 1:
+        raise IngestError(f"--round-to {rule['round_to']}: counts are rounded to a multiple of a number of 1 or "
+                          f"more (1 leaves them as they are; the HES rule is 5)")
+    if rule.get("suppress_to", 7) < 0 or rule.get("suppress_from", 1) < 1:
+        raise IngestError(f"--suppress-to {rule.get('suppress_to')}: suppression covers counts from 1 up to a "
+                          f"number of 0 or more (0 suppresses nothing; the HES rule is 7)")
+    if rule.get("round_to", 5) > 1000 or rule.get("suppress_to", 7) > 1000:
+        raise IngestError("disclosure rules above 1,000 would hide every count; use --suppress-to and --round-to "
+                          "of 1,000 or less")
+
+
+def cap_rows_not_used(rows: pd.DataFrame, report: dict, limit: int) -> tuple[pd.DataFrame, dict]:
+    """List at most ``limit`` rows not used or flagged (the first ones, in file order); the rest are
+    summarised by reason in ``report["rows_not_listed"]`` (the report's ``reasons`` count them all)."""
+    report = dict(report)
+    if len(rows) <= limit:
+        report["rows_not_listed"] = None
+        return rows, report
+    rest = rows.iloc[limit:]
+    report["rows_not_listed"] = {"limit": int(limit), "rows": int(len(rest)), "reasons": reason_summary(rest)}
+    return rows.iloc[:limit].reset_index(drop=True), report
 
 
 def _rows_not_used(info: InputTable, reasons: RowReasons, counts: np.ndarray | None) -> pd.DataFrame:
@@ -277,8 +334,38 @@ def _rows_not_used(info: InputTable, reasons: RowReasons, counts: np.ndarray | N
     return pd.concat(parts, ignore_index=True).sort_values(["row", "used"], kind="stable").reset_index(drop=True)
 
 
+NEEDS = {"age_band": ("age", "age_band"), "sex": ("sex",), "ethnic_group": ("ethnicity",),
+         "period": ("date", "period")}  # the roles (columns) each breakdown is made from
+
+
 def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options: IngestOptions,
                  store: Store) -> IngestResult:
+    """Check every row of an ``aggregated`` or ``records`` file and sum the used ones per LSOA 2021
+    (and breakdown): which columns to read, what each row counts, where it is, its breakdowns,
+    duplicates, then 2011 codes carried to 2021 and the report."""
+    by = _breakdowns_asked(info, shape, mapping, options)
+    rows = _Rows(_read_needed(info, shape, mapping, by), mapping)
+    row_count = _row_counts(rows) if shape == "aggregated" else None  # records: each row counts one
+    places = _place_rows(rows, store)
+    keys, band_bounds = _breakdown_keys(rows, shape, by)
+    date_range = _check_dates(rows, shape, by, options, keys)
+    if "period" in by and "period" not in keys:
+        name, (distinct, index) = rows.values("period")
+        labels = C.clean_text(distinct)
+        rows.reasons.reject(name, index, np.where(labels == "", "period is empty", ""))
+        keys["period"] = (labels, index)
+    denominator = _denominators(rows, row_count) if shape == "aggregated" and "denominator" in mapping else None
+    _reject_duplicates(rows, shape, places.row_code_index, keys)
+    counts = _counts_by_lsoa21(rows, places, keys, band_bounds, row_count if shape == "aggregated" else None,
+                               denominator)
+    rows_not_used = _rows_not_used(rows.info, rows.reasons, row_count)
+    report = _lsoa_report(rows, row_count, counts, places.conversion, rows_not_used, date_range, keys)
+    return IngestResult(report, rows_not_used, counts=counts, columns=mapping)
+
+
+def _breakdowns_asked(info: InputTable, shape: str, mapping: dict[str, str], options: IngestOptions) -> set[str]:
+    """The breakdowns to keep (an aggregated file keeps the ones it has); refuse a file that lacks a
+    place column, a count column (aggregated) or a column a breakdown needs."""
     path = info.path
     if "lsoa" not in mapping and "postcode" not in mapping:
         raise IngestError(f"{path}: no LSOA code or postcode column found; name it with --column lsoa=NAME "
@@ -288,47 +375,73 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
         by = {b for b, role in (("age_band", "age_band"), ("sex", "sex"), ("period", "period")) if role in mapping}
         if "count" not in mapping:
             raise IngestError(f"{path}: no count column found; name it with --column count=NAME")
-    needs = {"age_band": ("age", "age_band"), "sex": ("sex",), "ethnic_group": ("ethnicity",),
-             "period": ("date", "period")}
     for breakdown in by:
-        if not any(role in mapping for role in needs[breakdown]):
+        if not any(role in mapping for role in NEEDS[breakdown]):
             raise IngestError(f"{path}: cannot break down by {breakdown}: no "
-                              f"{' or '.join(needs[breakdown])} column found (name it with --column ROLE=NAME)")
+                              f"{' or '.join(NEEDS[breakdown])} column found (name it with --column ROLE=NAME)")
+    return by
+
+
+def _read_needed(info: InputTable, shape: str, mapping: dict[str, str], by: set[str]) -> InputTable:
+    """Read only the columns the shape and breakdowns use."""
     needed_roles = {"lsoa", "postcode", "date"} | ({"count", "denominator"} if shape == "aggregated" else {"record_id"})
-    needed_roles |= {role for b in by for role in needs[b]}
+    needed_roles |= {role for b in by for role in NEEDS[b]}
     if shape == "aggregated":
         needed_roles |= {"age_band", "sex", "period"}
     wanted = [c for role, c in mapping.items() if role in needed_roles]
     plain = (mapping["record_id"],) if shape == "records" and "record_id" in mapping else ()
     try:
-        info = read(info, list(dict.fromkeys(wanted)), plain=plain)
+        return read(info, list(dict.fromkeys(wanted)), plain=plain)
     except UnreadableFile as exc:
         raise IngestError(str(exc)) from None
-    table = info.table
-    n = table.num_rows
-    reasons = RowReasons(n)
-    values: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
-    def column_values(role):
-        name = mapping[role]
-        if name not in values:
-            values[name] = _dict(table, name)
-        return name, values[name]
 
-    # counts first: they decide what each row is worth
-    if shape == "aggregated":
-        name, (distinct, index) = column_values("count")
-        parsed, why = C.parse_counts(distinct)
-        row_count = parsed[index]
-        reasons.reject(name, index, why)
-    else:
-        row_count = None  # each record counts one
+class _Rows:
+    """The rows read, the reason (if any) each cannot be used, and each column's distinct values
+    (computed once per column)."""
 
-    # where: LSOA code (2021 or 2011), or postcode
+    def __init__(self, info: InputTable, mapping: dict[str, str]):
+        self.info = info
+        self.table = info.table
+        self.n = info.table.num_rows
+        self.mapping = mapping
+        self.reasons = RowReasons(self.n)
+        self._values: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def values(self, role: str) -> tuple[str, tuple[np.ndarray, np.ndarray]]:
+        """(column name, (distinct values, each row's index into them)) of a role's column."""
+        name = self.mapping[role]
+        if name not in self._values:
+            self._values[name] = _dict(self.table, name)
+        return name, self._values[name]
+
+
+def _row_counts(rows: _Rows) -> np.ndarray:
+    """Aggregated files: each row's count (they decide what each row is worth), bad ones rejected."""
+    name, (distinct, index) = rows.values("count")
+    parsed, why = C.parse_counts(distinct)
+    rows.reasons.reject(name, index, why)
+    return parsed[index]
+
+
+@dataclass
+class _Places:
+    """Where each row is: ``code``/``kind`` is a table of LSOA codes (2021 or 2011) and
+    ``row_code_index`` each row's index into it; ``lookup`` carries 2011 codes to 2021."""
+    code: np.ndarray
+    kind: np.ndarray
+    row_code_index: np.ndarray
+    conversion: dict
+    lookup: pd.DataFrame
+
+
+def _place_rows(rows: _Rows, store: Store) -> _Places:
+    """Each row's LSOA, from its LSOA code (2021 or 2011) or else its postcode."""
+    mapping, n, reasons = rows.mapping, rows.n, rows.reasons
     lsoa_codes, lookup = _lsoa_index(store)
     conversion = {"lsoa21": 0, "split": 0, "merged": 0, "irregular": 0, "postcode": 0}
     if "lsoa" in mapping:
-        name, (distinct, index) = column_values("lsoa")
+        name, (distinct, index) = rows.values("lsoa")
         code, kind, why = lsoa_codes.classify(distinct)
         empty = np.array([not c for c in code])
         use_postcode = "postcode" in mapping and empty.any()
@@ -343,45 +456,56 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
         row_code_index = np.full(n, -1)
         row_from_postcode = np.ones(n, dtype=bool)
     if row_from_postcode.any():
-        name, (pc_distinct, pc_index) = column_values("postcode")
-        keys = C.normalise_postcode(pd.Series(pc_distinct)).fillna("").to_numpy(dtype=object)
-        found = store.postcodes([k for k in set(keys) if k], geometry=False).set_index("key")
-        areas_read = set(store.postcodes(geometry=False)["area"].dropna()) if len(keys) else set()
-        pc_lsoa = np.array([found["lsoa21cd"].get(k) if k in found.index else None for k in keys], dtype=object)
-        why = np.full(len(keys), "", dtype=object)
-        for i, k in enumerate(keys):
-            if not k:
-                why[i] = "no LSOA code and no postcode"
-            elif k not in found.index:
-                area = C.postcode_area(pd.Series([k])).iloc[0]
-                why[i] = ("unknown postcode" if area in areas_read
-                          else f"postcode area {area} not in the Code-Point Open files read")
-            elif pd.isna(pc_lsoa[i]):
-                why[i] = "postcode outside England"
-            elif lsoa_codes.in_scope is not None and pc_lsoa[i] not in lsoa_codes.in_scope:
-                why[i] = "postcode in an LSOA outside the area this store was built for"
+        name, (pc_distinct, pc_index) = rows.values("postcode")
+        pc_codes, why = _postcode_lsoas(pc_distinct, store, lsoa_codes)
         why_rows = np.where(row_from_postcode, why[pc_index], "")
         reasons.reject_rows(name, why_rows != "", why_rows)
         # append the postcode LSOAs to the code table, so every row points into one table
         offset = len(code)
-        pc_codes = np.array([c if isinstance(c, str) else "" for c in pc_lsoa], dtype=object)
         code = np.concatenate([code, pc_codes])
         kind = np.concatenate([kind, np.where(pc_codes != "", "lsoa21", "")]).astype(object)
         row_code_index = np.where(row_from_postcode, pc_index + offset, row_code_index)
         conversion["postcode"] = int((row_from_postcode & reasons.ok).sum())
+    return _Places(code, kind, np.asarray(row_code_index), conversion, lookup)
 
-    # breakdowns
+
+def _postcode_lsoas(pc_distinct: np.ndarray, store: Store, lsoa_codes: C.LsoaCodes) -> tuple[np.ndarray, np.ndarray]:
+    """(LSOA 2021 code or "", reason it cannot be used or "") of each distinct postcode."""
+    keys = C.normalise_postcode(pd.Series(pc_distinct)).fillna("").to_numpy(dtype=object)
+    found = store.postcodes([k for k in set(keys) if k], geometry=False).set_index("key")
+    areas_read = set(store.postcodes(geometry=False)["area"].dropna()) if len(keys) else set()
+    pc_lsoa = np.array([found["lsoa21cd"].get(k) if k in found.index else None for k in keys], dtype=object)
+    why = np.full(len(keys), "", dtype=object)
+    for i, k in enumerate(keys):
+        if not k:
+            why[i] = "no LSOA code and no postcode"
+        elif k not in found.index:
+            area = C.postcode_area(pd.Series([k])).iloc[0]
+            why[i] = ("unknown postcode" if area in areas_read
+                      else f"postcode area {area} not in the Code-Point Open files read")
+        elif pd.isna(pc_lsoa[i]):
+            why[i] = "postcode outside England"
+        elif lsoa_codes.in_scope is not None and pc_lsoa[i] not in lsoa_codes.in_scope:
+            why[i] = "postcode in an LSOA outside the area this store was built for"
+    return np.array([c if isinstance(c, str) else "" for c in pc_lsoa], dtype=object), why
+
+
+def _breakdown_keys(rows: _Rows, shape: str, by: set[str]) -> tuple[dict, dict]:
+    """Age band, sex and ethnic group of each row, as (labels, row index into labels) per breakdown,
+    and the age bounds of each band label."""
+    mapping, reasons = rows.mapping, rows.reasons
     keys: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # breakdown -> (labels, row index into labels)
+    band_bounds: dict = {}
     if "age_band" in by:
         if "age_band" in mapping and (shape == "aggregated" or "age" not in mapping):
-            name, (distinct, index) = column_values("age_band")
+            name, (distinct, index) = rows.values("age_band")
             lo, hi, why = C.parse_age_band(distinct)
             reasons.reject(name, index, why)
             labels = np.array([C.band_label(a, b) if not w else "" for a, b, w in zip(lo, hi, why)], dtype=object)
             keys["age_band"] = (labels, index)
             band_bounds = {lab: (a, b) for lab, a, b in zip(labels, lo, hi) if lab}
         else:
-            name, (distinct, index) = column_values("age")
+            name, (distinct, index) = rows.values("age")
             age, why = C.parse_age(distinct)
             reasons.reject(name, index, why)
             band = np.where(age >= 0, C.esp_band_index(np.maximum(age, 0)), -1)
@@ -389,68 +513,81 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
             keys["age_band"] = (labels, index)
             band_bounds = {lab: ((5 * i, 5 * i + 4) if i < 18 else (90, -1)) for i, lab in enumerate(C.ESP_BANDS)}
     if "sex" in by:
-        name, (distinct, index) = column_values("sex")
+        name, (distinct, index) = rows.values("sex")
         sex, warn = C.classify_sex(distinct)
         reasons.warn_rows(name, index, warn)
         keys["sex"] = (sex, index)
     if "ethnic_group" in by:
-        name, (distinct, index) = column_values("ethnicity")
+        name, (distinct, index) = rows.values("ethnicity")
         group, warn = C.classify_ethnicity(distinct)
         reasons.warn_rows(name, index, warn)
         keys["ethnic_group"] = (group, index)
-    date_range = None
-    if "date" in mapping:
-        name, (distinct, index) = column_values("date")
-        dates, why = C.parse_dates(distinct)
-        earliest = np.datetime64(options.date_from or EARLIEST_DATE)
-        latest = np.datetime64(options.date_to or dt.date.today())
-        valid = ~np.isnat(dates)
-        out_of_range = valid & ((dates < earliest) | (dates > latest))
-        why = np.where(out_of_range, [f"date {d} is outside {earliest} to {latest}" for d in dates], why).astype(object)
-        reasons.reject(name, index, why)
-        usable = dates[valid & ~out_of_range]
-        if len(usable):
-            date_range = (str(usable.min()), str(usable.max()))
-        if "period" in by and shape == "records":
-            labels = np.array([_period_label(d, options.period_unit) if w == "" else "" for d, w in zip(dates, why)],
-                              dtype=object)
-            keys["period"] = (labels, index)
-    if "period" in by and "period" not in keys:
-        name, (distinct, index) = column_values("period")
-        labels = C.clean_text(distinct)
-        reasons.reject(name, index, np.where(labels == "", "period is empty", ""))
-        keys["period"] = (labels, index)
+    return keys, band_bounds
 
-    # aggregated extras: denominator, duplicates
-    denominator = None
-    if shape == "aggregated" and "denominator" in mapping:
-        name, (distinct, index) = column_values("denominator")
-        parsed, why = C.parse_counts(distinct)
-        why = np.array([w.replace("count", "denominator") for w in why], dtype=object)
-        reasons.reject(name, index, why)
-        denominator = parsed[index]
-        small = reasons.ok & (denominator < row_count)
-        reasons.reject_rows(name, small, "denominator is smaller than the count")
-    row_code = np.asarray(row_code_index)
+
+def _check_dates(rows: _Rows, shape: str, by: set[str], options: IngestOptions, keys: dict):
+    """Reject bad dates and dates outside the range asked for; for records broken down by period,
+    add each row's period to ``keys``. Returns the (first, last) date used, or None."""
+    if "date" not in rows.mapping:
+        return None
+    date_range = None
+    name, (distinct, index) = rows.values("date")
+    dates, why = C.parse_dates(distinct)
+    earliest = np.datetime64(options.date_from or EARLIEST_DATE)
+    latest = np.datetime64(options.date_to or dt.date.today())
+    valid = ~np.isnat(dates)
+    out_of_range = valid & ((dates < earliest) | (dates > latest))
+    why = np.where(out_of_range, [f"date {d} is outside {earliest} to {latest}" for d in dates], why).astype(object)
+    rows.reasons.reject(name, index, why)
+    usable = dates[valid & ~out_of_range]
+    if len(usable):
+        date_range = (str(usable.min()), str(usable.max()))
+    if "period" in by and shape == "records":
+        labels = np.array([_period_label(d, options.period_unit) if w == "" else "" for d, w in zip(dates, why)],
+                          dtype=object)
+        keys["period"] = (labels, index)
+    return date_range
+
+
+def _denominators(rows: _Rows, row_count: np.ndarray) -> np.ndarray:
+    """Aggregated files: each row's denominator; bad ones, and ones smaller than the count, rejected."""
+    name, (distinct, index) = rows.values("denominator")
+    parsed, why = C.parse_counts(distinct)
+    why = np.array([w.replace("count", "denominator") for w in why], dtype=object)
+    rows.reasons.reject(name, index, why)
+    denominator = parsed[index]
+    small = rows.reasons.ok & (denominator < row_count)
+    rows.reasons.reject_rows(name, small, "denominator is smaller than the count")
+    return denominator
+
+
+def _reject_duplicates(rows: _Rows, shape: str, row_code: np.ndarray, keys: dict) -> None:
+    """Aggregated: a second row for the same LSOA and breakdowns; records: a repeated record id."""
+    mapping, reasons, info = rows.mapping, rows.reasons, rows.info
     if shape == "aggregated":
         key_frame = pd.DataFrame({"code": row_code, **{k: idx for k, (_, idx) in keys.items()}})
         live = key_frame[reasons.ok]
         first = live.reset_index().groupby(list(key_frame.columns), sort=False)["index"].transform("first")
         dup_rows = live.index.to_numpy()[live.index.to_numpy() != first.to_numpy()]
         if len(dup_rows):
-            why = np.full(n, "", dtype=object)
+            why = np.full(rows.n, "", dtype=object)
             why[dup_rows] = [f"duplicate of row {r}"
                              for r in info.row_number(first.to_numpy()[live.index.to_numpy() != first.to_numpy()])]
             column = mapping["lsoa"] if "lsoa" in mapping else mapping["postcode"]
             reasons.reject_rows(column, why != "", why)
     elif "record_id" in mapping:
         name = mapping["record_id"]
-        dup = _duplicated(table[name]) & reasons.ok
+        dup = _duplicated(rows.table[name]) & reasons.ok
         reasons.reject_rows(name, dup, "duplicate record id")
 
-    ok = reasons.ok
-    grouped, per_code_rows = _aggregate(row_code, ok, keys, None if shape == "records" else row_count,
-                                        denominator, len(code))
+
+def _counts_by_lsoa21(rows: _Rows, places: _Places, keys: dict, band_bounds: dict, row_count: np.ndarray | None,
+                      denominator: np.ndarray | None) -> pd.DataFrame:
+    """The used rows summed per LSOA 2021 and breakdown; 2011 codes are shared among their 2021
+    LSOAs by ONS's weights. Fills ``places.conversion`` with the rows of each kind of code."""
+    ok = rows.reasons.ok
+    code, kind, row_code, conversion = places.code, places.kind, places.row_code_index, places.conversion
+    grouped, _ = _aggregate(row_code, ok, keys, row_count, denominator, len(code))
     grouped["code"] = code[grouped["code_index"].to_numpy()]
     grouped["kind"] = kind[grouped["code_index"].to_numpy()]
     per_code_rows = pd.Series(row_code[ok]).value_counts()
@@ -460,7 +597,7 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
     eleven = grouped[grouped["kind"] == "lsoa11"]
     twentyone = grouped[grouped["kind"] == "lsoa21"].rename(columns={"code": "lsoa21cd"})
     if len(eleven):
-        weights = lookup.rename(columns={"lsoa11cd": "code"})
+        weights = places.lookup.rename(columns={"lsoa11cd": "code"})
         spread = eleven.merge(weights, on="code", how="inner")
         spread["count"] = spread["count"] * spread["weight"]
         if "denominator" in spread:
@@ -480,7 +617,13 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
     if "age_band" in counts:
         counts["age_lo"] = [band_bounds[b][0] for b in counts["age_band"]]
         counts["age_hi"] = [band_bounds[b][1] for b in counts["age_band"]]
-    rows_not_used = _rows_not_used(info, reasons, row_count)
+    return counts
+
+
+def _lsoa_report(rows: _Rows, row_count: np.ndarray | None, counts: pd.DataFrame, conversion: dict,
+                 rows_not_used: pd.DataFrame, date_range, keys: dict) -> dict:
+    """The validation report: rows and counts read = used + rejected, codes by kind, reasons."""
+    ok, reasons, n, info = rows.reasons.ok, rows.reasons, rows.n, rows.info
     rejected = ~ok
     if row_count is None:
         counts_in, counts_rejected, counts_used = float(n), float(rejected.sum()), float(ok.sum())
@@ -488,7 +631,7 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
         counts_in = float(np.nansum(row_count))
         counts_rejected = float(np.nansum(row_count[rejected]))
         counts_used = float(np.nansum(row_count[ok]))
-    report = {
+    return {
         "rows_read": int(n + len(info.bad_rows)),
         "rows_used": int(ok.sum()),
         "rows_rejected": int(rejected.sum() + len(info.bad_rows)),
@@ -503,7 +646,6 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
         "lsoas": int(counts["lsoa21cd"].nunique()) if len(counts) else 0,
         "breakdowns": [k for k in BREAKDOWNS if k in keys],
     }
-    return IngestResult(report, rows_not_used, counts=counts, columns=mapping)
 
 
 def _duplicated(ids) -> np.ndarray:

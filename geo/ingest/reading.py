@@ -18,13 +18,14 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from geo.errors import GapmapError
+from geo.ingest.limits import IngestLimits, LimitExceeded
 
 DICT_STRING = pa.dictionary(pa.int32(), pa.string())
 SAMPLE_BYTES = 1 << 16
 
 
 class UnreadableFile(GapmapError):
-    """The file cannot be read as a table at all."""
+    """The file cannot be read as a table at all (or is over an ingest limit)."""
 
 
 @dataclass
@@ -38,6 +39,7 @@ class InputTable:
     bad_rows: list[tuple[int, str, str]] = field(default_factory=list)  # (line, text, reason)
     skipped_lines: tuple[int, ...] = ()  # file lines of the rows the parser could not split
     metadata: dict = field(default_factory=dict)
+    limits: IngestLimits = field(default_factory=IngestLimits.from_env)
 
     def row_number(self, index) -> np.ndarray:
         """File row of table rows (the header is row 1), counting the skipped rows in between."""
@@ -78,26 +80,49 @@ def detect_delimiter(text: str) -> str:
         return ","
 
 
+MAX_HEADER_CHARACTERS = 1 << 20
+
+
 def _header(path: Path, encoding: str, delimiter: str) -> list[str]:
     with open(path, newline="", encoding=encoding) as fh:
         try:
-            row = next(csv.reader(fh, delimiter=delimiter))
+            line = fh.readline(MAX_HEADER_CHARACTERS + 1)
+            if len(line) > MAX_HEADER_CHARACTERS:
+                raise UnreadableFile(f"{path.name}: the first line (the header) is longer than "
+                                     f"{MAX_HEADER_CHARACTERS:,} characters; is this a CSV file?")
+            row = next(csv.reader([line], delimiter=delimiter))
         except StopIteration:
             raise UnreadableFile(f"{path}: the file is empty") from None
         except UnicodeDecodeError as exc:
             raise UnreadableFile(f"{path}: the header is not valid {encoding} text ({exc.reason})") from None
+        except csv.Error as exc:
+            raise UnreadableFile(f"{path.name}: the header cannot be read as CSV ({exc})") from None
     return [c.strip().lstrip("\ufeff") for c in row]
 
 
-def peek(path: Path) -> InputTable:
-    """Format, encoding, delimiter and column names, without reading the data."""
+def peek(path: Path, limits: IngestLimits | None = None) -> InputTable:
+    """Format, encoding, delimiter and column names, without reading the data; a file over one of
+    the ``limits`` (size, workbook size, columns, rows) is refused here, before it is parsed."""
     path = Path(path)
     if not path.exists():
         raise UnreadableFile(f"{path}: no such file")
+    limits = limits or IngestLimits.from_env()
+    try:
+        limits.check_file_size(path)
+        info = _peek(path, limits)
+        limits.check_columns(info.columns, path.name)
+    except LimitExceeded as exc:
+        raise UnreadableFile(str(exc)) from None
+    info.limits = limits
+    return info
+
+
+def _peek(path: Path, limits: IngestLimits) -> InputTable:
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         import openpyxl
 
+        limits.check_workbook(path)  # before openpyxl unpacks anything: a zip bomb stops here
         try:
             book = openpyxl.load_workbook(path, read_only=True)
         except Exception as exc:  # openpyxl raises many kinds for a damaged workbook
@@ -114,6 +139,7 @@ def peek(path: Path) -> InputTable:
         except Exception as exc:
             raise UnreadableFile(f"{path}: not a readable Parquet file ({exc})") from None
         meta = {k.decode(): v.decode() for k, v in (schema.metadata or {}).items() if k != b"ARROW:schema"}
+        limits.check_parquet(pq.ParquetFile(path).metadata, path.name)
         return InputTable(path, "parquet", list(schema.names), metadata=meta)
     with open(path, "rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
@@ -125,6 +151,7 @@ def peek(path: Path) -> InputTable:
     except UnicodeDecodeError as exc:
         raise UnreadableFile(f"{path}: the text is not valid {encoding} ({exc.reason})") from None
     delimiter = detect_delimiter(text)
+    limits.check_text_lines(path, path.name)
     return InputTable(path, "csv", _header(path, encoding, delimiter), encoding=encoding, delimiter=delimiter)
 
 
@@ -140,7 +167,11 @@ def read(info: InputTable, columns: list[str], plain: tuple[str, ...] = ()) -> I
     if info.format == "xlsx":
         import pandas as pd
 
-        frame = pd.read_excel(info.path, sheet_name=0, dtype=str, keep_default_na=False)
+        frame = pd.read_excel(info.path, sheet_name=0, dtype=str, keep_default_na=False,
+                              nrows=info.limits.max_rows + 1)  # one more, to tell that there are too many
+        if len(frame) > info.limits.max_rows:
+            raise UnreadableFile(f"{info.path.name}: the sheet has more than {info.limits.max_rows:,} rows, over the "
+                                 f"limit (GAPMAP_MAX_ROWS). Split it by period, or raise the limit.")
         frame.columns = [str(c).strip() for c in frame.columns]
         table = pa.table({c: pa.array(frame[c].astype(str).to_numpy(), pa.string()) for c in columns})
     else:

@@ -57,4 +57,8 @@ def format_report(report: dict, name: str) -> str:
     for r in report.get("reasons", []):
         what = "flagged" if r["used"] else "rejected"
         lines.append(f"  {what} {r['rows']:,} row(s) [{r['column'] or 'row'}]: {r['reason']}")
+    rest = report.get("rows_not_listed")
+    if rest:
+        lines.append(f"  only the first {rest['limit']:,} rows not used are listed (GAPMAP_MAX_LISTED_ROWS); "
+                     f"the other {rest['rows']:,} are counted by reason above")
     return "\n".join(lines)

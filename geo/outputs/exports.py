@@ -72,11 +72,25 @@ def neutralise(value):
 def to_csv(frame, meta: dict) -> str:
     table = frame.drop(columns="geometry", errors="ignore").copy()
     for column in table.columns:
-        if table[column].dtype == object or str(table[column].dtype).startswith("string"):
+        if table[column].dtype == object or pd.api.types.is_string_dtype(table[column].dtype):  # pandas 3: "str"
             table[column] = table[column].map(neutralise)
     lines = table.to_csv(index=False)
-    notes = "".join(f"# {key}: {neutralise(str(value))}\n" for key, value in meta.items())
-    return lines + notes
+    return lines + metadata_lines(meta)
+
+
+def metadata_lines(meta: dict) -> str:
+    """The metadata as CSV lines under the table, one ``# key: value`` cell per line. Each cell is
+    quoted and kept to one line, so a value holding commas, quotes or line breaks cannot start a
+    cell of its own, and a cell that would start a formula is neutralised."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    for key, value in meta.items():
+        text = " ".join(f"# {key}: {value}".split())  # line breaks and tabs become spaces
+        writer.writerow([neutralise(text)])
+    return out.getvalue()
 
 
 def write(frame, meta: dict, fmt: str, out_dir: Path, indicator: str, extent: analysis.Extent) -> Path:

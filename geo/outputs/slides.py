@@ -89,12 +89,25 @@ def _place_name(store, extent: analysis.Extent) -> str:
     return str(areas.loc[areas[f"{extent.level}24cd"] == extent.code, f"{extent.level}24nm"].iloc[0])
 
 
+def plain_text(text: str) -> str:
+    """Text drawn as written: matplotlib reads ``$...$`` as mathematics (and fails on bad TeX), so
+    every ``$`` is escaped."""
+    return str(text).replace("\\$", "$").replace("$", "\\$")
+
+
 def render(store, indicator: str, extent: analysis.Extent, view: str = "indicator", fmt: str = "png",
            out_dir: Path = Path("."), title: str | None = None) -> Path:
     if view not in VIEWS:
         raise InvalidValue(f"view must be one of {', '.join(VIEWS)}")
     if fmt not in FORMATS:
         raise InvalidValue(f"format must be one of {', '.join(FORMATS)}")
+    if title is not None:
+        from geo.ingest.pipeline import IngestError, check_label
+
+        try:
+            check_label(title, "the title")
+        except IngestError as exc:
+            raise InvalidValue(str(exc)) from None
     from geo.views.map_table import map_table, with_geometry
 
     table = map_table(store, indicator, extent)  # the numbers every view shows, disclosure applied
@@ -138,7 +151,9 @@ def render(store, indicator: str, extent: analysis.Extent, view: str = "indicato
     label = meta.get("measure") or (described.split(":")[0].split(" (")[0] if described else indicator)
     if indicator == "acute_morbidity_indicator":
         label = "emergency admissions (acute morbidity ratio)"
-    place = _place_name(store, extent)
+    label = plain_text(label)
+    title = plain_text(title) if title else title
+    place = plain_text(_place_name(store, extent))
     view_words = {"indicator": label, "hotspots": f"Hot and cold spots (Getis-Ord Gi*) of {label}",
                   "clusters": f"Local Moran clusters of {label}", "bivariate": f"Deprivation and {label}",
                   "deciles-local": "IMD 2025 deciles within the " + ("place" if extent.level == "lad" else "ICB")}

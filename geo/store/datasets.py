@@ -92,9 +92,35 @@ class DatasetStore:
     def list(self) -> list[dict]:
         return [self.get(n).meta for n in self.names()]
 
+    def clean_leftovers(self, older_than: float | None = None) -> list[Path]:
+        """Delete what dead ingests left: partial versions, temporary links, and versions no
+        dataset points at (older than ``older_than`` seconds, so a running ingest is never
+        touched). Returns what went."""
+        from geo.store.folder import LEFTOVER_AGE_SECONDS
+
+        cutoff = time.time() - (LEFTOVER_AGE_SECONDS if older_than is None else older_than)
+        versions = self.root / ".versions"
+        if not versions.exists():
+            return []
+        in_use = {p.resolve() for p in self.root.iterdir() if p.is_symlink()}
+        gone = []
+        for path in list(versions.iterdir()) + list(self.root.glob(".link-*")):
+            try:
+                if path.lstat().st_mtime >= cutoff or path.resolve() in in_use:
+                    continue
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+                gone.append(path)
+            except FileNotFoundError:
+                continue
+        return gone
+
     def save(self, name: str, meta: dict, rows_not_used: pd.DataFrame, counts: pd.DataFrame | None = None,
              practices=None) -> Dataset:
         check_name(name)
+        self.clean_leftovers()
         versions = self.root / ".versions"
         versions.mkdir(parents=True, exist_ok=True)
         version = f"{name}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"

@@ -14,6 +14,7 @@ place behind the same methods).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
 LEVELS = ("ward", "lad", "icb")
+LEFTOVER_AGE_SECONDS = 6 * 3600  # a partial build or ingest older than this is from a process that died
 POINT_KINDS = ("schools", "gp_practices", "hospitals")
 CODE_COLUMN = {"ward": "ward24cd", "lad": "lad24cd", "icb": "icb24cd"}
 
@@ -97,6 +99,53 @@ class Store:
     def writer(self) -> StoreWriter:
         self.root.mkdir(parents=True, exist_ok=True)
         return StoreWriter(self)
+
+    @contextlib.contextmanager
+    def build_lock(self):
+        """Held for the whole of a build: a second build of the same store is refused with a message
+        (instead of two builds pruning each other's work). The lock is an OS file lock, so a killed
+        build never leaves it held."""
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / ".build.lock"
+        with open(path, "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                raise StoreError(f"Another build of the store at {self.root} is running ({holder}). Wait for it to "
+                                 f"finish, then check `gapmap data status`.") from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"process {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+            fh.flush()
+            try:
+                self.clean_leftovers()
+                yield
+            finally:
+                fh.seek(0)
+                fh.truncate()
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def clean_leftovers(self, older_than: float = LEFTOVER_AGE_SECONDS) -> list[Path]:
+        """Delete partial builds and temporary links left by processes that died (older than
+        ``older_than`` seconds, so a running build's work is never touched). Returns what went."""
+        cutoff = time.time() - older_than
+        gone = []
+        candidates = list((self.root / "builds").glob(".partial-*")) + list(self.root.glob(".current-*"))
+        for path in candidates:
+            try:
+                if path.lstat().st_mtime < cutoff:
+                    if path.is_dir() and not path.is_symlink():
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        path.unlink(missing_ok=True)
+                    gone.append(path)
+            except FileNotFoundError:
+                continue
+        return gone
 
     def prune(self, keep: set[str]) -> None:
         """Delete builds other than ``keep`` and the one before it; leftover partial builds too."""
