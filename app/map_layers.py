@@ -316,7 +316,7 @@ def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) ->
     labels["v"] = views[0][1] if views else "Value"  # the indicator's readable name, not its column
     data = page_data(m)
     data.update({"map": m.get_name(), "packed": packed, "scale": 10 ** frame.attrs.get("decimals", 5),
-                 "compact": compact, "stroke": 0 if compact else 0.4, "labels": labels, "nodata": NO_DATA_COLOUR,
+                 "compact": compact, "stroke": 0.8 if compact else 0.4, "labels": labels, "nodata": NO_DATA_COLOUR,
                  "nodataLabel": NO_DATA, "title": labels["v"],
                  "views": [{k: v[k] for k in ("key", "name", "palette", "labels")} for v in view_data]})
     m.get_root().html.add_child(Element(_templates().get_template("map_frame.html").render(

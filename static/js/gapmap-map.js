@@ -64,8 +64,11 @@
   function styleOf(properties, i, data) {
     var c = classIndex(properties, i);
     var colour = c === null ? null : data.views[i].palette[c];
-    return {fillColor: colour || data.nodata, color: '#555555', weight: data.stroke, fillOpacity: 0.75,
-            dashArray: colour ? null : '3 3'};
+    // England-sized maps: no borders, but each LSOA outlined in its own colour, so the many that
+    // are under a pixel at this zoom (cities) still show
+    return {fillColor: colour || data.nodata, color: data.compact ? colour || data.nodata : '#555555',
+            weight: data.stroke, fillOpacity: 0.75, opacity: data.compact ? 0.75 : 1,
+            dashArray: colour || data.compact ? null : '3 3'};
   }
 
   /* What the legend of view i calls an LSOA's class. */
@@ -152,6 +155,14 @@
     var overlays = data.overlays.map(function (o) { return {key: o.key, name: o.name, layer: win[o.layer]}; })
       .filter(function (o) { return o.layer; });
     var state = parseState(win.location.search, data.views, data.overlays);
+
+    // one <main> landmark holding the title, the map and its table (screen readers find them there)
+    var container = map.getContainer(), main = doc.createElement('main');
+    main.className = 'gapmap-main';
+    container.parentNode.insertBefore(main, container);
+    ['.visually-hidden', '#gapmap-table'].forEach(function (s) { var e = doc.querySelector(s); if (e) { main.appendChild(e); } });
+    main.insertBefore(container, main.querySelector('#gapmap-table'));
+    map.invalidateSize();
     var view = viewIndex(data.views, state.view);
 
     // the points of each point layer, as small circles (schools clustered)
@@ -172,6 +183,7 @@
     var layer = L.geoJSON(geojson, {
       style: function (f) { return styleOf(f.properties, view, data); },
       renderer: data.compact ? L.canvas() : undefined,
+      smoothFactor: data.compact ? 0 : 1,  // keep the smallest LSOAs rather than simplify them away
       onEachFeature: function (f, l) {
         l.bindTooltip(function () { return tooltipHtml(f.properties, data.labels); }, {sticky: true});
       }
