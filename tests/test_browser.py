@@ -332,6 +332,10 @@ def test_the_address_holds_the_map_state_and_reopens_it(server, browser, tmp_pat
         wait_for(browser, map_ready)
         state_in_frame(browser, "dec", {"Ward outlines", "GP practices"})
         keep(browser, tmp_path, "embedded_state.png")
+        console_errors(browser)
+        Select(browser.find_element(By.ID, "gapmap-view")).select_by_value("rural")  # tells the other origin nothing
+        assert "view=rural" in browser.execute_script("return location.search")
+        assert not console_errors(browser)
         browser.switch_to.default_content()
 
 

@@ -260,12 +260,18 @@
       if (win.history && win.history.replaceState) {
         win.history.replaceState(null, '', win.location.pathname + query + win.location.hash);
       }
-      if (win.parent && win.parent !== win) {
-        try {  // the map page around the frame follows (only when it is ours: same origin)
-          win.parent.postMessage({type: 'gapmap-state', query: query}, win.location.origin);
-        } catch (e) { /* a page of another origin: nothing to tell */ }
+      if (win.parent && win.parent !== win && sameOriginParent()) {  // the map page around the frame follows
+        win.parent.postMessage({type: 'gapmap-state', query: query}, win.location.origin);
       }
       doc.documentElement.setAttribute('data-gapmap-state', query);
+    }
+
+    function sameOriginParent() {
+      try {  // reading another origin's address throws: an intranet page embedding the map is told nothing
+        return win.parent.location.origin === win.location.origin;
+      } catch (e) {
+        return false;
+      }
     }
 
     function renderTable() {
