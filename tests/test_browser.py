@@ -179,11 +179,11 @@ def keep(driver, tmp_path, name: str) -> None:
 
 
 def markers_of(driver, colour: str) -> int:
-    """Circles of a layer's colour on the map, plus cluster icons (schools are clustered)."""
+    """Circles filled with a layer's colour on the map, plus cluster icons (schools are clustered)."""
     return driver.execute_script(
         "var c = arguments[0]; return document.querySelectorAll('.marker-cluster').length + "
         "Array.prototype.filter.call(document.querySelectorAll('path.leaflet-interactive'), "
-        "function (p) { return p.getAttribute('stroke') === c; }).length;", colour)
+        "function (p) { return p.getAttribute('fill') === c; }).length;", colour)
 
 
 @pytest.mark.mirror

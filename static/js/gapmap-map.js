@@ -169,7 +169,9 @@
     data.points.forEach(function (group) {
       var target = win[group.layer];
       group.rows.forEach(function (r) {
-        var marker = L.circleMarker([r[0], r[1]], {radius: 5, color: group.colour, fillOpacity: 0.9});
+        // white-ringed, so a point shows on every class colour
+        var marker = L.circleMarker([r[0], r[1]], {radius: 6, color: '#ffffff', weight: 1.5, fillColor: group.colour,
+                                                   fillOpacity: 1});
         marker.bindTooltip(escapeHtml(r[2]));
         if (group.popup) {
           marker.bindPopup('<b>' + escapeHtml(r[2]) + '</b><br>' + escapeHtml(r[3]) + '<br>Pupils: ' +
@@ -311,6 +313,22 @@
       });
     }
     map.on('overlayadd overlayremove', publish);
+    // the layer list shows each point layer's colour, the key to its markers (again whenever
+    // Leaflet redraws the list)
+    function keys() {
+      Array.prototype.forEach.call(doc.querySelectorAll('.leaflet-control-layers-overlays label'), function (label) {
+        var group = data.points.filter(function (g) { return label.textContent.trim() === g.name; })[0];
+        var text = label.querySelector('span span') || label.querySelector('span');
+        if (!group || !text || label.querySelector('.gapmap-point-key')) { return; }
+        var key = doc.createElement('span');
+        key.className = 'gapmap-point-key';
+        key.style.background = group.colour;
+        key.setAttribute('aria-hidden', 'true');
+        text.insertBefore(key, text.firstChild);
+      });
+    }
+    keys();
+    map.on('layeradd layerremove', function () { win.setTimeout(keys, 0); });
     setView(state.view);
     setDisplay(state.display);
     doc.documentElement.setAttribute('data-gapmap-ready', '1');
