@@ -169,6 +169,11 @@ def test_one_rate_unit_on_the_map_page(client):
     assert "per 1,000 residents" in map_data(frame)["labels"]["v"]  # the legend title and the tooltip
     assert "per 1,000 residents" in page
     assert "100,000" not in page and "100,000" not in frame
+    # the bivariate legend: titled, a readable grid, arrows inside the box, and a No data entry
+    bivariate = frame.split('class="gapmap-legend gapmap-bivariate"')[1].split('<p class="note">')[0]
+    assert '<h2 class="gapmap-legend-title">Deprivation x activity (bivariate)</h2>' in bivariate
+    assert "repeat(3, 24px)" in bivariate and bivariate.count("<span style=\"background:") == 9
+    assert "more deprived &rarr;" in bivariate and "No data" in bivariate
 
 
 def test_pages_name_an_icon(client):
