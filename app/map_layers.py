@@ -185,7 +185,8 @@ def _add_points(store, extent, layers, m) -> None:
             rows = [[round(r.geometry.y, 5), round(r.geometry.x, 5), str(r.name), str(r.phase),
                      None if pd.isna(r.pupils) else int(r.pupils),
                      None if pd.isna(r.fsm_percent) else float(r.fsm_percent)] for r in chosen.itertuples()]
-            groups.append({"layer": cluster.get_name(), "colour": "#005eb8", "rows": rows, "popup": True})
+            groups.append({"layer": cluster.get_name(), "name": f"Schools: {label}", "colour": "#005eb8",
+                           "rows": rows, "popup": True})
     for kind, label, colour, wanted in (("gp_practices", "GP practices", "#007f3b", "gps"),
                                         ("hospitals", "Hospitals", "#da291c", "hospitals")):
         if wanted not in layers:
@@ -197,7 +198,7 @@ def _add_points(store, extent, layers, m) -> None:
         group = folium.FeatureGroup(name=label, show=False)
         group.add_to(m)
         rows = [[round(r.geometry.y, 5), round(r.geometry.x, 5), str(r.name)] for r in points.itertuples()]
-        groups.append({"layer": group.get_name(), "colour": colour, "rows": rows, "popup": False})
+        groups.append({"layer": group.get_name(), "name": label, "colour": colour, "rows": rows, "popup": False})
 
 
 def _focus(store, frame, code: str, m) -> None:
@@ -223,12 +224,9 @@ def _head(m, store, title: str, extent: analysis.Extent) -> None:
     """The page's title (the offline file and the browser tab name the map) and its icon."""
     place = "England"
     if extent.level != "england":
-        try:
-            areas = store.areas(extent.level)
-            named = areas.loc[areas[f"{extent.level}24cd"] == extent.code, f"{extent.level}24nm"]
-            place = str(named.iloc[0]) if len(named) else extent.code
-        except (KeyError, ValueError):
-            place = extent.code
+        areas = store.areas(extent.level)
+        named = areas.loc[areas[f"{extent.level}24cd"] == extent.code, f"{extent.level}24nm"]
+        place = str(named.iloc[0]) if len(named) else extent.code
     m.get_root().header.add_child(Element(f"<title>{html.escape(title)}: {html.escape(place)} (Gapmap)</title>"
                                           f'<link rel="icon" href="{FAVICON}">'), name="gapmap_head")
 
@@ -294,7 +292,7 @@ def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) ->
     labels["v"] = views[0][1] if views else "Value"  # the indicator's readable name, not its column
     data = page_data(m)
     data.update({"map": m.get_name(), "packed": packed, "scale": 10 ** frame.attrs.get("decimals", 5),
-                 "compact": compact, "stroke": 0 if compact else 0.4, "labels": labels, "nodata": NO_DATA_COLOUR,
+                 "compact": compact, "stroke": 0.8 if compact else 0.4, "labels": labels, "nodata": NO_DATA_COLOUR,
                  "nodataLabel": NO_DATA, "title": labels["v"],
                  "views": [{k: v[k] for k in ("key", "name", "palette", "labels")} for v in view_data]})
     m.get_root().html.add_child(Element(_templates().get_template("map_frame.html").render(

@@ -165,3 +165,29 @@ def test_upload_page_ingests_and_reports(client, fixture_store):
     binary = {"file": (io.BytesIO(bytes(range(256))), "b.csv"), "name": "broken", "csrf_token": csrf(client)}
     refused = client.post("/upload", data=binary, content_type="multipart/form-data")
     assert refused.status_code == 400 and "not a text file" in refused.get_data(as_text=True)
+
+
+def test_one_rate_unit_on_the_map_page(client):
+    """The legend, the tooltip and the panel give an activity rate in the same unit."""
+    import io
+
+    rows = "lsoa21cd,count\n" + "".join(f"E0100000{i},{5 * i}\n" for i in range(1, 7))
+    data = {"file": (io.BytesIO(rows.encode()), "counts.csv"), "name": "unit-check", "measure": "Admissions",
+            "csrf_token": csrf(client)}
+    assert client.post("/upload", data=data, content_type="multipart/form-data").status_code == 200
+    page = client.get("/map?icb=E54000001&indicator=unit-check").get_data(as_text=True)
+    frame = client.get("/map/frame?icb=E54000001&indicator=unit-check").get_data(as_text=True)
+    assert "per 1,000 residents" in map_data(frame)["labels"]["v"]  # the legend title and the tooltip
+    assert "per 1,000 residents" in page
+    assert "100,000" not in page and "100,000" not in frame
+    # the bivariate legend: titled, a readable grid, arrows inside the box, and a No data entry
+    bivariate = frame.split('class="gapmap-legend gapmap-bivariate"')[1].split('<p class="note">')[0]
+    assert '<h2 class="gapmap-legend-title">Deprivation x activity (bivariate)</h2>' in bivariate
+    assert "repeat(3, 24px)" in bivariate and bivariate.count("<span style=\"background:") == 9
+    assert "more deprived &rarr;" in bivariate and "No data" in bivariate
+
+
+def test_pages_name_an_icon(client):
+    page = client.get("/?icb=E54000001").get_data(as_text=True)
+    assert '<link rel="icon" href="/static/favicon.svg"' in page
+    assert client.get("/static/favicon.svg").status_code == 200

@@ -181,11 +181,11 @@ def keep(driver, tmp_path, name: str) -> None:
 
 
 def markers_of(driver, colour: str) -> int:
-    """Circles of a layer's colour on the map, plus cluster icons (schools are clustered)."""
+    """Circles filled with a layer's colour on the map, plus cluster icons (schools are clustered)."""
     return driver.execute_script(
         "var c = arguments[0]; return document.querySelectorAll('.marker-cluster').length + "
         "Array.prototype.filter.call(document.querySelectorAll('path.leaflet-interactive'), "
-        "function (p) { return p.getAttribute('stroke') === c; }).length;", colour)
+        "function (p) { return p.getAttribute('fill') === c; }).length;", colour)
 
 
 @pytest.mark.mirror
@@ -334,6 +334,10 @@ def test_the_address_holds_the_map_state_and_reopens_it(server, browser, tmp_pat
         wait_for(browser, map_ready)
         state_in_frame(browser, "dec", {"Ward outlines", "GP practices"})
         keep(browser, tmp_path, "embedded_state.png")
+        console_errors(browser)
+        Select(browser.find_element(By.ID, "gapmap-view")).select_by_value("rural")  # tells the other origin nothing
+        assert "view=rural" in browser.execute_script("return location.search")
+        assert not console_errors(browser)
         browser.switch_to.default_content()
 
 

@@ -64,8 +64,11 @@
   function styleOf(properties, i, data) {
     var c = classIndex(properties, i);
     var colour = c === null ? null : data.views[i].palette[c];
-    return {fillColor: colour || data.nodata, color: '#555555', weight: data.stroke, fillOpacity: 0.75,
-            dashArray: colour ? null : '3 3'};
+    // England-sized maps: no borders, but each LSOA outlined in its own colour, so the many that
+    // are under a pixel at this zoom (cities) still show
+    return {fillColor: colour || data.nodata, color: data.compact ? colour || data.nodata : '#555555',
+            weight: data.stroke, fillOpacity: 0.75, opacity: data.compact ? 0.75 : 1,
+            dashArray: colour || data.compact ? null : '3 3'};
   }
 
   /* What the legend of view i calls an LSOA's class. */
@@ -152,13 +155,23 @@
     var overlays = data.overlays.map(function (o) { return {key: o.key, name: o.name, layer: win[o.layer]}; })
       .filter(function (o) { return o.layer; });
     var state = parseState(win.location.search, data.views, data.overlays);
+
+    // one <main> landmark holding the title, the map and its table (screen readers find them there)
+    var container = map.getContainer(), main = doc.createElement('main');
+    main.className = 'gapmap-main';
+    container.parentNode.insertBefore(main, container);
+    ['.visually-hidden', '#gapmap-table'].forEach(function (s) { var e = doc.querySelector(s); if (e) { main.appendChild(e); } });
+    main.insertBefore(container, main.querySelector('#gapmap-table'));
+    map.invalidateSize();
     var view = viewIndex(data.views, state.view);
 
     // the points of each point layer, as small circles (schools clustered)
     data.points.forEach(function (group) {
       var target = win[group.layer];
       group.rows.forEach(function (r) {
-        var marker = L.circleMarker([r[0], r[1]], {radius: 5, color: group.colour, fillOpacity: 0.9});
+        // white-ringed, so a point shows on every class colour
+        var marker = L.circleMarker([r[0], r[1]], {radius: 6, color: '#ffffff', weight: 1.5, fillColor: group.colour,
+                                                   fillOpacity: 1});
         marker.bindTooltip(escapeHtml(r[2]));
         if (group.popup) {
           marker.bindPopup('<b>' + escapeHtml(r[2]) + '</b><br>' + escapeHtml(r[3]) + '<br>Pupils: ' +
@@ -172,6 +185,7 @@
     var layer = L.geoJSON(geojson, {
       style: function (f) { return styleOf(f.properties, view, data); },
       renderer: data.compact ? L.canvas() : undefined,
+      smoothFactor: data.compact ? 0 : 1,  // keep the smallest LSOAs rather than simplify them away
       onEachFeature: function (f, l) {
         l.bindTooltip(function () { return tooltipHtml(f.properties, data.labels); }, {sticky: true});
       }
@@ -248,12 +262,18 @@
       if (win.history && win.history.replaceState) {
         win.history.replaceState(null, '', win.location.pathname + query + win.location.hash);
       }
-      if (win.parent && win.parent !== win) {
-        try {  // the map page around the frame follows (only when it is ours: same origin)
-          win.parent.postMessage({type: 'gapmap-state', query: query}, win.location.origin);
-        } catch (e) { /* a page of another origin: nothing to tell */ }
+      if (win.parent && win.parent !== win && sameOriginParent()) {  // the map page around the frame follows
+        win.parent.postMessage({type: 'gapmap-state', query: query}, win.location.origin);
       }
       doc.documentElement.setAttribute('data-gapmap-state', query);
+    }
+
+    function sameOriginParent() {
+      try {  // reading another origin's address throws: an intranet page embedding the map is told nothing
+        return win.parent.location.origin === win.location.origin;
+      } catch (e) {
+        return false;
+      }
     }
 
     function renderTable() {
@@ -293,6 +313,22 @@
       });
     }
     map.on('overlayadd overlayremove', publish);
+    // the layer list shows each point layer's colour, the key to its markers (again whenever
+    // Leaflet redraws the list)
+    function keys() {
+      Array.prototype.forEach.call(doc.querySelectorAll('.leaflet-control-layers-overlays label'), function (label) {
+        var group = data.points.filter(function (g) { return label.textContent.trim() === g.name; })[0];
+        var text = label.querySelector('span span') || label.querySelector('span');
+        if (!group || !text || label.querySelector('.gapmap-point-key')) { return; }
+        var key = doc.createElement('span');
+        key.className = 'gapmap-point-key';
+        key.style.background = group.colour;
+        key.setAttribute('aria-hidden', 'true');
+        text.insertBefore(key, text.firstChild);
+      });
+    }
+    keys();
+    map.on('layeradd layerremove', function () { win.setTimeout(keys, 0); });
     setView(state.view);
     setDisplay(state.display);
     doc.documentElement.setAttribute('data-gapmap-ready', '1');

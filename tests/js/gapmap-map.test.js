@@ -96,3 +96,12 @@ test('the tooltip shows readable labels, never raw keys, and escapes values', ()
   assert.ok(html.includes('<th scope="row">Code</th>') && html.includes('<th scope="row">Score</th>'));
   assert.ok(!html.includes('f0') && html.includes('&lt;script&gt;'));
 });
+
+test('England-sized maps outline each LSOA in its own colour so sub-pixel LSOAs still show', () => {
+  const {packed, data} = sample();
+  data.compact = true;
+  data.stroke = 0.8;
+  const p = Gapmap.features(packed, 1e4).features.map((f) => f.properties);
+  assert.deepEqual(p.map((x) => Gapmap.styleOf(x, 0, data).color), ['#aaaaaa', '#222222', '#969696']);
+  assert.ok(p.every((x) => Gapmap.styleOf(x, 0, data).weight > 0));
+});
