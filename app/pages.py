@@ -161,9 +161,9 @@ SYNTHETIC_NOTE = "SYNTHETIC DATA: made-up records, not real activity."
 
 
 def _is_synthetic(store, indicator: str) -> bool:
-    from geo.datasets import DatasetStore
+    from geo.analysis import is_synthetic
 
-    return indicator in DatasetStore(store).names() and bool(DatasetStore(store).get(indicator).meta.get("synthetic"))
+    return is_synthetic(store, indicator)
 
 
 @bp.get("/search")

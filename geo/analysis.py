@@ -123,10 +123,16 @@ def local_statistic(store: Store, indicator: str, extent: Extent, statistic: str
     else:
         raise AnalysisError(f"unknown statistic {statistic!r}: local-moran, gi-star or bivariate")
     attrs = {**out.attrs, "indicator": indicator, "extent": f"{extent.level} {extent.code or ''}".strip(),
-             "weights": weights_module.describe(w)}
+             "weights": weights_module.describe(w), "synthetic": is_synthetic(store, indicator)}
     joined = frame.set_index("lsoa21cd")[["lsoa21nm", "ward24nm", "lad24nm"]].join(out)
     joined.attrs.update(attrs)
     return joined
+
+
+def is_synthetic(store: Store, indicator: str) -> bool:
+    """True when ``indicator`` is a dataset labelled synthetic (made-up records)."""
+    datasets = DatasetStore(store)
+    return indicator in datasets.names() and bool(datasets.get(indicator).meta.get("synthetic"))
 
 
 def global_moran(store: Store, indicator: str, extent: Extent, permutations: int = 999, seed: int = 12345,
@@ -159,7 +165,7 @@ def bivariate(store: Store, indicator: str, extent: Extent, deprivation: str = "
     frame["bivariate_class"] = b.classes
     frame["bivariate_colour"] = b.colour_of()
     frame.attrs.update({"deprivation_breaks": b.deprivation_breaks, "activity_breaks": b.activity_breaks,
-                        "colours": b.colours, "n": n, "scheme": scheme})
+                        "colours": b.colours, "n": n, "scheme": scheme, "synthetic": is_synthetic(store, indicator)})
     return frame
 
 

@@ -182,6 +182,22 @@ def test_csv_with_its_json_label_stays_synthetic_with_the_box_unticked(client, f
     assert "SYNTHETIC DATA" in client.get("/map?icb=E54000001&indicator=synthetic-csv").get_data(as_text=True)
 
 
+def test_bivariate_and_local_statistics_carry_the_synthetic_mark(client, fixture_store):
+    from geo.analysis import Extent, bivariate, local_statistic
+
+    label = io.BytesIO(json.dumps({"synthetic": True}).encode())
+    assert upload(client, "synthetic-stats", (io.BytesIO(COUNTS), "s.csv"), (label, "s.csv.json")).status_code == 200
+    extent = Extent("icb", "E54000001")
+    for statistic in ("bivariate", "gi-star", "local-moran"):
+        frame = local_statistic(fixture_store, "synthetic-stats", extent, statistic, permutations=99)
+        assert frame.attrs["synthetic"] is True, statistic
+    assert bivariate(fixture_store, "synthetic-stats", extent).attrs["synthetic"] is True
+    assert local_statistic(fixture_store, "imd_score", extent, "bivariate", deprivation="income_score",
+                           permutations=99).attrs["synthetic"] is False
+    body = client.get("/api/statistics?icb=E54000001&indicator=synthetic-stats&stat=bivariate&permutations=99")
+    assert body.get_json()["method"]["synthetic"] is True
+
+
 def test_parquet_label_is_read_and_real_data_stay_unlabelled(client, fixture_store, tmp_path):
     from geo.datasets import DatasetStore
 
