@@ -37,7 +37,8 @@ def place_heading(store, extent) -> tuple[str, str]:
     row = areas[areas[f"{extent.level}24cd"] == extent.code].iloc[0]
     if extent.level == "icb":
         nhs = row.get("icb24cdh")
-        return str(row["icb24nm"]), f"ICB {extent.code}" + (f", NHS code {nhs}" if isinstance(nhs, str) else "")
+        name = str(row["icb24nm"]).replace("Integrated Care Board", "ICB")
+        return name, f"ICB {extent.code}" + (f", NHS code {nhs}" if isinstance(nhs, str) else "")
     return str(row["lad24nm"]), f"local authority {extent.code}"
 
 

@@ -110,6 +110,8 @@ def test_blmk_offers_four_places_and_draws_wards_inside(england_store):
     assert [name for _, name in options] == ["Bedford (117 LSOAs)", "Central Bedfordshire (175 LSOAs)",
                                             "Luton (125 LSOAs)", "Milton Keynes (166 LSOAs)"]
     assert "4 of Buckinghamshire's 334 LSOAs" in " ".join(page.split())
+    map_page = app.test_client().get("/map?icb=QHG&indicator=imd_score").get_data(as_text=True)
+    assert heading(map_page).endswith("NHS Bedfordshire, Luton and Milton Keynes ICB (ICB E54000024, NHS code QHG)")
     assert places_of_icb(england_store, "E54000024")["offered"].sum() == 4
     wards = outlines(england_store, "ward", icb="E54000024").set_index("ward24cd")
     assert len(wards) == 99 and wards["lsoas"].sum() == 587
