@@ -100,7 +100,20 @@ def upload():
             result = ingest(path, options, params.store())
         except (IngestError, DatasetError, ValueError) as exc:
             return _page([form_words(str(exc), file.filename, tmp)], 400)
+        looks_synthetic = not result.meta.get("synthetic") and _demo_columns(path)
     rows = result.rows_not_used.head(200).to_dict("records")
     return render_template("upload_report.html", name=name, report=result.report, meta=result.meta,
                            text=format_report(result.report, name), rows=rows,
-                           total_rows=len(result.rows_not_used))
+                           total_rows=len(result.rows_not_used), looks_synthetic=looks_synthetic)
+
+
+def _demo_columns(path: Path) -> bool:
+    """True when the file has exactly the columns `gapmap demo-data` writes. Real SUS extracts can
+    have them too, so this asks the user rather than labelling the data."""
+    from geo.synthetic import COLUMNS
+    from geo.tabular_input import UnreadableFile, peek
+
+    try:
+        return list(peek(path).columns) == list(COLUMNS)
+    except UnreadableFile:
+        return False

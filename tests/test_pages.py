@@ -216,6 +216,19 @@ def test_parquet_label_is_read_and_real_data_stay_unlabelled(client, fixture_sto
     assert 'class="gapmap-synthetic"' not in frame
 
 
+def test_demo_data_without_its_label_is_flagged(client, fixture_store, tmp_path):
+    from geo import synthetic
+
+    table, meta = synthetic.generate(fixture_store, "E54000001", rows=50, seed=3)
+    path = synthetic.write(table, meta, tmp_path / "demo.csv")
+    response = upload(client, "demo-unlabelled", (io.BytesIO(path.read_bytes()), "demo.csv"))
+    assert response.status_code == 200 and 'id="looks-synthetic"' in response.get_data(as_text=True)
+    labelled = upload(client, "demo-labelled", (io.BytesIO(path.read_bytes()), "demo.csv"),
+                      (io.BytesIO(path.with_name("demo.csv.json").read_bytes()), "demo.csv.json"))
+    text = labelled.get_data(as_text=True)
+    assert "SYNTHETIC DATA" in text and 'id="looks-synthetic"' not in text
+
+
 def test_a_bad_label_file_is_refused_with_the_form_kept(client):
     response = upload(client, "bad-label", (io.BytesIO(COUNTS), "ae.csv"), (io.BytesIO(b"not json"), "ae.csv.json"))
     text = response.get_data(as_text=True)
