@@ -81,6 +81,9 @@ def test_places_mostly_outside_the_icb_are_not_offered(fixture_store):
 
     table = places_of_icb(fixture_store, "E54000002")
     assert table[["lad24cd", "lsoas", "lsoas_in_icb", "offered"]].values.tolist() == [["E06000002", 4, 2, True]]
+    app = create_app({"GAPMAP_STORE": str(fixture_store.root), "TESTING": True})
+    listed = app.test_client().get("/api/places?icb=QBB").get_json()
+    assert listed == [{"lad24cd": "E06000002", "lad24nm": "Betaford", "lsoas": 4, "lsoas_in_icb": 2, "offered": True}]
     table = places_of_icb(fixture_store, "E54000001").set_index("lad24cd")
     assert table.loc["E06000001", "lsoas_in_icb"] == 4 and table.loc["E06000002", "lsoas_in_icb"] == 2
 
