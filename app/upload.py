@@ -25,8 +25,9 @@ from geo.nhs_indicators import catalogue
 bp = Blueprint("upload", __name__)
 
 # the column roles the form lets a user name (the rest are found by their usual names)
-COLUMN_FIELDS = {"lsoa": "LSOA code", "postcode": "Postcode", "count": "Count", "age": "Age",
-                 "sex": "Sex", "ethnicity": "Ethnic category", "date": "Date"}
+COLUMN_FIELDS = {"lsoa": "LSOA code", "postcode": "Postcode", "count": "Count", "denominator": "Population",
+                 "age": "Age", "age_band": "Age band", "sex": "Sex", "ethnicity": "Ethnic category", "date": "Date",
+                 "period": "Period", "record_id": "Record id"}
 SIDECAR_LIMIT = 1 << 20  # a label file is a few hundred bytes
 
 
@@ -45,6 +46,12 @@ def form_words(message: str, file_name: str, tmp: str) -> str:
         role = match.group(1)
         return f'the "{COLUMN_FIELDS[role]} column" box' if role in COLUMN_FIELDS else 'the "Column names" boxes'
 
+    def roles(match):  # "no age or age_band column found": the boxes' own names
+        words = [COLUMN_FIELDS.get(w, w) for w in match.group(1).split(" or ")]
+        return f"no {' or '.join(words)} column found"
+
+    message = re.sub(r"no ([a-z_]+(?: or [a-z_]+)*) column found", roles, message)
+    message = re.sub(r"break down by ([a-z_]+)", lambda m: "break down by " + m.group(1).replace("_", " "), message)
     return re.sub(r"--column ([A-Za-z_]+)=NAME", box, message)
 
 

@@ -256,6 +256,13 @@ def test_upload_error_names_the_file_and_the_forms_own_boxes(client):
     assert re.search(r'<option value="higher-is-better"\s+selected>', text)
     assert re.search(r'<option value="UEC01"\s+selected>', text)
     assert re.search(r'name="by_sex"\s+checked', text)
+    # a breakdown with no column for it: the roles named as the form's boxes
+    data2 = b"lsoa21cd,count\nE01000001,5\n"
+    import html
+
+    text = html.unescape(upload(client, "no-age", (io.BytesIO(data2), "c.csv"), shape="records",
+                                by_age_band="on").get_data(as_text=True))
+    assert "break down by age band: no Age or Age band column found" in text and 'the "Column names" boxes' in text and "--" not in text
     # and the boxes the message names do the job
     fixed = upload(client, "named-columns", (io.BytesIO(data), "my counts.csv"), column_lsoa="area",
                    column_count="admissions_total")
