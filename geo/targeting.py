@@ -83,4 +83,3 @@ def targeting_list(store, targets: pd.DataFrame) -> pd.DataFrame:
                                                                               for r in rs.split('; ')}))})
     return pd.DataFrame(rows, columns=["kind", "code", "name", "ward", "lsoa21cd", "phase", "pupils",
                                        "fsm_percent", "why"])
-
