@@ -142,3 +142,17 @@ def test_every_view_renders_to_png(fixture_store, activity, tmp_path, view):
     assert image.size == (1920, 1080)
     pixels = np.asarray(image.convert("RGB")).reshape(-1, 3)
     assert (pixels != 255).any(axis=1).mean() > 0.05
+
+
+@pytest.mark.mirror
+def test_crowded_real_place_keeps_readable_labels_apart(england_store):
+    """Milton Keynes: 21 wards, many small ones in the centre; names stay 14 px or more, none
+    overlaps another, and the ones that would are left out rather than shrunk."""
+    fig, parts = slides.figure(england_store, "imd_score", Extent("lad", "E06000042"), "indicator", "png")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in parts.labels]
+    assert len(parts.labels) >= 10 and parts.dropped_labels
+    assert len(parts.labels) + len(parts.dropped_labels) == len(england_store.areas("ward", lad="E06000042"))
+    assert all(t.get_fontsize() * fig.dpi / 72 >= 14 for t in parts.labels)
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
