@@ -32,8 +32,11 @@ def places():
     store = params.store()
     if extent.level != "icb":
         abort(400, description="places are listed for an icb")
-    frame = store.areas("lad", icb=extent.code)
-    return jsonify([{"lad24cd": r["lad24cd"], "lad24nm": r["lad24nm"], "lsoas": int(r["lsoas"])}
+    from geo.views.extent_areas import places_of_icb
+
+    frame = places_of_icb(store, extent.code)  # offered: at least half of its LSOAs are in the ICB
+    return jsonify([{"lad24cd": r["lad24cd"], "lad24nm": r["lad24nm"], "lsoas": int(r["lsoas"]),
+                     "lsoas_in_icb": int(r["lsoas_in_icb"]), "offered": bool(r["offered"])}
                     for r in frame.to_dict("records")])
 
 
@@ -188,7 +191,9 @@ def openapi():
                                              + extent_params + [indicator_param],
                                              "responses": {"200": {"description": "the file"}}}},
             "/api/places": {"get": {"summary": "Places (local authorities) of an ICB", "parameters": extent_params,
-                                    "responses": {"200": {"description": "places"},
+                                    "responses": {"200": {"description": "places with LSOAs in the ICB: lsoas (all "
+                                                                         "of its LSOAs), lsoas_in_icb, and offered (at "
+                                                                         "least half of them in the ICB)"},
                                                   "404": {"description": "unknown ICB"}}}},
             "/api/lsoas.geojson": {"get": {"summary": "LSOA polygons with an indicator's values (RFC 7946)",
                                            "parameters": extent_params + [indicator_param],

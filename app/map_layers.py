@@ -109,6 +109,8 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
     _use_local_assets(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]], padding=(8, 8))
     title, note = _title(store, indicator, table.meta)
+    if note:  # SYNTHETIC DATA stays in view whatever the colouring (the bivariate legend has no note)
+        m.get_root().html.add_child(Element(f'<div class="gapmap-synthetic" role="note">{html.escape(note)}</div>'))
     if classes.note:
         note = (note + " " if note else "") + classes.note + "."
     _head(m, store, title, extent)
@@ -149,7 +151,9 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
             wards = store.areas("ward", geometry=True)
             wards = simplify(wards[wards["ward24cd"] == extent.code], level)
         else:
-            wards = simplify(store.areas("ward", geometry=True, **extent.filters()), level)
+            from geo.views.extent_areas import outlines  # clipped to the extent's own LSOAs
+
+            wards = simplify(outlines(store, "ward", **extent.filters()), level)
         folium.GeoJson(_geojson(wards, ["ward24nm"]), name="Ward outlines",
                        style_function=lambda f: {"fill": False, "color": "#222222", "weight": 1.2},
                        tooltip=folium.GeoJsonTooltip(["ward24nm"], aliases=["Ward"])).add_to(m)
@@ -216,8 +220,11 @@ def _focus(store, frame, code: str, m) -> None:
     minx, miny, maxx, maxy = target.total_bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]], max_zoom=15)
     page_data(m)["focus"] = [[miny, minx], [maxy, maxx]]  # the page keeps this view, not the whole place
+    # its own pane above the LSOAs (which are added once the page has loaded, so would cover it)
+    folium.map.CustomPane("gapmap-found", z_index=450, pointer_events=False).add_to(m)
     folium.GeoJson(json.loads(target[["geometry"]].to_json(drop_id=True)), name=f"Found: {name}",
-                   style_function=lambda f: {"fill": False, "color": "#ffeb3b", "weight": 5}).add_to(m)
+                   style_function=lambda f: {"fill": False, "color": "#ffeb3b", "weight": 5},
+                   pane="gapmap-found").add_to(m)
 
 
 def _head(m, store, title: str, extent: analysis.Extent) -> None:

@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
 from app import params
+from geo.views.extent_areas import places_of_icb
 from geo.store.schema import lsoa_columns
 
 bp = Blueprint("pages", __name__)
@@ -16,11 +17,47 @@ bp = Blueprint("pages", __name__)
 def home():
     store = params.store()
     icbs = store.areas("icb").sort_values("icb24nm")
-    icb = request.args.get("icb", "E54000024")
-    places = store.areas("lad", icb=icb).sort_values("lad24nm") if icb in set(icbs["icb24cd"]) else icbs.iloc[:0]
+    icb = params.icb_code(request.args.get("icb", "E54000024"))
+    places = places_of_icb(store, icb) if icb in set(icbs["icb24cd"]) else None
+    offered = places[places["offered"]].to_dict("records") if places is not None else []
+    partial = places[~places["offered"]].to_dict("records") if places is not None else []
     indicators = _indicator_choices()
-    return render_template("home.html", icbs=icbs.to_dict("records"), icb=icb, places=places.to_dict("records"),
+    return render_template("home.html", icbs=icbs.to_dict("records"), icb=icb, places=offered, partial=partial,
                            indicators=indicators)
+
+
+def place_heading(store, extent) -> tuple[str, str]:
+    """(name, what it is) for a page heading: names, not codes."""
+    if extent.level == "england":
+        return "England", ""
+    if extent.level == "ward":
+        row = store.lsoas(ward=extent.code, geometry=False, columns=["ward24nm", "lad24nm"]).iloc[0]
+        return str(row["ward24nm"]), f"ward in {row['lad24nm']}, {extent.code}"
+    areas = store.areas(extent.level)
+    row = areas[areas[f"{extent.level}24cd"] == extent.code].iloc[0]
+    if extent.level == "icb":
+        nhs = row.get("icb24cdh")
+        name = str(row["icb24nm"]).replace("Integrated Care Board", "ICB")
+        return name, f"ICB {extent.code}" + (f", NHS code {nhs}" if isinstance(nhs, str) else "")
+    return str(row["lad24nm"]), f"local authority {extent.code}"
+
+
+def value_unit(store, indicator: str) -> str:
+    """What a value of the indicator is, in a few words (for the top wards and tables)."""
+    from geo.views.analysis import RATE_PER
+    from geo.store.datasets import DatasetStore
+
+    if indicator in DatasetStore(store).names():
+        return f"per {RATE_PER:,} residents"
+    described = lsoa_columns().get(indicator, "")
+    for ending, unit in (("_score", "score"), ("_decile", "decile"), ("_quintile", "quintile")):
+        if indicator.endswith(ending):
+            return unit
+    if "ratio" in described and "100" in described:
+        return "ratio, 100 = England"
+    if "per_1_000" in described:
+        return "per 1,000 at risk"
+    return "value"
 
 
 def _indicator_choices() -> list[tuple[str, str]]:
@@ -50,8 +87,10 @@ def map_page():
     store = params.store()
     key = (str(store.root), store.path.name, _datasets_version(store), extent.level, extent.code, indicator)
     panel = PANEL_CACHE.get(key, lambda: _panel(extent, indicator), lambda p: len(json.dumps(p, default=str)))
+    place, place_note = place_heading(store, extent)
     return render_template("map.html", extent=extent, indicator=indicator, label=label, scheme=scheme, k=k,
-                           query=request.query_string.decode(), panel=panel)
+                           query=request.query_string.decode(), panel=panel, place=place, place_note=place_note,
+                           unit=value_unit(store, indicator))
 
 
 def _datasets_version(store) -> str:
@@ -123,24 +162,40 @@ def targeting_csv():
     for column in ("name", "ward", "why"):  # neutralise spreadsheet formulas
         table[column] = table[column].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r" else v)
     body = table.to_csv(index=False) + f"\n# {ATTRIBUTION}\n"
+    if _is_synthetic(store, indicator):  # first, so it is the first thing seen in a spreadsheet
+        body = f"# {SYNTHETIC_NOTE}\n" + body
     name = f"gapmap_targeting_{extent.level}_{extent.code}_{indicator}.csv"
     return Response(body, mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={name}"})
 
 
+SYNTHETIC_NOTE = "SYNTHETIC DATA: made-up records, not real activity."
+
+
+def _is_synthetic(store, indicator: str) -> bool:
+    from geo.views.analysis import is_synthetic
+
+    return is_synthetic(store, indicator)
+
+
 @bp.get("/search")
 def search():
-    from geo.views import targeting
+    from geo.views import search as searching
 
-    query = request.args.get("q", "")
+    store = params.store()
+    query = request.args.get("q", "").strip()[:100]
     indicator = request.args.get("indicator", "imd_score")
-    results = targeting.find(params.store(), query)
+    results = searching.find(store, query)
     links = []
     for r in results:
         focus = r.get("lsoa21cd") if r["kind"] in ("postcode", "school") else r["code"]
-        links.append({**r, "url": url_for("pages.map_page", lad=r["lad"], indicator=indicator, focus=focus)})
+        links.append({**r, "url": url_for("pages.map_page", lad=r["lad"], indicator=indicator, focus=focus,
+                                          pin=r.get("pin"))})
     if len(links) == 1:
         return redirect(links[0]["url"])
-    return render_template("search.html", query=query, results=links)
+    coverage = searching.postcode_coverage(store) if not links and searching.postcode_key(query) else None
+    key = searching.postcode_key(query)
+    return render_template("search.html", query=query, results=links, indicator=indicator, coverage=coverage,
+                           postcode=f"{key[:-3]} {key[-3:]}" if key else None)
 
 
 @bp.get("/map/frame")
@@ -156,9 +211,10 @@ def map_frame():
         frame = map_table.map_table(store, indicator, extent, scheme, k).frame
         if focus not in set(frame["lsoa21cd"]) and focus not in set(frame["ward24cd"]):
             abort(400, description=f"focus {focus!r} is not an LSOA or ward on this map")
+    pin = params.pin()
     key = (str(store.root), store.path.name, _datasets_version(store), indicator, extent.level, extent.code, scheme,
-           k, focus)
-    plain, packed = MAP_CACHE.get(key, lambda: _render_map(store, indicator, extent, scheme, k, focus),
+           k, focus, pin)
+    plain, packed = MAP_CACHE.get(key, lambda: _render_map(store, indicator, extent, scheme, k, focus, pin),
                                   lambda v: len(v[0]) + len(v[1]))
     headers = {"Cache-Control": "private, max-age=300", "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("Accept-Encoding", ""):
@@ -175,7 +231,8 @@ def _make_map_cache():
 MAP_CACHE = _make_map_cache()
 
 
-def _render_map(store, indicator: str, extent, scheme: str, k: int, focus: str | None) -> tuple[bytes, bytes]:
+def _render_map(store, indicator: str, extent, scheme: str, k: int, focus: str | None,
+                pin: str | None = None) -> tuple[bytes, bytes]:
     """The rendered map, as UTF-8 bytes and gzip-compressed, made once per store, datasets and view."""
     from app.map_layers import choropleth_map, render_page
 
@@ -183,6 +240,8 @@ def _render_map(store, indicator: str, extent, scheme: str, k: int, focus: str |
         m = choropleth_map(store, indicator, extent, scheme, k, layers=("hotspots", "clusters"), focus=focus)
     else:
         m = choropleth_map(store, indicator, extent, scheme, k, focus=focus)
+    if pin:
+        _add_pin(m, store, pin)
     plain = render_page(m).encode("utf-8")
     return plain, gzip.compress(plain, compresslevel=6)
 
@@ -201,6 +260,17 @@ def _forget_client(exc=None):
 
     set_client_check(None)
 
+def _add_pin(m, store, pin: str) -> None:
+    """A marker, above the LSOAs, on the postcode or school a search found."""
+    import folium
+
+    from geo.views.search import pin as locate
+
+    place = locate(store, pin)
+    if place is None:
+        return
+    # Leaflet's own pin (its image is vendored); markers sit in a pane above every polygon
+    folium.Marker([place["lat"], place["lon"]], tooltip=place["label"], alt=place["label"]).add_to(m)
 
 
 

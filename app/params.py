@@ -36,12 +36,30 @@ def extent() -> analysis.Extent:
         return analysis.Extent("icb", current_app.config["DEFAULT_ICB"])
     level, code = given[0]
     try:
+        if level == "icb":
+            code = icb_code(code)
         known = _extent_known(str(store().root), store().path.name, level, code)
     except StoreError as exc:
         abort(503, description=str(exc))
     if not known:
-        abort(404, description=f"no {level} with code {code!r} in this store")
+        hint = "; ICB codes look like E54000024 (ONS) or QHG (NHS)" if level == "icb" else ""
+        abort(404, description=f"no {level} with code {code!r} in this store{hint}")
     return analysis.Extent(level, code)
+
+
+def icb_code(code: str) -> str:
+    """An ICB's ONS code (E54000024) for its ONS or NHS code (QHG, any case); unknown codes pass through."""
+    code = code.strip()
+    return _icb_codes(str(store().root), store().path.name).get(code.upper(), code)
+
+
+@lru_cache(maxsize=16)
+def _icb_codes(root: str, build: str) -> dict[str, str]:
+    icbs = store().areas("icb")
+    codes = {str(c).upper(): c for c in icbs["icb24cd"]}
+    if "icb24cdh" in icbs:
+        codes.update({str(h).upper(): c for h, c in zip(icbs["icb24cdh"], icbs["icb24cd"]) if isinstance(h, str)})
+    return codes
 
 
 @lru_cache(maxsize=4096)
@@ -83,3 +101,14 @@ def focus() -> str | None:
     if value and not value.replace("E", "").isdigit():
         abort(400, description="focus must be an LSOA or ward code")
     return value or None
+
+
+def pin() -> str | None:
+    """``pin=postcode:<key>`` or ``pin=school:<urn>``: a marker on what a search found."""
+    value = request.args.get("pin", "").strip().upper().replace(" ", "")
+    if not value:
+        return None
+    kind, _, code = value.partition(":")
+    if kind not in ("POSTCODE", "SCHOOL") or not code.isalnum() or len(code) > 12:
+        abort(400, description="pin must be postcode:<postcode> or school:<URN>")
+    return f"{kind.lower()}:{code}"

@@ -1,9 +1,18 @@
 """The upload page: an activity file goes through the same ingest as `gapmap ingest`, and the page
 shows its validation report. The datasets page lists what is held, with who uploaded it, and lets
-its owner (or an analyst of its ICB, or an admin) remove it. Uploads and removals are audited."""
+its owner (or an analyst of its ICB, or an admin) remove it. Uploads and removals are audited.
+
+The file's own synthetic label is kept: Parquet files carry it in their metadata, CSV and XLSX
+files in the ``<file>.json`` sidecar that ``gapmap demo-data`` writes, which the form takes as a
+second file. The "synthetic" box can add the label but never removes one the file carries.
+A refused upload shows the form again as it was filled in, with messages that name the
+uploaded file (never a path on the server) and the form's own fields.
+"""
 from __future__ import annotations
 
 import errno
+import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -12,11 +21,23 @@ from werkzeug.utils import secure_filename
 
 from app import params
 from app.auth import audit, current_user, may_change
-from geo.store.datasets import DatasetError, DatasetStore
-from geo.ingest.pipeline import BREAKDOWNS, IngestError, IngestOptions, format_report, ingest
+from geo.errors import GapmapError
+from geo.ingest.pipeline import BREAKDOWNS, IngestOptions, format_report, ingest
 from geo.sources.nhs_indicators import catalogue
+from geo.store.datasets import DatasetError, DatasetStore
 
 bp = Blueprint("upload", __name__)
+
+# the column roles the form lets a user name (the rest are found by their usual names)
+COLUMN_FIELDS = {"lsoa": "LSOA code", "postcode": "Postcode", "count": "Count", "denominator": "Population",
+                 "age": "Age", "age_band": "Age band", "sex": "Sex", "ethnicity": "Ethnic category", "date": "Date",
+                 "period": "Period", "record_id": "Record id"}
+SIDECAR_LIMIT = 1 << 20  # a label file is a few hundred bytes
+
+
+def _page(errors=None, status=200):
+    return render_template("upload.html", indicators=catalogue().to_dict("records"), breakdowns=BREAKDOWNS,
+                           column_fields=COLUMN_FIELDS, form=request.form, errors=errors), status
 
 
 def _scrub(message: str, *paths) -> str:
@@ -25,15 +46,49 @@ def _scrub(message: str, *paths) -> str:
     return current_app.extensions["gapmap_scrub"](scrub_paths(message, *paths))
 
 
+def form_words(message: str, file_name: str, tmp: str) -> str:
+    """An ingest message in the form's words: the uploaded file's name for the server path, no
+    server folder, and the form's "Column names" boxes for the CLI's ``--column ROLE=NAME``."""
+    message = message.replace(str(Path(tmp) / secure_filename(file_name)), file_name).replace(tmp + "/", "")
+    message = _scrub(message.replace(tmp, ""), tmp)
+
+    def box(match):
+        role = match.group(1)
+        return f'the "{COLUMN_FIELDS[role]} column" box' if role in COLUMN_FIELDS else 'the "Column names" boxes'
+
+    def roles(match):  # "no age or age_band column found": the boxes' own names
+        words = [COLUMN_FIELDS.get(w, w) for w in match.group(1).split(" or ")]
+        return f"no {' or '.join(words)} column found"
+
+    message = re.sub(r"no ([a-z_]+(?: or [a-z_]+)*) column found", roles, message)
+    message = re.sub(r"break down by ([a-z_]+)", lambda m: "break down by " + m.group(1).replace("_", " "), message)
+    return re.sub(r"--column ([A-Za-z_]+)=NAME", box, message)
+
+
+def _sidecar_label(upload, errors: list[str]) -> dict | None:
+    """The ``<file>.json`` label file, checked: a JSON object, under 1 MB."""
+    if upload is None or not upload.filename:
+        return None
+    raw = upload.read(SIDECAR_LIMIT + 1)
+    if len(raw) > SIDECAR_LIMIT:
+        errors.append(f"{upload.filename}: a label file is at most 1 MB; this one is larger.")
+        return None
+    try:
+        label = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        errors.append(f"{upload.filename}: not a JSON label file ({exc}). Leave the label box empty or choose "
+                      "the .json file written alongside the data.")
+        return None
+    if not isinstance(label, dict):
+        errors.append(f"{upload.filename}: a label file holds a JSON object such as {{\"synthetic\": true}}.")
+        return None
+    return label
+
+
 @bp.route("/upload", methods=["GET", "POST"])
 def upload():
-    indicators = catalogue().to_dict("records")
     if request.method == "GET":
-        return render_template("upload.html", indicators=indicators, breakdowns=BREAKDOWNS)
-
-    def refuse(errors, status=400):
-        return render_template("upload.html", indicators=indicators, breakdowns=BREAKDOWNS, errors=errors), status
-
+        return _page()
     file = request.files.get("file")
     name = request.form.get("name", "").strip()
     errors = []
@@ -41,45 +96,63 @@ def upload():
         errors.append("Choose a file to upload (CSV, XLSX or Parquet).")
     if not name:
         errors.append("Give the dataset a name, e.g. ae-2024.")
+    label = _sidecar_label(request.files.get("sidecar"), errors)
     if errors:
-        return refuse(errors)
+        return _page(errors, 400)
     user = current_user()
     datasets = DatasetStore(params.store())
     if name in datasets.names() and not may_change(user, datasets.get(name).meta):
         audit("upload", "refused", f"{name}: not theirs to replace")
-        return refuse([f"A dataset called {name!r} exists and was uploaded by someone else: only they, analysts "
-                       f"of their ICB or an admin may replace it. Choose another name."], 403)
+        return _page([f"A dataset called {name!r} exists and was uploaded by someone else: only they, analysts "
+                      f"of their ICB or an admin may replace it. Choose another name."], 403)
+    columns = {role: request.form.get(f"column_{role}", "").strip() for role in COLUMN_FIELDS}
     options = IngestOptions(
         name=name, shape=request.form.get("shape") or None,
+        columns={role: column for role, column in columns.items() if column},
         by=tuple(b for b in BREAKDOWNS if request.form.get(f"by_{b}")),
         measure=request.form.get("measure") or None,
         higher_is_worse=request.form.get("polarity", "higher-is-worse") == "higher-is-worse",
         nhs_indicator=request.form.get("nhs_indicator") or None,
-        synthetic=True if request.form.get("synthetic") else None,
+        synthetic=True if request.form.get("synthetic") else None,  # unticked: the file's own label
         owner=user.name, owner_icb=user.icb)
     original = Path(file.filename).name
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / (secure_filename(file.filename) or "upload.csv")
         try:
             file.save(path)
+            if label is not None:  # where ingest looks for it, as beside a file on disk
+                path.with_name(path.name + ".json").write_text(json.dumps(label))
             result = ingest(path, options, params.store())
-        except (IngestError, DatasetError, ValueError) as exc:
-            message = _scrub(str(exc).replace(str(path), original), tmp)
+        except (GapmapError, ValueError) as exc:
+            message = form_words(str(exc), file.filename, tmp)
             audit("upload", "refused", f"{name} from {original}: {message}")
-            return refuse([message])
+            return _page([message], 400)
         except OSError as exc:
             if exc.errno != errno.ENOSPC:
                 raise
             audit("upload", "failed", f"{name} from {original}: disk full")
-            return refuse(["The server's disk is full, so the dataset could not be saved; nothing was changed. "
-                           "Ask whoever runs Gapmap to free some space."], 507)
+            return _page(["The server's disk is full, so the dataset could not be saved; nothing was changed. "
+                          "Ask whoever runs Gapmap to free some space."], 507)
+        looks_synthetic = not result.meta.get("synthetic") and _demo_columns(path)
     audit("upload", "ok", f"{name} from {original}: {result.report['rows_used']:,} of "
                           f"{result.report['rows_read']:,} rows used")
     rows = result.rows_not_used.head(200).to_dict("records")
     not_listed = (result.report.get("rows_not_listed") or {}).get("rows", 0)
     return render_template("upload_report.html", name=name, report=result.report, meta=result.meta,
                            text=format_report(result.report, name), rows=rows,
-                           total_rows=len(result.rows_not_used) + not_listed)
+                           total_rows=len(result.rows_not_used) + not_listed, looks_synthetic=looks_synthetic)
+
+
+def _demo_columns(path: Path) -> bool:
+    """True when the file has exactly the columns `gapmap demo-data` writes. Real SUS extracts can
+    have them too, so this asks the user rather than labelling the data."""
+    from geo.ingest.reading import UnreadableFile, peek
+    from geo.ingest.synthetic import COLUMNS
+
+    try:
+        return list(peek(path).columns) == list(COLUMNS)
+    except UnreadableFile:
+        return False
 
 
 @bp.get("/datasets")

@@ -34,3 +34,125 @@ def test_bivariate_print_and_svg(fixture_store, tmp_path):
     assert "SYNTHETIC DATA" in text and "more deprived" in text and "Open Government Licence" in text
     with pytest.raises(ValueError):
         slides.render(fixture_store, "imd_score", Extent("icb", "E54000001"), "pie", "png", tmp_path)
+
+
+# ---- slides for a projector: read from the matplotlib figure itself ------------------------
+ALL_VIEWS = ["indicator", "hotspots", "clusters", "bivariate", "deciles-local"]
+
+
+@pytest.fixture(scope="module")
+def activity(fixture_store, tmp_path_factory):
+    """A synthetic activity dataset for the bivariate view."""
+    from geo.ingest.pipeline import IngestOptions, ingest
+
+    data = tmp_path_factory.mktemp("activity") / "a.csv"
+    data.write_text("lsoa21cd,count\n" + "".join(f"E0100000{i},{7 * i + 3}\n" for i in range(1, 9)))
+    ingest(data, IngestOptions(name="projector-data", measure="A&E attendances", synthetic=True), fixture_store)
+    return "projector-data"
+
+
+def _texts(fig):
+    """Every visible text of the figure, with its artist."""
+    hidden = {id(a) for ax in fig.axes if not ax.axison for axis in (ax.xaxis, ax.yaxis) for a in axis.findobj()}
+    return [t for t in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_fontsize"))
+            if t.get_visible() and t.get_text().strip() and id(t) not in hidden]
+
+
+def _px_at_1920(fig, points: float) -> float:
+    """A font size in pixels on the 1920-pixel-wide slide (the same share of the width in every format)."""
+    return points * fig.dpi / 72 * 1920 / (fig.get_figwidth() * fig.dpi)
+
+
+@pytest.mark.parametrize("fmt", ["png", "print"])
+@pytest.mark.parametrize("extent", [Extent("icb", "E54000001"), Extent("lad", "E06000002")], ids=["icb", "lad"])
+@pytest.mark.parametrize("view", ALL_VIEWS)
+def test_every_text_is_inside_the_slide_and_big_enough(fixture_store, activity, view, extent, fmt):
+    indicator = activity if view == "bivariate" else "imd_score"
+    fig, parts = slides.figure(fixture_store, indicator, extent, view, fmt)
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        page = fig.bbox
+        for text in _texts(fig):
+            box = text.get_window_extent(renderer)
+            assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1, \
+                f"{text.get_text()[:40]!r} runs off the slide"
+            if text is not parts.attribution:
+                assert _px_at_1920(fig, text.get_fontsize()) >= 14, f"{text.get_text()[:40]!r} is too small"
+        # the names on the map: readable on a projector, none over another
+        assert parts.labels, "no ward or place names drawn"
+        boxes = [t.get_window_extent(renderer) for t in parts.labels]
+        for i, a in enumerate(boxes):
+            assert _px_at_1920(fig, parts.labels[i].get_fontsize()) >= 14
+            for b in boxes[i + 1:]:
+                assert not a.overlaps(b)
+        # the legend stands next to the map, with no gap wider than 3% of the slide
+        map_box = parts.map_ax.get_position()
+        legend_box = parts.legend_ax.get_position()
+        assert 0 <= legend_box.x0 - map_box.x1 <= 0.03
+        # the subtitle says where and how, not the title again
+        title, subtitle = parts.title.get_text(), parts.subtitle.get_text()
+        assert title not in subtitle and title.split(" of ")[-1].lower() not in subtitle.lower()
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+
+
+def test_decile_legend_names_both_ends(fixture_store):
+    fig, parts = slides.figure(fixture_store, "imd_score", Extent("lad", "E06000001"), "deciles-local")
+    words = [t.get_text() for t in parts.legend_texts]
+    assert "Decile 1 (most deprived in the place)" in words
+    assert "Decile 10 (least deprived in the place)" in words
+
+
+def test_bivariate_legend_has_its_title_axes_and_no_data_inside_its_box(fixture_store, activity):
+    fig, parts = slides.figure(fixture_store, activity, Extent("icb", "E54000001"), "bivariate", "png")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = parts.legend_ax.get_window_extent(renderer)
+    words = [t.get_text() for t in parts.legend_texts]
+    assert "more deprived" in words and "No data" in words and any(w.startswith("more A&E") for w in words)
+    assert any(w.startswith("Deprivation") for w in words)
+    for text in parts.legend_texts:
+        inner = text.get_window_extent(renderer)
+        assert box.x0 - 1 <= inner.x0 and inner.x1 <= box.x1 + 1 and box.y0 - 1 <= inner.y0 and inner.y1 <= box.y1 + 1
+
+
+def test_icb_slide_draws_places_and_wards_only_within_the_icb(fixture_store):
+    """ICB QAA holds LSOAs 5 and 6 of Betaford (5-8): its outline and label are of that part."""
+    fig, parts = slides.figure(fixture_store, "imd_score", Extent("icb", "E54000001"), "indicator")
+    names = [t.get_text() for t in parts.labels] + parts.dropped_labels
+    assert sorted(names) == ["Alphaton", "Betaford (part)"]
+    lsoas = fixture_store.lsoas(icb="E54000001").to_crs(27700)
+    minx, miny, maxx, maxy = lsoas.total_bounds
+    for collection in parts.map_ax.collections:
+        for path in collection.get_paths():
+            xs, ys = path.vertices[:, 0], path.vertices[:, 1]
+            if len(xs) == 0:
+                continue
+            assert xs.min() >= minx - 1 and xs.max() <= maxx + 1 and ys.min() >= miny - 1 and ys.max() <= maxy + 1
+
+
+@pytest.mark.parametrize("view", ALL_VIEWS)
+def test_every_view_renders_to_png(fixture_store, activity, tmp_path, view):
+    indicator = activity if view == "bivariate" else "imd_score"
+    path = slides.render(fixture_store, indicator, Extent("icb", "E54000001"), view, "png", tmp_path)
+    image = Image.open(path)
+    assert image.size == (1920, 1080)
+    pixels = np.asarray(image.convert("RGB")).reshape(-1, 3)
+    assert (pixels != 255).any(axis=1).mean() > 0.05
+
+
+@pytest.mark.mirror
+def test_crowded_real_place_keeps_readable_labels_apart(england_store):
+    """Milton Keynes: 21 wards, many small ones in the centre; names stay 14 px or more, none
+    overlaps another, and the ones that would are left out rather than shrunk."""
+    fig, parts = slides.figure(england_store, "imd_score", Extent("lad", "E06000042"), "indicator", "png")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in parts.labels]
+    assert len(parts.labels) >= 10 and parts.dropped_labels
+    assert len(parts.labels) + len(parts.dropped_labels) == len(england_store.areas("ward", lad="E06000042"))
+    assert all(t.get_fontsize() * fig.dpi / 72 >= 14 for t in parts.labels)
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])

@@ -5,9 +5,17 @@ colours as the web map, its legend (for bivariate maps the 3x3 grid with labelle
 bar, the place and ward outlines with labels, the attribution, and "SYNTHETIC DATA" across maps
 made from synthetic data. Formats: ``png`` (1920 x 1080), ``print`` (PNG at 300 dpi, 13.33 x 7.5
 inches) and ``svg``.
+
+Drawn for a projector: every size is given for the 1920 x 1080 slide and scaled with the figure's
+width, so the print and SVG forms look the same. Text is at least 14 px on the 1920 x 1080 slide
+(ward and place labels included; where labels would overlap, the smaller areas' labels are left
+out), the legend stands next to the map, and every text lies inside the slide.
+:func:`figure` returns the matplotlib figure and its parts (for tests); :func:`render` saves it.
 """
 from __future__ import annotations
 
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -17,17 +25,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
-from geo.errors import InvalidValue
-from geo.views import analysis
 from geo import ATTRIBUTION  # noqa: E402
-from geo.views import analysis
-from geo.outputs.exports import export_table, file_name  # noqa: E402
+from geo.errors import InvalidValue  # noqa: E402
+from geo.outputs.exports import file_name  # noqa: E402
+from geo.views import analysis  # noqa: E402
 from geo.outputs.palettes import (GI_COLOURS, LISA_COLOURS, NO_DATA_COLOUR, NOT_SIGNIFICANT, PURPLES, TEALS,  # noqa: E402
                           is_deprivation, ramp)
 
 VIEWS = ("indicator", "hotspots", "clusters", "bivariate", "deciles-local")
 FORMATS = {"png": (19.2, 10.8, 100), "print": (13.333, 7.5, 300), "svg": (13.333, 7.5, 72)}
 NO_DATA = NO_DATA_COLOUR
+SLIDE_WIDTH_IN = 19.2  # sizes below are for the 1920 x 1080 slide at 100 dpi, scaled for the others
+LABEL_PT = 11  # ward and place labels: 15 px on the 1920 x 1080 slide
+MIN_TEXT_PX = 14
 
 
 def _colours(frame, view: str, indicator: str, store, extent):
@@ -62,11 +72,13 @@ def _colours(frame, view: str, indicator: str, store, extent):
     fill = [NO_DATA if d is None or d is np.nan or d != d else deciles[int(d) - 1]
             for d in frame[column].astype(object).where(frame[column].notna(), None)]
     where = "place" if extent.level == "lad" else "ICB"
-    rows = [(deciles[i], f"Decile {i + 1}" + (f" (most deprived in the {where})" if i == 0 else "")) for i in range(10)]
+    rows = [(deciles[i], f"Decile {i + 1}" + (f" (most deprived in the {where})" if i == 0 else
+                                               f" (least deprived in the {where})" if i == 9 else ""))
+            for i in range(10)]
     return fill, rows, None
 
 
-def _scale_bar(ax, frame_bng) -> None:
+def _scale_bar(ax, frame_bng, scale: float) -> None:
     minx, miny, maxx, maxy = frame_bng.total_bounds
     span = maxx - minx
     length = 10 ** np.floor(np.log10(span / 4))
@@ -77,7 +89,7 @@ def _scale_bar(ax, frame_bng) -> None:
     x0, y0 = minx + span * 0.03, miny + (maxy - miny) * 0.03
     ax.add_patch(Rectangle((x0, y0), length, (maxy - miny) * 0.008, color="#212b32"))
     label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
-    ax.text(x0 + length / 2, y0 + (maxy - miny) * 0.015, label, ha="center", va="bottom", fontsize=11)
+    ax.text(x0 + length / 2, y0 + (maxy - miny) * 0.015, label, ha="center", va="bottom", fontsize=13 * scale)
 
 
 def _place_name(store, extent: analysis.Extent) -> str:
@@ -95,8 +107,85 @@ def plain_text(text: str) -> str:
     return str(text).replace("\\$", "$").replace("$", "\\$")
 
 
-def render(store, indicator: str, extent: analysis.Extent, view: str = "indicator", fmt: str = "png",
-           out_dir: Path = Path("."), title: str | None = None) -> Path:
+@dataclass
+class SlideParts:
+    """The parts of a slide figure that tests and callers look at."""
+    map_ax: object = None
+    legend_ax: object = None
+    title: object = None
+    subtitle: object = None
+    attribution: object = None
+    labels: list = field(default_factory=list)  # ward or place names drawn on the map
+    dropped_labels: list = field(default_factory=list)  # names left out where they would overlap
+    legend_texts: list = field(default_factory=list)
+
+
+def _within(inner, outer) -> bool:
+    return outer.x0 <= inner.x0 and inner.x1 <= outer.x1 and outer.y0 <= inner.y0 and inner.y1 <= outer.y1
+
+
+def _fit(fig, text, smallest: float) -> None:
+    """Make ``text`` smaller, down to ``smallest`` points, until it lies inside the slide."""
+    renderer = fig.canvas.get_renderer()
+    page = fig.bbox.shrunk(0.99, 0.99)
+    while text.get_fontsize() > smallest and not _within(text.get_window_extent(renderer), page):
+        text.set_fontsize(max(smallest, text.get_fontsize() * 0.95))
+
+
+def _place_labels(fig, ax, labels, name_column: str, scale: float, parts: SlideParts) -> None:
+    """Names at each area's representative point, biggest areas first; a name that would overlap
+    one already placed, or stick out of the map, is left out."""
+    renderer = fig.canvas.get_renderer()
+    box = ax.get_window_extent(renderer)
+    placed = []
+    order = labels.assign(_area=labels.geometry.area).sort_values("_area", ascending=False)
+    for _, row in order.iterrows():
+        point = row.geometry.representative_point()
+        text = ax.annotate(row[name_column], (point.x, point.y), ha="center", va="center",
+                           fontsize=LABEL_PT * scale, color="#212b32",
+                           bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.75, "lw": 0})
+        extent = text.get_window_extent(renderer).expanded(1.05, 1.1)
+        if not _within(extent, box) or any(extent.overlaps(other) for other in placed):
+            text.remove()
+            parts.dropped_labels.append(row[name_column])
+            continue
+        placed.append(extent)
+        parts.labels.append(text)
+
+
+def _bivariate_legend(legend_ax, bivariate, label: str, scale: float, parts: SlideParts) -> None:
+    """The n x n grid, deprivation up and activity to the right, its axis titles and "No data",
+    all inside the legend's box (which keeps a square aspect)."""
+    n = bivariate.n
+    cell = 0.5 / n
+    x0, y0 = 0.3, 0.38
+    for d in range(1, n + 1):
+        for a in range(1, n + 1):
+            legend_ax.add_patch(Rectangle((x0 + (a - 1) * cell, y0 + (d - 1) * cell), cell, cell,
+                                          color=bivariate.colours[f"{d}-{a}"]))
+    legend_ax.annotate("", xy=(x0 + n * cell, y0 - 0.04), xytext=(x0, y0 - 0.04),
+                       arrowprops={"arrowstyle": "->", "lw": 2 * scale})
+    legend_ax.annotate("", xy=(x0 - 0.04, y0 + n * cell), xytext=(x0 - 0.04, y0),
+                       arrowprops={"arrowstyle": "->", "lw": 2 * scale})
+    words = textwrap.fill(f"more {label}", 24)
+    parts.legend_texts.append(legend_ax.text(x0, y0 - 0.08, words, fontsize=15 * scale, va="top"))
+    parts.legend_texts.append(legend_ax.text(x0 - 0.08, y0, "more deprived", fontsize=15 * scale, rotation=90,
+                                             va="bottom", ha="right"))
+    parts.legend_texts.append(legend_ax.text(0.02, 0.98, textwrap.fill(f"Deprivation (IMD 2025 score) and {label}",
+                                                                      30), fontsize=16 * scale,
+                                             weight="bold", va="top"))
+    legend_ax.add_patch(Rectangle((x0, 0.04), cell * 0.6, cell * 0.4, facecolor=NO_DATA, edgecolor="#555555"))
+    parts.legend_texts.append(legend_ax.text(x0 + cell * 0.75, 0.04 + cell * 0.2, "No data", fontsize=15 * scale,
+                                             va="center"))
+    legend_ax.set_xlim(0, 1)
+    legend_ax.set_ylim(0, 1)
+
+
+def figure(store, indicator: str, extent: analysis.Extent, view: str = "indicator", fmt: str = "png",
+           title: str | None = None):
+    """The slide as a matplotlib figure, and its :class:`SlideParts`."""
+    from geo.views.extent_areas import outlines
+
     if view not in VIEWS:
         raise InvalidValue(f"view must be one of {', '.join(VIEWS)}")
     if fmt not in FORMATS:
@@ -117,34 +206,41 @@ def render(store, indicator: str, extent: analysis.Extent, view: str = "indicato
     fill, rows, bivariate = _colours(frame, view, indicator, store, extent)
     frame_bng = frame.to_crs(27700)
     width, height, dpi = FORMATS[fmt]
+    scale = width / SLIDE_WIDTH_IN
     fig = plt.figure(figsize=(width, height), dpi=dpi)
-    ax = fig.add_axes([0.02, 0.08, 0.66, 0.76])
-    frame_bng.plot(ax=ax, color=fill, edgecolor="#ffffff", linewidth=0.2)
-    filters = extent.filters()
-    if extent.level in ("icb", "lad"):
-        wards = store.areas("ward", geometry=True, **filters).to_crs(27700)
-        wards.boundary.plot(ax=ax, color="#4c6272", linewidth=0.5)
-        outline = store.areas(extent.level, geometry=True)
-        outline = outline[outline[f"{extent.level}24cd"] == extent.code].to_crs(27700)
-        outline.boundary.plot(ax=ax, color="#000000", linewidth=1.6)
-        if extent.level == "icb":
-            places = store.areas("lad", geometry=True, icb=extent.code).to_crs(27700)
-            places.boundary.plot(ax=ax, color="#000000", linewidth=1.0)
-            labels = places
-            name_column = "lad24nm"
-        else:
-            labels = wards
-            name_column = "ward24nm"
-        for _, row in labels.iterrows():
-            point = row.geometry.representative_point()
-            ax.annotate(row[name_column], (point.x, point.y), ha="center", fontsize=9 if extent.level == "icb" else 6,
-                        color="#212b32", bbox={"boxstyle": "round,pad=0.1", "fc": "white", "alpha": 0.6, "lw": 0})
+    parts = SlideParts()
+    # the map fills the height between the subtitle and the attribution; its width follows the
+    # area's shape, and the legend stands just right of it
     minx, miny, maxx, maxy = frame_bng.total_bounds
+    bottom, top, left, widest = 0.09, 0.85, 0.02, 0.64
+    aspect = (maxx - minx) / max(maxy - miny, 1.0)
+    map_w = min(widest, (top - bottom) * height * aspect / width)
+    map_h = map_w * width / aspect / height
+    ax = fig.add_axes([left, bottom + (top - bottom - map_h) / 2, map_w, map_h])
+    parts.map_ax = ax
+    frame_bng.plot(ax=ax, color=fill, edgecolor="#ffffff", linewidth=0.2 * scale)
     ax.set_xlim(minx, maxx)
     ax.set_ylim(miny, maxy)
     ax.set_aspect("equal")
     ax.set_axis_off()
-    _scale_bar(ax, frame_bng)
+    if extent.level in ("icb", "lad"):
+        filters = extent.filters()
+        wards = outlines(store, "ward", **filters).to_crs(27700)  # clipped to the extent's own LSOAs
+        wards.boundary.plot(ax=ax, color="#4c6272", linewidth=0.6 * scale)
+        outline = store.areas(extent.level, geometry=True)
+        outline = outline[outline[f"{extent.level}24cd"] == extent.code].to_crs(27700)
+        outline.boundary.plot(ax=ax, color="#000000", linewidth=1.8 * scale)
+        if extent.level == "icb":
+            places = outlines(store, "lad", **filters).to_crs(27700)
+            places.boundary.plot(ax=ax, color="#000000", linewidth=1.1 * scale)
+            whole = store.areas("lad").set_index("lad24cd")["lsoas"]
+            part = places["lsoas"] < places["lad24cd"].map(whole)  # e.g. Buckinghamshire's 4 LSOAs in BLMK
+            places["lad24nm"] = places["lad24nm"].where(~part, places["lad24nm"] + " (part)")
+            labels, name_column = places, "lad24nm"
+        else:
+            labels, name_column = wards, "ward24nm"
+        _place_labels(fig, ax, labels, name_column, scale, parts)
+    _scale_bar(ax, frame_bng, scale)
     from geo.store.schema import lsoa_columns
 
     described = lsoa_columns().get(indicator, "")
@@ -154,43 +250,56 @@ def render(store, indicator: str, extent: analysis.Extent, view: str = "indicato
     label = plain_text(label)
     title = plain_text(title) if title else title
     place = plain_text(_place_name(store, extent))
-    view_words = {"indicator": label, "hotspots": f"Hot and cold spots (Getis-Ord Gi*) of {label}",
+    view_words = {"indicator": label[:1].upper() + label[1:],
+                  "hotspots": f"Hot and cold spots (Getis-Ord Gi*) of {label}",
                   "clusters": f"Local Moran clusters of {label}", "bivariate": f"Deprivation and {label}",
                   "deciles-local": "IMD 2025 deciles within the " + ("place" if extent.level == "lad" else "ICB")}
-    fig.text(0.02, 0.94, title or view_words[view], fontsize=26, weight="bold", color="#005eb8")
+    heading = title or view_words[view]
+    parts.title = fig.text(0.02, 0.945, heading, fontsize=30 * scale, weight="bold", color="#005eb8", va="center")
+    _fit(fig, parts.title, 22 * scale)
     period = meta.get("period")
-    fig.text(0.02, 0.895, f"{place} | {label}" + (f" | {period[0]} to {period[1]}" if period else ""),
-             fontsize=15, color="#425563")
-    legend_ax = fig.add_axes([0.70, 0.15, 0.28, 0.65])
-    legend_ax.set_axis_off()
-    if bivariate is not None:
-        n = bivariate.n
-        for d in range(1, n + 1):
-            for a in range(1, n + 1):
-                legend_ax.add_patch(Rectangle((0.2 + (a - 1) * 0.15, 0.3 + (d - 1) * 0.15), 0.15, 0.15,
-                                              color=bivariate.colours[f"{d}-{a}"]))
-        legend_ax.annotate("", xy=(0.2 + n * 0.15, 0.26), xytext=(0.2, 0.26),
-                           arrowprops={"arrowstyle": "->", "lw": 1.5})
-        legend_ax.text(0.2, 0.2, f"more {label} \u2192", fontsize=12)
-        legend_ax.text(0.13, 0.3, "more deprived \u2192", fontsize=12, rotation=90, va="bottom")
-        legend_ax.set_xlim(0, 1)
-        legend_ax.set_ylim(0, 1)
+    what = {"indicator": "LSOAs in 5 quantile classes", "hotspots": "LSOAs by Gi* confidence",
+            "clusters": "LSOAs by local Moran cluster", "bivariate": "LSOAs in 3 x 3 classes",
+            "deciles-local": "LSOAs ranked by IMD 2025 score"}[view]
+    parts.subtitle = fig.text(0.02, 0.885, " | ".join([place, what] + ([f"{period[0]} to {period[1]}"] if period else [])),
+                              fontsize=18 * scale, color="#425563", va="center")
+    _fit(fig, parts.subtitle, 14 * scale)
+    legend_left = left + map_w + 0.02
+    legend_w = min(0.32, 0.98 - legend_left)
+    if bivariate is not None:  # a square box, so the grid's cells stay square
+        side = min(legend_w * width, 0.6 * height)
+        legend_ax = fig.add_axes([legend_left, 0.2, side / width, side / height])
+        _bivariate_legend(legend_ax, bivariate, label, scale, parts)
     else:
+        legend_ax = fig.add_axes([legend_left, bottom, legend_w, top - bottom])
         handles = [Patch(facecolor=c, edgecolor="#555555", label=lab) for c, lab in rows + [(NO_DATA, "No data")]]
-        legend_ax.legend(handles=handles, loc="upper left", fontsize=12, frameon=False,
-                         title={"hotspots": "Gi* hot and cold spots", "clusters": "Local Moran clusters",
-                                "deciles-local": "IMD 2025 decile"}.get(view, label[:40]), title_fontsize=13)
+        legend_title = {"hotspots": "Gi* hot and cold spots", "clusters": "Local Moran clusters",
+                        "deciles-local": "IMD 2025 decile"}.get(view, textwrap.fill(label[:1].upper() + label[1:], 28))
+        legend = legend_ax.legend(handles=handles, loc="center left", fontsize=15 * scale, frameon=False,
+                                  title=legend_title, title_fontsize=16 * scale, alignment="left",
+                                  handlelength=1.6, handleheight=1.1, borderaxespad=0)
+        parts.legend_texts.extend([legend.get_title(), *legend.get_texts()])
+    legend_ax.set_axis_off()
+    parts.legend_ax = legend_ax
+    note = ATTRIBUTION + (" " + meta.get("disclosure", "") if meta.get("synthetic") is not None else "")
     if view in ("hotspots", "clusters") and meta.get("method"):  # the test used (issue 9)
-        fig.text(0.02, 0.06, "Method: " + meta["method"], fontsize=8, color="#425563", wrap=True)
-    fig.text(0.02, 0.02, ATTRIBUTION + (" " + meta.get("disclosure", "") if meta.get("synthetic") is not None else ""),
-             fontsize=8, color="#425563", wrap=True)
-    if meta.get("synthetic"):
-        fig.text(0.35, 0.5, "SYNTHETIC DATA", fontsize=60, color="#d5281b", alpha=0.25, rotation=20,
-                 ha="center", va="center", weight="bold")
+        note = "Method: " + meta["method"] + "\n" + note
+    parts.attribution = fig.text(0.02, 0.015, "\n".join(textwrap.fill(part, 200) for part in note.split("\n")), fontsize=10 * scale, color="#425563",
+                                 va="bottom")
+    if meta.get("synthetic"):  # across the map, as large as fits in the slide
+        mark = fig.text(left + max(map_w / 2, 0.2), 0.5, "SYNTHETIC DATA", fontsize=60 * scale, color="#d5281b",
+                        alpha=0.25, rotation=20, ha="center", va="center", weight="bold")
+        _fit(fig, mark, 20 * scale)
+    return fig, parts
+
+
+def render(store, indicator: str, extent: analysis.Extent, view: str = "indicator", fmt: str = "png",
+           out_dir: Path = Path("."), title: str | None = None) -> Path:
+    fig, _ = figure(store, indicator, extent, view, fmt, title)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     suffix = "svg" if fmt == "svg" else "png"
     path = out_dir / file_name(f"{indicator}_{view}{'_print' if fmt == 'print' else ''}", extent, suffix)
-    fig.savefig(path, dpi=dpi, format=suffix)
+    fig.savefig(path, dpi=FORMATS[fmt][2], format=suffix)
     plt.close(fig)
     return path

@@ -218,10 +218,16 @@ def local_statistic(store: Store, indicator: str, extent: Extent, statistic: str
             dep = -dep  # 1 = most deprived: turn it round so that higher means more deprived
         out = bivariate_moran(dep, values, w, o.permutations, o.seed, alpha, o.direction, o.fdr)
     attrs = {**out.attrs, "indicator": indicator, "extent": f"{extent.level} {extent.code or ''}".strip(),
-             "weights": weights_module.describe(w)}
+             "weights": weights_module.describe(w), "synthetic": is_synthetic(store, indicator)}
     joined = frame.set_index("lsoa21cd")[["lsoa21nm", "ward24nm", "lad24nm"]].join(out)
     joined.attrs.update(attrs)
     return joined
+
+
+def is_synthetic(store: Store, indicator: str) -> bool:
+    """True when ``indicator`` is a dataset labelled synthetic (made-up records)."""
+    datasets = DatasetStore(store)
+    return indicator in datasets.names() and bool(datasets.get(indicator).meta.get("synthetic"))
 
 
 def global_moran(store: Store, indicator: str, extent: Extent, permutations: int = 999, seed: int = 12345,
@@ -273,7 +279,8 @@ def bivariate(store: Store, indicator: str, extent: Extent, deprivation: str = "
     frame["bivariate_colour"] = b.colour_of()
     frame.attrs.update({"deprivation_breaks": b.deprivation_breaks, "activity_breaks": b.activity_breaks,
                         "deprivation_labels": b.deprivation_labels, "activity_labels": b.activity_labels,
-                        "deprivation_values": b.deprivation_values, "colours": b.colours, "n": n, "scheme": scheme})
+                        "deprivation_values": b.deprivation_values, "colours": b.colours, "n": n, "scheme": scheme,
+                        "synthetic": is_synthetic(store, indicator)})
     return frame
 
 

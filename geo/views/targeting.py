@@ -97,34 +97,3 @@ def targeting_list(store, targets: pd.DataFrame) -> pd.DataFrame:
                                                                               for r in rs.split('; ')}))})
     return pd.DataFrame(rows, columns=["kind", "code", "name", "ward", "lsoa21cd", "phase", "pupils",
                                        "fsm_percent", "why"])
-
-
-def find(store, query: str) -> list[dict]:
-    """Search LSOA codes and names, wards, postcodes and school names; best matches first."""
-    from geo.sources.postcodes import normalise_postcode
-
-    q = query.strip()
-    if len(q) < 2:
-        return []
-    results = []
-    lsoas = store.lsoas(geometry=False, columns=["lsoa21cd", "lsoa21nm", "ward24cd", "ward24nm", "lad24cd"])
-    low = q.lower()
-    exact = lsoas[lsoas["lsoa21cd"].str.lower() == low]
-    named = lsoas[lsoas["lsoa21nm"].str.lower().str.contains(low, regex=False)]
-    for r in pd.concat([exact, named]).drop_duplicates("lsoa21cd").head(10).itertuples():
-        results.append({"kind": "lsoa", "code": r.lsoa21cd, "name": r.lsoa21nm, "lad": r.lad24cd})
-    wards = lsoas.drop_duplicates("ward24cd")
-    for r in wards[wards["ward24nm"].str.lower().str.contains(low, regex=False)].head(10).itertuples():
-        results.append({"kind": "ward", "code": r.ward24cd, "name": r.ward24nm, "lad": r.lad24cd})
-    key = normalise_postcode(pd.Series([q])).iloc[0]
-    if key and 5 <= len(key) <= 7:
-        found = store.postcodes([key], geometry=False)
-        for r in found.itertuples():
-            if isinstance(r.lsoa21cd, str):
-                results.append({"kind": "postcode", "code": r.postcode, "name": f"{r.postcode} in {r.lsoa21cd}",
-                                "lsoa21cd": r.lsoa21cd, "lad": r.lad24cd})
-    schools = store.points("schools")
-    for r in schools[schools["name"].str.lower().str.contains(low, regex=False)].head(10).itertuples():
-        results.append({"kind": "school", "code": str(r.urn), "name": r.name, "lsoa21cd": r.lsoa21cd,
-                        "lad": r.lad24cd})
-    return results
