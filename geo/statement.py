@@ -147,13 +147,39 @@ class Statement:
 
 # ---- helpers ---------------------------------------------------------------------------------
 
+class ReadOnceStore(Store):
+    """The same store, keeping what it has read for the length of one statement: the statement asks
+    by_group for many tables of the same extent, and each would read the population again."""
+
+    def __init__(self, root, memo: dict | None = None):
+        super().__init__(root)
+        self._memo = {} if memo is None else memo
+
+    def _kept(self, key, read):
+        key = (str(self.path), *key)
+        if key not in self._memo:
+            self._memo[key] = read()
+        return self._memo[key].copy()
+
+    def lsoas(self, icb=None, lad=None, ward=None, columns=None, geometry=True):
+        if geometry:
+            return super().lsoas(icb=icb, lad=lad, ward=ward, columns=columns, geometry=geometry)
+        return self._kept(("lsoas", icb, lad, ward, tuple(columns) if columns else None),
+                          lambda: super(ReadOnceStore, self).lsoas(icb=icb, lad=lad, ward=ward, columns=columns,
+                                                                   geometry=False))
+
+    def population_by_age(self, icb=None, lad=None, ward=None):
+        return self._kept(("population", icb, lad, ward),
+                          lambda: super(ReadOnceStore, self).population_by_age(icb=icb, lad=lad, ward=ward))
+
+
 @contextmanager
 def overlay(store: Store):
     """A throwaway store that reads ``store``'s build but keeps its own datasets: the statement puts
     subsets of a dataset (one period) there, to run :func:`geo.analysis.by_group` on them unchanged."""
     with tempfile.TemporaryDirectory(prefix="gapmap-statement-") as tmp:
         os.symlink(store.path, Path(tmp) / "current")
-        yield Store(tmp)
+        yield ReadOnceStore(tmp, getattr(store, "_memo", None))
 
 
 def compare(lower, upper, benchmark) -> str | None:
@@ -572,6 +598,7 @@ def build(store: Store, extent: Extent, codes: list[str] | None = None, maps_dir
     import datetime as dt
 
     extent.filters()
+    store = ReadOnceStore(store.root)
     place = place_name(store, extent)
     metas = attached(store)
     sections = []

@@ -61,7 +61,7 @@ def _header(slide, title, subtitle, synthetic):
     _text(slide, 0.4, 7.05, 12.5, 0.4, ATTRIBUTION, 7, False, GREY)
 
 
-def _table(slide, left, top, width, header, rows, size=10, row_height=0.28):
+def _table(slide, left, top, width, header, rows, size=10, row_height=0.28, widths=None):
     shape = slide.shapes.add_table(len(rows) + 1, len(header), Inches(left), Inches(top), Inches(width),
                                    Inches(row_height * (len(rows) + 1)))
     table = shape.table
@@ -76,6 +76,9 @@ def _table(slide, left, top, width, header, rows, size=10, row_height=0.28):
             cell.text = str(v)
             cell.text_frame.paragraphs[0].font.size = Pt(size)
     shape.name = "numbers"
+    if widths:
+        for j, w in enumerate(widths):
+            table.columns[j].width = Inches(w)
     return table
 
 
@@ -124,6 +127,7 @@ def _bar_chart(slide, categories, values, lower, upper, title, left=0.4, top=1.4
     if benchmark is not None:
         chart.legend.position = XL_LEGEND_POSITION.BOTTOM
         chart.legend.include_in_layout = False
+        chart.legend.font.size = Pt(10)
     chart.plots[0].series[0].format.fill.solid()
     chart.plots[0].series[0].format.fill.fore_color.rgb = BLUE
     if benchmark is not None:  # the ICB's rate as a line across the bars
@@ -194,12 +198,15 @@ def _rate_slide(prs, section, table, title, subtitle, benchmark, value=None, not
     rows = _rate_rows(table, value, lower, upper, "compared" in table)
     if "compared" not in table:
         header = header[:-1]
-    _table(slide, 7.0, 1.4, 6.0, header, rows, size=9 if len(rows) > 8 else 10)
+    widths = [1.5, 0.7, 0.9, 0.8, 0.8, 0.8, 0.7][:len(header)]
+    _table(slide, 7.0, 1.4, sum(widths), header, rows, size=8 if len(rows) > 8 else 9,
+           row_height=0.22 if len(rows) > 8 else 0.3, widths=widths)
     lines = []
     if note:
         lines.append(note)
     lines.append(f"vs ICB: {COMPARISON_METHOD}")
-    _text(slide, 7.0, 1.6 + 0.28 * (len(rows) + 1), 6.0, 2.0, lines, 9, False, GREY)
+    top = 1.5 + (0.25 if len(rows) > 8 else 0.36) * (len(rows) + 1)
+    _text(slide, 7.0, min(top, 5.6), 6.0, 1.4, lines, 9, False, GREY)
     return slide
 
 
@@ -236,6 +243,9 @@ def _trend_slide(prs, section, subtitle):
     chart.has_legend = True
     chart.legend.position = XL_LEGEND_POSITION.BOTTOM
     chart.legend.include_in_layout = False
+    chart.legend.font.size = Pt(10)
+    chart.value_axis.tick_labels.font.size = Pt(10)
+    chart.category_axis.tick_labels.font.size = Pt(10)
     sii = section.trend_sii
     rows = [[str(r["period"]), fmt(r.get("sii")), fmt(r.get("sii_lower_95")), fmt(r.get("sii_upper_95"))]
             for r in sii.to_dict("records")]
@@ -266,10 +276,11 @@ def _funnel_slide(prs, section, subtitle, place):
                                       ("lower_998", "population_lower_998", "99.8% lower limit"),
                                       ("upper_998", "population_upper_998", "99.8% upper limit")):
         series = data.add_series(label, number_format="#,##0.0")
-        keep = limits[(limits[pop_column] <= top) & limits[column].apply(math.isfinite)]
+        cap = float(max(points["crude_upper"].max(skipna=True), limits["baseline"].iloc[0]) * 1.15)
+        keep = limits[(limits[pop_column] <= top) & limits[column].apply(math.isfinite) & (limits[column] <= cap)]
         for r in keep.sort_values(pop_column).itertuples():
             series.add_data_point(float(getattr(r, pop_column)), float(getattr(r, column)))
-    series = data.add_series(f"{place} rate", number_format="#,##0.0")
+    series = data.add_series("ICB rate", number_format="#,##0.0")
     baseline = float(limits["baseline"].iloc[0])
     series.add_data_point(0.0, baseline)
     series.add_data_point(top, baseline)
@@ -278,10 +289,16 @@ def _funnel_slide(prs, section, subtitle, place):
     frame.name = "chart"
     chart = frame.chart
     chart.has_legend = True
-    chart.legend.position = XL_LEGEND_POSITION.BOTTOM
+    chart.legend.position = XL_LEGEND_POSITION.RIGHT
     chart.legend.include_in_layout = False
+    chart.legend.font.size = Pt(9)
     chart.has_title = True
     chart.chart_title.text_frame.text = f"Crude rate per {section.per:,} against population"
+    shown = points["crude_upper"].dropna()
+    chart.value_axis.maximum_scale = float(max(shown.max() if len(shown) else baseline, baseline) * 1.15)
+    chart.value_axis.minimum_scale = 0.0
+    chart.category_axis.maximum_scale = top
+    chart.category_axis.minimum_scale = 0.0
     chart.chart_title.text_frame.paragraphs[0].font.size = Pt(12)
     styles = [("4C6272", None), ("005EB8", None), ("ED8B00", "dash"), ("ED8B00", "dash"), ("D5281B", "sysDot"),
               ("D5281B", "sysDot"), ("212B32", None)]
@@ -370,20 +387,24 @@ def write(statement: Statement, path: Path) -> Path:
     slide = _blank(prs)
     _header(slide, "The indicators", f"{len(statement.with_data)} with data, {len(statement.without_data)} with no "
             "data attached", synthetic)
-    rows = [[s.code, s.wording[:70] + ("…" if len(s.wording) > 70 else ""),
+    rows = [[s.code, s.wording[:48] + ("…" if len(s.wording) > 48 else ""),
              s.dataset + (" (SYNTHETIC)" if s.synthetic else "") if s.has_data else "no data attached"]
             for s in statement.sections]
-    _table(slide, 0.4, 1.3, 12.5, ["Metric", "Indicator", "Dataset"], rows, size=8, row_height=0.22)
+    half = (len(rows) + 1) // 2
+    for k, part in enumerate((rows[:half], rows[half:])):
+        if part:
+            _table(slide, 0.4 + k * 6.4, 1.3, 6.2, ["Metric", "Indicator", "Dataset"], part, size=7,
+                   row_height=0.2, widths=[0.7, 3.5, 2.0])
     if statement.without_data:
-        _text(slide, 0.4, 1.4 + 0.22 * (len(rows) + 1), 12.5, 0.4,
+        _text(slide, 0.4, 6.55, 12.5, 0.4,
               "To attach data: gapmap ingest FILE --name NAME --nhs-indicator CODE --by age_band,sex,ethnic_group,period",
               9, False, GREY)
 
     for section in statement.with_data:
-        subtitle = f"{statement.place} | {section.measure}" + (" | SYNTHETIC DATA" if section.synthetic else "")
+        subtitle = f"{statement.place} | {section.code} {section.wording[:80]} | {section.measure}"
         q = section.quintiles
         value, _, _ = value_columns(q)
-        slide = _rate_slide(prs, section, q, f"{section.code}: {section.wording[:60]} by deprivation", subtitle,
+        slide = _rate_slide(prs, section, q, f"{section.code}: by deprivation (national IMD 2025 quintile)", subtitle,
                             section.total.get(value), note=_sii_text(section, section.sii, section.gap))
         if section.quintiles_local is not None:
             local = section.quintiles_local

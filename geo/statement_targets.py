@@ -5,8 +5,8 @@ hot spots of ORA01".
 Groups (``--target`` on ``gapmap statement``):
 
 ``most-deprived-20`` / ``most-deprived-40``
-    LSOAs in IMD 2025 deciles 1-2 / 1-4 *within the ICB* (``imd_decile_in_icb``; within the
-    place for a place's statement): the 20% / 40% most deprived of the ICB's own LSOAs.
+    LSOAs in IMD 2025 quintile 1 / quintiles 1-2 *within the ICB* (``imd_quintile_in_icb``; within
+    the place for a place's statement): the 20% / 40% most deprived of the ICB's own LSOAs.
 ``core20``
     LSOAs in national IMD 2025 deciles 1-2 (NHS England's Core20).
 ``hotspots:CODE``
@@ -25,8 +25,8 @@ import pandas as pd
 from geo import analysis
 
 FIXED_GROUPS = {
-    "most-deprived-20": "the 20% most deprived LSOAs of the {where} (IMD 2025 deciles 1-2 within the {where})",
-    "most-deprived-40": "the 40% most deprived LSOAs of the {where} (IMD 2025 deciles 1-4 within the {where})",
+    "most-deprived-20": "the 20% most deprived LSOAs of the {where} (IMD 2025 quintile 1 within the {where})",
+    "most-deprived-40": "the 40% most deprived LSOAs of the {where} (IMD 2025 quintiles 1-2 within the {where})",
     "core20": "Core20 LSOAs (national IMD 2025 deciles 1-2)",
 }
 COLUMNS = ["group", "kind", "code", "name", "ward", "lsoa21cd", "phase", "pupils", "why"]
@@ -64,12 +64,12 @@ def describe(group: str, extent: analysis.Extent) -> str:
 def group_lsoas(store, extent: analysis.Extent, group: str, statement=None) -> pd.Series:
     """The LSOA codes in a group, indexed by code, with the reason as the value."""
     check_group(group)
-    local = "imd_decile_in_lad" if extent.level == "lad" else "imd_decile_in_icb"
+    local = "imd_quintile_in_lad" if extent.level == "lad" else "imd_quintile_in_icb"
     lsoas = store.lsoas(geometry=False, columns=["lsoa21cd", "imd_decile", local], **extent.filters())
     if group in ("most-deprived-20", "most-deprived-40"):
-        top = 2 if group.endswith("20") else 4
+        top = 1 if group.endswith("20") else 2
         pick = lsoas[lsoas[local] <= top]
-        return pd.Series([f"IMD decile {int(d)} within the {'place' if extent.level == 'lad' else 'ICB'}"
+        return pd.Series([f"IMD quintile {int(d)} within the {'place' if extent.level == 'lad' else 'ICB'}"
                           for d in pick[local]], index=pick["lsoa21cd"].to_numpy())
     if group == "core20":
         pick = lsoas[lsoas["imd_decile"] <= 2]
