@@ -301,7 +301,8 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
                           f"or --column postcode=NAME. The file has: {', '.join(info.columns)}")
     by = set(options.by)
     if shape == "aggregated":
-        by = {b for b, role in (("age_band", "age_band"), ("sex", "sex"), ("period", "period")) if role in mapping}
+        by = {b for b, role in (("age_band", "age_band"), ("sex", "sex"), ("ethnic_group", "ethnicity"),
+                                ("period", "period")) if role in mapping}
         if "count" not in mapping:
             raise IngestError(f"{path}: no count column found; name it with --column count=NAME")
     needs = {"age_band": ("age", "age_band"), "sex": ("sex",), "ethnic_group": ("ethnicity",),
@@ -313,7 +314,7 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
     needed_roles = {"lsoa", "postcode", "date"} | ({"count", "denominator"} if shape == "aggregated" else {"record_id"})
     needed_roles |= {role for b in by for role in needs[b]}
     if shape == "aggregated":
-        needed_roles |= {"age_band", "sex", "period"}
+        needed_roles |= {"age_band", "sex", "ethnicity", "period"}
     wanted = [c for role, c in mapping.items() if role in needed_roles]
     plain = (mapping["record_id"],) if shape == "records" and "record_id" in mapping else ()
     try:

@@ -311,7 +311,8 @@ def _shares(shown_counts: pd.Series, populations: pd.Series | None) -> pd.DataFr
     total = float(np.nansum(shown_counts.to_numpy(float)))
     rows = []
     for group, count in shown_counts.items():
-        row = {"group": group, "name": str(group).replace("_", " ").capitalize(), "count": count}
+        row = {"group": group, "name": str(group).replace("_", " ").capitalize(), "count": count,
+               "activity_share": np.nan, "activity_lower": np.nan, "activity_upper": np.nan}
         if total > 0 and not np.isnan(count):
             p = proportion([count], [total], 100)
             row.update({"activity_share": p["value"][0], "activity_lower": p["lower"][0],
@@ -405,7 +406,12 @@ def funnel_tables(store: Store, dataset_name: str, extent: Extent, total: dict, 
 # ---- findings --------------------------------------------------------------------------------
 
 def fmt(v, digits: int = 1) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    """A number as the statement prints it (thousands separated); '-' for a missing or suppressed one."""
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return "-"
+    if math.isnan(v):
         return "-"
     return f"{v:,.{digits}f}"
 
@@ -461,7 +467,8 @@ def findings(section: Section) -> list[dict]:
                     "basis": COMPARISON_METHOD})
         if not (table["compared"].isin(["higher", "lower"])).any() and table["compared"].notna().any():
             out.append({"topic": label, "text": f"No {label} had a rate of {measure} significantly different from "
-                                                f"the ICB as a whole ({fmt(icb.get('crude_rate'))} {per}).",
+                                                f"the ICB as a whole ({fmt(icb.get('crude_rate'))} {per}, "
+                                                f"{_interval(icb.get('crude_lower'), icb.get('crude_upper'))}).",
                         "figure": icb.get("crude_rate"), "lower": icb.get("crude_lower"),
                         "upper": icb.get("crude_upper"), "basis": COMPARISON_METHOD})
     if section.shares is not None:
@@ -491,8 +498,9 @@ def findings(section: Section) -> list[dict]:
         high = wards[wards["significance"] == funnel.SIGNIFICANCE[0]].sort_values("crude_rate", ascending=False)
         low = wards[wards["significance"] == funnel.SIGNIFICANCE[4]]
         names = ", ".join(f"{r.name} ({fmt(r.crude_rate)})" for r in high.head(5).itertuples())
-        text = (f"{len(high)} of {len(wards)} wards had a crude rate above the ICB's {fmt(section.total.get('crude_rate'))} "
-                f"{per} beyond the 99.8% funnel limit" + (f", highest {names}" if len(high) else "") +
+        total = section.total
+        text = (f"{len(high)} of {len(wards)} wards had a crude rate above the ICB's {fmt(total.get('crude_rate'))} "
+                f"{per} ({_interval(total.get('crude_lower'), total.get('crude_upper'))}) beyond the 99.8% funnel limit" + (f", highest {names}" if len(high) else "") +
                 f"; {len(low)} were below it.")
         out.append({"topic": "funnel", "text": text, "figure": section.total.get("crude_rate"), "lower": section.total.get("crude_lower"),
                     "upper": section.total.get("crude_upper"),

@@ -191,8 +191,12 @@ def _rate_slide(prs, section, table, title, subtitle, benchmark, value=None, not
         if value else value_columns(table)
     kind = "Age-standardised rate (DSR)" if value == "dsr" else "Crude rate"
     shown = table[table[value].notna()] if value in table else table.iloc[:0]
-    _bar_chart(slide, [str(n) for n in shown["name"]], shown[value].tolist(), shown[lower].tolist(),
-               shown[upper].tolist(), f"{kind} per {section.per:,}, 95% limits", benchmark=benchmark)
+    if len(shown):
+        _bar_chart(slide, [str(n) for n in shown["name"]], shown[value].tolist(), shown[lower].tolist(),
+                   shown[upper].tolist(), f"{kind} per {section.per:,}, 95% limits", benchmark=benchmark)
+    else:
+        _text(slide, 0.4, 3.0, 6.4, 1.0, "No rate to chart: every group's count is suppressed (1 to 7 events) or "
+              "has no population.", 14, False, GREY)
     header = RATE_HEADER.copy()
     header[3] = "DSR" if value == "dsr" else "Rate"
     rows = _rate_rows(table, value, lower, upper, "compared" in table)
@@ -438,7 +442,8 @@ def write(statement: Statement, path: Path) -> Path:
                                            "% of population", "Activity share vs population share"], rows)
         if section.trend is not None:
             _trend_slide(prs, section, subtitle)
-        if section.funnel_points is not None and section.funnel_limits is not None:
+        if section.funnel_points is not None and section.funnel_limits is not None and \
+                section.funnel_points["crude_rate"].notna().any():
             _funnel_slide(prs, section, subtitle, statement.place)
         if section.maps.get("hotspots"):
             slide = _blank(prs)
