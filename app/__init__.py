@@ -23,10 +23,11 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     app.extensions["gapmap_store"] = Store(app.config.get("GAPMAP_STORE") or app.config.get("STORE"))
 
-    from app import api, pages, upload
+    from app import api, pages, statement, upload
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(upload.bp)
+    app.register_blueprint(statement.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
 
     @app.context_processor

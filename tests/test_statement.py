@@ -4,6 +4,7 @@ by_group's (or the extent's, computed from the same rates()), after disclosure c
 The data is a sparse aggregated file written here: most LSOA x age band x sex x ethnic group x
 period cells are zero, a few are large, so some groups are suppressed (1-7) and others are not.
 """
+import io
 import math
 import re
 
@@ -336,3 +337,31 @@ def test_cli_demo_then_statement(fixture_mirror, tmp_path, monkeypatch):
     bad = runner.invoke(main, ["statement", "--icb", "QAA", "--target", "hotspots:MAT01", "--no-maps",
                                "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "no dataset attached to MAT01" in bad.output
+
+
+def test_statement_pages(built):
+    from app import create_app
+
+    store, st, _, _ = built
+    app = create_app({"GAPMAP_STORE": str(store.root), "DEFAULT_ICB": ICB, "TESTING": True})
+    client = app.test_client()
+    page = client.get(f"/statement?icb={ICB}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "NHS Alpha ICB" in html and "no data attached" in html and "SYNTHETIC DATA" in html
+    page = client.get(f"/statement/UEC01?icb={ICB}")
+    assert page.status_code == 200
+    expected = _by_group(store, "imd_quintile")
+    value = "dsr" if "dsr" in expected and expected["dsr"].notna().all() else "crude_rate"
+    for v in expected[value].dropna():
+        assert f"<td>{fmt(v)}</td>" in page.get_data(as_text=True)
+    assert client.get(f"/statement/MAT01?icb={ICB}").status_code == 404  # no data attached
+    assert client.get("/statement?icb=E54999999").status_code == 404
+    assert client.get("/statement?extent=england").status_code == 400
+    deck = client.get(f"/statement/download.pptx?icb={ICB}")
+    assert deck.status_code == 200 and deck.data[:2] == b"PK"
+    prs = Presentation(io.BytesIO(deck.data))
+    assert len(prs.slides) > 5
+    csv = client.get(f"/statement/download.csv?icb={ICB}")
+    assert csv.status_code == 200 and "Open Government Licence" in csv.get_data(as_text=True)
+    assert client.get(f"/statement/download.exe?icb={ICB}").status_code == 404
