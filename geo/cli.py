@@ -449,7 +449,7 @@ def statement_command(icb, lad, codes, targets, no_maps, out_dir):
         raise _fail(exc)
     for kind, path in paths.items():
         click.echo(f"  {kind:<8} {path}")
-    click.echo(f"Statement for {result.place}: {len(result.with_data)} indicators with data, "
+    click.echo(f"Statement for {result.place}: {len(result.with_data)} indicator(s) with data, "
                f"{len(result.without_data)} with no data attached, in {time.perf_counter() - started:.1f} s"
                + (" (SYNTHETIC DATA)" if result.synthetic else ""))
 

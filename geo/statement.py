@@ -384,10 +384,16 @@ def funnel_tables(store: Store, dataset_name: str, extent: Extent, total: dict, 
     parts = []
     for grouping, kind in (("ward24cd", "ward"), ("lad24cd", "place")):
         t95 = grouped(store, dataset_name, extent, grouping, per=per, confidence=0.95)
-        t998 = analysis.by_group(store, dataset_name, extent, grouping, per=per, confidence=0.998)
         t = t95[["group", "name", "count", "population", "crude_rate", "crude_lower", "crude_upper"]].copy()
-        t["crude_lower_998"] = t998["crude_lower"].to_numpy()
-        t["crude_upper_998"] = t998["crude_upper"].to_numpy()
+        # the 99.8% limits by_group would give (same Poisson limits, at 99.8%), from its own rate and
+        # population rather than a second pass; suppressed rates stay missing
+        events = (t["crude_rate"] * t["population"] / per).round().to_numpy()
+        known = ~np.isnan(events) & (t["population"].to_numpy(float) > 0)
+        lower, upper = np.full(len(t), np.nan), np.full(len(t), np.nan)
+        if known.any():
+            lower[known], upper[known] = funnel.rate_limits(events[known], t["population"].to_numpy(float)[known],
+                                                            per, 0.998)
+        t["crude_lower_998"], t["crude_upper_998"] = lower, upper
         t.insert(0, "kind", kind)
         parts.append(t)
     points = pd.concat(parts, ignore_index=True)

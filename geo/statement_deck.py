@@ -270,17 +270,17 @@ def _funnel_slide(prs, section, subtitle, place):
     _header(slide, f"{section.code}: wards and places against the ICB (funnel plot)", subtitle, section.synthetic)
     points, limits = section.funnel_points, section.funnel_limits
     data = XyChartData()
-    for kind, label in (("ward", "Wards"), ("place", "Places")):
-        series = data.add_series(label, number_format="#,##0.0")
-        for r in points[(points["kind"] == kind) & points["crude_rate"].notna()].itertuples():
-            series.add_data_point(float(r.population), float(r.crude_rate))
-    top = float(points["population"].max()) * 1.05
+    wards_only = points[points["kind"] == "ward"]
+    series = data.add_series("Wards", number_format="#,##0.0")
+    for r in wards_only[wards_only["crude_rate"].notna()].itertuples():
+        series.add_data_point(float(r.population), float(r.crude_rate))
+    top = float(wards_only["population"].max()) * 1.05
     for column, pop_column, label in (("lower_95", "population_lower_95", "95% lower limit"),
                                       ("upper_95", "population_upper_95", "95% upper limit"),
                                       ("lower_998", "population_lower_998", "99.8% lower limit"),
                                       ("upper_998", "population_upper_998", "99.8% upper limit")):
         series = data.add_series(label, number_format="#,##0.0")
-        cap = float(max(points["crude_upper"].max(skipna=True), limits["baseline"].iloc[0]) * 1.15)
+        cap = float(max(wards_only["crude_upper"].max(skipna=True), limits["baseline"].iloc[0]) * 1.15)
         keep = limits[(limits[pop_column] <= top) & limits[column].apply(math.isfinite) & (limits[column] <= cap)]
         for r in keep.sort_values(pop_column).itertuples():
             series.add_data_point(float(getattr(r, pop_column)), float(getattr(r, column)))
@@ -298,19 +298,19 @@ def _funnel_slide(prs, section, subtitle, place):
     chart.legend.font.size = Pt(9)
     chart.has_title = True
     chart.chart_title.text_frame.text = f"Crude rate per {section.per:,} against population"
-    shown = points["crude_upper"].dropna()
+    shown = wards_only["crude_upper"].dropna()
     chart.value_axis.maximum_scale = float(max(shown.max() if len(shown) else baseline, baseline) * 1.15)
     chart.value_axis.minimum_scale = 0.0
     chart.category_axis.maximum_scale = top
     chart.category_axis.minimum_scale = 0.0
     chart.chart_title.text_frame.paragraphs[0].font.size = Pt(12)
-    styles = [("4C6272", None), ("005EB8", None), ("ED8B00", "dash"), ("ED8B00", "dash"), ("D5281B", "sysDot"),
+    styles = [("4C6272", None), ("ED8B00", "dash"), ("ED8B00", "dash"), ("D5281B", "sysDot"),
               ("D5281B", "sysDot"), ("212B32", None)]
     for i, (plot_series, (colour, dash)) in enumerate(zip(chart.plots[0].series, styles)):
-        if i < 2:
+        if i < 1:
             plot_series.format.line.fill.background()
             plot_series.marker.style = 8  # circle
-            plot_series.marker.size = 6 if i == 0 else 9
+            plot_series.marker.size = 6
             plot_series.marker.format.fill.solid()
             plot_series.marker.format.fill.fore_color.rgb = RGBColor.from_string(colour)
         else:
@@ -334,11 +334,15 @@ def _funnel_slide(prs, section, subtitle, place):
             ("High (99.8%)", "High (95%)", "Not significant", "Low (95%)", "Low (99.8%)")]
     rows.append(["Suppressed (no rate)", str(int(wards["significance"].isna().sum()))])
     _table(slide, 8.8, 1.4, 4.2, ["Wards", "Number"], rows)
-    _text(slide, 8.8, 3.6, 4.2, 3.0, [
+    places = points[points["kind"] == "place"]
+    _table(slide, 8.8, 3.45, 4.2, ["Place", "Rate", "Funnel"],
+           [[str(r.name)[:22], fmt(r.crude_rate), r.significance or "suppressed"] for r in places.itertuples()],
+           size=8, row_height=0.22)
+    _text(slide, 8.8, 3.75 + 0.24 * len(places), 4.2, 2.0, [
         f"ICB rate {fmt(baseline)} per {section.per:,}.",
         "Limits by PHE's funnel method (PHEindicatormethods calculate_funnel_limits, exact Poisson); an area is "
         "significant when the ICB rate is outside its own 95% (99.8%) limits. Wards with suppressed counts "
-        "are not plotted."], 10, False, GREY)
+        "are not plotted; places are in the table."], 9, False, GREY)
 
 
 def _findings_slide(prs, section, subtitle):

@@ -328,7 +328,7 @@ def test_cli_demo_then_statement(fixture_mirror, tmp_path, monkeypatch):
     assert refused.exit_code != 0 and "--rows" in refused.output
     result = runner.invoke(main, ["statement", "--icb", "QAA", "--no-maps", "--out", str(tmp_path / "st")])
     assert result.exit_code == 0, result.output
-    assert "2 indicators with data, 21 with no data attached" in result.output
+    assert "2 indicator(s) with data, 21 with no data attached" in result.output
     for name in ("index.html", "uec01.html", "ora01.html", "statement.pptx", "statement_numbers.csv",
                  "statement_numbers.xlsx"):
         assert (tmp_path / "st" / name).exists(), name
