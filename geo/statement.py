@@ -281,12 +281,16 @@ def grouped(store: Store, dataset_name: str, extent: Extent, grouping: str, per:
 # ---- the parts of a section ------------------------------------------------------------------
 
 def age_table(store: Store, dataset_name: str, extent: Extent, per: int = PER) -> pd.DataFrame:
-    """Crude rate by age band over the extent (each band's own population), disclosure applied."""
+    """Crude rate by age band over the extent (each band's own population), disclosure applied; only
+    the age bands in which the dataset has events anywhere (in or out of the extent)."""
     dataset = DatasetStore(store).get(dataset_name)
     counts = rates(dataset, store, keep=("age_band",), **extent.filters())
     counts = counts[counts["population"].notna()]
     bands = counts.groupby(["age_lo", "age_hi", "age_band"], sort=True)[["count", "population"]].sum().reset_index()
-    bands = bands[bands["population"] > 0]
+    # only the bands the data has events in anywhere: an indicator of under-18s says nothing of adults
+    raw = dataset.counts()
+    with_events = set(raw.loc[raw["count"] > 0, "age_band"].astype(str))
+    bands = bands[(bands["population"] > 0) & bands["age_band"].astype(str).isin(with_events)]
     r = crude_rate(bands["count"], bands["population"], per) if len(bands) else {"value": [], "lower": [],
                                                                                   "upper": []}
     out = pd.DataFrame({"group": bands["age_band"].to_numpy(), "name": bands["age_band"].to_numpy(),
