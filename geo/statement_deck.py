@@ -181,7 +181,7 @@ def _rate_rows(table, value, lower, upper, with_compared=True):
     return rows
 
 
-RATE_HEADER = ["Group", "Count", "Population", "Rate", "95% lower", "95% upper", "vs ICB"]
+RATE_HEADER = ["Group", "Count", "People", "Rate", "95% lower", "95% upper", "vs ICB"]
 
 
 def _rate_slide(prs, section, table, title, subtitle, benchmark, value=None, note=None):
@@ -336,7 +336,8 @@ def _funnel_slide(prs, section, subtitle, place):
     _table(slide, 8.8, 1.4, 4.2, ["Wards", "Number"], rows)
     places = points[points["kind"] == "place"]
     _table(slide, 8.8, 3.45, 4.2, ["Place", "Rate", "Funnel"],
-           [[str(r.name)[:22], fmt(r.crude_rate), r.significance or "suppressed"] for r in places.itertuples()],
+           [[str(r.name)[:22], fmt(r.crude_rate), r.significance if isinstance(r.significance, str) else "suppressed"]
+            for r in places.itertuples()],
            size=8, row_height=0.22)
     _text(slide, 8.8, 3.75 + 0.24 * len(places), 4.2, 2.0, [
         f"ICB rate {fmt(baseline)} per {section.per:,}.",
@@ -425,16 +426,14 @@ def write(statement: Statement, path: Path) -> Path:
                         note="Per 100,000 residents of all ages of the group (Census 2021); compared with the ICB's "
                              f"rate on the same basis, {fmt(section.ethnic_total.get('crude_rate'))}. Not age-standardised.")
         if section.age is not None and len(section.age):
-            slide = _rate_slide(prs, section, section.age, f"{section.code}: by age band", subtitle,
-                                section.total.get("crude_rate"), value="crude_rate",
-                                note="Crude rate per 100,000 residents of each age band.")
+            note = "Crude rate per 100,000 residents of each age band."
             if section.sex is not None:
-                _text(slide, 7.0, 5.6, 6.0, 0.3, "By sex (no population by sex: share of events, Wilson 95% limits):",
-                      9, True, GREY)
-                _text(slide, 7.0, 5.9, 6.0, 1.0, [
-                    f"{r['name']}: {fmt(r.get('count'), 0)} events, {fmt(r.get('activity_share'))}% "
+                note += " By sex (no population by sex, so shares of events with Wilson 95% limits): " + "; ".join(
+                    f"{r['name']} {fmt(r.get('count'), 0)} events, {fmt(r.get('activity_share'))}% "
                     f"({fmt(r.get('activity_lower'))} to {fmt(r.get('activity_upper'))})"
-                    for r in section.sex.to_dict("records")], 9, False, GREY)
+                    for r in section.sex.to_dict("records")) + "."
+            _rate_slide(prs, section, section.age, f"{section.code}: by age band", subtitle,
+                        section.total.get("crude_rate"), value="crude_rate", note=note)
         if section.shares is not None:
             slide = _blank(prs)
             _header(slide, f"{section.code}: share of activity against share of population", subtitle,
