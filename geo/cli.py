@@ -366,6 +366,8 @@ def demo_data(icb, rows, seed, dirty, out, indicators, do_ingest):
         return
     if do_ingest:
         raise click.UsageError("--ingest goes with --indicators")
+    if out.is_dir():
+        raise click.UsageError(f"--out {out} is a folder; give a .csv or .parquet file to write")
     try:
         table, meta = synthetic.generate(Store(), _icb_code(icb), rows, seed=seed, dirty=dirty)
     except (StoreError, ValueError) as exc:

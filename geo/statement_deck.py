@@ -361,13 +361,13 @@ def write(statement: Statement, path: Path) -> Path:
     synthetic = statement.synthetic
     slide = _blank(prs)
     _text(slide, 0.8, 2.0, 11.7, 1.2, "Health inequalities statement", 40, True, BLUE)
-    _text(slide, 0.8, 3.2, 11.7, 0.8, statement.place, 28, False, DARK)
-    _text(slide, 0.8, 4.1, 11.7, 1.2, [
+    _text(slide, 0.8, 3.1, 11.7, 1.1, statement.place, 28, False, DARK)
+    _text(slide, 0.8, 4.45, 11.7, 1.1, [
         "Information on health inequalities (National Health Service Act 2006, section 13SA): NHS England's "
         "indicators by deprivation and ethnicity, and by age and sex where available.",
         f"Made with Gapmap on {statement.created}."], 16, False, GREY)
     if synthetic:
-        _text(slide, 0.8, 5.6, 11.7, 0.8, "SYNTHETIC DATA: the indicators with data in this deck are made-up "
+        _text(slide, 0.8, 5.75, 11.7, 0.8, "SYNTHETIC DATA: the indicators with data in this deck are made-up "
               "records for a demonstration, not real activity.", 18, True, RED)
     _text(slide, 0.8, 7.0, 11.7, 0.4, ATTRIBUTION, 8, False, GREY)
 
