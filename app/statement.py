@@ -97,6 +97,7 @@ def indicator(code: str):
     env, link, downloads = _context(st, extent)
     html = env.get_template("statement/indicator.html").render(
         css_href=url_for("static", filename="css/statement.css"),
+        map_link=url_for("pages.map_page", indicator=section.dataset, **_query(extent)),
         **page_context(st, section, link, None, downloads))
     return Response(html, mimetype="text/html")
 
