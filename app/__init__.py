@@ -31,13 +31,14 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     store = app.extensions["gapmap_store"] = Store(app.config.get("GAPMAP_STORE") or app.config.get("STORE"))
 
-    from app import api, auth, pages, security_headers, upload
+    from app import api, auth, pages, security_headers, statement, upload
 
     auth.init_app(app, store.root)
     security_headers.init_app(app, store.root.absolute(), store.root.resolve(), PROJECT_ROOT)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(upload.bp)
+    app.register_blueprint(statement.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
 
     @app.context_processor

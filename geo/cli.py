@@ -425,15 +425,111 @@ def datasets_rows(name):
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--dirty", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
               help="Share of rows to spoil as real extracts are spoiled (bad codes, dates, ages, repeated ids).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="CSV or .parquet file to write; a <file>.json sidecar labels it synthetic.")
-def demo_data(icb, rows, seed, dirty, out):
-    """Write SYNTHETIC record-level A&E attendances for an ICB, shaped like an SUS extract."""
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="CSV or .parquet file to write; a <file>.json sidecar labels it synthetic. With --indicators, "
+                   "a folder.")
+@click.option("--indicators", metavar="CODES", help="Instead of A&E attendances, write SYNTHETIC records of these NHS "
+              "statement indicators (comma-separated, or 'all': UEC01, CVD01, ORA01, MAT01) over three years.")
+@click.option("--ingest", "do_ingest", is_flag=True, help="With --indicators: also ingest each file, attached to its "
+              "indicator, ready for `gapmap statement`.")
+def demo_data(icb, rows, seed, dirty, out, indicators, do_ingest):
+    """Write SYNTHETIC record-level A&E attendances for an ICB, shaped like an SUS extract.
+
+    With --indicators, SYNTHETIC records of NHS statement indicators instead (--rows and --dirty
+    do not apply to them and are refused), for example:
+
+    \b
+      gapmap demo-data --icb QHG --indicators all --ingest --out demo/
+      gapmap statement --icb QHG --out statement/
+    """
     from geo.ingest import synthetic
 
+    if indicators:
+        _demo_indicators(icb, seed, out, indicators, do_ingest, rows_given=click.get_current_context()
+                         .get_parameter_source("rows").name != "DEFAULT", dirty=dirty)
+        return
+    if do_ingest:
+        raise click.UsageError("--ingest goes with --indicators")
+    if out.is_dir():
+        raise click.UsageError(f"--out {out} is a folder; give a .csv or .parquet file to write")
     table, meta = synthetic.generate(Store(), _icb_code(icb), rows, seed=seed, dirty=dirty)
     synthetic.write(table, meta, out)
     click.echo(f"Wrote {rows:,} SYNTHETIC attendances to {out} (labelled in {out.name}.json).")
+
+
+def _demo_indicators(icb, seed, out, indicators, do_ingest, rows_given, dirty):
+    from geo.ingest import synthetic
+    from geo.ingest.pipeline import IngestError, IngestOptions, ingest
+
+    if rows_given or dirty:
+        raise click.UsageError("--rows and --dirty apply to A&E attendances, not to --indicators profiles")
+    codes = list(synthetic.PROFILES) if indicators.strip().lower() == "all" else \
+        [c.strip().upper() for c in indicators.split(",") if c.strip()]
+    unknown = [c for c in codes if c not in synthetic.PROFILES]
+    if unknown:
+        raise click.UsageError(f"no demo profile for {', '.join(unknown)}; profiles: {', '.join(synthetic.PROFILES)}")
+    if out.exists() and not out.is_dir():
+        raise click.UsageError(f"--out {out} is a file; with --indicators give a folder")
+    store = Store()
+    code = _icb_code(icb)
+    for indicator in codes:
+        table, meta = synthetic.generate_profile(store, code, indicator, seed=seed)
+        path = synthetic.write(table, meta, out / f"demo_{indicator.lower()}.csv")
+        click.echo(f"Wrote {table.num_rows:,} SYNTHETIC records of {indicator} to {path}")
+        if do_ingest:
+            name = f"demo-{indicator.lower()}"
+            options = IngestOptions(name=name, by=("age_band", "sex", "ethnic_group", "period"),
+                                    measure=meta["measure"], synthetic=True, nhs_indicator=indicator)
+            result = ingest(path, options, store)
+            click.echo(f"  ingested as {name} (attached to {indicator}); rows used "
+                       f"{result.report['rows_used']:,} of {result.report['rows_read']:,}")
+
+
+@main.command("statement")
+@click.option("--icb", metavar="CODE", help="The ICB (E54000024 or QHG).")
+@click.option("--lad", metavar="CODE", help="Or a local authority (place).")
+@click.option("--indicator", "codes", multiple=True, metavar="CODE",
+              help="Only these NHS indicators (repeatable; default: all 23, those without data listed as such).")
+@click.option("--target", "targets", multiple=True, metavar="GROUP",
+              help="Targeting groups to list schools, wards and GP practices for (repeatable): most-deprived-20, "
+                   "most-deprived-40 (of the ICB's LSOAs), core20, hotspots:CODE (Gi* hot spots of an indicator). "
+                   "Default: most-deprived-40 and the hot spots of ORA01 when it has data.")
+@click.option("--no-maps", is_flag=True, help="Leave out the hot-spot map images (faster).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the report, deck and tables into.")
+def statement_command(icb, lad, codes, targets, no_maps, out_dir):
+    """Write the statement on information on health inequalities: a web report (a page per
+    indicator), a PowerPoint deck with native charts, and CSV/XLSX of every number."""
+    import time
+
+    from geo.views import analysis
+    from geo.views import statement
+    from geo.outputs import statement_files as statement_output
+    from geo.views import statement_targets
+
+    started = time.perf_counter()
+    if not icb and not lad:
+        raise click.UsageError("name the ICB (--icb QHG) or a place (--lad E06000032)")
+    extent = _extent(icb, lad, None)
+    codes = [c.strip().upper() for c in codes]
+    for c in codes:
+        from geo.sources.nhs_indicators import check
+
+        check(c)
+    store = Store()
+    if not targets:
+        targets = statement_targets.default_groups(store)
+    for t in targets:
+        statement_targets.check_group(t)
+    result = statement.build(store, extent, codes or None, targets=tuple(targets))
+    if not no_maps:
+        statement_output.draw_maps(result, store, out_dir / "maps")
+    paths = statement_output.write_all(result, out_dir)
+    for kind, path in paths.items():
+        click.echo(f"  {kind:<8} {path}")
+    click.echo(f"Statement for {result.place}: {len(result.with_data)} indicator(s) with data, "
+               f"{len(result.without_data)} with no data attached, in {time.perf_counter() - started:.1f} s"
+               + (" (SYNTHETIC DATA)" if result.synthetic else ""))
 
 
 @main.command("analyse")

@@ -16,12 +16,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from geo.errors import InvalidValue
+
 
 def quantiles(values: pd.Series, n_quantiles: int, higher_is_worse: bool = True,
               groups: pd.Series | list[pd.Series] | None = None) -> pd.Series:
     """Quantile (1 = worst) of each value within its group, as a nullable integer Series."""
     if n_quantiles < 2:
-        raise ValueError("n_quantiles must be at least 2")
+        raise InvalidValue("n_quantiles must be at least 2")
     values = pd.to_numeric(pd.Series(values), errors="coerce").astype("float64")
     badness = values if higher_is_worse else -values
     if groups is None:

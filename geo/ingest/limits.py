@@ -26,7 +26,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from geo.errors import GapmapError
+from geo.errors import InvalidValue, GapmapError
 
 MB = 1_000_000
 
@@ -44,9 +44,9 @@ def _env_int(name: str, default: int) -> int:
     try:
         number = int(float(value))
     except ValueError:
-        raise ValueError(f"{name}={os.environ[name]!r}: give a whole number") from None
+        raise InvalidValue(f"{name}={os.environ[name]!r}: give a whole number") from None
     if number <= 0:
-        raise ValueError(f"{name}={os.environ[name]!r}: give a number above 0")
+        raise InvalidValue(f"{name}={os.environ[name]!r}: give a number above 0")
     return number
 
 

@@ -372,7 +372,8 @@ def _breakdowns_asked(info: InputTable, shape: str, mapping: dict[str, str], opt
                           f"or --column postcode=NAME. The file has: {', '.join(info.columns)}")
     by = set(options.by)
     if shape == "aggregated":
-        by = {b for b, role in (("age_band", "age_band"), ("sex", "sex"), ("period", "period")) if role in mapping}
+        by = {b for b, role in (("age_band", "age_band"), ("sex", "sex"), ("ethnic_group", "ethnicity"),
+                                ("period", "period")) if role in mapping}
         if "count" not in mapping:
             raise IngestError(f"{path}: no count column found; name it with --column count=NAME")
     for breakdown in by:
@@ -387,7 +388,7 @@ def _read_needed(info: InputTable, shape: str, mapping: dict[str, str], by: set[
     needed_roles = {"lsoa", "postcode", "date"} | ({"count", "denominator"} if shape == "aggregated" else {"record_id"})
     needed_roles |= {role for b in by for role in NEEDS[b]}
     if shape == "aggregated":
-        needed_roles |= {"age_band", "sex", "period"}
+        needed_roles |= {"age_band", "sex", "ethnicity", "period"}
     wanted = [c for role, c in mapping.items() if role in needed_roles]
     plain = (mapping["record_id"],) if shape == "records" and "record_id" in mapping else ()
     try:

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from geo.errors import InvalidValue
 from geo.store.folder import Store
 
 COLUMNS = ("EC_Ident", "Arrival_Date", "Age_At_Arrival", "Sex", "Ethnic_Category", "Der_Postcode_LSOA_2021_Code")
@@ -49,14 +50,14 @@ def generate(store: Store, icb: str, rows: int, seed: int = 1, dirty: float = 0.
              start: str = "2024-04-01", days: int = 365) -> tuple[pa.Table, dict]:
     """The synthetic extract as an Arrow table, and its metadata."""
     if rows < 1:
-        raise ValueError("rows must be at least 1")
+        raise InvalidValue("rows must be at least 1")
     if not 0 <= dirty <= 0.5:
-        raise ValueError("dirty must be between 0 and 0.5")
+        raise InvalidValue("dirty must be between 0 and 0.5")
     rng = np.random.default_rng(seed)
     lsoas = store.lsoas(icb=icb, geometry=False, columns=[
         "lsoa21cd", "acute_morbidity_indicator", *[f"ethnic_{g}_share" for g in GROUPS]])
     if lsoas.empty:
-        raise ValueError(f"no LSOAs in ICB {icb!r} in the store")
+        raise InvalidValue(f"no LSOAs in ICB {icb!r} in the store")
     lsoas = lsoas.sort_values("lsoa21cd").reset_index(drop=True)
     pop = store.population_by_age(icb=icb).set_index("lsoa21cd").loc[lsoas["lsoa21cd"]]
     ages = pop[[c for c in pop.columns if c.startswith("age_")]].to_numpy(dtype=float)  # (L, 91)
@@ -146,3 +147,107 @@ def write(table: pa.Table, meta: dict, out: Path) -> Path:
         pacsv.write_csv(plain, out)
     out.with_name(out.name + ".json").write_text(json.dumps(meta, indent=2))
     return out
+
+
+# ---- indicator profiles for the health inequalities statement demo ---------------------------
+# Each profile draws SYNTHETIC records of one NHS statement indicator from the ICB's real
+# population (ONS mid-2020 by single year of age), real deprivation (IMD 2025 score) and real
+# ethnic mix (Census 2021), with made-up but plausible gradients:
+#   ages: the indicator's age range and a relative rate by single year of age;
+#   deprivation: each LSOA's rate is scaled by (IMD score / the ICB's mean) ** strength, and the
+#     strength grows by ``widening`` each year, so the gap widens over the three years;
+#   ethnicity: relative rates by Census 2021 group (asian, black, mixed, white, other).
+# The numbers are illustrations for the demo, not estimates of real rates.
+
+def _age_curve(points: list[tuple[int, float]]) -> np.ndarray:
+    xs, ys = zip(*points)
+    curve = np.interp(np.arange(91), xs, ys)
+    curve[(np.arange(91) < xs[0]) | (np.arange(91) > xs[-1])] = 0.0
+    return curve
+
+
+PROFILES = {
+    "UEC01": {"measure": "Emergency admissions of children and young people under 18 (SYNTHETIC)",
+              "age": _age_curve([(0, 0.16), (1, 0.09), (4, 0.05), (10, 0.035), (15, 0.05), (17, 0.06)]),
+              "deprivation": 0.45, "widening": 0.12,
+              "ethnic": {"asian": 1.0, "black": 1.15, "mixed": 1.35, "white": 1.0, "other": 1.1}, "female": 0.47},
+    "CVD01": {"measure": "Non-elective admissions for stroke (SYNTHETIC)",
+              "age": _age_curve([(18, 0.00005), (40, 0.0003), (60, 0.0018), (75, 0.006), (85, 0.013), (90, 0.016)]),
+              "deprivation": 0.35, "widening": 0.0,
+              "ethnic": {"asian": 1.35, "black": 1.7, "mixed": 1.1, "white": 1.0, "other": 1.2}, "female": 0.48},
+    "ORA01": {"measure": "Hospital tooth extractions due to decay, children aged 10 and under (SYNTHETIC)",
+              "age": _age_curve([(2, 0.0008), (5, 0.0035), (7, 0.0030), (10, 0.0015)]),
+              "deprivation": 0.9, "widening": 0.05,
+              "ethnic": {"asian": 1.6, "black": 1.1, "mixed": 1.2, "white": 1.0, "other": 1.4}, "female": 0.5},
+    "MAT01": {"measure": "Preterm births under 37 weeks, by mother's age (SYNTHETIC)",
+              "age": _age_curve([(15, 0.0006), (20, 0.0012), (30, 0.0016), (38, 0.0011), (44, 0.0003)]),
+              "deprivation": 0.3, "widening": 0.0,
+              "ethnic": {"asian": 1.25, "black": 1.6, "mixed": 1.15, "white": 1.0, "other": 1.1}, "female": 1.0},
+}
+PROFILE_YEARS = ("2022-04-01", "2023-04-01", "2024-04-01")
+
+
+def generate_profile(store: Store, icb: str, code: str, seed: int = 1, scale: float = 1.0) -> tuple[pa.Table, dict]:
+    """SYNTHETIC records of one statement indicator (see ``PROFILES``) over three financial years,
+    in the same columns as :func:`generate`. ``scale`` multiplies the expected number of events."""
+    if code not in PROFILES:
+        raise InvalidValue(f"no demo profile for {code!r}; profiles: {', '.join(PROFILES)}")
+    profile = PROFILES[code]
+    rng = np.random.default_rng(seed)
+    lsoas = store.lsoas(icb=icb, geometry=False, columns=[
+        "lsoa21cd", "imd_score", *[f"ethnic_{g}_share" for g in GROUPS]])
+    if lsoas.empty:
+        raise InvalidValue(f"no LSOAs in ICB {icb!r} in the store")
+    lsoas = lsoas.sort_values("lsoa21cd").reset_index(drop=True)
+    pop = store.population_by_age(icb=icb).set_index("lsoa21cd").loc[lsoas["lsoa21cd"]]
+    ages = pop[[c for c in pop.columns if c.startswith("age_")]].to_numpy(dtype=float)  # (L, 91)
+    score = lsoas["imd_score"].fillna(lsoas["imd_score"].mean()).to_numpy(dtype=float)
+    relative = np.clip(score / score.mean(), 0.05, None)
+    shares = lsoas[[f"ethnic_{g}_share" for g in GROUPS]].fillna(0).to_numpy()
+    shares = shares / np.where(shares.sum(axis=1, keepdims=True) > 0, shares.sum(axis=1, keepdims=True), 1)
+    ethnic_rate = np.array([profile["ethnic"][g] for g in GROUPS])
+    parts = []
+    for year, start in enumerate(PROFILE_YEARS):
+        strength = profile["deprivation"] + profile["widening"] * year
+        # expected events per LSOA x age x ethnic group in one year
+        expected = (ages * profile["age"][None, :])[:, :, None] * (relative ** strength)[:, None, None] \
+            * (shares * ethnic_rate[None, :])[:, None, :] * scale
+        events = rng.poisson(expected)
+        cell = np.repeat(np.arange(events.size), events.ravel())
+        lsoa_idx, rest = np.divmod(cell, 91 * len(GROUPS))
+        age, group = np.divmod(rest, len(GROUPS))
+        day0 = np.datetime64(start)
+        dates = day0 + rng.integers(0, 365, size=len(cell)).astype("timedelta64[D]")
+        parts.append((lsoa_idx, age, group, dates))
+    lsoa_idx = np.concatenate([p[0] for p in parts])
+    age = np.concatenate([p[1] for p in parts])
+    group = np.concatenate([p[2] for p in parts])
+    dates = np.concatenate([p[3] for p in parts])
+    rows = len(lsoa_idx)
+    age = np.where(age == 90, 90 + rng.integers(0, 10, size=rows), age)
+    female = rng.random(rows) < profile["female"]
+    sex = np.where(female, "2", "1").astype(object)
+    ethnic = np.empty(rows, dtype=object)
+    for g, name in enumerate(GROUPS):
+        pick = group == g
+        letters, p = _ETHNIC_CODES[name]
+        ethnic[pick] = rng.choice(letters, size=int(pick.sum()), p=p)
+    ethnic[rng.random(rows) < 0.04] = "Z"
+    table = pa.table({
+        "EC_Ident": pa.array(np.arange(1, rows + 1, dtype=np.int64) + 20_000_000),
+        "Arrival_Date": pa.array(dates.astype(str).astype(object), pa.string()).dictionary_encode(),
+        "Age_At_Arrival": pa.array(age.astype(str).astype(object), pa.string()).dictionary_encode(),
+        "Sex": pa.array(sex, pa.string()).dictionary_encode(),
+        "Ethnic_Category": pa.array(ethnic, pa.string()).dictionary_encode(),
+        "Der_Postcode_LSOA_2021_Code": pa.array(lsoas["lsoa21cd"].to_numpy(dtype=object)[lsoa_idx],
+                                                pa.string()).dictionary_encode(),
+    })
+    meta = {
+        "synthetic": True, "generator": "gapmap demo-data --statement", "nhs_indicator": code,
+        "measure": profile["measure"],
+        "note": f"SYNTHETIC DATA: made-up records for NHS statement indicator {code}, drawn from real population, "
+                "deprivation and ethnicity inputs with invented gradients; not real activity.",
+        "icb": icb, "rows": rows, "seed": seed, "period": f"{PROFILE_YEARS[0]} + 3 years",
+        "columns": list(COLUMNS),
+    }
+    return table, meta

@@ -81,9 +81,9 @@ def dsr_many(counts, populations, standard=ESP2013, multiplier: float = 100_000,
     n = np.nan_to_num(np.atleast_2d(np.asarray(populations, dtype=float)), nan=0.0)
     w = np.asarray(standard, dtype=float)
     if x.shape != n.shape or x.shape[1] != len(w):
-        raise ValueError("counts, populations and the standard must have one value per age band")
+        raise InvalidValue("counts, populations and the standard must have one value per age band")
     if (x < 0).any() or (n < 0).any() or (w < 0).any():
-        raise ValueError("counts, populations and weights must not be negative")
+        raise InvalidValue("counts, populations and weights must not be negative")
     used = n > 0
     impossible = ((~used) & (x > 0)).any(axis=1)
     safe_n = np.where(used, n, 1.0)
@@ -117,11 +117,11 @@ def dsr_non_independent(people_by_frequency, populations, standard=ESP2013, mult
         people = np.nan_to_num(np.asarray(people_by_frequency, dtype=float))
         freqs = np.arange(1, people.shape[1] + 1, dtype=float)
     if (freqs < 1).any():
-        raise ValueError("event frequencies must be 1 or more")
+        raise InvalidValue("event frequencies must be 1 or more")
     events = people @ freqs
     x, n, w = _check(events, populations, standard)
     if (people < 0).any():
-        raise ValueError("numbers of people must be 0 or more")
+        raise InvalidValue("numbers of people must be 0 or more")
     total = x.sum()
     value = float((w * x / n).sum() / w.sum() * multiplier)
     variance = float(sum(f ** 2 * (w ** 2 * people[:, j] / n ** 2).sum() for j, f in enumerate(freqs))

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from geo.errors import InvalidValue
+
 PATH = Path(__file__).resolve().parents[1] / "data" / "nhs_statement_indicators.csv"
 
 
@@ -24,7 +26,7 @@ def catalogue() -> pd.DataFrame:
 def check(code: str) -> str:
     codes = set(catalogue()["metric"])
     if code not in codes:
-        raise ValueError(f"unknown NHS statement indicator {code!r}; codes are {', '.join(sorted(codes))}")
+        raise InvalidValue(f"unknown NHS statement indicator {code!r}; codes are {', '.join(sorted(codes))}")
     return code
 
 

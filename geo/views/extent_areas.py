@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from geo.errors import InvalidValue
 from geo.store.folder import CODE_COLUMN
 
 
@@ -35,7 +36,7 @@ def outlines(store, level: str, icb: str | None = None, lad: str | None = None, 
     """Ward or LAD polygons (EPSG:4326) dissolved from the LSOAs of the extent, with the code, the
     name and ``lsoas`` (how many of the extent's LSOAs each holds)."""
     if level not in ("ward", "lad"):
-        raise ValueError("outlines are drawn for wards or places (lad)")
+        raise InvalidValue("outlines are drawn for wards or places (lad)")
     code, name = CODE_COLUMN[level], CODE_COLUMN[level].replace("cd", "nm")
     frame = store.lsoas(icb=icb, lad=lad, ward=ward, columns=["lsoa21cd", code, name], geometry=True)
     frame = frame.dissolve(by=[code, name], aggfunc={"lsoa21cd": "count"}, as_index=False)

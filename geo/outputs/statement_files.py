@@ -1,0 +1,225 @@
+"""Writes a :class:`geo.views.statement.Statement`: the web report (``index.html`` and a page per
+indicator with data), the PowerPoint deck, and every number as CSV and XLSX (with the targeting
+list). The same templates serve the ``/statement`` pages of the web service.
+"""
+from __future__ import annotations
+
+import io
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from geo import ATTRIBUTION
+from geo.settings import PROJECT_ROOT
+from geo.views.statement import COMPARISON_METHOD, TREND_METHOD, Section, Statement, fmt, numbers, value_columns
+
+TEMPLATES = PROJECT_ROOT / "app" / "templates"
+CSS = PROJECT_ROOT / "static" / "css" / "statement.css"
+METHOD = ("Rates are events over the population of each group within the ICB (ONS mid-2020 by age band; Census "
+          "2021 by ethnic group), per 100,000, over the whole period of the data; crude rates with PHE's Poisson "
+          "limits (Byar's, exact under 10), directly standardised rates (ESP 2013, Dobson) where the data has age "
+          "bands. SII and RII by PHE's method (positive SII: the most deprived are worse off). " + COMPARISON_METHOD +
+          " " + TREND_METHOD + " Funnel plots by PHE's method (PHEindicatormethods). Disclosure control before "
+          "anything is shown: suppressed counts never appear and rates from them are not shown.")
+
+
+def _ok(v) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
+def _pct(v, top) -> str:
+    if not _ok(v) or not _ok(top) or top <= 0:
+        return "0"
+    return f"{max(0.0, min(100.0, v / top * 100)):.1f}"
+
+
+def rates_view(table: pd.DataFrame | None, label: str, value: str | None = None) -> dict | None:
+    """A by-group table as the report's rate table shows it."""
+    if table is None or not len(table):
+        return None
+    if value is None:
+        value, lower, upper = value_columns(table)
+    else:
+        lower, upper = ("dsr_lower", "dsr_upper") if value == "dsr" else ("crude_lower", "crude_upper")
+    rows = table.to_dict("records")
+    tops = [r[upper] for r in rows if _ok(r.get(upper))]
+    return {"rows": rows, "value": value, "lower": lower, "upper": upper, "top": max(tops) * 1.05 if tops else 1,
+            "label": label}
+
+
+def sii_text(sii: dict | None, gap: dict | None, per: int = 100_000) -> str:
+    if not sii:
+        return "No SII: it needs a rate in every quintile (none suppressed)."
+    text = (f"Slope index of inequality {fmt(sii['sii'])} per {per:,} (95% CI {fmt(sii['sii_lower_95'])} to "
+            f"{fmt(sii['sii_upper_95'])}); relative index {fmt(sii['rii'], 2)} (95% CI {fmt(sii['rii_lower_95'], 2)} "
+            f"to {fmt(sii['rii_upper_95'], 2)}).")
+    if gap:
+        text += f" Quintile 1 against 5: gap {fmt(gap['gap'])} per {per:,}, ratio {fmt(gap['ratio'], 2)}."
+    return text + " A positive SII means the most deprived are worse off."
+
+
+def trend_rows(section: Section) -> list[dict]:
+    if section.trend is None:
+        return []
+    value, lower, upper = value_columns(section.trend)
+    out = []
+    sii = section.trend_sii.set_index("period") if section.trend_sii is not None else None
+    for period, g in section.trend.groupby("period", sort=True):
+        by_q = g.set_index("group")
+        values = [f"{fmt(by_q.at[q, value])} ({fmt(by_q.at[q, lower])} to {fmt(by_q.at[q, upper])})"
+                  if q in by_q.index else "-" for q in range(1, 6)]
+        s = sii.loc[period] if sii is not None and period in sii.index else None
+        out.append({"period": period, "values": values,
+                    "sii": "-" if s is None or "sii" not in s or not _ok(s["sii"]) else
+                    f"{fmt(s['sii'])} ({fmt(s['sii_lower_95'])} to {fmt(s['sii_upper_95'])})"})
+    return out
+
+
+def funnel_svg(section: Section, place: str) -> str | None:
+    """The funnel plot as an SVG image (matplotlib) for the web report."""
+    points, limits = section.funnel_points, section.funnel_limits
+    if points is None or limits is None:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5), dpi=72)
+    top = float(points["population"].max()) * 1.05
+    for column, pop_column, style, label in (("lower_95", "population_lower_95", "--", "95% limits"),
+                                             ("upper_95", "population_upper_95", "--", None),
+                                             ("lower_998", "population_lower_998", ":", "99.8% limits"),
+                                             ("upper_998", "population_upper_998", ":", None)):
+        keep = limits[(limits[pop_column] <= top)].sort_values(pop_column)
+        ax.plot(keep[pop_column], keep[column], style, color="#ed8b00" if "95" in column and "998" not in column
+                else "#d5281b", label=label)
+    ax.axhline(float(limits["baseline"].iloc[0]), color="#212b32", lw=1, label=f"{place} rate")
+    for kind, colour, size in (("ward", "#4c6272", 18), ("place", "#005eb8", 50)):
+        p = points[(points["kind"] == kind) & points["crude_rate"].notna()]
+        ax.scatter(p["population"], p["crude_rate"], s=size, color=colour, label=f"{kind}s", zorder=3)
+    ax.set_xlabel("Population")
+    ax.set_ylabel(f"Crude rate per {section.per:,}")
+    ax.set_xlim(0, top)
+    ax.legend(fontsize=8, frameon=False)
+    if section.synthetic:
+        ax.text(0.5, 0.5, "SYNTHETIC DATA", transform=ax.transAxes, fontsize=36, color="#d5281b", alpha=0.2,
+                ha="center", va="center", rotation=15)
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg"):]
+
+
+def environment():
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
+    env.globals.update(fmt=fmt, pct=_pct, ok=_ok, attribution=ATTRIBUTION, method=METHOD, nan=float("nan"))
+    return env
+
+
+def page_context(statement: Statement, section: Section | None, link, map_src=None, downloads=()) -> dict:
+    context = {"st": statement, "link": link, "downloads": list(downloads),
+               "sii_text": lambda s, g: sii_text(s, g, section.per if section else 100_000)}
+    if section is None:
+        groups = []
+        if statement.targets is not None:
+            for group, g in statement.targets.groupby("group", sort=False):
+                groups.append((group, g.to_dict("records")))
+        context["targets_by_group"] = groups
+        return context
+    context.update({"s": section, "map_src": map_src, "trend_rows": trend_rows(section),
+                    "funnel_svg": funnel_svg(section, statement.place),
+                    "views": {"quintiles": rates_view(section.quintiles, "imd_quintile"),
+                              "quintiles_local": rates_view(section.quintiles_local, "imd_quintile_local"),
+                              "ethnic": rates_view(section.ethnic, "ethnic_group", "crude_rate"),
+                              "age": rates_view(section.age, "age_band", "crude_rate")}})
+    return context
+
+
+def write_report(statement: Statement, out_dir: Path) -> Path:
+    env = environment()
+    css = CSS.read_text(encoding="utf-8")
+    files = {"index": "index.html", **{s.slug: f"{s.slug}.html" for s in statement.with_data}}
+    link = files.get
+    downloads = [("Deck (PowerPoint)", "statement.pptx"), ("Numbers (XLSX)", "statement_numbers.xlsx"),
+                 ("Numbers (CSV)", "statement_numbers.csv")]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index = out_dir / "index.html"
+    index.write_text(env.get_template("statement/index.html").render(
+        css_inline=css, **page_context(statement, None, link, downloads=downloads)), encoding="utf-8")
+    for s in statement.with_data:
+        src = None
+        if s.maps.get("hotspots"):
+            src = Path(s.maps["hotspots"]).resolve().relative_to(out_dir.resolve()).as_posix() \
+                if Path(s.maps["hotspots"]).resolve().is_relative_to(out_dir.resolve()) else str(s.maps["hotspots"])
+        (out_dir / files[s.slug]).write_text(env.get_template("statement/indicator.html").render(
+            css_inline=css, **page_context(statement, s, link, src, downloads)), encoding="utf-8")
+    return index
+
+
+FORMULA = re.compile(r"^[=+\-@\t\r]")
+
+
+def _safe(v):
+    return "'" + v if isinstance(v, str) and FORMULA.match(v) else v
+
+
+def write_tables(statement: Statement, out_dir: Path) -> tuple[Path, Path]:
+    """Every number as CSV (with the attribution as a trailing comment line) and XLSX (sheets:
+    numbers, targets, indicators, about)."""
+    frame = numbers(statement)
+    csv_path = out_dir / "statement_numbers.csv"
+    text = frame.map(_safe).to_csv(index=False)
+    note = "# " + ATTRIBUTION + (" SYNTHETIC DATA where marked." if statement.synthetic else "")
+    csv_path.write_text(text + note + "\n", encoding="utf-8")
+    xlsx_path = out_dir / "statement_numbers.xlsx"
+    indicators = pd.DataFrame([{"metric": s.code, "domain": s.domain, "indicator": s.wording,
+                                "dataset": s.dataset or "no data attached",
+                                "how to attach": "" if s.has_data else s.how_to_attach,
+                                "synthetic": s.synthetic, "notes": " ".join(s.notes)} for s in statement.sections])
+    about = pd.DataFrame({"about": [f"Health inequalities statement: {statement.place}", statement.created, METHOD,
+                                    ATTRIBUTION] + (["SYNTHETIC DATA where marked: made-up records."]
+                                                    if statement.synthetic else [])})
+    with pd.ExcelWriter(xlsx_path, engine="openpyxl") as writer:
+        frame.map(_safe).to_excel(writer, sheet_name="numbers", index=False)
+        if statement.targets is not None:
+            statement.targets.map(_safe).to_excel(writer, sheet_name="targets", index=False)
+        indicators.map(_safe).to_excel(writer, sheet_name="indicators", index=False)
+        about.to_excel(writer, sheet_name="about", index=False)
+    return csv_path, xlsx_path
+
+
+def write_all(statement: Statement, out_dir: Path) -> dict[str, Path]:
+    from geo.outputs import statement_deck
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"report": write_report(statement, out_dir),
+             "deck": statement_deck.write(statement, out_dir / "statement.pptx")}
+    paths["csv"], paths["xlsx"] = write_tables(statement, out_dir)
+    if statement.targets is not None:
+        targets = out_dir / "statement_targets.csv"
+        targets.write_text(statement.targets.map(_safe).to_csv(index=False) + "# " + ATTRIBUTION + "\n",
+                           encoding="utf-8")
+        paths["targets"] = targets
+    return paths
+
+
+def draw_maps(statement: Statement, store, maps_dir: Path) -> None:
+    """The hot-spot map of each indicator with data, as a slide image in ``maps_dir`` (the deck and
+    the report show it); an indicator whose map cannot be drawn gets a note saying why."""
+    from geo.errors import GapmapError
+    from geo.outputs import slides
+
+    for section in statement.with_data:
+        try:
+            section.maps["hotspots"] = slides.render(store, section.dataset, statement.extent, "hotspots", "png",
+                                                     maps_dir, title=f"{section.code}: hot and cold spots of "
+                                                                     f"{section.measure}")
+        except (ValueError, GapmapError) as exc:
+            section.notes.append(f"No hot-spot map: {exc}")

@@ -1,0 +1,371 @@
+"""The health inequalities statement: every number in the deck, the report and the tables is
+by_group's (or the extent's, computed from the same rates()), after disclosure control.
+
+The data is a sparse aggregated file written here: most LSOA x age band x sex x ethnic group x
+period cells are zero, a few are large, so some groups are suppressed (1-7) and others are not.
+"""
+import io
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from pptx import Presentation
+
+from geo.views import analysis
+from geo.views import statement
+from geo.outputs import statement_files as statement_output
+from geo.views import statement_targets
+from geo.views.analysis import Extent
+from geo.ingest.codes import ESP_BANDS
+from geo.rates.confidence_intervals import crude_rate
+from geo.store.datasets import DatasetStore
+from geo.ingest.pipeline import IngestOptions, ingest
+from geo.views.statement import fmt
+
+ICB = "E54000001"
+LSOAS = [f"E0100000{i}" for i in range(1, 9)]
+
+
+def _sparse_file(path, seed=5):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for code in LSOAS:
+        for band in ESP_BANDS:
+            for sex in ("1", "2"):
+                for ethnic in ("A", "H", "M"):
+                    for period in ("2022/23", "2023/24"):
+                        big = rng.random() < 0.08
+                        count = int(rng.poisson(25)) if big else int(rng.random() < 0.1)
+                        rows.append({"lsoa": code, "age_band": band, "sex": sex, "ethnic_group": ethnic,
+                                     "period": period, "count": count})
+    frame = pd.DataFrame(rows)
+    frame.to_csv(path, index=False)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def built(fixture_store, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("statement")
+    raw = _sparse_file(tmp / "uec.csv")
+    for name, code in (("uec-test", "UEC01"), ("dia-test", "DIA01")):
+        result = ingest(tmp / "uec.csv", IngestOptions(name=name, shape="aggregated", measure=f"{code} events",
+                                                       nhs_indicator=code, synthetic=True), fixture_store)
+        assert result.report["counts_used"] == raw["count"].sum()
+    st = statement.build(fixture_store, Extent("icb", ICB), targets=("core20", "most-deprived-40"))
+    out = tmp / "out"
+    paths = statement_output.write_all(st, out)
+    yield fixture_store, st, paths, raw
+    for name in ("uec-test", "dia-test"):
+        DatasetStore(fixture_store).remove(name)
+
+
+def _by_group(store, grouping, **kw):
+    return analysis.by_group(store, "uec-test", Extent("icb", ICB), grouping, **kw)
+
+
+def test_sections_and_no_data(built):
+    store, st, paths, raw = built
+    assert [s.code for s in st.with_data] == ["UEC01", "DIA01"]
+    assert len(st.sections) == 23
+    no_data = [s for s in st.sections if not s.has_data]
+    assert all("--nhs-indicator " + s.code in s.how_to_attach for s in no_data)
+    index = paths["report"].read_text()
+    assert "no data attached" in index and "--nhs-indicator MAT01" in index
+    assert "SYNTHETIC DATA" in index
+
+
+def test_quintiles_equal_by_group(built):
+    store, st, _, _ = built
+    s = st.with_data[0]
+    for grouping, table, sii in (("imd_quintile", s.quintiles, s.sii),
+                                 ("imd_quintile_in_icb", s.quintiles_local, s.sii_local)):
+        expected = _by_group(store, grouping)
+        cols = [c for c in ("group", "count", "population", "crude_rate", "crude_lower", "crude_upper", "dsr",
+                            "dsr_lower", "dsr_upper") if c in expected]
+        pd.testing.assert_frame_equal(table[cols].reset_index(drop=True), expected[cols].reset_index(drop=True))
+        assert sii == expected.attrs.get("sii")
+    assert s.gap == _by_group(store, "imd_quintile").attrs.get("gap")
+
+
+def test_extent_total_is_the_sum_of_the_groups(built):
+    store, st, _, raw = built
+    s = st.with_data[0]
+    q = _by_group(store, "imd_quintile")
+    # populations are not rounded: the whole equals the sum of the quintiles
+    assert s.total["population"] == pytest.approx(q["population"].sum())
+    inside = raw[raw["lsoa"].isin(LSOAS[:6])]
+    assert s.total["count_raw"] == inside["count"].sum()
+    r = crude_rate([inside["count"].sum()], [s.total["population"]], 100_000)
+    assert s.total["crude_rate"] == pytest.approx(r["value"][0])
+
+
+def test_ethnic_and_age_rates_and_comparisons(built):
+    store, st, _, raw = built
+    s = st.with_data[0]
+    expected = _by_group(store, "ethnic_group")
+    for c in ("group", "count", "crude_rate", "crude_lower", "crude_upper"):
+        assert s.ethnic[c].tolist() == pytest.approx(expected[c].tolist(), nan_ok=True) if c != "group" else \
+            s.ethnic[c].tolist() == expected[c].tolist()
+    bench = s.ethnic_total["crude_rate"]
+    for r in s.ethnic.itertuples():
+        if r.crude_rate != r.crude_rate:
+            assert r.compared is None
+        else:
+            assert r.compared == ("higher" if r.crude_lower > bench else "lower" if r.crude_upper < bench
+                                  else "similar")
+    # age bands: counts recomputed independently from the raw file, populations from the store
+    inside = raw[raw["lsoa"].isin(LSOAS[:6])]
+    pop = store.population_by_age(icb=ICB)
+    for r in s.age.itertuples():
+        lo = int(r.group.split("-")[0].rstrip("+"))
+        hi = 90 if r.group.endswith("+") else int(r.group.split("-")[1])
+        count = inside.loc[inside["age_band"] == r.group, "count"].sum()
+        population = pop[[f"age_{a}" if a < 90 else "age_90" for a in range(lo, min(hi, 90) + 1)]].to_numpy().sum() \
+            if f"age_{lo}" in pop else None
+        if 1 <= count <= 7:
+            assert math.isnan(r.count) and math.isnan(r.crude_rate)
+        else:
+            assert r.count == np.floor(count / 5 + 0.5) * 5
+            if population:
+                assert r.crude_rate == pytest.approx(count / population * 1e5)
+
+
+def test_disclosure_control_everywhere(built):
+    store, st, paths, raw = built
+    numbers = statement.numbers(st)
+    counts = numbers[numbers["measure"] == "count"]["value"]
+    assert len(counts) and ((counts % 5) == 0).all() and not counts.between(1, 7).any()
+    csv = pd.read_csv(paths["csv"], comment="#")
+    assert not csv.loc[csv["measure"] == "count", "value"].between(1, 7).any()
+    # a suppressed group shows no rate anywhere
+    for s in st.with_data:
+        for table in (s.quintiles, s.ethnic, s.age, s.funnel_points):
+            hidden = table[table["count"].isna() & table["population"].notna()]
+            assert hidden["crude_rate"].isna().all()
+    suppressed = st.with_data[0].funnel_points
+    assert (suppressed["count"].isna() == suppressed["significance"].isna()).all()
+
+
+def test_shares_for_share_indicators(built):
+    store, st, _, _ = built
+    dia = st.with_data[1]
+    assert dia.code == "DIA01" and dia.shares is not None and st.with_data[0].shares is None
+    q = analysis.by_group(store, "dia-test", Extent("icb", ICB), "imd_quintile")
+    shares = dia.shares[dia.shares["grouping"] == "national IMD quintile"]
+    total = q["count"].sum()
+    for r, e in zip(shares.itertuples(), q.itertuples()):
+        assert r.activity_share == pytest.approx(e.count / total * 100)
+        assert r.population_share == pytest.approx(e.population / q["population"].sum() * 100)
+        # Wilson interval recomputed here
+        z = 1.959963984540054
+        n, p = total, e.count / total
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        assert r.activity_lower == pytest.approx((centre - half) * 100)
+        assert r.activity_upper == pytest.approx((centre + half) * 100)
+
+
+def test_trend_equals_by_group_per_period(built, fixture_store, tmp_path):
+    store, st, _, raw = built
+    s = st.with_data[0]
+    assert sorted(s.trend["period"].unique()) == ["2022/23", "2023/24"]
+    # each period's numbers are by_group's on that period's rows alone, ingested here separately
+    for period in ("2022/23", "2023/24"):
+        part = raw[raw["period"] == period].drop(columns="period")
+        part.to_csv(tmp_path / "p.csv", index=False)
+        ingest(tmp_path / "p.csv", IngestOptions(name="period-only", shape="aggregated"), fixture_store)
+        expected = analysis.by_group(fixture_store, "period-only", Extent("icb", ICB), "imd_quintile")
+        got = s.trend[s.trend["period"] == period].reset_index(drop=True)
+        for c in ("count", "population", "crude_rate", "crude_lower", "crude_upper"):
+            assert got[c].tolist() == pytest.approx(expected[c].tolist(), nan_ok=True), (period, c)
+        DatasetStore(fixture_store).remove("period-only")
+    t = s.trend_test
+    if t is not None:
+        sii = s.trend_sii
+        se = [(r["sii_upper_95"] - r["sii_lower_95"]) / (2 * 1.959963984540054) for _, r in sii.iloc[[0, -1]].iterrows()]
+        z = (sii["sii"].iloc[-1] - sii["sii"].iloc[0]) / math.sqrt(se[0] ** 2 + se[1] ** 2)
+        assert t["z"] == pytest.approx(z)
+        assert t["significant"] == (abs(z) > 1.959963984540054)
+
+
+def test_funnel_points_equal_by_group(built):
+    store, st, _, _ = built
+    s = st.with_data[0]
+    wards = _by_group(store, "ward24cd")
+    wards998 = _by_group(store, "ward24cd", confidence=0.998)
+    got = s.funnel_points[s.funnel_points["kind"] == "ward"].reset_index(drop=True)
+    assert got["group"].tolist() == wards["group"].tolist()
+    assert got["crude_rate"].tolist() == pytest.approx(wards["crude_rate"].tolist(), nan_ok=True)
+    assert got["crude_lower_998"].tolist() == pytest.approx(wards998["crude_lower"].tolist(), nan_ok=True)
+    baseline = s.total["crude_rate"]
+    assert s.funnel_limits["baseline"].iloc[0] == pytest.approx(baseline)
+
+
+def _deck_tables(path):
+    prs = Presentation(str(path))
+    slides = []
+    for slide in prs.slides:
+        title = next((sh.text_frame.text for sh in slide.shapes if sh.has_text_frame and sh.text_frame.text), "")
+        tables = [[[c.text for c in row.cells] for row in sh.table.rows] for sh in slide.shapes if sh.has_table]
+        charts = [sh.chart for sh in slide.shapes if sh.has_chart]
+        slides.append((title, tables, charts, slide))
+    return slides
+
+
+def test_deck_numbers_equal_by_group(built):
+    store, st, paths, _ = built
+    slides = _deck_tables(paths["deck"])
+    titles = [t for t, *_ in slides]
+    assert titles[0] == "Health inequalities statement" and "Method" in titles and \
+        "Sources and attribution" in titles
+    text = " ".join(sh.text_frame.text for *_, slide in slides for sh in slide.shapes if sh.has_text_frame)
+    assert "SYNTHETIC DATA" in text and "Open Government Licence" in text
+    checked = 0
+    for grouping, title in (("imd_quintile", "UEC01: by deprivation (national IMD 2025 quintile)"),
+                            ("imd_quintile_in_icb", "UEC01: by deprivation within the ICB"),
+                            ("ethnic_group", "UEC01: by ethnic group")):
+        expected = _by_group(store, grouping)
+        value = "dsr" if grouping != "ethnic_group" and "dsr" in expected and expected["dsr"].notna().all() \
+            else "crude_rate"
+        lower, upper = ("dsr_lower", "dsr_upper") if value == "dsr" else ("crude_lower", "crude_upper")
+        _, tables, charts, _ = next(x for x in slides if x[0] == title)
+        rows = tables[0][1:]
+        assert len(rows) == len(expected)
+        for row, e in zip(rows, expected.to_dict("records")):
+            assert row[1:6] == [fmt(e["count"], 0), fmt(e["population"], 0), fmt(e[value]), fmt(e[lower]),
+                                fmt(e[upper])]
+            checked += 1
+        # the native chart holds the same values (suppressed groups are left out of the chart)
+        shown = expected[expected[value].notna()]
+        assert list(charts[0].plots[0].series[0].values) == pytest.approx(shown[value].tolist())
+        assert list(charts[0].plots[0].categories) == [str(c) for c in
+                                                        statement._group_names(grouping, shown, store,
+                                                                               Extent("icb", ICB))]
+        # error bars are native OOXML with the 95% limits
+        bars = charts[0].plots[0].series[0]._element.findall(
+            "{http://schemas.openxmlformats.org/drawingml/2006/chart}errBars")
+        assert len(bars) == 1
+    assert checked >= 10
+    # the SII on the slide is by_group's
+    q = _by_group(store, "imd_quintile")
+    if q.attrs.get("sii"):
+        assert f"SII {fmt(q.attrs['sii']['sii'])}" in text
+    # funnel slide: an XY chart whose ward points are by_group's ward rates
+    _, tables, charts, _ = next(x for x in slides if x[0].startswith("UEC01: wards and places"))
+    wards = _by_group(store, "ward24cd")
+    ward_series = charts[0].plots[0].series[0]
+    shown = wards[wards["crude_rate"].notna()]
+    assert list(ward_series.values) == pytest.approx(shown["crude_rate"].tolist())
+
+
+def test_report_numbers_equal_by_group(built):
+    store, st, paths, _ = built
+    page = (paths["report"].parent / "uec01.html").read_text()
+    import lxml.html
+
+    doc = lxml.html.fromstring(page)
+    rows = doc.xpath('//table[@data-table="imd_quintile"]/tbody/tr')
+    expected = _by_group(store, "imd_quintile")
+    value = "dsr" if "dsr" in expected and expected["dsr"].notna().all() else "crude_rate"
+    lower, upper = ("dsr_lower", "dsr_upper") if value == "dsr" else ("crude_lower", "crude_upper")
+    assert len(rows) == len(expected)
+    for row, e in zip(rows, expected.to_dict("records")):
+        cells = [td.text_content().strip() for td in row.findall("td")]
+        assert cells[1:6] == [fmt(e["count"], 0), fmt(e["population"], 0), fmt(e[value]), fmt(e[lower]),
+                              fmt(e[upper])]
+    for f in st.with_data[0].findings:  # every finding is on the page, with its interval
+        assert f["text"] in doc.text_content()
+    numbers = pd.read_excel(paths["xlsx"], sheet_name="numbers")
+    mine = numbers[(numbers["indicator"] == "UEC01") & (numbers["table"] == "imd_quintile") &
+                   (numbers["measure"] == value)]
+    assert mine["value"].tolist() == pytest.approx(expected[value].dropna().tolist())
+
+
+def test_findings_say_significant_only_with_a_test(built):
+    store, st, _, _ = built
+    for s in st.with_data:
+        for f in s.findings:
+            assert "95% CI" in f["text"] and f["basis"]
+            if "significantly" in f["text"] and "not" not in f["text"].split("significantly")[0][-12:] \
+                    and "No " not in f["text"][:3]:
+                if f["topic"] == "deprivation":
+                    assert f["lower"] > 0 or f["upper"] < 0
+                elif f["topic"] in ("ethnic group", "age band"):
+                    bench = s.ethnic_total["crude_rate"] if f["topic"] == "ethnic group" else s.total["crude_rate"]
+                    assert f["lower"] > bench or f["upper"] < bench
+
+
+def test_targets_follow_the_groups(built):
+    store, st, paths, _ = built
+    lsoas = store.lsoas(icb=ICB, geometry=False, columns=["lsoa21cd", "imd_decile", "imd_quintile_in_icb"])
+    core20 = set(lsoas.loc[lsoas["imd_decile"] <= 2, "lsoa21cd"])
+    deprived = set(lsoas.loc[lsoas["imd_quintile_in_icb"] <= 2, "lsoa21cd"])
+    schools = store.points("schools", icb=ICB)
+    targets = st.targets
+    for group, members in (("Core20", core20), ("40% most deprived", deprived)):
+        rows = targets[targets["group"].str.contains(group)]
+        assert set(rows.loc[rows["kind"] == "school", "code"]) == \
+            set(schools.loc[schools["lsoa21cd"].isin(members), "urn"].astype(str))
+    assert paths["targets"].read_text().count("\n") == len(targets) + 2  # header, rows, attribution
+    with pytest.raises(ValueError, match="unknown targeting group"):
+        statement_targets.check_group("everyone")
+
+
+def test_cli_demo_then_statement(fixture_mirror, tmp_path, monkeypatch):
+    from geo.cli import main
+
+    monkeypatch.setenv("GAPMAP_STORE", str(tmp_path / "store"))
+    runner = CliRunner()
+    assert runner.invoke(main, ["data", "build", "--mirror", str(fixture_mirror), "--quiet"]).exit_code == 0
+    result = runner.invoke(main, ["demo-data", "--icb", "QAA", "--indicators", "UEC01,ORA01", "--ingest",
+                                  "--out", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    assert "SYNTHETIC" in result.output and "attached to ORA01" in result.output
+    refused = runner.invoke(main, ["demo-data", "--icb", "QAA", "--indicators", "XYZ01", "--out", str(tmp_path)])
+    assert refused.exit_code != 0 and "no demo profile" in refused.output
+    refused = runner.invoke(main, ["demo-data", "--icb", "QAA", "--indicators", "all", "--rows", "5",
+                                   "--out", str(tmp_path / "d2")])
+    assert refused.exit_code != 0 and "--rows" in refused.output
+    result = runner.invoke(main, ["statement", "--icb", "QAA", "--no-maps", "--out", str(tmp_path / "st")])
+    assert result.exit_code == 0, result.output
+    assert "2 indicator(s) with data, 21 with no data attached" in result.output
+    for name in ("index.html", "uec01.html", "ora01.html", "statement.pptx", "statement_numbers.csv",
+                 "statement_numbers.xlsx"):
+        assert (tmp_path / "st" / name).exists(), name
+    bad = runner.invoke(main, ["statement", "--icb", "QAA", "--indicator", "NOPE", "--out", str(tmp_path / "x")])
+    assert bad.exit_code != 0 and "unknown NHS statement indicator" in bad.output
+    bad = runner.invoke(main, ["statement", "--icb", "QAA", "--target", "hotspots:MAT01", "--no-maps",
+                               "--out", str(tmp_path / "x")])
+    assert bad.exit_code != 0 and "no dataset attached to MAT01" in bad.output
+
+
+def test_statement_pages(built):
+    from app import create_app
+
+    store, st, _, _ = built
+    app = create_app({"GAPMAP_STORE": str(store.root), "DEFAULT_ICB": ICB, "TESTING": True})
+    client = app.test_client()
+    page = client.get(f"/statement?icb={ICB}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "NHS Alpha ICB" in html and "no data attached" in html and "SYNTHETIC DATA" in html
+    page = client.get(f"/statement/UEC01?icb={ICB}")
+    assert page.status_code == 200
+    expected = _by_group(store, "imd_quintile")
+    value = "dsr" if "dsr" in expected and expected["dsr"].notna().all() else "crude_rate"
+    for v in expected[value].dropna():
+        assert f"<td>{fmt(v)}</td>" in page.get_data(as_text=True)
+    assert "/map?" in page.get_data(as_text=True) and "indicator=uec-test" in page.get_data(as_text=True)
+    assert client.get(f"/statement/MAT01?icb={ICB}").status_code == 404  # no data attached
+    assert client.get("/statement?icb=E54999999").status_code == 404
+    assert client.get("/statement?extent=england").status_code == 400
+    deck = client.get(f"/statement/download.pptx?icb={ICB}")
+    assert deck.status_code == 200 and deck.data[:2] == b"PK"
+    prs = Presentation(io.BytesIO(deck.data))
+    assert len(prs.slides) > 5
+    csv = client.get(f"/statement/download.csv?icb={ICB}")
+    assert csv.status_code == 200 and "Open Government Licence" in csv.get_data(as_text=True)
+    assert client.get(f"/statement/download.exe?icb={ICB}").status_code == 404
