@@ -1,6 +1,6 @@
 """The Gapmap web service: an application factory with a blueprint for pages and one for the API.
 
-Configuration comes from the environment (``GAPMAP_STORE``) or the ``config`` mapping passed to
+Configuration comes from the environment (``GAPMAP_STORE``, or ``GAPMAP_DATABASE_URL`` for PostGIS) or the ``config`` mapping passed to
 :func:`create_app`. ``gapmap serve`` runs it under waitress.
 """
 from __future__ import annotations
@@ -10,18 +10,20 @@ from pathlib import Path
 from flask import Flask, jsonify, render_template, request
 
 from geo import ATTRIBUTION
-from geo.store.folder import Store
+from geo.store import open_store
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, static_folder=str(PROJECT_ROOT / "static"), static_url_path="/static")
-    app.config.from_mapping(GAPMAP_STORE=None, DEFAULT_ICB="E54000024", MAX_CONTENT_LENGTH=1 << 30)
+    app.config.from_mapping(GAPMAP_STORE=None, GAPMAP_DATABASE_URL=None, DEFAULT_ICB="E54000024", MAX_CONTENT_LENGTH=1 << 30)
     app.config.from_prefixed_env("GAPMAP")
     if config:
         app.config.update(config)
-    app.extensions["gapmap_store"] = Store(app.config.get("GAPMAP_STORE") or app.config.get("STORE"))
+    url = app.config.get("GAPMAP_DATABASE_URL") or app.config.get("DATABASE_URL")
+    app.extensions["gapmap_store"] = open_store(root=app.config.get("GAPMAP_STORE") or app.config.get("STORE"),
+                                                url=url or "")
 
     from app import api, pages, upload
 
@@ -47,5 +49,5 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-def store_of(app: Flask) -> Store:
+def store_of(app: Flask):
     return app.extensions["gapmap_store"]

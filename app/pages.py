@@ -46,20 +46,14 @@ def map_page():
     params.focus()
     label = dict(_indicator_choices()).get(indicator, indicator)
     store = params.store()
-    panel = _cached_panel(str(store.root), store.path.name, _datasets_version(store), extent.level, extent.code,
+    panel = _cached_panel(store.identity, store.version_key(), extent.level, extent.code,
                           indicator)
     return render_template("map.html", extent=extent, indicator=indicator, label=label, scheme=scheme, k=k,
                            query=request.query_string.decode(), panel=panel)
 
 
-def _datasets_version(store) -> str:
-    """Changes whenever a dataset is added, replaced or removed (the links point at new versions)."""
-    root = store.root / "datasets"
-    return "|".join(sorted(str(p.resolve()) for p in root.iterdir() if p.is_symlink())) if root.exists() else ""
-
-
 @lru_cache(maxsize=64)
-def _cached_panel(store_root: str, build: str, datasets: str, level: str, code: str | None, indicator: str) -> dict:
+def _cached_panel(store: str, version: str, level: str, code: str | None, indicator: str) -> dict:
     from geo.views.analysis import Extent
 
     return _panel(Extent(level, code), indicator)
@@ -140,7 +134,7 @@ def map_frame():
     indicator = params.indicator()
     scheme, k = params.scheme()
     store = params.store()
-    plain, packed = _cached_map(str(store.root), store.path.name, _datasets_version(store), indicator,
+    plain, packed = _cached_map(store.identity, store.version_key(), indicator,
                                 extent.level, extent.code, scheme, k, params.focus())
     headers = {"Cache-Control": "private, max-age=300", "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("Accept-Encoding", ""):
@@ -149,7 +143,7 @@ def map_frame():
 
 
 @lru_cache(maxsize=64)
-def _cached_map(store_root: str, build: str, datasets: str, indicator: str, level: str, code: str, scheme: str,
+def _cached_map(store: str, version: str, indicator: str, level: str, code: str, scheme: str,
                 k: int, focus: str | None) -> tuple[bytes, bytes]:
     """The rendered map, as UTF-8 bytes and gzip-compressed, made once per store, datasets and view."""
     from app.map_layers import choropleth_map

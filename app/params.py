@@ -25,7 +25,7 @@ def extent() -> analysis.Extent:
         return analysis.Extent("icb", current_app.config["DEFAULT_ICB"])
     level, code = given[0]
     try:
-        known = _extent_known(str(store().root), store().path.name, level, code)
+        known = _extent_known(store().identity, store().build_id(), level, code)
     except StoreError as exc:
         abort(503, description=str(exc))
     if not known:
@@ -45,7 +45,7 @@ def _numeric_columns(root: str, build: str) -> frozenset:
 
 def indicator() -> str:
     name = request.args.get("indicator", "imd_score")
-    known = set(_numeric_columns(str(store().root), store().path.name))
+    known = set(_numeric_columns(store().identity, store().build_id()))
     from geo.store.datasets import DatasetStore
 
     known |= set(DatasetStore(store()).names())

@@ -10,7 +10,8 @@ import pandas as pd
 
 from geo import ATTRIBUTION, settings
 from geo.sources.catalogue import SourceError, load_catalogue
-from geo.store.folder import LEVELS, Store, StoreError
+from geo.store import open_store
+from geo.store.folder import LEVELS, StoreError
 
 
 def _fail(exc: Exception) -> click.ClickException:
@@ -126,9 +127,9 @@ def data_build(mirror, icb, lad, quiet):
     from geo.build.pipeline import BuildError, build
 
     mirror = _resolve_mirror(mirror)
-    store = Store()
+    store = open_store()
     if not quiet:
-        click.echo(f"Building the Gapmap store in {store.root}" + (f" from the mirror {mirror}" if mirror else ""))
+        click.echo(f"Building the Gapmap store in {store.identity}" + (f" from the mirror {mirror}" if mirror else ""))
     if mirror is None:
         _fetch_missing(quiet)
     try:
@@ -166,12 +167,12 @@ def _fetch_missing(quiet: bool) -> None:
 @data.command("status")
 def data_status():
     """Where the store is, when it was built, what it holds."""
-    store = Store()
+    store = open_store()
     try:
         manifest = store.manifest()
     except StoreError as exc:
         raise _fail(exc)
-    click.echo(f"Store: {store.path}")
+    click.echo(f"Store: {store.location()}")
     click.echo(f"Built: {manifest['built_at']} ({manifest['seconds']} s), scope: {manifest['scope']}")
     for key, value in manifest["counts"].items():
         click.echo(f"  {key:<14} {value:>8,}")
@@ -190,7 +191,7 @@ def areas(level, icb, lad, fmt):
     Columns are described by `gapmap columns --table lad` (or ward, icb).
     """
     try:
-        frame = Store().areas(level, icb=_icb_code(icb), lad=lad)
+        frame = open_store().areas(level, icb=_icb_code(icb), lad=lad)
     except StoreError as exc:
         raise _fail(exc)
     _emit(frame, fmt)
@@ -205,7 +206,7 @@ def lsoas(icb, lad, columns, fmt):
     """The LSOA table without geometry. Columns are described by `gapmap columns`."""
     wanted = [c.strip() for c in columns.split(",")] if columns else None
     try:
-        frame = Store().lsoas(icb=_icb_code(icb), lad=lad, columns=wanted, geometry=False)
+        frame = open_store().lsoas(icb=_icb_code(icb), lad=lad, columns=wanted, geometry=False)
     except StoreError as exc:
         raise _fail(exc)
     _emit(frame, fmt)
@@ -276,7 +277,7 @@ def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_
         higher_is_worse=not higher_is_better, synthetic=synthetic, nhs_indicator=nhs_indicator,
         disclosure={"suppress_to": suppress_to, "round_to": round_to})
     try:
-        result = ingest(file, options, Store())
+        result = ingest(file, options, open_store())
     except (IngestError, DatasetError, StoreError, ValueError) as exc:
         raise _fail(exc)
     click.echo(format_report(result.report, name))
@@ -298,7 +299,7 @@ def datasets(ctx):
         return
     from geo.store.datasets import DatasetStore
 
-    metas = DatasetStore(Store()).list()
+    metas = DatasetStore(open_store()).list()
     if not metas:
         click.echo("No datasets yet: add one with `gapmap ingest FILE --name NAME`.")
         return
@@ -316,7 +317,7 @@ def datasets_rm(name):
     from geo.store.datasets import DatasetError, DatasetStore
 
     try:
-        DatasetStore(Store()).remove(name)
+        DatasetStore(open_store()).remove(name)
     except DatasetError as exc:
         raise _fail(exc)
     click.echo(f"Removed {name}.")
@@ -329,7 +330,7 @@ def datasets_rows(name):
     from geo.store.datasets import DatasetError, DatasetStore
 
     try:
-        frame = DatasetStore(Store()).get(name).rows_not_used()
+        frame = DatasetStore(open_store()).get(name).rows_not_used()
     except DatasetError as exc:
         raise _fail(exc)
     frame.to_csv(sys.stdout, index=False)
@@ -348,7 +349,7 @@ def demo_data(icb, rows, seed, dirty, out):
     from geo.ingest import synthetic
 
     try:
-        table, meta = synthetic.generate(Store(), _icb_code(icb), rows, seed=seed, dirty=dirty)
+        table, meta = synthetic.generate(open_store(), _icb_code(icb), rows, seed=seed, dirty=dirty)
     except (StoreError, ValueError) as exc:
         raise _fail(exc)
     synthetic.write(table, meta, out)
@@ -397,7 +398,7 @@ def analyse(indicator, icb, lad, ward, statistic, deprivation, grouping, permuta
     from geo.views import analysis
 
     extent = _extent(icb, lad, ward)
-    store = Store()
+    store = open_store()
     try:
         if statistic == "moran":
             result = analysis.global_moran(store, indicator, extent, permutations, seed, direction, weights_kind)
@@ -450,19 +451,19 @@ def export(indicator, icb, lad, ward, fmt, scheme, n_classes, table, out_dir):
 
             out_dir.mkdir(parents=True, exist_ok=True)
             path = out_dir / exports.file_name(indicator, extent, "html")
-            path.write_text(offline_page(Store(), indicator, extent, scheme, n_classes), encoding="utf-8")
+            path.write_text(offline_page(open_store(), indicator, extent, scheme, n_classes), encoding="utf-8")
             click.echo(f"Wrote {path} (opens with no network)")
             return
         if table == "ward":
             if fmt != "csv":
                 raise click.UsageError("--table ward is written as CSV")
-            frame, meta = exports.ward_table(Store(), indicator, extent)
+            frame, meta = exports.ward_table(open_store(), indicator, extent)
             out_dir.mkdir(parents=True, exist_ok=True)
             path = out_dir / exports.file_name(f"{indicator}_wards", extent, "csv")
             path.write_text(exports.to_csv(frame, meta), encoding="utf-8")
             click.echo(f"Wrote {len(frame):,} wards to {path}")
             return
-        frame, meta = exports.export_table(Store(), indicator, extent, scheme, n_classes)
+        frame, meta = exports.export_table(open_store(), indicator, extent, scheme, n_classes)
         path = exports.write(frame, meta, fmt, out_dir, indicator, extent)
     except (analysis.AnalysisError, StoreError, ValueError) as exc:
         raise _fail(exc)
@@ -488,7 +489,7 @@ def slide(indicator, icb, lad, ward, view, fmt, title, out_dir):
 
     extent = _extent(icb, lad, ward)
     try:
-        path = slides.render(Store(), indicator, extent, view, fmt, out_dir, title)
+        path = slides.render(open_store(), indicator, extent, view, fmt, out_dir, title)
     except (analysis.AnalysisError, StoreError, ValueError) as exc:
         raise _fail(exc)
     click.echo(f"Wrote {path}")
@@ -504,12 +505,12 @@ def serve(host, port, threads):
 
     from app import create_app
 
-    store = Store()
+    store = open_store()
     try:
         store.manifest()
     except StoreError as exc:
         raise _fail(exc)
-    click.echo(f"Gapmap on http://{host}:{port}/ (store {store.path})")
+    click.echo(f"Gapmap on http://{host}:{port}/ (store {store.location()})")
     waitress_serve(create_app(), host=host, port=port, threads=threads)
 
 
@@ -527,7 +528,7 @@ def _icb_code(code: str | None) -> str | None:
     """Accept an ICB's NHS code (QHG) as well as its ONS code (E54000024)."""
     if not code or code.upper().startswith("E54"):
         return code
-    store = Store()
+    store = open_store()
     frame = store.areas("icb")
     match = frame[frame["icb24cdh"].str.upper() == code.upper()]
     if match.empty:

@@ -6,6 +6,8 @@
                     (default ``<project>/boundaries/downloads``, git-ignored)
 ``GAPMAP_MIRROR``   a local copy of the official files to read instead of the
                     internet (for example ``../shared/data``)
+``GAPMAP_DATABASE_URL`` a PostgreSQL/PostGIS database to keep the store and datasets
+                    in instead of the folder (``postgresql://user@host/dbname``)
 =================== ===========================================================
 """
 from __future__ import annotations
@@ -32,3 +34,8 @@ def downloads_dir() -> Path:
 def mirror_dir() -> Path | None:
     value = os.environ.get("GAPMAP_MIRROR", "").strip()
     return Path(value).expanduser().resolve() if value else None
+
+
+def database_url() -> str | None:
+    value = os.environ.get("GAPMAP_DATABASE_URL", "").strip()
+    return value or None

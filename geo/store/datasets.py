@@ -73,6 +73,14 @@ class Dataset:
 
 
 class DatasetStore:
+    """The datasets of a store: kept in folders beside a folder store; for another store (PostGIS),
+    ``DatasetStore(store)`` returns that store's own dataset store, with the same methods."""
+
+    def __new__(cls, store=None):
+        if store is not None and not isinstance(store, Store) and hasattr(store, "dataset_store"):
+            return store.dataset_store()
+        return super().__new__(cls)
+
     def __init__(self, store: Store | None = None):
         self.store = store or Store()
         self.root = self.store.root / "datasets"
@@ -120,6 +128,11 @@ class DatasetStore:
         if old is not None and old != final:
             shutil.rmtree(old, ignore_errors=True)
         return Dataset(name, final)
+
+    def versions(self) -> list[str]:
+        """Every dataset version kept (one per dataset, unless a save is under way)."""
+        versions = self.root / ".versions"
+        return sorted(p.name for p in versions.iterdir() if not p.name.startswith(".")) if versions.exists() else []
 
     def remove(self, name: str) -> None:
         dataset = self.get(name)

@@ -5,12 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 
 from geo.stats.weights import Weights, build
-from geo.store.folder import Store
 
 
 @lru_cache(maxsize=32)
-def _cached(store_root: str, build_id: str, extent: tuple, kind: str, k: int, distance_m: float | None) -> Weights:
-    store = Store(store_root)
+def _cached(store, build_id: str, extent: tuple, kind: str, k: int, distance_m: float | None) -> Weights:
     level, code = extent
     filters = {"icb": None, "lad": None, "ward": None}
     if level != "england":
@@ -25,4 +23,4 @@ def for_extent(store, level: str = "england", code: str | None = None, kind: str
     once per store build and reused."""
     if level not in ("england", "icb", "lad", "ward"):
         raise ValueError(f"unknown extent {level!r}: england, icb, lad or ward")
-    return _cached(str(store.root), store.path.name, (level, code), kind, k, distance_m)
+    return _cached(store, store.build_id(), (level, code), kind, k, distance_m)
