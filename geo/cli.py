@@ -164,6 +164,48 @@ def _fetch_missing(quiet: bool) -> None:
                 raise click.ClickException(f"{source.id}: {result.message}")
 
 
+@data.command("publish")
+@click.option("--from", "source", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The folder store to publish (default: $GAPMAP_STORE).")
+@click.option("--database", "url", metavar="URL", default=None,
+              help="The PostgreSQL database (default: $GAPMAP_DATABASE_URL).")
+@click.option("--with-datasets", is_flag=True, help="Copy the folder store's datasets too.")
+def data_publish(source, url, with_datasets):
+    """Load the folder store's current build into PostgreSQL/PostGIS, in one transaction.
+
+    Every table (LSOAs with their polygons, wards, places, ICBs, points, postcodes), every report
+    and the manifest are loaded as one build with spatial indexes; readers see the previous
+    build until it is complete. Then run Gapmap with GAPMAP_DATABASE_URL set.
+    """
+    from geo.store.folder import Store
+    from geo.store.pg import DatabaseError
+    from geo.store.postgis import PostgisStore, publish
+
+    url = url or settings.database_url()
+    if not url:
+        raise click.ClickException("Say which database to publish to: --database URL or GAPMAP_DATABASE_URL "
+                                   "(for example postgresql://gapmap@localhost/gapmap).")
+    folder = Store(source)
+    try:
+        target = PostgisStore(url)
+        click.echo(f"Publishing {folder.location()} to {target.identity}")
+        where = publish(folder, target, echo=click.echo)
+        if with_datasets:
+            from geo.store.datasets import DatasetStore
+
+            copies = DatasetStore(target)
+            for name in DatasetStore(folder).names():
+                dataset = DatasetStore(folder).get(name)
+                meta = {k: v for k, v in dataset.meta.items() if k != "name"}
+                copies.save(name, meta, dataset.rows_not_used(),
+                            counts=dataset.counts() if dataset.kind == "lsoa" else None,
+                            practices=dataset.practices() if dataset.kind == "practices" else None)
+                click.echo(f"  dataset {name}")
+    except (StoreError, DatabaseError) as exc:
+        raise _fail(exc)
+    click.echo(f"Store: {where}")
+
+
 @data.command("status")
 def data_status():
     """Where the store is, when it was built, what it holds."""
@@ -498,11 +540,12 @@ def slide(indicator, icb, lad, ward, view, fmt, title, out_dir):
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8080, show_default=True)
-@click.option("--threads", type=int, default=8, show_default=True)
-def serve(host, port, threads):
-    """Run the web service (waitress) on the embedded store."""
-    from waitress import serve as waitress_serve
-
+@click.option("--threads", type=int, default=8, show_default=True, help="Threads per process.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes (more than 1: gunicorn, Linux and macOS). Their caches follow the store's "
+                   "build and datasets, so every worker sees a new build or dataset at once.")
+def serve(host, port, threads, workers):
+    """Run the web service: waitress in one process, or gunicorn with --workers N."""
     from app import create_app
 
     store = open_store()
@@ -510,7 +553,17 @@ def serve(host, port, threads):
         store.manifest()
     except StoreError as exc:
         raise _fail(exc)
-    click.echo(f"Gapmap on http://{host}:{port}/ (store {store.location()})")
+    click.echo(f"Gapmap on http://{host}:{port}/ (store {store.location()}, {workers} process(es))")
+    if workers > 1:
+        from app.workers import WorkersUnavailable, serve_workers
+
+        try:
+            serve_workers(host, port, workers, threads)
+        except WorkersUnavailable as exc:
+            raise _fail(exc)
+        return
+    from waitress import serve as waitress_serve
+
     waitress_serve(create_app(), host=host, port=port, threads=threads)
 
 

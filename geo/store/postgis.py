@@ -340,6 +340,9 @@ def publish(folder, target: PostgisStore, echo=None) -> str:
 
     source = folder.path
     build_id = folder.build_id()
+    with target.db.transaction() as conn:
+        if conn.execute(f"SELECT 1 FROM {CATALOG}.builds WHERE build_id = %s", (build_id,)).fetchone():
+            raise StoreError(f"build {build_id} is already published in {masked(target.url)}")
     with target.writer(build_id=build_id) as writer:
         for path in sorted(source.glob("*.parquet")):
             has_geometry = b"geo" in (pq.read_schema(path).metadata or {})
