@@ -37,6 +37,7 @@ from geo.sources.catalogue import sha256_of
 from geo.store.folder import Store
 from geo.ingest.report import IngestError, IngestResult, format_report, reason_summary  # noqa: F401
 from geo.ingest.reading import InputTable, UnreadableFile, peek, read
+from geo.ingest.streaming import ingest_streamed
 
 ROLES = ("lsoa", "postcode", "count", "denominator", "age", "age_band", "sex", "ethnicity", "date", "period",
          "record_id")
@@ -225,6 +226,8 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
         digest = pool.submit(sha256_of, path)
         if shape == "fingertips":
             result = ingest_fingertips(info, options, store)
+        elif shape == "records" and info.format == "csv":  # in chunks: memory does not grow with the file
+            result = ingest_streamed(info, mapping, options, store, _plan, _ingest_lsoa)
         else:
             result = _ingest_lsoa(info, shape, mapping, options, store)
         sha256 = digest.result()
@@ -277,8 +280,8 @@ def _rows_not_used(info: InputTable, reasons: RowReasons, counts: np.ndarray | N
     return pd.concat(parts, ignore_index=True).sort_values(["row", "used"], kind="stable").reset_index(drop=True)
 
 
-def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options: IngestOptions,
-                 store: Store) -> IngestResult:
+def _plan(info: InputTable, shape: str, mapping: dict[str, str], options: IngestOptions):
+    """Check the columns needed are there; (breakdowns, columns to read, columns read as plain ids)."""
     path = info.path
     if "lsoa" not in mapping and "postcode" not in mapping:
         raise IngestError(f"{path}: no LSOA code or postcode column found; name it with --column lsoa=NAME "
@@ -300,10 +303,21 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
         needed_roles |= {"age_band", "sex", "period"}
     wanted = [c for role, c in mapping.items() if role in needed_roles]
     plain = (mapping["record_id"],) if shape == "records" and "record_id" in mapping else ()
-    try:
-        info = read(info, list(dict.fromkeys(wanted)), plain=plain)
-    except UnreadableFile as exc:
-        raise IngestError(str(exc)) from None
+    return by, list(dict.fromkeys(wanted)), plain
+
+
+def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options: IngestOptions,
+                 store: Store, seen_ids=None) -> IngestResult:
+    """Check and count one table (a whole file, or one chunk of a streamed file whose ``info.table``
+    is already read; ``seen_ids`` then finds record ids repeated from earlier chunks)."""
+    by, wanted, plain = _plan(info, shape, mapping, options)
+    needs = {"age_band": ("age", "age_band"), "sex": ("sex",), "ethnic_group": ("ethnicity",),
+             "period": ("date", "period")}
+    if info.table is None:
+        try:
+            info = read(info, wanted, plain=plain)
+        except UnreadableFile as exc:
+            raise IngestError(str(exc)) from None
     table = info.table
     n = table.num_rows
     reasons = RowReasons(n)
@@ -445,7 +459,7 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
             reasons.reject_rows(column, why != "", why)
     elif "record_id" in mapping:
         name = mapping["record_id"]
-        dup = _duplicated(table[name]) & reasons.ok
+        dup = (_duplicated(table[name]) if seen_ids is None else seen_ids.duplicated(table[name])) & reasons.ok
         reasons.reject_rows(name, dup, "duplicate record id")
 
     ok = reasons.ok
