@@ -58,9 +58,13 @@ class SeenIds:
         if len(self.seen) and len(keys):
             at = np.minimum(np.searchsorted(self.seen, keys), len(self.seen) - 1)
             earlier = self.seen[at] == keys
-        new = np.unique(keys[~earlier])
-        if len(new):  # two sorted runs: the stable sort merges them in linear time
-            self.seen = np.sort(np.concatenate([self.seen, new]), kind="stable")
+        new = keys[~earlier & ~within]  # the first occurrence of each id not seen before
+        if len(new):
+            new = np.sort(new)  # extracts are nearly sorted already
+            if not len(self.seen) or new[0] > self.seen[-1]:  # ids that only grow: append
+                self.seen = np.concatenate([self.seen, new])
+            else:  # two sorted runs: the stable sort (timsort) merges them in linear time
+                self.seen = np.sort(np.concatenate([self.seen, new]), kind="stable")
         return within | earlier
 
 
