@@ -214,7 +214,10 @@ def restrict(table: gpd.GeoDataFrame, icb: str | None, lad: str | None) -> gpd.G
 def build(store: Store | None = None, mirror: Path | None = None, downloads: Path | None = None,
           icb: str | None = None, lad: str | None = None, echo=None) -> Path:
     """Build the store and make it current; returns the build folder."""
-    store = store or Store()
+    if store is None:
+        from geo.store import open_store
+
+        store = open_store()
     log = BuildLog(echo=echo)
     started = time.time()
     table, extras = load_lsoa_table(mirror, downloads, log)

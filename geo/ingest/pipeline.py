@@ -198,7 +198,10 @@ def _lsoa_index(store: Store) -> tuple[C.LsoaCodes, pd.DataFrame]:
 
 def ingest(path: str | Path, options: IngestOptions, store: Store | None = None) -> "IngestResult":
     """Read, check, aggregate and store one activity file. See the module docstring."""
-    store = store or Store()
+    if store is None:
+        from geo.store import open_store
+
+        store = open_store()
     check_name(options.name)
     if options.nhs_indicator:
         from geo.sources.nhs_indicators import check

@@ -77,7 +77,11 @@ class DatasetStore:
     ``DatasetStore(store)`` returns that store's own dataset store, with the same methods."""
 
     def __new__(cls, store=None):
-        if store is not None and not isinstance(store, Store) and hasattr(store, "dataset_store"):
+        if store is None:
+            from geo.store import open_store
+
+            store = open_store()
+        if not isinstance(store, Store) and hasattr(store, "dataset_store"):
             return store.dataset_store()
         return super().__new__(cls)
 
