@@ -15,7 +15,8 @@ ingest      the records file into each store, in a fresh process: wall time, row
 concurrent  two analysts ingesting the records file at once into PostgreSQL (two processes, two
             dataset names) against one alone: wall times, and the two reports must reconcile.
 workers     `gapmap serve` on PostgreSQL, 1 process (waitress, 8 threads) and then 4 workers
-            (gunicorn), with `wrk` driving 100 concurrent connections at the warm ICB map for 20 s:
+            (gunicorn), with `wrk` driving 100 concurrent connections at the ICB map for 20 s, after
+            a 15 s warm-up run that lets every worker cache it:
             requests per second, p50/p95/p99 and non-2xx responses. Loopback ports 8110-8119.
 Results go to bench/results/postgis-<time>.json.
 """
@@ -169,8 +170,9 @@ def bench_workers(url: str, seconds: int = 20, connections: int = 100) -> dict:
                     break
                 except OSError:
                     time.sleep(0.2)
-            for _ in range(4 * workers):  # every worker renders and caches the map before timing
-                urllib.request.urlopen(target, timeout=120).read()
+            # every worker renders and caches the map before timing: a first wrk run warms them all
+            subprocess.run([wrk, "-t2", f"-c{4 * workers}", "-d15s", "--timeout", "60s", target],
+                           capture_output=True, timeout=200)
             run = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "-s",
                                   str(script), "-H", "Accept-Encoding: gzip, deflate", target],
                                  capture_output=True, text=True, timeout=seconds + 120)
