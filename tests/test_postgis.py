@@ -359,3 +359,20 @@ def test_serve_with_workers_shares_the_database(published, tmp_path):
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_a_dropped_connection_is_replaced(published):
+    """The server closing a worker's connection (a restart, an idle timeout) costs no request."""
+    store = PostgisStore(published.url)
+    pid = store.db.connection().info.backend_pid
+    with psycopg.connect(published.url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    assert store.build_id() == published.build_id()
+    assert store.db.connection().info.backend_pid != pid
+
+
+def test_passwords_are_never_shown():
+    from geo.store.pg import masked
+
+    assert masked("postgresql://gapmap:s3cret@db.nhs.uk/gapmap") == "postgresql://gapmap:***@db.nhs.uk/gapmap"
+    assert "s3cret" not in masked("host=db user=gapmap password=s3cret dbname=gapmap")

@@ -67,15 +67,34 @@ class Database:
 
     @contextlib.contextmanager
     def transaction(self):
-        """A connection inside one transaction (committed at the end, rolled back on error)."""
+        """A connection inside one transaction (committed at the end, rolled back on error). A
+        connection the server has closed since its last use (a restart, an idle timeout) is
+        noticed when the transaction begins and replaced once."""
+        psycopg = _psycopg()
         conn = self.connection()
-        with conn.transaction():
+        try:
+            block = conn.transaction()
+            block.__enter__()
+        except psycopg.OperationalError:
+            self.close()
+            conn = self.connection()
+            block = conn.transaction()
+            block.__enter__()
+        try:
             yield conn
+        except BaseException as exc:
+            if not block.__exit__(type(exc), exc, exc.__traceback__):
+                raise
+        else:
+            block.__exit__(None, None, None)
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None and not conn.closed and getattr(self._local, "pid", None) == os.getpid():
-            conn.close()
+            try:
+                conn.close()
+            except Exception:  # a connection already broken closes with an error; it is gone either way
+                pass
         self._local.conn = None
 
 
