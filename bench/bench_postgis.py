@@ -15,7 +15,7 @@ ingest      the records file into each store, in a fresh process: wall time, row
 concurrent  two analysts ingesting the records file at once into PostgreSQL (two processes, two
             dataset names) against one alone: wall times, and the two reports must reconcile.
 workers     `gapmap serve` on PostgreSQL, 1 process (waitress, 8 threads) and then 4 workers
-            (gunicorn), with `wrk` driving 100 concurrent connections at the ICB map for 20 s, after
+            (gunicorn, 2 threads each: the same 8 request threads), with `wrk` driving 100 concurrent connections at the ICB map for 20 s, after
             a 15 s warm-up run that lets every worker cache it:
             requests per second, p50/p95/p99 and non-2xx responses. Loopback ports 8110-8119.
 Results go to bench/results/postgis-<time>.json.
@@ -159,8 +159,9 @@ def bench_workers(url: str, seconds: int = 20, connections: int = 100) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GAPMAP_DATABASE_URL": url}
     for workers in (1, 4):
         port = pick_port()
+        threads = max(1, 8 // workers)  # the same 8 request threads in all
         server = subprocess.Popen([sys.executable, "-m", "geo.cli", "serve", "--port", str(port), "--workers",
-                                   str(workers), "--threads", "8"], env=env, cwd=ROOT,
+                                   str(workers), "--threads", str(threads)], env=env, cwd=ROOT,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             target = f"http://127.0.0.1:{port}/map/frame?icb=E54000024&indicator=imd_score"
@@ -180,7 +181,8 @@ def bench_workers(url: str, seconds: int = 20, connections: int = 100) -> dict:
             result = json.loads(line[5:])
             result["rps"] = result["requests"] / result["seconds"]
             out[f"{workers}_workers"] = result
-            print(f"{workers} process(es): {result['rps']:7.1f} req/s, p50 {result['p50_ms']:.0f} ms, "
+            result["threads_per_process"] = threads
+            print(f"{workers} process(es) x {threads} threads: {result['rps']:7.1f} req/s, p50 {result['p50_ms']:.0f} ms, "
                   f"p95 {result['p95_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms, "
                   f"non-2xx {result['non2xx']}, socket errors {result['errors']}", flush=True)
         finally:
