@@ -5,7 +5,8 @@
 
 Without ``--database`` it starts a throwaway cluster (tests/pg_cluster.py: Debian's PostgreSQL 15
 and PostGIS, on a unix socket) and publishes the folder store into it (timed). ``--records`` is a
-SUS-shaped CSV made with ``gapmap demo-data --icb QHG --rows 10000000 --dirty 0.01 --out FILE``.
+SUS-shaped CSV made with ``gapmap demo-data --icb QHG --rows 10000000 --dirty 0.01 --out FILE``
+(``--rows 100000000`` writes 4.7 GB in pieces of 10 million rows).
 
 map         one LAD map (Luton, imd_score, every layer) from each store: cold (the first render in
             a fresh process: store reads included) and warm (the median of the next 5 renders in

@@ -391,10 +391,13 @@ def demo_data(icb, rows, seed, dirty, out):
     from geo.ingest import synthetic
 
     try:
-        table, meta = synthetic.generate(open_store(), _icb_code(icb), rows, seed=seed, dirty=dirty)
+        if rows > synthetic.PIECE_ROWS:  # too large to draw at once: written piece by piece
+            synthetic.write_in_pieces(open_store(), _icb_code(icb), rows, out, seed=seed, dirty=dirty, echo=click.echo)
+        else:
+            table, meta = synthetic.generate(open_store(), _icb_code(icb), rows, seed=seed, dirty=dirty)
+            synthetic.write(table, meta, out)
     except (StoreError, ValueError) as exc:
         raise _fail(exc)
-    synthetic.write(table, meta, out)
     click.echo(f"Wrote {rows:,} SYNTHETIC attendances to {out} (labelled in {out.name}.json).")
 
 

@@ -93,3 +93,20 @@ def test_seen_ids_across_chunks():
     text = SeenIds()
     assert text.duplicated(pa.chunked_array([pa.array(["a", "b", "a"])])).tolist() == [False, False, True]
     assert text.duplicated(pa.chunked_array([pa.array(["c", "b"])])).tolist() == [False, True]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_large_demo_files_are_written_in_pieces(fixture_store, tmp_path, suffix):
+    """Pieces make one extract: ids distinct except where spoiled on purpose, the sidecar labels
+    it, the first piece is the small file of the same seed, and it ingests and reconciles."""
+    path, meta = synthetic.write_in_pieces(fixture_store, "E54000001", 2500, tmp_path / f"big{suffix}", seed=3,
+                                           dirty=0.02, piece=1000)
+    frame = pd.read_csv(path, dtype=str) if suffix == ".csv" else pd.read_parquet(path).astype(str)
+    assert len(frame) == 2500 and list(frame.columns) == list(synthetic.COLUMNS)
+    assert frame["EC_Ident"].duplicated().sum() <= meta["spoiled_rows"]["duplicate_id"]
+    assert meta["synthetic"] is True and sum(meta["spoiled_rows"].values()) == 50
+    first, _ = synthetic.generate(fixture_store, "E54000001", 1000, seed=3, dirty=0.02)
+    assert frame["EC_Ident"].iloc[:1000].tolist() == [str(i) for i in first["EC_Ident"].to_pylist()]
+    result = ingest(path, IngestOptions(name="big"), fixture_store)
+    r = result.report
+    assert r["rows_read"] == 2500 == r["rows_used"] + r["rows_rejected"] and result.meta["synthetic"] is True
