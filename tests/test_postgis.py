@@ -376,3 +376,28 @@ def test_passwords_are_never_shown():
 
     assert masked("postgresql://gapmap:s3cret@db.nhs.uk/gapmap") == "postgresql://gapmap:***@db.nhs.uk/gapmap"
     assert "s3cret" not in masked("host=db user=gapmap password=s3cret dbname=gapmap")
+
+
+def test_a_new_build_reaches_every_app_at_once(published):
+    """A build published while apps hold cached maps: their next request draws the new build."""
+    from app import create_app
+
+    apps = [create_app({**published.environment(), "TESTING": True}).test_client() for _ in range(2)]
+    url = "/map/frame?lad=E06000001&indicator=imd_score"
+    before = [a.get(url).get_data(as_text=True) for a in apps]
+    assert all('"77.7"' not in page for page in before)
+    names = ["lsoas", "areas_ward", "areas_lad", "areas_icb", "points_schools", "points_gp_practices",
+             "points_hospitals", "postcodes", "population_mid2020", "lsoa11_to_lsoa21"]
+    with published.writer() as writer:  # the same build with one IMD score changed
+        for name in names:
+            frame = published._read(name, None, None, True)
+            if name == "lsoas":
+                frame.loc[frame["lsoa21cd"] == "E01000001", "imd_score"] = 77.7
+            writer.table(name, frame)
+        for report in published.reports():
+            writer.report(report, published.report(report))
+        writer.manifest({k: v for k, v in published.manifest().items() if k != "build_id"})
+        writer.commit()
+    after = [a.get(url).get_data(as_text=True) for a in apps]
+    assert all('"77.7"' in page for page in after)
+    assert published.manifest()["build_id"] == writer.build_id
