@@ -1,9 +1,10 @@
 """The Gapmap web service: an application factory with a blueprint for pages and one for the API.
 
-Configuration comes from the environment (``GAPMAP_STORE``, and any ``GAPMAP_<KEY>`` sets
-``<KEY>``) or the ``config`` mapping passed to :func:`create_app`. ``gapmap serve`` runs it under
-waitress. Sign-in, roles, CSRF and allowed hosts: :mod:`app.auth`; response headers and the 500
-page: :mod:`app.security_headers`; upload limits: :mod:`geo.ingest.limits`.
+Configuration comes from the environment (``GAPMAP_STORE``, or ``GAPMAP_DATABASE_URL`` for
+PostGIS, and any ``GAPMAP_<KEY>`` sets ``<KEY>``) or the ``config`` mapping passed to
+:func:`create_app`. ``gapmap serve`` runs it under waitress (or gunicorn with ``--workers``).
+Sign-in, roles, CSRF and allowed hosts: :mod:`app.auth`; response headers and the 500 page:
+:mod:`app.security_headers`; upload limits: :mod:`geo.ingest.limits`.
 """
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request
 
-from geo import ATTRIBUTION
+from geo import ATTRIBUTION, settings
 from geo.errors import GapmapError
-from geo.store.folder import Store
+from geo.store import open_store
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,19 +23,24 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, static_folder=str(PROJECT_ROOT / "static"), static_url_path="/static")
     from geo.ingest.limits import IngestLimits
 
-    app.config.from_mapping(GAPMAP_STORE=None, DEFAULT_ICB="E54000024",
+    app.config.from_mapping(GAPMAP_STORE=None, GAPMAP_DATABASE_URL=None, DEFAULT_ICB="E54000024",
                             MAX_CONTENT_LENGTH=IngestLimits.from_env().max_upload_bytes,
                             SESSION_COOKIE_NAME="gapmap_session", SESSION_COOKIE_SAMESITE="Lax",
                             SESSION_COOKIE_HTTPONLY=True, PERMANENT_SESSION_LIFETIME=8 * 3600)
     app.config.from_prefixed_env("GAPMAP")
     if config:
         app.config.update(config)
-    store = app.extensions["gapmap_store"] = Store(app.config.get("GAPMAP_STORE") or app.config.get("STORE"))
+    url = app.config.get("GAPMAP_DATABASE_URL") or app.config.get("DATABASE_URL")
+    store = app.extensions["gapmap_store"] = open_store(root=app.config.get("GAPMAP_STORE") or app.config.get("STORE"),
+                                                        url=url or "")
 
     from app import api, auth, pages, security_headers, statement, upload
 
-    auth.init_app(app, store.root)
-    security_headers.init_app(app, store.root.absolute(), store.root.resolve(), PROJECT_ROOT)
+    # the folder for the accounts file and the secret key: the folder store's own, or (PostGIS) GAPMAP_STORE
+    home = Path(getattr(store, "root", None) or app.config.get("GAPMAP_STORE") or app.config.get("STORE")
+                or settings.store_dir())
+    auth.init_app(app, home)
+    security_headers.init_app(app, home.absolute(), home.resolve(), PROJECT_ROOT)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(upload.bp)
@@ -79,5 +85,5 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-def store_of(app: Flask) -> Store:
+def store_of(app: Flask):
     return app.extensions["gapmap_store"]

@@ -89,7 +89,7 @@ def lsoa_layer():
     extent = params.extent()
     indicator = params.indicator()
     store = map_table.pinned(params.store())
-    key = (str(store.root), store.path.name, map_table.dataset_version(store, indicator), indicator, extent.level,
+    key = (store.identity, store.build_id(), map_table.dataset_version(store, indicator), indicator, extent.level,
            extent.code)
 
     def make():

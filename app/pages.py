@@ -85,18 +85,12 @@ def map_page():
     params.focus()
     label = dict(_indicator_choices()).get(indicator, indicator)
     store = params.store()
-    key = (str(store.root), store.path.name, _datasets_version(store), extent.level, extent.code, indicator)
+    key = (store.identity, store.version_key(), extent.level, extent.code, indicator)
     panel = PANEL_CACHE.get(key, lambda: _panel(extent, indicator), lambda p: len(json.dumps(p, default=str)))
     place, place_note = place_heading(store, extent)
     return render_template("map.html", extent=extent, indicator=indicator, label=label, scheme=scheme, k=k,
                            query=request.query_string.decode(), panel=panel, place=place, place_note=place_note,
                            unit=value_unit(store, indicator))
-
-
-def _datasets_version(store) -> str:
-    """Changes whenever a dataset is added, replaced or removed (the links point at new versions)."""
-    root = store.root / "datasets"
-    return "|".join(sorted(str(p.resolve()) for p in root.iterdir() if p.is_symlink())) if root.exists() else ""
 
 
 def _make_panel_cache():
@@ -212,8 +206,7 @@ def map_frame():
         if focus not in set(frame["lsoa21cd"]) and focus not in set(frame["ward24cd"]):
             abort(400, description=f"focus {focus!r} is not an LSOA or ward on this map")
     pin = params.pin()
-    key = (str(store.root), store.path.name, _datasets_version(store), indicator, extent.level, extent.code, scheme,
-           k, focus, pin)
+    key = (store.identity, store.version_key(), indicator, extent.level, extent.code, scheme, k, focus, pin)
     plain, packed = MAP_CACHE.get(key, lambda: _render_map(store, indicator, extent, scheme, k, focus, pin),
                                   lambda v: len(v[0]) + len(v[1]))
     headers = {"Cache-Control": "private, max-age=300", "Vary": "Accept-Encoding"}

@@ -15,13 +15,13 @@ def store():
     request reads the same build, see :class:`geo.views.map_table.PinnedStore`)."""
     from flask import g, has_request_context
 
-    from geo.views.map_table import PinnedStore
+    from geo.views.map_table import pinned
 
     base = current_app.extensions["gapmap_store"]
     if not has_request_context():
         return base
     if "gapmap_store" not in g:
-        g.gapmap_store = PinnedStore(base)
+        g.gapmap_store = pinned(base)
     return g.gapmap_store
 
 
@@ -38,7 +38,7 @@ def extent() -> analysis.Extent:
     try:
         if level == "icb":
             code = icb_code(code)
-        known = _extent_known(str(store().root), store().path.name, level, code)
+        known = _extent_known(store().identity, store().build_id(), level, code)
     except StoreError as exc:
         abort(503, description=str(exc))
     if not known:
@@ -50,7 +50,7 @@ def extent() -> analysis.Extent:
 def icb_code(code: str) -> str:
     """An ICB's ONS code (E54000024) for its ONS or NHS code (QHG, any case); unknown codes pass through."""
     code = code.strip()
-    return _icb_codes(str(store().root), store().path.name).get(code.upper(), code)
+    return _icb_codes(store().identity, store().build_id()).get(code.upper(), code)
 
 
 @lru_cache(maxsize=16)
@@ -74,7 +74,7 @@ def _numeric_columns(root: str, build: str) -> frozenset:
 
 def indicator() -> str:
     name = request.args.get("indicator", "imd_score")
-    known = set(_numeric_columns(str(store().root), store().path.name))
+    known = set(_numeric_columns(store().identity, store().build_id()))
     from geo.store.datasets import DatasetStore
 
     known |= set(DatasetStore(store()).names())

@@ -22,11 +22,6 @@ _locks: dict[tuple, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
-def _datasets_version(store) -> str:
-    root = store.root / "datasets"
-    return "|".join(sorted(str(p.resolve()) for p in root.iterdir() if p.is_symlink())) if root.exists() else ""
-
-
 def _statement():
     from geo.views.analysis import AnalysisError
 
@@ -34,7 +29,7 @@ def _statement():
     if extent.level not in ("icb", "lad"):
         abort(400, description="a statement is made for an ICB (?icb=) or a place (?lad=)")
     store = params.store()
-    key = (str(store.root), store.path.name, _datasets_version(store), extent.level, extent.code)
+    key = (store.identity, store.version_key(), extent.level, extent.code)  # build and dataset versions
     with _locks_guard:  # one computation per statement at a time; others wait for its result
         lock = _locks.setdefault(key, threading.Lock())
     with lock:
@@ -45,7 +40,7 @@ def _statement():
 
 
 @lru_cache(maxsize=4)
-def _cached(root: str, build: str, datasets: str, level: str, code: str):
+def _cached(store_identity: str, version: str, level: str, code: str):
     from geo.views import statement
     from geo.views import statement_targets
     from geo.views.analysis import Extent

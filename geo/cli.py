@@ -11,6 +11,7 @@ import pandas as pd
 from geo import ATTRIBUTION, settings
 from geo.errors import GapmapError
 from geo.sources.catalogue import SourceError, load_catalogue
+from geo.store import open_store
 from geo.store.folder import LEVELS, Store
 
 
@@ -179,9 +180,9 @@ def data_build(mirror, icb, lad, quiet):
     from geo.build.pipeline import build
 
     mirror = _resolve_mirror(mirror)
-    store = Store()
+    store = open_store()
     if not quiet:
-        click.echo(f"Building the Gapmap store in {store.root}" + (f" from the mirror {mirror}" if mirror else ""))
+        click.echo(f"Building the Gapmap store in {store.identity}" + (f" from the mirror {mirror}" if mirror else ""))
     if mirror is None:
         _fetch_missing(quiet)
     path = build(store, mirror=mirror, icb=icb, lad=lad, echo=None if quiet else click.echo)
@@ -210,12 +211,49 @@ def _fetch_missing(quiet: bool) -> None:
                 raise click.ClickException(f"{source.id}: {result.message}")
 
 
+@data.command("publish")
+@click.option("--from", "source", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The folder store to publish (default: $GAPMAP_STORE).")
+@click.option("--database", "url", metavar="URL", default=None,
+              help="The PostgreSQL database (default: $GAPMAP_DATABASE_URL).")
+@click.option("--with-datasets", is_flag=True, help="Copy the folder store's datasets too.")
+def data_publish(source, url, with_datasets):
+    """Load the folder store's current build into PostgreSQL/PostGIS, in one transaction.
+
+    Every table (LSOAs with their polygons, wards, places, ICBs, points, postcodes), every report
+    and the manifest are loaded as one build with spatial indexes; readers see the previous
+    build until it is complete. Then run Gapmap with GAPMAP_DATABASE_URL set.
+    """
+    from geo.store.postgis import PostgisStore, publish
+
+    url = url or settings.database_url()
+    if not url:
+        raise click.ClickException("Say which database to publish to: --database URL or GAPMAP_DATABASE_URL "
+                                   "(for example postgresql://gapmap@localhost/gapmap).")
+    folder = Store(source)
+    target = PostgisStore(url)
+    click.echo(f"Publishing {folder.location()} to {target.identity}")
+    where = publish(folder, target, echo=click.echo)
+    if with_datasets:
+        from geo.store.datasets import DatasetStore
+
+        copies = DatasetStore(target)
+        for name in DatasetStore(folder).names():
+            dataset = DatasetStore(folder).get(name)
+            meta = {k: v for k, v in dataset.meta.items() if k != "name"}
+            copies.save(name, meta, dataset.rows_not_used(),
+                        counts=dataset.counts() if dataset.kind == "lsoa" else None,
+                        practices=dataset.practices() if dataset.kind == "practices" else None)
+            click.echo(f"  dataset {name}")
+    click.echo(f"Store: {where}")
+
+
 @data.command("status")
 def data_status():
     """Where the store is, when it was built, what it holds."""
-    store = Store()
+    store = open_store()
     manifest = store.manifest()
-    click.echo(f"Store: {store.path}")
+    click.echo(f"Store: {store.location()}")
     click.echo(f"Built: {manifest['built_at']} ({manifest['seconds']} s), scope: {manifest['scope']}")
     for key, value in manifest["counts"].items():
         click.echo(f"  {key:<14} {value:>8,}")
@@ -282,7 +320,7 @@ def areas(level, icb, lad, fmt):
 
     Columns are described by `gapmap columns --table lad` (or ward, icb).
     """
-    frame = Store().areas(level, icb=_icb_code(icb), lad=lad)
+    frame = open_store().areas(level, icb=_icb_code(icb), lad=lad)
     _emit(frame, fmt)
 
 
@@ -294,7 +332,7 @@ def areas(level, icb, lad, fmt):
 def lsoas(icb, lad, columns, fmt):
     """The LSOA table without geometry. Columns are described by `gapmap columns`."""
     wanted = [c.strip() for c in columns.split(",")] if columns else None
-    frame = Store().lsoas(icb=_icb_code(icb), lad=lad, columns=wanted, geometry=False)
+    frame = open_store().lsoas(icb=_icb_code(icb), lad=lad, columns=wanted, geometry=False)
     _emit(frame, fmt)
 
 
@@ -362,7 +400,7 @@ def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_
         higher_is_worse=not higher_is_better, synthetic=synthetic, nhs_indicator=nhs_indicator,
         disclosure={"suppress_to": suppress_to, "round_to": round_to}, owner=_cli_actor())
     try:
-        result = ingest(file, options, Store())
+        result = ingest(file, options, open_store())
     except GapmapError as exc:
         _audit("upload", "refused", f"{name} from {file.name}: {exc}")
         raise
@@ -386,7 +424,7 @@ def datasets(ctx):
         return
     from geo.store.datasets import DatasetStore
 
-    metas = DatasetStore(Store()).list()
+    metas = DatasetStore(open_store()).list()
     if not metas:
         click.echo("No datasets yet: add one with `gapmap ingest FILE --name NAME`.")
         return
@@ -404,7 +442,7 @@ def datasets_rm(name):
     """Remove a dataset."""
     from geo.store.datasets import DatasetStore
 
-    DatasetStore(Store()).remove(name)
+    DatasetStore(open_store()).remove(name)
     _audit("remove", "ok", name)
     click.echo(f"Removed {name}.")
 
@@ -415,7 +453,7 @@ def datasets_rows(name):
     """Print (as CSV) every row of a dataset's file that was not used or was flagged."""
     from geo.store.datasets import DatasetStore
 
-    frame = DatasetStore(Store()).get(name).rows_not_used()
+    frame = DatasetStore(open_store()).get(name).rows_not_used()
     frame.to_csv(sys.stdout, index=False)
 
 
@@ -452,8 +490,11 @@ def demo_data(icb, rows, seed, dirty, out, indicators, do_ingest):
         raise click.UsageError("--ingest goes with --indicators")
     if out.is_dir():
         raise click.UsageError(f"--out {out} is a folder; give a .csv or .parquet file to write")
-    table, meta = synthetic.generate(Store(), _icb_code(icb), rows, seed=seed, dirty=dirty)
-    synthetic.write(table, meta, out)
+    if rows > synthetic.PIECE_ROWS:  # too large to draw at once: written piece by piece
+        synthetic.write_in_pieces(open_store(), _icb_code(icb), rows, out, seed=seed, dirty=dirty, echo=click.echo)
+    else:
+        table, meta = synthetic.generate(open_store(), _icb_code(icb), rows, seed=seed, dirty=dirty)
+        synthetic.write(table, meta, out)
     click.echo(f"Wrote {rows:,} SYNTHETIC attendances to {out} (labelled in {out.name}.json).")
 
 
@@ -470,7 +511,7 @@ def _demo_indicators(icb, seed, out, indicators, do_ingest, rows_given, dirty):
         raise click.UsageError(f"no demo profile for {', '.join(unknown)}; profiles: {', '.join(synthetic.PROFILES)}")
     if out.exists() and not out.is_dir():
         raise click.UsageError(f"--out {out} is a file; with --indicators give a folder")
-    store = Store()
+    store = open_store()
     code = _icb_code(icb)
     for indicator in codes:
         table, meta = synthetic.generate_profile(store, code, indicator, seed=seed)
@@ -516,7 +557,7 @@ def statement_command(icb, lad, codes, targets, no_maps, out_dir):
         from geo.sources.nhs_indicators import check
 
         check(c)
-    store = Store()
+    store = open_store()
     if not targets:
         targets = statement_targets.default_groups(store)
     for t in targets:
@@ -590,7 +631,7 @@ def analyse(indicator, icb, lad, ward, statistic, deprivation, grouping, permuta
         alpha=float(alpha) if alpha else None, fdr=fdr, direction=direction, inference=inference,
         weights_kind=weights_kind, k=k, distance_m=distance_m, scheme=scheme, n_classes=n_classes)
     extent = _extent(icb, lad, ward)
-    store = Store()
+    store = open_store()
     try:
         options.check(statistic, given)
     except analysis.AnalysisError as exc:
@@ -632,19 +673,19 @@ def export(indicator, icb, lad, ward, fmt, scheme, n_classes, table, out_dir):
 
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / exports.file_name(indicator, extent, "html")
-        path.write_text(offline_page(Store(), indicator, extent, scheme, n_classes), encoding="utf-8")
+        path.write_text(offline_page(open_store(), indicator, extent, scheme, n_classes), encoding="utf-8")
         click.echo(f"Wrote {path} (opens with no network)")
         return
     if table == "ward":
         if fmt != "csv":
             raise click.UsageError("--table ward is written as CSV")
-        frame, meta = exports.ward_table(Store(), indicator, extent)
+        frame, meta = exports.ward_table(open_store(), indicator, extent)
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / exports.file_name(f"{indicator}_wards", extent, "csv")
         path.write_text(exports.to_csv(frame, meta), encoding="utf-8")
         click.echo(f"Wrote {len(frame):,} wards to {path}")
         return
-    frame, meta = exports.export_table(Store(), indicator, extent, scheme, n_classes)
+    frame, meta = exports.export_table(open_store(), indicator, extent, scheme, n_classes)
     path = exports.write(frame, meta, fmt, out_dir, indicator, extent)
     click.echo(f"Wrote {len(frame):,} LSOAs to {path}" + (" (SYNTHETIC DATA)" if meta.get("synthetic") else ""))
 
@@ -666,7 +707,7 @@ def slide(indicator, icb, lad, ward, view, fmt, title, out_dir):
     from geo.outputs import slides
 
     extent = _extent(icb, lad, ward)
-    path = slides.render(Store(), indicator, extent, view, fmt, out_dir, title)
+    path = slides.render(open_store(), indicator, extent, view, fmt, out_dir, title)
     click.echo(f"Wrote {path}")
 
 
@@ -674,9 +715,12 @@ def slide(indicator, icb, lad, ward, view, fmt, title, out_dir):
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8080, show_default=True)
 @click.option("--threads", type=int, default=32, show_default=True,
-              help="worker threads; heavy work takes at most GAPMAP_WORK_SLOTS + GAPMAP_WORK_QUEUE of them")
-def serve(host, port, threads):
-    """Run the web service (waitress) on the embedded store.
+              help="Threads per process; heavy work takes at most GAPMAP_WORK_SLOTS + GAPMAP_WORK_QUEUE of them.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes (more than 1: gunicorn, Linux and macOS). Their caches follow the store's "
+                   "build and datasets, so every worker sees a new build or dataset at once.")
+def serve(host, port, threads, workers):
+    """Run the web service: waitress in one process, or gunicorn with --workers N.
 
     On loopback (the default, 127.0.0.1) it may run single-user, with no sign-in. On any other
     address it refuses to start until sign-in is configured (`gapmap users add`, or a single
@@ -686,7 +730,7 @@ def serve(host, port, threads):
 
     from app import auth, create_app
 
-    store = Store()
+    store = open_store()
     store.manifest()
     try:
         app = create_app()
@@ -696,7 +740,12 @@ def serve(host, port, threads):
     if problem:
         raise click.ClickException(problem)
     mode = "single-user, no sign-in (loopback only)" if auth.single_user(app) else "sign-in required"
-    click.echo(f"Gapmap on http://{host}:{port}/ (store {store.path}; {mode})")
+    click.echo(f"Gapmap on http://{host}:{port}/ (store {store.location()}; {mode}; {workers} process(es))")
+    if workers > 1:
+        from app.workers import serve_workers
+
+        serve_workers(host, port, workers, threads)
+        return
     # channel_request_lookahead: the app can tell that a client has gone and stop waiting for it
     waitress_serve(app, host=host, port=port, threads=threads, channel_request_lookahead=1)
 
@@ -744,7 +793,7 @@ def users_add(name, role, icb, no_password, password_stdin):
     from geo.store.accounts import icb_code
 
     book = _accounts()
-    user = book.add_user(name, role, password, icb_code(icb, Store()))
+    user = book.add_user(name, role, password, icb_code(icb, open_store()))
     book.audit("user-add", _cli_actor(), "ok", f"{name}: {role}" + (f", ICB {user.icb}" if user.icb else ""))
     click.echo(f"Added {name} ({role}). Sign-in is now required on the web service.")
 
@@ -785,7 +834,7 @@ def users_role(name, role, icb):
     from geo.store.accounts import icb_code
 
     book = _accounts()
-    user = book.set_role(name, role, icb_code(icb, Store()) if icb else None)
+    user = book.set_role(name, role, icb_code(icb, open_store()) if icb else None)
     book.audit("user-role", _cli_actor(), "ok", f"{name}: {role}" + (f", ICB {user.icb}" if user.icb else ""))
     click.echo(f"{name} is now {role}.")
 
@@ -858,7 +907,7 @@ def _icb_code(code: str | None) -> str | None:
     """Accept an ICB's NHS code (QHG) as well as its ONS code (E54000024)."""
     if not code or code.upper().startswith("E54"):
         return code
-    store = Store()
+    store = open_store()
     frame = store.areas("icb")
     match = frame[frame["icb24cdh"].str.upper() == code.upper()]
     if match.empty:

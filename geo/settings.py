@@ -10,6 +10,8 @@
                     (for example one pointing at an internal copy of each site)
 ``GAPMAP_STORE_PACK`` a store pack (``gapmap data pack``) installed into the store
                     at start when the store does not already hold its build
+``GAPMAP_DATABASE_URL`` a PostgreSQL/PostGIS database to keep the store and datasets
+                    in instead of the folder (``postgresql://user@host/dbname``)
 =================== ===========================================================
 """
 from __future__ import annotations
@@ -45,3 +47,8 @@ def catalogue_path(default: Path) -> Path:
 def store_pack() -> Path | None:
     value = os.environ.get("GAPMAP_STORE_PACK", "").strip()
     return Path(value).expanduser().resolve() if value else None
+
+
+def database_url() -> str | None:
+    value = os.environ.get("GAPMAP_DATABASE_URL", "").strip()
+    return value or None

@@ -14,8 +14,49 @@ def fixture_mirror(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def fixture_store(fixture_mirror, tmp_path_factory) -> Store:
+def folder_fixture_store(fixture_mirror, tmp_path_factory) -> Store:
     store = Store(tmp_path_factory.mktemp("store"))
+    build(store, mirror=fixture_mirror)
+    return store
+
+
+# the modules whose tests run against both backends (the folder store and PostGIS)
+BOTH_BACKENDS = {"test_build_fixture", "test_ingest", "test_exports", "test_app", "test_analysis", "test_slides"}
+REQUIRE_POSTGRES = os.environ.get("GAPMAP_REQUIRE_POSTGRES", "") == "1"
+
+
+def pytest_generate_tests(metafunc):
+    if "fixture_store" in metafunc.fixturenames and metafunc.module.__name__.rsplit(".", 1)[-1] in BOTH_BACKENDS:
+        metafunc.parametrize("fixture_store", ["folder", "postgis"], indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def fixture_store(request):
+    """The fixture store: the folder store, or (in BOTH_BACKENDS modules) the same build in PostGIS."""
+    backend = getattr(request, "param", "folder")
+    return request.getfixturevalue("postgis_fixture_store" if backend == "postgis" else "folder_fixture_store")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL cluster with PostGIS (see tests/pg_cluster.py), stopped at the end."""
+    from tests.pg_cluster import Cluster, missing_reason
+
+    reason = missing_reason()
+    if reason:
+        if REQUIRE_POSTGRES:
+            pytest.fail(reason + " (GAPMAP_REQUIRE_POSTGRES=1 makes this an error)")
+        pytest.skip(reason)
+    cluster = Cluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgis_fixture_store(pg_cluster, fixture_mirror):
+    from geo.store.postgis import PostgisStore
+
+    store = PostgisStore(pg_cluster.new_database("fixture"))
     build(store, mirror=fixture_mirror)
     return store
 
@@ -48,3 +89,4 @@ def _no_ambient_store(monkeypatch, tmp_path):
     monkeypatch.setenv("GAPMAP_STORE", str(tmp_path / "ambient-store"))
     monkeypatch.setenv("GAPMAP_DOWNLOADS", str(tmp_path / "ambient-downloads"))
     monkeypatch.delenv("GAPMAP_MIRROR", raising=False)  # tests pass the mirror they mean explicitly
+    monkeypatch.delenv("GAPMAP_DATABASE_URL", raising=False)

@@ -9,7 +9,7 @@ from app import create_app
 @pytest.fixture(scope="module")
 def client(fixture_store):
     # single-user (no sign-in: everyone is the local admin), as `gapmap serve` is on loopback
-    app = create_app({"GAPMAP_STORE": str(fixture_store.root), "DEFAULT_ICB": "E54000001", "TESTING": True,
+    app = create_app({**fixture_store.environment(), "DEFAULT_ICB": "E54000001", "TESTING": True,
                       "SINGLE_USER": True})
     return app.test_client()
 

@@ -104,11 +104,12 @@ def test_export_cli_and_api(fixture_store, tmp_path, monkeypatch):
     from app import create_app
     from geo.cli import main
 
-    monkeypatch.setenv("GAPMAP_STORE", str(fixture_store.root))
+    for key, value in fixture_store.environment().items():  # the folder store or PostGIS
+        monkeypatch.setenv(key, value)
     result = CliRunner().invoke(main, ["export", "imd_score", "--lad", "E06000001", "--format", "csv",
                                        "--out", str(tmp_path)])
     assert result.exit_code == 0 and "Wrote 4 LSOAs" in result.output
-    client = create_app({"GAPMAP_STORE": str(fixture_store.root), "SINGLE_USER": True}).test_client()
+    client = create_app({**fixture_store.environment(), "SINGLE_USER": True}).test_client()
     response = client.get("/api/export.geojson?lad=E06000001&indicator=imd_score")
     assert response.status_code == 200 and len(json.loads(response.get_data())["features"]) == 4
     assert "attachment; filename=gapmap_lad-E06000001_imd_score_" in response.headers["Content-Disposition"]
@@ -137,7 +138,8 @@ def test_disclosure_rule_is_set_per_dataset(fixture_store, tmp_path, monkeypatch
 
     from geo.cli import main
 
-    monkeypatch.setenv("GAPMAP_STORE", str(fixture_store.root))
+    for key, value in fixture_store.environment().items():  # the folder store or PostGIS
+        monkeypatch.setenv(key, value)
     path = tmp_path / "e.csv"
     path.write_text("lsoa21cd,count\nE01000001,9\nE01000002,14\nE01000003,30\nE01000004,40\n")
     result = CliRunner().invoke(main, ["ingest", str(path), "--name", "strict", "--suppress-to", "9",
@@ -156,7 +158,8 @@ def test_ward_table_csv(fixture_store, tmp_path, monkeypatch):
     wards, meta = exports.ward_table(fixture_store, "imd_score", Extent("icb", "E54000001"))
     assert sorted(wards["ward24cd"]) == ["E05000001", "E05000002", "E05000003"]
     assert {"mean_value", "core20_lsoas", "average_score", "extent"} <= set(wards.columns)
-    monkeypatch.setenv("GAPMAP_STORE", str(fixture_store.root))
+    for key, value in fixture_store.environment().items():  # the folder store or PostGIS
+        monkeypatch.setenv(key, value)
     result = CliRunner().invoke(main, ["export", "imd_score", "--icb", "E54000001", "--format", "csv", "--table",
                                        "ward", "--out", str(tmp_path)])
     assert result.exit_code == 0 and "Wrote 3 wards" in result.output

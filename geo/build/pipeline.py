@@ -248,7 +248,10 @@ def build(store: Store | None = None, mirror: Path | None = None, downloads: Pat
           icb: str | None = None, lad: str | None = None, echo=None) -> Path:
     """Build the store and make it current; returns the build folder. One build at a time: a second
     one is refused with a StoreError (see :meth:`Store.build_lock`), which also clears leftovers."""
-    store = store or Store()
+    if store is None:
+        from geo.store import open_store
+
+        store = open_store()
     with store.build_lock():
         return _build(store, mirror, downloads, icb, lad, echo)
 

@@ -37,6 +37,7 @@ from geo.sources.catalogue import sha256_of
 from geo.store.folder import Store
 from geo.ingest.report import IngestError, IngestResult, format_report, reason_summary  # noqa: F401
 from geo.ingest.reading import InputTable, UnreadableFile, peek, read
+from geo.ingest.streaming import ingest_streamed
 
 ROLES = ("lsoa", "postcode", "count", "denominator", "age", "age_band", "sex", "ethnicity", "date", "period",
          "record_id")
@@ -199,7 +200,10 @@ def _lsoa_index(store: Store) -> tuple[C.LsoaCodes, pd.DataFrame]:
 
 def ingest(path: str | Path, options: IngestOptions, store: Store | None = None) -> "IngestResult":
     """Read, check, aggregate and store one activity file. See the module docstring."""
-    store = store or Store()
+    if store is None:
+        from geo.store import open_store
+
+        store = open_store()
     check_name(options.name)
     check_options(options)
     if options.nhs_indicator:
@@ -228,6 +232,8 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
         digest = pool.submit(sha256_of, path)
         if shape == "fingertips":
             result = ingest_fingertips(info, options, store)
+        elif shape == "records" and info.format == "csv":  # in chunks: memory does not grow with the file
+            result = ingest_streamed(info, mapping, options, store, _plan, _ingest_lsoa)
         else:
             result = _ingest_lsoa(info, shape, mapping, options, store)
         sha256 = digest.result()
@@ -339,10 +345,12 @@ NEEDS = {"age_band": ("age", "age_band"), "sex": ("sex",), "ethnic_group": ("eth
 
 
 def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options: IngestOptions,
-                 store: Store) -> IngestResult:
-    """Check every row of an ``aggregated`` or ``records`` file and sum the used ones per LSOA 2021
-    (and breakdown): which columns to read, what each row counts, where it is, its breakdowns,
-    duplicates, then 2011 codes carried to 2021 and the report."""
+                 store: Store, seen_ids=None) -> IngestResult:
+    """Check every row of an ``aggregated`` or ``records`` file (or of one chunk of a streamed file,
+    whose ``info.table`` is read already; ``seen_ids`` then finds record ids repeated from earlier
+    chunks) and sum the used ones per LSOA 2021 (and breakdown): which columns to read, what each
+    row counts, where it is, its breakdowns, duplicates, then 2011 codes carried to 2021 and the
+    report."""
     by = _breakdowns_asked(info, shape, mapping, options)
     rows = _Rows(_read_needed(info, shape, mapping, by), mapping)
     row_count = _row_counts(rows) if shape == "aggregated" else None  # records: each row counts one
@@ -355,7 +363,7 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
         rows.reasons.reject(name, index, np.where(labels == "", "period is empty", ""))
         keys["period"] = (labels, index)
     denominator = _denominators(rows, row_count) if shape == "aggregated" and "denominator" in mapping else None
-    _reject_duplicates(rows, shape, places.row_code_index, keys)
+    _reject_duplicates(rows, shape, places.row_code_index, keys, seen_ids)
     counts = _counts_by_lsoa21(rows, places, keys, band_bounds, row_count if shape == "aggregated" else None,
                                denominator)
     rows_not_used = _rows_not_used(rows.info, rows.reasons, row_count)
@@ -383,16 +391,31 @@ def _breakdowns_asked(info: InputTable, shape: str, mapping: dict[str, str], opt
     return by
 
 
-def _read_needed(info: InputTable, shape: str, mapping: dict[str, str], by: set[str]) -> InputTable:
-    """Read only the columns the shape and breakdowns use."""
+def _columns_needed(shape: str, mapping: dict[str, str], by: set[str]) -> tuple[list[str], tuple[str, ...]]:
+    """The columns the shape and breakdowns use, and those read as plain ids (not dictionaries)."""
     needed_roles = {"lsoa", "postcode", "date"} | ({"count", "denominator"} if shape == "aggregated" else {"record_id"})
     needed_roles |= {role for b in by for role in NEEDS[b]}
     if shape == "aggregated":
         needed_roles |= {"age_band", "sex", "ethnicity", "period"}
     wanted = [c for role, c in mapping.items() if role in needed_roles]
     plain = (mapping["record_id"],) if shape == "records" and "record_id" in mapping else ()
+    return list(dict.fromkeys(wanted)), plain
+
+
+def _plan(info: InputTable, shape: str, mapping: dict[str, str], options: IngestOptions):
+    """Check the columns needed are there; (breakdowns, columns to read, columns read as plain ids).
+    The streamed ingest (:mod:`geo.ingest.streaming`) reads each chunk by this plan."""
+    by = _breakdowns_asked(info, shape, mapping, options)
+    return (by, *_columns_needed(shape, mapping, by))
+
+
+def _read_needed(info: InputTable, shape: str, mapping: dict[str, str], by: set[str]) -> InputTable:
+    """Read only the columns the shape and breakdowns use (a streamed chunk is read already)."""
+    if info.table is not None:
+        return info
+    wanted, plain = _columns_needed(shape, mapping, by)
     try:
-        return read(info, list(dict.fromkeys(wanted)), plain=plain)
+        return read(info, wanted, plain=plain)
     except UnreadableFile as exc:
         raise IngestError(str(exc)) from None
 
@@ -562,8 +585,9 @@ def _denominators(rows: _Rows, row_count: np.ndarray) -> np.ndarray:
     return denominator
 
 
-def _reject_duplicates(rows: _Rows, shape: str, row_code: np.ndarray, keys: dict) -> None:
-    """Aggregated: a second row for the same LSOA and breakdowns; records: a repeated record id."""
+def _reject_duplicates(rows: _Rows, shape: str, row_code: np.ndarray, keys: dict, seen_ids=None) -> None:
+    """Aggregated: a second row for the same LSOA and breakdowns; records: a repeated record id
+    (``seen_ids``, when a file is streamed: ids seen in earlier chunks too)."""
     mapping, reasons, info = rows.mapping, rows.reasons, rows.info
     if shape == "aggregated":
         key_frame = pd.DataFrame({"code": row_code, **{k: idx for k, (_, idx) in keys.items()}})
@@ -578,7 +602,8 @@ def _reject_duplicates(rows: _Rows, shape: str, row_code: np.ndarray, keys: dict
             reasons.reject_rows(column, why != "", why)
     elif "record_id" in mapping:
         name = mapping["record_id"]
-        dup = _duplicated(rows.table[name]) & reasons.ok
+        dup = (_duplicated(rows.table[name]) if seen_ids is None else seen_ids.duplicated(rows.table[name])) \
+            & reasons.ok
         reasons.reject_rows(name, dup, "duplicate record id")
 
 

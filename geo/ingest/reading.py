@@ -40,10 +40,11 @@ class InputTable:
     skipped_lines: tuple[int, ...] = ()  # file lines of the rows the parser could not split
     metadata: dict = field(default_factory=dict)
     limits: IngestLimits = field(default_factory=IngestLimits.from_env)
+    row_offset: int = 0  # a chunk of a streamed file: table rows before this chunk
 
     def row_number(self, index) -> np.ndarray:
         """File row of table rows (the header is row 1), counting the skipped rows in between."""
-        rows = np.asarray(index, dtype=np.int64) + 2
+        rows = np.asarray(index, dtype=np.int64) + 2 + self.row_offset
         for line in self.skipped_lines:  # sorted: each one pushes the rows at or after it down
             rows = np.where(rows >= line, rows + 1, rows)
         return rows
@@ -217,6 +218,72 @@ def _read_csv(info: InputTable, columns: list[str], plain_types: dict) -> InputT
     info.bad_rows = bad
     info.skipped_lines = tuple(sorted(line for line, _, _ in bad if line > 0))
     return info
+
+
+def stream_csv(info: InputTable, columns: list[str], plain: tuple[str, ...] = (), plain_as_text: bool = False,
+               rows_per_chunk: int = 4_000_000):
+    """Read a CSV file in chunks of about ``rows_per_chunk`` rows, so memory does not grow with the
+    file: yields an :class:`InputTable` per chunk (at least one) holding that chunk's rows, as
+    :func:`read` would (dictionary-encoded; ``plain`` columns as whole numbers, or as text with
+    ``plain_as_text``), with ``row_offset`` set and no skipped lines. Rows the parser cannot split
+    are collected in ``info.bad_rows``; the streaming parser does not know their line numbers, so
+    they are found by one more pass at the end and ``info.skipped_lines`` is set then: chunk row
+    numbers count no skipped rows until :meth:`InputTable.row_number` of ``info`` corrects them.
+    Raises :class:`_RetryAsText` when a ``plain`` column is not all whole numbers."""
+    bad: list[tuple[int, str, str]] = []
+    expected = len(info.columns)
+
+    def on_invalid(row):
+        bad.append((-1, row.text, f"the row has {row.actual_columns} fields; the header has {expected}"))
+        return "skip"
+
+    plain_type = pa.string() if plain_as_text else pa.int64()
+    try:
+        reader = pacsv.open_csv(
+            info.path,
+            read_options=pacsv.ReadOptions(encoding=info.encoding or "utf-8", block_size=8 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=info.delimiter or ",", invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=columns, column_types={c: plain_type if c in plain else DICT_STRING for c in columns},
+                strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        if not plain_as_text and plain and "conversion error" in str(exc).lower():
+            raise _RetryAsText() from None
+        raise UnreadableFile(f"{info.path}: cannot be read as {info.encoding} CSV ({exc})") from None
+    offset = 0
+    batches: list[pa.RecordBatch] = []
+    rows = 0
+
+    def chunk() -> InputTable:
+        table = (pa.Table.from_batches(batches, schema=reader.schema) if batches
+                 else reader.schema.empty_table()).unify_dictionaries()
+        table = pa.table({c: table[c] for c in columns})
+        return InputTable(info.path, info.format, info.columns, table, info.encoding, info.delimiter,
+                          metadata=info.metadata, row_offset=offset)
+
+    emitted = False
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except pa.ArrowInvalid as exc:
+            if not plain_as_text and plain and "conversion error" in str(exc).lower():
+                raise _RetryAsText() from None
+            raise UnreadableFile(f"{info.path}: cannot be read as {info.encoding} CSV ({exc})") from None
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile(f"{info.path}: cannot be read as {info.encoding} CSV ({exc})") from None
+        batches.append(batch)
+        rows += batch.num_rows
+        if rows >= rows_per_chunk:
+            yield chunk()
+            emitted = True
+            offset += rows
+            batches, rows = [], 0
+    if batches or not emitted:
+        yield chunk()
+    info.bad_rows = _find_lines(info, bad) if bad else []
+    info.skipped_lines = tuple(sorted(line for line, _, _ in info.bad_rows if line > 0))
 
 
 def _find_lines(info: InputTable, bad: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:

@@ -251,3 +251,50 @@ def generate_profile(store: Store, icb: str, code: str, seed: int = 1, scale: fl
         "columns": list(COLUMNS),
     }
     return table, meta
+PIECE_ROWS = 10_000_000
+
+
+def write_in_pieces(store: Store, icb: str, rows: int, out: Path, seed: int = 1, dirty: float = 0.0,
+                    piece: int = PIECE_ROWS, echo=None) -> tuple[Path, dict]:
+    """Write a file too large to draw in memory at once (``generate`` holds about 3 GB per 10
+    million rows): ``piece`` rows at a time, each drawn with the seed ``seed + piece number`` and
+    record ids that carry on from the piece before, so the file is one extract of distinct
+    attendances (ids repeat only where ``dirty`` repeats them on purpose). CSV or Parquet by the
+    suffix, with the same sidecar as :func:`write`; memory stays that of one piece."""
+    import pyarrow.compute as pc
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    parquet = out.suffix.lower() == ".parquet"
+    spoiled: dict[str, int] = {}
+    writer = None
+    meta: dict = {}
+    try:
+        with open(out, "wb") as fh:
+            for number, start in enumerate(range(0, rows, piece)):
+                size = min(piece, rows - start)
+                table, meta = generate(store, icb, size, seed=seed + number, dirty=dirty)
+                table = table.set_column(0, "EC_Ident", pc.add(table["EC_Ident"], pa.scalar(start, pa.int64())))
+                plain = pa.table({n: table[n].cast(pa.string()) if pa.types.is_dictionary(table[n].type)
+                                  else table[n] for n in table.column_names})
+                if parquet:
+                    if writer is None:
+                        schema = plain.schema.with_metadata({b"gapmap:synthetic": b"true"})
+                        writer = pq.ParquetWriter(fh, schema, compression="zstd")
+                    writer.write_table(plain.replace_schema_metadata(writer.schema.metadata))
+                else:
+                    pacsv.write_csv(plain, fh, write_options=pacsv.WriteOptions(include_header=number == 0))
+                for kind, n in meta["spoiled_rows"].items():
+                    spoiled[kind] = spoiled.get(kind, 0) + n
+                if echo:
+                    echo(f"  {start + size:,} rows")
+            if writer is not None:
+                writer.close()
+                writer = None
+    finally:
+        if writer is not None:
+            writer.close()
+    meta.update({"rows": rows, "seed": seed, "seeds": f"{seed} + piece number, {piece:,} rows a piece",
+                 "spoiled_rows": spoiled})
+    out.with_name(out.name + ".json").write_text(json.dumps(meta, indent=2))
+    return out, meta

@@ -1,3 +1,21 @@
 """Store: where built tables and ingested datasets live. ``folder.Store`` is the embedded
-GeoParquet store; ``datasets`` keeps uploaded activity data beside it; ``schema`` documents every
-column. Everything that reads or writes stored data goes through here."""
+GeoParquet store (the default); ``postgis.PostgisStore`` keeps the same tables in
+PostgreSQL/PostGIS when ``GAPMAP_DATABASE_URL`` is set; ``datasets`` keeps uploaded activity data
+beside either; ``schema`` documents every column. Everything that reads or writes stored data
+goes through here: call :func:`open_store` for the configured one."""
+from __future__ import annotations
+
+
+def open_store(root=None, url: str | None = None):
+    """The configured store: PostGIS at ``url`` (default ``$GAPMAP_DATABASE_URL``) when one is
+    given, else the folder store at ``root`` (default ``$GAPMAP_STORE``)."""
+    from geo import settings
+
+    url = settings.database_url() if url is None else url
+    if url:
+        from geo.store.postgis import PostgisStore
+
+        return PostgisStore(url)
+    from geo.store.folder import Store
+
+    return Store(root)

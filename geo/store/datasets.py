@@ -52,6 +52,11 @@ class Dataset:
     path: Path
 
     @property
+    def version(self) -> str:
+        """This version's id (its folder's name): part of cache keys."""
+        return self.path.name
+
+    @property
     def meta(self) -> dict:
         return json.loads((self.path / "meta.json").read_text())
 
@@ -73,6 +78,18 @@ class Dataset:
 
 
 class DatasetStore:
+    """The datasets of a store: kept in folders beside a folder store; for another store (PostGIS),
+    ``DatasetStore(store)`` returns that store's own dataset store, with the same methods."""
+
+    def __new__(cls, store=None):
+        if store is None:
+            from geo.store import open_store
+
+            store = open_store()
+        if not isinstance(store, Store) and hasattr(store, "dataset_store"):
+            return store.dataset_store()
+        return super().__new__(cls)
+
     def __init__(self, store: Store | None = None):
         self.store = store or Store()
         self.root = self.store.root / "datasets"
@@ -146,6 +163,11 @@ class DatasetStore:
         if old is not None and old != final:
             shutil.rmtree(old, ignore_errors=True)
         return Dataset(name, final)
+
+    def versions(self) -> list[str]:
+        """Every dataset version kept (one per dataset, unless a save is under way)."""
+        versions = self.root / ".versions"
+        return sorted(p.name for p in versions.iterdir() if not p.name.startswith(".")) if versions.exists() else []
 
     def remove(self, name: str) -> None:
         dataset = self.get(name)

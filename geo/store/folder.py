@@ -95,6 +95,38 @@ class Store:
     def __init__(self, root: Path | str | None = None):
         self.root = Path(root) if root is not None else settings.store_dir()
 
+    # ---- identity and versions (what caches are keyed on) ---------------------------------
+    @property
+    def identity(self) -> str:
+        return f"folder:{self.root.resolve()}"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Store) and other.identity == self.identity
+
+    def __hash__(self) -> int:
+        return hash(self.identity)
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    def location(self) -> str:
+        return str(self.path)
+
+    def environment(self) -> dict[str, str]:
+        """The settings that open this store in another process (or app)."""
+        return {"GAPMAP_STORE": str(self.root)}
+
+    def build_id(self) -> str:
+        return self.path.name
+
+    def version_key(self) -> str:
+        """The current build id and every dataset's version: it changes whenever a build is made
+        current or a dataset is added, replaced or removed (the links point at new folders)."""
+        datasets = self.root / "datasets"
+        versions = sorted(f"{p.name}={os.readlink(p)}" for p in datasets.iterdir()
+                          if p.is_symlink()) if datasets.exists() else []
+        return f"{self.build_id()}|{','.join(versions)}"
+
     # ---- writing -------------------------------------------------------------------------
     def writer(self) -> StoreWriter:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -179,6 +211,10 @@ class Store:
 
     def columns(self, name: str) -> list[str]:
         return pq.read_schema(self._file(name)).names
+
+    def column_types(self, name: str) -> dict[str, str]:
+        """Arrow type name of each column (the geometry is ``binary``)."""
+        return {f.name: str(f.type) for f in pq.read_schema(self._file(name)) if f.name != "bbox"}
 
     def _read(self, name: str, filters: list | None, columns: list[str] | None, geometry: bool) -> pd.DataFrame:
         path = self._file(name)

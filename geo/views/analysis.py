@@ -63,10 +63,8 @@ class Extent:
 
 
 def numeric_columns(store: Store) -> list[str]:
-    import pyarrow.parquet as pq
-
-    schema = pq.read_schema(store.path / "lsoas.parquet")
-    return [f.name for f in schema if str(f.type) in ("double", "float", "int64", "int32") and f.name != "bbox"]
+    types = store.column_types("lsoas")
+    return [name for name, kind in types.items() if kind in ("double", "float", "int64", "int32") and name != "bbox"]
 
 
 def indicator_values(store: Store, indicator: str, extent: Extent, geometry: bool = False,

@@ -6,12 +6,10 @@ from functools import lru_cache
 
 from geo.errors import InvalidValue
 from geo.stats.weights import Weights, build
-from geo.store.folder import Store
 
 
 @lru_cache(maxsize=32)
-def _cached(store_root: str, build_id: str, extent: tuple, kind: str, k: int, distance_m: float | None) -> Weights:
-    store = Store(store_root)
+def _cached(store, build_id: str, extent: tuple, kind: str, k: int, distance_m: float | None) -> Weights:
     level, code = extent
     filters = {"icb": None, "lad": None, "ward": None}
     if level != "england":
@@ -26,4 +24,4 @@ def for_extent(store, level: str = "england", code: str | None = None, kind: str
     once per store build and reused."""
     if level not in ("england", "icb", "lad", "ward"):
         raise InvalidValue(f"unknown extent {level!r}: england, icb, lad or ward")
-    return _cached(str(store.root), store.path.name, (level, code), kind, k, distance_m)
+    return _cached(store, store.build_id(), (level, code), kind, k, distance_m)

@@ -253,7 +253,11 @@ class PinnedStore(Store):
 
 
 def pinned(store: Store) -> Store:
-    return store if isinstance(store, PinnedStore) else PinnedStore(store)
+    """The folder store with its build pointer fixed for the request (a PostGIS store answers each
+    query from its current build, made current in one transaction, so it is used as it is)."""
+    if isinstance(store, PinnedStore) or type(store) is not Store:
+        return store
+    return PinnedStore(store)
 
 
 @dataclass
@@ -285,7 +289,7 @@ def load_dataset(store: Store, name: str) -> LoadedDataset | None:
             meta = dataset.meta
             kind = dataset.kind
             counts = dataset.counts() if kind == "lsoa" else None
-            return LoadedDataset(name, dataset.path.name, meta, kind, counts)
+            return LoadedDataset(name, dataset.version, meta, kind, counts)
         except FileNotFoundError:  # replaced by a re-ingest between the link and the files
             time.sleep(0.05 * (attempt + 1))
     raise MapTableError(f"dataset {name!r} is being replaced; try again in a moment")
@@ -296,7 +300,7 @@ def dataset_version(store: Store, name: str) -> str | None:
     from geo.store.datasets import DatasetError, DatasetStore
 
     try:
-        return DatasetStore(store).get(name).path.name
+        return DatasetStore(store).get(name).version
     except DatasetError:
         return None
 
@@ -433,7 +437,7 @@ def statistics_layer(store: Store, indicator: str, extent: analysis.Extent, perm
     store = pinned(store)
     extent.filters()
     is_column = indicator in analysis.numeric_columns(store)  # an LSOA column wins over a dataset's name
-    key = (str(store.root), store.path.name, None if is_column else dataset_version(store, indicator), indicator,
+    key = (store.identity, store.build_id(), None if is_column else dataset_version(store, indicator), indicator,
            extent.level, extent.code, int(permutations), int(seed))
 
     def compute():
@@ -463,7 +467,7 @@ def map_table(store: Store, indicator: str, extent: analysis.Extent, scheme: str
     store = pinned(store)
     layer = statistics_layer(store, indicator, extent, permutations, seed)
     version = layer.dataset.version if layer.dataset else None
-    key = (str(store.root), store.path.name, version, indicator, extent.level, extent.code, int(permutations),
+    key = (store.identity, store.build_id(), version, indicator, extent.level, extent.code, int(permutations),
            int(seed), scheme, int(k))
     return TABLE_CACHE.get(key, lambda: _with_classes(layer, scheme, k), lambda t: frame_bytes(t.frame))
 
@@ -620,7 +624,7 @@ def lsoa_geometry(store: Store, extent: analysis.Extent, simplified: bool = True
         return read()
     import shapely
 
-    key = (str(store.root), store.path.name, extent.level, extent.code)
+    key = (store.identity, store.build_id(), extent.level, extent.code)
     return GEOMETRY_CACHE.get(key, read, lambda f: 16 * int(shapely.get_num_coordinates(f.geometry.values).sum()))
 
 

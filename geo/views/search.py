@@ -69,7 +69,7 @@ def postcode_key(text: str) -> str | None:
 
 def postcode_coverage(store) -> list[str]:
     """The postcode areas (the letters a postcode starts with, e.g. LU, MK) the build holds."""
-    return _coverage(str(store.root), store.path.name, store)
+    return _coverage(store.identity, store.build_id(), store)
 
 
 @lru_cache(maxsize=8)

@@ -607,7 +607,8 @@ def build(store: Store, extent: Extent, codes: list[str] | None = None,
     import datetime as dt
 
     extent.filters()
-    store = ReadOnceStore(store.root)
+    if type(store) is Store:  # the folder store: each table read once for the whole statement
+        store = ReadOnceStore(store.root)
     place = place_name(store, extent)
     metas = attached(store)
     sections = []

@@ -1,0 +1,173 @@
+"""Record files (one row per event) read in chunks, so that memory does not grow with the file.
+
+A CSV file of records is read ``GAPMAP_INGEST_CHUNK_ROWS`` rows at a time (4 million by default)
+with Arrow's streaming CSV reader (:func:`geo.ingest.reading.stream_csv`). Each chunk is checked
+and counted by the same code as a whole file (``_ingest_lsoa`` in :mod:`geo.ingest.pipeline`);
+the counts are summed into one table as the chunks go, and the reports add up: rows read = used +
+rejected, counts read = used + rejected, over the whole file, with every unused row listed by
+its file row. What a chunk cannot know alone is carried across chunks:
+
+* a record id repeated from an earlier chunk (:class:`SeenIds`: the ids seen so far, kept sorted;
+  whole-number ids exactly, text ids by a 64-bit hash of the text, so two different text ids
+  would be taken for one with a chance of about n^2 / 2^65: 1 in 3,700 for 100 million ids);
+* the file row of each row, and of the rows the parser could not split (found in one more pass
+  at the end, only when there are any);
+* the store's LSOA, lookup and postcode-area tables, read once (:class:`_ReadOnce`).
+
+Memory is bounded by the chunk size, the counts (LSOAs x breakdowns), the sorted ids (8 bytes a
+record when the file has record ids) and the list of rows not used.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from geo.ingest.reading import InputTable, UnreadableFile, _RetryAsText, stream_csv
+from geo.ingest.report import IngestError, IngestResult, reason_summary
+
+DEFAULT_CHUNK_ROWS = 4_000_000
+
+
+def chunk_rows() -> int:
+    value = os.environ.get("GAPMAP_INGEST_CHUNK_ROWS", "").strip()
+    return max(1, int(value)) if value else DEFAULT_CHUNK_ROWS
+
+
+class SeenIds:
+    """Record ids of the chunks read so far, sorted, to find repeats across chunks."""
+
+    def __init__(self):
+        self.seen = np.empty(0, dtype=np.uint64)
+
+    @staticmethod
+    def _keys(ids: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+        """(64-bit keys, True where a row repeats an id earlier in this chunk)."""
+        if pa.types.is_integer(ids.type):
+            keys = ids.to_numpy().astype(np.int64).view(np.uint64)
+            return keys, pd.Series(keys).duplicated().to_numpy()
+        text = np.asarray(ids.to_numpy(zero_copy_only=False), dtype=object)
+        return pd.util.hash_array(text, categorize=False), pd.Series(text).duplicated().to_numpy()
+
+    def duplicated(self, ids: pa.ChunkedArray) -> np.ndarray:
+        """True for each row whose id appeared earlier (in this chunk or an earlier one)."""
+        keys, within = self._keys(ids)
+        earlier = np.zeros(len(keys), dtype=bool)
+        if len(self.seen) and len(keys):
+            at = np.minimum(np.searchsorted(self.seen, keys), len(self.seen) - 1)
+            earlier = self.seen[at] == keys
+        new = keys[~earlier & ~within]  # the first occurrence of each id not seen before
+        if len(new):
+            new = np.sort(new)  # extracts are nearly sorted already
+            if not len(self.seen) or new[0] > self.seen[-1]:  # ids that only grow: append
+                self.seen = np.concatenate([self.seen, new])
+            else:  # two sorted runs: the stable sort (timsort) merges them in linear time
+                self.seen = np.sort(np.concatenate([self.seen, new]), kind="stable")
+        return within | earlier
+
+
+class _ReadOnce:
+    """The store, with the whole-table reads that each chunk would repeat made once."""
+
+    def __init__(self, store):
+        self._store = store
+        self._memo: dict = {}
+
+    def _once(self, key, read):
+        if key not in self._memo:
+            self._memo[key] = read()
+        return self._memo[key]
+
+    def lsoas(self, **kwargs):
+        key = ("lsoas", repr(sorted(kwargs.items())))
+        return self._once(key, lambda: self._store.lsoas(**kwargs))
+
+    def lsoa11_to_lsoa21(self):
+        return self._once("lookup", self._store.lsoa11_to_lsoa21)
+
+    def postcodes(self, keys=None, geometry=True):
+        if keys is not None:
+            return self._store.postcodes(keys, geometry=geometry)
+        return self._once(("postcodes", geometry), lambda: self._store.postcodes(geometry=geometry))
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def ingest_streamed(info: InputTable, mapping: dict, options, store, plan, ingest_table) -> IngestResult:
+    """Ingest a CSV file of records chunk by chunk; ``plan`` and ``ingest_table`` are the
+    pipeline's column check and per-table ingest (passed in: this module sits below it)."""
+    by, wanted, plain = plan(info, "records", mapping, options)
+    try:
+        return _run(info, mapping, options, store, wanted, plain, False, ingest_table)
+    except _RetryAsText:  # the record ids are not all whole numbers: read them as text
+        return _run(info, mapping, options, store, wanted, plain, True, ingest_table)
+
+
+def _run(info, mapping, options, store, wanted, plain, plain_as_text, ingest_table) -> IngestResult:
+    cached = _ReadOnce(store)
+    seen = SeenIds() if "record_id" in mapping else None
+    counts: pd.DataFrame | None = None
+    rows_not_used: list[pd.DataFrame] = []
+    reports: list[dict] = []
+    try:
+        for chunk in stream_csv(info, wanted, plain, plain_as_text, chunk_rows()):
+            part = ingest_table(chunk, "records", mapping, options, cached, seen_ids=seen)
+            reports.append(part.report)
+            if len(part.rows_not_used):
+                rows_not_used.append(part.rows_not_used)
+            counts = _add_counts(counts, part.counts)
+    except UnreadableFile as exc:
+        raise IngestError(str(exc)) from None
+    return _combine(info, counts, rows_not_used, reports, mapping)
+
+
+def _add_counts(total: pd.DataFrame | None, part: pd.DataFrame) -> pd.DataFrame:
+    if total is None:
+        return part
+    columns = list(part.columns)
+    keys = [c for c in columns if c not in ("count", "age_lo", "age_hi")]
+    both = pd.concat([total, part], ignore_index=True)
+    if both.empty:
+        return part
+    how = {"count": "sum", **{c: "first" for c in ("age_lo", "age_hi") if c in columns}}
+    return both.groupby(keys, sort=True, dropna=False).agg(how).reset_index()[columns]
+
+
+def _combine(info: InputTable, counts: pd.DataFrame, parts: list[pd.DataFrame], reports: list[dict],
+             mapping: dict) -> IngestResult:
+    columns = ["row", "column", "value", "reason", "used", "count"]
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    if info.skipped_lines and len(rows):  # chunk rows were numbered as if no row had been skipped
+        rows["row"] = info.row_number(rows["row"].to_numpy(dtype=np.int64) - 2)
+    if info.bad_rows:
+        bad = pd.DataFrame({"row": [b[0] for b in info.bad_rows], "column": "", "reason": [b[2] for b in info.bad_rows],
+                            "value": [b[1][:200] for b in info.bad_rows], "used": False, "count": np.nan})[columns]
+        rows = pd.concat([rows, bad], ignore_index=True) if len(rows) else bad
+    if len(rows):
+        rows = rows.sort_values(["row", "used"], kind="stable").reset_index(drop=True)
+    total = {k: sum(r[k] for r in reports) for k in ("rows_read", "rows_used", "rows_rejected", "rows_flagged",
+                                                      "counts_read", "counts_used", "counts_rejected")}
+    codes = {k: sum(r["codes"][k] for r in reports) for k in reports[0]["codes"]}
+    ranges = [r["date_range"] for r in reports if r["date_range"]]
+    report = {
+        "rows_read": int(total["rows_read"] + len(info.bad_rows)),
+        "rows_used": int(total["rows_used"]),
+        "rows_rejected": int(total["rows_rejected"] + len(info.bad_rows)),
+        "rows_flagged": int(total["rows_flagged"]),
+        "counts_read": float(total["counts_read"]),
+        "counts_used": float(total["counts_used"]),
+        "counts_rejected": float(total["counts_rejected"]),
+        "counts_stored": float(counts["count"].sum()) if len(counts) else 0.0,
+        "codes": codes,
+        "reasons": reason_summary(rows),
+        "date_range": (min(r[0] for r in ranges), max(r[1] for r in ranges)) if ranges else None,
+        "lsoas": int(counts["lsoa21cd"].nunique()) if len(counts) else 0,
+        "breakdowns": reports[0]["breakdowns"],
+    }
+    return IngestResult(report, rows, counts=counts.reset_index(drop=True), columns=mapping)
+
+
+__all__ = ["SeenIds", "chunk_rows", "ingest_streamed"]
