@@ -80,26 +80,46 @@ def _geojson(frame, properties: list[str]) -> dict:
 def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str = "quantiles", k: int = 5,
                    layers: tuple[str, ...] = ("hotspots", "clusters", "bivariate", "wards", "schools", "gps",
                                               "hospitals"), focus: str | None = None) -> folium.Map:
+    """The map of ``indicator`` on ``extent``: the LSOA layer with every "Colour by" view, the
+    outlines and point layers asked for in ``layers``, zoomed to ``focus`` when given. Every number
+    comes from the map table (:func:`geo.views.map_table.map_table`: disclosure applied there)."""
     from geo.views import map_table as map_tables
 
     table = map_tables.map_table(store, indicator, extent, scheme, k)  # disclosure applied there, once
     frame = map_tables.with_geometry(table, store, extent, simplified=True)
-    scheme = table.scheme
-    level = extent.level
     is_deprivation = indicator.startswith("imd") or indicator.split("_")[0] in (
         "income", "employment", "education", "health", "crime", "barriers", "living")
-    classes = table.classes
-    colours = ramp(PURPLES if is_deprivation else TEALS, len(classes.labels))
-    if scheme in ("imd_deciles", "imd_quintiles"):
+    colours = ramp(PURPLES if is_deprivation else TEALS, len(table.classes.labels))
+    if table.scheme in ("imd_deciles", "imd_quintiles"):
         colours = colours[::-1]  # 1 = most deprived gets the darkest
     frame["fill"] = [colours[c] if c >= 0 else None for c in frame["class"]]
-    frame["value_text"] = [("No data" if not np.isfinite(v) else f"{v:,.3g}") for v in frame["value"]]
+    frame["value_text"] = _value_text(frame)
+    m, title, note = _base_map(store, indicator, extent, table, frame.total_bounds)
+    views, bivariate_legend = _views(frame, table, title, colours, layers, is_deprivation)
+    _lsoa_layer(m, frame, views, indicator, (note + " " if note else "") + ATTRIBUTION, bivariate_legend)
+    _add_outlines(store, extent, layers, m)
+    _add_points(store, extent, layers, m)
+    if focus:
+        _focus(store, frame, focus, m)
+    _finish(m)
+    return m
+
+
+def _value_text(frame) -> list[str]:
+    """Each LSOA's value as the tooltip shows it: with its interval, "No data", or "Suppressed"."""
+    text = [("No data" if not np.isfinite(v) else f"{v:,.3g}") for v in frame["value"]]
     if "lower" in frame:
-        frame["value_text"] = [t if t == "No data" else f"{t} ({lo:,.3g} to {hi:,.3g})"
-                               for t, lo, hi in zip(frame["value_text"], frame["lower"], frame["upper"])]
+        text = [t if t == "No data" else f"{t} ({lo:,.3g} to {hi:,.3g})"
+                for t, lo, hi in zip(text, frame["lower"], frame["upper"])]
     if "suppressed" in frame:
-        frame.loc[frame["suppressed"].to_numpy(bool), "value_text"] = "Suppressed (small count)"
-    bounds = frame.total_bounds
+        text = ["Suppressed (small count)" if hidden else t for t, hidden in zip(text, frame["suppressed"].to_numpy(bool))]
+    return text
+
+
+def _base_map(store, indicator: str, extent: analysis.Extent, table, bounds) -> tuple[folium.Map, str, str]:
+    """The empty map on the vendored assets (a basemap only where GAPMAP_TILES is set), fitted to
+    ``bounds``, with its page title and any SYNTHETIC DATA banner; returns it, the legend title and
+    the note (synthetic label, classification note) the legend carries."""
     tiles = os.environ.get("GAPMAP_TILES", "").strip()  # e.g. an OpenStreetMap tile URL, when online
     m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False, attribution_control=True)
     m.options.update(MAP_OPTIONS)
@@ -111,10 +131,16 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
     title, note = _title(store, indicator, table.meta)
     if note:  # SYNTHETIC DATA stays in view whatever the colouring (the bivariate legend has no note)
         m.get_root().html.add_child(Element(f'<div class="gapmap-synthetic" role="note">{html.escape(note)}</div>'))
-    if classes.note:
-        note = (note + " " if note else "") + classes.note + "."
+    if table.classes.note:
+        note = (note + " " if note else "") + table.classes.note + "."
     _head(m, store, title, extent)
-    views = [("main", title, "fill", [(c, lab) for c, lab in zip(colours, classes.labels)])]
+    return m, title, note
+
+
+def _views(frame, table, title: str, colours: list[str], layers, is_deprivation: bool):
+    """The "Colour the LSOAs by" views: (key, name, fill column, legend rows) each, their fill
+    columns added to ``frame``; and the bivariate legend when that view is offered."""
+    views = [("main", title, "fill", [(c, lab) for c, lab in zip(colours, table.classes.labels)])]
     has_value = frame["value"].notna()
     if "gi_bin" in frame:
         frame["hotspot"] = frame["gi_spot"].where(has_value, None)
@@ -145,9 +171,14 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
         views.append((key, name, f"{column}_fill", decile_rows))
     frame["rural_fill"] = frame["urban_rural"].map(RURAL_COLOURS)
     views.append(("rural", "Rural and urban (RUC 2021)", "rural_fill", [(c, lab) for lab, c in RURAL_COLOURS.items()]))
-    _lsoa_layer(m, frame, views, indicator, (note + " " if note else "") + ATTRIBUTION, bivariate_legend)
+    return views, bivariate_legend
+
+
+def _add_outlines(store, extent: analysis.Extent, layers, m) -> None:
+    """Ward outlines (clipped to the extent's own LSOAs) and the place or ICB outline."""
+    level = extent.level
     if "wards" in layers:
-        if extent.level == "ward":
+        if level == "ward":
             wards = store.areas("ward", geometry=True)
             wards = simplify(wards[wards["ward24cd"] == extent.code], level)
         else:
@@ -157,16 +188,11 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
         folium.GeoJson(_geojson(wards, ["ward24nm"]), name="Ward outlines",
                        style_function=lambda f: {"fill": False, "color": "#222222", "weight": 1.2},
                        tooltip=folium.GeoJsonTooltip(["ward24nm"], aliases=["Ward"])).add_to(m)
-    if extent.level in ("icb", "lad"):
-        outline = store.areas(extent.level, geometry=True)
-        outline = outline[outline[f"{extent.level}24cd"] == extent.code]
-        folium.GeoJson(_geojson(simplify(outline, level), [f"{extent.level}24nm"]), name="Place outline",
+    if level in ("icb", "lad"):
+        outline = store.areas(level, geometry=True)
+        outline = outline[outline[f"{level}24cd"] == extent.code]
+        folium.GeoJson(_geojson(simplify(outline, level), [f"{level}24nm"]), name="Place outline",
                        style_function=lambda f: {"fill": False, "color": "#000000", "weight": 3}).add_to(m)
-    _add_points(store, extent, layers, m)
-    if focus:
-        _focus(store, frame, focus, m)
-    _finish(m)
-    return m
 
 
 def _add_points(store, extent, layers, m) -> None:
