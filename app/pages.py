@@ -137,8 +137,8 @@ def _panel(extent, indicator) -> dict:
         try:
             panel["by_ethnic_group"] = map_table.group_table(store, indicator, extent, "ethnic_group",
                                                              per=RATE_PER).to_dict("records")
-        except ValueError:  # no ethnic group breakdown in this dataset
-            pass
+        except ValueError as exc:  # e.g. no ethnic group breakdown in this dataset: the panel says so
+            panel["by_ethnic_group_error"] = str(exc)
     return panel
 
 
