@@ -347,8 +347,13 @@ def test_serve_with_workers_shares_the_database(published, tmp_path):
                     break
             except OSError:
                 time.sleep(0.3)
-        workers = [p for p in subprocess.run(["ps", "-o", "pid=", "--ppid", str(server.pid)], capture_output=True,
-                                             text=True).stdout.split()]
+        workers = []
+        while time.time() < deadline:  # gunicorn starts its workers one after another
+            workers = subprocess.run(["ps", "-o", "pid=", "--ppid", str(server.pid)], capture_output=True,
+                                     text=True).stdout.split()
+            if len(workers) >= 2:
+                break
+            time.sleep(0.3)
         assert len(workers) == 2
         url = base + "/map/frame?lad=E06000001&indicator=served"
         assert all(_get(url)[0] == 404 for _ in range(6))
