@@ -47,6 +47,19 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(statement.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
 
+    @app.before_request
+    def _watch_client():
+        """Let waits for heavy work end when the client has gone (waitress with channel_request_lookahead)."""
+        from geo.views.map_table import set_client_check
+
+        set_client_check(request.environ.get("waitress.client_disconnected"))
+
+    @app.teardown_request
+    def _forget_client(exc=None):
+        from geo.views.map_table import set_client_check
+
+        set_client_check(None)
+
     @app.context_processor
     def attribution():
         return {"attribution": ATTRIBUTION}

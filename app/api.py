@@ -40,24 +40,6 @@ def places():
                     for r in frame.to_dict("records")])
 
 
-
-@bp.before_request
-def _watch_client():
-    """Let waits for heavy work end when the client has gone (waitress with channel_request_lookahead)."""
-    from geo.views.map_table import set_client_check
-
-    set_client_check(request.environ.get("waitress.client_disconnected"))
-
-
-@bp.teardown_request
-def _forget_client(exc=None):
-    from geo.views.map_table import set_client_check
-
-    set_client_check(None)
-
-
-
-
 GEOJSON_CACHE = None  # set below: the England layer is 20 MB and 5 s to make, so it is made once
 
 

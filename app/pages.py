@@ -239,20 +239,6 @@ def _render_map(store, indicator: str, extent, scheme: str, k: int, focus: str |
     return plain, gzip.compress(plain, compresslevel=6)
 
 
-@bp.before_request
-def _watch_client():
-    """Let waits for heavy work end when the client has gone (waitress with channel_request_lookahead)."""
-    from geo.views.map_table import set_client_check
-
-    set_client_check(request.environ.get("waitress.client_disconnected"))
-
-
-@bp.teardown_request
-def _forget_client(exc=None):
-    from geo.views.map_table import set_client_check
-
-    set_client_check(None)
-
 def _add_pin(m, store, pin: str) -> None:
     """A marker, above the LSOAs, on the postcode or school a search found."""
     import folium
@@ -264,8 +250,6 @@ def _add_pin(m, store, pin: str) -> None:
         return
     # Leaflet's own pin (its image is vendored); markers sit in a pane above every polygon
     folium.Marker([place["lat"], place["lon"]], tooltip=place["label"], alt=place["label"]).add_to(m)
-
-
 
 
 @bp.get("/indicators")

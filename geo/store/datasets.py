@@ -28,7 +28,7 @@ import pandas as pd
 
 from geo.errors import GapmapError
 from geo.rates.standard_population import ESP2013
-from geo.store.folder import Store, StoreError
+from geo.store.folder import Store, StoreError, remove_leftover
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # used with fullmatch: "$" would accept a final newline
 POPULATION_SOURCE = "ONS mid-2020 LSOA population estimates (single year of age), carried to LSOA 2021 codes"
@@ -125,10 +125,7 @@ class DatasetStore:
             try:
                 if path.lstat().st_mtime >= cutoff or path.resolve() in in_use:
                     continue
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
+                remove_leftover(path)
                 gone.append(path)
             except FileNotFoundError:
                 continue

@@ -42,6 +42,14 @@ class StoreError(GapmapError):
     """The store is missing, incomplete, or asked for something it does not hold."""
 
 
+def remove_leftover(path: Path) -> None:
+    """Remove a folder or link left by a build or ingest that did not finish."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 class StoreWriter:
     """Writes one build aside; :meth:`commit` makes it the current one."""
 
@@ -170,10 +178,7 @@ class Store:
         for path in candidates:
             try:
                 if path.lstat().st_mtime < cutoff:
-                    if path.is_dir() and not path.is_symlink():
-                        shutil.rmtree(path, ignore_errors=True)
-                    else:
-                        path.unlink(missing_ok=True)
+                    remove_leftover(path)
                     gone.append(path)
             except FileNotFoundError:
                 continue
