@@ -13,9 +13,8 @@ bp = Blueprint("api", __name__)
 
 @bp.get("/indicators")
 def indicators():
-    from app.pages import _indicator_choices
 
-    return jsonify([{"id": i, "label": label} for i, label in _indicator_choices()])
+    return jsonify([{"id": i, "label": label} for i, label in params.indicator_choices()])
 
 
 @bp.get("/nhs-indicators")

@@ -21,7 +21,6 @@ from branca.element import Element
 from folium.plugins import MarkerCluster
 
 from geo.views import analysis
-from geo.stats.bivariate_classes import bivariate_classes
 from geo import ATTRIBUTION
 from geo.stats.classify import NO_DATA
 from geo.views.map_geometry import DECIMALS, SIMPLIFY_DEGREES, simplify  # noqa: F401  (shared with the map table)

@@ -21,7 +21,7 @@ def home():
     places = places_of_icb(store, icb) if icb in set(icbs["icb24cd"]) else None
     offered = places[places["offered"]].to_dict("records") if places is not None else []
     partial = places[~places["offered"]].to_dict("records") if places is not None else []
-    indicators = _indicator_choices()
+    indicators = params.indicator_choices()
     return render_template("home.html", icbs=icbs.to_dict("records"), icb=icb, places=offered, partial=partial,
                            indicators=indicators)
 
@@ -60,30 +60,13 @@ def value_unit(store, indicator: str) -> str:
     return "value"
 
 
-def _indicator_choices() -> list[tuple[str, str]]:
-    from geo.views.analysis import numeric_columns
-    from geo.store.datasets import DatasetStore
-
-    described = lsoa_columns()
-    store = params.store()
-    numeric = [c for c in numeric_columns(store) if c.endswith(("_score", "_indicator", "_rate", "_decile",
-                                                                  "_quintile", "_ratio"))]
-    choices = [(c, described.get(c, c)) for c in numeric]
-    for meta in DatasetStore(store).list():
-        if meta.get("shape") == "fingertips":  # GP practice values: they cannot colour LSOAs
-            continue
-        label = f"{meta['measure']} (uploaded{', SYNTHETIC' if meta.get('synthetic') else ''})"
-        choices.append((meta["name"], label))
-    return choices
-
-
 @bp.get("/map")
 def map_page():
     extent = params.extent()
     indicator = params.indicator()
     scheme, k = params.scheme()
     params.focus()
-    label = dict(_indicator_choices()).get(indicator, indicator)
+    label = dict(params.indicator_choices()).get(indicator, indicator)
     store = params.store()
     key = (store.identity, store.version_key(), extent.level, extent.code, indicator)
     panel = PANEL_CACHE.get(key, lambda: _panel(extent, indicator), lambda p: len(json.dumps(p, default=str)))

@@ -112,3 +112,23 @@ def pin() -> str | None:
     if kind not in ("POSTCODE", "SCHOOL") or not code.isalnum() or len(code) > 12:
         abort(400, description="pin must be postcode:<postcode> or school:<URN>")
     return f"{kind.lower()}:{code}"
+
+
+def indicator_choices() -> list[tuple[str, str]]:
+    """What a map can be coloured by: the LSOA indicators, then the LSOA datasets (not GP practice files)."""
+    from geo.views.analysis import numeric_columns
+    from geo.store.datasets import DatasetStore
+
+    from geo.store.schema import lsoa_columns
+
+    described = lsoa_columns()
+    current = store()
+    numeric = [c for c in numeric_columns(current) if c.endswith(("_score", "_indicator", "_rate", "_decile",
+                                                                  "_quintile", "_ratio"))]
+    choices = [(c, described.get(c, c)) for c in numeric]
+    for meta in DatasetStore(current).list():
+        if meta.get("shape") == "fingertips":  # GP practice values: they cannot colour LSOAs
+            continue
+        label = f"{meta['measure']} (uploaded{', SYNTHETIC' if meta.get('synthetic') else ''})"
+        choices.append((meta["name"], label))
+    return choices
