@@ -66,9 +66,10 @@ def _cli_actor() -> str:
 
 
 def _accounts():
-    from geo.store.accounts import Accounts
+    from geo.store.accounts import accounts_for
 
-    return Accounts.for_store(Store().root)
+    store = open_store()
+    return accounts_for(store if getattr(store, "url", None) else Store())
 
 
 def _audit(event: str, outcome: str, detail: str) -> None:

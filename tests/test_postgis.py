@@ -406,3 +406,51 @@ def test_a_new_build_reaches_every_app_at_once(published):
     after = [a.get(url).get_data(as_text=True) for a in apps]
     assert all('"77.7"' in page for page in after)
     assert published.manifest()["build_id"] == writer.build_id
+
+
+# ---- users, tokens and the audit log in PostgreSQL ----------------------------------------------
+def test_accounts_live_in_postgresql(empty_db):
+    """The same account operations as the SQLite file, answered from the database."""
+    from geo.store.accounts import AccountError, accounts_for
+    from geo.store.pg_accounts import PostgresAccounts
+
+    book = accounts_for(PostgisStore(empty_db), override=None)
+    assert isinstance(book, PostgresAccounts) and not book.has_users()
+    book.add_user("ada", "analyst", "a-long-password", "E54000024")
+    with pytest.raises(AccountError, match="already a user"):
+        book.add_user("ada", "viewer")
+    assert book.check_password("ada", "a-long-password").role == "analyst"
+    assert book.check_password("ada", "wrong-password") is None
+    epoch = book.session_epoch("ada")
+    book.set_password("ada", "another-long-one")
+    assert book.session_epoch("ada") == epoch + 1 and book.session_user("ada", epoch) is None
+    token = book.new_token("ada")
+    other = PostgresAccounts(empty_db)  # another worker or server on the same database
+    assert other.user_for_token(token).name == "ada"
+    assert other.set_role("ada", "admin").role == "admin" and book.get("ada").role == "admin"
+    assert book.revoke_tokens("ada") == 1 and other.user_for_token(token) is None
+    for _ in range(3):
+        book.audit("sign-in", "ada", "refused", "wrong name or password", "127.0.0.1")
+    assert other.recent_failures("ada", 15) == 3
+    log = other.audit_log(10, event="sign-in")
+    assert len(log) == 3 and log[0]["id"] > log[-1]["id"]
+    other.remove_user("ada")
+    assert book.get("ada") is None and book.users() == []
+
+
+def test_apps_on_one_database_share_sign_in(published):
+    """Two apps on one PostGIS store (two servers of a team): a user added through one can sign
+    in through the other, and both write one audit log."""
+    from app import create_app
+    from geo.store.pg_accounts import PostgresAccounts
+
+    first = create_app({**published.environment(), "TESTING": True})
+    second = create_app({**published.environment(), "TESTING": True})
+    assert isinstance(first.extensions["gapmap_accounts"], PostgresAccounts)
+    first.extensions["gapmap_accounts"].add_user("bea", "viewer", "bea-long-password")
+    token = first.extensions["gapmap_accounts"].new_token("bea")
+    response = second.test_client().get("/api/places?icb=E54000001", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert second.test_client().get("/api/places?icb=E54000001").status_code == 401  # sign-in is on for both
+    first.extensions["gapmap_accounts"].audit("upload", "bea", "ok", "test")
+    assert second.extensions["gapmap_accounts"].audit_log(5, event="upload")[0]["actor"] == "bea"

@@ -129,7 +129,11 @@ CREATE TABLE IF NOT EXISTS audit (
 
 
 class Accounts:
-    """Users, tokens and the audit log in one SQLite file (created on first use)."""
+    """Users, tokens and the audit log in one SQLite file (created on first use). With a PostGIS
+    store they live in PostgreSQL instead (:class:`geo.store.pg_accounts.PostgresAccounts`, the
+    same queries); :func:`accounts_for` picks the one that goes with a store."""
+
+    INTEGRITY_ERRORS: tuple = (sqlite3.IntegrityError,)
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
@@ -163,8 +167,12 @@ class Accounts:
             return con.execute(sql, args).fetchall()
 
     # ---- users ---------------------------------------------------------------------------
+    def _exists(self) -> bool:
+        """Whether the accounts have been written at all (no file yet: no users, no log)."""
+        return self.path.exists()
+
     def has_users(self) -> bool:
-        if not self.path.exists():
+        if not self._exists():
             return False
         return bool(self._run("SELECT 1 FROM users LIMIT 1"))
 
@@ -177,7 +185,7 @@ class Accounts:
         try:
             self._run("INSERT INTO users (name, role, icb, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
                       (name, role, icb, digest, _now()))
-        except sqlite3.IntegrityError:
+        except self.INTEGRITY_ERRORS:
             raise AccountError(f"there is already a user called {name!r}") from None
         return User(name, role, icb)
 
@@ -256,9 +264,7 @@ class Accounts:
 
     def revoke_tokens(self, name: str) -> int:
         self._require(name)
-        con = self._connect()
-        with con:
-            return con.execute("DELETE FROM tokens WHERE user_name = ?", (name,)).rowcount
+        return len(self._run("DELETE FROM tokens WHERE user_name = ? RETURNING 1", (name,)))
 
     def user_for_token(self, token: str) -> User | None:
         if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
@@ -282,7 +288,7 @@ class Accounts:
 
     def recent_failures(self, name: str, minutes: int) -> int:
         """Failed password sign-ins for ``name`` in the last ``minutes`` (to slow down guessing)."""
-        if not name or not self.path.exists():
+        if not name or not self._exists():
             return 0
         since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=minutes)).isoformat(timespec="seconds")
         rows = self._run("SELECT COUNT(*) FROM audit WHERE event = 'sign-in' AND outcome = 'refused' AND actor = ? "
@@ -291,7 +297,7 @@ class Accounts:
 
     def audit_log(self, limit: int = 100, event: str | None = None, actor: str | None = None) -> list[dict]:
         """The newest ``limit`` entries, newest first (optionally of one event or actor)."""
-        if not self.path.exists():
+        if not self._exists():
             return []
         where, args = [], []
         if event:
@@ -304,3 +310,18 @@ class Accounts:
                (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?")
         rows = self._run(sql, (*args, int(limit)))
         return [dict(zip(("id", "at", "event", "actor", "outcome", "detail", "address"), r)) for r in rows]
+
+
+def accounts_for(store, override: str | Path | None = None) -> Accounts:
+    """The accounts that go with ``store``: in its PostgreSQL database for a PostGIS store (so
+    every worker and server shares users, tokens and the audit log), else the SQLite file in the
+    folder store (``GAPMAP_ACCOUNTS`` or ``override`` names another file)."""
+    override = override or os.environ.get("GAPMAP_ACCOUNTS", "").strip() or None
+    if override:
+        return Accounts(Path(override))
+    url = getattr(store, "url", None)
+    if url:
+        from geo.store.pg_accounts import PostgresAccounts
+
+        return PostgresAccounts(url)
+    return Accounts.for_store(store.root)
