@@ -159,14 +159,14 @@ def init_app(app: Flask, store_root: Path) -> None:
     if app.config["TRUSTED_USER_ROLE"] not in ROLES:
         raise ValueError(f"GAPMAP_TRUSTED_USER_ROLE={app.config['TRUSTED_USER_ROLE']!r}: choose viewer, analyst "
                          f"or admin")
-    from geo.store.accounts import accounts_for
+    from geo.store import open_accounts
 
     store = app.extensions.get("gapmap_store")
     if store is None or getattr(store, "url", None) is None:  # the folder store, or none given
         from geo.store.folder import Store
 
         store = Store(store_root)
-    app.extensions["gapmap_accounts"] = accounts_for(store, app.config.get("ACCOUNTS"))
+    app.extensions["gapmap_accounts"] = open_accounts(store, app.config.get("ACCOUNTS"))
     app.secret_key = _secret_key(app, store_root)
     app.register_blueprint(bp)
     app.jinja_env.globals["csrf_token"] = csrf_token

@@ -66,10 +66,10 @@ def _cli_actor() -> str:
 
 
 def _accounts():
-    from geo.store.accounts import accounts_for
+    from geo.store import open_accounts
 
     store = open_store()
-    return accounts_for(store if getattr(store, "url", None) else Store())
+    return open_accounts(store if getattr(store, "url", None) else Store())
 
 
 def _audit(event: str, outcome: str, detail: str) -> None:

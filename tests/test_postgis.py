@@ -411,10 +411,11 @@ def test_a_new_build_reaches_every_app_at_once(published):
 # ---- users, tokens and the audit log in PostgreSQL ----------------------------------------------
 def test_accounts_live_in_postgresql(empty_db):
     """The same account operations as the SQLite file, answered from the database."""
-    from geo.store.accounts import AccountError, accounts_for
+    from geo.store import open_accounts
+    from geo.store.accounts import AccountError
     from geo.store.pg_accounts import PostgresAccounts
 
-    book = accounts_for(PostgisStore(empty_db), override=None)
+    book = open_accounts(PostgisStore(empty_db), override=None)
     assert isinstance(book, PostgresAccounts) and not book.has_users()
     book.add_user("ada", "analyst", "a-long-password", "E54000024")
     with pytest.raises(AccountError, match="already a user"):

@@ -19,3 +19,23 @@ def open_store(root=None, url: str | None = None):
     from geo.store.folder import Store
 
     return Store(root)
+
+
+def open_accounts(store, override=None):
+    """The accounts that go with ``store``: in its PostgreSQL database for a PostGIS store (so
+    every worker and server shares users, tokens and the audit log), else the SQLite file in the
+    folder store (``GAPMAP_ACCOUNTS`` or ``override`` names another file)."""
+    import os
+    from pathlib import Path
+
+    from geo.store.accounts import Accounts
+
+    override = override or os.environ.get("GAPMAP_ACCOUNTS", "").strip() or None
+    if override:
+        return Accounts(Path(override))
+    url = getattr(store, "url", None)
+    if url:
+        from geo.store.pg_accounts import PostgresAccounts
+
+        return PostgresAccounts(url)
+    return Accounts.for_store(store.root)

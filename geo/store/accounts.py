@@ -131,7 +131,7 @@ CREATE TABLE IF NOT EXISTS audit (
 class Accounts:
     """Users, tokens and the audit log in one SQLite file (created on first use). With a PostGIS
     store they live in PostgreSQL instead (:class:`geo.store.pg_accounts.PostgresAccounts`, the
-    same queries); :func:`accounts_for` picks the one that goes with a store."""
+    same queries); :func:`geo.store.open_accounts` picks the one that goes with a store."""
 
     INTEGRITY_ERRORS: tuple = (sqlite3.IntegrityError,)
 
@@ -310,18 +310,3 @@ class Accounts:
                (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?")
         rows = self._run(sql, (*args, int(limit)))
         return [dict(zip(("id", "at", "event", "actor", "outcome", "detail", "address"), r)) for r in rows]
-
-
-def accounts_for(store, override: str | Path | None = None) -> Accounts:
-    """The accounts that go with ``store``: in its PostgreSQL database for a PostGIS store (so
-    every worker and server shares users, tokens and the audit log), else the SQLite file in the
-    folder store (``GAPMAP_ACCOUNTS`` or ``override`` names another file)."""
-    override = override or os.environ.get("GAPMAP_ACCOUNTS", "").strip() or None
-    if override:
-        return Accounts(Path(override))
-    url = getattr(store, "url", None)
-    if url:
-        from geo.store.pg_accounts import PostgresAccounts
-
-        return PostgresAccounts(url)
-    return Accounts.for_store(store.root)
