@@ -129,6 +129,7 @@ def indicator_choices() -> list[tuple[str, str]]:
     for meta in DatasetStore(current).list():
         if meta.get("shape") == "fingertips":  # GP practice values: they cannot colour LSOAs
             continue
-        label = f"{meta['measure']} (uploaded{', SYNTHETIC' if meta.get('synthetic') else ''})"
+        marked = meta.get("synthetic") and "SYNTHETIC" not in str(meta["measure"]).upper()  # say it once
+        label = f"{meta['measure']} (uploaded{', SYNTHETIC' if marked else ''})"
         choices.append((meta["name"], label))
     return choices
