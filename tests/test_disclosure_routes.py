@@ -261,6 +261,15 @@ def test_ward_and_quintile_totals_hide_what_subtraction_would_show(client, fixtu
     # the page's side panel shows no count or rate of a hidden quintile
     page = client.get(f"/map?icb=E54000001&indicator={name}")
     assert page.status_code == 200
+    # and so does `gapmap analyse --stat by-group`, by quintile and by ward
+    for grouping, column in (("imd_quintile", "imd_quintile"), ("ward24cd", "ward24cd")):
+        result = CliRunner().invoke(main, ["analyse", name, "--icb", "E54000001", "--stat", "by-group",
+                                           "--group", grouping])
+        assert result.exit_code == 0, result.output
+        table = pd.read_csv(io.StringIO(result.stdout))
+        inside = lsoas[lsoas["icb24cd"] == "E54000001"]
+        check_groups(name, table.to_dict("records"), inside.groupby(column)["lsoa21cd"].apply(list).to_dict(),
+                     f"analyse by-group {grouping}", 100_000)
 
 
 def test_the_attack_of_the_issue_no_longer_works(client, population):
