@@ -53,20 +53,26 @@ def _check(counts, populations, standard=None, zero_population_ok: bool = False)
     return x, n, None
 
 
+def _dobson(value: float, variance: float, total: float, total_pop: float, confidence: float, note: str) -> dict:
+    """A DSR with Dobson's limits: the exact Poisson limits of the total count, scaled to the DSR by
+    its variance; not shown under :data:`MIN_COUNT_DSR` events."""
+    if total < MIN_COUNT_DSR:
+        return {"value": np.nan, "lower": np.nan, "upper": np.nan, "total_count": total,
+                "total_pop": total_pop, "note": f"not shown: fewer than {MIN_COUNT_DSR} events"}
+    lower_o, upper_o, _ = poisson_limits(np.array([total]), confidence)
+    scale = np.sqrt(variance / total)
+    return {"value": value, "lower": float(value + scale * (lower_o[0] - total)),
+            "upper": float(value + scale * (upper_o[0] - total)), "total_count": total,
+            "total_pop": total_pop, "note": note}
+
+
 def dsr(counts, populations, standard=ESP2013, multiplier: float = 100_000, confidence: float = 0.95) -> dict:
     """DSR of one area from its counts and populations by age band (in the standard's order)."""
     x, n, w = _check(counts, populations, standard)
     total = x.sum()
     value = float((w * x / n).sum() / w.sum() * multiplier)
     variance = float((w ** 2 * x / n ** 2).sum() / w.sum() ** 2 * multiplier ** 2)
-    if total < MIN_COUNT_DSR:
-        return {"value": np.nan, "lower": np.nan, "upper": np.nan, "total_count": total,
-                "total_pop": float(n.sum()), "note": f"not shown: fewer than {MIN_COUNT_DSR} events"}
-    lower_o, upper_o, _ = poisson_limits(np.array([total]), confidence)
-    scale = np.sqrt(variance / total)
-    return {"value": value, "lower": float(value + scale * (lower_o[0] - total)),
-            "upper": float(value + scale * (upper_o[0] - total)), "total_count": total,
-            "total_pop": float(n.sum()), "note": "Dobson"}
+    return _dobson(value, variance, total, float(n.sum()), confidence, "Dobson")
 
 
 def dsr_many(counts, populations, standard=ESP2013, multiplier: float = 100_000, confidence: float = 0.95) -> dict:
@@ -127,14 +133,7 @@ def dsr_non_independent(people_by_frequency, populations, standard=ESP2013, mult
     variance = float(sum(f ** 2 * (w ** 2 * people[:, j] / n ** 2).sum() for j, f in enumerate(freqs))
                      / w.sum() ** 2 * multiplier ** 2)
     method = "Dobson, with confidence adjusted for non-independent events"
-    if total < MIN_COUNT_DSR:
-        return {"value": np.nan, "lower": np.nan, "upper": np.nan, "total_count": total,
-                "total_pop": float(n.sum()), "note": f"not shown: fewer than {MIN_COUNT_DSR} events"}
-    lower_o, upper_o, _ = poisson_limits(np.array([total]), confidence)
-    scale = np.sqrt(variance / total)
-    return {"value": value, "lower": float(value + scale * (lower_o[0] - total)),
-            "upper": float(value + scale * (upper_o[0] - total)), "total_count": total,
-            "total_pop": float(n.sum()), "note": method}
+    return _dobson(value, variance, total, float(n.sum()), confidence, method)
 
 
 def isr(counts, populations, reference_counts, reference_populations, multiplier: float = 1,
