@@ -7,36 +7,14 @@ from __future__ import annotations
 
 import threading
 
+from geo.store.accounts import SCHEMA as TABLES
 from geo.store.accounts import Accounts
 from geo.store.pg import Database, _psycopg
 
 SCHEMA = "gapmap_accounts"
-DDL = f"""
-CREATE SCHEMA IF NOT EXISTS {SCHEMA};
-CREATE TABLE IF NOT EXISTS {SCHEMA}.users (
-    name TEXT PRIMARY KEY,
-    role TEXT NOT NULL,
-    icb TEXT,
-    password_hash TEXT,
-    created_at TEXT NOT NULL,
-    session_epoch INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS {SCHEMA}.tokens (
-    token_hash TEXT PRIMARY KEY,
-    user_name TEXT NOT NULL REFERENCES {SCHEMA}.users(name) ON DELETE CASCADE,
-    created_at TEXT NOT NULL,
-    last_used TEXT
-);
-CREATE TABLE IF NOT EXISTS {SCHEMA}.audit (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    at TEXT NOT NULL,
-    event TEXT NOT NULL,
-    actor TEXT,
-    outcome TEXT NOT NULL,
-    detail TEXT,
-    address TEXT
-);
-"""
+# the SQLite tables, in their own schema, with PostgreSQL's identity column for the audit log
+DDL = (f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}; SET LOCAL search_path TO {SCHEMA};"
+       + TABLES.replace("id INTEGER PRIMARY KEY AUTOINCREMENT", "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"))
 _READY: set[str] = set()
 _READY_LOCK = threading.Lock()
 
