@@ -23,6 +23,7 @@ left as it was.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -34,6 +35,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from geo import settings
+from geo.sources.write_aside import write_aside
 from geo.store.folder import Store, StoreError
 
 PACK_FORMAT = "gapmap-store-pack"
@@ -101,28 +103,18 @@ def pack(store: Store, out: Path, datasets: bool = False) -> dict:
         "datasets": names, "files": files,
     }
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     mode = "w:gz" if out.name.endswith((".tar.gz", ".tgz")) else "w"
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-    os.close(fd)
-    try:
+
+    def write(tmp: Path) -> None:  # created afresh by tarfile: an ordinary file, as the umask says
         with tarfile.open(tmp, mode, format=tarfile.PAX_FORMAT) as tar:
             body = json.dumps(manifest, indent=1).encode()
             info = tarfile.TarInfo(MANIFEST_NAME)
             info.size, info.mtime = len(body), int(time.time())
-            import io
-
             tar.addfile(info, io.BytesIO(body))
             for arcname, path in members:
                 tar.add(path, arcname=arcname, recursive=False)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a pack is an ordinary file
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    write_aside(out, write)
     return manifest
 
 
