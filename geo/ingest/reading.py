@@ -188,6 +188,17 @@ class _RetryAsText(Exception):
     pass
 
 
+def _csv_options(info: InputTable, columns: list[str], plain_types: dict, on_invalid) -> dict:
+    """How pyarrow reads the file, whole or in chunks: its encoding and delimiter, only ``columns``,
+    each as a dictionary of text unless ``plain_types`` gives its type, rows that do not split into
+    the header's fields passed to ``on_invalid``."""
+    return {"read_options": pacsv.ReadOptions(encoding=info.encoding or "utf-8", block_size=8 << 20),
+            "parse_options": pacsv.ParseOptions(delimiter=info.delimiter or ",", invalid_row_handler=on_invalid),
+            "convert_options": pacsv.ConvertOptions(
+                include_columns=columns, column_types={c: plain_types.get(c, DICT_STRING) for c in columns},
+                strings_can_be_null=False, quoted_strings_can_be_null=False)}
+
+
 def _read_csv(info: InputTable, columns: list[str], plain_types: dict) -> InputTable:
     bad: list[tuple[int, str, str]] = []
     expected = len(info.columns)
@@ -198,14 +209,7 @@ def _read_csv(info: InputTable, columns: list[str], plain_types: dict) -> InputT
         return "skip"
 
     try:
-        table = pacsv.read_csv(
-            info.path,
-            read_options=pacsv.ReadOptions(encoding=info.encoding or "utf-8", block_size=8 << 20),
-            parse_options=pacsv.ParseOptions(delimiter=info.delimiter or ",", invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=columns, column_types={c: plain_types.get(c, DICT_STRING) for c in columns},
-                strings_can_be_null=False, quoted_strings_can_be_null=False),
-        )
+        table = pacsv.read_csv(info.path, **_csv_options(info, columns, plain_types, on_invalid))
     except pa.ArrowInvalid as exc:
         if any(t == pa.int64() for t in plain_types.values()) and "conversion error" in str(exc).lower():
             raise _RetryAsText() from None
@@ -239,13 +243,7 @@ def stream_csv(info: InputTable, columns: list[str], plain: tuple[str, ...] = ()
 
     plain_type = pa.string() if plain_as_text else pa.int64()
     try:
-        reader = pacsv.open_csv(
-            info.path,
-            read_options=pacsv.ReadOptions(encoding=info.encoding or "utf-8", block_size=8 << 20),
-            parse_options=pacsv.ParseOptions(delimiter=info.delimiter or ",", invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=columns, column_types={c: plain_type if c in plain else DICT_STRING for c in columns},
-                strings_can_be_null=False, quoted_strings_can_be_null=False))
+        reader = pacsv.open_csv(info.path, **_csv_options(info, columns, {c: plain_type for c in plain}, on_invalid))
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         if not plain_as_text and plain and "conversion error" in str(exc).lower():
             raise _RetryAsText() from None
