@@ -23,6 +23,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -46,6 +47,19 @@ DIRTY_KINDS = ("unknown_code", "lsoa_2011", "welsh_code", "empty_code", "bad_dat
                "duplicate_id")
 
 
+def _icb_population(store: Store, icb: str, gradient_column: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The ICB's LSOAs (sorted by code: code, ``gradient_column``, ethnic shares) and their real
+    mid-2020 population by single year of age 0..90+ (an LSOA x 91 array), which the records are
+    drawn from."""
+    lsoas = store.lsoas(icb=icb, geometry=False, columns=[
+        "lsoa21cd", gradient_column, *[f"ethnic_{g}_share" for g in GROUPS]])
+    if lsoas.empty:
+        raise InvalidValue(f"no LSOAs in ICB {icb!r} in the store")
+    lsoas = lsoas.sort_values("lsoa21cd").reset_index(drop=True)
+    pop = store.population_by_age(icb=icb).set_index("lsoa21cd").loc[lsoas["lsoa21cd"]]
+    return lsoas, pop[[c for c in pop.columns if c.startswith("age_")]].to_numpy(dtype=float)
+
+
 def generate(store: Store, icb: str, rows: int, seed: int = 1, dirty: float = 0.0,
              start: str = "2024-04-01", days: int = 365) -> tuple[pa.Table, dict]:
     """The synthetic extract as an Arrow table, and its metadata."""
@@ -54,13 +68,7 @@ def generate(store: Store, icb: str, rows: int, seed: int = 1, dirty: float = 0.
     if not 0 <= dirty <= 0.5:
         raise InvalidValue("dirty must be between 0 and 0.5")
     rng = np.random.default_rng(seed)
-    lsoas = store.lsoas(icb=icb, geometry=False, columns=[
-        "lsoa21cd", "acute_morbidity_indicator", *[f"ethnic_{g}_share" for g in GROUPS]])
-    if lsoas.empty:
-        raise InvalidValue(f"no LSOAs in ICB {icb!r} in the store")
-    lsoas = lsoas.sort_values("lsoa21cd").reset_index(drop=True)
-    pop = store.population_by_age(icb=icb).set_index("lsoa21cd").loc[lsoas["lsoa21cd"]]
-    ages = pop[[c for c in pop.columns if c.startswith("age_")]].to_numpy(dtype=float)  # (L, 91)
+    lsoas, ages = _icb_population(store, icb, "acute_morbidity_indicator")
     gradient = lsoas["acute_morbidity_indicator"].fillna(100).to_numpy(dtype=float) / 100.0
     weight = ages * _AGE_RATE[None, :] * gradient[:, None]
     cell = rng.choice(weight.size, size=rows, p=(weight / weight.sum()).ravel())
@@ -194,13 +202,7 @@ def generate_profile(store: Store, icb: str, code: str, seed: int = 1, scale: fl
         raise InvalidValue(f"no demo profile for {code!r}; profiles: {', '.join(PROFILES)}")
     profile = PROFILES[code]
     rng = np.random.default_rng(seed)
-    lsoas = store.lsoas(icb=icb, geometry=False, columns=[
-        "lsoa21cd", "imd_score", *[f"ethnic_{g}_share" for g in GROUPS]])
-    if lsoas.empty:
-        raise InvalidValue(f"no LSOAs in ICB {icb!r} in the store")
-    lsoas = lsoas.sort_values("lsoa21cd").reset_index(drop=True)
-    pop = store.population_by_age(icb=icb).set_index("lsoa21cd").loc[lsoas["lsoa21cd"]]
-    ages = pop[[c for c in pop.columns if c.startswith("age_")]].to_numpy(dtype=float)  # (L, 91)
+    lsoas, ages = _icb_population(store, icb, "imd_score")
     score = lsoas["imd_score"].fillna(lsoas["imd_score"].mean()).to_numpy(dtype=float)
     relative = np.clip(score / score.mean(), 0.05, None)
     shares = lsoas[[f"ethnic_{g}_share" for g in GROUPS]].fillna(0).to_numpy()
