@@ -640,7 +640,6 @@ def analyse(indicator, icb, lad, ward, statistic, deprivation, grouping, permuta
     if statistic == "by-group":  # published as the web publishes it: group totals under disclosure control
         from geo.views import map_table
 
-        analysis.indicator_values(store, indicator, extent)  # a clear error for an unknown indicator
         result = map_table.group_table(store, indicator, extent, options.grouping)
     else:
         result = analysis.analyse(store, indicator, extent, statistic, options, given)
