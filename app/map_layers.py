@@ -23,7 +23,7 @@ from folium.plugins import MarkerCluster
 from geo.views import analysis
 from geo import ATTRIBUTION
 from geo.stats.classify import NO_DATA
-from geo.views.map_geometry import DECIMALS, SIMPLIFY_DEGREES, simplify  # noqa: F401  (shared with the map table)
+from geo.views.map_geometry import simplify
 from geo.outputs.geojson_text import geometries_as_json as _geometries_as_json
 from geo.outputs.palettes import (GI_COLOURS, LISA_COLOURS, NO_DATA_COLOUR, NOT_SIGNIFICANT, PURPLES, RURAL_COLOURS,
                           TEALS, ramp)

@@ -13,7 +13,7 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, Response, abort, url_for
 
 from app import params
 

@@ -501,7 +501,7 @@ def demo_data(icb, rows, seed, dirty, out, indicators, do_ingest):
 
 def _demo_indicators(icb, seed, out, indicators, do_ingest, rows_given, dirty):
     from geo.ingest import synthetic
-    from geo.ingest.pipeline import IngestError, IngestOptions, ingest
+    from geo.ingest.pipeline import IngestOptions, ingest
 
     if rows_given or dirty:
         raise click.UsageError("--rows and --dirty apply to A&E attendances, not to --indicators profiles")
@@ -544,7 +544,6 @@ def statement_command(icb, lad, codes, targets, no_maps, out_dir):
     indicator), a PowerPoint deck with native charts, and CSV/XLSX of every number."""
     import time
 
-    from geo.views import analysis
     from geo.views import statement
     from geo.outputs import statement_files as statement_output
     from geo.views import statement_targets
@@ -789,8 +788,6 @@ def users():
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
 def users_add(name, role, icb, no_password, password_stdin):
     """Add a user (asks for their password unless --no-password)."""
-    from geo.store.accounts import AccountError
-
     password = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -821,8 +818,6 @@ def users_list():
 @click.argument("name")
 def users_remove(name):
     """Remove a user (and their API tokens)."""
-    from geo.store.accounts import AccountError
-
     book = _accounts()
     book.remove_user(name)
     book.audit("user-remove", _cli_actor(), "ok", name)
@@ -835,8 +830,6 @@ def users_remove(name):
 @click.option("--icb", metavar="CODE", help="Also set their ICB.")
 def users_role(name, role, icb):
     """Change a user's role."""
-    from geo.store.accounts import AccountError
-
     from geo.store.accounts import icb_code
 
     book = _accounts()
@@ -850,8 +843,6 @@ def users_role(name, role, icb):
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_password(name, password_stdin):
     """Set a user's password."""
-    from geo.store.accounts import AccountError
-
     password = (sys.stdin.readline().rstrip("\n") if password_stdin else
                 click.prompt("New password (10 characters or more)", hide_input=True, confirmation_prompt=True))
     book = _accounts()
@@ -865,8 +856,6 @@ def users_password(name, password_stdin):
 @click.option("--revoke", is_flag=True, help="Revoke all of this user's tokens instead.")
 def users_token(name, revoke):
     """Make an API token for NAME (shown once; send it as `Authorization: Bearer TOKEN`)."""
-    from geo.store.accounts import AccountError
-
     book = _accounts()
     if revoke:
         n = book.revoke_tokens(name)

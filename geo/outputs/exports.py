@@ -19,11 +19,6 @@ import pandas as pd
 import shapely
 
 from geo.errors import InvalidValue
-from geo import ATTRIBUTION
-from geo.stats.bivariate_classes import bivariate_classes
-from geo.stats.classify import classify
-from geo.store.datasets import DatasetError, DatasetStore
-from geo.rates.disclosure import Rule, protect_table
 from geo.views import analysis
 from geo.views.map_table import group_table, map_table, with_geometry
 

@@ -22,10 +22,10 @@ from pptx.chart.data import CategoryChartData, XyChartData
 from pptx.dml.color import RGBColor
 from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
 from pptx.oxml.ns import qn
-from pptx.util import Emu, Inches, Pt
+from pptx.util import Inches, Pt
 
 from geo import ATTRIBUTION
-from geo.views.statement import COMPARISON_METHOD, TREND_METHOD, Section, Statement, fmt, value_columns
+from geo.views.statement import COMPARISON_METHOD, TREND_METHOD, Statement, fmt, value_columns
 
 BLUE = RGBColor(0x00, 0x5E, 0xB8)
 DARK = RGBColor(0x21, 0x2B, 0x32)

@@ -58,7 +58,7 @@ from geo.views import analysis
 from geo.rates import funnel
 from geo.views.analysis import AnalysisError, Extent
 from geo.rates.confidence_intervals import crude_rate, proportion
-from geo.store.datasets import DatasetError, DatasetStore, rates
+from geo.store.datasets import DatasetStore, rates
 from geo.rates.disclosure import Rule, protect_counts, protect_table
 from geo.sources.nhs_indicators import catalogue
 from geo.rates.standardised_rates import dsr
