@@ -189,12 +189,13 @@ def markers_of(driver, colour: str) -> int:
 
 
 @pytest.mark.mirror
-def test_every_point_layer_and_view_draws_with_no_console_error(server, browser, tmp_path):
+@pytest.mark.parametrize("width, height", [(1366, 768), (1920, 1080)])
+def test_every_point_layer_and_view_draws_with_no_console_error(server, browser, tmp_path, width, height):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.select import Select
 
     console_errors(browser)
-    viewport(browser, 1366, 768)
+    viewport(browser, width, height)
     browser.get(f"{server}/map/frame?lad=E06000032&indicator=acute_morbidity_indicator")
     wait_for(browser, map_ready)
     labels = browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers-overlays label")
@@ -203,7 +204,7 @@ def test_every_point_layer_and_view_draws_with_no_console_error(server, browser,
         assert markers_of(browser, colour) == 0 or name.startswith("Schools")
         box.click()  # tick the layer: its markers or clusters are drawn
         wait_for(browser, lambda d: markers_of(d, colour) > 0, timeout=20)
-        keep(browser, tmp_path, f"layer_{name.split(':')[-1].strip().replace(' ', '_').lower()}_1366.png")
+        keep(browser, tmp_path, f"layer_{name.split(':')[-1].strip().replace(' ', '_').lower()}_{width}.png")
         box.click()
         assert not console_errors(browser), name
     views = Select(browser.find_element(By.ID, "gapmap-view"))
@@ -212,7 +213,7 @@ def test_every_point_layer_and_view_draws_with_no_console_error(server, browser,
         legend = [e for e in browser.find_elements(By.CSS_SELECTOR, ".gapmap-legend") if e.is_displayed()]
         assert len(legend) == 1 and option in legend[0].text
         assert "No data" in legend[0].text
-        keep(browser, tmp_path, f"view_{views.first_selected_option.get_attribute('value')}_1366.png")
+        keep(browser, tmp_path, f"view_{views.first_selected_option.get_attribute('value')}_{width}.png")
     assert not console_errors(browser)
 
 
@@ -236,6 +237,7 @@ def test_layout_legend_and_map_visible_at_laptop_and_projector_sizes(server, bro
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.select import Select
 
+    console_errors(browser)  # start with an empty log
     viewport(browser, width, height)
     browser.get(f"{server}/map?icb=E54000024&indicator=acute_morbidity_indicator")
     frame_box = rect(browser, "iframe.map-frame")[0]
@@ -272,6 +274,7 @@ def test_layout_legend_and_map_visible_at_laptop_and_projector_sizes(server, bro
         for (a, ra), (b, rb) in itertools.combinations(boxes.items(), 2):
             assert not overlap(ra[0], rb[0]), f"{key}: the {a} covers the {b} at {width}x{height}"
         keep(browser, tmp_path, f"frame_{key}_{width}.png")
+    assert not console_errors(browser), f"console errors at {width}x{height}"
     browser.switch_to.default_content()
 
 
