@@ -213,6 +213,24 @@ def test_no_small_count_comes_back_by_any_route(client, fixture_store, populatio
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
+def test_gapmap_analyse_prints_only_published_counts(client, fixture_store, population, name, monkeypatch):
+    """`gapmap analyse` on a dataset: every per-LSOA table it prints (classes, the local statistics,
+    the bivariate classes) holds no count 1-7 and no rate that gives back an unrounded count."""
+    from click.testing import CliRunner
+
+    from geo.cli import main
+
+    monkeypatch.setenv("GAPMAP_STORE", str(fixture_store.root))
+    for stat in ("classes", "local-moran", "gi-star", "bivariate", "bivariate-classes"):
+        result = CliRunner().invoke(main, ["analyse", name, "--icb", "E54000001", "--stat", stat])
+        assert result.exit_code == 0, (stat, result.output)
+        table = pd.read_csv(io.StringIO(result.stdout))
+        code_column = "lsoa21cd" if "lsoa21cd" in table else table.columns[0]
+        for record in table.to_dict("records"):
+            check_lsoa(name, record[code_column], record, population, f"analyse {stat}")
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
 def test_ward_and_quintile_totals_hide_what_subtraction_would_show(client, fixture_store, name, tmp_path,
                                                                   monkeypatch):
     from click.testing import CliRunner

@@ -67,11 +67,34 @@ def numeric_columns(store: Store) -> list[str]:
     return [name for name, kind in types.items() if kind in ("double", "float", "int64", "int32") and name != "bbox"]
 
 
+def publish_counts(frame: pd.DataFrame, rule) -> pd.DataFrame:
+    """A dataset's LSOA rows as they may be published (:mod:`geo.rates.disclosure`): counts
+    suppressed or rounded by ``rule``, ``suppressed`` flagging the hidden ones, and the rate and its
+    limits computed from the published count (none where it is hidden), so that rate x population
+    gives back only the published count."""
+    from geo.rates.disclosure import protect_counts, suppressed
+
+    frame = frame.copy()
+    raw = frame["count"].to_numpy(dtype=float)
+    hide = suppressed(raw, rule)
+    published = protect_counts(raw, rule)
+    frame["count"] = published
+    frame["suppressed"] = hide
+    frame[["value", "lower", "upper"]] = np.nan
+    ok = (frame["population"] > 0).to_numpy() & ~hide & np.isfinite(published)
+    if ok.any():
+        r = crude_rate(published[ok], frame.loc[ok, "population"].to_numpy(float), RATE_PER)
+        frame.loc[ok, "value"], frame.loc[ok, "lower"], frame.loc[ok, "upper"] = r["value"], r["lower"], r["upper"]
+    return frame
+
+
 def indicator_values(store: Store, indicator: str, extent: Extent, geometry: bool = False,
-                     dataset=None) -> pd.DataFrame:
+                     dataset=None, published: bool = False) -> pd.DataFrame:
     """LSOAs of the extent (sorted by code) with ``value`` and, for datasets, ``count``,
     ``population``, ``lower`` and ``upper`` (95% limits of the crude rate per 1,000).
-    ``dataset``: the dataset already read (one version per request, see :mod:`geo.views.map_table`)."""
+    ``dataset``: the dataset already read (one version per request, see :mod:`geo.views.map_table`).
+    ``published``: a dataset's counts and rates as they may be published (:func:`publish_counts`
+    with the dataset's own rule), for anything whose output leaves Gapmap."""
     base = ["lsoa21cd", "lsoa21nm", "ward24cd", "ward24nm", "lad24cd", "lad24nm", "imd_score", "imd_decile",
             "imd_quintile", "imd_decile_in_icb", "imd_quintile_in_icb", "imd_decile_in_lad", "imd_quintile_in_lad",
             "core20"]
@@ -100,6 +123,10 @@ def indicator_values(store: Store, indicator: str, extent: Extent, geometry: boo
         if ok.any():
             r = crude_rate(frame.loc[ok, "count"], frame.loc[ok, "population"], RATE_PER)
             frame.loc[ok, "value"], frame.loc[ok, "lower"], frame.loc[ok, "upper"] = r["value"], r["lower"], r["upper"]
+        if published:
+            from geo.rates.disclosure import Rule
+
+            frame = publish_counts(frame, Rule.from_meta(dataset.meta))
     if frame.empty:
         raise AnalysisError(f"no LSOAs in {extent.level} {extent.code}")
     return frame.sort_values("lsoa21cd").reset_index(drop=True)
@@ -187,10 +214,12 @@ def local_statistic(store: Store, indicator: str, extent: Extent, statistic: str
                     deprivation: str = "imd_score", permutations: int = 999, seed: int = 12345,
                     alpha: float | None = None, fdr: bool = False, direction: str = DEFAULT_DIRECTION,
                     inference: str = "analytic", weights_kind: str = "queen", k: int = 6,
-                    distance_m: float | None = None, options: AnalysisOptions | None = None) -> pd.DataFrame:
+                    distance_m: float | None = None, options: AnalysisOptions | None = None,
+                    published: bool = False) -> pd.DataFrame:
     """Per-LSOA results of one statistic: local-moran, gi-star or bivariate (deprivation x indicator).
 
     Pass either the keyword arguments or ``options`` (an :class:`AnalysisOptions`, which wins).
+    ``published``: on a dataset's published counts (see :func:`indicator_values`).
     ``attrs["method"]`` says the test used, ``attrs["p_value_convention"]`` its convention."""
     if options is None:
         options = AnalysisOptions(deprivation=deprivation, permutations=permutations, seed=seed, alpha=alpha, fdr=fdr,
@@ -199,7 +228,7 @@ def local_statistic(store: Store, indicator: str, extent: Extent, statistic: str
     o = options
     if statistic not in ("local-moran", "gi-star", "bivariate"):
         raise AnalysisError(f"unknown statistic {statistic!r}: local-moran, gi-star or bivariate")
-    frame = indicator_values(store, indicator, extent)
+    frame = indicator_values(store, indicator, extent, published=published)
     w = extent_weights(store, extent, o.weights_kind, o.k, o.distance_m)
     if list(w.ids) != frame["lsoa21cd"].tolist():
         raise AnalysisError("weights and values are not over the same LSOAs")
@@ -230,8 +259,8 @@ def is_synthetic(store: Store, indicator: str) -> bool:
 
 def global_moran(store: Store, indicator: str, extent: Extent, permutations: int = 999, seed: int = 12345,
                  direction: str = DEFAULT_DIRECTION, weights_kind: str = "queen", k: int = 6,
-                 distance_m: float | None = None) -> dict:
-    frame = indicator_values(store, indicator, extent)
+                 distance_m: float | None = None, published: bool = False) -> dict:
+    frame = indicator_values(store, indicator, extent, published=published)
     return moran(frame["value"].to_numpy(float), extent_weights(store, extent, weights_kind, k, distance_m),
                  permutations, seed, direction)
 
@@ -241,21 +270,23 @@ def analyse(store: Store, indicator: str, extent: Extent, statistic: str, option
     """What ``gapmap analyse`` runs: the statistic with its options, after refusing the options
     given that it would not use. Returns a dict for ``moran``, else a table."""
     o = options.check(statistic, given)
+    # what it prints is published: a dataset's counts pass disclosure control before anything is derived
     if statistic == "moran":
         return global_moran(store, indicator, extent, o.permutations, o.seed, o.direction, o.weights_kind, o.k,
-                            o.distance_m)
+                            o.distance_m, published=True)
     if statistic in ("local-moran", "gi-star", "bivariate"):
-        return local_statistic(store, indicator, extent, statistic, options=o)
+        return local_statistic(store, indicator, extent, statistic, options=o, published=True)
     if statistic == "classes":
-        return classes(store, indicator, extent, o.scheme or "quantiles", o.n_classes or 5)
+        return classes(store, indicator, extent, o.scheme or "quantiles", o.n_classes or 5, published=True)
     if statistic == "bivariate-classes":
-        return bivariate(store, indicator, extent, o.deprivation, o.n_classes or 3, o.scheme or "pink-blue")
+        return bivariate(store, indicator, extent, o.deprivation, o.n_classes or 3, o.scheme or "pink-blue",
+                         published=True)
     return by_group(store, indicator, extent, o.grouping)
 
 
 def classes(store: Store, indicator: str, extent: Extent, scheme: str = "quantiles", k: int = 5,
-            breaks: list[float] | None = None) -> pd.DataFrame:
-    frame = indicator_values(store, indicator, extent)
+            breaks: list[float] | None = None, published: bool = False) -> pd.DataFrame:
+    frame = indicator_values(store, indicator, extent, published=published)
     c = classify(frame["value"], scheme, k, breaks)
     frame["class"] = c.classes
     frame["class_label"] = c.label_of()
@@ -264,8 +295,8 @@ def classes(store: Store, indicator: str, extent: Extent, scheme: str = "quantil
 
 
 def bivariate(store: Store, indicator: str, extent: Extent, deprivation: str = "imd_score", n: int = 3,
-              scheme: str = "pink-blue") -> pd.DataFrame:
-    frame = indicator_values(store, indicator, extent)
+              scheme: str = "pink-blue", published: bool = False) -> pd.DataFrame:
+    frame = indicator_values(store, indicator, extent, published=published)
     dep = indicator_values(store, deprivation, extent)["value"]
     kind = "score"
     for suffix in ("rank", "decile", "quintile"):

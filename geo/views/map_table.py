@@ -342,20 +342,9 @@ def _values(store: Store, indicator: str, extent: analysis.Extent, dataset: Load
     frame = frame.merge(context, on="lsoa21cd", how="left")
     if dataset is None:
         return frame, None, None
-    from geo.rates.confidence_intervals import crude_rate
-
     rule = Rule.from_meta(dataset.meta)
-    raw = frame["count"].to_numpy(dtype=float)
-    hide = suppressed(raw, rule)
-    published = protect_counts(raw, rule)
-    frame["count"] = published
-    frame["suppressed"] = hide
-    frame[["value", "lower", "upper"]] = np.nan
-    ok = (frame["population"] > 0).to_numpy() & ~hide & np.isfinite(published)
-    if ok.any():  # the rate from the published (rounded) count
-        r = crude_rate(published[ok], frame.loc[ok, "population"].to_numpy(float), analysis.RATE_PER)
-        frame.loc[ok, "value"], frame.loc[ok, "lower"], frame.loc[ok, "upper"] = r["value"], r["lower"], r["upper"]
-    return frame, raw, rule
+    raw = frame["count"].to_numpy(dtype=float)  # kept apart, for the secondary suppression of group totals
+    return analysis.publish_counts(frame, rule), raw, rule
 
 
 def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dataset: LoadedDataset | None,
