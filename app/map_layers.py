@@ -277,8 +277,18 @@ def _title(store, indicator: str, meta: dict | None = None) -> tuple[str, str]:
             meta = DatasetStore(store).get(indicator).meta
         except DatasetError:
             return indicator, ""
-    title = f"{meta.get('measure') or indicator} per {analysis.RATE_PER:,} residents"
+    title = f"{meta.get('measure') or indicator} {dataset_unit(meta)}"
     return title, ("SYNTHETIC DATA: made-up records, not real activity." if meta.get("synthetic") else "")
+
+
+def dataset_unit(meta: dict) -> str:
+    """The unit of a dataset's LSOA values, from its definition ('per 100,000 residents aged 0-17
+    per year', '% of births with a recorded gestation')."""
+    from geo.sources.indicator_definitions import definition_of
+
+    if isinstance(meta.get("unit"), str) and meta["unit"].startswith(("per ", "%")):  # the map table's meta
+        return meta["unit"]
+    return definition_of(meta, False).unit
 
 
 def _bivariate_legend(colours: dict[str, str], n: int, activity: str) -> dict:

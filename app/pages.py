@@ -44,11 +44,12 @@ def place_heading(store, extent) -> tuple[str, str]:
 
 def value_unit(store, indicator: str) -> str:
     """What a value of the indicator is, in a few words (for the top wards and tables)."""
-    from geo.views.analysis import RATE_PER
     from geo.store.datasets import DatasetStore
 
     if indicator in DatasetStore(store).names():
-        return f"per {RATE_PER:,} residents"
+        from app.map_layers import dataset_unit
+
+        return dataset_unit(DatasetStore(store).get(indicator).meta)
     described = lsoa_columns().get(indicator, "")
     for ending, unit in (("_score", "score"), ("_decile", "decile"), ("_quintile", "quintile")):
         if indicator.endswith(ending):
@@ -100,26 +101,26 @@ def _panel(extent, indicator) -> dict:
              "wards": targeting.top_wards(targets).to_dict("records"),
              "targets": targeting.targeting_list(store, targets).head(25).to_dict("records")}
     if "count" in targets:  # an activity dataset
-        from geo.views.analysis import RATE_PER
-
-        panel["per"] = RATE_PER  # the unit of the map's values and legend: one unit on the whole page
         try:
-            table = map_table.group_table(store, indicator, extent, "imd_quintile", per=RATE_PER)
+            table = map_table.group_table(store, indicator, extent, "imd_quintile")
             panel["by_quintile"] = table.to_dict("records")
             panel["sii"] = table.attrs.get("sii")
             panel["group_note"] = table.attrs.get("note")
+            panel["group_unit"] = table.attrs.get("unit")
+            panel["group_headline"] = table.attrs.get("headline")
             from app.charts import rate_by_quintile
 
-            use_dsr = "dsr" in table and table["dsr"].notna().all()
             panel["chart"] = rate_by_quintile(
-                panel["by_quintile"], "dsr" if use_dsr else "crude_rate", "dsr_lower" if use_dsr else "crude_lower",
-                "dsr_upper" if use_dsr else "crude_upper", f"Rate per {RATE_PER:,} by IMD quintile, with 95% intervals")
+                panel["by_quintile"], "value", "lower", "upper",
+                f"{str(table.attrs.get('headline')).capitalize()} ({table.attrs.get('unit')}) by IMD quintile, "
+                f"with 95% intervals")
             panel["synthetic"] = table.attrs.get("synthetic")
         except ValueError as exc:
             panel["by_quintile_error"] = str(exc)
         try:
-            panel["by_ethnic_group"] = map_table.group_table(store, indicator, extent, "ethnic_group",
-                                                             per=RATE_PER).to_dict("records")
+            ethnic = map_table.group_table(store, indicator, extent, "ethnic_group")
+            panel["by_ethnic_group"] = ethnic.to_dict("records")
+            panel["ethnic_unit"] = ethnic.attrs.get("unit")
         except ValueError as exc:  # e.g. no ethnic group breakdown in this dataset: the panel says so
             panel["by_ethnic_group_error"] = str(exc)
     return panel

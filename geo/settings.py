@@ -12,6 +12,12 @@
                     at start when the store does not already hold its build
 ``GAPMAP_DATABASE_URL`` a PostgreSQL/PostGIS database to keep the store and datasets
                     in instead of the folder (``postgresql://user@host/dbname``)
+``GAPMAP_MIN_SUPPRESS`` the server's disclosure floor: counts from 1 to this are always
+                    suppressed, whatever a dataset's own rule says (default 7, HES)
+``GAPMAP_MIN_ROUND`` the floor of the rounding base (default 5, HES)
+``GAPMAP_DISCLOSURE_KEY`` the secret that keys the perturbation of published group
+                    totals (default: generated once into ``<store>/disclosure_key``;
+                    set the same value on every server of a team)
 =================== ===========================================================
 """
 from __future__ import annotations
@@ -51,4 +57,32 @@ def store_pack() -> Path | None:
 
 def database_url() -> str | None:
     value = os.environ.get("GAPMAP_DATABASE_URL", "").strip()
+    return value or None
+
+
+def _whole_number(name: str, default: int, lowest: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r}: give a whole number (default {default})") from None
+    if number < lowest:
+        raise ValueError(f"{name}={value!r}: it must be {lowest} or more")
+    return number
+
+
+def min_suppress() -> int:
+    """Counts from 1 to this are suppressed in every output, whatever a dataset's rule says."""
+    return _whole_number("GAPMAP_MIN_SUPPRESS", 7, 0)
+
+
+def min_round() -> int:
+    """Published counts are rounded to a multiple of at least this."""
+    return _whole_number("GAPMAP_MIN_ROUND", 5, 1)
+
+
+def disclosure_key() -> str | None:
+    value = os.environ.get("GAPMAP_DISCLOSURE_KEY", "").strip()
     return value or None

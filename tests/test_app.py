@@ -177,9 +177,10 @@ def test_one_rate_unit_on_the_map_page(client):
     assert client.post("/upload", data=data, content_type="multipart/form-data").status_code == 200
     page = client.get("/map?icb=E54000001&indicator=unit-check").get_data(as_text=True)
     frame = client.get("/map/frame?icb=E54000001&indicator=unit-check").get_data(as_text=True)
-    assert "per 1,000 residents" in map_data(frame)["labels"]["v"]  # the legend title and the tooltip
-    assert "per 1,000 residents" in page
-    assert "100,000" not in page and "100,000" not in frame
+    # the definition's unit (Gapmap's default: per 100,000 residents per year) on the legend, tooltip and panel
+    assert "per 100,000 residents per year" in map_data(frame)["labels"]["v"]
+    assert "per 100,000 residents per year" in page
+    assert "1,000 residents" not in page and "1,000 residents" not in frame
     # the bivariate legend: titled, a readable grid, arrows inside the box, and a No data entry
     bivariate = frame.split('class="gapmap-legend gapmap-bivariate"')[1].split('<p class="note">')[0]
     assert '<h2 class="gapmap-legend-title">Deprivation x activity (bivariate)</h2>' in bivariate

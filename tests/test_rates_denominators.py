@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.views import analysis
+from geo.views import analysis, map_table
 from geo.views.analysis import Extent
 from geo.store.datasets import _esp_weight
 from geo.ingest.pipeline import IngestOptions, ingest
@@ -23,8 +23,27 @@ ESP2013_PUBLISHED = {"0-4": 5000, "5-9": 5500, "10-14": 5500, "15-19": 5500, "20
                      "30-34": 6500, "35-39": 7000, "40-44": 7000, "45-49": 7000, "50-54": 7000, "55-59": 6500,
                      "60-64": 6000, "65-69": 5500, "70-74": 5000, "75-79": 4000, "80-84": 2500, "85-89": 1500,
                      "90+": 1000}
-NO_DISCLOSURE = {"suppress_to": 0, "round_to": 1}  # so that rates can be compared to 1e-9
+NO_DISCLOSURE = {"suppress_to": 0, "round_to": 1}  # asked for, but the server's floor wins unless lowered
 REL = 1e-9
+
+
+@pytest.fixture(autouse=True)
+def exact_counts(monkeypatch):
+    """Formula tests: the server's floor lowered to nothing and the perturbation off, so that the
+    published group counts are the raw counts and every rate can be compared with an independent
+    recomputation to 1e-9 (the disclosure tests check the published path itself)."""
+    from geo.rates import disclosure
+
+    monkeypatch.setenv("GAPMAP_MIN_SUPPRESS", "0")
+    monkeypatch.setenv("GAPMAP_MIN_ROUND", "1")
+    monkeypatch.setattr(disclosure, "cell_noise", lambda keys, secret, scale=2.0: np.zeros(len(keys)))
+    map_table.clear_caches()
+    yield
+    map_table.clear_caches()
+
+
+def by_group(store, name, extent, grouping, **kw):
+    return map_table.group_table(store, name, extent, grouping, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +97,7 @@ def test_a_sparse_extent_by_hand(fixture_store_copy, tmp_path):
                             "ethnic_category": ["A"] * 12, "sex": ["1", "2"] * 6, "arrival_date": ["2024-06-01"] * 12})
     ingest_records(store, tmp_path, "sparse-hand", records)
     lad = Extent("lad", "E06000001")
-    q = analysis.by_group(store, "sparse-hand", lad, "imd_quintile").set_index("group")
+    q = by_group(store, "sparse-hand", lad, "imd_quintile").set_index("group")
     assert q.index.tolist() == [2, 4, 5]
     assert q.loc[2, "population"] == 1450 + 1580 and q.loc[4, "population"] == 1390
     assert q.loc[5, "population"] == 1800
@@ -86,17 +105,17 @@ def test_a_sparse_extent_by_hand(fixture_store_copy, tmp_path):
     assert q.loc[4, "crude_rate"] == 0 and q.loc[5, "crude_rate"] == 0
     # DSR of quintile 2: band 30-34 has 5 * (15 + 17) = 160 residents, band 90+ 15 + 17 = 32
     assert q.loc[2, "dsr"] == pytest.approx((6500 * 7 / 160 + 1000 * 5 / 32) / 100_000 * 100_000, rel=REL)  # 440.625
-    wards = analysis.by_group(store, "sparse-hand", lad, "ward24cd").set_index("group")
+    wards = by_group(store, "sparse-hand", lad, "ward24cd").set_index("group")
     assert wards.loc["E05000001", "crude_rate"] == pytest.approx(12 / 3030 * 100_000, rel=REL)
     assert wards.loc["E05000002", "population"] == 1390 + 1800 and wards.loc["E05000002", "crude_rate"] == 0
     # ethnic groups: Census 2021 residents, White 60% of 1,500 + 1,600 + 1,400 + 1,700
-    eth = analysis.by_group(store, "sparse-hand", lad, "ethnic_group").set_index("group")
+    eth = by_group(store, "sparse-hand", lad, "ethnic_group").set_index("group")
     assert eth.loc["white", "population"] == pytest.approx(0.6 * 6200)
     assert eth.loc["white", "crude_rate"] == pytest.approx(12 / 3720 * 100_000, rel=REL)
     assert eth.loc["asian", "population"] == pytest.approx(0.2 * 6200) and eth.loc["asian", "crude_rate"] == 0
     # the map's rate per LSOA: the LSOAs without events are 0 over their whole population
     values = analysis.indicator_values(store, "sparse-hand", lad).set_index("lsoa21cd")
-    assert values.loc["E01000001", "value"] == pytest.approx(12 / 1450 * 1000, rel=REL)
+    assert values.loc["E01000001", "value"] == pytest.approx(12 / 1450 * 100_000, rel=REL)  # per 100,000 per year
     assert (values.loc[["E01000002", "E01000003", "E01000004"], "value"] == 0).all()
 
 
@@ -178,7 +197,7 @@ def test_by_group_agrees_with_an_independent_recomputation(fixture_store_copy, t
     ingest_records(store, tmp_path, name, records)
     for extent, filters in ((Extent(), {}), (Extent("icb", "E54000001"), {"icb": "E54000001"})):
         for grouping in ("imd_quintile", "ward24cd", "lad24cd"):
-            got = analysis.by_group(store, name, extent, grouping).set_index("group")
+            got = by_group(store, name, extent, grouping).set_index("group")
             want = independent(store, filters, records, grouping)
             assert sorted(got.index) == sorted(want.index), grouping
             for column in ("count", "population", "crude_rate"):
@@ -186,7 +205,7 @@ def test_by_group_agrees_with_an_independent_recomputation(fixture_store_copy, t
                                            rtol=REL, err_msg=f"{grouping} {column}")
             np.testing.assert_allclose(got["dsr"].astype(float), want.loc[got.index, "dsr"].astype(float),
                                        rtol=REL, err_msg=f"{grouping} dsr")
-        eth = analysis.by_group(store, name, extent, "ethnic_group").set_index("group")
+        eth = by_group(store, name, extent, "ethnic_group").set_index("group")
         want = independent_ethnic(store, filters, records)
         for g in want.index:
             for column in ("count", "population", "crude_rate"):
@@ -195,7 +214,7 @@ def test_by_group_agrees_with_an_independent_recomputation(fixture_store_copy, t
         unknown = (records.loc[inside, "ethnic_category"] == "Z").sum()
         assert "unknown" not in eth.index
         assert eth.attrs.get("events_without_denominator", {}).get("unknown", 0) == unknown
-    whole = analysis.by_group(store, name, Extent(), "imd_quintile")
+    whole = by_group(store, name, Extent(), "imd_quintile")
     if len(whole) == 5:
         of = whole.attrs["sii"]["of"]
         assert whole.attrs["sii"]["sii"] == pytest.approx(sii_point(whole["population"], whole[of]), rel=REL)
@@ -205,7 +224,7 @@ def test_sii_agrees_on_the_quintiles_of_dense_data(fixture_store_copy, tmp_path)
     store = fixture_store_copy
     records = random_records([f"E0100000{i}" for i in range(1, 9)], 3000, 11)
     ingest_records(store, tmp_path, "sii-dense", records)
-    got = analysis.by_group(store, "sii-dense", Extent(), "imd_quintile")
+    got = by_group(store, "sii-dense", Extent(), "imd_quintile")
     want = independent(store, {}, records, "imd_quintile")
     assert len(got) == 5 and got.attrs["sii"]["of"] == "dsr"
     assert got.attrs["sii"]["sii"] == pytest.approx(sii_point(want["population"], want["dsr"]), rel=REL)
@@ -218,7 +237,7 @@ def test_map_rates_per_lsoa_use_every_lsoa(fixture_store_copy, tmp_path):
     values = analysis.indicator_values(store, "map-sparse", Extent()).set_index("lsoa21cd")
     pop = store.population_by_age().set_index("lsoa21cd")["population_mid2020"]
     counts = records["lsoa"].value_counts().reindex(values.index, fill_value=0)
-    np.testing.assert_allclose(values["value"], counts / pop.reindex(values.index) * 1000, rtol=REL)
+    np.testing.assert_allclose(values["value"], counts / pop.reindex(values.index) * 100_000, rtol=REL)
 
 
 # --- the same on the real England store: the issue's reproduction -------------------------------
@@ -239,12 +258,12 @@ def test_reproduction_on_real_data(england_store, tmp_path):
                             "ethnic_category": frame["Ethnic_Category"].str[:1]})
     icb = Extent("icb", "E54000024")
     for grouping in ("imd_quintile", "ward24cd"):
-        got = analysis.by_group(store, "repro", icb, grouping).set_index("group")
+        got = by_group(store, "repro", icb, grouping).set_index("group")
         want = independent(store, {"icb": "E54000024"}, records, grouping)
         for column in ("count", "population", "crude_rate", "dsr"):
             np.testing.assert_allclose(got[column].astype(float), want.loc[got.index, column].astype(float),
                                        rtol=REL, err_msg=f"{grouping} {column}")
-    quintiles = analysis.by_group(store, "repro", icb, "imd_quintile")
+    quintiles = by_group(store, "repro", icb, "imd_quintile")
     assert quintiles["crude_rate"].iloc[0] > quintiles["crude_rate"].iloc[4]  # the gradient the data holds
     want = independent(store, {"icb": "E54000024"}, records, "imd_quintile")
     assert quintiles.attrs["sii"]["sii"] == pytest.approx(sii_point(want["population"], want["dsr"]), rel=REL)

@@ -1,5 +1,8 @@
-"""The health inequalities statement: every number in the deck, the report and the tables is
-by_group's (or the extent's, computed from the same rates()), after disclosure control.
+"""The health inequalities statement: every number in the deck, the report and the tables is the
+published group table's (:func:`geo.views.map_table.group_table`), and that table equals an
+independent recomputation from the raw file and the raw population: UEC01's definition (residents
+aged 0-17, per year over the two financial years of the file), published counts (multiples of 5
+within the perturbation of the raw count, hidden from 1 to 7), rates from those counts.
 
 The data is a sparse aggregated file written here: most LSOA x age band x sex x ethnic group x
 period cells are zero, a few are large, so some groups are suppressed (1-7) and others are not.
@@ -14,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from pptx import Presentation
 
-from geo.views import analysis
+from geo.views import map_table
 from geo.views import statement
 from geo.outputs import statement_files as statement_output
 from geo.views import statement_targets
@@ -62,8 +65,28 @@ def built(fixture_store, tmp_path_factory):
         DatasetStore(fixture_store).remove(name)
 
 
-def _by_group(store, grouping, **kw):
-    return analysis.by_group(store, "uec-test", Extent("icb", ICB), grouping, **kw)
+def _by_group(store, grouping, name="uec-test", **kw):
+    return map_table.group_table(store, name, Extent("icb", ICB), grouping, **kw)
+
+
+YEARS = 2  # the file's two financial years: UEC01 is a rate per year
+NOISE = 30  # the perturbation of a published count: |e| above 25 has a chance of about 1 in 200,000
+
+
+def assert_published(count, raw):
+    """A published count: hidden from 1 to 7, else a multiple of 5 near the raw count (0 stays 0)."""
+    if 1 <= raw <= 7:
+        assert math.isnan(count), (count, raw)
+    elif raw == 0:
+        assert count == 0
+    else:
+        assert count % 5 == 0 and count >= 10 and abs(count - raw) <= NOISE, (count, raw)
+
+
+def residents(store, lo, hi, **filters):
+    """Residents of ages lo..hi from the store's raw single-year population (age_90 is 90+)."""
+    pop = store.population_by_age(**filters)
+    return pop[[f"age_{a}" for a in range(lo, min(hi, 90) + 1)]].to_numpy(float).sum(axis=1), pop["lsoa21cd"]
 
 
 def test_sections_and_no_data(built):
@@ -83,8 +106,8 @@ def test_quintiles_equal_by_group(built):
     for grouping, table, sii in (("imd_quintile", s.quintiles, s.sii),
                                  ("imd_quintile_in_icb", s.quintiles_local, s.sii_local)):
         expected = _by_group(store, grouping)
-        cols = [c for c in ("group", "count", "population", "crude_rate", "crude_lower", "crude_upper", "dsr",
-                            "dsr_lower", "dsr_upper") if c in expected]
+        cols = [c for c in ("group", "count", "population", "value", "lower", "upper", "crude_rate", "crude_lower",
+                            "crude_upper", "dsr", "dsr_lower", "dsr_upper") if c in expected]
         pd.testing.assert_frame_equal(table[cols].reset_index(drop=True), expected[cols].reset_index(drop=True))
         assert sii == expected.attrs.get("sii")
     assert s.gap == _by_group(store, "imd_quintile").attrs.get("gap")
@@ -94,12 +117,17 @@ def test_extent_total_is_the_sum_of_the_groups(built):
     store, st, _, raw = built
     s = st.with_data[0]
     q = _by_group(store, "imd_quintile")
-    # populations are not rounded: the whole equals the sum of the quintiles
+    # populations are residents aged 0-17 (UEC01), not rounded: the whole equals the sum of the quintiles
     assert s.total["population"] == pytest.approx(q["population"].sum())
-    inside = raw[raw["lsoa"].isin(LSOAS[:6])]
-    assert s.total["count_raw"] == inside["count"].sum()
-    r = crude_rate([inside["count"].sum()], [s.total["population"]], 100_000)
+    children, _ = residents(store, 0, 17, icb=ICB)
+    assert s.total["population"] == pytest.approx(children.sum())
+    inside = raw[raw["lsoa"].isin(LSOAS[:6]) & raw["age_band"].isin(["0-4", "5-9", "10-14", "15-19"])]
+    assert_published(s.total["count"], inside["count"].sum())
+    # the rate is the published count over residents aged 0-17 per year: rate x population x years = count
+    r = crude_rate([s.total["count"]], [children.sum() * YEARS], 100_000)
     assert s.total["crude_rate"] == pytest.approx(r["value"][0])
+    assert s.total["crude_rate"] * s.total["population"] * YEARS / 1e5 == pytest.approx(s.total["count"])
+    assert s.unit == "per 100,000 residents aged 0-17 per year" and s.headline == "crude rate"
 
 
 def test_ethnic_and_age_rates_and_comparisons(built):
@@ -116,21 +144,26 @@ def test_ethnic_and_age_rates_and_comparisons(built):
         else:
             assert r.compared == ("higher" if r.crude_lower > bench else "lower" if r.crude_upper < bench
                                   else "similar")
-    # age bands: counts recomputed independently from the raw file, populations from the store
+    # ethnic groups of children: each LSOA's residents aged 0-17 split by its all-age Census mix
+    children, codes = residents(store, 0, 17, icb=ICB)
+    mix = store.lsoas(icb=ICB, geometry=False, columns=["lsoa21cd", "ethnic_white_residents",
+                                                          "ethnic_asian_residents", "ethnic_black_residents",
+                                                          "ethnic_mixed_residents", "ethnic_other_residents"])
+    mix = mix.set_index("lsoa21cd").loc[codes]
+    white = (children * mix["ethnic_white_residents"].to_numpy() / mix.sum(axis=1).to_numpy()).sum()
+    assert s.ethnic.set_index("group").loc["white", "population"] == pytest.approx(white)
+    # age bands cut at 0-17: counts recomputed independently from the raw file, populations from the store
     inside = raw[raw["lsoa"].isin(LSOAS[:6])]
-    pop = store.population_by_age(icb=ICB)
+    assert s.age["group"].tolist() == ["0-4", "5-9", "10-14", "15-17"]
     for r in s.age.itertuples():
-        lo = int(r.group.split("-")[0].rstrip("+"))
-        hi = 90 if r.group.endswith("+") else int(r.group.split("-")[1])
-        count = inside.loc[inside["age_band"] == r.group, "count"].sum()
-        population = pop[[f"age_{a}" if a < 90 else "age_90" for a in range(lo, min(hi, 90) + 1)]].to_numpy().sum() \
-            if f"age_{lo}" in pop else None
-        if 1 <= count <= 7:
-            assert math.isnan(r.count) and math.isnan(r.crude_rate)
-        else:
-            assert r.count == np.floor(count / 5 + 0.5) * 5
-            if population:
-                assert r.crude_rate == pytest.approx(count / population * 1e5)
+        lo, hi = (int(x) for x in r.group.split("-"))
+        band = r.group if r.group != "15-17" else "15-19"  # the file's band 15-19, cut at 17
+        count = inside.loc[inside["age_band"] == band, "count"].sum()
+        population = residents(store, lo, hi, icb=ICB)[0].sum()
+        assert r.population == pytest.approx(population)
+        assert_published(r.count, count)
+        if not math.isnan(r.count):
+            assert r.crude_rate == pytest.approx(r.count / (population * YEARS) * 1e5)
 
 
 def test_disclosure_control_everywhere(built):
@@ -144,7 +177,7 @@ def test_disclosure_control_everywhere(built):
     for s in st.with_data:
         for table in (s.quintiles, s.ethnic, s.age, s.funnel_points):
             hidden = table[table["count"].isna() & table["population"].notna()]
-            assert hidden["crude_rate"].isna().all()
+            assert hidden["value"].isna().all()
     suppressed = st.with_data[0].funnel_points
     assert (suppressed["count"].isna() == suppressed["significance"].isna()).all()
 
@@ -153,7 +186,7 @@ def test_shares_for_share_indicators(built):
     store, st, _, _ = built
     dia = st.with_data[1]
     assert dia.code == "DIA01" and dia.shares is not None and st.with_data[0].shares is None
-    q = analysis.by_group(store, "dia-test", Extent("icb", ICB), "imd_quintile")
+    q = _by_group(store, "imd_quintile", name="dia-test")
     shares = dia.shares[dia.shares["grouping"] == "national IMD quintile"]
     total = q["count"].sum()
     for r, e in zip(shares.itertuples(), q.itertuples()):
@@ -172,16 +205,21 @@ def test_trend_equals_by_group_per_period(built, fixture_store, tmp_path):
     store, st, _, raw = built
     s = st.with_data[0]
     assert sorted(s.trend["period"].unique()) == ["2022/23", "2023/24"]
-    # each period's numbers are by_group's on that period's rows alone, ingested here separately
+    # each period's numbers: counts from that period's raw rows alone (published), over residents
+    # aged 0-17 for one year
+    quintile = store.lsoas(icb=ICB, geometry=False, columns=["lsoa21cd", "imd_quintile"]).set_index("lsoa21cd")
+    children, codes = residents(store, 0, 17, icb=ICB)
+    pop_q = pd.Series(children, index=codes).groupby(quintile["imd_quintile"].reindex(codes).to_numpy()).sum()
     for period in ("2022/23", "2023/24"):
-        part = raw[raw["period"] == period].drop(columns="period")
-        part.to_csv(tmp_path / "p.csv", index=False)
-        ingest(tmp_path / "p.csv", IngestOptions(name="period-only", shape="aggregated"), fixture_store)
-        expected = analysis.by_group(fixture_store, "period-only", Extent("icb", ICB), "imd_quintile")
-        got = s.trend[s.trend["period"] == period].reset_index(drop=True)
-        for c in ("count", "population", "crude_rate", "crude_lower", "crude_upper"):
-            assert got[c].tolist() == pytest.approx(expected[c].tolist(), nan_ok=True), (period, c)
-        DatasetStore(fixture_store).remove("period-only")
+        part = raw[(raw["period"] == period) & raw["lsoa"].isin(codes) &
+                   raw["age_band"].isin(["0-4", "5-9", "10-14", "15-19"])]
+        raw_q = part.groupby(part["lsoa"].map(quintile["imd_quintile"]))["count"].sum()
+        got = s.trend[s.trend["period"] == period].set_index("group")
+        for q in got.index:
+            assert got.loc[q, "population"] == pytest.approx(pop_q.loc[q])
+            assert_published(got.loc[q, "count"], raw_q.get(q, 0))
+            if not math.isnan(got.loc[q, "count"]):
+                assert got.loc[q, "crude_rate"] == pytest.approx(got.loc[q, "count"] / pop_q.loc[q] * 1e5)
     t = s.trend_test
     if t is not None:
         sii = s.trend_sii
@@ -198,8 +236,8 @@ def test_funnel_points_equal_by_group(built):
     wards998 = _by_group(store, "ward24cd", confidence=0.998)
     got = s.funnel_points[s.funnel_points["kind"] == "ward"].reset_index(drop=True)
     assert got["group"].tolist() == wards["group"].tolist()
-    assert got["crude_rate"].tolist() == pytest.approx(wards["crude_rate"].tolist(), nan_ok=True)
-    assert got["crude_lower_998"].tolist() == pytest.approx(wards998["crude_lower"].tolist(), nan_ok=True)
+    assert got["value"].tolist() == pytest.approx(wards["crude_rate"].tolist(), nan_ok=True)
+    assert got["lower_998"].tolist() == pytest.approx(wards998["crude_lower"].tolist(), nan_ok=True)
     baseline = s.total["crude_rate"]
     assert s.funnel_limits["baseline"].iloc[0] == pytest.approx(baseline)
 
@@ -228,9 +266,7 @@ def test_deck_numbers_equal_by_group(built):
                             ("imd_quintile_in_icb", "UEC01: by deprivation within the ICB"),
                             ("ethnic_group", "UEC01: by ethnic group")):
         expected = _by_group(store, grouping)
-        value = "dsr" if grouping != "ethnic_group" and "dsr" in expected and expected["dsr"].notna().all() \
-            else "crude_rate"
-        lower, upper = ("dsr_lower", "dsr_upper") if value == "dsr" else ("crude_lower", "crude_upper")
+        value, lower, upper = "value", "lower", "upper"
         _, tables, charts, _ = next(x for x in slides if x[0] == title)
         rows = tables[0][1:]
         assert len(rows) == len(expected)
@@ -257,8 +293,8 @@ def test_deck_numbers_equal_by_group(built):
     _, tables, charts, _ = next(x for x in slides if x[0].startswith("UEC01: wards and places"))
     wards = _by_group(store, "ward24cd")
     ward_series = charts[0].plots[0].series[0]
-    shown = wards[wards["crude_rate"].notna()]
-    assert list(ward_series.values) == pytest.approx(shown["crude_rate"].tolist())
+    shown = wards[wards["value"].notna()]
+    assert list(ward_series.values) == pytest.approx(shown["value"].tolist())
 
 
 def test_report_numbers_equal_by_group(built):
@@ -269,8 +305,7 @@ def test_report_numbers_equal_by_group(built):
     doc = lxml.html.fromstring(page)
     rows = doc.xpath('//table[@data-table="imd_quintile"]/tbody/tr')
     expected = _by_group(store, "imd_quintile")
-    value = "dsr" if "dsr" in expected and expected["dsr"].notna().all() else "crude_rate"
-    lower, upper = ("dsr_lower", "dsr_upper") if value == "dsr" else ("crude_lower", "crude_upper")
+    value, lower, upper = "value", "lower", "upper"
     assert len(rows) == len(expected)
     for row, e in zip(rows, expected.to_dict("records")):
         cells = [td.text_content().strip() for td in row.findall("td")]
@@ -294,7 +329,7 @@ def test_findings_say_significant_only_with_a_test(built):
                 if f["topic"] == "deprivation":
                     assert f["lower"] > 0 or f["upper"] < 0
                 elif f["topic"] in ("ethnic group", "age band"):
-                    bench = s.ethnic_total["crude_rate"] if f["topic"] == "ethnic group" else s.total["crude_rate"]
+                    bench = s.ethnic_total["value"] if f["topic"] == "ethnic group" else s.total["value"]
                     assert f["lower"] > bench or f["upper"] < bench
 
 
@@ -355,8 +390,7 @@ def test_statement_pages(built):
     page = client.get(f"/statement/UEC01?icb={ICB}")
     assert page.status_code == 200
     expected = _by_group(store, "imd_quintile")
-    value = "dsr" if "dsr" in expected and expected["dsr"].notna().all() else "crude_rate"
-    for v in expected[value].dropna():
+    for v in expected["value"].dropna():
         assert f"<td>{fmt(v)}</td>" in page.get_data(as_text=True)
     assert "/map?" in page.get_data(as_text=True) and "indicator=uec-test" in page.get_data(as_text=True)
     assert client.get(f"/statement/MAT01?icb={ICB}").status_code == 404  # no data attached

@@ -184,21 +184,24 @@ def _rate_rows(table, value, lower, upper, with_compared=True):
 RATE_HEADER = ["Group", "Count", "People", "Rate", "95% lower", "95% upper", "vs ICB"]
 
 
-def _rate_slide(prs, section, table, title, subtitle, benchmark, value=None, note=None):
+def _rate_slide(prs, section, table, title, subtitle, benchmark, note=None):
     slide = _blank(prs)
     _header(slide, title, subtitle, section.synthetic)
-    value, lower, upper = (value, *(("dsr_lower", "dsr_upper") if value == "dsr" else ("crude_lower", "crude_upper"))) \
-        if value else value_columns(table)
-    kind = "Age-standardised rate (DSR)" if value == "dsr" else "Crude rate"
+    value, lower, upper = value_columns(table)
+    kind = str(table.attrs.get("headline") or section.headline).capitalize()
+    if table.attrs.get("value_column") == "dsr":
+        kind = "Age-standardised rate (DSR)"
     shown = table[table[value].notna()] if value in table else table.iloc[:0]
     if len(shown):
         _bar_chart(slide, [str(n) for n in shown["name"]], shown[value].tolist(), shown[lower].tolist(),
-                   shown[upper].tolist(), f"{kind} per {section.per:,}, 95% limits", benchmark=benchmark)
+                   shown[upper].tolist(), f"{kind} ({section.unit}), 95% limits", benchmark=benchmark)
     else:
-        _text(slide, 0.4, 3.0, 6.4, 1.0, "No rate to chart: every group's count is suppressed (1 to 7 events) or "
+        _text(slide, 0.4, 3.0, 6.4, 1.0, "Nothing to chart: every group's count is hidden (1 to 7 events) or "
               "has no population.", 14, False, GREY)
     header = RATE_HEADER.copy()
-    header[3] = "DSR" if value == "dsr" else "Rate"
+    header[3] = "DSR" if table.attrs.get("value_column") == "dsr" else ("%" if section.is_proportion else "Rate")
+    if section.is_proportion:
+        header[2] = "Denominator"
     rows = _rate_rows(table, value, lower, upper, "compared" in table)
     if "compared" not in table:
         header = header[:-1]
@@ -216,10 +219,11 @@ def _rate_slide(prs, section, table, title, subtitle, benchmark, value=None, not
 
 def _sii_text(section, sii, gap):
     if not sii:
-        return "No SII: it needs a rate in every quintile (none suppressed)."
-    per = f"per {section.per:,}"
+        return "No SII: it needs a published value in every quintile (none hidden)."
+    per = "percentage points" if section.is_proportion else section.unit
     text = (f"SII {fmt(sii['sii'])} {per} (95% CI {fmt(sii['sii_lower_95'])} to {fmt(sii['sii_upper_95'])}); "
-            f"RII {fmt(sii['rii'], 2)} (95% CI {fmt(sii['rii_lower_95'], 2)} to {fmt(sii['rii_upper_95'], 2)}).")
+            f"RII {fmt(sii['rii'], 2)} (95% CI {fmt(sii['rii_lower_95'], 2)} to {fmt(sii['rii_upper_95'], 2)}; "
+            f"{sii.get('rii_method', 'PHE')}).")
     if gap:
         text += (f" Quintile 1 vs 5: gap {fmt(gap['gap'])} {per}, ratio {fmt(gap['ratio'], 2)}.")
     return text + " A positive SII means the most deprived are worse off."
@@ -242,7 +246,7 @@ def _trend_slide(prs, section, subtitle):
     frame.name = "chart"
     chart = frame.chart
     chart.has_title = True
-    chart.chart_title.text_frame.text = f"{'DSR' if value == 'dsr' else 'Crude rate'} per {section.per:,} by national IMD quintile"
+    chart.chart_title.text_frame.text = f"{section.headline.capitalize()} ({section.unit}) by national IMD quintile"
     chart.chart_title.text_frame.paragraphs[0].font.size = Pt(12)
     chart.has_legend = True
     chart.legend.position = XL_LEGEND_POSITION.BOTTOM
@@ -272,15 +276,15 @@ def _funnel_slide(prs, section, subtitle, place):
     data = XyChartData()
     wards_only = points[points["kind"] == "ward"]
     series = data.add_series("Wards", number_format="#,##0.0")
-    for r in wards_only[wards_only["crude_rate"].notna()].itertuples():
-        series.add_data_point(float(r.population), float(r.crude_rate))
+    for r in wards_only[wards_only["value"].notna()].itertuples():
+        series.add_data_point(float(r.population), float(r.value))
     top = float(wards_only["population"].max()) * 1.05
     for column, pop_column, label in (("lower_95", "population_lower_95", "95% lower limit"),
                                       ("upper_95", "population_upper_95", "95% upper limit"),
                                       ("lower_998", "population_lower_998", "99.8% lower limit"),
                                       ("upper_998", "population_upper_998", "99.8% upper limit")):
         series = data.add_series(label, number_format="#,##0.0")
-        cap = float(max(wards_only["crude_upper"].max(skipna=True), limits["baseline"].iloc[0]) * 1.15)
+        cap = float(max(wards_only["upper"].max(skipna=True), limits["baseline"].iloc[0]) * 1.15)
         keep = limits[(limits[pop_column] <= top) & limits[column].apply(math.isfinite) & (limits[column] <= cap)]
         for r in keep.sort_values(pop_column).itertuples():
             series.add_data_point(float(getattr(r, pop_column)), float(getattr(r, column)))
@@ -297,8 +301,9 @@ def _funnel_slide(prs, section, subtitle, place):
     chart.legend.include_in_layout = False
     chart.legend.font.size = Pt(9)
     chart.has_title = True
-    chart.chart_title.text_frame.text = f"Crude rate per {section.per:,} against population"
-    shown = wards_only["crude_upper"].dropna()
+    chart.chart_title.text_frame.text = (f"Percentage ({section.unit}) against denominator" if section.is_proportion
+                                         else f"Crude rate ({section.unit}) against population")
+    shown = wards_only["upper"].dropna()
     chart.value_axis.maximum_scale = float(max(shown.max() if len(shown) else baseline, baseline) * 1.15)
     chart.value_axis.minimum_scale = 0.0
     chart.category_axis.maximum_scale = top
@@ -336,14 +341,17 @@ def _funnel_slide(prs, section, subtitle, place):
     _table(slide, 8.8, 1.4, 4.2, ["Wards", "Number"], rows)
     places = points[points["kind"] == "place"]
     _table(slide, 8.8, 3.45, 4.2, ["Place", "Rate", "Funnel"],
-           [[str(r.name)[:22], fmt(r.crude_rate), r.significance if isinstance(r.significance, str) else "suppressed"]
+           [[str(r.name)[:22], fmt(r.value), r.significance if isinstance(r.significance, str) else "suppressed"]
             for r in places.itertuples()],
            size=8, row_height=0.22)
     _text(slide, 8.8, 3.75 + 0.24 * len(places), 4.2, 2.0, [
-        f"ICB rate {fmt(baseline)} per {section.per:,}.",
-        "Limits by PHE's funnel method (PHEindicatormethods calculate_funnel_limits, exact Poisson); an area is "
-        "significant when the ICB rate is outside its own 95% (99.8%) limits. Wards with suppressed counts "
-        "are not plotted; places are in the table."], 9, False, GREY)
+        f"ICB {'percentage' if section.is_proportion else 'rate'} {fmt(baseline)} ({section.unit}).",
+        ("Limits by PHE's funnel method for proportions (PHEindicatormethods phe_funnels, Wilson limits at each "
+         "denominator); an area is significant when its percentage is outside the limits at its denominator."
+         if section.is_proportion else
+         "Limits by PHE's funnel method (PHEindicatormethods calculate_funnel_limits, exact Poisson, per year of "
+         "data); an area is significant when the ICB rate is outside its own 95% (99.8%) limits.") +
+        " Wards with hidden counts are not plotted; places are in the table."], 9, False, GREY)
 
 
 def _findings_slide(prs, section, subtitle):
@@ -374,10 +382,12 @@ def write(statement: Statement, path: Path) -> Path:
     slide = _blank(prs)
     _header(slide, "Method", None, synthetic)
     _text(slide, 0.4, 1.2, 12.5, 5.8, [
-        "Rates: events over the population of each group within the ICB (ONS mid-2020 by age band; Census 2021 by "
-        "ethnic group), per 100,000, over the whole period of the data. Crude rates with PHE's Poisson limits "
-        "(Byar's, exact under 10 events); directly standardised rates (ESP 2013, Dobson limits) where the data has "
-        "age bands, none from fewer than 10 events.",
+        "Each indicator as its definition says (its slides name the definition and its source). Rates: events "
+        "per year over the residents of the indicator's ages (and sex) in each group (ONS mid-2020 by single "
+        "year of age; Census 2021 ethnic mix for ethnic groups); crude rates with PHE's Poisson limits (Byar's, "
+        "exact under 10 events); directly standardised rates (ESP 2013 bands within the ages, Dobson limits) "
+        "where the definition standardises, none from fewer than 10 events. Proportions: events over the "
+        "denominator the data supplies, in %, with Wilson limits.",
         "Deprivation: national IMD 2025 quintiles of LSOAs (1 = most deprived) and quintiles within the ICB. Slope "
         "and relative index of inequality by PHE's method (PHEindicatormethods phe_sii, simulated 95% limits); a "
         "positive SII means the most deprived are worse off.",
@@ -388,9 +398,11 @@ def write(statement: Statement, path: Path) -> Path:
         "Funnel plots: PHE's method (PHEindicatormethods calculate_funnel_limits / assign_funnel_significance): "
         "95% and 99.8% limits around the ICB rate.",
         "Hot spots: Getis-Ord Gi* of each LSOA's crude rate (queen contiguity, analytic z).",
-        "Disclosure control: " + (statement.with_data[0].disclosure if statement.with_data else
-                                  "counts from 1 to 7 suppressed, others rounded to 5") +
-        " Suppressed counts never appear; rates from them are not shown.",
+        "Disclosure control, cell by cell before anything is derived: " +
+        (statement.with_data[0].disclosure if statement.with_data else
+         "counts from 1 to 7 suppressed, others rounded to 5") +
+        " Group totals and the age bands of DSRs are perturbed by a keyed whole-number error before rounding, so "
+        "no difference of two published figures gives back a hidden or exact count.",
     ], 13)
 
     slide = _blank(prs)
@@ -421,19 +433,21 @@ def write(statement: Statement, path: Path) -> Path:
                         section.total.get(value_columns(local)[0]),
                         note=_sii_text(section, section.sii_local, local.attrs.get("gap")))
         if section.ethnic is not None and len(section.ethnic):
+            basis = [n for n in section.ethnic.attrs.get("notes", []) if n.startswith("Residents of each ethnic")]
             _rate_slide(prs, section, section.ethnic, f"{section.code}: by ethnic group", subtitle,
-                        section.ethnic_total.get("crude_rate"), value="crude_rate",
-                        note="Per 100,000 residents of all ages of the group (Census 2021); compared with the ICB's "
-                             f"rate on the same basis, {fmt(section.ethnic_total.get('crude_rate'))}. Not age-standardised.")
+                        section.ethnic_total.get("value"),
+                        note=f"{section.unit.capitalize()} of each group" + (f" ({basis[0]})" if basis else "") +
+                             f"; compared with the ICB's value on the same basis, "
+                             f"{fmt(section.ethnic_total.get('value'))}. Not standardised.")
         if section.age is not None and len(section.age):
-            note = "Crude rate per 100,000 residents of each age band."
-            if section.sex is not None:
+            note = f"{section.headline.capitalize()} {section.unit}, each age band over its own residents."
+            if section.sex is not None and "value" not in section.sex:
                 note += " By sex (no population by sex, so shares of events with Wilson 95% limits): " + "; ".join(
                     f"{r['name']} {fmt(r.get('count'), 0)} events, {fmt(r.get('activity_share'))}% "
                     f"({fmt(r.get('activity_lower'))} to {fmt(r.get('activity_upper'))})"
                     for r in section.sex.to_dict("records")) + "."
             _rate_slide(prs, section, section.age, f"{section.code}: by age band", subtitle,
-                        section.total.get("crude_rate"), value="crude_rate", note=note)
+                        section.total.get("value"), note=note)
         if section.shares is not None:
             slide = _blank(prs)
             _header(slide, f"{section.code}: share of activity against share of population", subtitle,
@@ -446,7 +460,7 @@ def write(statement: Statement, path: Path) -> Path:
         if section.trend is not None:
             _trend_slide(prs, section, subtitle)
         if section.funnel_points is not None and section.funnel_limits is not None and \
-                section.funnel_points["crude_rate"].notna().any():
+                section.funnel_points["value"].notna().any():
             _funnel_slide(prs, section, subtitle, statement.place)
         if section.maps.get("hotspots"):
             slide = _blank(prs)

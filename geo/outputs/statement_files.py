@@ -17,12 +17,16 @@ from geo.views.statement import COMPARISON_METHOD, TREND_METHOD, Section, Statem
 
 TEMPLATES = PROJECT_ROOT / "app" / "templates"
 CSS = PROJECT_ROOT / "static" / "css" / "statement.css"
-METHOD = ("Rates are events over the population of each group within the ICB (ONS mid-2020 by age band; Census "
-          "2021 by ethnic group), per 100,000, over the whole period of the data; crude rates with PHE's Poisson "
-          "limits (Byar's, exact under 10), directly standardised rates (ESP 2013, Dobson) where the data has age "
-          "bands. SII and RII by PHE's method (positive SII: the most deprived are worse off). " + COMPARISON_METHOD +
-          " " + TREND_METHOD + " Funnel plots by PHE's method (PHEindicatormethods). Disclosure control before "
-          "anything is shown: suppressed counts never appear and rates from them are not shown.")
+METHOD = ("Each indicator is computed as its definition says (shown with it): rates are events per year over the "
+          "residents of the indicator's ages and sex in each group (ONS mid-2020 by single year of age; Census "
+          "2021 ethnic mix for ethnic groups), with PHE's Poisson limits (Byar's, exact under 10) and directly "
+          "standardised rates (ESP 2013 bands within the ages, Dobson) where the definition standardises; "
+          "proportions are events over the denominator the data supplies, in %, with Wilson limits. SII (linear "
+          "fit) and RII (log-linear fit for rates, logit for proportions) by PHE's method (positive SII: the most "
+          "deprived are worse off). " + COMPARISON_METHOD + " " + TREND_METHOD + " Funnel plots by PHE's method "
+          "(PHEindicatormethods: Poisson for rates, Wilson for proportions). Disclosure control comes first, cell "
+          "by cell: counts from 1 to 7 are hidden, every other count is perturbed and rounded to 5, and every "
+          "figure is computed from those published counts, so none gives back a hidden or exact count.")
 
 
 def _ok(v) -> bool:
@@ -39,24 +43,22 @@ def rates_view(table: pd.DataFrame | None, label: str, value: str | None = None)
     """A by-group table as the report's rate table shows it."""
     if table is None or not len(table):
         return None
-    if value is None:
-        value, lower, upper = value_columns(table)
-    else:
-        lower, upper = ("dsr_lower", "dsr_upper") if value == "dsr" else ("crude_lower", "crude_upper")
+    value, lower, upper = value_columns(table)
     rows = table.to_dict("records")
     tops = [r[upper] for r in rows if _ok(r.get(upper))]
     return {"rows": rows, "value": value, "lower": lower, "upper": upper, "top": max(tops) * 1.05 if tops else 1,
             "label": label}
 
 
-def sii_text(sii: dict | None, gap: dict | None, per: int = 100_000) -> str:
+def sii_text(sii: dict | None, gap: dict | None, unit: str = "per 100,000 residents per year") -> str:
     if not sii:
-        return "No SII: it needs a rate in every quintile (none suppressed)."
-    text = (f"Slope index of inequality {fmt(sii['sii'])} per {per:,} (95% CI {fmt(sii['sii_lower_95'])} to "
+        return "No SII: it needs a published value in every quintile (none hidden)."
+    unit = "percentage points" if unit.startswith("%") else unit
+    text = (f"Slope index of inequality {fmt(sii['sii'])} {unit} (95% CI {fmt(sii['sii_lower_95'])} to "
             f"{fmt(sii['sii_upper_95'])}); relative index {fmt(sii['rii'], 2)} (95% CI {fmt(sii['rii_lower_95'], 2)} "
-            f"to {fmt(sii['rii_upper_95'], 2)}).")
+            f"to {fmt(sii['rii_upper_95'], 2)}, {sii.get('rii_method', 'PHE')}).")
     if gap:
-        text += f" Quintile 1 against 5: gap {fmt(gap['gap'])} per {per:,}, ratio {fmt(gap['ratio'], 2)}."
+        text += f" Quintile 1 against 5: gap {fmt(gap['gap'])} {unit}, ratio {fmt(gap['ratio'], 2)}."
     return text + " A positive SII means the most deprived are worse off."
 
 
@@ -98,11 +100,14 @@ def funnel_svg(section: Section, place: str) -> str | None:
                 else "#d5281b", label=label)
     ax.axhline(float(limits["baseline"].iloc[0]), color="#212b32", lw=1, label=f"{place} rate")
     for kind, colour, size in (("ward", "#4c6272", 18), ("place", "#005eb8", 50)):
-        p = points[(points["kind"] == kind) & points["crude_rate"].notna()]
-        ax.scatter(p["population"], p["crude_rate"], s=size, color=colour, label=f"{kind}s", zorder=3)
-    ax.set_xlabel("Population")
-    ax.set_ylabel(f"Crude rate per {section.per:,}")
+        p = points[(points["kind"] == kind) & points["value"].notna()]
+        ax.scatter(p["population"], p["value"], s=size, color=colour, label=f"{kind}s", zorder=3)
+    ax.set_xlabel("Denominator" if section.is_proportion else "Population (residents of the indicator's ages)")
+    ax.set_ylabel(("Percentage" if section.is_proportion else "Crude rate") + f" ({section.unit})")
     ax.set_xlim(0, top)
+    shown = pd.concat([points["upper"], points["value"], limits["baseline"]]).dropna()
+    if len(shown):  # the axis fitted to the data, not to the funnel's ends near 0 population
+        ax.set_ylim(0, float(shown.max()) * 1.15)
     ax.legend(fontsize=8, frameon=False)
     if section.synthetic:
         ax.text(0.5, 0.5, "SYNTHETIC DATA", transform=ax.transAxes, fontsize=36, color="#d5281b", alpha=0.2,
@@ -124,7 +129,7 @@ def environment():
 
 def page_context(statement: Statement, section: Section | None, link, map_src=None, downloads=()) -> dict:
     context = {"st": statement, "link": link, "downloads": list(downloads),
-               "sii_text": lambda s, g: sii_text(s, g, section.per if section else 100_000)}
+               "sii_text": lambda s, g: sii_text(s, g, section.unit if section else "per 100,000 residents per year")}
     if section is None:
         groups = []
         if statement.targets is not None:
@@ -136,8 +141,8 @@ def page_context(statement: Statement, section: Section | None, link, map_src=No
                     "funnel_svg": funnel_svg(section, statement.place),
                     "views": {"quintiles": rates_view(section.quintiles, "imd_quintile"),
                               "quintiles_local": rates_view(section.quintiles_local, "imd_quintile_local"),
-                              "ethnic": rates_view(section.ethnic, "ethnic_group", "crude_rate"),
-                              "age": rates_view(section.age, "age_band", "crude_rate")}})
+                              "ethnic": rates_view(section.ethnic, "ethnic_group"),
+                              "age": rates_view(section.age, "age_band")}})
     return context
 
 

@@ -19,6 +19,14 @@ github.com/ukhsa-collaboration/PHEindicatormethods, ``R/Funnels.R`` and ``R/util
   area's rate are exact Poisson under 10 events and Byar's from 10 (``funnel_ratio_significance``),
   the same limits as :func:`geo.rates.confidence_intervals.crude_rate`.
 
+Proportions follow PHE's ``phe_funnels`` and ``phe_funnel_significance`` (``statistic =
+"proportion"``, PHEindicatormethods ``R/Funnels.R``): around the average proportion
+``av = sum(x) / sum(n)``, the limit at denominator n and probability p (0.975 for 95%, 0.999
+for 99.8%) is the Wilson score limit of av at n (PHE's ``sigma_adjustment``); the 100 points run
+geometrically over the denominators from the axis minimum (0 where the largest denominator is
+more than twice the smallest, else its ``signif.floor``) to ``signif.ceiling`` of the largest;
+an area is High (Low) when its proportion lies above (below) the limit at its own denominator.
+
 Outputs of :func:`funnel_limits` (one row per E): ``events``, ``population`` (per year of data,
 where the 95% lower limit applies), ``lower_95``, ``upper_95``, ``lower_998``, ``upper_998``
 (rates per ``multiplier``), the population of each limit (``population_lower_95`` ...) and
@@ -139,3 +147,71 @@ def rate_limits(count, population, multiplier: float, confidence: float) -> tupl
     lower, upper, _ = poisson_limits(count, confidence)
     n = np.asarray(population, dtype=float)
     return lower / n * multiplier, upper / n * multiplier
+
+
+def sigma_adjustment(p: float, population, average: float, side: str, multiplier: float = 100) -> np.ndarray:
+    """PHE's limit of the average proportion ``average`` at denominator ``population`` for
+    probability ``p`` (0.975 or 0.999), per ``multiplier`` (a Wilson score limit)."""
+    from scipy.stats import norm
+
+    z2 = norm.ppf(p) ** 2
+    n = np.asarray(population, dtype=float)
+    a = average
+    first = a * (n / z2 + 1)
+    adj = np.sqrt((-8 * a * (n / z2 + 1)) ** 2 - 64 * (1 / z2 + 1 / n) * a * (n * (a * (n / z2 + 2) - 1)
+                                                                              + z2 * (a - 1)))
+    last = 1 / z2 + 1 / n
+    value = (first - adj / 8) / last if side == "low" else (first + adj / 8) / last
+    return value / n * multiplier
+
+
+def proportion_limits(min_denominator: float, max_denominator: float, average: float,
+                      multiplier: float = 100) -> pd.DataFrame:
+    """PHE's 100-point funnel of a proportion: ``population`` (the denominator), ``lower_95``,
+    ``upper_95``, ``lower_998``, ``upper_998`` (per ``multiplier``, clipped to 0 and 100%) and
+    ``baseline``."""
+    if not 0 < average < 1:
+        raise InvalidValue("a proportion funnel needs an average proportion between 0 and 1")
+    axis_min = 0.0 if max_denominator > 2 * min_denominator else _signif_floor(min_denominator)
+    axis_max = _signif_ceiling(max_denominator)
+    n = [max(1.0, axis_min)]
+    for j in range(2, 101):
+        prev = n[-1]
+        n.append(max(_r_round((axis_max / prev) ** (1 / (101 - j)) * prev), prev + 1))
+    n = np.asarray(n)
+    top = multiplier
+    frame = pd.DataFrame({
+        "population": n,
+        "lower_95": np.maximum(0, sigma_adjustment(0.975, n, average, "low", multiplier)),
+        "upper_95": np.minimum(top, sigma_adjustment(0.975, n, average, "high", multiplier)),
+        "lower_998": np.maximum(0, sigma_adjustment(0.999, n, average, "low", multiplier)),
+        "upper_998": np.minimum(top, sigma_adjustment(0.999, n, average, "high", multiplier)),
+    })
+    frame["baseline"] = average * multiplier
+    for column in ("population_lower_95", "population_upper_95", "population_lower_998", "population_upper_998"):
+        frame[column] = n  # the limits of a proportion are traced along the denominator itself
+    return frame
+
+
+def proportion_significance(counts, denominators, average: float) -> list[str | None]:
+    """PHE's funnel significance of each area's proportion against the limits at its own
+    denominator; missing (suppressed) counts give ``None``."""
+    x = np.asarray(counts, dtype=float)
+    n = np.asarray(denominators, dtype=float)
+    out = []
+    for xi, ni in zip(x, n):
+        if np.isnan(xi) or np.isnan(ni) or ni <= 0:
+            out.append(None)
+            continue
+        value = xi / ni
+        if value < sigma_adjustment(0.999, ni, average, "low", 1):
+            out.append(SIGNIFICANCE[4])
+        elif value < sigma_adjustment(0.975, ni, average, "low", 1):
+            out.append(SIGNIFICANCE[3])
+        elif value > sigma_adjustment(0.999, ni, average, "high", 1):
+            out.append(SIGNIFICANCE[0])
+        elif value > sigma_adjustment(0.975, ni, average, "high", 1):
+            out.append(SIGNIFICANCE[1])
+        else:
+            out.append(SIGNIFICANCE[2])
+    return out

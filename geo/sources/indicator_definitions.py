@@ -51,6 +51,8 @@ from pathlib import Path
 
 from geo.errors import InvalidValue
 
+PERIOD_YEARS = {"financial-year": 1.0, "year": 1.0, "quarter": 0.25, "month": 1 / 12}
+
 PATH = Path(__file__).resolve().parents[1] / "data" / "nhs_indicator_definitions.csv"
 MEASURE_TYPES = ("rate", "proportion", "ratio", "count")
 STANDARDISATIONS = ("none", "age", "age-sex")
@@ -224,3 +226,40 @@ def for_indicator(code: str | None) -> IndicatorDefinition | None:
         return shipped()[code]
     except KeyError:
         raise InvalidValue(f"no definition shipped for NHS statement indicator {code!r}") from None
+
+
+def definition_of(meta: dict, has_age: bool = False) -> IndicatorDefinition:
+    """The dataset's definition: its own, else its NHS indicator's shipped one, else Gapmap's old
+    default (a rate per 100,000 residents of all ages; age-standardised where it has age bands)."""
+    if meta.get("definition"):
+        return IndicatorDefinition.from_meta(meta)
+    shipped = for_indicator(meta.get("nhs_indicator")) if meta.get("nhs_indicator") else None
+    if shipped is not None:
+        return shipped
+    return IndicatorDefinition(standardisation="age" if has_age else "none",
+                               source="Gapmap's default for data ingested without a definition: a rate per "
+                                      "100,000 residents of all ages per year")
+
+
+def years_of_data(meta: dict, counts, definition: IndicatorDefinition) -> tuple[float, str]:
+    """How many years the data covers (rates are per year), and how that was found."""
+    if definition.period != "year" or definition.measure_type != "rate":
+        return 1.0, "not divided by time (a proportion or a snapshot)"
+    given = meta.get("years_of_data")
+    if given:
+        return float(given), f"{float(given):g} year(s), as recorded at ingest"
+    unit = meta.get("period_unit") or (meta.get("options") or {}).get("period_unit") or "financial-year"
+    if "period" in counts:
+        periods = sorted(str(p) for p in counts["period"].dropna().unique() if str(p))
+        if periods:
+            years = len(periods) * PERIOD_YEARS.get(unit, 1.0)
+            return years, f"{years:g} year(s): {len(periods)} {unit.replace('-', ' ')} period(s), {periods[0]} to {periods[-1]}"
+    span = (meta.get("report") or {}).get("date_range")
+    if span and span[0] and span[1]:
+        import datetime as dt
+
+        days = (dt.date.fromisoformat(str(span[1])[:10]) - dt.date.fromisoformat(str(span[0])[:10])).days + 1
+        years = max(1.0, round(days / 365.25 * 4) / 4)  # to the nearest quarter; a shorter span counts as a year
+        return years, (f"{years:g} year(s): records dated {span[0]} to {span[1]}" + (
+            " (a span under a year is taken as one year)" if days < 365 else ""))
+    return 1.0, "1 year assumed: the data says nothing of its period"

@@ -3,8 +3,9 @@ analyse`` call.
 
 An *indicator* is either a numeric column of the LSOA table (IMD 2025 and domain scores, the
 IoD2025 underlying indicators such as ``acute_morbidity_indicator``) or an ingested dataset,
-whose LSOA value is its crude rate per 1,000 residents (count over population, see
-:func:`geo.store.datasets.rates`). An *extent* is England, an ICB, a LAD or a ward.
+whose LSOA value is what its definition says (:mod:`geo.sources.indicator_definitions`): a crude
+rate per year over the residents of the definition's ages (per 100,000 by default), or a
+percentage of the denominator the data supplies. An *extent* is England, an ICB, a LAD or a ward.
 """
 from __future__ import annotations
 
@@ -19,17 +20,16 @@ from geo.stats import weights as weights_module
 from geo.stats.bivariate_classes import SCHEMES as BIVARIATE_SCHEMES, bivariate_classes
 from geo.stats.bivariate_moran import bivariate_moran
 from geo.stats.classify import classify
-from geo.rates.confidence_intervals import crude_rate
+from geo.rates.confidence_intervals import crude_rate, proportion
+from geo.sources.indicator_definitions import IndicatorDefinition, definition_of, years_of_data
 from geo.store.datasets import DatasetError, DatasetStore, rates
 from geo.stats.getis_ord import getis_ord
-from geo.rates.inequality import gap_and_ratio, gapmap_sii
 from geo.stats.local_moran import local_moran
 from geo.stats.moran import moran
 from geo.stats.permutation import DEFAULT_DIRECTION
-from geo.rates.standardised_rates import dsr_many
 from geo.store.folder import Store
 
-RATE_PER = 1_000
+RATE_PER = 100_000  # the default definition's multiplier (a dataset's own definition says its own)
 EXTENT_LEVELS = ("england", "icb", "lad", "ward")
 GROUPINGS = {
     "imd_quintile": "national IMD 2025 quintile", "imd_decile": "national IMD 2025 decile",
@@ -67,25 +67,52 @@ def numeric_columns(store: Store) -> list[str]:
     return [name for name, kind in types.items() if kind in ("double", "float", "int64", "int32") and name != "bbox"]
 
 
-def publish_counts(frame: pd.DataFrame, rule) -> pd.DataFrame:
+def _lsoa_values(frame: pd.DataFrame, definition: IndicatorDefinition) -> pd.DataFrame:
+    """``value``, ``lower``, ``upper`` of each LSOA from its ``count`` and ``person_years`` (rates:
+    per the multiplier per year, PHE's Poisson limits) or ``population`` (proportions: %, Wilson)."""
+    frame[["value", "lower", "upper"]] = np.nan
+    base = "population" if definition.measure_type == "proportion" else "person_years"
+    count = frame["count"].to_numpy(float)
+    ok = (frame[base] > 0).to_numpy() & np.isfinite(count)
+    if definition.measure_type == "proportion":
+        ok &= count <= frame["population"].to_numpy(float)
+    if ok.any():
+        compute = proportion if definition.measure_type == "proportion" else crude_rate
+        r = compute(count[ok], frame.loc[ok, base].to_numpy(float), definition.multiplier)
+        frame.loc[ok, "value"], frame.loc[ok, "lower"], frame.loc[ok, "upper"] = r["value"], r["lower"], r["upper"]
+    return frame
+
+
+def dataset_definition(dataset) -> tuple[IndicatorDefinition, float, bool]:
+    """A dataset's definition, the years its data covers and whether it supplies its denominator."""
+    counts = dataset.counts()
+    definition = definition_of(dataset.meta, "age_band" in counts.columns)
+    years, _ = years_of_data(dataset.meta, counts, definition)
+    return definition, years, "denominator" in counts.columns
+
+
+def publish_counts(frame: pd.DataFrame, rule, definition: IndicatorDefinition | None = None, years: float = 1.0,
+                   supplied: bool = False) -> pd.DataFrame:
     """A dataset's LSOA rows as they may be published (:mod:`geo.rates.disclosure`): counts
-    suppressed or rounded by ``rule``, ``suppressed`` flagging the hidden ones, and the rate and its
-    limits computed from the published count (none where it is hidden), so that rate x population
-    gives back only the published count."""
+    suppressed or rounded by ``rule`` (a supplied denominator too), ``suppressed`` flagging the
+    hidden ones, and the value and its limits computed from the published count (none where it is
+    hidden), so that value x population gives back only the published count."""
     from geo.rates.disclosure import protect_counts, suppressed
 
+    definition = definition or IndicatorDefinition()
     frame = frame.copy()
     raw = frame["count"].to_numpy(dtype=float)
     hide = suppressed(raw, rule)
     published = protect_counts(raw, rule)
-    frame["count"] = published
+    if supplied:
+        den = frame["population"].to_numpy(float)
+        hide |= suppressed(den, rule)
+        frame["population"] = protect_counts(den, rule)
+        frame["person_years"] = frame["population"] * years
+        published = np.where(hide, np.nan, np.minimum(published, frame["population"].to_numpy(float)))
+    frame["count"] = np.where(hide, np.nan, published)
     frame["suppressed"] = hide
-    frame[["value", "lower", "upper"]] = np.nan
-    ok = (frame["population"] > 0).to_numpy() & ~hide & np.isfinite(published)
-    if ok.any():
-        r = crude_rate(published[ok], frame.loc[ok, "population"].to_numpy(float), RATE_PER)
-        frame.loc[ok, "value"], frame.loc[ok, "lower"], frame.loc[ok, "upper"] = r["value"], r["lower"], r["upper"]
-    return frame
+    return _lsoa_values(frame, definition)
 
 
 def indicator_values(store: Store, indicator: str, extent: Extent, geometry: bool = False,
@@ -111,22 +138,30 @@ def indicator_values(store: Store, indicator: str, extent: Extent, geometry: boo
         if dataset.kind != "lsoa":
             raise AnalysisError(f"dataset {indicator!r} holds GP practice values, not LSOA counts")
         frame = store.lsoas(columns=base, geometry=geometry, **extent.filters())
-        counts = rates(dataset, store, keep=(), **extent.filters()).set_index("lsoa21cd")
+        definition, years, supplied = dataset_definition(dataset)
+        ages_cut = "age_band" in dataset.counts().columns and not definition.all_ages and not supplied
+        counts = rates(dataset, store, keep=("age_band",) if ages_cut else (), **extent.filters())
+        if ages_cut:  # only the events of age bands that reach into the definition's ages
+            hi = np.where(counts["age_hi"] < 0, 200, counts["age_hi"])
+            inside = (hi >= definition.age_lo) & (counts["age_lo"] <= (definition.age_hi if definition.age_hi
+                                                                        is not None else 200))
+            counts = counts[inside]
+        counts = counts.groupby("lsoa21cd")[["count", "population"]].sum(min_count=1)
         frame["count"] = frame["lsoa21cd"].map(counts["count"]).fillna(0.0)
-        frame["population"] = frame["lsoa21cd"].map(counts["population"])
-        pop = store.population_by_age(**extent.filters()).set_index("lsoa21cd")["population_mid2020"]
-        frame["population"] = frame["population"].fillna(frame["lsoa21cd"].map(pop))
-        ok = frame["population"] > 0
-        frame["value"] = np.nan
-        frame["lower"] = np.nan
-        frame["upper"] = np.nan
-        if ok.any():
-            r = crude_rate(frame.loc[ok, "count"], frame.loc[ok, "population"], RATE_PER)
-            frame.loc[ok, "value"], frame.loc[ok, "lower"], frame.loc[ok, "upper"] = r["value"], r["lower"], r["upper"]
+        if supplied:
+            frame["population"] = frame["lsoa21cd"].map(counts["population"])
+        else:  # residents of the definition's ages (ONS single years), whoever had events
+            pop = store.population_by_age(**extent.filters()).set_index("lsoa21cd")
+            top = definition.age_hi if definition.age_hi is not None else 90
+            ages = [c for c in pop.columns if c.startswith("age_")]  # age_0 .. age_89, age_90_plus
+            single = ages[definition.age_lo:min(top, 90) + 1]
+            frame["population"] = frame["lsoa21cd"].map(pop[single].astype(float).sum(axis=1))
+        frame["person_years"] = frame["population"] * (years if definition.measure_type == "rate" else 1.0)
+        frame = _lsoa_values(frame, definition)
         if published:
             from geo.rates.disclosure import Rule
 
-            frame = publish_counts(frame, Rule.from_meta(dataset.meta))
+            frame = publish_counts(frame, Rule.from_meta(dataset.meta), definition, years, supplied)
     if frame.empty:
         raise AnalysisError(f"no LSOAs in {extent.level} {extent.code}")
     return frame.sort_values("lsoa21cd").reset_index(drop=True)
@@ -281,7 +316,8 @@ def analyse(store: Store, indicator: str, extent: Extent, statistic: str, option
     if statistic == "bivariate-classes":
         return bivariate(store, indicator, extent, o.deprivation, o.n_classes or 3, o.scheme or "pink-blue",
                          published=True)
-    return by_group(store, indicator, extent, o.grouping)
+    raise AnalysisError("by-group tables are published from disclosure-controlled cells: use "
+                        "geo.views.map_table.group_table (what `gapmap analyse --stat by-group` prints)")
 
 
 def classes(store: Store, indicator: str, extent: Extent, scheme: str = "quantiles", k: int = 5,
@@ -311,105 +347,3 @@ def bivariate(store: Store, indicator: str, extent: Extent, deprivation: str = "
                         "deprivation_values": b.deprivation_values, "colours": b.colours, "n": n, "scheme": scheme,
                         "synthetic": is_synthetic(store, indicator)})
     return frame
-
-
-def by_group(store: Store, dataset_name: str, extent: Extent, grouping: str = "imd_quintile",
-             per: int = 100_000, confidence: float = 0.95) -> pd.DataFrame:
-    """Rates of a dataset by deprivation quantile, ethnic group, ward or LAD.
-
-    For each group: ``count`` (events), ``population`` (the WHOLE population of the group within
-    the extent: every LSOA of the group, every age band, whether or not it had events; see
-    :func:`geo.store.datasets.rates`), the crude rate per ``per`` with PHE's Poisson limits
-    (``crude_rate``, ``crude_lower``, ``crude_upper``) and, where the data has age bands on the
-    ESP 2013 boundaries, the directly standardised rate (``dsr``, ``dsr_lower``, ``dsr_upper``:
-    ESP 2013 over the 19 bands, Dobson limits, none from fewer than 10 events). An age band with
-    no residents in a group (possible in a small ward) has no rate and is left out of that group's
-    DSR, whose weights are then those of the bands that remain (``dsr_note`` says so). Events of a
-    group with no known population (unknown ethnicity) have no rate: their count is in
-    ``attrs["events_without_denominator"]`` (after disclosure control), not in the table.
-
-    Events are counted as independent (Poisson): where one person can be counted many times
-    (repeat attenders), the limits are too narrow; see ``attrs["events_note"]``.
-    """
-    if grouping not in GROUPINGS:
-        raise AnalysisError(f"unknown grouping {grouping!r}; choose one of {', '.join(GROUPINGS)}")
-    try:
-        dataset = DatasetStore(store).get(dataset_name)
-    except DatasetError as exc:
-        raise AnalysisError(f"by-group needs an ingested dataset as INDICATOR: {exc}") from None
-    meta = dataset.meta
-    if dataset.kind != "lsoa":
-        raise AnalysisError(f"dataset {dataset_name!r} holds GP practice values, not LSOA counts")
-    columns = dataset.counts().columns
-    lsoas = store.lsoas(geometry=False, columns=["lsoa21cd", *[g for g in GROUPINGS if g != "ethnic_group"]],
-                        **extent.filters())
-    has_age = "age_band" in columns
-    if grouping == "ethnic_group":
-        if "ethnic_group" not in columns:
-            raise AnalysisError(f"dataset {dataset_name!r} has no ethnic group breakdown (ingest with --by ethnic_group)")
-        counts = rates(dataset, store, keep=("ethnic_group",), **extent.filters())
-        counts = counts.rename(columns={"ethnic_group": "group"})
-        has_age = False  # no population by ethnic group and age band
-    else:
-        keep = ("age_band",) if has_age else ()
-        counts = rates(dataset, store, keep=keep, **extent.filters())
-        counts["group"] = counts["lsoa21cd"].map(lsoas.set_index("lsoa21cd")[grouping])
-    counts = counts[counts["group"].notna()]
-    known = counts[counts["population"].notna()]
-    totals = counts.groupby("group", sort=True)["count"].sum()
-    sums = known.groupby("group", sort=True)[["count", "population"]].sum().reindex(totals.index)
-    with_rate = sums["population"].fillna(0) > 0
-    no_denominator = {str(g): float(c) for g, c in totals[~with_rate & (totals > 0)].items()}
-    sums = sums[with_rate]
-    out = pd.DataFrame({"group": sums.index, "count": sums["count"].to_numpy(float),
-                        "population": sums["population"].to_numpy(float)})
-    if len(out):
-        r = crude_rate(out["count"], out["population"], per, confidence)
-        out["crude_rate"], out["crude_lower"], out["crude_upper"] = r["value"], r["lower"], r["upper"]
-    if has_age and len(out):
-        bands = known.groupby(["group", "age_lo", "age_hi"], sort=True).agg(
-            count=("count", "sum"), population=("population", "sum"), esp_weight=("esp_weight", "first"))
-        weights = bands.reset_index().drop_duplicates(["age_lo", "age_hi"]).set_index(["age_lo", "age_hi"])[
-            "esp_weight"].sort_index()
-        if weights.notna().all() and len(weights):
-            x = bands["count"].unstack(["age_lo", "age_hi"]).reindex(index=out["group"], columns=weights.index)
-            n = bands["population"].unstack(["age_lo", "age_hi"]).reindex(index=out["group"], columns=weights.index)
-            d = dsr_many(x.to_numpy(float), n.to_numpy(float), weights.to_numpy(float), per, confidence)
-            out["dsr"], out["dsr_lower"], out["dsr_upper"] = d["value"], d["lower"], d["upper"]
-            left_out = d["bands_left_out"]
-            if (left_out > 0).any():
-                out["dsr_note"] = [f"{k} age band(s) with no residents left out of the standard population" if k
-                                   else None for k in left_out]
-    if len(out):  # tables of activity pass disclosure control as every export does
-        from geo.rates.disclosure import Rule, protect_table
-
-        rule = Rule.from_meta(meta)
-        out = protect_table(out, "count", [c for c in ("crude_rate", "crude_lower", "crude_upper", "dsr",
-                                                        "dsr_lower", "dsr_upper") if c in out], rule)
-    if no_denominator:
-        from geo.rates.disclosure import Rule, protect_counts
-
-        shown = protect_counts(np.array(list(no_denominator.values())), Rule.from_meta(meta))
-        out.attrs["events_without_denominator"] = {
-            g: (None if np.isnan(c) else float(c)) for g, c in zip(no_denominator, shown)}
-    out.attrs.update({"dataset": dataset_name, "measure": meta.get("measure"), "grouping": GROUPINGS[grouping],
-                      "per": per, "synthetic": meta.get("synthetic", False),
-                      "higher_is_worse": meta.get("higher_is_worse", True),
-                      "denominator": "the whole population of each group within the extent "
-                                     f"({counts['population_source'].iloc[0] if len(counts) else 'none'})",
-                      "events_note": EVENTS_NOTE})
-    if grouping.startswith("imd_quintile") and len(out) == 5 and out["crude_rate"].notna().all():
-        value = "dsr" if "dsr" in out and out["dsr"].notna().all() else "crude_rate"
-        lower, upper = ("dsr_lower", "dsr_upper") if value == "dsr" else ("crude_lower", "crude_upper")
-        # PHE simulate rates on the log scale, which needs every lower limit above 0; a quintile with
-        # no events (sparse data) has a lower limit of 0, so its limits are then taken as normal
-        log_scale = bool((out[lower] > 0).all())
-        s = gapmap_sii(out["population"], out[value], meta.get("higher_is_worse", True),
-                       value_type=1 if log_scale else 0, lower_cl=out[lower], upper_cl=out[upper], repetitions=10_000)
-        out.attrs["sii"] = {k: v for k, v in s.items() if not k.startswith("intercept")}
-        out.attrs["sii"]["of"] = value
-        out.attrs["sii"]["simulation"] = ("rates simulated on the log scale (PHE)" if log_scale else
-                                          "a quintile has a lower limit of 0, so rates were simulated on their "
-                                          "own scale (normal) from their 95% limits")
-        out.attrs["gap"] = gap_and_ratio(out.set_index("group")[value], meta.get("higher_is_worse", True))
-    return out

@@ -68,7 +68,7 @@ from geo import ATTRIBUTION
 from geo.errors import Unavailable
 from geo.views import analysis
 from geo.stats.classify import Classes, classify
-from geo.rates.disclosure import Rule, protect_counts, protect_group_counts, suppressed
+from geo.rates.disclosure import Rule
 from geo.store.folder import Store
 
 LICENCE = "Open Government Licence v3.0"
@@ -343,8 +343,9 @@ def _values(store: Store, indicator: str, extent: analysis.Extent, dataset: Load
     if dataset is None:
         return frame, None, None
     rule = Rule.from_meta(dataset.meta)
-    raw = frame["count"].to_numpy(dtype=float)  # kept apart, for the secondary suppression of group totals
-    return analysis.publish_counts(frame, rule), raw, rule
+    raw = frame["count"].to_numpy(dtype=float)  # kept apart, never published
+    definition, years, supplied = analysis.dataset_definition(dataset)
+    return analysis.publish_counts(frame, rule, definition, years, supplied), raw, rule
 
 
 def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dataset: LoadedDataset | None,
@@ -360,7 +361,9 @@ def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dat
     if dataset is not None:
         info = dataset.meta
         hidden = int(frame["suppressed"].sum())
-        meta.update({"measure": info.get("measure"), "unit": f"per {analysis.RATE_PER:,} residents",
+        definition, years, _ = analysis.dataset_definition(dataset)
+        meta.update({"measure": info.get("measure"), "unit": definition.unit, "indicator_definition": definition.describe(),
+                     "years": years,
                      "period": (info.get("report") or {}).get("date_range"), "disclosure": rule.describe(),
                      "suppressed": f"{hidden} of {len(frame)} LSOAs have a suppressed count: they are treated as "
                                    f"no data for the classes and every statistic",
@@ -528,70 +531,36 @@ def _other_statistic(stat, frame, base, values, w, permutations, seed, method):
     raise MapTableError(f"unknown statistic {stat!r}: local-moran, gi-star, bivariate or moran")
 
 
-# ---- totals over groups of LSOAs, with secondary suppression ------------------------------------
-GROUP_RATE_PER = 100_000
-
-
-def group_table(store: Store, indicator: str, extent: analysis.Extent, grouping: str,
-                per: int = GROUP_RATE_PER) -> pd.DataFrame:
-    """Counts and rates of a dataset by ``grouping`` (ward24cd, lad24cd, imd_quintile, ...,
-    ethnic_group) as :func:`geo.views.analysis.by_group` computes them, published under disclosure
-    control: group totals rounded, hidden where the rule or the secondary/complementary rules of
-    :func:`geo.rates.disclosure.protect_group_counts` say, the crude rate and its interval from the
-    published count, DSRs hidden with the count, the SII only where no quintile is hidden."""
-    from geo.rates.confidence_intervals import crude_rate
-    from geo.store.datasets import rates
+# ---- totals over groups of LSOAs: the one group path -----------------------------------------
+def group_table(store: Store, indicator: str, extent: analysis.Extent, grouping: str, confidence: float = 0.95,
+                period: str | None = None, known_ethnicity_only: bool = False) -> pd.DataFrame:
+    """Counts, rates or proportions of a dataset by ``grouping`` (ward24cd, lad24cd, imd_quintile,
+    ..., ethnic_group, age_band, sex, extent), published from disclosure-controlled cells by
+    :func:`geo.views.group_statistics.group_table` (which every consumer reaches through here),
+    for the dataset version read once for the request; cached per store build and dataset
+    version. Returns a copy the caller may change."""
+    from geo.views import group_statistics
 
     store = pinned(store)
-    layer = statistics_layer(store, indicator, extent)
-    if layer.dataset is None:
+    extent.filters()
+    if indicator in analysis.numeric_columns(store):
         raise MapTableError(f"{indicator!r} is not an activity dataset: it has no counts to total")
-    for attempt in range(5):
-        try:
-            out = analysis.by_group(store, indicator, extent, grouping, per=per)
-            break
-        except FileNotFoundError:  # the dataset replaced while it was read
-            time.sleep(0.05 * (attempt + 1))
-    else:
-        raise MapTableError(f"dataset {indicator!r} is being replaced; try again in a moment")
-    if out.empty:
-        return out
-    frame = layer.frame
-    if grouping == "ethnic_group":
-        raw = rates(layer.dataset, store, keep=("ethnic_group",), **extent.filters())
-        raw_totals = raw.groupby("ethnic_group")["count"].sum()
-        hidden_members = None
-    else:
-        groups = frame[grouping] if grouping in frame else frame["lsoa21cd"].map(
-            store.lsoas(geometry=False, columns=["lsoa21cd", grouping], **extent.filters())
-            .set_index("lsoa21cd")[grouping])
-        raw_totals = pd.Series(layer.raw_count, index=frame.index).groupby(groups.to_numpy()).sum()
-        hidden = np.where(frame["suppressed"].to_numpy(bool), layer.raw_count, 0.0)
-        hidden_members = pd.Series(hidden, index=frame.index).groupby(groups.to_numpy()).sum()
-    totals = out["group"].map(raw_totals).fillna(0.0).to_numpy(float)
-    members = out["group"].map(hidden_members).fillna(0.0).to_numpy(float) if hidden_members is not None else None
-    published, hide = protect_group_counts(totals, members, layer.rule)
-    out = out.copy()
-    out["count"] = published
-    per = out.attrs.get("per", per)
-    for column in ("crude_rate", "crude_lower", "crude_upper"):
-        out[column] = np.nan
-    ok = ~hide & (out["population"].to_numpy(float) > 0)
-    if ok.any():
-        r = crude_rate(published[ok], out.loc[ok, "population"].to_numpy(float), per)
-        out.loc[ok, "crude_rate"], out.loc[ok, "crude_lower"], out.loc[ok, "crude_upper"] = (
-            r["value"], r["lower"], r["upper"])
-    for column in ("dsr", "dsr_lower", "dsr_upper"):
-        if column in out:
-            out.loc[hide, column] = np.nan
-    out["suppressed"] = hide
-    if hide.any():
-        out.attrs.pop("sii", None)
-        out.attrs.pop("gap", None)
-        out.attrs["note"] = (f"{int(hide.sum())} group total(s) hidden so that no suppressed count can be found "
-                             f"by subtraction; no SII where a group is hidden")
-    out.attrs["disclosure"] = layer.rule.describe()
-    return out
+    version = dataset_version(store, indicator)
+    if version is None:
+        raise MapTableError(f"{indicator!r} is not an activity dataset: it has no counts to total")
+    key = ("groups", store.identity, store.build_id(), version, indicator, extent.level, extent.code, grouping,
+           float(confidence), period, bool(known_ethnicity_only))
+
+    def compute():
+        dataset = load_dataset(store, indicator)
+        if dataset is None:
+            raise MapTableError(f"{indicator!r} is not an activity dataset: it has no counts to total")
+        if dataset.kind != "lsoa":
+            raise MapTableError(f"dataset {indicator!r} holds values per GP practice, not counts per LSOA")
+        return group_statistics.group_table(store, dataset, extent, grouping, confidence, period,
+                                            known_ethnicity_only)
+
+    return TABLE_CACHE.get(key, compute, frame_bytes).copy()
 
 
 # ---- geometry, simplified per level and cached ---------------------------------------------------

@@ -44,24 +44,20 @@ are suppressed by disclosure control have no rate and no comparison.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from geo.views import analysis
+from geo.views import map_table
 from geo.rates import funnel
 from geo.views.analysis import AnalysisError, Extent
-from geo.rates.confidence_intervals import crude_rate, proportion
-from geo.store.datasets import DatasetStore, rates
-from geo.rates.disclosure import Rule, protect_counts, protect_table
+from geo.rates.confidence_intervals import proportion
+from geo.store.datasets import DatasetStore
+from geo.rates.disclosure import Rule
+from geo.sources.indicator_definitions import IndicatorDefinition
 from geo.sources.nhs_indicators import catalogue
-from geo.rates.standardised_rates import dsr
 from geo.store.folder import Store
 from geo.views.indicator_datasets import attached
 
@@ -111,6 +107,14 @@ class Section:
     notes: list[str] = field(default_factory=list)
     rate_column: str = "crude_rate"
     disclosure: str = ""
+    definition: IndicatorDefinition | None = None
+    unit: str = "per 100,000 residents per year"
+    headline: str = "crude rate"
+    years_note: str = ""
+
+    @property
+    def is_proportion(self) -> bool:
+        return self.definition is not None and self.definition.measure_type == "proportion"
 
     @property
     def has_data(self) -> bool:
@@ -175,15 +179,6 @@ class ReadOnceStore(Store):
                           lambda: super(ReadOnceStore, self).population_by_age(icb=icb, lad=lad, ward=ward))
 
 
-@contextmanager
-def overlay(store: Store):
-    """A throwaway store that reads ``store``'s build but keeps its own datasets: the statement puts
-    subsets of a dataset (one period) there, to run :func:`geo.views.analysis.by_group` on them unchanged."""
-    with tempfile.TemporaryDirectory(prefix="gapmap-statement-") as tmp:
-        os.symlink(store.path, Path(tmp) / "current")
-        yield ReadOnceStore(tmp, getattr(store, "_memo", None))
-
-
 def compare(lower, upper, benchmark) -> str | None:
     """'higher', 'lower' or 'similar' against the benchmark; None where the interval is missing."""
     if lower is None or upper is None or benchmark is None:
@@ -198,61 +193,38 @@ def compare(lower, upper, benchmark) -> str | None:
 
 
 def value_columns(table: pd.DataFrame) -> tuple[str, str, str]:
-    """The rate by_group's SII uses: the DSR where every row has one, else the crude rate."""
-    if "dsr" in table and len(table) and table["dsr"].notna().all():
-        return "dsr", "dsr_lower", "dsr_upper"
-    return "crude_rate", "crude_lower", "crude_upper"
+    """The headline columns of a published group table: the definition's own measure (crude rate,
+    DSR or percentage) with its 95% limits."""
+    return "value", "lower", "upper"
 
 
-def extent_total(store: Store, dataset_name: str, extent: Extent, per: int = PER) -> dict:
-    """The extent as a whole, computed as :func:`geo.views.analysis.by_group` computes one group: counts
-    and populations from :func:`geo.store.datasets.rates`, PHE's crude rate and the DSR where the data has
-    age bands. The count is returned before and after disclosure control (``count_raw`` is used
-    only as the funnel's baseline and is never shown)."""
-    dataset = DatasetStore(store).get(dataset_name)
-    has_age = "age_band" in dataset.counts().columns
-    counts = rates(dataset, store, keep=("age_band",) if has_age else (), **extent.filters())
-    known = counts[counts["population"].notna()]
-    count, pop = float(known["count"].sum()), float(known["population"].sum())
-    rule = Rule.from_meta(dataset.meta)
-    out = {"count_raw": count, "count": float(protect_counts([count], rule)[0]), "population": pop}
-    if pop <= 0:
-        return out
-    r = crude_rate([count], [pop], per)
-    out.update({"crude_rate": r["value"][0], "crude_lower": r["lower"][0], "crude_upper": r["upper"][0]})
-    if has_age:
-        bands = known.groupby(["age_lo", "age_hi"], sort=True)[["count", "population", "esp_weight"]].agg(
-            {"count": "sum", "population": "sum", "esp_weight": "first"})
-        bands = bands[bands["population"] > 0]
-        if len(bands) and bands["esp_weight"].notna().all():
-            d = dsr(bands["count"], bands["population"], bands["esp_weight"], per)
-            out.update({"dsr": d["value"], "dsr_lower": d["lower"], "dsr_upper": d["upper"]})
-    if np.isnan(out["count"]):  # the whole extent's count is suppressed: no rate either
-        for k in ("crude_rate", "crude_lower", "crude_upper", "dsr", "dsr_lower", "dsr_upper"):
-            out.pop(k, None)
-    return out
+def _row(table: pd.DataFrame) -> dict:
+    """The single row of an ``extent`` table as a dict (empty when hidden or missing)."""
+    if table is None or not len(table):
+        return {}
+    row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in table.iloc[0].to_dict().items()}
+    return {k: v for k, v in row.items() if v is not None}
 
 
-def ethnic_total(store: Store, dataset_name: str, extent: Extent, per: int = PER) -> dict:
-    """The benchmark for rates by ethnic group: events of a known ethnic group over all residents
-    of those groups (the denominators :func:`geo.views.analysis.by_group` uses by ethnic group)."""
-    dataset = DatasetStore(store).get(dataset_name)
-    counts = rates(dataset, store, keep=("ethnic_group",), **extent.filters())
-    known = counts[counts["population"].notna()]
-    count, pop = float(known["count"].sum()), float(known.groupby("ethnic_group")["population"].sum().sum())
-    out = {"count_raw": count, "population": pop}
-    if pop > 0:
-        r = crude_rate([count], [pop], per)
-        out.update({"crude_rate": r["value"][0], "crude_lower": r["lower"][0], "crude_upper": r["upper"][0]})
-    return out
+def extent_total(store: Store, dataset_name: str, extent: Extent) -> dict:
+    """The extent as a whole: one group of the published group table (its count, population and
+    headline value with limits, computed from published cells as every group is)."""
+    return _row(map_table.group_table(store, dataset_name, extent, "extent"))
 
 
-def _with_comparison(table: pd.DataFrame, total: dict, value: str = "crude_rate") -> pd.DataFrame:
-    lower, upper = ("dsr_lower", "dsr_upper") if value == "dsr" else ("crude_lower", "crude_upper")
+def ethnic_total(store: Store, dataset_name: str, extent: Extent) -> dict:
+    """The benchmark of the rates by ethnic group: the events of a known ethnic group over the
+    residents of those groups, on the same basis as the rates by ethnic group."""
+    return _row(map_table.group_table(store, dataset_name, extent, "extent", known_ethnicity_only=True))
+
+
+def _with_comparison(table: pd.DataFrame, total: dict) -> pd.DataFrame:
+    """Each group against the extent's own figure of the same kind (crude with crude, DSR with DSR)."""
+    value = table.attrs.get("value_column", "value")
     benchmark = total.get(value)
     table = table.copy()
-    table["compared"] = [compare(lo, hi, benchmark) for lo, hi in zip(table.get(lower, []), table.get(upper, []))] \
-        if lower in table else None
+    table["compared"] = [compare(lo, hi, benchmark) for lo, hi in zip(table["lower"], table["upper"])] \
+        if "lower" in table else None
     table.attrs["compared_with"] = value
     return table
 
@@ -268,13 +240,16 @@ def _group_names(grouping: str, table: pd.DataFrame, store: Store, extent: Exten
         names = store.lsoas(geometry=False, columns=["lad24cd", "lad24nm"], **extent.filters())
         lookup = names.drop_duplicates("lad24cd").set_index("lad24cd")["lad24nm"]
         return [str(lookup.get(g, g)) for g in table["group"]]
+    if grouping == "age_band":
+        return [f"aged {g}" for g in table["group"]]
     return [str(g).replace("_", " ").capitalize() for g in table["group"]]
 
 
-def grouped(store: Store, dataset_name: str, extent: Extent, grouping: str, per: int = PER,
-            confidence: float = 0.95) -> pd.DataFrame:
-    """by_group's table, with a ``name`` column for people to read."""
-    table = analysis.by_group(store, dataset_name, extent, grouping, per=per, confidence=confidence)
+def grouped(store: Store, dataset_name: str, extent: Extent, grouping: str, confidence: float = 0.95,
+            period: str | None = None) -> pd.DataFrame:
+    """The published group table (:func:`geo.views.map_table.group_table`), with a ``name``
+    column for people to read."""
+    table = map_table.group_table(store, dataset_name, extent, grouping, confidence, period)
     if len(table):
         table.insert(1, "name", _group_names(grouping, table, store, extent))
     return table
@@ -282,38 +257,31 @@ def grouped(store: Store, dataset_name: str, extent: Extent, grouping: str, per:
 
 # ---- the parts of a section ------------------------------------------------------------------
 
-def age_table(store: Store, dataset_name: str, extent: Extent, per: int = PER) -> pd.DataFrame:
-    """Crude rate by age band over the extent (each band's own population), disclosure applied; only
-    the age bands in which the dataset has events anywhere (in or out of the extent)."""
-    dataset = DatasetStore(store).get(dataset_name)
-    counts = rates(dataset, store, keep=("age_band",), **extent.filters())
-    counts = counts[counts["population"].notna()]
-    bands = counts.groupby(["age_lo", "age_hi", "age_band"], sort=True)[["count", "population"]].sum().reset_index()
-    # only the bands the data has events in anywhere: an indicator of under-18s says nothing of adults
-    raw = dataset.counts()
-    with_events = set(raw.loc[raw["count"] > 0, "age_band"].astype(str))
-    bands = bands[(bands["population"] > 0) & bands["age_band"].astype(str).isin(with_events)]
-    r = crude_rate(bands["count"], bands["population"], per) if len(bands) else {"value": [], "lower": [],
-                                                                                  "upper": []}
-    out = pd.DataFrame({"group": bands["age_band"].to_numpy(), "name": bands["age_band"].to_numpy(),
-                        "count": bands["count"].to_numpy(float), "population": bands["population"].to_numpy(float),
-                        "crude_rate": r["value"], "crude_lower": r["lower"], "crude_upper": r["upper"]})
-    return protect_table(out, "count", ["crude_rate", "crude_lower", "crude_upper"], Rule.from_meta(dataset.meta))
+def age_table(store: Store, dataset_name: str, extent: Extent) -> pd.DataFrame:
+    """The headline by age band (bands cut at the indicator's ages; each band's own residents),
+    published like every group; only the bands in which the dataset has events anywhere."""
+    table = grouped(store, dataset_name, extent, "age_band")
+    raw = DatasetStore(store).get(dataset_name).counts()
+    with_events = raw.loc[raw["count"] > 0, ["age_lo", "age_hi"]].drop_duplicates()
+    lo = table["group"].map(lambda g: int(str(g).split("-")[0].rstrip("+")))
+    keep = [bool(((with_events["age_lo"] <= a + 4) & ((with_events["age_hi"] < 0) | (with_events["age_hi"] >= a)))
+                 .any()) for a in lo]
+    return table[keep].reset_index(drop=True)
 
 
 def sex_table(store: Store, dataset_name: str, extent: Extent) -> pd.DataFrame:
-    """Counts by sex (disclosure applied first) and each sex's share of the events, Wilson 95% limits.
-    No rate: there is no LSOA population by sex."""
-    dataset = DatasetStore(store).get(dataset_name)
-    counts = rates(dataset, store, keep=("sex",), **extent.filters())
-    raw = counts.groupby("sex", sort=True)["count"].sum()
-    shown = pd.Series(protect_counts(raw.to_numpy(float), Rule.from_meta(dataset.meta)), index=raw.index)
-    return _shares(shown, None)
+    """Published counts by sex and each sex's share of the events (Wilson 95% limits), with the
+    rate where the build holds a population by sex."""
+    table = map_table.group_table(store, dataset_name, extent, "sex")
+    shares = _shares(table.set_index("group")["count"], None)
+    if table["population"].notna().any():
+        shares = shares.merge(table[["group", "population", "value", "lower", "upper"]], on="group", how="left")
+    return shares
 
 
 def _shares(shown_counts: pd.Series, populations: pd.Series | None) -> pd.DataFrame:
-    """Share of the (disclosure-controlled) activity per group with Wilson 95% limits, and the
-    group's share of the population where there is one."""
+    """Share of the (published) activity per group with Wilson 95% limits, and the group's share
+    of the population where there is one."""
     total = float(np.nansum(shown_counts.to_numpy(float)))
     rows = []
     for group, count in shown_counts.items():
@@ -332,37 +300,30 @@ def _shares(shown_counts: pd.Series, populations: pd.Series | None) -> pd.DataFr
 
 
 def share_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Share of activity against share of population for a by_group table (counts already
-    disclosure-controlled; groups with no population left out)."""
+    """Share of activity against share of population for a published group table (groups with no
+    population left out)."""
     known = table[table["population"].notna()]
     out = _shares(known.set_index("group")["count"], known.set_index("group")["population"])
     out["name"] = known["name"].to_numpy()
     return out
 
 
-def trend_tables(store: Store, dataset_name: str, extent: Extent, per: int = PER):
-    """By_group by national quintile for each period, the SII per period and the test of its change."""
-    dataset = DatasetStore(store).get(dataset_name)
-    counts = dataset.counts()
+def trend_tables(store: Store, dataset_name: str, extent: Extent):
+    """The published table by national quintile for each period, the SII per period and the test
+    of its change."""
+    counts = DatasetStore(store).get(dataset_name).counts()
     if "period" not in counts:
         return None, None, None
-    periods = sorted(p for p in counts["period"].dropna().unique() if str(p))
+    periods = sorted(str(p) for p in counts["period"].dropna().unique() if str(p))
     if len(periods) < 2:
         return None, None, None
     frames, siis = [], []
-    with overlay(store) as over:
-        keep = [c for c in counts.columns if c != "period"]
-        for i, period in enumerate(periods):
-            subset = counts.loc[counts["period"] == period, keep]
-            name = f"{dataset_name[:50]}-period-{i}"
-            DatasetStore(over).save(name, {k: v for k, v in dataset.meta.items() if k != "name"},
-                                    pd.DataFrame(columns=["row", "column", "value", "reason", "used", "count"]),
-                                    counts=subset.reset_index(drop=True))
-            table = grouped(over, name, extent, "imd_quintile", per=per)
-            table.insert(0, "period", period)
-            frames.append(table)
-            s = table.attrs.get("sii")
-            siis.append({"period": period, **({k: v for k, v in s.items() if isinstance(v, (int, float))} if s else {})})
+    for period in periods:
+        table = grouped(store, dataset_name, extent, "imd_quintile", period=period)
+        table.insert(0, "period", period)
+        frames.append(table)
+        s = table.attrs.get("sii")
+        siis.append({"period": period, **({k: v for k, v in s.items() if isinstance(v, (int, float))} if s else {})})
     trend = pd.concat(frames, ignore_index=True)
     sii = pd.DataFrame(siis)
     test = None
@@ -382,36 +343,47 @@ def trend_tables(store: Store, dataset_name: str, extent: Extent, per: int = PER
     return trend, sii, test
 
 
-def funnel_tables(store: Store, dataset_name: str, extent: Extent, total: dict, per: int = PER):
-    """Wards and places against the extent's crude rate, PHE's funnel limits and significance."""
-    baseline = total.get("crude_rate")
-    if baseline is None or not total.get("population"):
+def funnel_tables(store: Store, dataset_name: str, extent: Extent, total: dict, definition: IndicatorDefinition,
+                  years: float):
+    """Wards and places against the extent's value with PHE's funnel limits and significance: the
+    Poisson funnel of rates (per year of data) or the proportion funnel, from published counts."""
+    baseline = total.get("value") if definition.measure_type == "proportion" else total.get("crude_rate")
+    if baseline is None or not total.get("population") or not total.get("count"):
         return None, None
+    per = definition.multiplier
     parts = []
     for grouping, kind in (("ward24cd", "ward"), ("lad24cd", "place")):
-        t95 = grouped(store, dataset_name, extent, grouping, per=per, confidence=0.95)
-        t = t95[["group", "name", "count", "population", "crude_rate", "crude_lower", "crude_upper"]].copy()
-        # the 99.8% limits by_group would give (same Poisson limits, at 99.8%), from its own rate and
-        # population rather than a second pass; suppressed rates stay missing
-        events = (t["crude_rate"] * t["population"] / per).round().to_numpy()
-        known = ~np.isnan(events) & (t["population"].to_numpy(float) > 0)
+        t95 = grouped(store, dataset_name, extent, grouping)
+        t = t95[["group", "name", "count", "population", "value", "lower", "upper"]].copy()
+        known = t["count"].notna().to_numpy() & (t["population"].to_numpy(float) > 0)
         lower, upper = np.full(len(t), np.nan), np.full(len(t), np.nan)
         if known.any():
-            lower[known], upper[known] = funnel.rate_limits(events[known], t["population"].to_numpy(float)[known],
-                                                            per, 0.998)
-        t["crude_lower_998"], t["crude_upper_998"] = lower, upper
+            if definition.measure_type == "proportion":
+                p = proportion(t["count"].to_numpy(float)[known], t["population"].to_numpy(float)[known], per, 0.998)
+                lower[known], upper[known] = p["lower"], p["upper"]
+            else:
+                lower[known], upper[known] = funnel.rate_limits(
+                    t["count"].to_numpy(float)[known], t["population"].to_numpy(float)[known] * years, per, 0.998)
+        t["lower_998"], t["upper_998"] = lower, upper
         t.insert(0, "kind", kind)
         parts.append(t)
     points = pd.concat(parts, ignore_index=True)
     points = points[points["population"].notna() & (points["population"] > 0)].reset_index(drop=True)
-    points["significance"] = funnel.significance(points["crude_lower"], points["crude_upper"],
-                                                 points["crude_lower_998"], points["crude_upper_998"], baseline)
-    average = total["count_raw"] / total["population"]
+    if definition.measure_type == "proportion":
+        average = total["count"] / total["population"]
+        points["significance"] = funnel.proportion_significance(points["count"], points["population"], average)
+        limits = funnel.proportion_limits(float(points.loc[points["kind"] == "ward", "population"].min()),
+                                          float(points["population"].max()), average, per)
+        return points, limits
+    points["significance"] = funnel.significance(points["lower"], points["upper"], points["lower_998"],
+                                                 points["upper_998"], baseline)
+    average = total["count"] / (total["population"] * years)
     if average <= 0:
         return points, None
     wards = points[points["kind"] == "ward"]
-    grid = funnel.event_grid(float(wards["population"].min()), float(points["population"].max()), average)
-    limits = funnel.limits_at(grid, average, per)
+    grid = funnel.event_grid(float(wards["population"].min()) * years, float(points["population"].max()) * years,
+                             average, years)
+    limits = funnel.limits_at(grid, average, per, years)
     return points, limits
 
 
@@ -435,8 +407,10 @@ def _interval(lo, hi, digits: int = 1) -> str:
 def findings(section: Section) -> list[dict]:
     """Plain-English findings from the section's numbers; each says the figure, interval and test."""
     out = []
-    per = f"per {section.per:,}"
-    kind = "age-standardised rate" if section.rate_column == "dsr" else "crude rate"
+    per = section.unit  # "per 100,000 residents aged 0-17 per year", "% of births with a recorded gestation"
+    pct = section.is_proportion and section.per == 100
+    unit = (lambda v: f"{v}%") if pct else (lambda v: f"{v} {per}")
+    kind = section.headline
     measure = section.measure or section.code
     worse = "higher" if section.higher_is_worse else "lower"
     q = section.quintiles
@@ -445,44 +419,46 @@ def findings(section: Section) -> list[dict]:
         q1, q5 = q[q["group"] == 1].iloc[0], q[q["group"] == 5].iloc[0]
         s = section.sii
         significant = s["sii_lower_95"] > 0 or s["sii_upper_95"] < 0
-        figures = (f"most deprived quintile {fmt(q1[v])} {per} ({_interval(q1[lo], q1[hi])}) against "
-                   f"{fmt(q5[v])} ({_interval(q5[lo], q5[hi])}) in the least deprived; ratio {fmt(section.gap['ratio'], 2)}")
+        points = " percentage points" if pct else f" {per}"
+        figures = (f"most deprived quintile {unit(fmt(q1[v]))} ({_interval(q1[lo], q1[hi])}) against "
+                   f"{unit(fmt(q5[v]))} ({_interval(q5[lo], q5[hi])}) in the least deprived; ratio "
+                   f"{fmt(section.gap['ratio'], 2)}")
         if significant and s["sii"] > 0:
             text = (f"People living in the most deprived areas had a significantly {worse} {kind} of {measure}: "
-                    f"{figures}. The slope index of inequality is {fmt(s['sii'])} {per} "
+                    f"{figures}. The slope index of inequality is {fmt(s['sii'])}{points} "
                     f"({_interval(s['sii_lower_95'], s['sii_upper_95'])}), above zero.")
         elif significant:
             text = (f"People living in the least deprived areas fared worse on {measure}: {figures}. The slope "
-                    f"index of inequality is {fmt(s['sii'])} {per} ({_interval(s['sii_lower_95'], s['sii_upper_95'])}), "
+                    f"index of inequality is {fmt(s['sii'])}{points} ({_interval(s['sii_lower_95'], s['sii_upper_95'])}), "
                     f"below zero.")
         else:
             text = (f"No significant gradient by deprivation in {measure}: {figures}. The slope index of inequality, "
-                    f"{fmt(s['sii'])} {per} ({_interval(s['sii_lower_95'], s['sii_upper_95'])}), includes zero.")
+                    f"{fmt(s['sii'])}{points} ({_interval(s['sii_lower_95'], s['sii_upper_95'])}), includes zero.")
         out.append({"topic": "deprivation", "text": text, "figure": s["sii"], "lower": s["sii_lower_95"],
                     "upper": s["sii_upper_95"], "basis": "SII by national IMD 2025 quintile (PHE method); "
                                                          "significant when its 95% interval excludes 0"})
-    icb = section.total
     for label, table, what in (("ethnic group", section.ethnic, "people of {} ethnicity"),
-                               ("age band", section.age, "people aged {}")):
+                               ("age band", section.age, "people {}")):
         if table is None or not len(table) or "compared" not in table:
             continue
         icb = section.ethnic_total if label == "ethnic group" else section.total
+        crude = "percentage" if section.is_proportion else "crude rate"
         for direction in ("higher", "lower"):
             hits = table[table["compared"] == direction]
             for r in hits.itertuples():
                 out.append({"topic": label, "text": (
-                    f"The crude rate of {measure} was significantly {direction} than the ICB as a whole "
-                    f"({fmt(icb.get('crude_rate'))} {per}{', all ages' if label == 'ethnic group' else ''}) for "
+                    f"The {crude} of {measure} was significantly {direction} than the ICB as a whole "
+                    f"({unit(fmt(icb.get('value')))}) for "
                     f"{what.format(r.name.lower() if label == 'ethnic group' else r.name)}: "
-                    f"{fmt(r.crude_rate)} {per} ({_interval(r.crude_lower, r.crude_upper)})."),
-                    "figure": r.crude_rate, "lower": r.crude_lower, "upper": r.crude_upper,
+                    f"{unit(fmt(r.value))} ({_interval(r.lower, r.upper)})."),
+                    "figure": r.value, "lower": r.lower, "upper": r.upper,
                     "basis": COMPARISON_METHOD})
         if not (table["compared"].isin(["higher", "lower"])).any() and table["compared"].notna().any():
-            out.append({"topic": label, "text": f"No {label} had a rate of {measure} significantly different from "
-                                                f"the ICB as a whole ({fmt(icb.get('crude_rate'))} {per}, "
-                                                f"{_interval(icb.get('crude_lower'), icb.get('crude_upper'))}).",
-                        "figure": icb.get("crude_rate"), "lower": icb.get("crude_lower"),
-                        "upper": icb.get("crude_upper"), "basis": COMPARISON_METHOD})
+            out.append({"topic": label, "text": f"No {label} had a {crude} of {measure} significantly different "
+                                                f"from the ICB as a whole ({unit(fmt(icb.get('value')))}, "
+                                                f"{_interval(icb.get('lower'), icb.get('upper'))}).",
+                        "figure": icb.get("value"), "lower": icb.get("lower"),
+                        "upper": icb.get("upper"), "basis": COMPARISON_METHOD})
     if section.shares is not None:
         for r in section.shares.itertuples():
             if getattr(r, "compared", None) in ("higher", "lower"):
@@ -498,7 +474,7 @@ def findings(section: Section) -> list[dict]:
             text = (f"The gap by deprivation {t['direction']} significantly between {t['first']} and {t['last']}: "
                     f"the SII went from {fmt(t['sii_first'])} to {fmt(t['sii_last'])} {per} (change "
                     f"{fmt(t['change'])}, {_interval(t['change_lower'], t['change_upper'])}, p = {t['p']:.3f}).")
-        else:
+        else:  # the same words whatever the unit
             text = (f"The gap by deprivation did not change significantly between {t['first']} and {t['last']}: "
                     f"the SII went from {fmt(t['sii_first'])} to {fmt(t['sii_last'])} {per} (change "
                     f"{fmt(t['change'])}, {_interval(t['change_lower'], t['change_upper'])}, p = {t['p']:.3f}).")
@@ -507,16 +483,20 @@ def findings(section: Section) -> list[dict]:
     points = section.funnel_points
     if points is not None and len(points):
         wards = points[points["kind"] == "ward"]
-        high = wards[wards["significance"] == funnel.SIGNIFICANCE[0]].sort_values("crude_rate", ascending=False)
+        high = wards[wards["significance"] == funnel.SIGNIFICANCE[0]].sort_values("value", ascending=False)
         low = wards[wards["significance"] == funnel.SIGNIFICANCE[4]]
-        names = ", ".join(f"{r.name} ({fmt(r.crude_rate)})" for r in high.head(5).itertuples())
+        names = ", ".join(f"{r.name} ({fmt(r.value)})" for r in high.head(5).itertuples())
         total = section.total
-        text = (f"{len(high)} of {len(wards)} wards had a crude rate above the ICB's {fmt(total.get('crude_rate'))} "
-                f"{per} ({_interval(total.get('crude_lower'), total.get('crude_upper'))}) beyond the 99.8% funnel limit" + (f", highest {names}" if len(high) else "") +
+        crude = "percentage" if section.is_proportion else "crude rate"
+        benchmark = total.get("value") if section.is_proportion else total.get("crude_rate")
+        low_, high_ = ((total.get("lower"), total.get("upper")) if section.is_proportion else
+                       (total.get("crude_lower"), total.get("crude_upper")))
+        text = (f"{len(high)} of {len(wards)} wards had a {crude} above the ICB's {unit(fmt(benchmark))} "
+                f"({_interval(low_, high_)}) beyond the 99.8% funnel limit" + (f", highest {names}" if len(high) else "") +
                 f"; {len(low)} were below it.")
-        out.append({"topic": "funnel", "text": text, "figure": section.total.get("crude_rate"), "lower": section.total.get("crude_lower"),
-                    "upper": section.total.get("crude_upper"),
-                    "basis": "PHE funnel plot (PHEindicatormethods): 99.8% limits around the ICB rate"})
+        out.append({"topic": "funnel", "text": text, "figure": benchmark, "lower": low_, "upper": high_,
+                    "basis": "PHE funnel plot (PHEindicatormethods): 99.8% limits around the ICB's "
+                             + ("proportion (binomial, Wilson)" if section.is_proportion else "rate (Poisson)")})
     return out
 
 
@@ -544,6 +524,7 @@ def build_section(store: Store, code: str, domain: str, wording: str, metas: lis
         return section
     meta = usable[0]
     name = meta["name"]
+    columns = set(DatasetStore(store).get(name).counts().columns)
     section.dataset = name
     section.measure = meta.get("measure") or name
     section.synthetic = bool(meta.get("synthetic"))
@@ -551,40 +532,54 @@ def build_section(store: Store, code: str, domain: str, wording: str, metas: lis
     section.disclosure = Rule.from_meta(meta).describe()
     if len(usable) > 1:
         section.notes.append(f"Using {name}, the newest of the datasets attached ({', '.join(section.datasets)}).")
-    columns = set(DatasetStore(store).get(name).counts().columns)
-    section.total = extent_total(store, name, extent, section.per)
-    section.quintiles = grouped(store, name, extent, "imd_quintile", section.per)
-    v, _, _ = value_columns(section.quintiles)
-    section.rate_column = v
-    section.sii = section.quintiles.attrs.get("sii")
-    section.gap = section.quintiles.attrs.get("gap")
+    try:
+        quintiles = grouped(store, name, extent, "imd_quintile")
+    except AnalysisError as exc:  # e.g. a proportion without its denominator: said, not computed
+        section.dataset = None
+        section.notes.append(f"{name} cannot be reported as this indicator: {exc}")
+        return section
+    definition = IndicatorDefinition.from_meta({"definition": quintiles.attrs["definition"]})
+    section.definition, section.per = definition, definition.multiplier
+    section.unit, section.headline = quintiles.attrs["unit"], quintiles.attrs["headline"]
+    section.years_note = quintiles.attrs.get("years_note", "")
+    section.rate_column = quintiles.attrs.get("value_column", "value")
+    section.notes.append(f"Definition: {definition.describe()}.")
+    if definition.measure_type == "rate":
+        section.notes.append(f"Period: {section.years_note}; rates are per year.")
+    section.notes += quintiles.attrs.get("notes", [])
+    section.total = extent_total(store, name, extent)
+    section.sii = quintiles.attrs.get("sii")
+    section.gap = quintiles.attrs.get("gap")
     if section.sii is None:
-        section.notes.append("No SII: it needs a rate in every national quintile (none suppressed).")
-    section.quintiles = _with_comparison(section.quintiles, section.total, v)
+        section.notes.append("No SII: it needs a published value in every national quintile (none hidden).")
+    section.quintiles = _with_comparison(quintiles, section.total)
     if extent.level in ("icb", "lad"):
-        local = f"imd_quintile_in_{extent.level}"
-        local_table = grouped(store, name, extent, local, section.per)
-        section.quintiles_local = _with_comparison(local_table, section.total, value_columns(local_table)[0])
+        local_table = grouped(store, name, extent, f"imd_quintile_in_{extent.level}")
+        section.quintiles_local = _with_comparison(local_table, section.total)
         section.sii_local = section.quintiles_local.attrs.get("sii")
     if "ethnic_group" in columns:
-        section.ethnic_total = ethnic_total(store, name, extent, section.per)
-        section.ethnic = _with_comparison(grouped(store, name, extent, "ethnic_group", section.per),
-                                          section.ethnic_total)
-        section.notes.append("Rates by ethnic group are per 100,000 residents of all ages of the group (Census 2021 "
-                             "has no population by ethnic group and age band), so each is compared with the ICB's "
-                             f"rate on the same basis ({fmt(section.ethnic_total.get('crude_rate'))} per "
-                             f"{section.per:,}: events of known ethnic group over all residents), not with its "
-                             "age-specific rate; they are not age-standardised.")
+        section.ethnic_total = ethnic_total(store, name, extent)
+        section.ethnic = _with_comparison(grouped(store, name, extent, "ethnic_group"), section.ethnic_total)
+        words = ("Percentages by ethnic group are compared with the ICB's percentage over the people of a known "
+                 "ethnic group" if section.is_proportion else
+                 f"Rates by ethnic group are {section.unit} of the group (" + "; ".join(
+                     section.ethnic.attrs.get("notes", [])) + "), compared with the ICB's rate on the same basis "
+                 f"({fmt(section.ethnic_total.get('value'))}: events of a known ethnic group over the residents "
+                 f"of those groups); they are crude, not standardised")
+        section.notes.append(words + ".")
     else:
         section.notes.append("No ethnic group breakdown: ingest with --by ethnic_group.")
     if "age_band" in columns:
-        section.age = _with_comparison(age_table(store, name, extent, section.per), section.total)
-    else:
+        section.age = _with_comparison(age_table(store, name, extent), section.total)
+        section.notes.append(f"Each age band is compared with the ICB's own {section.headline} "
+                             f"({section.unit}), on the indicator's ages.")
+    elif definition.measure_type == "rate":
         section.notes.append("No age breakdown: ingest with --by age_band; rates are crude, not age-standardised.")
     if "sex" in columns:
         section.sex = sex_table(store, name, extent)
-        section.notes.append("By sex: counts and shares of events only; no LSOA population by sex is available, so "
-                             "no rate.")
+        if "value" not in section.sex:
+            section.notes.append("By sex: counts and shares of events only; this build holds no LSOA population by "
+                                 "sex, so no rate.")
     else:
         section.notes.append("No sex breakdown: ingest with --by sex.")
     if code in SHARE_INDICATORS:
@@ -592,10 +587,11 @@ def build_section(store: Store, code: str, domain: str, wording: str, metas: lis
         if section.ethnic is not None:
             parts.append(share_table(section.ethnic).assign(grouping="ethnic group"))
         section.shares = pd.concat(parts, ignore_index=True)
-    section.trend, section.trend_sii, section.trend_test = trend_tables(store, name, extent, section.per)
+    section.trend, section.trend_sii, section.trend_test = trend_tables(store, name, extent)
     if section.trend is None:
         section.notes.append("No trend: the data has fewer than two periods (ingest with --by period).")
-    section.funnel_points, section.funnel_limits = funnel_tables(store, name, extent, section.total, section.per)
+    section.funnel_points, section.funnel_limits = funnel_tables(store, name, extent, section.total, definition,
+                                                                 float(quintiles.attrs.get("years", 1.0)))
     section.findings = findings(section)
     return section
 
@@ -636,11 +632,13 @@ def numbers(statement: Statement) -> pd.DataFrame:
                      "name": name, "measure": measure, "value": float(value),
                      "synthetic": section.synthetic})
 
-    rate_columns = ["count", "population", "crude_rate", "crude_lower", "crude_upper", "dsr", "dsr_lower",
-                    "dsr_upper", "activity_share", "activity_lower", "activity_upper", "population_share",
-                    "crude_lower_998", "crude_upper_998"]
+    rate_columns = ["count", "population", "person_years", "value", "lower", "upper", "crude_rate", "crude_lower",
+                    "crude_upper", "dsr", "dsr_lower", "dsr_upper", "proportion", "proportion_lower",
+                    "proportion_upper", "activity_share", "activity_lower", "activity_upper", "population_share",
+                    "lower_998", "upper_998"]
     for s in statement.with_data:
-        for k in ("count", "population", "crude_rate", "crude_lower", "crude_upper", "dsr", "dsr_lower", "dsr_upper"):
+        for k in ("count", "population", "person_years", "value", "lower", "upper", "crude_rate", "crude_lower",
+                  "crude_upper", "dsr", "dsr_lower", "dsr_upper", "proportion", "proportion_lower", "proportion_upper"):
             if k in s.total:
                 add(s, "extent", statement.extent.code or "england", statement.place, k, s.total[k])
             if k in s.ethnic_total:

@@ -51,7 +51,7 @@ def by_quintile(targets: pd.DataFrame, store=None, indicator: str | None = None,
                 extent: analysis.Extent | None = None) -> pd.DataFrame:
     """Mean value over the LSOAs with a (published) value by national IMD quintile and, for
     datasets (given ``store``, ``indicator`` and ``extent``), the pooled rate per 1,000 from
-    :func:`geo.views.map_table.group_table` (group totals under secondary suppression)."""
+    :func:`geo.views.map_table.group_table` (published group values in the indicator's unit)."""
     rows = []
     for q, g in targets.groupby("imd_quintile", sort=True):
         values = g["value"].dropna()
@@ -62,9 +62,9 @@ def by_quintile(targets: pd.DataFrame, store=None, indicator: str | None = None,
         from geo.views.map_table import group_table
 
         groups = group_table(store, indicator, extent, "imd_quintile")
-        if len(groups):
-            per = groups.attrs.get("per", 100_000)
-            out["rate"] = out["quintile"].map(groups.set_index("group")["crude_rate"] * analysis.RATE_PER / per)
+        if len(groups):  # the published group value, in the indicator's own unit (attrs["unit"])
+            out["rate"] = out["quintile"].map(groups.set_index("group")["value"])
+            out.attrs["unit"] = groups.attrs.get("unit")
     return out
 
 
