@@ -28,6 +28,9 @@ from geo.store.folder import Store
 from geo.store.schema import AGE_GROUPS, DOMAINS, ETHNIC_GROUPS
 
 ENGLAND_LSOA = r"^E01\d{6}$"
+CARRIED_BY_AGE = ("mid-2020 population carried to 2021 codes by age: the parts of a split (or irregularly changed) "
+                  "2011 LSOA share each single year of age by their Census 2021 residents of its age group "
+                  "(15 and under, 16-24, 25-34, 35-49, 50-64, 65 and over), not by their residents of all ages")
 
 
 class BuildError(GapmapError):
@@ -101,6 +104,7 @@ def load_lsoa_table(mirror: Path | None, downloads: Path | None, log: BuildLog) 
     log.step("read Census 2021 age and ethnic group")
     table, population, weights = _carry_2011(table, read, gaps)
     log.step("carry 2011 population and IMD 2019")
+    log.note(CARRIED_BY_AGE)
     table = _local_quantiles_and_areas(table, boundaries.crs)
     log.step("local deciles and areas")
     extras = {"gaps": gaps, "population_by_age": population.reset_index(), "weights": weights}
@@ -170,20 +174,42 @@ def _join_census(table: pd.DataFrame, read, gaps: list[pd.DataFrame]) -> pd.Data
     return _left_join(table, ethnic.reset_index(), "census21_ethnic_group", gaps)
 
 
+def census_age_group(age: int) -> str:
+    """The Census 2021 age group (a key of ``residents_<group>``, e.g. ``0_15``) that holds ``age``
+    (90 for 90+)."""
+    for group in AGE_GROUPS.values():
+        low, high = group.split("_")
+        if int(low) <= age and (high == "plus" or age <= int(high)):
+            return group
+    raise BuildError(f"no Census 2021 age group holds age {age}")
+
+
 def _carry_2011(table: pd.DataFrame, read, gaps: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """LSOA 2011 -> 2021: the mid-2020 population and IMD 2019; returns (table, population, weights)."""
+    """LSOA 2011 -> 2021: the mid-2020 population and IMD 2019; returns (table, population, weights).
+
+    Where a 2011 LSOA became several 2021 LSOAs (splits, irregular changes), each single year of
+    age is shared among the parts by their Census 2021 residents of the age group that year falls
+    in (15 and under, 16-24, 25-34, 35-49, 50-64, 65 and over), not by their residents of all ages
+    (:func:`geo.build.lsoa_changes.group_weights`); ``population_mid2020`` is the sum of the
+    carried ages. The stored lookup (``weights``) keeps the all-age share, which carries counts
+    without ages.
+    """
     lookup = read("lsoa11_lsoa21_lookup")
     lookup = lookup[lookup["lsoa21cd"].str.match(ENGLAND_LSOA)]
-    weights = lsoa_changes.lookup_weights(lookup, table.set_index("lsoa21cd")["residents"])
+    residents = table.set_index("lsoa21cd")
+    weights = lsoa_changes.lookup_weights(lookup, residents["residents"])
+    by_age_group = lsoa_changes.group_weights(
+        weights, residents[[f"residents_{g}" for g in AGE_GROUPS.values()]].rename(columns=lambda c: c[10:]))
     sape = read("sape_mid2020_lsoa11")
     sape = sape[sape["lsoa11cd"].str.match(ENGLAND_LSOA)]
     age_columns = [c for c in sape.columns if c not in ("lsoa11cd", "total_population")]
-    carried = lsoa_changes.carry_counts(sape, weights, ["total_population", *age_columns])
+    weight_of = {c: f"weight_{census_age_group(int(c.rstrip('+')))}" for c in age_columns}
+    carried = lsoa_changes.carry_counts(sape, by_age_group, age_columns, weight_of)
     if carried.attrs["unmatched"]:
         gaps.append(_gaps("lsoa11", carried.attrs["unmatched"], "sape_mid2020_lsoa11",
                           "LSOA 2011 code not in the 2011->2021 lookup; population not carried"))
-    population = carried.rename(columns={"total_population": "population_mid2020"})
-    population = population.rename(columns={c: f"age_{c.replace('+', '_plus')}" for c in age_columns})
+    population = carried.rename(columns={c: f"age_{c.replace('+', '_plus')}" for c in age_columns})
+    population.insert(0, "population_mid2020", population.sum(axis=1))
     table = _left_join(table, population[["population_mid2020"]].reset_index(), "sape_mid2020_lsoa11", gaps)
 
     imd19 = read("imd2019_file1")

@@ -85,8 +85,10 @@ def _lsoa_columns() -> dict[str, str]:
         "ruc21nm": "Rural-Urban Classification 2021 name",
         "urban_rural": "Rural-Urban Classification 2021: Urban or Rural",
         "residents": "Census 2021 usual residents (sum of the six age groups)",
-        "population_mid2020": ("ONS mid-2020 population estimate carried from LSOA 2011 to 2021 codes "
-                               "(splits shared by Census 2021 residents, merges summed)"),
+        "population_mid2020": ("ONS mid-2020 population estimate carried from LSOA 2011 to 2021 codes: the sum "
+                               "of its single years of age, each shared among the parts of a split (or "
+                               "irregularly changed) 2011 LSOA by their Census 2021 residents of the age group "
+                               "it falls in; merges summed"),
         "imd2019_rank": ("IMD 2019 national rank carried to 2021 codes: inherited for unchanged and split LSOAs, "
                          "mid-2015-population-weighted mean of the parents' ranks for merged and irregular ones"),
         "imd2019_decile": "IMD 2019 decile carried to 2021 codes (from the mean rank for merged/irregular LSOAs)",
