@@ -96,7 +96,9 @@ def load_lsoa_table(mirror: Path | None, downloads: Path | None, log: BuildLog) 
     """All English LSOAs with every LSOA-level attribute; returns (table, extras).
 
     ``extras`` holds ``gaps`` (join reports), ``population_by_age`` (mid-2020, carried to 2021
-    codes) and ``weights`` (the 2011 -> 2021 lookup with shares).
+    codes, each age by its own Census 2021 age group's shares), ``population_by_sex_age`` (ONS
+    mid-2022 by sex and single year of age, one row per LSOA and sex, or None when the optional
+    file is absent) and ``weights`` (the 2011 -> 2021 lookup with all-age shares).
     """
     def read(source_id: str) -> pd.DataFrame:
         return _read(source_id, mirror, downloads)
