@@ -127,6 +127,7 @@ def data_sources(fmt):
         click.echo(f"{s.id}\n  {s.title}\n  {s.publisher}; {s.licence}\n  {s.method}: {s.url or s.landing}\n"
                    f"  file: {s.path}" + (f"\n  note: {s.layout_note}" if s.layout_note else "")
                    + (f"\n  official layout: {s.official['layout']}" if s.official.get("layout") else "")
+                   + ("\n  optional: the build goes on without it, and says so" if s.optional else "")
                    + (f"\n  layout confirmed: {s.layout_confirmed}" if s.layout_confirmed else ""))
 
 
@@ -142,7 +143,7 @@ def data_fetch(mirror, only, strict, timeout, retries):
     With a mirror (--mirror or $GAPMAP_MIRROR) nothing is downloaded: each file is looked up
     in the mirror and checked against the catalogued checksum instead.
     """
-    from geo.sources.fetch import Downloader, fetch_source, verify_mirror_source
+    from geo.sources.fetch import Downloader, FetchResult, fetch_source, verify_mirror_source
 
     mirror = _resolve_mirror(mirror)
     catalogue = load_catalogue()
@@ -159,8 +160,14 @@ def data_fetch(mirror, only, strict, timeout, retries):
     else:
         click.echo(f"Downloading into {downloads}")
     for source in chosen:
-        result = (verify_mirror_source(source, mirror) if mirror
-                  else fetch_source(source, downloads, downloader, strict=strict))
+        try:
+            result = (verify_mirror_source(source, mirror) if mirror
+                      else fetch_source(source, downloads, downloader, strict=strict))
+        except SourceError as exc:
+            if not source.optional:
+                raise
+            result = FetchResult(source, None, "absent", f"not fetched ({exc}); it is optional: the build goes on "
+                                                         f"without it and says so")
         problems += result.status in {"missing", "manual"} or (strict and result.status == "changed")
         click.echo(f"  {result.status:<13} {source.id}: {result.message}")
     if problems:
@@ -207,7 +214,13 @@ def _fetch_missing(quiet: bool) -> None:
         except SourceError:
             if not quiet:
                 click.echo(f"  fetching {source.id} …")
-            result = fetch_source(source, downloads, Downloader())
+            try:
+                result = fetch_source(source, downloads, Downloader())
+            except SourceError as exc:
+                if not source.optional:
+                    raise
+                click.echo(f"  {source.id} not fetched ({exc}); it is optional: building without it", err=True)
+                continue
             if result.status == "manual":
                 raise click.ClickException(f"{source.id}: {result.message}")
 
@@ -259,6 +272,10 @@ def data_status():
     for key, value in manifest["counts"].items():
         click.echo(f"  {key:<14} {value:>8,}")
     click.echo("Reports: " + ", ".join(f"{k} ({v:,} rows)" for k, v in manifest["reports"].items()))
+    if manifest.get("population_for_summaries"):
+        click.echo(f"Area summaries weighted by: {manifest['population_for_summaries']}")
+    for note in manifest.get("notes", []):
+        click.echo(f"Note: {note}")
     click.echo(ATTRIBUTION)
 
 
@@ -338,10 +355,11 @@ def lsoas(icb, lad, columns, fmt):
 
 
 @main.command("columns")
-@click.option("--table", type=click.Choice(["lsoas", "ward", "lad", "icb"]), default="lsoas", show_default=True)
+@click.option("--table", type=click.Choice(["lsoas", "ward", "lad", "icb", "population_by_age", "population_by_sex_age"]),
+              default="lsoas", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
 def columns(table, fmt):
-    """Describe the columns of the LSOA table or of an area table."""
+    """Describe the columns of the LSOA table, an area table or a population table."""
     from geo.store.schema import TABLES
 
     described = TABLES[table]()

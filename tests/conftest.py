@@ -21,7 +21,8 @@ def folder_fixture_store(fixture_mirror, tmp_path_factory) -> Store:
 
 
 # the modules whose tests run against both backends (the folder store and PostGIS)
-BOTH_BACKENDS = {"test_build_fixture", "test_ingest", "test_exports", "test_app", "test_analysis", "test_slides"}
+BOTH_BACKENDS = {"test_build_fixture", "test_ingest", "test_exports", "test_app", "test_analysis", "test_slides",
+                 "test_populations"}
 REQUIRE_POSTGRES = os.environ.get("GAPMAP_REQUIRE_POSTGRES", "") == "1"
 
 

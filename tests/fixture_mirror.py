@@ -103,8 +103,28 @@ def decile(rank: int, n: int) -> int:
     return int(np.ceil(rank * 10 / n))
 
 
-def write_mirror(root: Path) -> Path:
-    """Write the whole fixture mirror under ``root``; returns ``root``."""
+def sex_age_counts(code: str) -> dict[str, list[int]]:
+    """ONS mid-2022 population of an LSOA 2021 by sex ('F', 'M') and single year 0..90+: whole people,
+    different for every LSOA, age and sex, so that a mix-up of sexes or ages shows."""
+    i = (LSOAS + ["W01000001"]).index(code)
+    return {"F": [5 + (i + a) % 9 for a in range(91)], "M": [4 + (2 * i + a) % 7 for a in range(91)]}
+
+
+def sex_age_rows() -> tuple[list[str], list[list]]:
+    """The catalogued layout of sape_mid2022_lsoa21_sex_age: (header, rows), England and Wales."""
+    names = dict(zip(lsoa_polygons().LSOA21CD, lsoa_polygons().LSOA21NM))
+    header = ["LSOA21CD", "LSOA21NM", "total_population"] + [f"{s}{a}" for s in "FM" for a in range(91)]
+    rows = []
+    for c in LSOAS + ["W01000001"]:
+        counts = sex_age_counts(c)
+        cells = counts["F"] + counts["M"]
+        rows.append([c, names[c], float(sum(cells)), *map(float, cells)])
+    return header, rows
+
+
+def write_mirror(root: Path, population_by_sex: bool = True) -> Path:
+    """Write the whole fixture mirror under ``root``; returns ``root``. With ``population_by_sex``
+    false the mirror lacks ONS's mid-2022 population by sex, as the real mirror does."""
     root = Path(root)
     for sub in ("boundaries", "lookups", "classification", "deprivation", "census", "population", "points",
                 "activity", "postcodes/codepo_gb/Data/CSV", "postcodes/codepo_gb/Doc"):
@@ -218,6 +238,10 @@ def write_mirror(root: Path) -> Path:
         rows.append([f"{c} name", c, float(total), *per_age])
     pd.DataFrame(rows, columns=["LSOA11NM", "LSOA11CD", "total_population", *ages]).to_csv(
         root / "population/mid2020_persons_single_year_of_age_lsoa11.csv", index=False)
+    if population_by_sex:
+        header, rows = sex_age_rows()
+        pd.DataFrame(rows, columns=header).to_csv(root / "population/mid2022_sex_single_year_of_age_lsoa21.csv",
+                                                  index=False)
 
     write_points(root, lsoas)
     return root
@@ -496,6 +520,22 @@ def official_files(mirror: Path) -> dict[str, bytes]:
     files["sape_mid2020_lsoa11"] = _workbook(
         {"Contents": pd.DataFrame({"a": ["contents"]}), "Mid-2020 Persons": persons,
          "Mid-2020 Males": persons}, {"Mid-2020 Persons": titles, "Mid-2020 Males": titles})
+
+    # ONS SAPE mid-2019 to mid-2022 on LSOA 2021: a workbook with one sheet per year, three rows of
+    # titles above the header (LAD and LSOA 2021 codes and names, Total, F0 .. F90, M0 .. M90)
+    _header, rows = sex_age_rows()
+    lads = {**LAD_OF, "W01000001": "W06000001"}
+    sheet = pd.DataFrame([[lads[r[0]], LAD_NAME.get(lads[r[0]], "Cymru"), r[0], r[1], int(r[2]),
+                           *map(int, r[3:])] for r in rows],
+                         columns=["LAD 2021 Code", "LAD 2021 Name", "LSOA 2021 Code", "LSOA 2021 Name", "Total",
+                                  *[f"{s}{a}" for s in "FM" for a in range(91)]])
+    titles = ["Mid-2022 Lower layer Super Output Area population estimates by single year of age and sex",
+              "This worksheet contains one table.", "Source: Office for National Statistics"]
+    earlier = sheet.assign(Total=0, **{c: 0 for c in sheet.columns[5:]})  # another year: never read
+    files["sape_mid2022_lsoa21_sex_age"] = _workbook(
+        {"Cover": pd.DataFrame({"a": ["cover"]}), "Contents": pd.DataFrame({"a": ["contents"]}),
+         "Notes": pd.DataFrame({"a": ["notes"]}), "Mid-2021 LSOA 2021": earlier, "Mid-2022 LSOA 2021": sheet},
+        {"Mid-2021 LSOA 2021": titles, "Mid-2022 LSOA 2021": titles})
 
     # GIAS: every establishment (a closed one too), cp1252
     gias = pd.read_csv(mirror / catalogue["gias_establishments"].path, dtype={"lsoa_code": str})

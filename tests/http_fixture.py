@@ -113,7 +113,7 @@ class Handler(BaseHTTPRequestHandler):
         self.path_only = parsed.path
         query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
         self.server.requests.append((parsed.path, query))
-        route = self.server.match(parsed.path)
+        route = self.server.match(parsed.path, parsed.query)
         if route is None:
             self.send_response(404)
             self.send_header("Content-Length", "0")
@@ -135,7 +135,9 @@ class LoopbackServer(ThreadingHTTPServer):
     def base(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
-    def match(self, path: str) -> Route | None:
+    def match(self, path: str, query: str = "") -> Route | None:
+        if query and f"{path}?{query}" in self.routes:  # ONS's /file?uri=...: one address per query
+            return self.routes[f"{path}?{query}"]
         for prefix, route in self.routes.items():
             if path == prefix or path.startswith(prefix + "/"):
                 return route
@@ -186,6 +188,8 @@ def serve_catalogue(server: LoopbackServer, mirror, official: dict[str, bytes], 
         elif source.official.get("dated_url"):
             dated = urlparse(source.official["dated_url"].format(date=gias_date)).path
             server.add(dated, Static(official[source.id], "text/csv"))
+        elif urlparse(source.url).query.startswith("uri="):  # ONS's /file?uri=<the file>
+            server.add(f"{path}?{urlparse(source.url).query}", Static(official[source.id]))
         else:
             server.add(path, Static(official[source.id]))
     text = Path(CATALOGUE_PATH).read_text(encoding="utf-8")

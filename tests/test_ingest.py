@@ -167,6 +167,22 @@ def test_records_every_rule(fixture_store, tmp_path):
     assert_reconciles(result.report)
 
 
+@pytest.mark.parametrize("value, group", [
+    ("R", "asian"),  # NHS code R (Chinese): Asian, as Census 2021 (TS021) counts it
+    ("r", "asian"),  # codes in any case
+    ("R1", "asian"),  # a local sub-code of R
+    ("Chinese", "asian"),  # the category's name
+    ("Other Ethnic Groups: Chinese", "asian"),  # the 2001 label, which filed Chinese under Other
+    ("S", "other"),  # any other ethnic group stays Other
+])
+def test_chinese_is_asian_as_in_census_2021(fixture_store, tmp_path, value, group):
+    path = write(tmp_path / "r.csv", "id,lsoa,age,sex,ethnic_category,arrival_date\n"
+                                     f"1,E01000001,30,1,{value},2024-05-01\n")
+    result = run(fixture_store, path, by=("ethnic_group",))
+    assert result.rows_not_used.empty  # used without a warning
+    assert result.counts["ethnic_group"].tolist() == [group]
+
+
 def test_record_breakdowns_need_their_columns(fixture_store, tmp_path):
     path = write(tmp_path / "r.csv", "lsoa\nE01000001\n")
     with pytest.raises(IngestError, match="cannot break down by sex: no sex column"):

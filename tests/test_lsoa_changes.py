@@ -54,3 +54,24 @@ def test_ranks_inherit_or_take_the_population_weighted_mean():
 def test_decile_from_rank():
     ranks = pd.Series([1, 3375, 3376, 33755])
     assert lsoa_changes.decile_from_rank(ranks, 33755).tolist() == [1, 1, 2, 10]
+
+
+def test_each_age_group_is_shared_by_its_own_residents():
+    # B's children live mostly in b2 (9 of 10), its adults mostly in b1 (30 of 40)
+    by_group = pd.DataFrame({"children": {"a": 1, "b1": 1, "b2": 9, "cd": 5, "e1": 0, "e2": 0},
+                             "adults": {"a": 9, "b1": 30, "b2": 10, "cd": 45, "e1": 20, "e2": 60}})
+    weights = lsoa_changes.group_weights(lsoa_changes.lookup_weights(LOOKUP, RESIDENTS21), by_group)
+    w = weights.set_index(["lsoa11cd", "lsoa21cd"])
+    assert w.loc[("B", "b1"), "weight_children"] == pytest.approx(0.1)
+    assert w.loc[("B", "b2"), "weight_children"] == pytest.approx(0.9)
+    assert w.loc[("B", "b1"), "weight_adults"] == pytest.approx(0.75)
+    assert w.loc[("B", "b1"), "weight"] == pytest.approx(0.75)  # the all-age share is kept
+    # no children in either part of E: the all-age share (e1 20 of 80)
+    assert w.loc[("E", "e1"), "weight_children"] == pytest.approx(0.25)
+    assert w.loc[("F", "e2"), "weight_children"] == 1 and w.loc[("C", "cd"), "weight_children"] == 1
+    counts = pd.DataFrame({"lsoa11cd": ["B", "C"], "kids": [20, 4], "grown": [40, 6]})
+    out = lsoa_changes.carry_counts(counts, weights, ["kids", "grown"],
+                                    {"kids": "weight_children", "grown": "weight_adults"})
+    assert out.loc["b1", "kids"] == pytest.approx(2) and out.loc["b2", "kids"] == pytest.approx(18)
+    assert out.loc["b1", "grown"] == pytest.approx(30) and out.loc["b2", "grown"] == pytest.approx(10)
+    assert out["kids"].sum() == pytest.approx(24) and out["grown"].sum() == pytest.approx(46)

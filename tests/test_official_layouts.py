@@ -56,7 +56,21 @@ def test_fetch_and_build_without_a_mirror_equals_the_mirror_build(fixture_mirror
         if source.derived:
             assert f"reshaped      {source.id}" in fetched.output
     assert f"/edubase/downloads/public/edubasealldata{gias_day}.csv" in asked  # found by looking back
-    ours, reference = _tables(Store(tmp_path / "store")), _tables(fixture_store)
+    # the official File 7 carries MHCLG's mid-2022 denominators, which the reference copy omits: a
+    # build from downloads weights the area summaries by them, so it equals a build from a mirror
+    # holding the official File 7 (and the fixture mirror's build weights by Census 2021 residents)
+    import shutil
+
+    from geo.build.pipeline import build
+
+    full = tmp_path / "mirror-with-file7-denominators"
+    shutil.copytree(fixture_mirror, full)
+    (full / sources.get("iod2025_file7").path).write_bytes(official["iod2025_file7"])
+    build(Store(tmp_path / "reference"), mirror=full)
+    ours, reference = _tables(Store(tmp_path / "store")), _tables(Store(tmp_path / "reference"))
+    assert set(ours["areas_lad"]["population_weights"]) == {"File 7 mid-2022 denominators"}
+    assert set(_tables(fixture_store)["areas_lad"]["population_weights"]) == {
+        "Census 2021 usual residents (File 7's denominators absent)"}
     assert sorted(ours) == sorted(reference)
     assert _tables(Store(tmp_path / "store-direct"))["lsoas"].equals(ours["lsoas"])
     for name, frame in reference.items():

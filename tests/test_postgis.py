@@ -60,6 +60,8 @@ TABLE_READS = {
     "some postcodes": lambda s: s.postcodes(["LU11AA", "LU33XY", "ZZ99ZZ"]),
     "all postcodes": lambda s: s.postcodes(geometry=False),
     "population of a ward": lambda s: s.population_by_age(ward="E05000001"),
+    "population by sex of an ICB": lambda s: s.population_by_sex_age(icb="E54000001"),
+    "populations report": lambda s: s.report("populations"),
     "2011 to 2021": lambda s: s.lsoa11_to_lsoa21(),
     "join gaps report": lambda s: s.report("join_gaps"),
 }

@@ -35,11 +35,13 @@ File 10, e.g. Hartlepool 2025: average rank 23,076, local concentration 33,623).
     higher is more deprived.
 
 Each measure also gets a rank among the areas summarised together (``rank_<measure>``,
-1 = most deprived). The population is whatever ``population`` column the caller passes; Gapmap
-uses Census 2021 usual residents (MHCLG used its own mid-year population denominators, which the
-reference copy of File 7 omits), so the figures are close to, not identical with, MHCLG's: see
+1 = most deprived). The population is whatever ``population`` column the caller passes; the build
+passes the one :func:`summary_population` picks: MHCLG's own denominators, File 7's
+``Total population: mid 2022``, when the build's File 7 carries them for every LSOA (the official
+File 7 does), else Census 2021 usual residents (the reference copy of File 7 omits the
+denominators), with which the figures are close to, not identical with, MHCLG's: see
 ``bench/bench_deprivation_denominators.py`` for how far the choice of denominator moves each
-measure.
+measure. The build writes which one weighted a summary in its ``population_weights`` column.
 """
 from __future__ import annotations
 
@@ -53,6 +55,26 @@ MEASURES = {  # measure -> True when a higher value is more deprived (all of the
     "extent": True,
     "local_concentration": True,
 }
+
+
+FILE7_WEIGHTS = "File 7 mid-2022 denominators"
+CENSUS_WEIGHTS = "Census 2021 usual residents (File 7's denominators absent)"
+FILE7_POPULATION = "file7_population_mid2022"  # File 7's 'Total population: mid 2022', when read
+CENSUS_POPULATION = "residents"
+
+
+def summary_population(lsoas: pd.DataFrame) -> tuple[str, str]:
+    """(column, label) of the population to weight the summaries by: File 7's mid-2022 denominators
+    (``file7_population_mid2022``) when every LSOA has one, else Census 2021 usual residents
+    (``residents``), labelled :data:`FILE7_WEIGHTS` or :data:`CENSUS_WEIGHTS` (or saying how many
+    LSOAs lack File 7's denominator, when some do)."""
+    if FILE7_POPULATION not in lsoas.columns:
+        return CENSUS_POPULATION, CENSUS_WEIGHTS
+    lacking = int(lsoas[FILE7_POPULATION].isna().sum())
+    if lacking:
+        return CENSUS_POPULATION, (f"Census 2021 usual residents (File 7's denominators incomplete: "
+                                   f"{lacking:,} LSOAs lack one)")
+    return FILE7_POPULATION, FILE7_WEIGHTS
 
 
 def percentile(rank: pd.Series, n_areas: int) -> pd.Series:

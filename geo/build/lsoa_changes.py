@@ -8,6 +8,11 @@ many-to-many redrawing). Gapmap treats them so:
   one that maps to several (splits, irregular changes) shares its count among them in
   proportion to their Census 2021 usual residents. Counts landing on the same 2021 LSOA are
   summed (merges). Totals are preserved exactly.
+* **counts by age**: the same, but each age is shared by the Census 2021 residents *of its own
+  age group* in the parts (:func:`group_weights`), so where a split LSOA's children live mostly
+  in one part, its children go mostly to that part (the all-age share would give every part the
+  same age mix, which moves ward DSRs by up to 31%). Where no part has residents of the group,
+  the all-age share is used.
 * **ranks** (IMD 2019): a 2021 LSOA with one 2011 parent inherits its rank and decile (splits
   and unchanged areas); one with several parents (merges, irregular changes) takes the mean of
   their ranks weighted by the population each parent gives it (IoD2019's mid-2015 population,
@@ -40,11 +45,38 @@ def lookup_weights(lookup: pd.DataFrame, residents21: pd.Series | None = None) -
     return rows.reset_index(drop=True)
 
 
-def carry_counts(counts11: pd.DataFrame, weights: pd.DataFrame, value_columns: list[str]) -> pd.DataFrame:
+def group_weights(weights: pd.DataFrame, residents21: pd.DataFrame) -> pd.DataFrame:
+    """``weights`` with a share column ``weight_<group>`` for each column of ``residents21``.
+
+    ``residents21`` is indexed by LSOA 2021 code with one column per group (Census 2021 usual
+    residents by age group, say). ``weight_<group>`` is the share of a 2011 LSOA's people of that
+    group who live in each of its 2021 LSOAs: 1 where the 2011 LSOA has one 2021 LSOA, else the
+    part's residents of the group over all its parts' residents of the group; where none of the
+    parts has residents of the group, the all-age ``weight``. Each 2011 LSOA's shares of a group
+    sum to 1, so totals are preserved.
+    """
+    out = weights.copy()
+    targets = out.groupby("lsoa11cd")["lsoa21cd"].transform("size").to_numpy()
+    for group in residents21.columns:
+        size = out["lsoa21cd"].map(residents21[group]).astype("float64").fillna(0.0)
+        total = size.groupby(out["lsoa11cd"]).transform("sum")
+        share = np.where(total > 0, size / total.where(total > 0, 1.0), out["weight"].to_numpy())
+        out[f"weight_{group}"] = np.where(targets == 1, 1.0, share)
+    return out
+
+
+def carry_counts(counts11: pd.DataFrame, weights: pd.DataFrame, value_columns: list[str],
+                 weight_of: dict[str, str] | None = None) -> pd.DataFrame:
     """Sum of weighted 2011 counts per 2021 LSOA; 2011 codes missing from the lookup are dropped
-    and returned in the frame's ``attrs['unmatched']``."""
+    and returned in the frame's ``attrs['unmatched']``.
+
+    ``weight_of`` names the weight column that shares a value column (e.g. ``weight_0_15`` from
+    :func:`group_weights` for the count of 3-year-olds); the others are shared by ``weight``.
+    """
     merged = counts11.merge(weights, on="lsoa11cd", how="inner")
-    values = merged[value_columns].astype("float64").mul(merged["weight"], axis=0)
+    weight_of = weight_of or {}
+    values = pd.DataFrame({c: merged[c].astype("float64") * merged[weight_of.get(c, "weight")]
+                           for c in value_columns}, index=merged.index)
     values["lsoa21cd"] = merged["lsoa21cd"]
     out = values.groupby("lsoa21cd", sort=True)[value_columns].sum()
     unmatched = sorted(set(counts11["lsoa11cd"]) - set(weights["lsoa11cd"]))

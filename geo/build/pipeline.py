@@ -22,12 +22,23 @@ from geo.build import deprivation_summaries
 from geo.build import lsoa_changes
 from geo.build import points
 from geo.sources import catalogue as sources
-from geo.sources.loaders import read_source
+from geo.sources.loaders import population_by_sex_age, read_source
 from geo.build.quantiles import quantiles
-from geo.store.folder import Store
+from geo.store.folder import POPULATION_BY_SEX_TABLE, Store
 from geo.store.schema import AGE_GROUPS, DOMAINS, ETHNIC_GROUPS
 
 ENGLAND_LSOA = r"^E01\d{6}$"
+SEX_AGE_SOURCE = "sape_mid2022_lsoa21_sex_age"
+SEX_AGE_NOTES = {
+    True: (f"population by sex: ONS mid-2022 LSOA 2021 estimates by sex and single year of age ({SEX_AGE_SOURCE}), "
+           f"in the table {POPULATION_BY_SEX_TABLE}"),
+    False: (f"no population by sex: age-sex standardisation falls back to age ({SEX_AGE_SOURCE}, ONS's mid-2022 "
+            f"LSOA estimates by sex and single year of age, is not in the mirror or the downloads; "
+            f"`gapmap data fetch --only {SEX_AGE_SOURCE}` gets it)"),
+}
+CARRIED_BY_AGE = ("mid-2020 population carried to 2021 codes by age: the parts of a split (or irregularly changed) "
+                  "2011 LSOA share each single year of age by their Census 2021 residents of its age group "
+                  "(15 and under, 16-24, 25-34, 35-49, 50-64, 65 and over), not by their residents of all ages")
 
 
 class BuildError(GapmapError):
@@ -85,7 +96,9 @@ def load_lsoa_table(mirror: Path | None, downloads: Path | None, log: BuildLog) 
     """All English LSOAs with every LSOA-level attribute; returns (table, extras).
 
     ``extras`` holds ``gaps`` (join reports), ``population_by_age`` (mid-2020, carried to 2021
-    codes) and ``weights`` (the 2011 -> 2021 lookup with shares).
+    codes, each age by its own Census 2021 age group's shares), ``population_by_sex_age`` (ONS
+    mid-2022 by sex and single year of age, one row per LSOA and sex, or None when the optional
+    file is absent) and ``weights`` (the 2011 -> 2021 lookup with all-age shares).
     """
     def read(source_id: str) -> pd.DataFrame:
         return _read(source_id, mirror, downloads)
@@ -101,10 +114,54 @@ def load_lsoa_table(mirror: Path | None, downloads: Path | None, log: BuildLog) 
     log.step("read Census 2021 age and ethnic group")
     table, population, weights = _carry_2011(table, read, gaps)
     log.step("carry 2011 population and IMD 2019")
+    log.note(CARRIED_BY_AGE)
     table = _local_quantiles_and_areas(table, boundaries.crs)
     log.step("local deciles and areas")
-    extras = {"gaps": gaps, "population_by_age": population.reset_index(), "weights": weights}
+    by_sex = _population_by_sex(_read_optional(SEX_AGE_SOURCE, mirror, downloads), table, gaps)
+    log.step("read population by sex and age" if by_sex is not None else "no population by sex and age")
+    log.note(SEX_AGE_NOTES[by_sex is not None])
+    extras = {"gaps": gaps, "population_by_age": population.reset_index(), "weights": weights,
+              "population_by_sex_age": by_sex}
     return table, extras
+
+
+def _read_optional(source_id: str, mirror: Path | None, downloads: Path | None) -> pd.DataFrame | None:
+    """An optional source (``optional = true`` in the catalogue) read as any other, or None when it
+    is not in the mirror or the downloads folder. A file that is there but wrong is still an error."""
+    source = sources.get(source_id)
+    try:
+        path = sources.locate(source, mirror=mirror, downloads=downloads)
+    except sources.SourceError:
+        if not source.optional:
+            raise
+        return None
+    return read_source(source, path=path)
+
+
+def _population_by_sex(frame: pd.DataFrame | None, table: pd.DataFrame, gaps: list[pd.DataFrame]) -> pd.DataFrame | None:
+    """ONS mid-2022 LSOA 2021 population by sex and single year of age of the English LSOAs, one row
+    per LSOA and sex (see :func:`geo.sources.loaders.population_by_sex_age`), or None without the
+    file. LSOAs it lacks, English codes it has extra and rows whose Total is not the sum of their
+    sex-age cells go into ``join_gaps``."""
+    if frame is None:
+        return None
+    frame = frame[frame["lsoa21cd"].str.match(ENGLAND_LSOA)].reset_index(drop=True)
+    if frame["lsoa21cd"].duplicated().any():
+        raise BuildError(f"{SEX_AGE_SOURCE}: LSOA codes repeated: "
+                         f"{', '.join(frame.loc[frame['lsoa21cd'].duplicated(), 'lsoa21cd'].head(5))}")
+    long = population_by_sex_age(frame, sources.get(SEX_AGE_SOURCE).path)
+    cells = long.drop(columns=["sex"]).groupby("lsoa21cd").sum().sum(axis=1)
+    total = frame.set_index("lsoa21cd")["total_population"].astype("float64")
+    off = total.index[(total - cells.reindex(total.index)).abs() > 0.5]
+    if len(off):
+        gaps.append(_gaps("lsoa21", off, SEX_AGE_SOURCE, "Total is not the sum of the sex-age cells; the cells are used"))
+    ours, theirs = set(table["lsoa21cd"]), set(frame["lsoa21cd"])
+    if ours - theirs:
+        gaps.append(_gaps("lsoa21", ours - theirs, SEX_AGE_SOURCE, "LSOA has no row in this source (no population by sex)"))
+    if theirs - ours:
+        gaps.append(_gaps("lsoa21", theirs - ours, SEX_AGE_SOURCE,
+                          "English LSOA code not in the LSOA boundaries; row not used"))
+    return long[long["lsoa21cd"].isin(ours)].reset_index(drop=True)
 
 
 def _english_boundaries(boundaries: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -170,20 +227,42 @@ def _join_census(table: pd.DataFrame, read, gaps: list[pd.DataFrame]) -> pd.Data
     return _left_join(table, ethnic.reset_index(), "census21_ethnic_group", gaps)
 
 
+def census_age_group(age: int) -> str:
+    """The Census 2021 age group (a key of ``residents_<group>``, e.g. ``0_15``) that holds ``age``
+    (90 for 90+)."""
+    for group in AGE_GROUPS.values():
+        low, high = group.split("_")
+        if int(low) <= age and (high == "plus" or age <= int(high)):
+            return group
+    raise BuildError(f"no Census 2021 age group holds age {age}")
+
+
 def _carry_2011(table: pd.DataFrame, read, gaps: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """LSOA 2011 -> 2021: the mid-2020 population and IMD 2019; returns (table, population, weights)."""
+    """LSOA 2011 -> 2021: the mid-2020 population and IMD 2019; returns (table, population, weights).
+
+    Where a 2011 LSOA became several 2021 LSOAs (splits, irregular changes), each single year of
+    age is shared among the parts by their Census 2021 residents of the age group that year falls
+    in (15 and under, 16-24, 25-34, 35-49, 50-64, 65 and over), not by their residents of all ages
+    (:func:`geo.build.lsoa_changes.group_weights`); ``population_mid2020`` is the sum of the
+    carried ages. The stored lookup (``weights``) keeps the all-age share, which carries counts
+    without ages.
+    """
     lookup = read("lsoa11_lsoa21_lookup")
     lookup = lookup[lookup["lsoa21cd"].str.match(ENGLAND_LSOA)]
-    weights = lsoa_changes.lookup_weights(lookup, table.set_index("lsoa21cd")["residents"])
+    residents = table.set_index("lsoa21cd")
+    weights = lsoa_changes.lookup_weights(lookup, residents["residents"])
+    by_age_group = lsoa_changes.group_weights(
+        weights, residents[[f"residents_{g}" for g in AGE_GROUPS.values()]].rename(columns=lambda c: c[10:]))
     sape = read("sape_mid2020_lsoa11")
     sape = sape[sape["lsoa11cd"].str.match(ENGLAND_LSOA)]
     age_columns = [c for c in sape.columns if c not in ("lsoa11cd", "total_population")]
-    carried = lsoa_changes.carry_counts(sape, weights, ["total_population", *age_columns])
+    weight_of = {c: f"weight_{census_age_group(int(c.rstrip('+')))}" for c in age_columns}
+    carried = lsoa_changes.carry_counts(sape, by_age_group, age_columns, weight_of)
     if carried.attrs["unmatched"]:
         gaps.append(_gaps("lsoa11", carried.attrs["unmatched"], "sape_mid2020_lsoa11",
                           "LSOA 2011 code not in the 2011->2021 lookup; population not carried"))
-    population = carried.rename(columns={"total_population": "population_mid2020"})
-    population = population.rename(columns={c: f"age_{c.replace('+', '_plus')}" for c in age_columns})
+    population = carried.rename(columns={c: f"age_{c.replace('+', '_plus')}" for c in age_columns})
+    population.insert(0, "population_mid2020", population.sum(axis=1))
     table = _left_join(table, population[["population_mid2020"]].reset_index(), "sape_mid2020_lsoa11", gaps)
 
     imd19 = read("imd2019_file1")
@@ -261,7 +340,7 @@ def _build(store: Store, mirror: Path | None, downloads: Path | None, icb: str |
     log = BuildLog(echo=echo)
     started = time.time()
     table, extras = load_lsoa_table(mirror, downloads, log)
-    summaries = _area_summaries(table)
+    summaries, weighted_by = _area_summaries(table)
     log.step("area summaries (MHCLG measures)")
     scope = restrict(table, icb, lad)
     areas = _area_polygons(table, scope, summaries, log)
@@ -270,19 +349,24 @@ def _build(store: Store, mirror: Path | None, downloads: Path | None, icb: str |
     places = _place_points(table, mirror, downloads)
     log.step("place schools, GP practices, hospitals")
     population_by_age = extras["population_by_age"]
+    by_sex = extras["population_by_sex_age"]
     if icb or lad:
         keep = set(scope["lsoa21cd"])
         places = {**places, **{name: frame[frame["lsoa21cd"].isin(keep)] for name, frame in places.items()
                                if name in ("schools", "gp_practices", "hospitals", "postcodes")}}
         population_by_age = population_by_age[population_by_age["lsoa21cd"].isin(keep)]
+        by_sex = by_sex[by_sex["lsoa21cd"].isin(keep)] if by_sex is not None else None
     gaps = extras["gaps"]
     join_gaps = pd.concat(gaps, ignore_index=True) if gaps else pd.DataFrame(
         columns=["code", "kind", "source", "reason"])
     with store.writer() as writer:
         _write_tables(writer, scope, areas, places, population_by_age, extras["weights"])
+        if by_sex is not None:
+            writer.table(POPULATION_BY_SEX_TABLE, by_sex, sort_by=["lsoa21cd", "sex"])
         reports = {"join_gaps": join_gaps, "schools_located": places["schools_report"],
                    "gp_practices_not_located": places["gp_practices_report"],
-                   "hospitals_not_located": places["hospitals_report"], **checks}
+                   "hospitals_not_located": places["hospitals_report"],
+                   "populations": _populations_report(by_sex is not None, weighted_by), **checks}
         for name, frame in reports.items():
             writer.report(name, frame)
         log.step("write store")
@@ -297,7 +381,8 @@ def _build(store: Store, mirror: Path | None, downloads: Path | None, icb: str |
             "scope": {"icb": icb, "lad": lad} if (icb or lad) else "England",
             "crs": "EPSG:4326 (areas computed in EPSG:27700)",
             "counts": counts,
-            "population_for_summaries": "Census 2021 usual residents",
+            "population_for_summaries": weighted_by,
+            "population_by_sex_age": SEX_AGE_NOTES[by_sex is not None],
             "attribution": ATTRIBUTION,
             "sources": _sources_used(mirror, downloads),
             "mirror": str(mirror) if mirror else None,
@@ -310,11 +395,32 @@ def _build(store: Store, mirror: Path | None, downloads: Path | None, icb: str |
         return writer.commit()
 
 
-def _area_summaries(table: gpd.GeoDataFrame) -> dict[str, pd.DataFrame]:
-    """MHCLG's summary measures of wards, LADs and ICBs, always over the whole of each area."""
+def _area_summaries(table: gpd.GeoDataFrame) -> tuple[dict[str, pd.DataFrame], str]:
+    """MHCLG's summary measures of wards, LADs and ICBs, always over the whole of each area, weighted
+    by File 7's mid-2022 denominators when the build's File 7 carries them, else by Census 2021
+    usual residents; returns (summaries by level, which population weighted them). Each summary
+    says so in its ``population_weights`` column."""
     n_national = int(table["imd_rank"].max())
-    return {level: deprivation_summaries.summarise(table, code, "residents", n_national)
-            for level, code in CODE_OF.items()}
+    column, weighted_by = deprivation_summaries.summary_population(table)
+    summaries = {}
+    for level, code in CODE_OF.items():
+        summary = deprivation_summaries.summarise(table, code, column, n_national)
+        summary["population_weights"] = weighted_by
+        summaries[level] = summary
+    return summaries, weighted_by
+
+
+def _populations_report(has_sex: bool, weighted_by: str) -> pd.DataFrame:
+    """One line per population the build provides: what it is, where it comes from, how it was made."""
+    return pd.DataFrame([
+        {"population": "population_mid2020 (store: population_by_age)", "source": "sape_mid2020_lsoa11",
+         "status": "present", "note": CARRIED_BY_AGE},
+        {"population": f"{POPULATION_BY_SEX_TABLE} (store: population_by_sex_age)", "source": SEX_AGE_SOURCE,
+         "status": "present" if has_sex else "absent", "note": SEX_AGE_NOTES[has_sex]},
+        {"population": "area summaries (areas_ward, areas_lad, areas_icb: population)", "source":
+            "iod2025_file7" if weighted_by == deprivation_summaries.FILE7_WEIGHTS else "census21_age_groups",
+         "status": "present", "note": f"MHCLG summaries weighted by {weighted_by}"},
+    ])
 
 
 def _area_polygons(table: gpd.GeoDataFrame, scope: gpd.GeoDataFrame, summaries: dict[str, pd.DataFrame],

@@ -18,13 +18,17 @@ from geo.sources.postcodes import normalise_postcode, postcode_area  # noqa: F40
 LSOA_PATTERN = re.compile(r"^[EW]01\d{6}$")
 GSS_PATTERN = re.compile(r"^[EWSNLM]\d{8}$")
 
-# NHS Data Dictionary ETHNIC CATEGORY (2001 census based codes) -> the five high-level groups
+# NHS Data Dictionary ETHNIC CATEGORY (2001 census based codes) -> the five high-level groups of
+# Census 2021 (TS021), the denominators' groups. The 2001 codes put Chinese (R) under "Other ethnic
+# groups", but Census 2021 counts Chinese people as Asian, so R is Asian here: grouping it with
+# Other would divide Chinese patients by a population that leaves them out (and inflate the Other
+# rate by 22-31%). S (any other ethnic group) stays Other.
 NHS_ETHNIC_CATEGORY = {
     "A": "white", "B": "white", "C": "white",
     "D": "mixed", "E": "mixed", "F": "mixed", "G": "mixed",
     "H": "asian", "J": "asian", "K": "asian", "L": "asian",
     "M": "black", "N": "black", "P": "black",
-    "R": "other", "S": "other",
+    "R": "asian", "S": "other",
     "Z": "unknown", "99": "unknown",
 }
 ETHNIC_GROUPS = ("asian", "black", "mixed", "white", "other", "unknown")
@@ -97,7 +101,10 @@ def classify_sex(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def classify_ethnicity(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(group, warning) from NHS ethnic category codes (A-Z, 99) or Census 2021 group names."""
+    """(group, warning) from NHS ethnic category codes (A-Z, 99) or Census 2021 group names.
+
+    Chinese is Asian, as Census 2021 counts it: the code R (and its sub-codes R1 ...) and any name
+    that says Chinese ('Chinese', 'Other Ethnic Groups: Chinese') are ``asian``."""
     out = np.empty(len(values), dtype=object)
     warn = np.full(len(values), "", dtype=object)
     for i, v in enumerate(clean_text(values)):
@@ -109,6 +116,9 @@ def classify_ethnicity(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             out[i] = NHS_ETHNIC_CATEGORY[key[0]]  # local sub-codes such as 'A1', 'CA'
             continue
         low = v.lower()
+        if "chinese" in low:  # the 2001 label 'Other Ethnic Groups - Chinese' too: Asian in Census 2021
+            out[i] = "asian"
+            continue
         for prefix, group in (("white", "white"), ("mixed", "mixed"), ("asian", "asian"), ("black", "black"),
                               ("other", "other"), ("any other", "other"), ("not stated", "unknown"),
                               ("not known", "unknown"), ("unknown", "unknown")):

@@ -9,7 +9,8 @@ behave like real ones. They are drawn from real inputs:
 * a deprivation gradient: each LSOA's rate is scaled by its IoD2025 acute morbidity indicator
   (the standardised ratio of emergency admissions, 100 = England), so deprived areas attend more;
 * ethnic group: drawn from the LSOA's Census 2021 ethnic mix, written as an NHS ethnic category
-  code, with 5% 'Z' (not stated).
+  code (Asian as H, J, K, L or R: Census 2021 counts Chinese people, NHS code R, as Asian; Other
+  as S), with 5% 'Z' (not stated).
 
 The file says it is synthetic: a sidecar ``<file>.json`` (and, for Parquet, the file's own
 metadata) carries ``"synthetic": true``, which ``gapmap ingest`` reads into the dataset so that
@@ -38,9 +39,9 @@ _AGE_RATE = np.interp(np.arange(91), [0, 1, 4, 5, 14, 18, 24, 40, 64, 75, 85, 90
 _ETHNIC_CODES = {
     "white": (["A", "B", "C"], [0.82, 0.03, 0.15]),
     "mixed": (["D", "E", "F", "G"], [0.3, 0.15, 0.3, 0.25]),
-    "asian": (["H", "J", "K", "L"], [0.35, 0.35, 0.15, 0.15]),
+    "asian": (["H", "J", "K", "R", "L"], [0.33, 0.33, 0.14, 0.07, 0.13]),  # R (Chinese) is Asian in Census 2021
     "black": (["M", "N", "P"], [0.3, 0.6, 0.1]),
-    "other": (["R", "S"], [0.25, 0.75]),
+    "other": (["S"], [1.0]),
 }
 GROUPS = ("asian", "black", "mixed", "white", "other")
 DIRTY_KINDS = ("unknown_code", "lsoa_2011", "welsh_code", "empty_code", "bad_date", "future_date", "bad_age",

@@ -34,6 +34,8 @@ class Source:
     licence: str
     attribution: str
     columns: dict[str, str]  # official column name -> Gapmap's name
+    optional_columns: dict[str, str] = field(default_factory=dict)  # read when the file has them
+    optional: bool = False  # the build goes on without this source (saying so) when it is absent
     sha256: str = ""
     rows: int | None = None
     where: str = "1=1"

@@ -58,7 +58,7 @@ class DownloadError(SourceError):
 class FetchResult:
     source: Source
     path: Path | None
-    status: str  # downloaded | verified | changed | reshaped | manual | missing
+    status: str  # downloaded | verified | changed | reshaped | manual | missing | present | absent (optional)
     message: str = ""
     sha256: str = ""
 
@@ -372,7 +372,12 @@ def verify_mirror_source(source: Source, mirror: Path) -> FetchResult:
     """Check a source in a mirror folder: present, and whether it matches the catalogued checksum."""
     path = mirror / source.path
     if not path.exists():
+        if source.optional:
+            return FetchResult(source, None, "absent", f"{path} is not in the mirror; it is optional: the build "
+                                                       f"goes on without it and says so")
         return FetchResult(source, None, "missing", f"{path} is not in the mirror")
+    if not expected_checksums(source):
+        return FetchResult(source, path, "present", "in the mirror (no reference checksum to compare with)")
     status, message, digest = _checksum_status(source, mirror)
     return FetchResult(source, path, status, message, digest)
 

@@ -2,7 +2,7 @@
 
 Every loader selects the columns the catalogue lists (official name -> Gapmap name), renames
 them, and fails with :class:`MissingColumnError` naming the file and the column when one is
-absent. Nothing else about a file is assumed: byte-order marks and stray spaces in headers are
+absent; ``optional_columns`` are read when the file has them and left out when it does not. Nothing else about a file is assumed: byte-order marks and stray spaces in headers are
 ignored, thousands separators in numbers are read as numbers, and codes stay strings.
 """
 from __future__ import annotations
@@ -58,6 +58,8 @@ def _select(source: Source, path: Path, found: list[str]) -> dict[str, str]:
     if missing:
         raise MissingColumnError(path, missing, found)
     mapping = {present[official]: ours for official, ours in source.columns.items()}
+    mapping.update({present[official]: ours for official, ours in source.optional_columns.items()
+                    if official in present})  # read when the file has them, left out when not
     for pattern in source.column_patterns:
         regex = re.compile(pattern)
         matched = [name for name in found if regex.match(name)]
@@ -141,3 +143,32 @@ def read_source(source: Source, path: Path | None = None, mirror: Path | None = 
     if source.format == "csv":
         return read_csv_source(source, path)
     raise SourceError(f"{source.describe()}: unknown format {source.format!r}")
+
+
+SEX_PREFIXES = {"F": "female", "M": "male"}  # ONS's sex-age column names: F0 .. F90, M0 .. M90
+OPEN_AGE = 90  # ONS's last single year, F90/M90, is 90 and over
+
+
+def population_by_sex_age(frame: pd.DataFrame, path: Path | str = "the population by sex") -> pd.DataFrame:
+    """ONS's LSOA estimates by sex and single year of age as one row per LSOA and sex.
+
+    ``frame`` is the catalogued layout of ``sape_mid2022_lsoa21_sex_age`` (``lsoa21cd``,
+    ``total_population`` and the columns F0 .. F90 and M0 .. M90, 90 being 90 and over). Returns
+    ``lsoa21cd``, ``sex`` (``'female'`` or ``'male'``) and ``age_0`` .. ``age_89``, ``age_90_plus``
+    (the single-year layout of the mid-2020 population), in floating point, sorted by LSOA and
+    sex. A sex-age column missing from the file is a :class:`MissingColumnError`.
+    """
+    wanted = [f"{prefix}{age}" for prefix in SEX_PREFIXES for age in range(OPEN_AGE + 1)]
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise MissingColumnError(Path(path), missing, [str(c) for c in frame.columns])
+    names = [f"age_{age}" for age in range(OPEN_AGE)] + [f"age_{OPEN_AGE}_plus"]
+    parts = []
+    for prefix, sex in SEX_PREFIXES.items():
+        ages = frame[[f"{prefix}{age}" for age in range(OPEN_AGE + 1)]].astype("float64")
+        ages.columns = names
+        ages.insert(0, "sex", sex)
+        ages.insert(0, "lsoa21cd", frame["lsoa21cd"].astype("string").to_numpy())
+        parts.append(ages)
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["lsoa21cd", "sex"], kind="stable").reset_index(drop=True)

@@ -36,6 +36,7 @@ LEVELS = ("ward", "lad", "icb")
 LEFTOVER_AGE_SECONDS = 6 * 3600  # a partial build or ingest older than this is from a process that died
 POINT_KINDS = ("schools", "gp_practices", "hospitals")
 CODE_COLUMN = {"ward": "ward24cd", "lad": "lad24cd", "icb": "icb24cd"}
+POPULATION_BY_SEX_TABLE = "population_by_sex_mid2022"  # written only when the build had the file
 
 
 class StoreError(GapmapError):
@@ -282,6 +283,20 @@ class Store:
 
     def population_by_age(self, icb: str | None = None, lad: str | None = None, ward: str | None = None) -> pd.DataFrame:
         frame = self._read("population_mid2020", None, None, False)
+        return self._of_extent(frame, icb, lad, ward)
+
+    def population_by_sex_age(self, icb: str | None = None, lad: str | None = None,
+                              ward: str | None = None) -> pd.DataFrame | None:
+        """ONS mid-2022 LSOA 2021 population by sex and single year of age, optionally of one ICB, LAD
+        or ward: ``lsoa21cd``, ``sex`` ('female' or 'male'), ``age_0`` .. ``age_89``, ``age_90_plus``,
+        two rows per LSOA, sorted by LSOA and sex. None when the build had no such file (then
+        age-sex standardisation falls back to age; the build's notes and ``populations`` report
+        say so)."""
+        if not (self.path / f"{POPULATION_BY_SEX_TABLE}.parquet").exists():
+            return None
+        return self._of_extent(self._read(POPULATION_BY_SEX_TABLE, None, None, False), icb, lad, ward)
+
+    def _of_extent(self, frame: pd.DataFrame, icb: str | None, lad: str | None, ward: str | None) -> pd.DataFrame:
         if icb or lad or ward:
             members = self.lsoas(icb=icb, lad=lad, ward=ward, columns=["lsoa21cd"], geometry=False)
             frame = frame[frame["lsoa21cd"].isin(set(members["lsoa21cd"]))]

@@ -8,7 +8,8 @@ Chosen by ``GAPMAP_DATABASE_URL`` (see :func:`geo.store.open_store`). Layout::
     gapmap.frames            the Arrow schema (column types) of every stored table
     gapmap.datasets          one row per dataset: its current version, kind and metadata
     gapmap_build_<id>.*      one schema per build: lsoas, areas_ward/lad/icb, points_*, postcodes,
-                             population_mid2020, lsoa11_to_lsoa21 (geometry as PostGIS
+                             population_mid2020, population_by_sex_mid2022 (when the
+                             build had the file), lsoa11_to_lsoa21 (geometry as PostGIS
                              geometry(Geometry, 4326) with a GiST index; B-tree indexes on the
                              codes the reads filter by) and report_<name> tables
     gapmap_datasets.<version>_counts | _rows | _practices   the tables of each dataset version
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from geo.store.folder import CODE_COLUMN, LEVELS, POINT_KINDS, StoreError
+from geo.store.folder import CODE_COLUMN, LEVELS, POINT_KINDS, POPULATION_BY_SEX_TABLE, StoreError
 from geo.store.pg import Database, DatabaseError, connect, masked
 from geo.store.pg_frames import CATALOG, CATALOG_DDL, frame_info, read_frame, write_frame
 
@@ -43,7 +44,8 @@ INDEXES = {
     "areas_ward": ("ward24cd",), "areas_lad": ("lad24cd",), "areas_icb": ("icb24cd",),
     "points_schools": ("lad24cd", "lsoa21cd"), "points_gp_practices": ("lad24cd", "lsoa21cd"),
     "points_hospitals": ("lad24cd", "lsoa21cd"),
-    "postcodes": ("key",), "population_mid2020": ("lsoa21cd",), "lsoa11_to_lsoa21": ("lsoa11cd",),
+    "postcodes": ("key",), "population_mid2020": ("lsoa21cd",), POPULATION_BY_SEX_TABLE: ("lsoa21cd",),
+    "lsoa11_to_lsoa21": ("lsoa11cd",),
 }
 SETUP_DDL = CATALOG_DDL + f"""
 CREATE TABLE IF NOT EXISTS {CATALOG}.builds (
@@ -333,6 +335,20 @@ class PostgisStore:
     def population_by_age(self, icb: str | None = None, lad: str | None = None, ward: str | None = None) -> pd.DataFrame:
         return self._read("population_mid2020", self._members("lsoa21cd", icb24cd=icb, lad24cd=lad, ward24cd=ward),
                           None, False)
+
+    def population_by_sex_age(self, icb: str | None = None, lad: str | None = None,
+                              ward: str | None = None) -> pd.DataFrame | None:
+        """ONS mid-2022 LSOA 2021 population by sex and single year of age (``lsoa21cd``, ``sex``,
+        ``age_0`` .. ``age_89``, ``age_90_plus``), as the folder store gives it; None when the build
+        had no such file."""
+        where = self._members("lsoa21cd", icb24cd=icb, lad24cd=lad, ward24cd=ward)
+        with self.db.transaction() as conn:  # one transaction: the table and its rows from one build
+            _, schema = self._current(conn)
+            info = frame_info(conn, schema, POPULATION_BY_SEX_TABLE)
+            if info is None:
+                return None
+            return read_frame(conn, schema, POPULATION_BY_SEX_TABLE, info, None,
+                              where(schema) if where is not None else None, False)
 
     def report(self, name: str) -> pd.DataFrame:
         if name not in self.reports():

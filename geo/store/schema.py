@@ -85,8 +85,12 @@ def _lsoa_columns() -> dict[str, str]:
         "ruc21nm": "Rural-Urban Classification 2021 name",
         "urban_rural": "Rural-Urban Classification 2021: Urban or Rural",
         "residents": "Census 2021 usual residents (sum of the six age groups)",
-        "population_mid2020": ("ONS mid-2020 population estimate carried from LSOA 2011 to 2021 codes "
-                               "(splits shared by Census 2021 residents, merges summed)"),
+        "population_mid2020": ("ONS mid-2020 population estimate carried from LSOA 2011 to 2021 codes: the sum "
+                               "of its single years of age, each shared among the parts of a split (or "
+                               "irregularly changed) 2011 LSOA by their Census 2021 residents of the age group "
+                               "it falls in; merges summed"),
+        "file7_population_mid2022": ("IoD2025 File 7 'Total population: mid 2022', MHCLG's denominator (present only "
+                                     "when the build's File 7 carries it; the area summaries are then weighted by it)"),
         "imd2019_rank": ("IMD 2019 national rank carried to 2021 codes: inherited for unchanged and split LSOAs, "
                          "mid-2015-population-weighted mean of the parents' ranks for merged and irregular ones"),
         "imd2019_decile": "IMD 2019 decile carried to 2021 codes (from the mean rank for merged/irregular LSOAs)",
@@ -103,7 +107,10 @@ def _lsoa_columns() -> dict[str, str]:
 
 SUMMARY_COLUMNS = {
     "lsoas": "Number of LSOAs in the area",
-    "population": "Census 2021 usual residents in the area (the population the summaries weight by)",
+    "population": ("The area's population the summaries weight by: File 7's mid-2022 denominators when the "
+                   "build's File 7 carries them, else Census 2021 usual residents (see population_weights)"),
+    "population_weights": ("Which population weighted the summaries: 'File 7 mid-2022 denominators' (MHCLG's own, "
+                           "as in Files 10 and 13) or 'Census 2021 usual residents (File 7's denominators absent)'"),
     "area_km2": "Area in km\u00b2 (EPSG:27700)",
     "average_score": "MHCLG 'average score': population-weighted mean IMD 2025 score of the area's LSOAs (higher is more deprived)",
     "average_rank": ("MHCLG 'average rank', on MHCLG's summary scale: each LSOA's rank is turned round so that the most "
@@ -133,5 +140,29 @@ def lsoa_columns() -> dict[str, str]:
     return _lsoa_columns()
 
 
+def _single_years(what: str) -> dict[str, str]:
+    cols = {f"age_{age}": f"{what} aged {age}" for age in range(90)}
+    cols["age_90_plus"] = f"{what} aged 90 and over"
+    return cols
+
+
+def population_by_age_columns() -> dict[str, str]:
+    """The table ``population_mid2020`` (``store.population_by_age()``): one row per LSOA 2021."""
+    return {"lsoa21cd": "LSOA 2021 code (ONS), E01…",
+            "population_mid2020": _lsoa_columns()["population_mid2020"],
+            **_single_years("ONS mid-2020 population estimate carried to 2021 codes (each age shared among the parts "
+                            "of a split 2011 LSOA by their Census 2021 residents of its age group),")}
+
+
+def population_by_sex_age_columns() -> dict[str, str]:
+    """The table ``population_by_sex_mid2022`` (``store.population_by_sex_age()``): two rows per
+    LSOA 2021, one per sex; absent when the build had no ONS population by sex."""
+    return {"lsoa21cd": "LSOA 2021 code (ONS), E01…",
+            "sex": "'female' or 'male' (ONS's F and M columns)",
+            **_single_years("ONS mid-2022 LSOA 2021 population estimate of this sex (sapelsoasyoa20192022.xlsx, "
+                            "sheet Mid-2022 LSOA 2021),")}
+
+
 TABLES = {"lsoas": lsoa_columns, "ward": lambda: area_columns("ward"), "lad": lambda: area_columns("lad"),
-          "icb": lambda: area_columns("icb")}
+          "icb": lambda: area_columns("icb"), "population_by_age": population_by_age_columns,
+          "population_by_sex_age": population_by_sex_age_columns}
