@@ -42,6 +42,7 @@ from geo.views.analysis import Extent
 ROUND = 5
 SLACK = 2  # rounding half up to 5: a published p holds a whole count in [p - 2, p + 2]
 BOUND = 13  # the 99.9% bound of |perturbation| (discrete Laplace, scale 2): P(|e| > 13) < 0.001
+HIDDEN_MEANS_SMALL = True  # before issue 19, totals were also hidden by secondary and complementary suppression
 GROUPINGS = ("imd_quintile", "imd_decile", "imd_quintile_in_icb", "imd_decile_in_icb", "imd_quintile_in_lad",
              "imd_decile_in_lad", "ward24cd", "lad24cd")
 
@@ -166,11 +167,20 @@ class Attacker:
             return
         vars_ = {self.var(m, version): 1.0 for m in members}
         if shown is None:
-            self.between(vars_, 1, 7)
+            if HIDDEN_MEANS_SMALL:  # Gapmap hides a group total only when it is 1 to 7
+                self.between(vars_, 1, 7)
         elif shown == 0:
             self.between(vars_, 0, 0)
         else:
             self.between(vars_, shown - SLACK - bound, shown + SLACK + bound)
+
+    def rebuilt(self, members: list[str], found: list[tuple], group, version: int = 0) -> None:
+        """An exact count rebuilt from a rate or an interval of ``group``: the attacker uses it."""
+        for g, _, value in found:
+            if str(g) == str(group) and abs(value - round(value)) < 1e-4:
+                members = [m for m in members if m in self.index]
+                if members:
+                    self.between({self.var(m, version): 1.0 for m in members}, round(value), round(value))
 
     def pinned(self) -> list[tuple[int, float]]:
         """Variables whose feasible whole numbers are a single one, except those published exactly."""
@@ -225,19 +235,51 @@ def harvest(store, name: str, extents: list[Extent], monkeypatch, attacker: Atta
             table = _cli_by_group(store, name, extent, grouping, monkeypatch)
             if table.empty or "group" not in table:
                 continue
-            bad += [(extent, grouping, *b) for b in unrounded(table, _years(store, name))]
+            found = unrounded(table, _years(store, name))
+            bad += [(extent, grouping, *b) for b in found]
             for r in table.to_dict("records"):
                 members = inside.loc[inside[grouping].astype(str) == str(r["group"]).split(".")[0], "lsoa21cd"]
                 shown = r.get("count")
                 attacker.total(list(members), None if shown is None or not np.isfinite(shown) else float(shown),
                                version)
+                attacker.rebuilt(list(members), found, r["group"], version)
+        bad += harvest_ward_export(store, name, extent, monkeypatch, attacker, version, inside, tmp_path)
     if statement_icb is not None:
         bad += harvest_statement(store, name, statement_icb, monkeypatch, attacker, version, tmp_path)
     return bad
 
 
+def harvest_ward_export(store, name, extent, monkeypatch, attacker, version, inside, tmp_path):
+    """`gapmap export --table ward`: each ward's published total, rate and DSR."""
+    from geo.cli import main
+
+    if extent.level == "ward":
+        return []
+    out = tmp_path / f"wards-{name}-{version}-{extent.level}-{extent.code}"
+    monkeypatch.setenv("GAPMAP_STORE", str(store.root))
+    args = ["export", name, "--format", "csv", "--table", "ward", "--out", str(out)]
+    if extent.level != "england":
+        args += [f"--{extent.level}", extent.code]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    text = next(out.glob("*.csv")).read_text()
+    table = pd.read_csv(io.StringIO("\n".join(line for line in text.splitlines() if not line.startswith('"# '))))
+    table = table.rename(columns={"ward24cd": "group"})
+    found = unrounded(table, _years(store, name))
+    for r in table.to_dict("records"):
+        members = inside.loc[inside["ward24cd"] == r["group"], "lsoa21cd"]
+        shown = r.get("count")
+        attacker.total(list(members), None if shown is None or not np.isfinite(shown) else float(shown), version)
+        attacker.rebuilt(list(members), found, r["group"], version)
+    return [("ward export", extent, *b) for b in found]
+
+
 def _years(store, name: str) -> float:
-    from geo.sources.indicator_definitions import definition_of, years_of_data
+    """The years a rate is divided by (1 where Gapmap pooled every year, before issue 18)."""
+    try:
+        from geo.sources.indicator_definitions import definition_of, years_of_data
+    except ImportError:
+        return 1.0
     from geo.store.datasets import DatasetStore
 
     dataset = DatasetStore(store).get(name)

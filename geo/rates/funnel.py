@@ -22,7 +22,8 @@ github.com/ukhsa-collaboration/PHEindicatormethods, ``R/Funnels.R`` and ``R/util
 Proportions follow PHE's ``phe_funnels`` and ``phe_funnel_significance`` (``statistic =
 "proportion"``, PHEindicatormethods ``R/Funnels.R``): around the average proportion
 ``av = sum(x) / sum(n)``, the limit at denominator n and probability p (0.975 for 95%, 0.999
-for 99.8%) is the Wilson score limit of av at n (PHE's ``sigma_adjustment``); the 100 points run
+for 99.8%) is the proportion whose own Wilson score interval at n just reaches av (PHE's
+``sigma_adjustment``); the 100 points run
 geometrically over the denominators from the axis minimum (0 where the largest denominator is
 more than twice the smallest, else its ``signif.floor``) to ``signif.ceiling`` of the largest;
 an area is High (Low) when its proportion lies above (below) the limit at its own denominator.
@@ -151,7 +152,8 @@ def rate_limits(count, population, multiplier: float, confidence: float) -> tupl
 
 def sigma_adjustment(p: float, population, average: float, side: str, multiplier: float = 100) -> np.ndarray:
     """PHE's limit of the average proportion ``average`` at denominator ``population`` for
-    probability ``p`` (0.975 or 0.999), per ``multiplier`` (a Wilson score limit)."""
+    probability ``p`` (0.975 or 0.999), per ``multiplier``: the proportion whose Wilson interval
+    at that denominator has ``average`` as its upper (side "low") or lower (side "high") limit."""
     from scipy.stats import norm
 
     z2 = norm.ppf(p) ** 2

@@ -178,6 +178,14 @@ class ReadOnceStore(Store):
         return self._kept(("population", icb, lad, ward),
                           lambda: super(ReadOnceStore, self).population_by_age(icb=icb, lad=lad, ward=ward))
 
+    def population_by_sex_age(self, icb=None, lad=None, ward=None):
+        first = super(ReadOnceStore, self).population_by_sex_age
+        key = (str(self.path), "population-by-sex", icb, lad, ward)
+        if key not in self._memo:
+            self._memo[key] = first(icb=icb, lad=lad, ward=ward)
+        kept = self._memo[key]
+        return None if kept is None else kept.copy()
+
 
 def compare(lower, upper, benchmark) -> str | None:
     """'higher', 'lower' or 'similar' against the benchmark; None where the interval is missing."""
