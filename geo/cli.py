@@ -159,6 +159,10 @@ def data_fetch(mirror, only, strict, timeout, retries):
     else:
         click.echo(f"Downloading into {downloads}")
     for source in chosen:
+        if source.ingest_only and source.id not in only:  # read by `gapmap ingest` when given, never by the build
+            click.echo(f"  {'on request':<13} {source.id}: read by `gapmap ingest` when you give it; get it "
+                       f"from {source.landing}")
+            continue
         result = (verify_mirror_source(source, mirror) if mirror
                   else fetch_source(source, downloads, downloader, strict=strict))
         problems += result.status in {"missing", "manual"} or (strict and result.status == "changed")
@@ -202,6 +206,8 @@ def _fetch_missing(quiet: bool) -> None:
 
     downloads = settings.downloads_dir()
     for source in load_catalogue().values():
+        if source.ingest_only:
+            continue
         try:
             locate(source, mirror=None, downloads=downloads)
         except SourceError:
@@ -358,11 +364,13 @@ def columns(table, fmt):
 @main.command("ingest")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--name", required=True, help="Name to keep the dataset under, e.g. ae-2024 (re-using a name replaces it).")
-@click.option("--shape", type=click.Choice(["aggregated", "records", "fingertips"]),
-              help="What one row is: counts per area, one event, or a Fingertips export. Detected when left out.")
+@click.option("--shape", type=click.Choice(["aggregated", "records", "fingertips", "practice"]),
+              help="What one row is: counts per area, one event, a Fingertips practice export, or a GP practice's "
+                   "numerator and denominator. Detected when left out.")
 @click.option("--column", "columns", multiple=True, metavar="ROLE=NAME",
               help="Say which column holds what, when the name is unusual: lsoa, postcode, count, denominator, "
-                   "age, age_band, sex, ethnicity, date, period, record_id. Repeatable.")
+                   "age, age_band, sex, ethnicity, date, period, record_id, outcome (records: yes/no per row, "
+                   "e.g. preterm; every row is in the denominator), practice (a GP practice code). Repeatable.")
 @click.option("--by", "by", default="", metavar="A,B", help="Records: keep these breakdowns: age_band, sex, "
               "ethnic_group, period (aggregated files keep the ones they have).")
 @click.option("--period-unit", type=click.Choice(["financial-year", "year", "quarter", "month"]),
@@ -370,7 +378,23 @@ def columns(table, fmt):
 @click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Reject events before this date.")
 @click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Reject events after this date.")
 @click.option("--measure", help="What is counted, in words (e.g. 'A&E attendances').")
-@click.option("--unit", default="count", show_default=True, help="Unit of the measure.")
+@click.option("--unit", default="count", show_default=True,
+              help="The figure's unit, applied as the multiplier: '%', 'per 1,000', 'per 10,000', 'per 100,000', "
+                   "'per 1,000,000' (others are refused: use --multiplier).")
+@click.option("--measure-type", type=click.Choice(["rate", "proportion", "ratio", "count"]),
+              help="What the indicator is (default: the --nhs-indicator's definition, else a rate).")
+@click.option("--ages", metavar="0-17|18+|all", help="The population at risk's ages; records outside them are listed "
+              "as not used (default: the --nhs-indicator's, else all).")
+@click.option("--sex", "population_sex", type=click.Choice(["persons", "male", "female"]),
+              help="Who is at risk (default: the --nhs-indicator's, else persons).")
+@click.option("--standardisation", type=click.Choice(["none", "age", "age-sex"]),
+              help="Crude, or directly standardised by age or by age and sex (ESP 2013).")
+@click.option("--multiplier", type=int, metavar="N", help="Per N: 100 (%), 1,000, 100,000 ... (or say it with --unit).")
+@click.option("--period-type", type=click.Choice(["year", "snapshot"]),
+              help="year: rates per year of data; snapshot: a proportion at one point.")
+@click.option("--registrations", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="GP practice files: NHS England's patients registered at each practice by LSOA "
+                   "(gp-reg-pat-prac-lsoa-all.csv), to share each practice's values among its patients' LSOAs.")
 @click.option("--higher-is-better", is_flag=True, help="Polarity: by default a higher value is worse.")
 @click.option("--synthetic/--real", default=None, help="Label the data (default: read the file's own label).")
 @click.option("--nhs-indicator", metavar="CODE", help="The NHS statement metric this dataset reports (e.g. UEC01).")
@@ -379,12 +403,16 @@ def columns(table, fmt):
 @click.option("--round-to", type=click.IntRange(1, 1000), default=5, show_default=True,
               help="Disclosure control: other counts are rounded to the nearest multiple of this.")
 @click.option("--show-rows", type=int, default=10, show_default=True, help="How many unused rows to print.")
-def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_to, measure, unit,
+def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_to, measure, unit, measure_type,
+                   ages, population_sex, standardisation, multiplier, period_type, registrations,
                    higher_is_better, synthetic, nhs_indicator, suppress_to, round_to, show_rows):
     """Check an activity file row by row and keep it as a dataset.
 
     FILE is CSV (any common encoding and delimiter), XLSX or Parquet. Every row is either used
     or listed with its row number, column and reason; the totals reconcile.
+
+    The indicator's definition (measure type, ages, sex, standardisation, multiplier, period) is
+    the --nhs-indicator's shipped one, with the definition options given over it.
     """
     from geo.ingest.pipeline import IngestOptions, format_report, ingest
 
@@ -398,6 +426,8 @@ def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_
         name=name, shape=shape, columns=roles, by=tuple(b.strip() for b in by.split(",") if b.strip()),
         period_unit=period_unit, date_from=date_from.date() if date_from else None,
         date_to=date_to.date() if date_to else None, measure=measure, unit=unit,
+        measure_type=measure_type, ages=ages, sex=population_sex, standardisation=standardisation,
+        multiplier=multiplier, period_type=period_type, registrations=registrations,
         higher_is_worse=not higher_is_better, synthetic=synthetic, nhs_indicator=nhs_indicator,
         disclosure={"suppress_to": suppress_to, "round_to": round_to}, owner=_cli_actor())
     try:
@@ -407,6 +437,11 @@ def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_
         raise
     _audit("upload", "ok", f"{name} from {file.name}")
     click.echo(format_report(result.report, name))
+    definition = result.meta["definition"]
+    years = result.meta.get("years_of_data")
+    click.echo(f"  indicator: {definition['measure_type']} {result.meta['unit']} "
+               f"(standardisation {definition['standardisation']}); years of data: "
+               f"{'unknown' if years is None else f'{years:g}'}")
     rows = result.rows_not_used
     if len(rows) and show_rows:
         click.echo(f"First {min(show_rows, len(rows))} of {len(rows):,} rows not used or flagged "

@@ -51,8 +51,12 @@ def built(fixture_store, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("statement")
     raw = _sparse_file(tmp / "uec.csv")
     for name, code in (("uec-test", "UEC01"), ("dia-test", "DIA01")):
+        # DIA01 is a proportion of a supplied denominator, which this file lacks: kept as counts (shares of
+        # activity by group are what the statement shows for it)
         result = ingest(tmp / "uec.csv", IngestOptions(name=name, shape="aggregated", measure=f"{code} events",
-                                                       nhs_indicator=code, synthetic=True), fixture_store)
+                                                       nhs_indicator=code, synthetic=True,
+                                                       measure_type="count" if code == "DIA01" else None),
+                        fixture_store)
         assert result.report["counts_used"] == raw["count"].sum()
     st = statement.build(fixture_store, Extent("icb", ICB), targets=("core20", "most-deprived-40"))
     out = tmp / "out"
