@@ -163,10 +163,10 @@ def _demo_columns(path: Path) -> bool:
     """True when the file has exactly the columns `gapmap demo-data` writes. Real SUS extracts can
     have them too, so this asks the user rather than labelling the data."""
     from geo.ingest.reading import UnreadableFile, peek
-    from geo.ingest.synthetic import COLUMNS
+    from geo.ingest.synthetic import DEMO_COLUMN_SETS
 
     try:
-        return list(peek(path).columns) == list(COLUMNS)
+        return list(peek(path).columns) in [list(c) for c in DEMO_COLUMN_SETS]
     except UnreadableFile:
         return False
 

@@ -502,8 +502,10 @@ def datasets_rows(name):
 @click.option("--out", required=True, type=click.Path(path_type=Path),
               help="CSV or .parquet file to write; a <file>.json sidecar labels it synthetic. With --indicators, "
                    "a folder.")
-@click.option("--indicators", metavar="CODES", help="Instead of A&E attendances, write SYNTHETIC records of these NHS "
-              "statement indicators (comma-separated, or 'all': UEC01, CVD01, ORA01, MAT01) over three years.")
+@click.option("--indicators", metavar="CODES", help="Instead of A&E attendances, write SYNTHETIC files of these NHS "
+              "statement indicators, each shaped as its definition says (comma-separated, or 'all': UEC01, CVD01, "
+              "ORA01, MAT01 births with a preterm flag, RES02 flu uptake per LSOA, CVD03 per GP practice with a "
+              "synthetic registrations file).")
 @click.option("--ingest", "do_ingest", is_flag=True, help="With --indicators: also ingest each file, attached to its "
               "indicator, ready for `gapmap statement`.")
 def demo_data(icb, rows, seed, dirty, out, indicators, do_ingest):
@@ -540,26 +542,29 @@ def _demo_indicators(icb, seed, out, indicators, do_ingest, rows_given, dirty):
 
     if rows_given or dirty:
         raise click.UsageError("--rows and --dirty apply to A&E attendances, not to --indicators profiles")
-    codes = list(synthetic.PROFILES) if indicators.strip().lower() == "all" else \
+    codes = list(synthetic.DEMO_INDICATORS) if indicators.strip().lower() == "all" else \
         [c.strip().upper() for c in indicators.split(",") if c.strip()]
-    unknown = [c for c in codes if c not in synthetic.PROFILES]
+    unknown = [c for c in codes if c not in synthetic.DEMO_INDICATORS]
     if unknown:
-        raise click.UsageError(f"no demo profile for {', '.join(unknown)}; profiles: {', '.join(synthetic.PROFILES)}")
+        raise click.UsageError(f"no demo profile for {', '.join(unknown)}; profiles: "
+                               f"{', '.join(synthetic.DEMO_INDICATORS)}")
     if out.exists() and not out.is_dir():
         raise click.UsageError(f"--out {out} is a file; with --indicators give a folder")
     store = open_store()
-    code = _icb_code(icb)
-    for indicator in codes:
-        table, meta = synthetic.generate_profile(store, code, indicator, seed=seed)
-        path = synthetic.write(table, meta, out / f"demo_{indicator.lower()}.csv")
-        click.echo(f"Wrote {table.num_rows:,} SYNTHETIC records of {indicator} to {path}")
+    for made in synthetic.demo_indicators(store, _icb_code(icb), codes, out, seed=seed):
+        indicator, path = made["code"], made["path"]
+        click.echo(f"Wrote {made['rows']:,} SYNTHETIC rows of {indicator} to {path} (labelled in {path.name}.json)")
+        if "registrations" in made["options"]:
+            click.echo(f"  with SYNTHETIC registrations by LSOA in {made['options']['registrations']}")
         if do_ingest:
             name = f"demo-{indicator.lower()}"
-            options = IngestOptions(name=name, by=("age_band", "sex", "ethnic_group", "period"),
-                                    measure=meta["measure"], synthetic=True, nhs_indicator=indicator)
+            options = IngestOptions(name=name, measure=made["measure"], synthetic=True, nhs_indicator=indicator,
+                                    **made["options"])
             result = ingest(path, options, store)
-            click.echo(f"  ingested as {name} (attached to {indicator}); rows used "
-                       f"{result.report['rows_used']:,} of {result.report['rows_read']:,}")
+            report = result.report
+            click.echo(f"  ingested as {name} (attached to {indicator}: {result.meta['unit']}); rows used "
+                       f"{report['rows_used']:,} of {report['rows_read']:,}, {report['rows_rejected']:,} listed as "
+                       f"not used; years of data {result.meta['years_of_data']}")
 
 
 @main.command("statement")
