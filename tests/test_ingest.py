@@ -277,7 +277,8 @@ REGISTRATIONS = ("PUBLICATION,EXTRACT_DATE,PRACTICE_CODE,PRACTICE_NAME,LSOA_CODE
                  "GP_PRAC_PAT_LIST,01JUL2025,A00002,BETA MEDICAL CENTRE,E01000008,ALL,40\n"
                  "GP_PRAC_PAT_LIST,01JUL2025,A00002,BETA MEDICAL CENTRE,E01009001,ALL,40\n"  # a 2011 code, split
                  "GP_PRAC_PAT_LIST,01JUL2025,A00004,FAR PRACTICE,E01999999,ALL,20\n"
-                 "GP_PRAC_PAT_LIST,01JUL2025,A00005,EMPTY PRACTICE,E01000003,ALL,0\n")
+                 "GP_PRAC_PAT_LIST,01JUL2025,A00005,EMPTY PRACTICE,E01000003,ALL,0\n"
+                 "GP_PRAC_PAT_LIST,01JUL2025,A00009,NOT ON THE MAP,E01000003,ALL,10\n")  # not in ODS's located practices
 
 
 def registrations(tmp_path):
@@ -321,7 +322,7 @@ def test_fingertips_practices_are_shared_among_their_patients_lsoas(fixture_stor
 def test_practice_file_every_rule(fixture_store, tmp_path):
     path = write(tmp_path / "cvd.csv", "practice_code,numerator,denominator\n"
                  "A00001,5,10\n,1,2\nXYZ,1,2\nA00002,x,2\nA00002,3,2\nA00002,3,0\nA00001,1,2\nA99999,1,2\n"
-                 "A00004,1,2\nA00005,1,2\na00002 ,4,8\n")
+                 "A00004,1,2\nA00005,1,2\na00002 ,4,8\nA00009,2,4\n")
     result = run(fixture_store, path, name="cvd", nhs_indicator="CVD03", registrations=registrations(tmp_path))
     assert result.meta["shape"] == "practice"
     assert reasons(result) == {
@@ -338,8 +339,12 @@ def test_practice_file_every_rule(fixture_store, tmp_path):
     }
     assert result.meta["definition"]["level"] == "practice" and result.meta["definition"]["measure_type"] == "proportion"
     practices = result.practices.set_index("practice_code")
-    assert practices["value"].to_dict() == pytest.approx({"A00001": 50.0, "A00002": 50.0})  # per cent
-    assert result.counts["denominator"].sum() == pytest.approx(10 * 0.9 + 8)
+    assert practices["value"].to_dict() == pytest.approx({"A00001": 50.0, "A00002": 50.0, "A00009": 50.0})  # per cent
+    assert result.counts["denominator"].sum() == pytest.approx(10 * 0.9 + 8 + 4)
+    # a practice ODS could not place is still shared among its patients' LSOAs, with no point of its own
+    kept = DatasetStore(fixture_store).get("cvd").practices().set_index("practice_code")
+    assert kept.geometry["A00009"] is None and kept.loc["A00009", "imd_coverage"] == 1.0
+    assert kept.loc["A00009", "practice_name"] == "NOT ON THE MAP"
     assert result.meta["years_of_data"] == 1.0  # CVD03 is a snapshot
 
 

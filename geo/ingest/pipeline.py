@@ -1,6 +1,6 @@
 """Ingest an activity file: detect its shape, check every row, aggregate to LSOA 2021, store it.
 
-Three shapes are understood:
+Four shapes are understood:
 
 ``aggregated``
     one row per area (and breakdown): an LSOA 2021 or 2011 code, a count, and optionally a
@@ -10,8 +10,16 @@ Three shapes are understood:
     one row per event (an attendance, an admission): an LSOA code or a postcode, and optionally
     age or age band, sex, ethnic group, date and a record id. Rows are counted per LSOA and the
     breakdowns asked for (``by``).
+``practice``
+    one row per GP practice: a practice code, a numerator and a denominator.
 ``fingertips``
-    an OHID Fingertips CSV export at GP practice level, kept as practice points.
+    an OHID Fingertips CSV export at GP practice level.
+
+Practice files are shared among the LSOAs their patients live in by NHS England's
+registrations by LSOA (``--registrations``; see :mod:`geo.ingest.practices`), and refused
+without them. Every dataset stores its indicator definition (:mod:`geo.ingest.definition`):
+records outside the definition's ages are listed as not used, and records with an ``outcome``
+flag give a ``count`` (the yeses) and a ``denominator`` (every record).
 
 Every row is either used or listed in the report with its file row, column, value and reason;
 the report's totals reconcile (rows read = used + rejected; counts read = used + rejected). A
