@@ -493,6 +493,7 @@ def test_rates_denominators(fixture_store, tmp_path):
 def test_supplied_denominator_used(fixture_store, tmp_path):
     path = write(tmp_path / "a.csv", "lsoa21cd,count,population\nE01000001,4,400\n")
     run(fixture_store, path, name="d")
+    assert DatasetStore(fixture_store).get("d").meta["definition"]["denominator"] == "supplied"
     out = rates(DatasetStore(fixture_store).get("d"), fixture_store)
     assert out[["count", "population", "population_source"]].values.tolist() == [[4, 400, "supplied with the data"]]
 

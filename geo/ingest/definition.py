@@ -75,13 +75,13 @@ def resolve(options, has_denominator: bool, level: str) -> IndicatorDefinition:
     if options.period_type:
         given["period"] = options.period_type
         words.append(f"period {options.period_type}")
-    measure_type = given.get("measure_type", base.measure_type)
-    if measure_type == "proportion" and base.denominator == "residents" and has_denominator:
-        given["denominator"] = "supplied"  # the data's own denominator
-    if level == "practice":
-        given["level"] = "practice"
-        if given.get("denominator", base.denominator) == "residents" and has_denominator:
-            given["denominator"] = "registered"
+    if base.denominator == "residents" and has_denominator:  # the data brings its own denominator
+        given["denominator"] = "registered" if level == "practice" else "supplied"
+        words.append("denominator " + ("the practices' own (registered patients)" if level == "practice"
+                                       else "the data's own"))
+    if level != base.level:  # what the data is: per LSOA, or per GP practice shared among LSOAs
+        given["level"] = level
+        words.append(f"level {level}")
     if words:
         given["source"] = (f"{base.source}; changed at ingest: {', '.join(words)}" if shipped
                            else f"given at ingest: {', '.join(words)}")
@@ -93,15 +93,14 @@ def resolve(options, has_denominator: bool, level: str) -> IndicatorDefinition:
 
 def check_against_file(definition: IndicatorDefinition, path, shape: str, mapping: dict[str, str]) -> None:
     """Refuse a definition the file cannot give: a proportion with no denominator in the data, an
-    outcome flag on a file of counts, an outcome flag for a rate of residents."""
+    outcome flag on a file of counts, an outcome flag for anything but a proportion."""
     if "outcome" in mapping and shape != "records":
         raise IngestError(f"{path}: --column outcome=NAME is for files of one row per person or event (each row "
                           f"counts in the denominator, rows with the outcome are the events); this file holds "
                           f"counts per area: give its denominator with --column denominator=NAME")
-    if "outcome" in mapping and definition.denominator == "residents":
+    if "outcome" in mapping and definition.measure_type != "proportion":
         raise IngestError(f"{path}: with --column outcome the rows are the denominator, so the indicator is a "
-                          f"proportion: give --measure-type proportion (the definition is a {definition.measure_type} "
-                          f"of residents)")
+                          f"proportion: give --measure-type proportion (the definition is a {definition.measure_type})")
     has_denominator = "denominator" in mapping or "outcome" in mapping or shape in ("practice", "fingertips")
     if definition.measure_type == "proportion" and not has_denominator:
         raise IngestError(f"{path}: the indicator is a proportion ({definition.unit}), so it needs a denominator "

@@ -59,8 +59,7 @@ def format_report(report: dict, name: str) -> str:
         what = "flagged" if r["used"] else "rejected"
         lines.append(f"  {what} {r['rows']:,} row(s) [{r['column'] or 'row'}]: {r['reason']}")
     if report.get("denominators_used") is not None:
-        lines.append(f"  denominator {report['denominators_used']:,.2f} used" if report.get("practices_used")
-                     else f"  denominator (rows or supplied) {report['denominators_used']:,.0f} used")
+        lines.append(f"  denominators used {report['denominators_used']:,.0f}")
     for note in report.get("notes") or []:
         lines.append(f"  note: {note}")
     rest = report.get("rows_not_listed")
