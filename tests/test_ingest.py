@@ -407,7 +407,7 @@ def test_ages_outside_the_indicator_are_listed(fixture_store, tmp_path):
     banded = write(tmp_path / "a.csv", "lsoa21cd,age_band,count\nE01000001,0-4,3\nE01000001,15-19,2\n"
                    "E01000001,20-24,4\n")
     result = run(fixture_store, banded, nhs_indicator="UEC01")
-    assert reasons(result) == {3: "age band 15-19 is outside the indicator's ages 0-17",
+    assert reasons(result) == {3: "age band 15-19 reaches outside the indicator's ages 0-17",
                                4: "age band 20-24 is outside the indicator's ages 0-17"}
     no_age = write(tmp_path / "n.csv", "lsoa,date\nE01000001,2024-05-01\n")
     notes = run(fixture_store, no_age, nhs_indicator="UEC01").report["notes"]

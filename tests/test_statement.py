@@ -51,10 +51,11 @@ def built(fixture_store, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("statement")
     raw = _sparse_file(tmp / "uec.csv")
     for name, code in (("uec-test", "UEC01"), ("dia-test", "DIA01")):
-        # DIA01 is a proportion of a supplied denominator, which this file lacks: kept as counts (shares of
-        # activity by group are what the statement shows for it)
+        # the file holds events of all ages (UEC01 is of under 18s: its ages are widened to all, or the
+        # other bands would be listed as outside them); DIA01 is a proportion of a supplied denominator,
+        # which this file lacks: kept as counts (shares of activity by group are what the statement shows)
         result = ingest(tmp / "uec.csv", IngestOptions(name=name, shape="aggregated", measure=f"{code} events",
-                                                       nhs_indicator=code, synthetic=True,
+                                                       nhs_indicator=code, synthetic=True, ages="all",
                                                        measure_type="count" if code == "DIA01" else None),
                         fixture_store)
         assert result.report["counts_used"] == raw["count"].sum()

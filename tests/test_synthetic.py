@@ -199,6 +199,12 @@ def test_demo_files_ingest_attached_and_reconciled(demo, fixture_store):
     counts = dataset.counts()
     assert {"count", "denominator"} <= set(counts.columns)
     assert counts["denominator"].sum() == len(pd.read_csv(demo["MAT01"]["path"]))
+    unlabelled = demo["CVD03"]["path"].with_name("cvd03_without_label.csv")  # no sidecar: only the registrations'
+    unlabelled.write_bytes(demo["CVD03"]["path"].read_bytes())
+    registered = ingest(unlabelled, IngestOptions(name="demo-cvd03-real-label", nhs_indicator="CVD03",
+                                                  **demo["CVD03"]["options"]), fixture_store)
+    assert registered.meta["synthetic"] is True  # made-up registrations make the shared values made up
+    DatasetStore(fixture_store).remove("demo-cvd03-real-label")
     cvd03 = DatasetStore(fixture_store).get("demo-cvd03")
     assert cvd03.meta["level"] == "practice" and cvd03.meta["registrations"]["synthetic"] is True
     assert {"numerator", "denominator", "value", "patients", "imd_score", "imd_quintile"} <= set(cvd03.practices())

@@ -274,6 +274,8 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
             result = _ingest_lsoa(info, shape, mapping, options, store)
         sha256 = digest.result()
     synthetic = _synthetic_label(info) if options.synthetic is None else options.synthetic
+    if ((result.meta or {}).get("registrations") or {}).get("synthetic"):
+        synthetic = True  # values shared among LSOAs by made-up registrations are made up where they fall
     years, years_how = D.years_of_data(definition, result.counts, result.report.get("date_range"), shape,
                                        options.period_unit)
     notes = list(result.report.get("notes") or [])
@@ -454,8 +456,12 @@ def _check_ages(rows: _Rows, shape: str, definition) -> list[str]:
         b_lo, b_hi, why = C.parse_age_band(distinct)
         b_top = np.where(b_hi < 0, 10_000, b_hi)
         outside = (why == "") & ((b_lo < lo) | (b_top > top))
-        reason = np.array([f"age band {C.band_label(a, b)} is outside the indicator's ages {definition.ages}" if o
-                           else "" for a, b, o in zip(b_lo, b_hi, outside)], dtype=object)
+        wholly = (b_top < lo) | (b_lo > top)
+        reason = np.array([("" if not o else
+                            f"age band {C.band_label(a, b)} is outside the indicator's ages {definition.ages}" if w
+                            else f"age band {C.band_label(a, b)} reaches outside the indicator's ages "
+                                 f"{definition.ages}") for a, b, o, w in zip(b_lo, b_hi, outside, wholly)],
+                          dtype=object)
         rows.reasons.reject(name, index, np.where(why == "", reason, why))
         return []
     return [f"no age or age band column: the rows' ages were not checked against the indicator's ages "
