@@ -12,6 +12,17 @@ from geo.ingest.pipeline import IngestError, IngestOptions, format_report, inges
 from tests import fixture_mirror as fx
 
 
+@pytest.fixture(autouse=True)
+def _no_attached_datasets_left(fixture_store):
+    """Datasets these tests attach to an NHS statement indicator are removed after each test: the
+    store is shared with other modules, whose statements would show them."""
+    yield
+    datasets = DatasetStore(fixture_store)
+    for meta in datasets.list():
+        if meta.get("nhs_indicator"):
+            datasets.remove(meta["name"])
+
+
 def write(path, text, encoding="utf-8"):
     path.write_bytes(text.encode(encoding))
     return path
