@@ -31,7 +31,9 @@ bp = Blueprint("upload", __name__)
 # the column roles the form lets a user name (the rest are found by their usual names)
 COLUMN_FIELDS = {"lsoa": "LSOA code", "postcode": "Postcode", "count": "Count", "denominator": "Population",
                  "age": "Age", "age_band": "Age band", "sex": "Sex", "ethnicity": "Ethnic category", "date": "Date",
-                 "period": "Period", "record_id": "Record id"}
+                 "period": "Period", "record_id": "Record id", "outcome": "Outcome (yes/no)",
+                 "practice": "GP practice code"}
+DEFINITION_FIELDS = ("measure_type", "ages", "sex", "standardisation", "period_type")
 SIDECAR_LIMIT = 1 << 20  # a label file is a few hundred bytes
 
 
@@ -62,6 +64,9 @@ def form_words(message: str, file_name: str, tmp: str) -> str:
 
     message = re.sub(r"no ([a-z_]+(?: or [a-z_]+)*) column found", roles, message)
     message = re.sub(r"break down by ([a-z_]+)", lambda m: "break down by " + m.group(1).replace("_", " "), message)
+    message = re.sub(r"--registrations(?: [\w.-]+\.csv| FILE)?", 'the "Registrations by LSOA" box', message)
+    message = re.sub(r"--measure-type (\w+)", r'the "Measure type" box (\1)', message)
+    message = re.sub(r"--multiplier N(?: \(e\.g\. --multiplier \d+\))?", 'the "Per" box', message)
     return re.sub(r"--column ([A-Za-z_]+)=NAME", box, message)
 
 
@@ -106,6 +111,10 @@ def upload():
         return _page([f"A dataset called {name!r} exists and was uploaded by someone else: only they, analysts "
                       f"of their ICB or an admin may replace it. Choose another name."], 403)
     columns = {role: request.form.get(f"column_{role}", "").strip() for role in COLUMN_FIELDS}
+    multiplier = (request.form.get("multiplier") or "").strip().replace(",", "")
+    if multiplier and not multiplier.isdigit():
+        return _page([f"Per {multiplier!r}: choose 100 (%), 1,000, 10,000, 100,000 or 1,000,000."], 400)
+    multiplier = int(multiplier) if multiplier else None
     options = IngestOptions(
         name=name, shape=request.form.get("shape") or None,
         columns={role: column for role, column in columns.items() if column},
@@ -114,7 +123,9 @@ def upload():
         higher_is_worse=request.form.get("polarity", "higher-is-worse") == "higher-is-worse",
         nhs_indicator=request.form.get("nhs_indicator") or None,
         synthetic=True if request.form.get("synthetic") else None,  # unticked: the file's own label
-        owner=user.name, owner_icb=user.icb)
+        owner=user.name, owner_icb=user.icb, multiplier=multiplier,
+        **{f: (request.form.get(f) or "").strip() or None for f in DEFINITION_FIELDS})
+    registrations = request.files.get("registrations")
     original = Path(file.filename).name
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / (secure_filename(file.filename) or "upload.csv")
@@ -122,6 +133,11 @@ def upload():
             file.save(path)
             if label is not None:  # where ingest looks for it, as beside a file on disk
                 path.with_name(path.name + ".json").write_text(json.dumps(label))
+            if registrations is not None and registrations.filename:
+                folder = Path(tmp) / "registrations"
+                folder.mkdir()
+                options.registrations = folder / (secure_filename(registrations.filename) or "registrations.csv")
+                registrations.save(options.registrations)
             result = ingest(path, options, params.store())
         except (GapmapError, ValueError) as exc:
             message = form_words(str(exc), file.filename, tmp)
@@ -147,10 +163,10 @@ def _demo_columns(path: Path) -> bool:
     """True when the file has exactly the columns `gapmap demo-data` writes. Real SUS extracts can
     have them too, so this asks the user rather than labelling the data."""
     from geo.ingest.reading import UnreadableFile, peek
-    from geo.ingest.synthetic import COLUMNS
+    from geo.ingest.synthetic import DEMO_COLUMN_SETS
 
     try:
-        return list(peek(path).columns) == list(COLUMNS)
+        return list(peek(path).columns) in [list(c) for c in DEMO_COLUMN_SETS]
     except UnreadableFile:
         return False
 

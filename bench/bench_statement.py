@@ -1,8 +1,8 @@
-"""Benchmark: a whole BLMK health inequalities statement with four indicators, from the command.
+"""Benchmark: a whole BLMK health inequalities statement with six indicators, from the command.
 
 Run by hand (not in CI), after `gapmap data build`:  python bench/bench_statement.py [--repeat 3]
 
-Makes sure the store holds the SYNTHETIC demo datasets of UEC01, CVD01, ORA01 and MAT01 (running
+Makes sure the store holds the SYNTHETIC demo datasets of UEC01, CVD01, ORA01, MAT01, RES02 and CVD03 (running
 `gapmap demo-data --icb QHG --indicators all --ingest` once if not), then times
 `gapmap statement --icb QHG --out TMP` (report, deck with maps, CSV and XLSX, targeting lists)
 as a whole process, from the command to its exit. Target: under 30 s. Prints each run and the
@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     listing = gapmap("datasets").stdout
-    if not all(f"demo-{c}" in listing for c in ("uec01", "cvd01", "ora01", "mat01")):
+    if not all(f"demo-{c}" in listing for c in ("uec01", "cvd01", "ora01", "mat01", "res02", "cvd03")):
         with tempfile.TemporaryDirectory() as tmp:
             done = gapmap("demo-data", "--icb", "QHG", "--indicators", "all", "--ingest", "--out", tmp)
             if done.returncode != 0:

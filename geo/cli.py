@@ -160,6 +160,10 @@ def data_fetch(mirror, only, strict, timeout, retries):
     else:
         click.echo(f"Downloading into {downloads}")
     for source in chosen:
+        if source.ingest_only and source.id not in only:  # read by `gapmap ingest` when given, never by the build
+            click.echo(f"  {'on request':<13} {source.id}: read by `gapmap ingest` when you give it; get it "
+                       f"from {source.landing}")
+            continue
         try:
             result = (verify_mirror_source(source, mirror) if mirror
                       else fetch_source(source, downloads, downloader, strict=strict))
@@ -209,6 +213,8 @@ def _fetch_missing(quiet: bool) -> None:
 
     downloads = settings.downloads_dir()
     for source in load_catalogue().values():
+        if source.ingest_only:
+            continue
         try:
             locate(source, mirror=None, downloads=downloads)
         except SourceError:
@@ -376,11 +382,13 @@ def columns(table, fmt):
 @main.command("ingest")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--name", required=True, help="Name to keep the dataset under, e.g. ae-2024 (re-using a name replaces it).")
-@click.option("--shape", type=click.Choice(["aggregated", "records", "fingertips"]),
-              help="What one row is: counts per area, one event, or a Fingertips export. Detected when left out.")
+@click.option("--shape", type=click.Choice(["aggregated", "records", "fingertips", "practice"]),
+              help="What one row is: counts per area, one event, a Fingertips practice export, or a GP practice's "
+                   "numerator and denominator. Detected when left out.")
 @click.option("--column", "columns", multiple=True, metavar="ROLE=NAME",
               help="Say which column holds what, when the name is unusual: lsoa, postcode, count, denominator, "
-                   "age, age_band, sex, ethnicity, date, period, record_id. Repeatable.")
+                   "age, age_band, sex, ethnicity, date, period, record_id, outcome (records: yes/no per row, "
+                   "e.g. preterm; every row is in the denominator), practice (a GP practice code). Repeatable.")
 @click.option("--by", "by", default="", metavar="A,B", help="Records: keep these breakdowns: age_band, sex, "
               "ethnic_group, period (aggregated files keep the ones they have).")
 @click.option("--period-unit", type=click.Choice(["financial-year", "year", "quarter", "month"]),
@@ -388,7 +396,23 @@ def columns(table, fmt):
 @click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Reject events before this date.")
 @click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Reject events after this date.")
 @click.option("--measure", help="What is counted, in words (e.g. 'A&E attendances').")
-@click.option("--unit", default="count", show_default=True, help="Unit of the measure.")
+@click.option("--unit", default="count", show_default=True,
+              help="The figure's unit, applied as the multiplier: '%', 'per 1,000', 'per 10,000', 'per 100,000', "
+                   "'per 1,000,000' (others are refused: use --multiplier).")
+@click.option("--measure-type", type=click.Choice(["rate", "proportion", "ratio", "count"]),
+              help="What the indicator is (default: the --nhs-indicator's definition, else a rate).")
+@click.option("--ages", metavar="0-17|18+|all", help="The population at risk's ages; records outside them are listed "
+              "as not used (default: the --nhs-indicator's, else all).")
+@click.option("--sex", "population_sex", type=click.Choice(["persons", "male", "female"]),
+              help="Who is at risk (default: the --nhs-indicator's, else persons).")
+@click.option("--standardisation", type=click.Choice(["none", "age", "age-sex"]),
+              help="Crude, or directly standardised by age or by age and sex (ESP 2013).")
+@click.option("--multiplier", type=int, metavar="N", help="Per N: 100 (%), 1,000, 100,000 ... (or say it with --unit).")
+@click.option("--period-type", type=click.Choice(["year", "snapshot"]),
+              help="year: rates per year of data; snapshot: a proportion at one point.")
+@click.option("--registrations", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="GP practice files: NHS England's patients registered at each practice by LSOA "
+                   "(gp-reg-pat-prac-lsoa-all.csv), to share each practice's values among its patients' LSOAs.")
 @click.option("--higher-is-better", is_flag=True, help="Polarity: by default a higher value is worse.")
 @click.option("--synthetic/--real", default=None, help="Label the data (default: read the file's own label).")
 @click.option("--nhs-indicator", metavar="CODE", help="The NHS statement metric this dataset reports (e.g. UEC01).")
@@ -397,12 +421,16 @@ def columns(table, fmt):
 @click.option("--round-to", type=click.IntRange(1, 1000), default=5, show_default=True,
               help="Disclosure control: other counts are rounded to the nearest multiple of this.")
 @click.option("--show-rows", type=int, default=10, show_default=True, help="How many unused rows to print.")
-def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_to, measure, unit,
+def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_to, measure, unit, measure_type,
+                   ages, population_sex, standardisation, multiplier, period_type, registrations,
                    higher_is_better, synthetic, nhs_indicator, suppress_to, round_to, show_rows):
     """Check an activity file row by row and keep it as a dataset.
 
     FILE is CSV (any common encoding and delimiter), XLSX or Parquet. Every row is either used
     or listed with its row number, column and reason; the totals reconcile.
+
+    The indicator's definition (measure type, ages, sex, standardisation, multiplier, period) is
+    the --nhs-indicator's shipped one, with the definition options given over it.
     """
     from geo.ingest.pipeline import IngestOptions, format_report, ingest
 
@@ -416,6 +444,8 @@ def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_
         name=name, shape=shape, columns=roles, by=tuple(b.strip() for b in by.split(",") if b.strip()),
         period_unit=period_unit, date_from=date_from.date() if date_from else None,
         date_to=date_to.date() if date_to else None, measure=measure, unit=unit,
+        measure_type=measure_type, ages=ages, sex=population_sex, standardisation=standardisation,
+        multiplier=multiplier, period_type=period_type, registrations=registrations,
         higher_is_worse=not higher_is_better, synthetic=synthetic, nhs_indicator=nhs_indicator,
         disclosure={"suppress_to": suppress_to, "round_to": round_to}, owner=_cli_actor())
     try:
@@ -425,6 +455,11 @@ def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_
         raise
     _audit("upload", "ok", f"{name} from {file.name}")
     click.echo(format_report(result.report, name))
+    definition = result.meta["definition"]
+    years = result.meta.get("years_of_data")
+    click.echo(f"  indicator: {definition['measure_type']} {result.meta['unit']} "
+               f"(standardisation {definition['standardisation']}); years of data: "
+               f"{'unknown' if years is None else f'{years:g}'}")
     rows = result.rows_not_used
     if len(rows) and show_rows:
         click.echo(f"First {min(show_rows, len(rows))} of {len(rows):,} rows not used or flagged "
@@ -485,8 +520,10 @@ def datasets_rows(name):
 @click.option("--out", required=True, type=click.Path(path_type=Path),
               help="CSV or .parquet file to write; a <file>.json sidecar labels it synthetic. With --indicators, "
                    "a folder.")
-@click.option("--indicators", metavar="CODES", help="Instead of A&E attendances, write SYNTHETIC records of these NHS "
-              "statement indicators (comma-separated, or 'all': UEC01, CVD01, ORA01, MAT01) over three years.")
+@click.option("--indicators", metavar="CODES", help="Instead of A&E attendances, write SYNTHETIC files of these NHS "
+              "statement indicators, each shaped as its definition says (comma-separated, or 'all': UEC01, CVD01, "
+              "ORA01, MAT01 births with a preterm flag, RES02 flu uptake per LSOA, CVD03 per GP practice with a "
+              "synthetic registrations file).")
 @click.option("--ingest", "do_ingest", is_flag=True, help="With --indicators: also ingest each file, attached to its "
               "indicator, ready for `gapmap statement`.")
 def demo_data(icb, rows, seed, dirty, out, indicators, do_ingest):
@@ -523,26 +560,29 @@ def _demo_indicators(icb, seed, out, indicators, do_ingest, rows_given, dirty):
 
     if rows_given or dirty:
         raise click.UsageError("--rows and --dirty apply to A&E attendances, not to --indicators profiles")
-    codes = list(synthetic.PROFILES) if indicators.strip().lower() == "all" else \
+    codes = list(synthetic.DEMO_INDICATORS) if indicators.strip().lower() == "all" else \
         [c.strip().upper() for c in indicators.split(",") if c.strip()]
-    unknown = [c for c in codes if c not in synthetic.PROFILES]
+    unknown = [c for c in codes if c not in synthetic.DEMO_INDICATORS]
     if unknown:
-        raise click.UsageError(f"no demo profile for {', '.join(unknown)}; profiles: {', '.join(synthetic.PROFILES)}")
+        raise click.UsageError(f"no demo profile for {', '.join(unknown)}; profiles: "
+                               f"{', '.join(synthetic.DEMO_INDICATORS)}")
     if out.exists() and not out.is_dir():
         raise click.UsageError(f"--out {out} is a file; with --indicators give a folder")
     store = open_store()
-    code = _icb_code(icb)
-    for indicator in codes:
-        table, meta = synthetic.generate_profile(store, code, indicator, seed=seed)
-        path = synthetic.write(table, meta, out / f"demo_{indicator.lower()}.csv")
-        click.echo(f"Wrote {table.num_rows:,} SYNTHETIC records of {indicator} to {path}")
+    for made in synthetic.demo_indicators(store, _icb_code(icb), codes, out, seed=seed):
+        indicator, path = made["code"], made["path"]
+        click.echo(f"Wrote {made['rows']:,} SYNTHETIC rows of {indicator} to {path} (labelled in {path.name}.json)")
+        if "registrations" in made["options"]:
+            click.echo(f"  with SYNTHETIC registrations by LSOA in {made['options']['registrations']}")
         if do_ingest:
             name = f"demo-{indicator.lower()}"
-            options = IngestOptions(name=name, by=("age_band", "sex", "ethnic_group", "period"),
-                                    measure=meta["measure"], synthetic=True, nhs_indicator=indicator)
+            options = IngestOptions(name=name, measure=made["measure"], synthetic=True, nhs_indicator=indicator,
+                                    **made["options"])
             result = ingest(path, options, store)
-            click.echo(f"  ingested as {name} (attached to {indicator}); rows used "
-                       f"{result.report['rows_used']:,} of {result.report['rows_read']:,}")
+            report = result.report
+            click.echo(f"  ingested as {name} (attached to {indicator}: {result.meta['unit']}); rows used "
+                       f"{report['rows_used']:,} of {report['rows_read']:,}, {report['rows_rejected']:,} listed as "
+                       f"not used; years of data {result.meta['years_of_data']}")
 
 
 @main.command("statement")

@@ -176,6 +176,8 @@ def serve_catalogue(server: LoopbackServer, mirror, official: dict[str, bytes], 
 
     mirror, folder = Path(mirror), Path(folder)
     for source in load_catalogue(CATALOGUE_PATH).values():
+        if source.ingest_only:  # read by `gapmap ingest` when a user gives it: never fetched
+            continue
         path = urlparse(source.url).path
         if source.method == "arcgis":
             if source.format == "gpkg":

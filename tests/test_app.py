@@ -4,6 +4,7 @@ import json
 import pytest
 
 from app import create_app
+from geo.store.datasets import DatasetStore
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +166,31 @@ def test_upload_page_ingests_and_reports(client, fixture_store):
     binary = {"file": (io.BytesIO(bytes(range(256))), "b.csv"), "name": "broken", "csrf_token": csrf(client)}
     refused = client.post("/upload", data=binary, content_type="multipart/form-data")
     assert refused.status_code == 400 and "not a text file" in refused.get_data(as_text=True)
+
+
+def test_upload_takes_the_definition_and_registrations(client, fixture_store):
+    import io
+
+    regs = ("PUBLICATION,EXTRACT_DATE,PRACTICE_CODE,PRACTICE_NAME,LSOA_CODE,SEX,NUMBER_OF_PATIENTS\n"
+            "GP_PRAC_PAT_LIST,01JUL2025,A00001,ALPHA SURGERY,E01000001,ALL,75\n"
+            "GP_PRAC_PAT_LIST,01JUL2025,A00001,ALPHA SURGERY,E01000002,ALL,25\n")
+    practice = b"practice_code,numerator,denominator\nA00001,30,40\n"
+    base = {"name": "bp-control", "measure_type": "proportion", "ages": "18+", "period_type": "snapshot",
+            "multiplier": "100"}
+    refused = client.post("/upload", data={**base, "file": (io.BytesIO(practice), "bp.csv"), "csrf_token": csrf(client)},
+                          content_type="multipart/form-data")
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "the &#34;Registrations by LSOA&#34; box" in text and "/tmp" not in text
+    data = {**base, "file": (io.BytesIO(practice), "bp.csv"), "registrations": (io.BytesIO(regs.encode()), "regs.csv"),
+            "csrf_token": csrf(client)}
+    response = client.post("/upload", data=data, content_type="multipart/form-data")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    meta = DatasetStore(fixture_store).get("bp-control").meta
+    assert meta["definition"]["measure_type"] == "proportion" and meta["definition"]["age_lo"] == 18
+    assert meta["level"] == "practice" and meta["registrations"]["file"] == "regs.csv"
+    counts = DatasetStore(fixture_store).get("bp-control").counts().set_index("lsoa21cd")["count"].to_dict()
+    assert counts == {"E01000001": 22.5, "E01000002": 7.5}
+    DatasetStore(fixture_store).remove("bp-control")
 
 
 def test_one_rate_unit_on_the_map_page(client):

@@ -5,10 +5,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from geo.errors import GapmapError
 from geo.store.datasets import DatasetError, DatasetStore, rates
 from geo.store.folder import Store
 from geo.ingest.pipeline import IngestError, IngestOptions, format_report, ingest
 from tests import fixture_mirror as fx
+
+
+@pytest.fixture(autouse=True)
+def _no_attached_datasets_left(fixture_store):
+    """Datasets these tests attach to an NHS statement indicator are removed after each test: the
+    store is shared with other modules, whose statements would show them."""
+    yield
+    datasets = DatasetStore(fixture_store)
+    for meta in datasets.list():
+        if meta.get("nhs_indicator"):
+            datasets.remove(meta["name"])
 
 
 def write(path, text, encoding="utf-8"):
@@ -254,7 +266,7 @@ def test_unreadable_file_changes_nothing(fixture_store, tmp_path):
 
 def test_reingest_replaces_and_provenance_is_kept(fixture_store, tmp_path):
     first = write(tmp_path / "a.csv", "lsoa21cd,count\nE01000001,3\n")
-    run(fixture_store, first, name="ae", measure="A&E attendances", unit="attendances")
+    run(fixture_store, first, name="ae", measure="A&E attendances", unit="per 1,000")
     second = write(tmp_path / "b.csv", "lsoa21cd,count\nE01000001,8\n")
     run(fixture_store, second, name="ae", measure="A&E attendances", higher_is_worse=True)
     dataset = DatasetStore(fixture_store).get("ae")
@@ -283,22 +295,202 @@ def test_bad_names_and_options(fixture_store, tmp_path):
         run(fixture_store, path, by=("colour",))
 
 
-# ---- Fingertips --------------------------------------------------------------------------------
+# ---- GP practice data, attributed to LSOAs by NHS England's registrations -----------------------
 
-def test_fingertips_practices(fixture_store, fixture_mirror):
+REGISTRATIONS = ("PUBLICATION,EXTRACT_DATE,PRACTICE_CODE,PRACTICE_NAME,LSOA_CODE,SEX,NUMBER_OF_PATIENTS\n"
+                 "GP_PRAC_PAT_LIST,01JUL2025,A00001,ALPHA SURGERY,E01000001,ALL,60\n"
+                 "GP_PRAC_PAT_LIST,01JUL2025,A00001,ALPHA SURGERY,E01000002,ALL,30\n"
+                 "GP_PRAC_PAT_LIST,01JUL2025,A00001,ALPHA SURGERY,CLOSED,ALL,10\n"
+                 "GP_PRAC_PAT_LIST,01JUL2025,A00002,BETA MEDICAL CENTRE,E01000008,ALL,40\n"
+                 "GP_PRAC_PAT_LIST,01JUL2025,A00002,BETA MEDICAL CENTRE,E01009001,ALL,40\n"  # a 2011 code, split
+                 "GP_PRAC_PAT_LIST,01JUL2025,A00004,FAR PRACTICE,E01999999,ALL,20\n"
+                 "GP_PRAC_PAT_LIST,01JUL2025,A00005,EMPTY PRACTICE,E01000003,ALL,0\n"
+                 "GP_PRAC_PAT_LIST,01JUL2025,A00009,NOT ON THE MAP,E01000003,ALL,10\n")  # not in ODS's located practices
+
+
+def registrations(tmp_path):
+    return write(tmp_path / "gp-reg-pat-prac-lsoa-all.csv", REGISTRATIONS)
+
+
+def test_fingertips_practices_are_shared_among_their_patients_lsoas(fixture_store, fixture_mirror, tmp_path):
     path = fixture_mirror / "activity/fingertips_93930_ae_attendances_0_4_gp_2021_22.csv"
-    result = run(fixture_store, path, name="ft")
-    assert result.meta["shape"] == "fingertips"
+    result = run(fixture_store, path, name="ft", registrations=registrations(tmp_path), unit="per 1,000")
+    assert result.meta["shape"] == "fingertips" and result.meta["level"] == "practice"
     assert result.meta["measure"] == "A&E attendances (0 to 4 years)"
-    points = DatasetStore(fixture_store).get("ft").practices()
-    assert points["practice_code"].tolist() == ["A00001", "A00002"]
-    assert points["value"].tolist() == [700.0, 812.5] and points["lsoa21cd"].tolist() == ["E01000001", "E01000008"]
     why = reasons(result)
     assert why[2].startswith("not a GP practice row (Area Type England)")
-    assert why[5].startswith("practice not placed on the map")
+    assert why[5] == "none of practice A00004's 20 registered patients live in the LSOAs this store was built for"
     assert why[6] == "no value for this practice"
-    assert result.report["rows_read"] == 5
-    assert result.report["counts_read"] == pytest.approx(result.report["counts_used"] + result.report["counts_rejected"])
+    # A00001 (70 of 100): 60% of its patients in LSOA 1, 30% in LSOA 2, 10% 'CLOSED' (outside)
+    # A00002 (65 of 80): half in LSOA 8, half in 2011 LSOA E01009001, split 1:3 into LSOAs 7 and 8
+    dataset = DatasetStore(fixture_store).get("ft")
+    assert dataset.kind == "lsoa"
+    counts = dataset.counts().set_index("lsoa21cd")
+    assert counts["count"].to_dict() == pytest.approx({"E01000001": 42, "E01000002": 21, "E01000007": 8.125,
+                                                       "E01000008": 56.875})
+    assert counts["denominator"].to_dict() == pytest.approx({"E01000001": 60, "E01000002": 30, "E01000007": 10,
+                                                             "E01000008": 70})
+    r = result.report
+    assert r["rows_read"] == 5 == r["rows_used"] + r["rows_rejected"]
+    assert r["counts_read"] == pytest.approx(r["counts_used"] + r["counts_rejected"])
+    assert r["counts_stored"] + r["counts_outside_store"] == pytest.approx(r["counts_used"])  # 7 of A00001's in CLOSED
+    assert r["counts_outside_store"] == pytest.approx(7)
+    practices = dataset.practices().set_index("practice_code")
+    assert practices.index.tolist() == ["A00001", "A00002"]
+    assert practices.loc["A00001", "value"] == pytest.approx(700.0) and practices.loc["A00001", "patients"] == 100
+    assert practices.loc["A00001", "published_value"] == 700.0
+    score = fixture_store.lsoas(geometry=False, columns=["lsoa21cd", "imd_score"]).set_index("lsoa21cd")["imd_score"]
+    assert practices.loc["A00001", "imd_score"] == pytest.approx((60 * score["E01000001"] + 30 * score["E01000002"]) / 90)
+    assert practices.loc["A00001", "imd_coverage"] == pytest.approx(0.9)
+    assert "not national" in result.meta["practice_imd"]["quintile_basis"]  # a fixture of 8 LSOAs
+    assert result.meta["registrations"]["file"] == "gp-reg-pat-prac-lsoa-all.csv"
+
+
+def test_practice_file_every_rule(fixture_store, tmp_path):
+    path = write(tmp_path / "cvd.csv", "practice_code,numerator,denominator\n"
+                 "A00001,5,10\n,1,2\nXYZ,1,2\nA00002,x,2\nA00002,3,2\nA00002,3,0\nA00001,1,2\nA99999,1,2\n"
+                 "A00004,1,2\nA00005,1,2\na00002 ,4,8\nA00009,2,4\n")
+    result = run(fixture_store, path, name="cvd", nhs_indicator="CVD03", registrations=registrations(tmp_path))
+    assert result.meta["shape"] == "practice"
+    assert reasons(result) == {
+        3: "practice code is empty",
+        4: "practice code 'XYZ' is not a GP practice code (a letter and five digits, e.g. A81001)",
+        5: "numerator 'x' is not a number",
+        6: "denominator is smaller than the numerator",
+        7: "denominator is 0",
+        8: "duplicate of row 2",
+        9: "practice A99999 is not in the registrations file (gp-reg-pat-prac-lsoa-all.csv): no registered patients "
+           "to share its values among LSOAs",
+        10: "none of practice A00004's 20 registered patients live in the LSOAs this store was built for",
+        11: "practice A00005 has no registered patients in the registrations file",
+    }
+    assert result.meta["definition"]["level"] == "practice" and result.meta["definition"]["measure_type"] == "proportion"
+    practices = result.practices.set_index("practice_code")
+    assert practices["value"].to_dict() == pytest.approx({"A00001": 50.0, "A00002": 50.0, "A00009": 50.0})  # per cent
+    assert result.counts["denominator"].sum() == pytest.approx(10 * 0.9 + 8 + 4)
+    # a practice ODS could not place is still shared among its patients' LSOAs, with no point of its own
+    kept = DatasetStore(fixture_store).get("cvd").practices().set_index("practice_code")
+    assert kept.geometry["A00009"] is None and kept.loc["A00009", "imd_coverage"] == 1.0
+    assert kept.loc["A00009", "practice_name"] == "NOT ON THE MAP"
+    assert result.meta["years_of_data"] == 1.0  # CVD03 is a snapshot
+
+
+def test_practice_data_without_registrations_is_refused(fixture_store, tmp_path):
+    path = write(tmp_path / "cvd.csv", "practice_code,numerator,denominator\nA00001,5,10\n")
+    with pytest.raises(IngestError, match=r"cvd\.csv: GP practice data is shared among the LSOAs .*"
+                                          r"gp-reg-pat-prac-lsoa-all\.csv.*digital\.nhs\.uk.*--registrations"):
+        run(fixture_store, path, name="cvd")
+    bad = write(tmp_path / "regs.csv", "PRACTICE_CODE,LSOA_CODE\nA00001,E01000001\n")
+    with pytest.raises(IngestError, match=r"--registrations: .*regs\.csv: missing columns .*NUMBER_OF_PATIENTS"):
+        run(fixture_store, path, name="cvd", registrations=bad)
+    lsoa_file = write(tmp_path / "a.csv", "lsoa21cd,count\nE01000001,3\n")
+    with pytest.raises(IngestError, match="--registrations is for GP practice files"):
+        run(fixture_store, lsoa_file, registrations=registrations(tmp_path))
+
+
+# ---- indicator definitions ---------------------------------------------------------------------
+
+def test_definition_is_the_shipped_one_with_options_over_it(fixture_store, tmp_path):
+    from geo.sources.indicator_definitions import for_indicator
+
+    path = write(tmp_path / "r.csv", "lsoa,age,date\nE01000001,3,2024-05-01\n")
+    shipped = run(fixture_store, path, nhs_indicator="UEC01").meta
+    assert shipped["definition"] == for_indicator("UEC01").to_meta()
+    assert shipped["unit"] == "per 100,000 residents aged 0-17 per year"
+    changed = run(fixture_store, path, nhs_indicator="UEC01", ages="0-15", unit="per 1,000").meta["definition"]
+    assert (changed["age_lo"], changed["age_hi"], changed["multiplier"]) == (0, 15, 1000)
+    assert changed["source"].endswith("changed at ingest: ages 0-15, multiplier 1,000")
+    own = run(fixture_store, path, measure_type="rate", ages="18+", sex="female", standardisation="age",
+              multiplier=1000, period_type="year").meta["definition"]
+    assert (own["age_lo"], own["age_hi"], own["sex"], own["standardisation"]) == (18, None, "female", "age")
+    assert own["source"].startswith("given at ingest: measure type rate, ages 18+")
+    default = run(fixture_store, path).meta
+    assert default["definition"]["source"].startswith("Gapmap's default")
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"measure_type": "banana"}, "indicator definition: measure type 'banana': choose rate, proportion"),
+    ({"ages": "ten"}, r"ages 'ten': write them as 0-17, 18\+, 65-74 or all"),
+    ({"unit": "per fortnight"}, "unit 'per fortnight' is not one Gapmap can apply: .*--multiplier N"),
+    ({"unit": "%", "multiplier": 1000}, "--unit '%' means a multiplier of 100, but --multiplier is 1,000"),
+    ({"multiplier": 7}, "multiplier 7: choose 1, 100"),
+    ({"measure_type": "proportion"}, "a proportion needs a denominator"),
+    ({"nhs_indicator": "MAT01"}, r"r\.csv: the indicator is a proportion \(% of births with a recorded gestation\), so it needs a denominator"),
+])
+def test_definitions_that_cannot_be_applied_are_refused(fixture_store, tmp_path, options, message):
+    path = write(tmp_path / "r.csv", "lsoa,age,date\nE01000001,3,2024-05-01\n")
+    with pytest.raises(GapmapError, match=message):
+        run(fixture_store, path, **options)
+
+
+def test_ages_outside_the_indicator_are_listed(fixture_store, tmp_path):
+    path = write(tmp_path / "r.csv", "lsoa,age,date\nE01000001,3,2024-05-01\nE01000001,34,2024-05-01\n"
+                 "E01000001,17,2024-05-01\nE01000001,18,2024-05-01\nE01000001,old,2024-05-01\n")
+    result = run(fixture_store, path, nhs_indicator="UEC01")
+    assert reasons(result) == {3: "age 34 is outside the indicator's ages 0-17",
+                               5: "age 18 is outside the indicator's ages 0-17", 6: "age 'old' is not a number"}
+    assert result.counts["count"].sum() == 2
+    assert_reconciles(result.report)
+    banded = write(tmp_path / "a.csv", "lsoa21cd,age_band,count\nE01000001,0-4,3\nE01000001,15-19,2\n"
+                   "E01000001,20-24,4\n")
+    result = run(fixture_store, banded, nhs_indicator="UEC01")
+    assert reasons(result) == {3: "age band 15-19 reaches outside the indicator's ages 0-17",
+                               4: "age band 20-24 is outside the indicator's ages 0-17"}
+    no_age = write(tmp_path / "n.csv", "lsoa,date\nE01000001,2024-05-01\n")
+    notes = run(fixture_store, no_age, nhs_indicator="UEC01").report["notes"]
+    assert "no age or age band column: the rows' ages were not checked against the indicator's ages 0-17" in notes[0]
+
+
+def test_years_of_data(fixture_store, tmp_path):
+    dated = write(tmp_path / "r.csv", "lsoa,date\nE01000001,2022-04-01\nE01000001,2025-03-31\n")
+    three = run(fixture_store, dated, by=("period",)).meta
+    assert three["years_of_data"] == 3 and "2022/23 to 2024/25" in three["years_of_data_source"]
+    assert run(fixture_store, dated).meta["years_of_data"] == round(1096 / 365.25, 2)
+    aggregated = write(tmp_path / "a.csv", "lsoa21cd,period,count\nE01000001,2023/24,3\nE01000001,2024/25,3\n")
+    assert run(fixture_store, aggregated).meta["years_of_data"] == 2
+    plain = write(tmp_path / "p.csv", "lsoa21cd,count\nE01000001,3\n")
+    unknown = run(fixture_store, plain)
+    assert unknown.meta["years_of_data"] is None
+    assert any(n.startswith("years of data unknown: the file has no period or date column") for n in
+               unknown.report["notes"])
+    assert "note: years of data unknown" in format_report(unknown.report, "t")
+    assert run(fixture_store, plain, period_type="snapshot").meta["years_of_data"] == 1
+
+
+# ---- records with an outcome flag: every row in the denominator, the yeses the events ------------
+
+def test_outcome_flag_every_rule(fixture_store, tmp_path):
+    path = write(tmp_path / "births.csv", "lsoa,mother_age,birth_date,preterm\n"
+                 "E01000001,30,2024-05-01,yes\nE01000001,31,2024-05-02,N\nE01000001,25,2024-05-03,1\n"
+                 "E01000001,22,2024-05-04,0\nE01000002,40,2024-05-05,TRUE\nE01000002,28,2024-05-06,false\n"
+                 "E01000002,28,2024-05-06,maybe\nE01000002,28,2024-05-06,\n")
+    result = run(fixture_store, path, nhs_indicator="MAT01", columns={"outcome": "preterm", "date": "birth_date"})
+    assert reasons(result) == {8: "outcome 'maybe' is not yes/no (write yes/no, Y/N, 1/0 or true/false)",
+                               9: "outcome is empty"}
+    counts = result.counts.set_index("lsoa21cd")
+    assert counts["count"].to_dict() == {"E01000001": 2, "E01000002": 1}
+    assert counts["denominator"].to_dict() == {"E01000001": 4, "E01000002": 2}
+    assert result.report["rows_used"] == 6 and result.report["denominators_used"] == 6
+    assert result.meta["definition"]["denominator"] == "births"
+    assert_reconciles(result.report)
+    with pytest.raises(IngestError, match="--column outcome=NAME is for files of one row per person"):
+        run(fixture_store, write(tmp_path / "a.csv", "lsoa21cd,count,flag\nE01000001,3,yes\n"),
+            columns={"outcome": "flag"})
+    with pytest.raises(IngestError, match="give --measure-type proportion"):
+        run(fixture_store, path, columns={"outcome": "preterm"}, measure_type="rate")
+    own = run(fixture_store, path, columns={"outcome": "preterm"}, measure_type="proportion", unit="%")
+    assert own.meta["definition"]["denominator"] == "supplied" and own.meta["unit"] == "% of people in the denominator"
+
+
+def test_outcome_flag_streamed_in_chunks(fixture_store, tmp_path, monkeypatch):
+    monkeypatch.setenv("GAPMAP_INGEST_CHUNK_ROWS", "2")
+    path = write(tmp_path / "births.csv", "lsoa,date,outcome\n" + "".join(
+        f"E0100000{1 + i % 2},2024-05-0{1 + i % 9},{'yes' if i % 3 == 0 else 'no'}\n" for i in range(9)))
+    result = run(fixture_store, path, nhs_indicator="MAT01", by=("period",))
+    counts = result.counts.set_index("lsoa21cd")
+    assert counts["count"].to_dict() == {"E01000001": 2, "E01000002": 1}
+    assert counts["denominator"].to_dict() == {"E01000001": 5, "E01000002": 4}
+    assert result.report["denominators_used"] == 9
 
 
 # ---- rates -------------------------------------------------------------------------------------
@@ -328,6 +520,7 @@ def test_rates_denominators(fixture_store, tmp_path):
 def test_supplied_denominator_used(fixture_store, tmp_path):
     path = write(tmp_path / "a.csv", "lsoa21cd,count,population\nE01000001,4,400\n")
     run(fixture_store, path, name="d")
+    assert DatasetStore(fixture_store).get("d").meta["definition"]["denominator"] == "supplied"
     out = rates(DatasetStore(fixture_store).get("d"), fixture_store)
     assert out[["count", "population", "population_source"]].values.tolist() == [[4, 400, "supplied with the data"]]
 

@@ -20,9 +20,19 @@ def client(fixture_store):
     return app.test_client()
 
 
-def test_gp_practice_datasets_get_a_clear_400(client, fixture_store, fixture_mirror):
-    ingest(fixture_mirror / "activity/fingertips_93930_ae_attendances_0_4_gp_2021_22.csv",
-           IngestOptions(name="gp-values"), fixture_store)
+def test_gp_practice_datasets_get_a_clear_400(client, fixture_store, fixture_mirror, tmp_path):
+    # a dataset of practice values only, as Fingertips files were kept before ingest shared practice
+    # values among their patients' LSOAs (now refused without NHS England's registrations file)
+    import geopandas as gpd
+    from geo.store.datasets import DatasetStore
+
+    path = tmp_path / "a.csv"
+    path.write_text("lsoa21cd,count\nE01000001,3\n")
+    meta = {k: v for k, v in ingest(path, IngestOptions(name="gp-values"), fixture_store).meta.items() if k != "name"}
+    points = gpd.GeoDataFrame({"practice_code": ["A00001"], "value": [700.0]},
+                              geometry=gpd.points_from_xy([-0.4], [51.9]), crs=4326)
+    DatasetStore(fixture_store).save("gp-values", {**meta, "shape": "fingertips"}, ingest(
+        path, IngestOptions(name="gp-values"), fixture_store).rows_not_used, practices=points)
     for route in ROUTES + ("/api/statistics",):
         response = client.get(f"{route}?icb=E54000001&indicator=gp-values")
         assert response.status_code == 400, route

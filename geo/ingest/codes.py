@@ -231,3 +231,22 @@ def financial_year(dates: np.ndarray) -> np.ndarray:
     start = np.where(d.month >= 4, d.year, d.year - 1)
     return np.array([f"{y}/{(y + 1) % 100:02d}" for y in start], dtype=object)
 
+
+
+_OUTCOME = {"yes": True, "y": True, "1": True, "true": True, "t": True,
+            "no": False, "n": False, "0": False, "false": False, "f": False}
+
+
+def parse_outcome(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(1.0 where the outcome happened, 0.0 where not; reason): yes/no, Y/N, 1/0, true/false in
+    any case; anything else cannot be used."""
+    out = np.zeros(len(values), dtype=np.float64)
+    reason = np.full(len(values), "", dtype=object)
+    for i, v in enumerate(clean_text(values)):
+        flag = _OUTCOME.get(v.lower())
+        if flag is None:
+            reason[i] = ("outcome is empty" if not v else
+                         f"outcome {v!r} is not yes/no (write yes/no, Y/N, 1/0 or true/false)")
+        else:
+            out[i] = 1.0 if flag else 0.0
+    return out, reason

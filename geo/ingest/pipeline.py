@@ -1,6 +1,6 @@
 """Ingest an activity file: detect its shape, check every row, aggregate to LSOA 2021, store it.
 
-Three shapes are understood:
+Four shapes are understood:
 
 ``aggregated``
     one row per area (and breakdown): an LSOA 2021 or 2011 code, a count, and optionally a
@@ -10,8 +10,16 @@ Three shapes are understood:
     one row per event (an attendance, an admission): an LSOA code or a postcode, and optionally
     age or age band, sex, ethnic group, date and a record id. Rows are counted per LSOA and the
     breakdowns asked for (``by``).
+``practice``
+    one row per GP practice: a practice code, a numerator and a denominator.
 ``fingertips``
-    an OHID Fingertips CSV export at GP practice level, kept as practice points.
+    an OHID Fingertips CSV export at GP practice level.
+
+Practice files are shared among the LSOAs their patients live in by NHS England's
+registrations by LSOA (``--registrations``; see :mod:`geo.ingest.practices`), and refused
+without them. Every dataset stores its indicator definition (:mod:`geo.ingest.definition`):
+records outside the definition's ages are listed as not used, and records with an ``outcome``
+flag give a ``count`` (the yeses) and a ``denominator`` (every record).
 
 Every row is either used or listed in the report with its file row, column, value and reason;
 the report's totals reconcile (rows read = used + rejected; counts read = used + rejected). A
@@ -23,7 +31,7 @@ import datetime as dt
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +39,8 @@ import pandas as pd
 import pyarrow as pa
 
 from geo.ingest import codes as C
-from geo.ingest.fingertips import ingest_fingertips
+from geo.ingest import definition as D
+from geo.ingest import practices as P
 from geo.store.datasets import DatasetStore, check_name
 from geo.sources.catalogue import sha256_of
 from geo.store.folder import Store
@@ -40,7 +49,7 @@ from geo.ingest.reading import InputTable, UnreadableFile, peek, read
 from geo.ingest.streaming import ingest_streamed
 
 ROLES = ("lsoa", "postcode", "count", "denominator", "age", "age_band", "sex", "ethnicity", "date", "period",
-         "record_id")
+         "record_id", "outcome", "practice")
 ALIASES = {
     "lsoa": ["lsoa21cd", "lsoa11cd", "lsoa_code", "lsoa", "lsoa21", "lsoa11", "lsoa_2021_code", "lsoa_2011_code",
              "lsoa_of_residence", "der_postcode_lsoa_2021_code", "der_postcode_lsoa_2011_code",
@@ -58,8 +67,13 @@ ALIASES = {
     "period": ["period", "time_period", "financial_year", "year", "month", "reporting_period"],
     "record_id": ["record_id", "id", "ec_ident", "attendance_id", "episode_id", "generated_record_id",
                   "epikey", "spell_id"],
+    # records: yes/no per row (a preterm birth); each row is in the denominator, the yeses are the events
+    "outcome": ["outcome"],
+    # GP practice files (practice code, numerator, denominator): attributed to LSOAs by --registrations
+    "practice": ["practice_code", "practice", "org_code", "gp_practice_code", "ods_code", "practice_id"],
 }
 BREAKDOWNS = ("age_band", "sex", "ethnic_group", "period")
+SHAPES = ("aggregated", "records", "fingertips", "practice")
 PERIOD_UNITS = ("financial-year", "year", "quarter", "month")
 EARLIEST_DATE = dt.date(2000, 1, 1)
 
@@ -81,6 +95,16 @@ class IngestOptions:
     disclosure: dict | None = None  # e.g. {"suppress_to": 9, "round_to": 10}; default: HES rules (1-7, 5)
     owner: str | None = None  # who ingested it (a user name); kept in the dataset's meta
     owner_icb: str | None = None  # their ICB: analysts of that ICB may replace or remove the dataset
+    # the indicator's definition (see geo.sources.indicator_definitions); None: the shipped one for
+    # nhs_indicator, else Gapmap's default. ``unit`` '%' / 'per 1,000' / 'per 100,000' sets the multiplier.
+    measure_type: str | None = None  # rate | proportion | ratio | count
+    ages: str | None = None  # 0-17, 18+, all
+    sex: str | None = None  # persons | male | female
+    standardisation: str | None = None  # none | age | age-sex
+    multiplier: int | None = None
+    period_type: str | None = None  # year | snapshot
+    registrations: str | Path | None = None  # NHS England's gp-reg-pat-prac-lsoa-all.csv, for practice data
+    definition: object = None  # set by ingest(): the IndicatorDefinition resolved from the above
 
 
 def _slug(name: str) -> str:
@@ -116,6 +140,8 @@ def map_columns(columns: list[str], given: dict[str, str], path: Path) -> dict[s
 def detect_shape(columns: list[str], mapping: dict[str, str]) -> str:
     if {"Indicator ID", "Area Code", "Area Type", "Value"} <= set(columns):
         return "fingertips"
+    if "practice" in mapping and "count" in mapping and "lsoa" not in mapping and "postcode" not in mapping:
+        return "practice"
     return "aggregated" if "count" in mapping else "records"
 
 
@@ -225,25 +251,48 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
         raise IngestError(str(exc)) from None
     mapping = map_columns(info.columns, options.columns, path)
     shape = options.shape or detect_shape(info.columns, mapping)
-    if shape not in ("aggregated", "records", "fingertips"):
-        raise IngestError(f"unknown shape {shape!r}: aggregated, records or fingertips")
+    if shape not in SHAPES:
+        raise IngestError(f"unknown shape {shape!r}: {', '.join(SHAPES)}")
+    level = "practice" if shape in ("fingertips", "practice") else "lsoa"
+    definition = D.resolve(options, "denominator" in mapping or "outcome" in mapping or level == "practice", level)
+    D.check_against_file(definition, path, shape, mapping)
+    registrations = None
+    if level == "practice":
+        registrations = P.load_registrations(options.registrations, path)
+    elif options.registrations:
+        raise IngestError(f"{path}: --registrations is for GP practice files (a practice code with a numerator and "
+                          f"denominator, or a Fingertips practice export); this file is {shape} per LSOA")
+    options = replace(options, definition=definition)
     started = dt.datetime.now(dt.timezone.utc)
     with ThreadPoolExecutor(max_workers=1) as pool:  # hash the file while it is parsed
         digest = pool.submit(sha256_of, path)
-        if shape == "fingertips":
-            result = ingest_fingertips(info, options, store)
+        if level == "practice":
+            result = P.ingest_practices(info, shape, mapping, options, store, registrations)
         elif shape == "records" and info.format == "csv":  # in chunks: memory does not grow with the file
             result = ingest_streamed(info, mapping, options, store, _plan, _ingest_lsoa)
         else:
             result = _ingest_lsoa(info, shape, mapping, options, store)
         sha256 = digest.result()
     synthetic = _synthetic_label(info) if options.synthetic is None else options.synthetic
+    if ((result.meta or {}).get("registrations") or {}).get("synthetic"):
+        synthetic = True  # values shared among LSOAs by made-up registrations are made up where they fall
+    years, years_how = D.years_of_data(definition, result.counts, result.report.get("date_range"), shape,
+                                       options.period_unit)
+    notes = list(result.report.get("notes") or [])
+    if years is None:
+        notes.append(f"years of data {years_how}")
+    result.report["notes"] = notes
     result.rows_not_used, result.report = cap_rows_not_used(result.rows_not_used, result.report,
                                                             info.limits.max_listed_rows)
     meta = {
         "shape": shape,
         "measure": options.measure or result.measure or options.name,
-        "unit": options.unit,
+        "unit": definition.unit,
+        "definition": definition.to_meta(),
+        "level": definition.level,
+        "years_of_data": years,
+        "years_of_data_source": years_how,
+        **(result.meta or {}),
         "higher_is_worse": options.higher_is_worse,
         "synthetic": synthetic,
         "nhs_indicator": options.nhs_indicator,
@@ -253,7 +302,7 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
         "owner_icb": options.owner_icb,
         "sha256": sha256,
         "ingested_at": started.isoformat(timespec="seconds"),
-        "options": {k: v for k, v in asdict(options).items() if k != "name"},
+        "options": {k: v for k, v in asdict(options).items() if k not in ("name", "definition")},
         "columns": result.columns,
         "format": {"type": info.format, "encoding": info.encoding, "delimiter": info.delimiter},
         "report": result.report,
@@ -352,10 +401,13 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
     row counts, where it is, its breakdowns, duplicates, then 2011 codes carried to 2021 and the
     report."""
     by = _breakdowns_asked(info, shape, mapping, options)
-    rows = _Rows(_read_needed(info, shape, mapping, by), mapping)
+    definition = options.definition
+    rows = _Rows(_read_needed(info, shape, mapping, by, definition), mapping)
     row_count = _row_counts(rows) if shape == "aggregated" else None  # records: each row counts one
+    outcome = _outcomes(rows) if shape == "records" and "outcome" in mapping else None
     places = _place_rows(rows, store)
     keys, band_bounds = _breakdown_keys(rows, shape, by)
+    notes = _check_ages(rows, shape, definition)
     date_range = _check_dates(rows, shape, by, options, keys)
     if "period" in by and "period" not in keys:
         name, (distinct, index) = rows.values("period")
@@ -363,12 +415,57 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
         rows.reasons.reject(name, index, np.where(labels == "", "period is empty", ""))
         keys["period"] = (labels, index)
     denominator = _denominators(rows, row_count) if shape == "aggregated" and "denominator" in mapping else None
+    if outcome is not None:  # every record is one in the denominator; those with the outcome are the events
+        row_count, denominator = outcome, np.ones(rows.n)
     _reject_duplicates(rows, shape, places.row_code_index, keys, seen_ids)
-    counts = _counts_by_lsoa21(rows, places, keys, band_bounds, row_count if shape == "aggregated" else None,
-                               denominator)
+    counts = _counts_by_lsoa21(rows, places, keys, band_bounds, row_count, denominator)
     rows_not_used = _rows_not_used(rows.info, rows.reasons, row_count)
     report = _lsoa_report(rows, row_count, counts, places.conversion, rows_not_used, date_range, keys)
+    if denominator is not None:
+        report["denominators_used"] = float(np.nansum(denominator[rows.reasons.ok]))
+    report["notes"] = notes
     return IngestResult(report, rows_not_used, counts=counts, columns=mapping)
+
+
+def _outcomes(rows: _Rows) -> np.ndarray:
+    """Records with an outcome flag: 1.0 for yes, 0.0 for no; other values rejected."""
+    name, (distinct, index) = rows.values("outcome")
+    flag, why = C.parse_outcome(distinct)
+    rows.reasons.reject(name, index, why)
+    return flag[index]
+
+
+def _check_ages(rows: _Rows, shape: str, definition) -> list[str]:
+    """Reject rows whose age (or age band) is outside the indicator's ages: they are not in its
+    population at risk. Returns report notes (ages that could not be checked)."""
+    if definition is None or definition.all_ages:
+        return []
+    lo, hi = definition.age_lo, definition.age_hi
+    top = 10_000 if hi is None else hi
+    mapping = rows.mapping
+    if "age" in mapping and (shape == "records" or "age_band" not in mapping):
+        name, (distinct, index) = rows.values("age")
+        age, why = C.parse_age(distinct)
+        outside = (age >= 0) & ((age < lo) | (age > top))
+        reason = np.array([f"age {a} is outside the indicator's ages {definition.ages}" if o else ""
+                           for a, o in zip(age, outside)], dtype=object)
+        rows.reasons.reject(name, index, np.where(why == "", reason, why))
+        return []
+    if "age_band" in mapping:
+        name, (distinct, index) = rows.values("age_band")
+        b_lo, b_hi, why = C.parse_age_band(distinct)
+        b_top = np.where(b_hi < 0, 10_000, b_hi)
+        outside = (why == "") & ((b_lo < lo) | (b_top > top))
+        wholly = (b_top < lo) | (b_lo > top)
+        reason = np.array([("" if not o else
+                            f"age band {C.band_label(a, b)} is outside the indicator's ages {definition.ages}" if w
+                            else f"age band {C.band_label(a, b)} reaches outside the indicator's ages "
+                                 f"{definition.ages}") for a, b, o, w in zip(b_lo, b_hi, outside, wholly)],
+                          dtype=object)
+        rows.reasons.reject(name, index, np.where(why == "", reason, why))
+        return []
+    return [f"no age or age band column: the rows' ages were not checked against the indicator's ages "
+            f"{definition.ages} (name the column with --column age=NAME)"]
 
 
 def _breakdowns_asked(info: InputTable, shape: str, mapping: dict[str, str], options: IngestOptions) -> set[str]:
@@ -391,9 +488,13 @@ def _breakdowns_asked(info: InputTable, shape: str, mapping: dict[str, str], opt
     return by
 
 
-def _columns_needed(shape: str, mapping: dict[str, str], by: set[str]) -> tuple[list[str], tuple[str, ...]]:
+def _columns_needed(shape: str, mapping: dict[str, str], by: set[str], definition=None
+                    ) -> tuple[list[str], tuple[str, ...]]:
     """The columns the shape and breakdowns use, and those read as plain ids (not dictionaries)."""
-    needed_roles = {"lsoa", "postcode", "date"} | ({"count", "denominator"} if shape == "aggregated" else {"record_id"})
+    needed_roles = {"lsoa", "postcode", "date"} | ({"count", "denominator"} if shape == "aggregated"
+                                                    else {"record_id", "outcome"})
+    if definition is not None and not definition.all_ages:  # ages are checked against the indicator's
+        needed_roles |= {"age", "age_band"}
     needed_roles |= {role for b in by for role in NEEDS[b]}
     if shape == "aggregated":
         needed_roles |= {"age_band", "sex", "ethnicity", "period"}
@@ -406,14 +507,15 @@ def _plan(info: InputTable, shape: str, mapping: dict[str, str], options: Ingest
     """Check the columns needed are there; (breakdowns, columns to read, columns read as plain ids).
     The streamed ingest (:mod:`geo.ingest.streaming`) reads each chunk by this plan."""
     by = _breakdowns_asked(info, shape, mapping, options)
-    return (by, *_columns_needed(shape, mapping, by))
+    return (by, *_columns_needed(shape, mapping, by, options.definition))
 
 
-def _read_needed(info: InputTable, shape: str, mapping: dict[str, str], by: set[str]) -> InputTable:
+def _read_needed(info: InputTable, shape: str, mapping: dict[str, str], by: set[str],
+                 definition=None) -> InputTable:
     """Read only the columns the shape and breakdowns use (a streamed chunk is read already)."""
     if info.table is not None:
         return info
-    wanted, plain = _columns_needed(shape, mapping, by)
+    wanted, plain = _columns_needed(shape, mapping, by, definition)
     try:
         return read(info, wanted, plain=plain)
     except UnreadableFile as exc:

@@ -50,13 +50,18 @@ def format_report(report: dict, name: str) -> str:
     if codes:
         names = {"lsoa21": "rows with a 2021 LSOA code", "split": "2011 codes split (shared by population)",
                  "merged": "2011 codes merged (summed)", "irregular": "2011 codes changed irregularly",
-                 "postcode": "rows placed by postcode", "practices": "GP practices"}
+                 "postcode": "rows placed by postcode", "practices": "GP practices",
+                 "practice_lsoas": "practice x LSOA shares", "registered_patients": "registered patients"}
         lines.append("  " + "; ".join(f"{names.get(k, k)}: {v:,}" for k, v in codes.items() if v))
     if report.get("date_range"):
         lines.append(f"  dates {report['date_range'][0]} to {report['date_range'][1]}")
     for r in report.get("reasons", []):
         what = "flagged" if r["used"] else "rejected"
         lines.append(f"  {what} {r['rows']:,} row(s) [{r['column'] or 'row'}]: {r['reason']}")
+    if report.get("denominators_used") is not None:
+        lines.append(f"  denominators used {report['denominators_used']:,.0f}")
+    for note in report.get("notes") or []:
+        lines.append(f"  note: {note}")
     rest = report.get("rows_not_listed")
     if rest:
         lines.append(f"  only the first {rest['limit']:,} rows not used are listed (GAPMAP_MAX_LISTED_ROWS); "

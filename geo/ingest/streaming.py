@@ -128,11 +128,12 @@ def _add_counts(total: pd.DataFrame | None, part: pd.DataFrame) -> pd.DataFrame:
     if total is None:
         return part
     columns = list(part.columns)
-    keys = [c for c in columns if c not in ("count", "age_lo", "age_hi")]
+    keys = [c for c in columns if c not in ("count", "denominator", "age_lo", "age_hi")]
     both = pd.concat([total, part], ignore_index=True)
     if both.empty:
         return part
-    how = {"count": "sum", **{c: "first" for c in ("age_lo", "age_hi") if c in columns}}
+    how = {"count": "sum", **({"denominator": "sum"} if "denominator" in columns else {}),
+           **{c: "first" for c in ("age_lo", "age_hi") if c in columns}}
     return both.groupby(keys, sort=True, dropna=False).agg(how).reset_index()[columns]
 
 
@@ -166,7 +167,10 @@ def _combine(info: InputTable, counts: pd.DataFrame, parts: list[pd.DataFrame], 
         "date_range": (min(r[0] for r in ranges), max(r[1] for r in ranges)) if ranges else None,
         "lsoas": int(counts["lsoa21cd"].nunique()) if len(counts) else 0,
         "breakdowns": reports[0]["breakdowns"],
+        "notes": reports[0].get("notes") or [],
     }
+    if any("denominators_used" in r for r in reports):  # records with an outcome flag: the rows counted
+        report["denominators_used"] = float(sum(r.get("denominators_used", 0.0) for r in reports))
     return IngestResult(report, rows, counts=counts.reset_index(drop=True), columns=mapping)
 
 

@@ -48,6 +48,9 @@ class Source:
     layout_note: str = ""
     layout_confirmed: str = ""  # where the official layout was checked (repository/path or page)
     official: dict = field(default_factory=dict)  # how to read the official file: see geo.sources.official_layouts
+    # read by `gapmap ingest` when a user gives the file (e.g. --registrations), never by the build:
+    # `gapmap data fetch` and `gapmap data build` do not need it, and no mirror has to hold it
+    ingest_only: bool = False
 
     @classmethod
     def from_entry(cls, entry: dict) -> "Source":

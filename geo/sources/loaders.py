@@ -172,3 +172,40 @@ def population_by_sex_age(frame: pd.DataFrame, path: Path | str = "the populatio
         parts.append(ages)
     out = pd.concat(parts, ignore_index=True)
     return out.sort_values(["lsoa21cd", "sex"], kind="stable").reset_index(drop=True)
+
+
+REGISTRATIONS_SOURCE = "gp_registrations_lsoa"
+
+
+def read_gp_registrations(path: Path) -> pd.DataFrame:
+    """NHS England's patients registered at each GP practice by LSOA of residence
+    (``gp-reg-pat-prac-lsoa-all.csv``, catalogued as ``gp_registrations_lsoa``): one row per
+    practice and LSOA with ``practice_code``, ``practice_name``, ``lsoa_code``, ``patients`` and
+    ``extract_date``. Only the ``SEX`` = ALL rows are kept (the -all file has nothing else; a file
+    of male and female rows is summed over them). Patients whose postcode is invalid are in LSOA
+    'CLOSED' and kept as such: they belong to the practice but to no LSOA."""
+    from geo.sources.catalogue import get
+
+    path = Path(path)
+    if not path.exists():
+        raise SourceError(f"{path}: the registrations file is not there")
+    if path.suffix.lower() not in (".csv", ".txt"):
+        raise SourceError(f"{path}: the registrations file is NHS England's CSV gp-reg-pat-prac-lsoa-all.csv "
+                          f"(take it out of the quarterly zip)")
+    frame = read_csv_source(get(REGISTRATIONS_SOURCE), path, string_columns=("extract_date", "sex"))
+    frame["practice_code"] = frame["practice_code"].astype("string").str.strip().str.upper()
+    frame["lsoa_code"] = frame["lsoa_code"].astype("string").str.strip().str.upper()
+    sexes = frame["sex"].astype("string").str.strip().str.upper()
+    if (sexes == "ALL").any():
+        frame = frame[sexes == "ALL"]
+    patients = pd.to_numeric(frame["patients"], errors="coerce")
+    bad = patients.isna() | (patients < 0)
+    if bad.any():
+        first = int(bad.to_numpy().nonzero()[0][0])
+        raise SourceError(f"{path}: row {int(frame.index[first]) + 2}, column NUMBER_OF_PATIENTS: "
+                          f"{frame['patients'].iloc[first]!r} is not a number of patients")
+    frame = frame.assign(patients=patients.astype(float))
+    return (frame.groupby(["practice_code", "lsoa_code"], sort=True, as_index=False)
+            .agg(practice_name=("practice_name", "first"), patients=("patients", "sum"),
+                 extract_date=("extract_date", "first"))
+            [["practice_code", "practice_name", "lsoa_code", "patients", "extract_date"]])

@@ -5,7 +5,7 @@ Layout::
     <store>/datasets/<name>            -> .versions/<name>-<id>   (symbolic link)
     <store>/datasets/.versions/<name>-<id>/meta.json     provenance, options, measure, report
     <store>/datasets/.versions/<name>-<id>/counts.parquet  counts per LSOA 2021 (and breakdowns)
-    <store>/datasets/.versions/<name>-<id>/practices.parquet  GP practice values (Fingertips files)
+    <store>/datasets/.versions/<name>-<id>/practices.parquet  GP practice values (practice files)
     <store>/datasets/.versions/<name>-<id>/rows_not_used.csv  rows rejected or flagged, with reasons
 
 Saving writes a new version aside and replaces the link atomically, so re-ingesting a file
@@ -74,6 +74,11 @@ class Dataset:
 
     @property
     def kind(self) -> str:
+        """``lsoa`` for counts per LSOA, also when they were attributed from GP practices (which
+        keep their practices.parquet too); ``practices`` for older Fingertips datasets of practice
+        values only."""
+        if (self.path / "counts.parquet").exists():
+            return "lsoa"
         return "practices" if (self.path / "practices.parquet").exists() else "lsoa"
 
 

@@ -91,7 +91,7 @@ class PostgisDatasetStore:
         version = "v" + uuid.uuid4().hex[:20]
         meta = {"name": name, **meta}
         text = json.dumps(meta, indent=2, default=str)
-        kind = "practices" if practices is not None else "lsoa"
+        kind = "lsoa" if counts is not None or practices is None else "practices"  # as the folder store
         with self.db.transaction() as conn:
             if counts is not None:
                 write_frame(conn, SCHEMA, f"{version}_counts", counts)
