@@ -112,6 +112,8 @@ def unrounded(rows: pd.DataFrame, years: float = 1.0) -> list[tuple]:
             v, lo = r.get(value), r.get(lower)
             if v is None or not np.isfinite(v):
                 continue
+            if value == "value" and r.get("dsr") is not None and v == r.get("dsr"):
+                continue  # a DSR: its Dobson interval is inverted below
             if r.get("kind") == "proportion":
                 x = v / per * pop
                 back = wilson_count(v / per, lo / per, pop) if lo is not None and np.isfinite(lo) else None

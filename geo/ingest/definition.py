@@ -91,6 +91,17 @@ def resolve(options, has_denominator: bool, level: str) -> IndicatorDefinition:
         raise IngestError(str(exc)) from None
 
 
+def with_default_standardisation(definition: IndicatorDefinition, options, counts) -> IndicatorDefinition:
+    """Gapmap's default for a rate of no NHS indicator with no --standardisation given: directly
+    age-standardised where the data has age bands (crude otherwise), as before definitions."""
+    if options.nhs_indicator or options.standardisation or definition.measure_type != "rate":
+        return definition
+    if counts is None or "age_band" not in counts.columns or definition.denominator != "residents":
+        return definition
+    return dataclasses.replace(definition, standardisation="age", source=definition.source + (
+        "; age-standardised (ESP 2013) as the data has age bands"))
+
+
 def check_against_file(definition: IndicatorDefinition, path, shape: str, mapping: dict[str, str]) -> None:
     """Refuse a definition the file cannot give: a proportion with no denominator in the data, an
     outcome flag on a file of counts, an outcome flag for anything but a proportion."""

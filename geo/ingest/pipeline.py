@@ -276,6 +276,7 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
     synthetic = _synthetic_label(info) if options.synthetic is None else options.synthetic
     if ((result.meta or {}).get("registrations") or {}).get("synthetic"):
         synthetic = True  # values shared among LSOAs by made-up registrations are made up where they fall
+    definition = D.with_default_standardisation(definition, options, result.counts)
     years, years_how = D.years_of_data(definition, result.counts, result.report.get("date_range"), shape,
                                        options.period_unit)
     notes = list(result.report.get("notes") or [])

@@ -40,6 +40,9 @@ Fields of :class:`IndicatorDefinition`:
 ``level``
     ``lsoa`` (data per LSOA of residence) or ``practice`` (data per GP practice, attributed to
     LSOAs through the practices' registered patients).
+``higher_is_worse``
+    the polarity: True for admissions, False for uptake and care processes (a positive SII then
+    still means the most deprived are worse off).
 """
 from __future__ import annotations
 
@@ -76,6 +79,7 @@ class IndicatorDefinition:
     source: str = "Gapmap's default: a crude rate per 100,000 residents of all ages per year"
     denominator_words: str = ""
     level: str = "lsoa"
+    higher_is_worse: bool = True
 
     def __post_init__(self):
         problems = []
@@ -178,6 +182,8 @@ class IndicatorDefinition:
         if not given:
             return cls()
         fields = {k: v for k, v in given.items() if k in cls.__dataclass_fields__}
+        if isinstance(fields.get("higher_is_worse"), str):
+            fields["higher_is_worse"] = fields["higher_is_worse"].strip().lower() == "true"
         return cls(**fields)
 
     def with_changes(self, **changes) -> "IndicatorDefinition":
@@ -214,7 +220,8 @@ def shipped() -> dict[str, IndicatorDefinition]:
                 measure_type=row["measure_type"], age_lo=lo, age_hi=hi, sex=row["sex"],
                 standardisation=row["standardisation"], multiplier=int(row["multiplier"]),
                 denominator=row["denominator"], period=row["period"], source=row["source"],
-                denominator_words=row["denominator_words"], level=row["level"])
+                denominator_words=row["denominator_words"], level=row["level"],
+                higher_is_worse=row["higher_is_worse"].strip().lower() == "true")
     return out
 
 
@@ -263,3 +270,9 @@ def years_of_data(meta: dict, counts, definition: IndicatorDefinition) -> tuple[
         return years, (f"{years:g} year(s): records dated {span[0]} to {span[1]}" + (
             " (a span under a year is taken as one year)" if days < 365 else ""))
     return 1.0, "1 year assumed: the data says nothing of its period"
+
+
+def higher_is_worse(meta: dict) -> bool:
+    """The polarity of a dataset: higher is better if its definition or its ingest says so."""
+    definition = definition_of(meta, False)
+    return bool(meta.get("higher_is_worse", True)) and definition.higher_is_worse

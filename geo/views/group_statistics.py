@@ -54,10 +54,12 @@ from geo.rates.inequality import gap_and_ratio, gapmap_sii
 from geo.rates.standard_population import ESP2013
 from geo.rates.standardised_rates import dsr_many
 from geo.sources.indicator_definitions import PERIOD_YEARS, IndicatorDefinition, definition_of, years_of_data
+from geo.sources.indicator_definitions import higher_is_worse as polarity
 from geo.store.datasets import rates
 from geo.views.analysis import GROUPINGS, AnalysisError, Extent
 
-GROUPS = {**GROUPINGS, "extent": "the extent as a whole", "age_band": "age band", "sex": "sex"}
+GROUPS = {**GROUPINGS, "extent": "the extent as a whole", "age_band": "age band", "sex": "sex",
+          "practice_imd_quintile": "IMD 2025 quintile of the GP practice's registered patients"}
 SEXES = ("female", "male")
 # broader age bands for a DSR whose finer bands hold a hidden count (band starts)
 LADDER = ((0, 10, 20, 30, 40, 50, 60, 70, 80, 90), (0, 15, 45, 65, 75, 85), (0, 45, 75), (0,))
@@ -295,6 +297,8 @@ def group_table(store, dataset, extent: Extent, grouping: str = "imd_quintile", 
     rates by ethnic group)."""
     if grouping not in GROUPS:
         raise GroupError(f"unknown grouping {grouping!r}; choose one of {', '.join(GROUPS)}")
+    if grouping == "practice_imd_quintile":
+        return practice_table(store, dataset, extent, confidence)
     if dataset.kind != "lsoa":
         raise GroupError(f"dataset {dataset.name!r} holds GP practice values, not LSOA counts")
     meta = dataset.meta
@@ -416,7 +420,7 @@ def group_table(store, dataset, extent: Extent, grouping: str = "imd_quintile", 
         "definition": definition.to_meta(), "unit": definition.unit, "headline": {"crude_rate": "crude rate", "proportion": definition.headline}.get(
             headline[0], "age-sex standardised rate" if by_sex else "age-standardised rate"),
         "value_column": headline[0], "years": years, "years_note": years_note,
-        "synthetic": bool(meta.get("synthetic", False)), "higher_is_worse": bool(meta.get("higher_is_worse", True)),
+        "synthetic": bool(meta.get("synthetic", False)), "higher_is_worse": polarity(meta),
         "denominator": definition.population_words + (" (supplied with the data)" if supplied else
                                                       " (ONS mid-2020 estimates by single year of age)"),
         "events_note": EVENTS_NOTE, "notes": notes, "disclosure": rule.describe(),
@@ -433,10 +437,67 @@ def group_table(store, dataset, extent: Extent, grouping: str = "imd_quintile", 
             columns={"crude_rate": "value", "crude_lower": "lower", "crude_upper": "upper"})
         basis.attrs = {**out.attrs, "value_column": "crude_rate"}
     if grouping.startswith("imd_quintile") and len(out) == 5 and basis["value"].notna().all():
-        out.attrs.update(inequality(basis, definition, bool(meta.get("higher_is_worse", True))))
+        out.attrs.update(inequality(basis, definition, polarity(meta)))
     elif grouping.startswith("imd_quintile") and len(out):
         out.attrs["note"] = ("no SII: it needs a published value in all five quintiles"
                              + (f" ({int(hide.sum())} hidden by disclosure control)" if hide.any() else ""))
+    return out
+
+
+def practice_table(store, dataset, extent: Extent, confidence: float = 0.95) -> pd.DataFrame:
+    """A GP-practice indicator by the IMD 2025 quintile of each practice's registered patients (the
+    population-weighted IMD score of the LSOAs they live in, as Fingertips' practice profiles
+    group practices): numerators and denominators summed over the practices of the quintile whose
+    surgery is in the extent, each total published like every group total, the percentage (or
+    rate) and its limits from those published totals, and the SII over the five quintiles."""
+    from geo.store.datasets import DatasetStore
+
+    meta = dataset.meta
+    if meta.get("level") != "practice":
+        raise GroupError(f"dataset {dataset.name!r} is not GP-practice data: group it by the LSOAs' quintiles")
+    definition = definition_of(meta, False)
+    practices = DatasetStore(store).get(dataset.name).practices()
+    practices = pd.DataFrame(practices.drop(columns=["geometry"], errors="ignore"))
+    if extent.level != "england":
+        inside = set(store.lsoas(geometry=False, columns=["lsoa21cd"], **extent.filters())["lsoa21cd"])
+        practices = practices[practices["lsoa21cd"].isin(inside)]
+    practices = practices[practices["imd_quintile"].notna()]
+    rule, secret = Rule.from_meta(meta), disclosure_key(store)
+    groups = practices.groupby(practices["imd_quintile"].astype(int), sort=True)
+    sums = groups[["numerator", "denominator"]].sum()
+    members = {q: sorted(g["practice_code"].astype(str)) for q, g in groups}
+    keys = [cell_key(dataset.name, members[q], "practice-quintile") for q in sums.index]
+    count, hide = publish_totals(sums["numerator"].to_numpy(float), keys, rule, secret)
+    den, den_hide = publish_totals(sums["denominator"].to_numpy(float), [k + "|denominator" for k in keys], rule,
+                                   secret)
+    hide = hide | den_hide
+    out = pd.DataFrame({"group": sums.index.to_numpy(), "practices": groups.size().to_numpy(),
+                        "count": np.where(hide, np.nan, np.minimum(count, den)), "population": den,
+                        "suppressed": hide})
+    ok = ~hide & (out["population"].to_numpy(float) > 0)
+    for column in ("value", "lower", "upper"):
+        out[column] = np.nan
+    if ok.any():
+        compute = proportion if definition.measure_type == "proportion" else crude_rate
+        r = compute(out.loc[ok, "count"].to_numpy(float), out.loc[ok, "population"].to_numpy(float),
+                    definition.multiplier, confidence)
+        out.loc[ok, "value"], out.loc[ok, "lower"], out.loc[ok, "upper"] = r["value"], r["lower"], r["upper"]
+    column = "proportion" if definition.measure_type == "proportion" else "crude_rate"
+    out[column], out[f"{column.split('_')[0]}_lower"], out[f"{column.split('_')[0]}_upper"] = (
+        out["value"], out["lower"], out["upper"])
+    basis = (meta.get("practice_imd") or {}).get("quintile_basis", "quintiles of practices")
+    out.attrs.update({
+        "dataset": dataset.name, "measure": meta.get("measure"), "grouping": GROUPS["practice_imd_quintile"],
+        "per": definition.multiplier, "definition": definition.to_meta(), "unit": definition.unit,
+        "headline": definition.headline if definition.measure_type == "proportion" else "crude rate",
+        "value_column": column, "years": 1.0, "years_note": "a snapshot of GP practice data",
+        "synthetic": bool(meta.get("synthetic", False)), "higher_is_worse": polarity(meta),
+        "denominator": definition.population_words + " (supplied per practice)", "events_note": EVENTS_NOTE,
+        "notes": [f"Practices grouped by the population-weighted IMD 2025 score of their registered patients "
+                  f"({basis}); {int(len(practices))} practices with a surgery in the extent"],
+        "disclosure": rule.describe(), "confidence": confidence})
+    if len(out) == 5 and out["value"].notna().all():
+        out.attrs.update(inequality(out, definition, polarity(meta)))
     return out
 
 

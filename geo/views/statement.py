@@ -57,6 +57,7 @@ from geo.rates.confidence_intervals import proportion
 from geo.store.datasets import DatasetStore
 from geo.rates.disclosure import Rule
 from geo.sources.indicator_definitions import IndicatorDefinition
+from geo.sources.indicator_definitions import higher_is_worse as polarity
 from geo.sources.nhs_indicators import catalogue
 from geo.store.folder import Store
 from geo.views.indicator_datasets import attached
@@ -238,7 +239,7 @@ def _with_comparison(table: pd.DataFrame, total: dict) -> pd.DataFrame:
 
 
 def _group_names(grouping: str, table: pd.DataFrame, store: Store, extent: Extent) -> list[str]:
-    if grouping.startswith("imd_quintile"):
+    if grouping.startswith(("imd_quintile", "practice_imd_quintile")):
         return [QUINTILE_NAMES.get(int(g), str(g)) for g in table["group"]]
     if grouping == "ward24cd":
         names = store.lsoas(geometry=False, columns=["ward24cd", "ward24nm"], **extent.filters())
@@ -362,6 +363,8 @@ def funnel_tables(store: Store, dataset_name: str, extent: Extent, total: dict, 
     parts = []
     for grouping, kind in (("ward24cd", "ward"), ("lad24cd", "place")):
         t95 = grouped(store, dataset_name, extent, grouping)
+        if definition.measure_type == "rate":  # PHE's funnel is of crude rates, whatever the headline
+            t95 = t95.assign(value=t95["crude_rate"], lower=t95["crude_lower"], upper=t95["crude_upper"])
         t = t95[["group", "name", "count", "population", "value", "lower", "upper"]].copy()
         known = t["count"].notna().to_numpy() & (t["population"].to_numpy(float) > 0)
         lower, upper = np.full(len(t), np.nan), np.full(len(t), np.nan)
@@ -536,12 +539,13 @@ def build_section(store: Store, code: str, domain: str, wording: str, metas: lis
     section.dataset = name
     section.measure = meta.get("measure") or name
     section.synthetic = bool(meta.get("synthetic"))
-    section.higher_is_worse = bool(meta.get("higher_is_worse", True))
+    section.higher_is_worse = polarity(meta)
     section.disclosure = Rule.from_meta(meta).describe()
     if len(usable) > 1:
         section.notes.append(f"Using {name}, the newest of the datasets attached ({', '.join(section.datasets)}).")
+    practice_level = meta.get("level") == "practice"
     try:
-        quintiles = grouped(store, name, extent, "imd_quintile")
+        quintiles = grouped(store, name, extent, "practice_imd_quintile" if practice_level else "imd_quintile")
     except AnalysisError as exc:  # e.g. a proportion without its denominator: said, not computed
         section.dataset = None
         section.notes.append(f"{name} cannot be reported as this indicator: {exc}")
@@ -561,7 +565,12 @@ def build_section(store: Store, code: str, domain: str, wording: str, metas: lis
     if section.sii is None:
         section.notes.append("No SII: it needs a published value in every national quintile (none hidden).")
     section.quintiles = _with_comparison(quintiles, section.total)
-    if extent.level in ("icb", "lad"):
+    if practice_level:
+        section.notes.append("GP practice data: by the IMD 2025 quintile of each practice's registered patients "
+                             "(as Fingertips' practice profiles); the ICB's figure, the wards and the places share "
+                             "each practice's numbers among the LSOAs its patients live in (NHS England's "
+                             "registrations by LSOA).")
+    if extent.level in ("icb", "lad") and not practice_level:
         local_table = grouped(store, name, extent, f"imd_quintile_in_{extent.level}")
         section.quintiles_local = _with_comparison(local_table, section.total)
         section.sii_local = section.quintiles_local.attrs.get("sii")
