@@ -22,7 +22,7 @@ from folium.plugins import MarkerCluster
 
 from geo.views import analysis
 from geo import ATTRIBUTION
-from geo.stats.classify import NO_DATA
+from geo.stats.classify import NO_DATA, classify
 from geo.views.map_geometry import simplify
 from geo.outputs.geojson_text import geometries_as_json as _geometries_as_json
 from geo.outputs.palettes import (GI_COLOURS, LISA_COLOURS, NO_DATA_COLOUR, NOT_SIGNIFICANT, PURPLES, RURAL_COLOURS,
@@ -98,6 +98,7 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
     _lsoa_layer(m, frame, views, indicator, (note + " " if note else "") + ATTRIBUTION, bivariate_legend)
     _add_outlines(store, extent, layers, m)
     _add_points(store, extent, layers, m)
+    _add_practice_values(store, indicator, extent, m)
     if focus:
         _focus(store, frame, focus, m)
     _finish(m)
@@ -228,6 +229,38 @@ def _add_points(store, extent, layers, m) -> None:
         group.add_to(m)
         rows = [[round(r.geometry.y, 5), round(r.geometry.x, 5), str(r.name)] for r in points.itertuples()]
         groups.append({"layer": group.get_name(), "name": label, "colour": colour, "rows": rows, "popup": False})
+
+
+def _add_practice_values(store, indicator: str, extent, m) -> None:
+    """A practice-level dataset's GP practices as points coloured by their published value (five
+    quantile classes, the map's teal ramp; grey where the count is hidden), shown at once."""
+    from geo.views import map_table as map_tables
+
+    points = map_tables.practice_points(store, indicator, extent)
+    if points is None or not len(points):
+        return
+    values = points["value"]
+    shown = values.dropna()
+    colours = ramp(TEALS, 5)
+    if len(shown) >= 5 and shown.nunique() > 1:
+        classes = classify(values, "quantiles", 5)
+        fill = [colours[c] if c >= 0 else NO_DATA_COLOUR for c in classes.classes]
+        legend = classes.labels
+    else:
+        fill = [colours[-1] if v == v else NO_DATA_COLOUR for v in values]
+        legend = []
+    unit = points.attrs.get("unit", "")
+    group = folium.FeatureGroup(name="GP practices: this indicator", show=True)
+    group.add_to(m)
+    rows = [[round(p.y, 5), round(p.x, 5),
+             f"{name} ({code}): " + ("hidden (1 to 7)" if hidden or v != v else f"{v:,.1f} {unit}"), colour]
+            for p, name, code, v, hidden, colour in zip(points.geometry, points["practice_name"],
+                                                         points["practice_code"], values, points["suppressed"],
+                                                         fill)]
+    page_data(m).setdefault("points", []).append({
+        "layer": group.get_name(), "name": "GP practices: this indicator", "colour": colours[-1], "rows": rows,
+        "popup": False, "row_colours": True, "legend": list(zip(legend, colours[:len(legend)])),
+        "not_located": points.attrs.get("not_located", 0)})
 
 
 def _focus(store, frame, code: str, m) -> None:

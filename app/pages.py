@@ -102,11 +102,18 @@ def _panel(extent, indicator) -> dict:
              "targets": targeting.targeting_list(store, targets).head(25).to_dict("records")}
     if "count" in targets:  # an activity dataset
         try:
-            table = map_table.group_table(store, indicator, extent, "imd_quintile")
+            from geo.store.datasets import DatasetStore
+
+            practice_level = DatasetStore(store).get(indicator).meta.get("level") == "practice"
+            table = map_table.group_table(store, indicator, extent,
+                                          "practice_imd_quintile" if practice_level else "imd_quintile")
+            panel["group_by"] = table.attrs.get("grouping")
             panel["by_quintile"] = table.to_dict("records")
             panel["sii"] = table.attrs.get("sii")
             panel["group_note"] = table.attrs.get("note")
             panel["group_unit"] = table.attrs.get("unit")
+            panel["sii_unit"] = ("percentage points" if str(table.attrs.get("unit", "")).startswith("%")
+                                 else table.attrs.get("unit"))
             panel["group_headline"] = table.attrs.get("headline")
             from app.charts import rate_by_quintile
 

@@ -416,10 +416,12 @@ def columns(table, fmt):
 @click.option("--higher-is-better", is_flag=True, help="Polarity: by default a higher value is worse.")
 @click.option("--synthetic/--real", default=None, help="Label the data (default: read the file's own label).")
 @click.option("--nhs-indicator", metavar="CODE", help="The NHS statement metric this dataset reports (e.g. UEC01).")
-@click.option("--suppress-to", type=click.IntRange(0, 1000), default=7, show_default=True,
-              help="Disclosure control: counts from 1 to this are suppressed wherever the data is shown.")
-@click.option("--round-to", type=click.IntRange(1, 1000), default=5, show_default=True,
-              help="Disclosure control: other counts are rounded to the nearest multiple of this.")
+@click.option("--suppress-to", type=click.IntRange(0, 1000), default=None,
+              help="Disclosure control: counts from 1 to this are suppressed wherever the data is shown "
+                   "[default: the server's floor, GAPMAP_MIN_SUPPRESS, 7 unless set; a lower number is refused].")
+@click.option("--round-to", type=click.IntRange(1, 1000), default=None,
+              help="Disclosure control: other counts are rounded to the nearest multiple of this "
+                   "[default: GAPMAP_MIN_ROUND, 5 unless set; a lower number is refused].")
 @click.option("--show-rows", type=int, default=10, show_default=True, help="How many unused rows to print.")
 def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_to, measure, unit, measure_type,
                    ages, population_sex, standardisation, multiplier, period_type, registrations,
@@ -447,7 +449,8 @@ def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_
         measure_type=measure_type, ages=ages, sex=population_sex, standardisation=standardisation,
         multiplier=multiplier, period_type=period_type, registrations=registrations,
         higher_is_worse=not higher_is_better, synthetic=synthetic, nhs_indicator=nhs_indicator,
-        disclosure={"suppress_to": suppress_to, "round_to": round_to}, owner=_cli_actor())
+        disclosure={k: v for k, v in (("suppress_to", suppress_to), ("round_to", round_to)) if v is not None} or None,
+        owner=_cli_actor())
     try:
         result = ingest(file, options, open_store())
     except GapmapError as exc:

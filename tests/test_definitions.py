@@ -275,3 +275,40 @@ def test_the_rii_of_rates_is_log_linear_with_limits_in_order():
     assert out["rii_method"] == "log-linear fit (PHE)"
     assert 0 < out["rii_lower_95"] <= out["rii"] <= out["rii_upper_95"]
     assert out["sii_lower_95"] <= out["sii"] <= out["sii_upper_95"] and out["sii"] > 0
+
+
+# ---- GP practice data ---------------------------------------------------------------------------
+def test_practice_indicators_by_practice_quintile_and_as_points(fixture_store, tmp_path):
+    """CVD03 per practice: by the IMD quintile of each practice's registered patients (sums over
+    the practices, published), and on the map as points coloured by the practice's published
+    value; a practice ODS cannot place has no point and is counted."""
+    from app.map_layers import choropleth_map, page_data
+    from geo.store.datasets import DatasetStore
+    from tests.test_ingest import registrations
+
+    path = tmp_path / "cvd.csv"
+    path.write_text("practice_code,numerator,denominator\nA00001,60,100\nA00002,45,90\nA00009,30,40\n")
+    ingest(path, IngestOptions(name="def-cvd03", nhs_indicator="CVD03", registrations=registrations(tmp_path)),
+           fixture_store)
+    try:
+        practices = DatasetStore(fixture_store).get("def-cvd03").practices().set_index("practice_code")
+        table = map_table.group_table(fixture_store, "def-cvd03", Extent(), "practice_imd_quintile")
+        assert table.attrs["grouping"] == "IMD 2025 quintile of the GP practice's registered patients"
+        for row in table.itertuples():
+            mine = practices[practices["imd_quintile"] == row.group]
+            raw = mine["numerator"].sum()
+            assert row.count % 5 == 0 and abs(row.count - raw) <= 30 or (1 <= raw <= 7 and row.count != row.count)
+            if row.value == row.value:
+                assert row.value == pytest.approx(row.count / row.population * 100)
+        points = map_table.practice_points(fixture_store, "def-cvd03", Extent())
+        assert points.attrs["not_located"] == 1 and "A00009" not in set(points["practice_code"])
+        by_code = points.set_index("practice_code")
+        assert by_code.loc["A00001", "value"] == pytest.approx(60 / 100 * 100)  # 60 and 100: multiples of 5
+        assert by_code.loc["A00002", "value"] == pytest.approx(45 / 90 * 100)
+        m = choropleth_map(fixture_store, "def-cvd03", Extent())
+        group = next(g for g in page_data(m)["points"] if g["name"] == "GP practices: this indicator")
+        assert group["row_colours"] and len(group["rows"]) == 2
+        assert any("% of patients aged 18+ with hypertension" in r[2] for r in group["rows"])
+        assert map_table.practice_points(fixture_store, "imd_score", Extent()) is None
+    finally:
+        DatasetStore(fixture_store).remove("def-cvd03")

@@ -139,6 +139,23 @@ def test_disclosure_rules_that_cannot_apply_are_refused(fixture_store, tmp_path,
     assert "rules" not in DatasetStore(fixture_store).names()
 
 
+@pytest.mark.parametrize("rule, words", [
+    ({"suppress_to": 3}, "--suppress-to 3 is below this server's disclosure floor: counts from 1 to 7 are always "
+                         "hidden (GAPMAP_MIN_SUPPRESS)"),
+    ({"round_to": 1}, "--round-to 1 is below this server's disclosure floor: counts are always rounded to a multiple "
+                      "of at least 5 (GAPMAP_MIN_ROUND)"),
+])
+def test_a_rule_below_the_servers_floor_is_refused(fixture_store, tmp_path, rule, words):
+    """Issue 19 item 2: no option can lower disclosure control below GAPMAP_MIN_SUPPRESS/ROUND."""
+    import re
+
+    path = tmp_path / "c.csv"
+    path.write_text(COUNTS)
+    with pytest.raises(IngestError, match=re.escape(words)):
+        ingest(path, IngestOptions(name="rules", disclosure=rule), fixture_store)
+    assert "rules" not in DatasetStore(fixture_store).names()
+
+
 def test_cli_refuses_round_to_zero(fixture_store, tmp_path, monkeypatch):
     from geo.cli import main
 

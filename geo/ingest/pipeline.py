@@ -351,6 +351,20 @@ def check_options(options: IngestOptions) -> None:
     if rule.get("round_to", 5) > 1000 or rule.get("suppress_to", 7) > 1000:
         raise IngestError("disclosure rules above 1,000 would hide every count; use --suppress-to and --round-to "
                           "of 1,000 or less")
+    from geo.rates.disclosure import Rule
+
+    try:
+        floor = Rule.floor()
+    except ValueError as exc:  # a setting written wrongly
+        raise IngestError(str(exc)) from None
+    if rule.get("suppress_to", floor.suppress_to) < floor.suppress_to:
+        raise IngestError(f"--suppress-to {rule['suppress_to']} is below this server's disclosure floor: counts from "
+                          f"1 to {floor.suppress_to} are always hidden (GAPMAP_MIN_SUPPRESS); give "
+                          f"{floor.suppress_to} or more, or leave it out")
+    if rule.get("round_to", floor.round_to) < floor.round_to:
+        raise IngestError(f"--round-to {rule['round_to']} is below this server's disclosure floor: counts are always "
+                          f"rounded to a multiple of at least {floor.round_to} (GAPMAP_MIN_ROUND); give "
+                          f"{floor.round_to} or more, or leave it out")
 
 
 def cap_rows_not_used(rows: pd.DataFrame, report: dict, limit: int) -> tuple[pd.DataFrame, dict]:

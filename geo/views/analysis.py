@@ -73,12 +73,13 @@ def _lsoa_values(frame: pd.DataFrame, definition: IndicatorDefinition) -> pd.Dat
     frame[["value", "lower", "upper"]] = np.nan
     base = "population" if definition.measure_type == "proportion" else "person_years"
     count = frame["count"].to_numpy(float)
-    ok = (frame[base] > 0).to_numpy() & np.isfinite(count)
+    base_values = pd.to_numeric(frame[base], errors="coerce").to_numpy(float)
+    ok = (np.nan_to_num(base_values) > 0) & np.isfinite(count)
     if definition.measure_type == "proportion":
-        ok &= count <= frame["population"].to_numpy(float)
+        ok &= count <= np.nan_to_num(pd.to_numeric(frame["population"], errors="coerce").to_numpy(float))
     if ok.any():
         compute = proportion if definition.measure_type == "proportion" else crude_rate
-        r = compute(count[ok], frame.loc[ok, base].to_numpy(float), definition.multiplier)
+        r = compute(count[ok], base_values[ok], definition.multiplier)
         frame.loc[ok, "value"], frame.loc[ok, "lower"], frame.loc[ok, "upper"] = r["value"], r["lower"], r["upper"]
     return frame
 

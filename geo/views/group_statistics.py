@@ -161,7 +161,7 @@ def cells(store, dataset, extent: Extent, definition: IndicatorDefinition, keep:
         a, b_open = np.maximum(a[~outside], lo_age), np.minimum(b_open[~outside], hi_age)
         his = table["age_hi"].to_numpy(int)
         straddle = (table["age_lo"].to_numpy(int) < lo_age) | (np.where(his < 0, 200, his) > hi_age)
-        if straddle.any() and not definition.all_ages:
+        if straddle.any() and not definition.all_ages and dataset.meta.get("shape") != "records":
             notes.append(f"age bands are cut at the indicator's ages {definition.ages}: the events of a band that "
                          f"crosses the limit are counted with the residents of its ages inside the limit")
         table["age_lo"], table["age_hi"] = a, np.where(b_open >= 200, -1, b_open)

@@ -563,6 +563,46 @@ def group_table(store: Store, indicator: str, extent: analysis.Extent, grouping:
     return TABLE_CACHE.get(key, compute, frame_bytes).copy()
 
 
+# ---- GP practices of a practice-level dataset, as points ---------------------------------------
+def practice_points(store: Store, indicator: str, extent: analysis.Extent):
+    """The GP practices of a practice-level dataset whose surgery is in the extent (a GeoDataFrame,
+    WGS84): ``practice_code``, ``practice_name``, ``numerator`` and ``denominator`` as published
+    (the dataset's rule: 1-7 hidden, others rounded), ``value`` from them in the definition's unit,
+    ``suppressed``, ``imd_quintile`` (of the practice's registered patients) and ``geometry``;
+    None when the dataset is not practice data. Practices not located have no point and are counted
+    in ``attrs["not_located"]``."""
+    from geo.rates.disclosure import protect_counts, suppressed
+    from geo.store.datasets import DatasetError, DatasetStore
+
+    try:
+        dataset = DatasetStore(store).get(indicator)
+    except DatasetError:
+        return None
+    if dataset.meta.get("level") != "practice":
+        return None
+    definition, _, _ = analysis.dataset_definition(dataset)
+    rule = Rule.from_meta(dataset.meta)
+    points = dataset.practices()
+    if extent.level != "england":
+        inside = set(store.lsoas(geometry=False, columns=["lsoa21cd"], **extent.filters())["lsoa21cd"])
+        points = points[points["lsoa21cd"].isin(inside)]
+    points = points.copy()
+    hide = suppressed(points["numerator"].to_numpy(float), rule) | suppressed(points["denominator"].to_numpy(float),
+                                                                             rule)
+    points["numerator"] = protect_counts(points["numerator"].to_numpy(float), rule)
+    points["denominator"] = protect_counts(points["denominator"].to_numpy(float), rule)
+    ok = ~hide & (points["denominator"].to_numpy(float) > 0)
+    points["value"] = np.where(ok, np.minimum(points["numerator"], points["denominator"]) /
+                               np.where(ok, points["denominator"], 1) * definition.multiplier, np.nan)
+    points["suppressed"] = hide
+    located = points[points.geometry.notna() & ~points.geometry.is_empty] if len(points) else points
+    out = located[["practice_code", "practice_name", "numerator", "denominator", "value", "suppressed",
+                   "imd_quintile", "geometry"]].to_crs(4326)
+    out.attrs.update({"unit": definition.unit, "not_located": int(len(points) - len(located)),
+                      "synthetic": bool(dataset.meta.get("synthetic"))})
+    return out
+
+
 # ---- geometry, simplified per level and cached ---------------------------------------------------
 def lsoa_geometry(store: Store, extent: analysis.Extent, simplified: bool = True):
     """LSOA polygons of the extent (GeoDataFrame: lsoa21cd, geometry; sorted by code), simplified

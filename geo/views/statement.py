@@ -580,7 +580,8 @@ def build_section(store: Store, code: str, domain: str, wording: str, metas: lis
         words = ("Percentages by ethnic group are compared with the ICB's percentage over the people of a known "
                  "ethnic group" if section.is_proportion else
                  f"Rates by ethnic group are {section.unit} of the group (" + "; ".join(
-                     section.ethnic.attrs.get("notes", [])) + "), compared with the ICB's rate on the same basis "
+                     n for n in section.ethnic.attrs.get("notes", []) if n.startswith("Residents of each ethnic"))
+                 + "), compared with the ICB's rate on the same basis "
                  f"({fmt(section.ethnic_total.get('value'))}: events of a known ethnic group over the residents "
                  f"of those groups); they are crude, not standardised")
         section.notes.append(words + ".")

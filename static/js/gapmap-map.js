@@ -170,7 +170,8 @@
       var target = win[group.layer];
       group.rows.forEach(function (r) {
         // white-ringed, so a point shows on every class colour
-        var marker = L.circleMarker([r[0], r[1]], {radius: 6, color: '#ffffff', weight: 1.5, fillColor: group.colour,
+        var marker = L.circleMarker([r[0], r[1]], {radius: group.row_colours ? 7 : 6, color: '#ffffff', weight: 1.5,
+                                                   fillColor: group.row_colours ? r[3] : group.colour,
                                                    fillOpacity: 1});
         marker.bindTooltip(escapeHtml(r[2]));
         if (group.popup) {
