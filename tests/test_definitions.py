@@ -26,15 +26,8 @@ ESP = [5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000, 7000, 6500, 6
 
 
 @pytest.fixture
-def exact(monkeypatch):
-    from geo.rates import disclosure
-
-    monkeypatch.setenv("GAPMAP_MIN_SUPPRESS", "0")
-    monkeypatch.setenv("GAPMAP_MIN_ROUND", "1")
-    monkeypatch.setattr(disclosure, "cell_noise", lambda keys, secret, scale=2.0: np.zeros(len(keys)))
-    map_table.clear_caches()
+def exact(exact_counts):
     yield
-    map_table.clear_caches()
 
 
 def ages(store, lo, hi, **filters) -> pd.Series:

@@ -271,6 +271,20 @@ def _dsr(name: str, raw: pd.DataFrame, members: dict, rule: Rule, secret: bytes,
     return pd.DataFrame(out, columns=["group", "dsr", "dsr_lower", "dsr_upper", "dsr_bands"])
 
 
+def _with_interval(out: pd.DataFrame, ok: np.ndarray, compute, base: str, column: str, prefix: str, per: int,
+                   confidence: float) -> tuple[str, str, str]:
+    """``column`` and ``<prefix>_lower``/``<prefix>_upper`` of the published groups marked ``ok``:
+    ``compute`` (crude_rate or proportion) of ``count`` over ``base``; returns the three names."""
+    names = (column, f"{prefix}_lower", f"{prefix}_upper")
+    for name in names:
+        out[name] = np.nan
+    if ok.any():
+        r = compute(out.loc[ok, "count"].to_numpy(float), out.loc[ok, base].to_numpy(float), per, confidence)
+        for name, key in zip(names, ("value", "lower", "upper")):
+            out.loc[ok, name] = r[key]
+    return names
+
+
 def _group_members(store, extent: Extent, grouping: str, cellz: pd.DataFrame) -> tuple[pd.Series, dict]:
     """Each cell's group, and each group's member LSOAs (what its published totals sum)."""
     if grouping in ("ethnic_group", "age_band", "sex"):
@@ -385,14 +399,7 @@ def group_table(store, dataset, extent: Extent, grouping: str = "imd_quintile", 
     ok = ~hide & (out["population"].to_numpy(float) > 0)
     if definition.measure_type == "rate":
         out["person_years"] = out["population"] * years
-        for column in ("crude_rate", "crude_lower", "crude_upper"):
-            out[column] = np.nan
-        if ok.any():
-            r = crude_rate(out.loc[ok, "count"].to_numpy(float), out.loc[ok, "person_years"].to_numpy(float), per,
-                           confidence)
-            out.loc[ok, "crude_rate"], out.loc[ok, "crude_lower"], out.loc[ok, "crude_upper"] = (
-                r["value"], r["lower"], r["upper"])
-        headline = ("crude_rate", "crude_lower", "crude_upper")
+        headline = _with_interval(out, ok, crude_rate, "person_years", "crude_rate", "crude", per, confidence)
         if standardise and len(out):
             bands = known.copy()
             bands["population"] = bands["population"] * years
@@ -402,14 +409,7 @@ def group_table(store, dataset, extent: Extent, grouping: str = "imd_quintile", 
                 out.loc[out["suppressed"].to_numpy(bool), column] = np.nan
             headline = ("dsr", "dsr_lower", "dsr_upper")
     else:
-        for column in ("proportion", "proportion_lower", "proportion_upper"):
-            out[column] = np.nan
-        if ok.any():
-            p = proportion(out.loc[ok, "count"].to_numpy(float), out.loc[ok, "population"].to_numpy(float), per,
-                           confidence)
-            out.loc[ok, "proportion"], out.loc[ok, "proportion_lower"], out.loc[ok, "proportion_upper"] = (
-                p["value"], p["lower"], p["upper"])
-        headline = ("proportion", "proportion_lower", "proportion_upper")
+        headline = _with_interval(out, ok, proportion, "population", "proportion", "proportion", per, confidence)
     if len(out):
         out["value"], out["lower"], out["upper"] = out[headline[0]], out[headline[1]], out[headline[2]]
     else:
@@ -475,16 +475,11 @@ def practice_table(store, dataset, extent: Extent, confidence: float = 0.95) -> 
                         "count": np.where(hide, np.nan, np.minimum(count, den)), "population": den,
                         "suppressed": hide})
     ok = ~hide & (out["population"].to_numpy(float) > 0)
-    for column in ("value", "lower", "upper"):
-        out[column] = np.nan
-    if ok.any():
-        compute = proportion if definition.measure_type == "proportion" else crude_rate
-        r = compute(out.loc[ok, "count"].to_numpy(float), out.loc[ok, "population"].to_numpy(float),
-                    definition.multiplier, confidence)
-        out.loc[ok, "value"], out.loc[ok, "lower"], out.loc[ok, "upper"] = r["value"], r["lower"], r["upper"]
-    column = "proportion" if definition.measure_type == "proportion" else "crude_rate"
-    out[column], out[f"{column.split('_')[0]}_lower"], out[f"{column.split('_')[0]}_upper"] = (
-        out["value"], out["lower"], out["upper"])
+    is_proportion = definition.measure_type == "proportion"
+    column = "proportion" if is_proportion else "crude_rate"
+    names = _with_interval(out, ok, proportion if is_proportion else crude_rate, "population", column,
+                           "proportion" if is_proportion else "crude", definition.multiplier, confidence)
+    out["value"], out["lower"], out["upper"] = (out[n] for n in names)
     basis = (meta.get("practice_imd") or {}).get("quintile_basis", "quintiles of practices")
     out.attrs.update({
         "dataset": dataset.name, "measure": meta.get("measure"), "grouping": GROUPS["practice_imd_quintile"],
