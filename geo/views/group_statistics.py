@@ -287,9 +287,8 @@ def _with_interval(out: pd.DataFrame, ok: np.ndarray, compute, base: str, column
 
 def _group_members(store, extent: Extent, grouping: str, cellz: pd.DataFrame) -> tuple[pd.Series, dict]:
     """Each cell's group, and each group's member LSOAs (what its published totals sum)."""
-    if grouping in ("ethnic_group", "age_band", "sex"):
-        column = {"age_band": "age_band"}.get(grouping, grouping)
-        group = cellz[column].astype(str) if grouping != "age_band" else cellz["age_band"].astype(str)
+    if grouping in ("ethnic_group", "age_band", "sex"):  # a breakdown: every group sums every LSOA
+        group = cellz[grouping].astype(str)
         every = sorted(set(cellz["lsoa21cd"]))
         return group, {g: every for g in group.unique()}
     if grouping == "extent":

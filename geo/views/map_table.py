@@ -42,8 +42,9 @@ Columns of ``MapTable.frame`` (one row per LSOA of the extent, sorted by ``lsoa2
 
 ``MapTable.meta`` holds the indicator, extent, classification, method, p-value convention,
 disclosure rule, what was suppressed, the synthetic flag, measure, unit, period, attribution and
-licence. Group totals (wards, IMD quintiles, ethnic groups) come from :func:`group_table`, with
-secondary suppression.
+licence. Group figures (wards, places, IMD quintiles, ethnic groups, age bands, sex, periods)
+come from :func:`group_table`, which publishes every cell before anything is computed from it
+(:mod:`geo.views.group_statistics`).
 
 Results are cached (bounded LRU, in entries and bytes) under a key built only from validated
 inputs: store build id, dataset version, indicator, extent, statistic options, and (for the
