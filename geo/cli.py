@@ -379,8 +379,10 @@ def columns(table, fmt):
 @click.option("--round-to", type=click.IntRange(1, 1000), default=5, show_default=True,
               help="Disclosure control: other counts are rounded to the nearest multiple of this.")
 @click.option("--show-rows", type=int, default=10, show_default=True, help="How many unused rows to print.")
+@click.option("--icb", metavar="CODE", help="The ICB whose data this is (E54000024 or QHG): its users see the "
+              "dataset on a shared server. Without it only admins do, until `gapmap datasets share NAME`.")
 def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_to, measure, unit,
-                   higher_is_better, synthetic, nhs_indicator, suppress_to, round_to, show_rows):
+                   higher_is_better, synthetic, nhs_indicator, suppress_to, round_to, show_rows, icb):
     """Check an activity file row by row and keep it as a dataset.
 
     FILE is CSV (any common encoding and delimiter), XLSX or Parquet. Every row is either used
@@ -399,7 +401,8 @@ def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_
         period_unit=period_unit, date_from=date_from.date() if date_from else None,
         date_to=date_to.date() if date_to else None, measure=measure, unit=unit,
         higher_is_worse=not higher_is_better, synthetic=synthetic, nhs_indicator=nhs_indicator,
-        disclosure={"suppress_to": suppress_to, "round_to": round_to}, owner=_cli_actor())
+        disclosure={"suppress_to": suppress_to, "round_to": round_to}, owner=_cli_actor(),
+        owner_icb=_icb_code(icb) if icb else None)
     try:
         result = ingest(file, options, open_store())
     except GapmapError as exc:
@@ -431,10 +434,22 @@ def datasets(ctx):
         return
     for m in metas:
         r = m["report"]
-        flag = " [SYNTHETIC]" if m.get("synthetic") else ""
+        flag = (" [SYNTHETIC]" if m.get("synthetic") else "") + (" [shared]" if m.get("shared") else "")
         owner = f", by {m['owner']}" + (f" ({m['owner_icb']})" if m.get("owner_icb") else "") if m.get("owner") else ""
         click.echo(f"{m['name']}{flag}: {m['measure']} ({m['shape']}, {m['source_file']}, {m['ingested_at']}{owner}); "
                    f"rows used {r['rows_used']:,} of {r['rows_read']:,}; counts {r['counts_used']:,.0f}")
+
+
+@datasets.command("share")
+@click.argument("name")
+@click.option("--off", is_flag=True, help="Stop sharing: only the dataset's ICB (and admins) see it again.")
+def datasets_share(name, off):
+    """Let users of every ICB see a dataset (national open data, or data its ICB agreed to share)."""
+    from geo.store.datasets import DatasetStore
+
+    DatasetStore(open_store()).set_shared(name, not off)
+    _audit("share", "ok", f"{name}: {'its ICB only' if off else 'shared with every ICB'}")
+    click.echo(f"{name} is now {'seen by its ICB only' if off else 'shared with every ICB'}.")
 
 
 @datasets.command("rm")
@@ -521,7 +536,8 @@ def _demo_indicators(icb, seed, out, indicators, do_ingest, rows_given, dirty):
         if do_ingest:
             name = f"demo-{indicator.lower()}"
             options = IngestOptions(name=name, by=("age_band", "sex", "ethnic_group", "period"),
-                                    measure=meta["measure"], synthetic=True, nhs_indicator=indicator)
+                                    measure=meta["measure"], synthetic=True, nhs_indicator=indicator,
+                                    owner=_cli_actor(), owner_icb=code)  # seen by that ICB's users
             result = ingest(path, options, store)
             click.echo(f"  ingested as {name} (attached to {indicator}); rows used "
                        f"{result.report['rows_used']:,} of {result.report['rows_read']:,}")

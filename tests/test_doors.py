@@ -1,0 +1,187 @@
+"""Issue 19: the doors a probe found open, one test per rule: where sign-in may send you, who a
+stranger's guesses can slow, which ICB's datasets a user sees on every route, formulas in the
+files Gapmap writes, store packs that are incomplete, too large or weaken disclosure control,
+and one memory budget for every cache."""
+import io
+import re
+
+import pytest
+
+from app import create_app
+from geo.store.accounts import Accounts
+from tests.test_security import clock, sign_in, token_of  # noqa: F401  (clock is a fixture)
+
+COUNTS = b"lsoa21cd,count\nE01000001,25\nE01000002,40\nE01000003,12\n"
+
+
+@pytest.fixture()
+def icbs(fixture_store, tmp_path):
+    """A shared server: an admin, analysts of two ICBs (QAA = E54000001 and QE1), a viewer of
+    QAA and a viewer with no ICB; QAA's analyst has uploaded a dataset attached to UEC01."""
+    book = Accounts(tmp_path / "accounts.sqlite")
+    book.add_user("ada", "admin", "admin-password-1")
+    book.add_user("ann", "analyst", "analyst-password-1", icb="QAA")
+    book.add_user("val", "viewer", "viewer-password-2", icb="E54000001")
+    book.add_user("bob", "analyst", "analyst-password-3", icb="QE1")
+    book.add_user("nic", "viewer", "viewer-password-1")
+    app = create_app({"GAPMAP_STORE": str(fixture_store.root), "DEFAULT_ICB": "E54000001",
+                      "ACCOUNTS": str(book.path), "SECRET_KEY": "test-secret"})
+    ann = signed_in(app, "ann", "analyst-password-1")
+    made = ann.post("/upload", content_type="multipart/form-data",
+                    data={"file": (io.BytesIO(COUNTS), "counts.csv"), "name": "qaa-admissions",
+                          "measure": "Admissions", "nhs_indicator": "UEC01", "csrf_token": token_of(ann)})
+    assert made.status_code == 200, made.get_data(as_text=True)
+    yield app, book
+    from geo.store.datasets import DatasetStore
+
+    store = DatasetStore(app.extensions["gapmap_store"])
+    for name in ("qaa-admissions", "bob-data"):
+        if name in store.names():
+            store.remove(name)
+
+
+def signed_in(app, name, password, address="127.0.0.1"):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    assert sign_in(client, name, password).status_code == 302
+    return client
+
+
+# ---- 4. sign-in and roles ------------------------------------------------------------------------
+@pytest.mark.parametrize("target", ["/\t/evil.example", "/%09/evil.example", "//evil.example", "/\\evil.example",
+                                    "https://evil.example/", "/%2F/evil.example", "/\n/evil.example"])
+def test_sign_in_sends_you_only_to_a_path_on_this_server(fixture_store, tmp_path, target):
+    book = Accounts(tmp_path / "accounts.sqlite")
+    book.add_user("ada", "admin", "admin-password-1")
+    app = create_app({"GAPMAP_STORE": str(fixture_store.root), "ACCOUNTS": str(book.path), "SECRET_KEY": "s"})
+    client = app.test_client()
+    page = client.get("/sign-in", query_string={"next": target})
+    assert "evil.example" not in page.get_data(as_text=True)
+    done = client.post("/sign-in", data={"name": "ada", "password": "admin-password-1", "next": target,
+                                         "csrf_token": token_of(client, "/sign-in")})
+    assert done.status_code == 302 and done.headers["Location"] == "/"
+    kept = app.test_client()
+    kept_done = kept.post("/sign-in", data={"name": "ada", "password": "admin-password-1", "next": "/map?icb=QAA",
+                                            "csrf_token": token_of(kept, "/sign-in")})
+    assert kept_done.headers["Location"] == "/map?icb=QAA"  # a path on this server is kept
+
+
+def test_a_stranger_cannot_lock_the_admin_out(icbs, clock):
+    app, book = icbs
+    stranger = app.test_client()
+    stranger.environ_base["REMOTE_ADDR"] = "10.66.0.1"
+    for _ in range(12):
+        sign_in(stranger, "ada", "a-wrong-guess")
+        clock.wait(70)
+    assert sign_in(stranger, "ada", "admin-password-1").status_code == 429  # the guesser is held back
+    assert signed_in(app, "ada", "admin-password-1").get("/admin/users").status_code == 200  # ada is not
+
+
+def test_failures_from_one_address_back_off_exponentially(icbs, clock):
+    app, book = icbs
+    guesser = app.test_client()
+    guesser.environ_base["REMOTE_ADDR"] = "10.66.0.2"
+    for name in ("ann", "bob", "nic"):  # three free failures, whatever the names
+        assert sign_in(guesser, name, "a-wrong-guess").status_code == 401
+    held = sign_in(guesser, "val", "a-wrong-guess")
+    assert held.status_code == 429 and held.headers["Retry-After"] == "1"
+    assert ("Too many failed sign-ins from this computer: wait 1 second before trying again (each further failure "
+            "doubles the wait).") in held.get_data(as_text=True)
+    clock.wait(1)
+    assert sign_in(guesser, "val", "a-wrong-guess").status_code == 401
+    again = sign_in(guesser, "val", "viewer-password-2")
+    assert again.status_code == 429 and "wait 2 seconds" in again.get_data(as_text=True)
+    clock.wait(2)
+    assert sign_in(guesser, "val", "viewer-password-2").status_code == 302  # the right password, once waited
+
+
+def test_users_are_given_an_icb_and_the_command_line_records_it(fixture_store, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from geo.cli import main
+
+    monkeypatch.setenv("GAPMAP_STORE", str(fixture_store.root))
+    monkeypatch.setenv("GAPMAP_ACCOUNTS", str(tmp_path / "a.sqlite"))
+    out = CliRunner().invoke(main, ["users", "add", "sam.jones", "--role", "analyst", "--icb", "QAA",
+                                    "--no-password"])
+    assert out.exit_code == 0, out.output
+    assert Accounts(tmp_path / "a.sqlite").get("sam.jones").icb == "E54000001"
+
+
+def _same_words(text: str, name: str, other: str) -> str:
+    return text.replace(name, "NAME").replace(other, "NAME")
+
+
+ROUTES = ["/map?icb=E54000001&indicator={}", "/map/frame?icb=E54000001&indicator={}",
+          "/api/lsoas.geojson?icb=E54000001&indicator={}", "/api/statistics?icb=E54000001&indicator={}",
+          "/api/export.csv?icb=E54000001&indicator={}", "/api/export.geojson?icb=E54000001&indicator={}",
+          "/api/export.gpkg?icb=E54000001&indicator={}", "/api/export.html?icb=E54000001&indicator={}",
+          "/targeting.csv?icb=E54000001&indicator={}"]
+
+
+def test_another_icbs_datasets_are_unknown_on_every_route(icbs):
+    app, book = icbs
+    bob = signed_in(app, "bob", "analyst-password-3")
+    for route in ROUTES:
+        hidden, unknown = bob.get(route.format("qaa-admissions")), bob.get(route.format("never-uploaded"))
+        assert hidden.status_code == unknown.status_code == 404, route
+        assert _same_words(hidden.get_data(as_text=True), "qaa-admissions", "never-uploaded") == \
+            _same_words(unknown.get_data(as_text=True), "qaa-admissions", "never-uploaded"), route
+    for page in ("/datasets", "/", "/indicators", "/api/indicators", "/api/nhs-indicators", "/statement?icb=QAA",
+                 "/statement/download.csv?icb=QAA", "/statement/download.xlsx?icb=QAA"):
+        body = bob.get(page).data
+        assert b"qaa-admissions" not in body and b"Admissions (uploaded" not in body, page
+        assert b"<td>ann</td>" not in bob.get("/datasets").data  # nor who uploaded it
+    assert bob.get("/statement/UEC01?icb=QAA").status_code == 404
+    deck = bob.get("/statement/download.pptx?icb=QAA")
+    assert deck.status_code == 200 and b"qaa-admissions" not in _unzipped(deck.data)
+    removed = bob.post("/datasets/qaa-admissions/remove", data={"csrf_token": token_of(bob, "/datasets")})
+    unknown = bob.post("/datasets/never-uploaded/remove", data={"csrf_token": token_of(bob, "/datasets")})
+    assert removed.status_code == unknown.status_code == 404
+    assert "no dataset called &#39;qaa-admissions&#39; (datasets: none yet)" in removed.get_data(as_text=True)
+    replaced = bob.post("/upload", content_type="multipart/form-data",
+                        data={"file": (io.BytesIO(COUNTS), "counts.csv"), "name": "qaa-admissions",
+                              "csrf_token": token_of(bob)})
+    assert replaced.status_code == 403
+    assert "The name &#39;qaa-admissions&#39; cannot be used: choose another name." in replaced.get_data(as_text=True)
+    from geo.store.datasets import DatasetStore
+
+    meta = DatasetStore(app.extensions["gapmap_store"]).get("qaa-admissions").meta
+    assert meta["owner"] == "ann" and meta["owner_icb"] == "QAA"  # untouched
+    assert ("remove", "bob", "refused") in [(e["event"], e["actor"], e["outcome"]) for e in book.audit_log(20)]
+
+
+def _unzipped(data: bytes) -> bytes:
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return b"".join(z.read(n) for n in z.namelist())
+
+
+def test_own_icb_sees_its_datasets_and_an_admin_may_share_one(icbs):
+    app, book = icbs
+    val = signed_in(app, "val", "viewer-password-2")  # QAA under its ONS code
+    assert val.get("/map?icb=E54000001&indicator=qaa-admissions").status_code == 200
+    assert b"qaa-admissions" in val.get("/datasets").data
+    assert b"UEC01" in val.get("/statement?icb=QAA").data
+    nic = signed_in(app, "nic", "viewer-password-1")  # no ICB: shared datasets only
+    assert nic.get("/map?icb=E54000001&indicator=qaa-admissions").status_code == 404
+    bob = signed_in(app, "bob", "analyst-password-3")
+    assert bob.post("/datasets/qaa-admissions/share", data={"csrf_token": token_of(bob, "/datasets")}).status_code == 403
+    ada = signed_in(app, "ada", "admin-password-1")
+    shared = ada.post("/datasets/qaa-admissions/share", data={"shared": "1", "csrf_token": token_of(ada, "/datasets")})
+    assert shared.status_code == 302
+    assert nic.get("/map?icb=E54000001&indicator=qaa-admissions").status_code == 200
+    assert b"qaa-admissions" in bob.get("/statement?icb=QAA").data  # the cached statement follows the share
+    assert bob.post("/datasets/qaa-admissions/remove",
+                    data={"csrf_token": token_of(bob, "/datasets")}).status_code == 403  # seen, not his to change
+    ada.post("/datasets/qaa-admissions/share", data={"shared": "0", "csrf_token": token_of(ada, "/datasets")})
+    assert nic.get("/map?icb=E54000001&indicator=qaa-admissions").status_code == 404
+
+
+def test_single_user_mode_sees_every_dataset(icbs, tmp_path):
+    app, book = icbs
+    single = create_app({"GAPMAP_STORE": app.config["GAPMAP_STORE"], "ACCOUNTS": str(tmp_path / "none.sqlite"),
+                         "DEFAULT_ICB": "E54000001"}).test_client()
+    assert single.get("/map?icb=E54000001&indicator=qaa-admissions").status_code == 200
+    assert b"qaa-admissions" in single.get("/datasets").data
