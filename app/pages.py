@@ -136,9 +136,9 @@ def targeting_csv():
 
     store = pinned(params.store())
     table = targeting.targeting_list(store, targeting.lsoa_targets(store, indicator, extent))
-    for column in ("name", "ward", "why"):  # neutralise spreadsheet formulas
-        table[column] = table[column].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r" else v)
-    body = table.to_csv(index=False) + f"\n# {ATTRIBUTION}\n"
+    from geo.outputs.cell_text import neutralise_frame
+
+    body = neutralise_frame(table).to_csv(index=False) + f"\n# {ATTRIBUTION}\n"  # no cell starts a formula
     if _is_synthetic(store, indicator):  # first, so it is the first thing seen in a spreadsheet
         body = f"# {SYNTHETIC_NOTE}\n" + body
     name = f"gapmap_targeting_{extent.level}_{extent.code}_{indicator}.csv"

@@ -51,7 +51,9 @@ def _resolve_mirror(mirror: Path | None) -> Path | None:
 
 def _emit(frame: pd.DataFrame, fmt: str) -> None:
     if fmt == "csv":
-        frame.to_csv(sys.stdout, index=False)
+        from geo.outputs.cell_text import neutralise_frame
+
+        neutralise_frame(frame).to_csv(sys.stdout, index=False)
     else:
         click.echo(frame.to_json(orient="records", indent=1, force_ascii=False))
 
@@ -469,8 +471,10 @@ def datasets_rows(name):
     """Print (as CSV) every row of a dataset's file that was not used or was flagged."""
     from geo.store.datasets import DatasetStore
 
+    from geo.outputs.cell_text import neutralise_frame
+
     frame = DatasetStore(open_store()).get(name).rows_not_used()
-    frame.to_csv(sys.stdout, index=False)
+    neutralise_frame(frame).to_csv(sys.stdout, index=False)  # the file's own values: no cell starts a formula
 
 
 @main.command("demo-data")

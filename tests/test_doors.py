@@ -185,3 +185,84 @@ def test_single_user_mode_sees_every_dataset(icbs, tmp_path):
                          "DEFAULT_ICB": "E54000001"}).test_client()
     assert single.get("/map?icb=E54000001&indicator=qaa-admissions").status_code == 200
     assert b"qaa-admissions" in single.get("/datasets").data
+
+
+# ---- 5. files that cannot attack their reader -----------------------------------------------------
+EVIL = '=HYPERLINK("http://evil.example","x")'
+
+
+@pytest.fixture(scope="module")
+def evil_statement(fixture_store, tmp_path_factory):
+    """A statement whose dataset's period labels and measure start like formulas."""
+    import pandas as pd
+
+    from geo.ingest.pipeline import IngestOptions, ingest
+    from geo.outputs import statement_files
+    from geo.views import statement
+    from geo.views.analysis import Extent
+
+    tmp = tmp_path_factory.mktemp("evil")
+    rows = [{"lsoa": f"E0100000{i}", "period": period, "count": 20 + 5 * i}
+            for i in range(1, 9) for period in (EVIL, "2023/24")]
+    pd.DataFrame(rows).to_csv(tmp / "evil.csv", index=False)
+    ingest(tmp / "evil.csv", IngestOptions(name="evil-periods", shape="aggregated", measure="-2+3 admissions",
+                                           nhs_indicator="UEC01"), fixture_store)
+    try:
+        st = statement.build(fixture_store, Extent("icb", "E54000001"), codes=["UEC01"])
+        assert st.with_data and st.with_data[0].trend is not None
+        yield statement_files.write_all(st, tmp / "out")
+    finally:
+        from geo.store.datasets import DatasetStore
+
+        DatasetStore(fixture_store).remove("evil-periods")
+
+
+def _workbook_cells(data: bytes):
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    return [c.value for sheet in book.worksheets for row in sheet.iter_rows() for c in row if c.value is not None]
+
+
+def test_deck_charts_workbooks_hold_formulas_as_text(evil_statement):
+    import zipfile
+
+    with zipfile.ZipFile(evil_statement["deck"]) as deck:
+        embedded = [n for n in deck.namelist() if n.startswith("ppt/embeddings/") and n.endswith(".xlsx")]
+        assert embedded
+        cells = [v for name in embedded for v in _workbook_cells(deck.read(name))]
+        slides = b"".join(deck.read(n) for n in deck.namelist() if n.startswith(("ppt/slides/", "ppt/charts/")))
+    assert "'" + EVIL in cells  # the period label, as text
+    assert not [v for v in cells if isinstance(v, str) and v.startswith(("=", "+", "-", "@"))]
+    assert b"<a:t>=HYPERLINK" not in slides and b"<c:v>=HYPERLINK" not in slides
+
+
+def test_statement_tables_hold_formulas_as_text(evil_statement):
+    cells = _workbook_cells(evil_statement["xlsx"].read_bytes())
+    assert "'" + EVIL in cells and not [v for v in cells if isinstance(v, str) and v.startswith("=")]
+    text = evil_statement["csv"].read_text()
+    assert not re.search(r'(^|,)"?=HYPERLINK', text, flags=re.M) and "'=HYPERLINK" in text
+
+
+def test_rows_not_used_print_formulas_as_text(fixture_store, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from geo.cli import main
+
+    monkeypatch.setenv("GAPMAP_STORE", str(fixture_store.root))
+    monkeypatch.setenv("GAPMAP_ACCOUNTS", str(tmp_path / "a.sqlite"))
+    (tmp_path / "c.csv").write_text(f'lsoa21cd,count\nE01000001,25\n"{EVIL.replace(chr(34), chr(34) * 2)}",4\n')
+    assert CliRunner().invoke(main, ["ingest", str(tmp_path / "c.csv"), "--name", "evil-rows"]).exit_code == 0
+    try:
+        out = CliRunner().invoke(main, ["datasets", "rows", "evil-rows"]).output
+    finally:
+        CliRunner().invoke(main, ["datasets", "rm", "evil-rows"])
+    assert "'=HYPERLINK" in out and not re.search(r'(^|,)"?=HYPERLINK', out, flags=re.M)
+
+
+def test_one_neutralise_for_every_file():
+    from geo.outputs import cell_text, exports, statement_deck
+
+    assert exports.neutralise is cell_text.neutralise
+    assert statement_deck._safe(EVIL) == "'" + EVIL and statement_deck._safe("-1.5") == "-1.5"
+    assert statement_deck._safe("-") == "-" and statement_deck._safe("-1+1") == "'-1+1"
