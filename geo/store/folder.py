@@ -38,6 +38,11 @@ POINT_KINDS = ("schools", "gp_practices", "hospitals")
 CODE_COLUMN = {"ward": "ward24cd", "lad": "lad24cd", "icb": "icb24cd"}
 
 
+# the tables (``<name>.parquet`` in a build folder) every complete build holds
+REQUIRED_TABLES = ("lsoas", "areas_ward", "areas_lad", "areas_icb", "points_schools", "points_gp_practices",
+                   "points_hospitals", "postcodes", "lsoa11_to_lsoa21", "population_mid2020")
+
+
 class StoreError(GapmapError):
     """The store is missing, incomplete, or asked for something it does not hold."""
 
