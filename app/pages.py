@@ -79,7 +79,7 @@ def map_page():
 def _make_panel_cache():
     from geo.views.map_table import BoundedCache
 
-    return BoundedCache(max_entries=64, max_bytes=32 << 20)
+    return BoundedCache(max_entries=64, max_bytes=32 << 20, name="side panels")
 
 
 PANEL_CACHE = _make_panel_cache()  # bounded, and identical cold requests computed once
@@ -201,7 +201,7 @@ def map_frame():
 def _make_map_cache():
     from geo.views.map_table import BoundedCache
 
-    return BoundedCache(max_entries=64, max_bytes=128 << 20)  # the England page is ~4.5 MB with its gzip copy
+    return BoundedCache(max_entries=64, max_bytes=128 << 20, name="map pages")  # the England page is ~4.5 MB with its gzip copy
 
 
 MAP_CACHE = _make_map_cache()

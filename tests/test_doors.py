@@ -266,3 +266,39 @@ def test_one_neutralise_for_every_file():
     assert exports.neutralise is cell_text.neutralise
     assert statement_deck._safe(EVIL) == "'" + EVIL and statement_deck._safe("-1.5") == "-1.5"
     assert statement_deck._safe("-") == "-" and statement_deck._safe("-1+1") == "'-1+1"
+
+
+# ---- 7. memory bounded as a whole ---------------------------------------------------------------
+def test_one_budget_bounds_every_cache_least_recently_used_first():
+    from geo.views.cache_budget import CacheBudget, LruEntries
+    from geo.views.map_table import BoundedCache
+
+    budget = CacheBudget(1000)
+    maps, panels = BoundedCache(10, 800, budget), LruEntries(10, 800, budget)
+    maps.get("england", lambda: "m", lambda v: 400)
+    panels.store("qaa", "p", 300)
+    assert maps.get("england", lambda: "again", lambda v: 400) == "m"  # used again: now the newest
+    panels.store("qe1", "p", 400)  # 1,100 bytes: the least recently used of either cache goes
+    assert "qaa" not in panels._items and "england" in maps._items and budget.nbytes == 800
+    maps.get("icb", lambda: "m", lambda v: 700)  # room is made across caches, oldest first
+    assert budget.nbytes <= 1000 and list(maps._items) == ["icb"] and not panels._items
+    assert not panels.store("too-big", "p", 1001) and budget.nbytes == 700  # larger than the budget: not kept
+    maps.clear()
+    assert budget.nbytes == 0
+
+
+def test_every_cache_of_the_service_counts_against_gapmap_cache_mb(monkeypatch):
+    from app import api, pages
+    from app import statement as statement_pages
+    from geo import settings
+    from geo.views import cache_budget, extent_weights, map_table
+
+    monkeypatch.delenv("GAPMAP_CACHE_MB", raising=False)
+    assert settings.cache_budget() == 512_000_000
+    monkeypatch.setenv("GAPMAP_CACHE_MB", "256")
+    assert settings.cache_budget() == 256_000_000
+    caches = (map_table.STATISTICS_CACHE, map_table.TABLE_CACHE, map_table.GEOMETRY_CACHE, pages.PANEL_CACHE,
+              pages.MAP_CACHE, api._geojson_cache(), statement_pages.STATEMENTS, extent_weights.WEIGHTS)
+    held = set(map(id, cache_budget.BUDGET.caches()))
+    for cache in caches:
+        assert id(cache) in held and cache.budget is cache_budget.BUDGET, cache.name
