@@ -302,3 +302,48 @@ def test_every_cache_of_the_service_counts_against_gapmap_cache_mb(monkeypatch):
     held = set(map(id, cache_budget.BUDGET.caches()))
     for cache in caches:
         assert id(cache) in held and cache.budget is cache_budget.BUDGET, cache.name
+
+
+# ---- the same rules in PostgreSQL/PostGIS ---------------------------------------------------------
+@pytest.mark.parametrize("backend", ["folder_fixture_store", "postgis_fixture_store"])
+def test_dataset_scope_and_sharing_on_both_backends(request, backend):
+    import pandas as pd
+
+    from geo.store.dataset_scope import Scope, scoped
+    from geo.store.datasets import DatasetError, DatasetStore
+
+    store = request.getfixturevalue(backend)
+    counts = pd.DataFrame({"lsoa21cd": ["E01000001"], "count": [30]})
+    DatasetStore(store).save("scoped-data", {"measure": "Admissions", "owner": "ann", "owner_icb": "E54000001"},
+                             pd.DataFrame({"row": []}), counts=counts)
+    try:
+        own = scoped(store, Scope(user="val", icbs=frozenset({"E54000001", "QAA"})))
+        other = scoped(store, Scope(user="bob", icbs=frozenset({"E54000002", "QE1"})))
+        assert "scoped-data" in DatasetStore(own).names() and DatasetStore(own).get("scoped-data").meta["owner"] == "ann"
+        assert "scoped-data" not in DatasetStore(other).names() and not DatasetStore(other).list()
+        with pytest.raises(DatasetError) as hidden:
+            DatasetStore(other).get("scoped-data")
+        with pytest.raises(DatasetError) as unknown:
+            DatasetStore(other).get("never-saved")
+        assert str(hidden.value).replace("scoped-data", "X") == str(unknown.value).replace("never-saved", "X")
+        with pytest.raises(DatasetError):
+            DatasetStore(other).remove("scoped-data")
+        before = other.version_key()
+        DatasetStore(store).set_shared("scoped-data", True)
+        assert "scoped-data" in DatasetStore(other).names() and other.version_key() != before
+        assert DatasetStore(store).get("scoped-data").meta["shared"] is True
+    finally:
+        DatasetStore(store).remove("scoped-data")
+
+
+def test_sign_in_slowing_on_postgres(pg_cluster, clock):
+    from app.sign_in_throttle import refusal
+    from geo.store.pg_accounts import PostgresAccounts
+
+    book = PostgresAccounts(pg_cluster.new_database("doors"))
+    for _ in range(3):
+        book.audit("sign-in", "ada", "refused", "wrong name or password", "10.66.0.3")
+    assert len(book.failed_sign_ins(15, "10.66.0.3")) == 3 and book.failed_sign_ins(15, "10.66.0.4") == []
+    assert refusal(book, "ada", "10.66.0.3")[0] == 1 and refusal(book, "ada", "10.66.0.4") is None
+    clock.wait(1)
+    assert refusal(book, "ada", "10.66.0.3") is None

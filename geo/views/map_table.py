@@ -69,6 +69,7 @@ from geo import ATTRIBUTION
 from geo.errors import Unavailable
 from geo.views import analysis
 from geo.views.cache_budget import BUDGET, CacheBudget, LruEntries
+from geo.views.process_memory import trim
 from geo.stats.classify import Classes, classify
 from geo.rates.disclosure import Rule, protect_counts, protect_group_counts, suppressed
 from geo.store.folder import Store
@@ -196,6 +197,8 @@ class BoundedCache(LruEntries):
             with work_slot():
                 value = compute()
             self.store(key, value, int(size(value)) if size else 0)
+            if not getattr(_held, "depth", 0):  # the outermost heavy work is done: hand back what it freed
+                trim()
             return value
         finally:
             with self._lock:
