@@ -111,11 +111,13 @@ def may_change(user: User | None, meta: dict | None) -> bool:
 
 def dataset_scope(store):
     """Which datasets the current user sees (:mod:`geo.store.dataset_scope`): admins (and the
-    single-user local admin) every one; others the shared ones, their own and their ICB's. Nobody
-    signed in sees the shared ones only."""
+    single-user local admin, also where no sign-in is configured) every one; others the shared
+    ones, their own and their ICB's. Nobody signed in sees the shared ones only."""
     from geo.store.dataset_scope import EVERYTHING, Scope
 
     user = current_user()
+    if user is None and single_user():  # a context the sign-in check did not run in (as _identify would say)
+        user = LOCAL_ADMIN
     if user is not None and user.can("admin"):
         return EVERYTHING
     if user is None:

@@ -35,9 +35,9 @@ def serve_workers(host: str, port: int, workers: int, threads: int, timeout: int
                 self.cfg.set(key, value)
 
         def load(self):  # in each worker, before its threads start
-            from geo.views.process_memory import limit_arenas
+            from geo.views.process_memory import settle
 
-            limit_arenas(2)
+            settle()
             return create_app()
 
     GapmapWorkers().run()

@@ -12,7 +12,9 @@ ingested datasets, if any; over England, ICBs and local authorities), each as th
 its side panel), the map frame and the GeoJSON layer, and prints the server's resident memory
 (VmRSS, from /proc) after each. ``--compare-mb`` runs the same requests again against a server
 whose budget is that large (in effect no budget as a whole, only each cache's own bound), so the
-two curves can be read side by side. The summary gives, per run, the median and the highest RSS
+two curves can be read side by side. The server settles its allocators as `gapmap serve` does
+(:func:`geo.views.process_memory.settle`); ``BENCH_ALLOCATORS=default`` leaves them as Python,
+glibc and Arrow start, to see what that changes. The summary gives, per run, the median and the highest RSS
 and the growth over the second half of the requests (levelling off: close to zero).
 """
 from __future__ import annotations
@@ -64,10 +66,10 @@ def serve(port: int) -> None:
 
     from app import create_app
     from geo.views.cache_budget import BUDGET
-    from geo.views.process_memory import limit_arenas
+    from geo.views.process_memory import settle
 
-    if os.environ.get("BENCH_ARENAS", "2") != "glibc":  # as `gapmap serve` does (BENCH_ARENAS=glibc: not)
-        limit_arenas(2)
+    if os.environ.get("BENCH_ALLOCATORS", "settled") == "settled":  # as `gapmap serve` does
+        settle()
 
     server = create_server(create_app(), host="127.0.0.1", port=port, threads=32, channel_request_lookahead=1)
     threading.Thread(target=server.run, daemon=True).start()

@@ -771,9 +771,9 @@ def serve(host, port, threads, workers):
 
         serve_workers(host, port, workers, threads)
         return
-    from geo.views.process_memory import limit_arenas
+    from geo.views.process_memory import settle
 
-    limit_arenas(2)  # before waitress starts its threads: freed memory is reused, not kept per thread
+    settle()  # before waitress starts its threads: freed memory is handed back, not kept per thread
     # channel_request_lookahead: the app can tell that a client has gone and stop waiting for it
     waitress_serve(app, host=host, port=port, threads=threads, channel_request_lookahead=1)
 
