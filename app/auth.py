@@ -16,7 +16,10 @@ Who is asking, in this order:
 What they may do: every page and API route needs ``viewer``; any request that changes something
 (POST, PUT, PATCH, DELETE) needs ``analyst`` unless listed in :data:`ENDPOINT_ROLES`; user
 management needs ``admin``. Changing a dataset needs its owner, someone of its ICB, or an admin
-(:func:`may_change`).
+(:func:`may_change`); seeing one needs its ICB, its owner, an admin, or an admin's share
+(:func:`dataset_scope`, applied to every route by :func:`app.params.store`). Failed password
+sign-ins slow down the client that made them, never the account (:mod:`app.sign_in_throttle`);
+after signing in, ``next`` is followed only to a path on this server (:func:`_safe_next`).
 
 Every request's Host must be in ``ALLOWED_HOSTS`` (default the loopback names), else 400: an
 untrusted Host is never echoed (the embed snippet is built from it). Every form carries a CSRF
