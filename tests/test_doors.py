@@ -347,3 +347,26 @@ def test_sign_in_slowing_on_postgres(pg_cluster, clock):
     assert refusal(book, "ada", "10.66.0.3")[0] == 1 and refusal(book, "ada", "10.66.0.4") is None
     clock.wait(1)
     assert refusal(book, "ada", "10.66.0.3") is None
+
+
+def test_command_line_records_the_icb_and_shares(fixture_store, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from geo.cli import main
+    from geo.store.datasets import DatasetStore
+
+    monkeypatch.setenv("GAPMAP_STORE", str(fixture_store.root))
+    monkeypatch.setenv("GAPMAP_ACCOUNTS", str(tmp_path / "a.sqlite"))
+    (tmp_path / "c.csv").write_bytes(COUNTS)
+    run = CliRunner().invoke
+    assert run(main, ["ingest", str(tmp_path / "c.csv"), "--name", "cli-icb", "--icb", "QAA"]).exit_code == 0
+    try:
+        assert DatasetStore(fixture_store).get("cli-icb").meta["owner_icb"] == "E54000001"
+        shared = run(main, ["datasets", "share", "cli-icb"])
+        assert shared.exit_code == 0 and "cli-icb is now shared with every ICB." in shared.output
+        assert DatasetStore(fixture_store).get("cli-icb").meta["shared"] is True
+        assert "[shared]" in run(main, ["datasets"]).output
+        assert "seen by its ICB only" in run(main, ["datasets", "share", "cli-icb", "--off"]).output
+        assert DatasetStore(fixture_store).get("cli-icb").meta["shared"] is False
+    finally:
+        run(main, ["datasets", "rm", "cli-icb"])
