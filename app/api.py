@@ -47,7 +47,7 @@ def _geojson_cache():
     if GEOJSON_CACHE is None:
         from geo.views.map_table import BoundedCache
 
-        GEOJSON_CACHE = BoundedCache(max_entries=16, max_bytes=128 << 20)
+        GEOJSON_CACHE = BoundedCache(max_entries=16, max_bytes=128 << 20, name="GeoJSON layers")
     return GEOJSON_CACHE
 
 

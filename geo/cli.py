@@ -51,7 +51,9 @@ def _resolve_mirror(mirror: Path | None) -> Path | None:
 
 def _emit(frame: pd.DataFrame, fmt: str) -> None:
     if fmt == "csv":
-        frame.to_csv(sys.stdout, index=False)
+        from geo.outputs.cell_text import neutralise_frame
+
+        neutralise_frame(frame).to_csv(sys.stdout, index=False)
     else:
         click.echo(frame.to_json(orient="records", indent=1, force_ascii=False))
 
@@ -423,9 +425,11 @@ def columns(table, fmt):
               help="Disclosure control: other counts are rounded to the nearest multiple of this "
                    "[default: GAPMAP_MIN_ROUND, 5 unless set; a lower number is refused].")
 @click.option("--show-rows", type=int, default=10, show_default=True, help="How many unused rows to print.")
+@click.option("--icb", metavar="CODE", help="The ICB whose data this is (E54000024 or QHG): its users see the "
+              "dataset on a shared server. Without it only admins do, until `gapmap datasets share NAME`.")
 def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_to, measure, unit, measure_type,
                    ages, population_sex, standardisation, multiplier, period_type, registrations,
-                   higher_is_better, synthetic, nhs_indicator, suppress_to, round_to, show_rows):
+                   higher_is_better, synthetic, nhs_indicator, suppress_to, round_to, show_rows, icb):
     """Check an activity file row by row and keep it as a dataset.
 
     FILE is CSV (any common encoding and delimiter), XLSX or Parquet. Every row is either used
@@ -450,7 +454,7 @@ def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_
         multiplier=multiplier, period_type=period_type, registrations=registrations,
         higher_is_worse=not higher_is_better, synthetic=synthetic, nhs_indicator=nhs_indicator,
         disclosure={k: v for k, v in (("suppress_to", suppress_to), ("round_to", round_to)) if v is not None} or None,
-        owner=_cli_actor())
+        owner=_cli_actor(), owner_icb=_icb_code(icb) if icb else None)
     try:
         result = ingest(file, options, open_store())
     except GapmapError as exc:
@@ -487,10 +491,22 @@ def datasets(ctx):
         return
     for m in metas:
         r = m["report"]
-        flag = " [SYNTHETIC]" if m.get("synthetic") else ""
+        flag = (" [SYNTHETIC]" if m.get("synthetic") else "") + (" [shared]" if m.get("shared") else "")
         owner = f", by {m['owner']}" + (f" ({m['owner_icb']})" if m.get("owner_icb") else "") if m.get("owner") else ""
         click.echo(f"{m['name']}{flag}: {m['measure']} ({m['shape']}, {m['source_file']}, {m['ingested_at']}{owner}); "
                    f"rows used {r['rows_used']:,} of {r['rows_read']:,}; counts {r['counts_used']:,.0f}")
+
+
+@datasets.command("share")
+@click.argument("name")
+@click.option("--off", is_flag=True, help="Stop sharing: only the dataset's ICB (and admins) see it again.")
+def datasets_share(name, off):
+    """Let users of every ICB see a dataset (national open data, or data its ICB agreed to share)."""
+    from geo.store.datasets import DatasetStore
+
+    DatasetStore(open_store()).set_shared(name, not off)
+    _audit("share", "ok", f"{name}: {'its ICB only' if off else 'shared with every ICB'}")
+    click.echo(f"{name} is now {'seen by its ICB only' if off else 'shared with every ICB'}.")
 
 
 @datasets.command("rm")
@@ -510,8 +526,10 @@ def datasets_rows(name):
     """Print (as CSV) every row of a dataset's file that was not used or was flagged."""
     from geo.store.datasets import DatasetStore
 
+    from geo.outputs.cell_text import neutralise_frame
+
     frame = DatasetStore(open_store()).get(name).rows_not_used()
-    frame.to_csv(sys.stdout, index=False)
+    neutralise_frame(frame).to_csv(sys.stdout, index=False)  # the file's own values: no cell starts a formula
 
 
 @main.command("demo-data")
@@ -580,6 +598,7 @@ def _demo_indicators(icb, seed, out, indicators, do_ingest, rows_given, dirty):
         if do_ingest:
             name = f"demo-{indicator.lower()}"
             options = IngestOptions(name=name, measure=made["measure"], synthetic=True, nhs_indicator=indicator,
+                                    owner=_cli_actor(), owner_icb=_icb_code(icb),  # seen by that ICB's users
                                     **made["options"])
             result = ingest(path, options, store)
             report = result.report
@@ -812,6 +831,9 @@ def serve(host, port, threads, workers):
 
         serve_workers(host, port, workers, threads)
         return
+    from geo.views.process_memory import settle
+
+    settle()  # before waitress starts its threads: freed memory is handed back, not kept per thread
     # channel_request_lookahead: the app can tell that a client has gone and stop waiting for it
     waitress_serve(app, host=host, port=port, threads=threads, channel_request_lookahead=1)
 

@@ -46,7 +46,8 @@ licence. Group figures (wards, places, IMD quintiles, ethnic groups, age bands, 
 come from :func:`group_table`, which publishes every cell before anything is computed from it
 (:mod:`geo.views.group_statistics`).
 
-Results are cached (bounded LRU, in entries and bytes) under a key built only from validated
+Results are cached (bounded LRU, in entries and bytes, and with every other cache of the service
+by the one budget ``GAPMAP_CACHE_MB``, :mod:`geo.views.cache_budget`) under a key built only from validated
 inputs: store build id, dataset version, indicator, extent, statistic options, and (for the
 classes) scheme and k. Identical concurrent cold requests are coalesced: the first computes, the
 others wait for its result. ``COMPUTED`` counts what was computed (for tests and benchmarks).
@@ -58,7 +59,7 @@ import json
 import os
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -68,6 +69,8 @@ import pandas as pd
 from geo import ATTRIBUTION
 from geo.errors import Unavailable
 from geo.views import analysis
+from geo.views.cache_budget import BUDGET, CacheBudget, LruEntries
+from geo.views.process_memory import trim
 from geo.stats.classify import Classes, classify
 from geo.rates.disclosure import Rule
 from geo.store.folder import Store
@@ -166,25 +169,23 @@ def work_slot():
         _slots.release()
 
 
-# ---- a bounded cache with request coalescing ---------------------------------------------------
-class BoundedCache:
-    """LRU cache bounded in entries and in (estimated) bytes; identical concurrent cold requests
-    are coalesced: one thread computes (holding a :func:`work_slot`), the others wait for the
-    result."""
+# ---- a bounded cache with request coalescing, under the one budget of every cache ---------------
+class BoundedCache(LruEntries):
+    """LRU cache bounded in entries and in (estimated) bytes, and with every other cache by the one
+    budget ``GAPMAP_CACHE_MB`` (:mod:`geo.views.cache_budget`: the least recently used entry of
+    any cache goes first); identical concurrent cold requests are coalesced: one thread computes
+    (holding a :func:`work_slot`), the others wait for the result."""
 
-    def __init__(self, max_entries: int, max_bytes: int):
-        self.max_entries, self.max_bytes = max_entries, max_bytes
-        self._items: OrderedDict = OrderedDict()  # key -> (value, size)
-        self._bytes = 0
-        self._lock = threading.Lock()
+    def __init__(self, max_entries: int, max_bytes: int, budget: CacheBudget = BUDGET, name: str = ""):
+        super().__init__(max_entries, max_bytes, budget, name)
         self._computing: dict = {}  # key -> threading.Lock held by the computing thread
 
     def get(self, key, compute, size=None):
         while True:
             with self._lock:
-                if key in self._items:
-                    self._items.move_to_end(key)
-                    return self._items[key][0]
+                found, value = self.lookup(key)
+                if found:
+                    return value
                 pending = self._computing.get(key)
                 if pending is None:
                     pending = self._computing[key] = threading.Lock()
@@ -196,40 +197,23 @@ class BoundedCache:
         try:
             with work_slot():
                 value = compute()
-            nbytes = int(size(value)) if size else 0
-            with self._lock:
-                if nbytes <= self.max_bytes:
-                    self._items[key] = (value, nbytes)
-                    self._bytes += nbytes
-                    while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
-                        _, (_, dropped) = self._items.popitem(last=False)
-                        self._bytes -= dropped
+            self.store(key, value, int(size(value)) if size else 0)
+            if not getattr(_held, "depth", 0):  # the outermost heavy work is done: hand back what it freed
+                trim()
             return value
         finally:
             with self._lock:
                 del self._computing[key]
             pending.release()
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @property
-    def nbytes(self) -> int:
-        return self._bytes
-
 
 def frame_bytes(frame) -> int:
     return int(frame.memory_usage(deep=True).sum()) if len(frame.columns) else 0
 
 
-STATISTICS_CACHE = BoundedCache(max_entries=32, max_bytes=128 << 20)
-TABLE_CACHE = BoundedCache(max_entries=64, max_bytes=128 << 20)
-GEOMETRY_CACHE = BoundedCache(max_entries=16, max_bytes=128 << 20)
+STATISTICS_CACHE = BoundedCache(max_entries=32, max_bytes=128 << 20, name="statistics layers")
+TABLE_CACHE = BoundedCache(max_entries=64, max_bytes=128 << 20, name="map tables")
+GEOMETRY_CACHE = BoundedCache(max_entries=16, max_bytes=128 << 20, name="simplified LSOA polygons")
 
 
 def clear_caches() -> None:
