@@ -243,14 +243,14 @@ def _check_disclosure(path: Path, name: str, body: bytes) -> None:
     given = meta.get("disclosure") if isinstance(meta, dict) else None
     if given in (None, {}):
         return
-    try:
+    try:  # the values asked for (Rule.from_meta would lift them to the floor: a pack asking less is refused)
         if not isinstance(given, dict):
             raise TypeError
-        rule = Rule.from_meta({"disclosure": given})
+        asked = Rule(**{k: int(v) for k, v in given.items() if k in ("suppress_from", "suppress_to", "round_to")})
     except (TypeError, ValueError):
-        rule = None
-    if rule is None or rule.suppress_from > floor.suppress_from or rule.suppress_to < floor.suppress_to \
-            or rule.round_to < floor.round_to:
+        asked = None
+    if asked is None or asked.suppress_from > floor.suppress_from or asked.suppress_to < floor.suppress_to \
+            or asked.round_to < floor.round_to:
         raise PackError(f"{path}: the dataset {dataset!r} in the pack asks for weaker disclosure control "
                         f"({json.dumps(given)}) than this server allows (counts {floor.suppress_from} to "
                         f"{floor.suppress_to} suppressed, others rounded to {floor.round_to}); nothing was "
