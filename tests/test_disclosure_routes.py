@@ -281,6 +281,17 @@ def test_ward_and_quintile_totals_hide_what_subtraction_would_show(client, fixtu
     # the page's side panel shows no count or rate of a hidden quintile
     page = client.get(f"/map?icb=E54000001&indicator={name}")
     assert page.status_code == 200
+    # the JSON API's group tables are the same published tables
+    inside = lsoas[lsoas["icb24cd"] == "E54000001"]
+    for grouping in ("imd_quintile", "ward24cd", "lad24cd"):
+        body = client.get(f"/api/groups?icb=E54000001&indicator={name}&group={grouping}")
+        assert body.status_code == 200, body.get_data(as_text=True)
+        data = body.get_json()
+        assert data["attrs"]["unit"] == "per 100,000 residents per year" and "Open Government" in data["attribution"]
+        check_groups(name, data["rows"], inside.groupby(grouping)["lsoa21cd"].apply(list).to_dict(),
+                     f"api groups {grouping}", PER)
+    assert client.get(f"/api/groups?icb=E54000001&indicator={name}&group=postcode").status_code == 400
+    assert client.get("/api/groups?icb=E54000001&indicator=imd_score").status_code == 400
     # and so does `gapmap analyse --stat by-group`, by quintile and by ward
     for grouping, column in (("imd_quintile", "imd_quintile"), ("ward24cd", "ward24cd")):
         result = CliRunner().invoke(main, ["analyse", name, "--icb", "E54000001", "--stat", "by-group",
