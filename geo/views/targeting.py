@@ -73,7 +73,8 @@ def top_wards(targets: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     grouped = targets.groupby(["ward24cd", "ward24nm"], sort=False).agg(
         lsoas=("value", "size"), mean_value=("value", "mean"),
         target_lsoas=("reasons", lambda r: int((r != "").sum()))).reset_index()
-    return grouped.sort_values(["mean_value"], ascending=False).head(n)
+    ranked = grouped[grouped["mean_value"].notna()]  # a ward whose every LSOA is hidden is not ranked
+    return ranked.sort_values(["mean_value"], ascending=False).head(n)
 
 
 def targeting_list(store, targets: pd.DataFrame) -> pd.DataFrame:
