@@ -155,6 +155,12 @@ def _views(frame, table, title: str, colours: list[str], layers, is_deprivation:
         if "clusters" in layers:
             views.append(("lisa", "Local Moran clusters", "cluster_fill",
                           [(c, lab) for lab, c in LISA_COLOURS.items()] + [(NOT_SIGNIFICANT, "Not significant")]))
+    if "smoothed" in frame and frame["smoothed"].notna().sum() >= 5 and frame["smoothed"].nunique() > 1:
+        smooth = classify(frame["smoothed"], "quantiles", len(colours))
+        shades = ramp(TEALS, len(smooth.labels))
+        frame["smoothed_fill"] = [shades[c] if c >= 0 else None for c in smooth.classes]
+        views.append(("smoothed", "Smoothed rate (spatial empirical Bayes)", "smoothed_fill",
+                      [(c, lab) for c, lab in zip(shades, smooth.labels)]))
     bivariate_legend = None
     if "bivariate" in layers and not is_deprivation and table.bivariate is not None:
         b = table.bivariate

@@ -362,6 +362,8 @@ def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dat
     values = frame["value"].to_numpy(float)
     methods = []
     stat_attrs = {}
+    if dataset is not None:
+        _smoothed(store, extent, dataset, frame, meta)
     try:
         check_permutations(permutations, len(frame))
         w = analysis.extent_weights(store, extent)
@@ -403,6 +405,37 @@ def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dat
             meta["bivariate"] = "not computed: fewer than 3 LSOAs have both values"
     meta["method"] = "; ".join(methods) if methods else "no statistics"
     return _Layer(frame, meta, raw, rule, dataset, bivariate, stat_attrs)
+
+
+def _smoothed(store: Store, extent: analysis.Extent, dataset, frame: pd.DataFrame, meta: dict) -> None:
+    """``smoothed``: the spatial empirical Bayes rate of each LSOA (:mod:`geo.rates.smoothing`), from
+    the published counts and the person-years at risk, in the definition's unit; an LSOA whose count
+    is hidden takes its neighbours' rate, never its own count. Rates only (not proportions)."""
+    from geo.rates.smoothing import spatial_empirical_bayes
+
+    definition, _, _ = analysis.dataset_definition(dataset)
+    if definition.measure_type != "rate" or "person_years" not in frame:
+        return
+    try:
+        w = analysis.extent_weights(store, extent)
+        if list(w.ids) != frame["lsoa21cd"].tolist():
+            return
+        rule = Rule.from_meta(dataset.meta)
+        hidden = frame["suppressed"].to_numpy(bool)
+        # a hidden count counts as the middle of the hidden range (4 of 1-7): dropping it would pull every
+        # prior towards 0 (the zeros stay), and the value then says only that the count was hidden
+        counts = np.where(hidden, (rule.suppress_from + rule.suppress_to) / 2, frame["count"].to_numpy(float))
+        rates = spatial_empirical_bayes(counts, frame["person_years"].to_numpy(float), w.neighbour_lists(),
+                                        np.isfinite(counts))
+    except ValueError as exc:
+        meta["smoothed"] = f"not computed: {exc}"
+        return
+    frame["smoothed"] = rates * definition.multiplier
+    meta["smoothed"] = (f"Smoothed rate ({definition.unit}): spatial empirical Bayes (Marshall 1991, as GeoDa's "
+                        f"Spatial Empirical Bayes): each LSOA's rate from its published count shrunk towards the rate "
+                        f"of its neighbourhood (queen contiguity), the more so the smaller its population; a count "
+                        f"hidden by disclosure control counts as {(rule.suppress_from + rule.suppress_to) / 2:g} (the "
+                        f"middle of {rule.suppress_from} to {rule.suppress_to}), so it says nothing more of it")
 
 
 def _layer_size(layer: _Layer) -> int:
