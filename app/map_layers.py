@@ -94,6 +94,8 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
     frame["fill"] = [colours[c] if c >= 0 else None for c in frame["class"]]
     frame["value_text"] = _value_text(frame)
     m, title, note = _base_map(store, indicator, extent, table, frame.total_bounds)
+    if "count" in frame and extent.level != "ward":
+        _ward_values(store, indicator, extent, frame)
     views, bivariate_legend = _views(frame, table, title, colours, layers, is_deprivation)
     _lsoa_layer(m, frame, views, indicator, (note + " " if note else "") + ATTRIBUTION, bivariate_legend)
     _add_outlines(store, extent, layers, m)
@@ -137,6 +139,19 @@ def _base_map(store, indicator: str, extent: analysis.Extent, table, bounds) -> 
     return m, title, note
 
 
+def _ward_values(store, indicator: str, extent, frame) -> None:
+    """``ward_value``: each LSOA's ward's published figure (the group path's ward table), for rare
+    indicators whose LSOA counts are mostly hidden; none where the ward's total is hidden."""
+    from geo.views import map_table as map_tables
+
+    try:
+        wards = map_tables.group_table(store, indicator, extent, "ward24cd")
+    except ValueError:
+        return
+    if len(wards):
+        frame["ward_value"] = frame["ward24cd"].map(wards.set_index("group")["value"])
+
+
 def _views(frame, table, title: str, colours: list[str], layers, is_deprivation: bool):
     """The "Colour the LSOAs by" views: (key, name, fill column, legend rows) each, their fill
     columns added to ``frame``; and the bivariate legend when that view is offered."""
@@ -161,6 +176,12 @@ def _views(frame, table, title: str, colours: list[str], layers, is_deprivation:
         frame["smoothed_fill"] = [shades[c] if c >= 0 else None for c in smooth.classes]
         views.append(("smoothed", "Smoothed rate (spatial empirical Bayes)", "smoothed_fill",
                       [(c, lab) for c, lab in zip(shades, smooth.labels)]))
+    if "ward_value" in frame and frame["ward_value"].notna().sum() >= 2 and frame["ward_value"].nunique() > 1:
+        by_ward = classify(frame["ward_value"], "quantiles", len(colours))
+        shades = ramp(TEALS, len(by_ward.labels))
+        frame["ward_fill"] = [shades[c] if c >= 0 else None for c in by_ward.classes]
+        views.append(("ward", "Ward figure (published ward totals)", "ward_fill",
+                      [(c, lab) for c, lab in zip(shades, by_ward.labels)]))
     bivariate_legend = None
     if "bivariate" in layers and not is_deprivation and table.bivariate is not None:
         b = table.bivariate

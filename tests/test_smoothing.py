@@ -79,7 +79,7 @@ def test_the_map_offers_smoothed_rates_from_published_counts(fixture_store, tmp_
         assert (a["smoothed"] == b["smoothed"]).all()  # the hidden count shapes nothing
         views = [v["key"] if isinstance(v, dict) else v[0] for v in page_data(choropleth_map(
             fixture_store, "rare-a", Extent()))["views"]]
-        assert "smoothed" in views
+        assert "smoothed" in views and "ward" in views  # and each LSOA by its ward's published figure
     finally:
         for name in ("rare-a", "rare-b"):
             DatasetStore(fixture_store).remove(name)
