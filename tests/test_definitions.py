@@ -290,7 +290,7 @@ def test_practice_indicators_by_practice_quintile_and_as_points(fixture_store, t
         for row in table.itertuples():
             mine = practices[practices["imd_quintile"] == row.group]
             raw = mine["numerator"].sum()
-            assert row.count % 5 == 0 and abs(row.count - raw) <= 30 or (1 <= raw <= 7 and row.count != row.count)
+            assert row.count % 5 == 0 and abs(row.count - raw) <= 30 or (raw <= 37 and row.count != row.count)
             if row.value == row.value:
                 assert row.value == pytest.approx(row.count / row.population * 100)
         points = map_table.practice_points(fixture_store, "def-cvd03", Extent())
