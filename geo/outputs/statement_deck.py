@@ -439,7 +439,7 @@ def write(statement: Statement, path: Path) -> Path:
         subtitle = f"{statement.place} | {section.code} {section.wording[:80]} | {section.measure}"
         q = section.quintiles
         value, _, _ = value_columns(q)
-        slide = _rate_slide(prs, section, q, f"{section.code}: by deprivation (national IMD 2025 quintile)", subtitle,
+        slide = _rate_slide(prs, section, q, f"{section.code}: by deprivation ({q.attrs.get('grouping')})", subtitle,
                             section.total.get(value), note=_sii_text(section, section.sii, section.gap))
         if section.quintiles_local is not None:
             local = section.quintiles_local

@@ -47,7 +47,8 @@ def rates_view(table: pd.DataFrame | None, label: str, value: str | None = None)
     rows = table.to_dict("records")
     tops = [r[upper] for r in rows if _ok(r.get(upper))]
     return {"rows": rows, "value": value, "lower": lower, "upper": upper, "top": max(tops) * 1.05 if tops else 1,
-            "label": label}
+            "label": label, "headline": str(table.attrs.get("headline") or "value"),
+            "grouping": str(table.attrs.get("grouping") or "")}
 
 
 def sii_text(sii: dict | None, gap: dict | None, unit: str = "per 100,000 residents per year") -> str:

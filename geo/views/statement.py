@@ -455,6 +455,11 @@ def findings(section: Section) -> list[dict]:
             continue
         icb = section.ethnic_total if label == "ethnic group" else section.total
         crude = "percentage" if section.is_proportion else "crude rate"
+        # the ICB's figure of the same kind as the table's (crude with crude), as the comparison uses
+        column = table.attrs.get("value_column", "value")
+        prefix = {"crude_rate": "crude", "proportion": "proportion", "dsr": "dsr"}.get(column)
+        icb = {"value": icb.get(column), "lower": icb.get(f"{prefix}_lower") if prefix else icb.get("lower"),
+               "upper": icb.get(f"{prefix}_upper") if prefix else icb.get("upper")}
         for direction in ("higher", "lower"):
             hits = table[table["compared"] == direction]
             for r in hits.itertuples():
