@@ -653,7 +653,8 @@ def statement_command(icb, lad, codes, targets, no_maps, out_dir):
 @click.option("--seed", type=int, default=12345, show_default=True, help="Same seed, same map.")
 @click.option("--alpha", type=click.Choice(["0.05", "0.01", "0.001"]),
               help="Significance level. Default: 0.05 for local-moran and bivariate; for gi-star the 90, 95 and "
-                   "99% confidence levels (with --alpha, only spots significant at alpha).")
+                   "99% confidence levels, two-sided as ArcGIS's (|z| >= 1.645, 1.960, 2.576; with --alpha, only "
+                   "spots significant at alpha).")
 @click.option("--fdr", is_flag=True, help="Control the false discovery rate (Benjamini-Hochberg) instead "
               "(local-moran, bivariate, gi-star).")
 @click.option("--direction", type=click.Choice(["folded", "two-sided", "greater", "less"]), default="folded",

@@ -156,3 +156,10 @@ def test_crowded_real_place_keeps_readable_labels_apart(england_store):
     assert len(parts.labels) + len(parts.dropped_labels) == len(england_store.areas("ward", lad="E06000042"))
     assert all(t.get_fontsize() * fig.dpi / 72 >= 14 for t in parts.labels)
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_hot_spot_slide_says_its_levels_are_two_sided(fixture_store, tmp_path):
+    """Issue 21: the slide's method line says the Gi* levels are two-sided (|z| >= 1.645 ...)."""
+    svg = slides.render(fixture_store, "imd_score", Extent("icb", "E54000001"), "hotspots", "svg", tmp_path)
+    text = " ".join(svg.read_text().split())
+    assert "two-sided" in text and "1.645" in text
