@@ -39,6 +39,44 @@ def test_areas_csv_and_json(runner, built):
     assert [r["ward24cd"] for r in json.loads(result.output)] == ["E05000004"]
 
 
+def test_areas_domain_summaries(runner, built):
+    """Issue 21: `gapmap areas` offers File 10/13's domain summaries (it had the IMD's only)."""
+    result = runner.invoke(main, ["areas", "--level", "lad", "--measure", "income,living"])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(io.StringIO(result.output))
+    for domain in ("income", "living_environment"):
+        for measure in ("average_score", "average_rank", "extent", "local_concentration",
+                        "proportion_most_deprived_10pc"):
+            assert f"{domain}_{measure}" in frame.columns and f"rank_{domain}_{measure}" in frame.columns
+    assert "average_score" not in frame.columns and "crime_extent" not in frame.columns
+    assert {"lad24cd", "lad24nm", "lsoas", "population", "population_weights"} <= set(frame.columns)
+    imd = pd.read_csv(io.StringIO(runner.invoke(main, ["areas", "--level", "lad"]).output))
+    assert "extent" in imd.columns and "income_extent" not in imd.columns  # the IMD by default
+    every = runner.invoke(main, ["areas", "--level", "icb", "--measure", "all", "--format", "json"])
+    row = json.loads(every.output)[0]
+    for domain in ("", "income_", "employment_", "education_", "health_", "crime_", "barriers_",
+                   "living_environment_"):
+        assert f"{domain}local_concentration" in row
+    bad = runner.invoke(main, ["areas", "--level", "lad", "--measure", "wealth"])
+    assert bad.exit_code == 2 and "unknown --measure wealth" in bad.output and "living" in bad.output
+    help_text = runner.invoke(main, ["areas", "--help"]).output
+    assert "--measure" in help_text and "barriers" in help_text and "local" in help_text
+
+
+def test_areas_domains_on_a_store_built_before_them(runner, built, monkeypatch):
+    from geo.store.folder import Store
+
+    real = Store.areas
+
+    def old_store(self, level, **kw):
+        frame = real(self, level, **kw)
+        return frame[[c for c in frame.columns if not c.startswith(("income", "rank_income"))]]
+
+    monkeypatch.setattr(Store, "areas", old_store)
+    result = runner.invoke(main, ["areas", "--level", "lad", "--measure", "income"])
+    assert result.exit_code == 1 and "rebuild it with `gapmap data build`" in result.output
+
+
 def test_lsoas_filtered_with_chosen_columns(runner, built):
     result = runner.invoke(main, ["lsoas", "--lad", "E06000002", "--columns", "lsoa21cd,imd_decile", "--format", "csv"])
     frame = pd.read_csv(io.StringIO(result.output))
