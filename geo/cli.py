@@ -735,8 +735,16 @@ def analyse(indicator, icb, lad, ward, statistic, deprivation, grouping, permuta
         result = map_table.group_table(store, indicator, extent, options.grouping)
     else:
         result = analysis.analyse(store, indicator, extent, statistic, options, given)
-    if statistic == "moran":
-        click.echo(json.dumps(result, indent=1))
+    if statistic == "moran":  # one figure for the extent: one JSON object, or a CSV of one row
+        if analysis.is_synthetic(store, indicator):
+            click.echo("SYNTHETIC DATA: these results are drawn from made-up records.", err=True)
+        click.echo(ATTRIBUTION, err=True)
+        if fmt == "json":
+            click.echo(json.dumps(result, indent=1, default=str))
+        else:
+            row = {k: (json.dumps(v, default=str) if isinstance(v, (dict, list, tuple)) else v)
+                   for k, v in result.items()}
+            _emit(pd.DataFrame([row]), fmt)
         return
     frame = result.reset_index() if statistic in ("local-moran", "gi-star", "bivariate") else result
     attrs = {k: v for k, v in frame.attrs.items()}

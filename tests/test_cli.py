@@ -121,3 +121,76 @@ def test_sources_listing(runner):
     result = runner.invoke(main, ["data", "sources", "--format", "json"])
     entries = json.loads(result.output)
     assert {e["id"] for e in entries} >= {"lsoa21_boundaries", "iod2025_file7", "codepoint_open"}
+
+
+# ---- every --format is applied (issue 21) --------------------------------------------------------
+
+def format_commands(group=main, prefix=()):
+    """(command path, its --format choices) of every gapmap command with a --format option."""
+    import click
+
+    found = {}
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found.update(format_commands(command, prefix + (name,)))
+            continue
+        for param in command.params:
+            if "--format" in getattr(param, "opts", ()):
+                found[" ".join(prefix + (name,))] = tuple(param.type.choices)
+    return found
+
+
+def test_moran_writes_csv_or_json_as_asked(runner, built):
+    """`--format csv` was ignored for --stat moran: it printed JSON whatever was asked."""
+    csv = runner.invoke(main, ["analyse", "imd_score", "--stat", "moran", "--format", "csv"])
+    assert csv.exit_code == 0, csv.output
+    frame = pd.read_csv(io.StringIO(csv.stdout))
+    assert len(frame) == 1 and {"moran_i", "p_value", "n", "method", "p_value_convention"} <= set(frame.columns)
+    assert not csv.stdout.lstrip().startswith("{")
+    as_json = runner.invoke(main, ["analyse", "imd_score", "--stat", "moran", "--format", "json"])
+    one = json.loads(as_json.stdout)
+    assert one["moran_i"] == pytest.approx(frame.loc[0, "moran_i"]) and one["n"] == frame.loc[0, "n"]
+    assert "Open Government Licence" in csv.stderr
+
+
+def test_every_format_option_is_applied(runner, built, tmp_path):
+    """Every command with --format writes each format it offers (or refuses it with a message)."""
+    def out(*args):
+        result = runner.invoke(main, list(args))
+        assert result.exit_code == 0, (args, result.output)
+        return result.stdout
+
+    def is_json(text):
+        try:
+            json.loads(text)
+            return True
+        except ValueError:
+            return False
+
+    commands = format_commands()
+    assert set(commands) == {"data sources", "areas", "lsoas", "columns", "analyse", "export", "slide", "audit"}
+    assert is_json(out("data", "sources", "--format", "json")) and not is_json(out("data", "sources"))
+    for command in (["areas", "--level", "lad"], ["lsoas", "--columns", "lsoa21cd,imd_decile"]):
+        assert pd.read_csv(io.StringIO(out(*command, "--format", "csv"))).shape[0] >= 2
+        assert isinstance(json.loads(out(*command, "--format", "json")), list)
+    assert out("columns", "--format", "markdown").startswith("| column |")
+    assert not out("columns", "--format", "text").startswith("|")
+    for stat in ("local-moran", "gi-star", "classes", "moran"):
+        csv = out("analyse", "imd_score", "--stat", stat, "--permutations", "99", "--format", "csv") if stat != "classes" \
+            else out("analyse", "imd_score", "--stat", stat, "--format", "csv")
+        assert not is_json(csv) and "," in csv.splitlines()[0]
+        as_json = out("analyse", "imd_score", "--stat", stat, "--format", "json") if stat == "classes" \
+            else out("analyse", "imd_score", "--stat", stat, "--permutations", "99", "--format", "json")
+        assert is_json(as_json)
+    for fmt, suffix in (("geojson", ".geojson"), ("gpkg", ".gpkg"), ("csv", ".csv"), ("html", ".html")):
+        written = out("export", "imd_score", "--lad", "E06000001", "--format", fmt, "--out", str(tmp_path / fmt))
+        assert [p.suffix for p in (tmp_path / fmt).iterdir()] == [suffix], written
+    refused = runner.invoke(main, ["export", "imd_score", "--format", "geojson", "--table", "ward",
+                                   "--out", str(tmp_path / "w")])
+    assert refused.exit_code == 2 and "--table ward is written as CSV" in refused.output
+    for fmt, suffix in (("png", ".png"), ("print", ".png"), ("svg", ".svg")):
+        out("slide", "imd_score", "--lad", "E06000001", "--format", fmt, "--out", str(tmp_path / f"s-{fmt}"))
+        assert [p.suffix for p in (tmp_path / f"s-{fmt}").iterdir()] == [suffix]
+    assert is_json(out("audit", "--format", "json"))
+    assert out("audit", "--format", "csv").startswith("id,at,event")
+    assert not out("audit", "--format", "table").startswith("id,at,event")
