@@ -328,6 +328,9 @@ def test_gi_star_levels_are_two_sided_as_arcgis():
     assert between.any() and (gi["bin"].to_numpy()[between] == 0).all()
     np.testing.assert_array_equal(getis_ord(x, w, fdr=True)["bin"].to_numpy(), arcgis_bins(zs, fdr=True))
     assert "two-sided" in gi.attrs["levels"] and "1.645" in gi.attrs["method"] and "ArcGIS" in gi.attrs["method"]
+    # alpha and the FDR apply to the two-sided p, and the method says so
+    assert "significant where the two-sided p <= 0.05" in getis_ord(x, w, alpha=0.05).attrs["method"]
+    assert "on the two-sided p" in getis_ord(x, w, fdr=True).attrs["method"]
     # a one-sided test asked for grades one-sided, and says so
     greater = getis_ord(x, w, direction="greater")
     want = np.select([zs >= norm.ppf(0.99), zs >= norm.ppf(0.95), zs >= norm.ppf(0.90)], [3, 2, 1], 0)

@@ -32,7 +32,8 @@ p-values (folded by default, as esda's ``p_norm``; the folded one-tail levels |z
 Benjamini-Hochberg false discovery rate at 0.10, 0.05 and 0.01 on those two-sided p-values (as
 ArcGIS's FDR correction, which the same page says sets the bins when it is applied). With
 ``alpha`` (0.05, 0.01 or 0.001) only spots significant at alpha (with ``fdr``: FDR at alpha) on
-the same p-values are kept; the levels stricter than alpha still grade them. Local Moran and the bivariate clusters keep the folded convention (GeoDa's).
+the same p-values are kept; the levels stricter than alpha still grade them. Local Moran and the
+bivariate clusters keep the folded convention (GeoDa's).
 
 Output columns:
 
@@ -133,7 +134,7 @@ def getis_ord(values, weights: Weights, inference: str = "analytic", permutation
     p_perm[k == 0] = np.nan
     p_analytic[k == 0] = np.nan
     p = p_analytic if inference == "analytic" else p_perm
-    levels = ONE_SIDED_LEVELS if direction in ("greater", "less") else TWO_SIDED_LEVELS
+    levels = ONE_SIDED_LEVELS if direction in ("greater", "less") else TWO_SIDED_LEVELS  # in words
     # direction of a spot: the neighbourhood above or below what the other areas would give
     expected = (x + k * (total - x) / (n - 1)) / (k + 1)
     p_levels = level_p_values(p, direction)
@@ -148,6 +149,20 @@ def getis_ord(values, weights: Weights, inference: str = "analytic", permutation
     frame.attrs.update({"statistic": "Getis-Ord Gi*", "inference": inference, "permutations": table.permutations,
                         "seed": seed, "direction": direction, "p_value_convention": direction, "alpha": alpha,
                         "fdr": fdr, "bin_labels": dict(BIN_LABELS), "levels": levels,
-                        "method": "Getis-Ord Gi*: " + describe_test(direction, inference, table.permutations, alpha,
-                                                                     fdr) + "; " + levels})
+                        "method": method(direction, inference, table.permutations, alpha, fdr)})
     return frame
+
+
+def method(direction: str, inference: str, permutations: int, alpha: float | None, fdr: bool) -> str:
+    """The test in words: the p-values printed, the confidence levels and what alpha and the FDR
+    apply to (the two-sided p, or the one-sided test's)."""
+    one_sided = direction in ("greater", "less")
+    which = "one-sided" if one_sided else "two-sided"
+    text = "Getis-Ord Gi*: " + describe_test(direction, inference, permutations) + "; "
+    text += ONE_SIDED_LEVELS if one_sided else TWO_SIDED_LEVELS
+    if alpha is not None:
+        text += (f"; significant where the false discovery rate (Benjamini-Hochberg) of the {which} p is at most "
+                 f"{alpha:g}" if fdr else f"; significant where the {which} p <= {alpha:g}")
+    elif fdr:
+        text += f"; each confidence level with false discovery rate control (Benjamini-Hochberg) on the {which} p"
+    return text

@@ -135,7 +135,8 @@ for _domain in DOMAINS:  # File 10/13's domain sheets: the same measures of each
         _column = (f"rank_{_domain}_{_name[5:]}" if _name.startswith("rank_") else f"{_domain}_{_name}")
         SUMMARY_COLUMNS[_column] = (f"{_title}: " + _text.replace("IMD 2025 score", "domain score")
                                     .replace("national rank", "national rank in the domain")
-                                    .replace("most deprived 10% nationally", "most deprived 10% nationally on the domain"))
+                                    .replace("most deprived 10% nationally",
+                                             "most deprived 10% nationally on the domain"))
 
 
 def area_columns(level: str) -> dict[str, str]:
