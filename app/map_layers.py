@@ -27,7 +27,7 @@ from geo.views.map_geometry import simplify
 from geo.outputs.geojson_text import geometries_as_json as _geometries_as_json
 from geo.outputs.palettes import (GI_COLOURS, LISA_COLOURS, NO_DATA_COLOUR, NOT_SIGNIFICANT, PURPLES, RURAL_COLOURS,
                           TEALS, ramp)
-from geo.stats.getis_ord import BIN_LABELS
+from geo.stats.getis_ord import BIN_LABELS, TWO_SIDED_LEVELS
 from geo.stats.local_statistics import NO_DATA as LISA_NO_DATA
 
 STATIC = "/static/vendor"
@@ -137,6 +137,9 @@ def _base_map(store, indicator: str, extent: analysis.Extent, table, bounds) -> 
         note = (note + " " if note else "") + table.classes.note + "."
     _head(m, store, title, extent)
     return m, title, note
+
+
+GI_LEVELS = TWO_SIDED_LEVELS[0].upper() + TWO_SIDED_LEVELS[1:] + "."  # the hot-spot legend says how it grades
 
 
 def _ward_values(store, indicator: str, extent, frame) -> None:
@@ -384,7 +387,8 @@ def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) ->
             label_of = {c: lab for c, lab in rows}
         view_data.append({"key": key, "name": name, "palette": colours_here,
                           "labels": [label_of.get(c, "") for c in colours_here],
-                          "rows": rows, "bivariate": bivariate_legend if rows is None else None})
+                          "rows": rows, "bivariate": bivariate_legend if rows is None else None,
+                          "method": GI_LEVELS if key == "hot" else None})
     # columnar: one list per property and one of geometries, rebuilt into features by the page
     geometries = _geometries_as_json(np.asarray(frame.geometry.values, dtype=object), frame.attrs.get("decimals", 5),
                                      delta=True)

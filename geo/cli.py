@@ -336,18 +336,49 @@ def data_unpack(file, check_only):
                + (f", with datasets {', '.join(manifest['datasets'])}" if manifest["datasets"] else ""))
 
 
+AREA_MEASURES = {"imd": "imd", "income": "income", "employment": "employment", "education": "education",
+                 "health": "health", "crime": "crime", "barriers": "barriers", "living": "living_environment",
+                 "living_environment": "living_environment"}
+
+
 @main.command("areas")
 @click.option("--level", type=click.Choice(LEVELS), required=True, help="ward, lad (place) or icb.")
 @click.option("--icb", metavar="CODE", help="Only areas with LSOAs in this ICB.")
 @click.option("--lad", metavar="CODE", help="Only areas with LSOAs in this local authority.")
+@click.option("--measure", "measures", default="imd", show_default=True, metavar="M[,M...]",
+              help="Which summaries: imd, income, employment, education, health, crime, barriers, living "
+                   "(Living Environment), comma-separated, or all (the IMD and the seven domains).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
-def areas(level, icb, lad, fmt):
-    """Deprivation summaries of wards, places (LADs) or ICBs, by MHCLG's definitions.
+def areas(level, icb, lad, measures, fmt):
+    """Deprivation summaries of wards, places (LADs) or ICBs, by MHCLG's definitions (IoD2025
+    Files 10 and 13), of the IMD and of each of its seven domains.
 
-    Columns are described by `gapmap columns --table lad` (or ward, icb).
+    Each row holds the area's code and name, its LSOAs, its population (and which population
+    weighted it) and, for each --measure: average score, average rank, extent, local
+    concentration and the proportion of its LSOAs in the most deprived 10% nationally, with each
+    one's rank among the areas of the level (1 = most deprived). The IMD's columns are
+    average_score ... rank_local_concentration; a domain's carry its name in front
+    (income_average_score, rank_income_extent, living_environment_local_concentration). Columns
+    are described by `gapmap columns --table lad` (or ward, icb).
     """
+    from geo.build.deprivation_summaries import DOMAIN_MEASURES, measure_columns
+
+    asked = [m.strip().lower() for m in measures.split(",") if m.strip()]
+    unknown = [m for m in asked if m not in AREA_MEASURES and m != "all"]
+    if unknown or not asked:
+        raise click.UsageError(f"unknown --measure {', '.join(unknown) or repr(measures)}: choose from "
+                               f"{', '.join(k for k in AREA_MEASURES if k != 'living_environment')}, or all")
+    chosen = list(DOMAIN_MEASURES) if "all" in asked else list(dict.fromkeys(AREA_MEASURES[m] for m in asked))
     frame = open_store().areas(level, icb=_icb_code(icb), lad=lad)
-    _emit(frame, fmt)
+    every = {c for d in DOMAIN_MEASURES for c in measure_columns(d)}
+    wanted = [c for d in chosen for c in measure_columns(d)]
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise click.ClickException("this store was built before Gapmap summarised the domains (it lacks "
+                                   f"{missing[0]}): rebuild it with `gapmap data build` for --measure "
+                                   f"{', '.join(d for d in chosen if d != 'imd')}")
+    keep = [c for c in frame.columns if c not in every] + wanted
+    _emit(frame[keep], fmt)
 
 
 @main.command("lsoas")
@@ -672,7 +703,8 @@ def statement_command(icb, lad, codes, targets, no_maps, out_dir):
 @click.option("--seed", type=int, default=12345, show_default=True, help="Same seed, same map.")
 @click.option("--alpha", type=click.Choice(["0.05", "0.01", "0.001"]),
               help="Significance level. Default: 0.05 for local-moran and bivariate; for gi-star the 90, 95 and "
-                   "99% confidence levels (with --alpha, only spots significant at alpha).")
+                   "99% confidence levels, two-sided as ArcGIS's (|z| >= 1.645, 1.960, 2.576; with --alpha, only "
+                   "spots significant at alpha).")
 @click.option("--fdr", is_flag=True, help="Control the false discovery rate (Benjamini-Hochberg) instead "
               "(local-moran, bivariate, gi-star).")
 @click.option("--direction", type=click.Choice(["folded", "two-sided", "greater", "less"]), default="folded",
@@ -722,8 +754,16 @@ def analyse(indicator, icb, lad, ward, statistic, deprivation, grouping, permuta
         result = map_table.group_table(store, indicator, extent, options.grouping)
     else:
         result = analysis.analyse(store, indicator, extent, statistic, options, given)
-    if statistic == "moran":
-        click.echo(json.dumps(result, indent=1))
+    if statistic == "moran":  # one figure for the extent: one JSON object, or a CSV of one row
+        if analysis.is_synthetic(store, indicator):
+            click.echo("SYNTHETIC DATA: these results are drawn from made-up records.", err=True)
+        click.echo(ATTRIBUTION, err=True)
+        if fmt == "json":
+            click.echo(json.dumps(result, indent=1, default=str))
+        else:
+            row = {k: (json.dumps(v, default=str) if isinstance(v, (dict, list, tuple)) else v)
+                   for k, v in result.items()}
+            _emit(pd.DataFrame([row]), fmt)
         return
     frame = result.reset_index() if statistic in ("local-moran", "gi-star", "bivariate") else result
     attrs = {k: v for k, v in frame.attrs.items()}

@@ -95,7 +95,7 @@ def test_cli_analyse(store_with_data, monkeypatch):
     frame = pd.read_csv(io.StringIO(result.stdout))
     assert len(frame) == 8 and "cluster" in frame.columns
     assert "Open Government Licence" in result.stderr
-    moran = runner.invoke(main, ["analyse", "imd_score", "--stat", "moran"])
+    moran = runner.invoke(main, ["analyse", "imd_score", "--stat", "moran", "--format", "json"])
     assert json.loads(moran.stdout)["n"] == 8
     classes = runner.invoke(main, ["analyse", "imd_decile", "--stat", "classes", "--scheme", "imd_deciles",
                                    "--format", "json"])

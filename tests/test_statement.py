@@ -398,6 +398,7 @@ def test_statement_pages(built):
     for v in expected["value"].dropna():
         assert f"<td>{fmt(v)}</td>" in page.get_data(as_text=True)
     assert "/map?" in page.get_data(as_text=True) and "indicator=uec-test" in page.get_data(as_text=True)
+    assert "Gi* confidence levels are two-sided" in page.get_data(as_text=True)  # issue 21
     assert client.get(f"/statement/MAT01?icb={ICB}").status_code == 404  # no data attached
     assert client.get("/statement?icb=E54999999").status_code == 404
     assert client.get("/statement?extent=england").status_code == 400

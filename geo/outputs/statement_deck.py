@@ -411,7 +411,8 @@ def write(statement: Statement, path: Path) -> Path:
         "Trends: " + TREND_METHOD,
         "Funnel plots: PHE's method (PHEindicatormethods calculate_funnel_limits / assign_funnel_significance): "
         "95% and 99.8% limits around the ICB rate.",
-        "Hot spots: Getis-Ord Gi* of each LSOA's crude rate (queen contiguity, analytic z).",
+        "Hot spots: Getis-Ord Gi* of each LSOA's crude rate (queen contiguity, analytic z); confidence levels "
+        "two-sided, as ArcGIS's Hot Spot Analysis: 90%, 95%, 99% where |z| >= 1.645, 1.960, 2.576.",
         "Disclosure control, cell by cell before anything is derived: " +
         (statement.with_data[0].disclosure if statement.with_data else
          "counts from 1 to 7 suppressed, others rounded to 5") +

@@ -383,8 +383,8 @@ def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dat
         weights = analysis.weights_module.describe(w)
         stat_attrs = {"gi-star": {**g, "weights": weights}, "local-moran": {**m, "weights": weights}}
         # the tests used, as the statistics state them (issue 9: the p-value convention on every output)
-        methods += [f"Gi* (row-standardised queen weights including the LSOA; bins at 90/95/99% confidence): "
-                    f"{g.get('method')}",
+        methods += [f"Gi* (row-standardised queen weights including the LSOA; bins at 90/95/99% confidence, "
+                    f"two-sided as ArcGIS's): {g.get('method')}",
                     f"local Moran (GeoDa's, seed {m.get('seed')}): {m.get('method')}"]
         meta["p_values"] = f"Gi*: {g.get('method')}; local Moran: {m.get('method')}"
         meta["p_value_convention"] = g.get("p_value_convention")

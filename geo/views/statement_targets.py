@@ -10,9 +10,9 @@ Groups (``--target`` on ``gapmap statement``):
 ``core20``
     LSOAs in national IMD 2025 deciles 1-2 (NHS England's Core20).
 ``hotspots:CODE``
-    LSOAs in a Getis-Ord Gi* hot spot at 95% confidence or more of the dataset attached to NHS
-    indicator CODE: the map's own Gi* (:func:`geo.views.map_table.statistics_layer`: analytic z,
-    queen weights, on the published values, so a suppressed LSOA is never a hot spot and the
+    LSOAs in a Getis-Ord Gi* hot spot at 95% confidence or more, two-sided (z >= 1.960), of the
+    dataset attached to NHS indicator CODE: the map's own Gi* (:func:`geo.views.map_table.statistics_layer`:
+    analytic z, queen weights, on the published values, so a suppressed LSOA is never a hot spot and the
     statement names the same LSOAs as the map).
 
 Output of :func:`select`: one row per school, GP practice and ward in each group: ``group``,
@@ -60,7 +60,7 @@ def describe(group: str, extent: analysis.Extent) -> str:
     where = "place" if extent.level == "lad" else "ICB"
     if group in FIXED_GROUPS:
         return FIXED_GROUPS[group].format(where=where)
-    return f"hot spots (Gi*, 95% or more) of {group.partition(':')[2].upper()}"
+    return f"hot spots (Gi*, 95% or more, two-sided) of {group.partition(':')[2].upper()}"
 
 
 def group_lsoas(store, extent: analysis.Extent, group: str, statement=None) -> pd.Series:

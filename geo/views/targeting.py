@@ -1,6 +1,6 @@
 """Where to act: the side-panel summary of a map and the targeting list of schools and wards.
 
-An LSOA is a *target* when it is in a Gi* hot spot (95% confidence or more), in a High-High
+An LSOA is a *target* when it is in a Gi* hot spot (95% confidence or more, two-sided), in a High-High
 local Moran cluster, or in Core20 (national IMD deciles 1-2). The targeting list names the
 schools that stand in target LSOAs and the wards that contain any, each row saying why.
 """
