@@ -276,3 +276,13 @@ def higher_is_worse(meta: dict) -> bool:
     """The polarity of a dataset: higher is better if its definition or its ingest says so."""
     definition = definition_of(meta, False)
     return bool(meta.get("higher_is_worse", True)) and definition.higher_is_worse
+
+
+def latest_period(definition: IndicatorDefinition, counts) -> str | None:
+    """The latest period of a snapshot indicator's data (flu uptake each season: the same people
+    are eligible every season, so seasons are not pooled); None for indicators whose events are
+    counted over every period (rates per year, births)."""
+    if definition.period != "snapshot" or "period" not in counts:
+        return None
+    periods = sorted(str(p) for p in counts["period"].dropna().unique() if str(p))
+    return periods[-1] if len(periods) > 1 else None

@@ -21,7 +21,7 @@ from geo.stats.bivariate_classes import SCHEMES as BIVARIATE_SCHEMES, bivariate_
 from geo.stats.bivariate_moran import bivariate_moran
 from geo.stats.classify import classify
 from geo.rates.confidence_intervals import crude_rate, proportion
-from geo.sources.indicator_definitions import IndicatorDefinition, definition_of, years_of_data
+from geo.sources.indicator_definitions import IndicatorDefinition, definition_of, latest_period, years_of_data
 from geo.store.datasets import DatasetError, DatasetStore, rates
 from geo.stats.getis_ord import getis_ord
 from geo.stats.local_moran import local_moran
@@ -141,7 +141,11 @@ def indicator_values(store: Store, indicator: str, extent: Extent, geometry: boo
         frame = store.lsoas(columns=base, geometry=geometry, **extent.filters())
         definition, years, supplied = dataset_definition(dataset)
         ages_cut = "age_band" in dataset.counts().columns and not definition.all_ages and not supplied
-        counts = rates(dataset, store, keep=("age_band",) if ages_cut else (), **extent.filters())
+        latest = latest_period(definition, dataset.counts())  # a snapshot: its latest period, not pooled
+        keep = (("age_band",) if ages_cut else ()) + (("period",) if latest else ())
+        counts = rates(dataset, store, keep=keep, **extent.filters())
+        if latest:
+            counts = counts[counts["period"].astype(str) == latest]
         if ages_cut:  # only the events of age bands that reach into the definition's ages
             hi = np.where(counts["age_hi"] < 0, 200, counts["age_hi"])
             inside = (hi >= definition.age_lo) & (counts["age_lo"] <= (definition.age_hi if definition.age_hi

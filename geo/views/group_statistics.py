@@ -52,7 +52,8 @@ from geo.rates.disclosure import Rule, publish_totals
 from geo.rates.inequality import gap_and_ratio, gapmap_sii
 from geo.rates.standard_population import ESP2013
 from geo.rates.standardised_rates import dsr_many
-from geo.sources.indicator_definitions import PERIOD_YEARS, IndicatorDefinition, definition_of, years_of_data
+from geo.sources.indicator_definitions import (PERIOD_YEARS, IndicatorDefinition, definition_of, latest_period,
+                                               years_of_data)
 from geo.sources.indicator_definitions import higher_is_worse as polarity
 from geo.store.datasets import rates
 from geo.views.analysis import GROUPINGS, AnalysisError, Extent
@@ -328,9 +329,15 @@ def group_table(store, dataset, extent: Extent, grouping: str = "imd_quintile", 
     name = dataset.name
     counts_frame = dataset.counts()
     years, years_note = years_of_data(meta, counts_frame, definition)
+    latest = latest_period(definition, counts_frame) if period is None else None
+    if latest is not None:  # a snapshot (uptake each season): the latest, not every season pooled
+        period = latest
     if period is not None:
         unit = meta.get("period_unit") or (meta.get("options") or {}).get("period_unit") or "financial-year"
         years, years_note = PERIOD_YEARS.get(unit, 1.0), f"one {unit.replace('-', ' ')} period ({period})"
+        if latest is not None:
+            years_note = (f"the latest period, {latest}: the indicator is a snapshot, so its periods are not pooled "
+                          f"(each is in the trend)")
     if definition.measure_type not in ("rate", "proportion"):
         raise GroupError(f"dataset {name!r} is a {definition.measure_type}: Gapmap tables rates and proportions "
                          f"by group; a {definition.measure_type} per group needs its own method")

@@ -564,6 +564,8 @@ def build_section(store: Store, code: str, domain: str, wording: str, metas: lis
     section.notes.append(f"Definition: {definition.describe()}.")
     if definition.measure_type == "rate":
         section.notes.append(f"Period: {section.years_note}; rates are per year.")
+    elif section.years_note.startswith("the latest period"):
+        section.notes.append(f"Period: {section.years_note}.")
     section.notes += quintiles.attrs.get("notes", [])
     section.total = extent_total(store, name, extent)
     section.sii = quintiles.attrs.get("sii")
