@@ -321,13 +321,13 @@ def group_table(store, dataset, extent: Extent, grouping: str = "imd_quintile", 
     if dataset.kind != "lsoa":
         raise GroupError(f"dataset {dataset.name!r} holds GP practice values, not LSOA counts")
     meta = dataset.meta
-    columns = set(dataset.counts().columns)
+    counts_frame = dataset.counts()
+    columns = set(counts_frame.columns)
     has_age = "age_band" in columns
     definition = definition_of(meta, has_age)
     rule = Rule.from_meta(meta)
     secret = disclosure_key(store)
     name = dataset.name
-    counts_frame = dataset.counts()
     years, years_note = years_of_data(meta, counts_frame, definition)
     latest = latest_period(definition, counts_frame) if period is None else None
     if latest is not None:  # a snapshot (uptake each season): the latest, not every season pooled
