@@ -163,7 +163,7 @@ def test_records_every_rule(fixture_store, tmp_path):
     assert why[9] == "age 'abc' is not a number"
     assert why[10].startswith("date 2099-05-01 is outside 2000-01-01 to")
     assert why[11] == "duplicate record id"
-    assert why[12] == "date '2024-13-01' not recognised"
+    assert why[12] == "date '2024-13-01' is not a day of the calendar (there is no month 13)"
     # an unknown ethnic code is used (as not known) but flagged
     flagged = result.rows_not_used[result.rows_not_used["used"].astype(bool)]
     assert flagged["reason"].tolist() == ["ethnic group 'q' not recognised: counted as not known"]
@@ -531,3 +531,25 @@ def test_format_report_reads_well(fixture_store, tmp_path):
     assert "rows read 2: used 1, rejected 1" in text
     assert "counts read 10 = used 4 + rejected 6" in text
     assert "rejected 1 row(s) [lsoa21cd]: Welsh LSOA" in text
+
+
+# ---- reasons grouped by the actual reason ------------------------------------------------------
+
+def test_dates_not_of_the_calendar_and_not_dates_are_separate_reasons(fixture_store, tmp_path):
+    path = write(tmp_path / "d.csv", "lsoa21cd,date\nE01000001,2024-02-30\nE01000001,31/13/2024\n"
+                                     "E01000001,unknown\nE01000002,unknown\nE01000002,2024-05-01\n"
+                                     "E01000002,last May\n")
+    result = run(fixture_store, path)
+    assert reasons(result) == {
+        2: "date '2024-02-30' is not a day of the calendar (February 2024 has 29 days)",
+        3: "date '31/13/2024' is not a day of the calendar (there is no month 13)",
+        4: "date 'unknown' is not a date", 5: "date 'unknown' is not a date",
+        7: "date 'last May' is not a date"}
+    summary = {r["kind"]: r for r in result.report["reasons"]}
+    assert summary["date is not a day of the calendar"]["rows"] == 2
+    assert [v["value"] for v in summary["date is not a day of the calendar"]["values"]] == ["2024-02-30", "31/13/2024"]
+    assert summary["date is not a date"]["values"] == [{"value": "unknown", "rows": 2}, {"value": "last May", "rows": 1}]
+    text = format_report(result.report, "d")
+    assert "rejected 2 row(s) [date]: date is not a day of the calendar: '2024-02-30', '31/13/2024'" in text
+    assert "rejected 3 row(s) [date]: date is not a date: 'unknown' (2 rows), 'last May'" in text
+    assert_reconciles(result.report)
