@@ -344,7 +344,9 @@ def areas(level, icb, lad, fmt):
 
     Columns are described by `gapmap columns --table lad` (or ward, icb).
     """
-    frame = open_store().areas(level, icb=_icb_code(icb), lad=lad)
+    if icb and lad:
+        raise click.UsageError("choose one of --icb and --lad")
+    frame = open_store().areas(level, icb=_place("icb", icb), lad=_place("lad", lad))
     _emit(frame, fmt)
 
 
@@ -356,7 +358,9 @@ def areas(level, icb, lad, fmt):
 def lsoas(icb, lad, columns, fmt):
     """The LSOA table without geometry. Columns are described by `gapmap columns`."""
     wanted = [c.strip() for c in columns.split(",")] if columns else None
-    frame = open_store().lsoas(icb=_icb_code(icb), lad=lad, columns=wanted, geometry=False)
+    if icb and lad:
+        raise click.UsageError("choose one of --icb and --lad")
+    frame = open_store().lsoas(icb=_place("icb", icb), lad=_place("lad", lad), columns=wanted, geometry=False)
     _emit(frame, fmt)
 
 
@@ -950,25 +954,34 @@ def audit(limit, event, actor, fmt):
 
 
 def _extent(icb: str | None, lad: str | None, ward: str | None):
-    """The extent named by one of --icb, --lad and --ward (England when none is given)."""
+    """The extent named by one of --icb, --lad and --ward (England when none is given); a code the
+    store holds no LSOAs of at that level is refused, saying what it is (see :func:`_place`)."""
     from geo.views import analysis
 
-    chosen = [(lvl, code) for lvl, code in (("icb", _icb_code(icb)), ("lad", lad), ("ward", ward)) if code]
-    if len(chosen) > 1:
+    given = [(lvl, code) for lvl, code in (("icb", icb), ("lad", lad), ("ward", ward)) if code]
+    if len(given) > 1:
         raise click.UsageError("choose one of --icb, --lad and --ward")
-    return analysis.Extent(*chosen[0]) if chosen else analysis.Extent()
+    return analysis.Extent(given[0][0], _place(*given[0])) if given else analysis.Extent()
+
+
+def _place(level: str, code: str | None) -> str | None:
+    """The ONS code of the ICB (E54000024 or its NHS code QHG), local authority or ward ``code``
+    names; a code the store holds no LSOAs of at that level is an error saying what the code is
+    ("QHG is an ICB (...), not a local authority: use --icb QHG"), never an empty answer."""
+    if not code:
+        return code
+    from geo.sources.area_codes import resolve
+
+    store = open_store()
+    wanted = ["lsoa21cd", "lsoa21nm", "icb24cd", "icb24cdh", "icb24nm", "lad24cd", "lad24nm", "ward24cd", "ward24nm"]
+    held = set(store.column_types("lsoas"))
+    lsoas = store.lsoas(columns=[c for c in wanted if c in held], geometry=False)
+    return resolve(lsoas, level, code)
 
 
 def _icb_code(code: str | None) -> str | None:
     """Accept an ICB's NHS code (QHG) as well as its ONS code (E54000024)."""
-    if not code or code.upper().startswith("E54"):
-        return code
-    store = open_store()
-    frame = store.areas("icb")
-    match = frame[frame["icb24cdh"].str.upper() == code.upper()]
-    if match.empty:
-        raise click.ClickException(f"unknown ICB {code!r}; ICB codes look like E54000024 or QHG")
-    return match["icb24cd"].iloc[0]
+    return _place("icb", code)
 
 
 if __name__ == "__main__":
