@@ -553,3 +553,63 @@ def test_dates_not_of_the_calendar_and_not_dates_are_separate_reasons(fixture_st
     assert "rejected 2 row(s) [date]: date is not a day of the calendar: '2024-02-30', '31/13/2024'" in text
     assert "rejected 3 row(s) [date]: date is not a date: 'unknown' (2 rows), 'last May'" in text
     assert_reconciles(result.report)
+
+
+# ---- title rows above the header ---------------------------------------------------------------
+
+def _titled_workbook(path, rows):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_xlsx_with_title_rows_finds_its_header_and_says_which_row(fixture_store, tmp_path):
+    path = _titled_workbook(tmp_path / "t.xlsx", [
+        ["Emergency admissions by LSOA of residence, 2023/24"], ["Source: SUS+, extracted 04/12/2026"], [],
+        ["LSOA code", "LSOA name", "Admissions"],
+        ["E01000001", "Alphaton 001A", 10], ["E01000002", "Alphaton 001B", "n/a"], ["E01000007", "Betaford 002A", 3]])
+    result = run(fixture_store, path, columns={"lsoa": "LSOA code", "count": "Admissions"})
+    assert result.counts.set_index("lsoa21cd")["count"].to_dict() == {"E01000001": 10, "E01000007": 3}
+    assert reasons(result) == {6: "count 'n/a' is not a number"}  # the sheet's own row number
+    assert result.report["header_row"] == 4 and result.meta["format"]["header_row"] == 4
+    assert result.report["notes"][0] == ("row 4 was taken as the header, found below the title rows (--header-row N "
+                                         "chooses another): rows 1-3 above it (titles or blank) were not read as data")
+    assert "note: row 4 was taken as the header" in format_report(result.report, "t")
+    assert_reconciles(result.report)
+
+
+def test_csv_with_a_title_row_and_the_header_row_given(fixture_store, tmp_path):
+    text = "Admissions 2023/24\nLSOA,Count\nE01000001,4\nE01000002,x\n"
+    found = run(fixture_store, write(tmp_path / "t.csv", text))
+    assert found.report["header_row"] == 2 and found.report["rows_read"] == 2
+    assert reasons(found) == {4: "count 'x' is not a number"}
+    given = run(fixture_store, write(tmp_path / "g.csv", text), header_row=2)
+    assert given.report["notes"][0].startswith("row 2 was taken as the header, as asked (--header-row 2): row 1 above")
+    assert given.counts["count"].sum() == 4
+    plain = run(fixture_store, write(tmp_path / "p.csv", "LSOA,Count\nE01000001,4\n"))
+    assert plain.report["header_row"] == 1 and not any("header" in n for n in plain.report["notes"])
+
+
+def test_header_row_that_cannot_be_the_header_is_refused(fixture_store, tmp_path):
+    path = write(tmp_path / "h.csv", "Title\n\nLSOA,Count\nE01000001,4\n")
+    with pytest.raises(IngestError, match=r"^h.csv: row 2 is empty, so it cannot be the header; give the row the "
+                                          r"column names are on$"):
+        run(fixture_store, path, header_row=2)
+    with pytest.raises(IngestError, match=r"^h.csv: the file has 4 row\(s\) in its first 20; row 9 cannot be"):
+        run(fixture_store, path, header_row=9)
+    assert run(fixture_store, path).report["header_row"] == 3
+
+
+def test_records_csv_with_title_rows_keeps_file_row_numbers(fixture_store, tmp_path):
+    path = write(tmp_path / "r.csv", "A&E attendances\nExtracted 2026-12-04,\nlsoa21cd,arrival_date\n"
+                                     "E01000001,2024-05-01\nE01000001,2024-02-30\nE01000002,2024-05-02,extra\n"
+                                     "E01000002,2024-05-03\n")
+    result = run(fixture_store, path)
+    assert reasons(result) == {5: "date '2024-02-30' is not a day of the calendar (February 2024 has 29 days)",
+                               6: "the row has 3 fields; the header has 2"}
+    assert result.report["rows_read"] == 4 and result.report["rows_used"] == 2

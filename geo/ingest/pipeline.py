@@ -104,6 +104,7 @@ class IngestOptions:
     multiplier: int | None = None
     period_type: str | None = None  # year | snapshot
     registrations: str | Path | None = None  # NHS England's gp-reg-pat-prac-lsoa-all.csv, for practice data
+    header_row: int | None = None  # the row the column names are on (from 1); None: found below any title rows
     definition: object = None  # set by ingest(): the IndicatorDefinition resolved from the above
 
 
@@ -246,7 +247,7 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
     if bad_by:
         raise IngestError(f"cannot break down by {', '.join(sorted(bad_by))}; choose from {', '.join(BREAKDOWNS)}")
     try:
-        info = peek(path)
+        info = peek(path, header_row=options.header_row)
     except UnreadableFile as exc:
         raise IngestError(str(exc)) from None
     mapping = map_columns(info.columns, options.columns, path)
@@ -280,6 +281,9 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
     years, years_how = D.years_of_data(definition, result.counts, result.report.get("date_range"), shape,
                                        options.period_unit)
     notes = list(result.report.get("notes") or [])
+    result.report["header_row"] = info.header_row
+    if info.header_row > 1:
+        notes.insert(0, _header_note(info, options))
     if years is None:
         notes.append(f"years of data {years_how}")
     result.report["notes"] = notes
@@ -305,7 +309,8 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
         "ingested_at": started.isoformat(timespec="seconds"),
         "options": {k: v for k, v in asdict(options).items() if k not in ("name", "definition")},
         "columns": result.columns,
-        "format": {"type": info.format, "encoding": info.encoding, "delimiter": info.delimiter},
+        "format": {"type": info.format, "encoding": info.encoding, "delimiter": info.delimiter,
+                   "header_row": info.header_row},
         "report": result.report,
     }
     dataset = DatasetStore(store).save(options.name, meta, result.rows_not_used, counts=result.counts,
@@ -313,6 +318,14 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
     result.dataset = dataset
     result.meta = meta
     return result
+
+
+def _header_note(info: InputTable, options: IngestOptions) -> str:
+    above = "row 1" if info.header_row == 2 else f"rows 1-{info.header_row - 1}"
+    how = (f"as asked (--header-row {options.header_row})" if options.header_row
+           else "found below the title rows (--header-row N chooses another)")
+    return (f"row {info.header_row} was taken as the header, {how}: {above} above it (titles or blank) "
+            f"were not read as data")
 
 
 MAX_LABEL = 200
