@@ -426,13 +426,16 @@ def columns(table, fmt):
 @click.option("--round-to", type=click.IntRange(1, 1000), default=None,
               help="Disclosure control: other counts are rounded to the nearest multiple of this "
                    "[default: GAPMAP_MIN_ROUND, 5 unless set; a lower number is refused].")
+@click.option("--wide", type=click.Choice(["period", "sex", "age_band", "ethnic_group"]),
+              help="A wide file, with a count column per period (LSOA, 2021/22, 2022/23, ...) or per group (LSOA, "
+                   "Male, Female): read each such column as the count of the period or group its name says.")
 @click.option("--header-row", type=click.IntRange(1, 20), metavar="N",
               help="The row the column names are on, counting the file's first row as 1 (default: found below "
                    "any title rows of a CSV or XLSX; the report says which row was taken).")
 @click.option("--show-rows", type=int, default=10, show_default=True, help="How many unused rows to print.")
 def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_to, measure, unit, measure_type,
                    ages, population_sex, standardisation, multiplier, period_type, registrations,
-                   higher_is_better, synthetic, nhs_indicator, suppress_to, round_to, header_row, show_rows):
+                   higher_is_better, synthetic, nhs_indicator, suppress_to, round_to, wide, header_row, show_rows):
     """Check an activity file row by row and keep it as a dataset.
 
     FILE is CSV (any common encoding and delimiter), XLSX or Parquet. Every row is either used
@@ -457,7 +460,7 @@ def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_
         multiplier=multiplier, period_type=period_type, registrations=registrations,
         higher_is_worse=not higher_is_better, synthetic=synthetic, nhs_indicator=nhs_indicator,
         disclosure={k: v for k, v in (("suppress_to", suppress_to), ("round_to", round_to)) if v is not None} or None,
-        owner=_cli_actor(), header_row=header_row)
+        owner=_cli_actor(), header_row=header_row, wide=wide)
     try:
         result = ingest(file, options, open_store())
     except GapmapError as exc:

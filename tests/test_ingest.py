@@ -613,3 +613,68 @@ def test_records_csv_with_title_rows_keeps_file_row_numbers(fixture_store, tmp_p
     assert reasons(result) == {5: "date '2024-02-30' is not a day of the calendar (February 2024 has 29 days)",
                                6: "the row has 3 fields; the header has 2"}
     assert result.report["rows_read"] == 4 and result.report["rows_used"] == 2
+
+
+# ---- wide files: a count column per period or per group ----------------------------------------
+
+WIDE_PERIODS = ("LSOA,2021/22,2022/23,2023/24\n"
+                "E01000001,4,5,6\n"
+                "E01000002,1,,x\n"
+                "E01009999,2,2,2\n")
+
+
+def test_wide_file_is_refused_naming_the_option_that_reads_it(fixture_store, tmp_path):
+    path = write(tmp_path / "w.csv", WIDE_PERIODS)
+    with pytest.raises(IngestError, match=r"^w.csv: the file has a column per period \(2021/22, 2022/23, 2023/24\): "
+                                          r"it is a wide file, with several counts in each row. Give --wide period "
+                                          r"to read each of these columns as the count of its period \(one row per "
+                                          r"LSOA and period\)$"):
+        run(fixture_store, path)
+    sexes = write(tmp_path / "s.csv", "LSOA,Male,Female,Total\nE01000001,1,2,3\n")
+    with pytest.raises(IngestError, match=r"a column per sex \(Male, Female\).*Give --wide sex .*; or, to use only "
+                                          r"the column 'Total', name it with --column count=Total$"):
+        run(fixture_store, sexes)
+    # the count column named: the file is read by it, as asked
+    assert run(fixture_store, sexes, columns={"count": "Total"}).counts["count"].sum() == 3
+    with pytest.raises(IngestError, match=r"^s.csv: --wide period: no column names look like periods"):
+        run(fixture_store, sexes, wide="period")
+
+
+def test_wide_csv_by_period_is_read_long_with_each_cell_checked(fixture_store, tmp_path):
+    path = write(tmp_path / "w.csv", WIDE_PERIODS)
+    result = run(fixture_store, path, wide="period")
+    got = {(r.lsoa21cd, r.period): r.count for r in result.counts.itertuples()}
+    assert got == {("E01000001", "2021/22"): 4, ("E01000001", "2022/23"): 5, ("E01000001", "2023/24"): 6,
+                   ("E01000002", "2021/22"): 1}
+    rows = result.rows_not_used
+    assert [(r.row, r.column, r.reason) for r in rows.itertuples()] == [
+        (3, "2022/23", "count is empty"), (3, "2023/24", "count 'x' is not a number"),
+        *[(4, "LSOA", "unknown or retired LSOA code (neither a 2021 LSOA nor a 2011 LSOA in ONS's lookup)")] * 3]
+    r = result.report
+    assert r["rows_read"] == 9 and r["rows_used"] == 4 and r["breakdowns"] == ["period"]
+    assert r["wide"] == {"breakdown": "period", "columns": ["2021/22", "2022/23", "2023/24"], "file_rows": 3}
+    assert r["notes"][0].startswith("a wide file: 3 rows x 3 period columns (2021/22, 2022/23, 2023/24) read as 9 "
+                                    "rows, one per LSOA and period (--wide period)")
+    assert result.meta["years_of_data"] == 3
+    assert_reconciles(r)
+
+
+def test_wide_by_sex_leaves_the_total_out(fixture_store, tmp_path):
+    path = write(tmp_path / "s.csv", "LSOA code,Men,Women,All persons\nE01000001,1,2,3\nE01000007,4,5,9\n")
+    result = run(fixture_store, path, wide="sex")
+    got = {(r.lsoa21cd, r.sex): r.count for r in result.counts.itertuples()}
+    assert got == {("E01000001", "male"): 1, ("E01000001", "female"): 2, ("E01000007", "male"): 4,
+                   ("E01000007", "female"): 5}
+    assert result.report["notes"][0].endswith("Not read: All persons (a total of the others would count them twice)")
+
+
+def test_wide_xlsx_with_title_rows(fixture_store, tmp_path):
+    path = _titled_workbook(tmp_path / "w.xlsx", [
+        ["Admissions by financial year"], [], ["LSOA", "FY2022-23", "FY2023-24"],
+        ["E01000001", 3, 4], ["E01000008", 7, "*"]])
+    result = run(fixture_store, path, wide="period")
+    assert {(r.lsoa21cd, r.period): r.count for r in result.counts.itertuples()} == {
+        ("E01000001", "2022/23"): 3, ("E01000001", "2023/24"): 4, ("E01000008", "2022/23"): 7}
+    assert reasons(result) == {5: "count '*' is not a number"}
+    assert result.rows_not_used["column"].tolist() == ["FY2023-24"]
+    assert result.report["header_row"] == 3

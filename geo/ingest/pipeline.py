@@ -47,6 +47,7 @@ from geo.store.folder import Store
 from geo.ingest.report import IngestError, IngestResult, format_report, reason_summary  # noqa: F401
 from geo.ingest.reading import InputTable, UnreadableFile, peek, read
 from geo.ingest.streaming import ingest_streamed
+from geo.ingest import wide as W
 
 ROLES = ("lsoa", "postcode", "count", "denominator", "age", "age_band", "sex", "ethnicity", "date", "period",
          "record_id", "outcome", "practice")
@@ -105,6 +106,7 @@ class IngestOptions:
     period_type: str | None = None  # year | snapshot
     registrations: str | Path | None = None  # NHS England's gp-reg-pat-prac-lsoa-all.csv, for practice data
     header_row: int | None = None  # the row the column names are on (from 1); None: found below any title rows
+    wide: str | None = None  # a count column per period | sex | age_band | ethnic_group: read long by it
     definition: object = None  # set by ingest(): the IndicatorDefinition resolved from the above
 
 
@@ -251,6 +253,10 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
     except UnreadableFile as exc:
         raise IngestError(str(exc)) from None
     mapping = map_columns(info.columns, options.columns, path)
+    wide_labels = W.check(info, mapping, options.columns, options.wide, options.shape)
+    wide_report = None
+    if wide_labels is not None:  # one row per LSOA and period (or group), read now
+        info, mapping, wide_report = W.reshape(info, mapping, options.wide, wide_labels)
     shape = options.shape or detect_shape(info.columns, mapping)
     if shape not in SHAPES:
         raise IngestError(f"unknown shape {shape!r}: {', '.join(SHAPES)}")
@@ -282,6 +288,9 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
                                        options.period_unit)
     notes = list(result.report.get("notes") or [])
     result.report["header_row"] = info.header_row
+    if wide_report is not None:
+        notes.insert(0, wide_report.pop("note"))
+        result.report["wide"] = wide_report
     if info.header_row > 1:
         notes.insert(0, _header_note(info, options))
     if years is None:
@@ -406,6 +415,9 @@ def _rows_not_used(info: InputTable, reasons: RowReasons, counts: np.ndarray | N
         for name in set(column):
             pick = column == name
             value[pick] = info.table[name].take(pa.array(rows[pick])).cast(pa.string()).to_pylist()
+        for name, source in info.column_of_row.items():  # a wide file's cell: name its own column
+            pick = column == name
+            column = np.where(pick, source[rows], column)
         parts.append(pd.DataFrame({"row": info.row_number(rows), "column": column, "value": value,
                                    "reason": reason, "used": used,
                                    "count": 1.0 if counts is None else counts[rows]}))

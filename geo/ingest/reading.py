@@ -43,10 +43,17 @@ class InputTable:
     row_offset: int = 0  # a chunk of a streamed file: table rows before this chunk
     header_row: int = 1  # the file row (sheet row) the column names are on; the rows above are titles
     header_found: bool = False  # the header row was found below titles (not given, not the first row)
+    # a wide file read long (geo.ingest.wide): each table row's row in the file as read, and the
+    # file column each cell of a reshaped column came from
+    row_map: np.ndarray | None = None
+    column_of_row: dict = field(default_factory=dict)
 
     def row_number(self, index) -> np.ndarray:
         """File row of table rows (the header is row ``header_row``), counting the skipped rows in between."""
-        rows = np.asarray(index, dtype=np.int64) + 1 + self.header_row + self.row_offset
+        index = np.asarray(index, dtype=np.int64)
+        if self.row_map is not None:
+            index = self.row_map[index]
+        rows = index + 1 + self.header_row + self.row_offset
         for line in self.skipped_lines:  # sorted: each one pushes the rows at or after it down
             rows = np.where(rows >= line, rows + 1, rows)
         return rows
