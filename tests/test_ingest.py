@@ -678,3 +678,28 @@ def test_wide_xlsx_with_title_rows(fixture_store, tmp_path):
     assert reasons(result) == {5: "count '*' is not a number"}
     assert result.rows_not_used["column"].tolist() == ["FY2023-24"]
     assert result.report["header_row"] == 3
+
+
+# ---- breakdowns a file has but were not asked for ----------------------------------------------
+
+def test_records_with_a_breakdown_column_not_kept_say_so(fixture_store, tmp_path):
+    path = write(tmp_path / "r.csv", "lsoa21cd,Sex,Ethnic_Category,Age\nE01000001,1,A,34\nE01000002,2,H,7\n")
+    result = run(fixture_store, path, by=("sex",))
+    assert [n for n in result.report["notes"] if "not kept" in n] == [(
+        "the file has columns for age (Age); ethnic group (Ethnic_Category), not kept as breakdowns "
+        "(--by sex,age_band,ethnic_group keeps them): no rates by age or ethnic group can be shown for this dataset")]
+    kept = run(fixture_store, path, by=("sex", "age_band", "ethnic_group"))
+    assert not any("not kept" in n for n in kept.report["notes"])
+
+
+def test_describe_file_says_what_the_upload_form_can_fill_in(tmp_path):
+    from geo.ingest.pipeline import describe_file
+
+    path = write(tmp_path / "r.csv", "Extract of A&E attendances\n\nLSOA,Gender,Ethnic_Category,Arrival_Date\n"
+                                     "E01000001,1,A,2024-05-01\n")
+    described = describe_file(path)
+    assert described["header_row"] == 3 and described["shape"] == "records"
+    assert described["breakdowns"] == {"sex": ["Gender"], "ethnic_group": ["Ethnic_Category"]}
+    assert described["roles"]["date"] == "Arrival_Date" and described["wide"] == {}
+    wide = describe_file(write(tmp_path / "w.csv", WIDE_PERIODS))
+    assert wide["wide"] == {"period": ["2021/22", "2022/23", "2023/24"]} and wide["shape"] == "aggregated"

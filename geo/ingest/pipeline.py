@@ -288,6 +288,9 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
                                        options.period_unit)
     notes = list(result.report.get("notes") or [])
     result.report["header_row"] = info.header_row
+    left_out = breakdowns_left_out(shape, mapping, options.by)
+    if left_out:
+        notes.append(left_out)
     if wide_report is not None:
         notes.insert(0, wide_report.pop("note"))
         result.report["wide"] = wide_report
@@ -327,6 +330,48 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
     result.dataset = dataset
     result.meta = meta
     return result
+
+
+BREAKDOWN_WORDS = {"age_band": "age", "sex": "sex", "ethnic_group": "ethnic group", "period": "period"}
+
+
+def breakdowns_found(mapping: dict[str, str]) -> dict[str, list[str]]:
+    """breakdown -> the file's columns it can be made from (age bands from an age or age band
+    column; a period from a period column, not from a date)."""
+    roles = {"age_band": ("age", "age_band"), "sex": ("sex",), "ethnic_group": ("ethnicity",), "period": ("period",)}
+    return {b: [mapping[r] for r in roles[b] if r in mapping] for b in BREAKDOWNS
+            if any(r in mapping for r in roles[b])}
+
+
+def breakdowns_left_out(shape: str, mapping: dict[str, str], by) -> str | None:
+    """A note when a file of records has a column for a breakdown that was not asked for: its
+    events are counted without it, so no rates by that group can be shown (the upload form's
+    boxes start unticked; ethnicity is easily lost this way)."""
+    if shape != "records":
+        return None
+    missing = {b: cols for b, cols in breakdowns_found(mapping).items() if b not in by}
+    if not missing:
+        return None
+    listed = "; ".join(f"{BREAKDOWN_WORDS[b]} ({', '.join(cols)})" for b, cols in missing.items())
+    return (f"the file has columns for {listed}, not kept as breakdowns (--by {','.join([*by, *missing])} keeps "
+            f"them): no rates by {' or '.join(BREAKDOWN_WORDS[b] for b in missing)} can be shown for this dataset")
+
+
+def describe_file(path: str | Path, header_row: int | None = None) -> dict:
+    """What a file holds, for the upload form to fill itself in before the file is ingested: its
+    columns, the row taken as the header, the columns found for each role, the breakdowns it can
+    keep and any wide columns. Reads only the file's first rows (a CSV may be its first part)."""
+    path = Path(path)
+    try:
+        info = peek(path, header_row=header_row)
+    except UnreadableFile as exc:
+        raise IngestError(str(exc)) from None
+    mapping = map_columns(info.columns, {}, path)
+    wide = W.find_wide_columns(info.columns, mapping)
+    shape = "aggregated" if wide else detect_shape(info.columns, mapping)
+    return {"columns": info.columns, "header_row": info.header_row, "header_found": info.header_found,
+            "roles": mapping, "shape": shape, "breakdowns": breakdowns_found(mapping),
+            "wide": {kind: list(labels) for kind, labels in wide.items()}}
 
 
 def _header_note(info: InputTable, options: IngestOptions) -> str:
