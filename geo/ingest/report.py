@@ -44,18 +44,23 @@ def reason_summary(rows_not_used: pd.DataFrame) -> list[dict]:
         return []
     frame = rows_not_used.assign(n=1)
     frame["kind"] = _reason_kind(frame["reason"].astype(str))
-    value = frame["value"] if "value" in frame else pd.Series("", index=frame.index)
-    frame["value_text"] = value.fillna("").astype(str)
     summary = frame.groupby(["used", "column", "kind"], sort=False).agg(
         rows=("n", "sum"), counts=("count", "sum"), example=("reason", "first")).reset_index()
+    quoted = summary[summary["example"].str.contains("'", regex=False)]
+    per_value = {}
+    if len(quoted):  # the distinct values of the reasons that quote one, counted once over all rows
+        pick = frame.merge(quoted[["used", "column", "kind"]], on=["used", "column", "kind"], how="inner")
+        value = (pick["value"] if "value" in pick else pd.Series("", index=pick.index)).fillna("").astype(str)
+        tally = pick.assign(value_text=value).groupby(["used", "column", "kind", "value_text"], sort=False).size()
+        for (used, column, kind), values in tally.groupby(level=[0, 1, 2], sort=False):
+            values = values.droplevel([0, 1, 2]).sort_values(ascending=False, kind="stable")
+            per_value[(used, column, kind)] = values
     out = []
     for r in summary.itertuples():
-        quoted = "'" in r.example
         entry = {"used": bool(r.used), "column": r.column, "reason": r.example, "rows": int(r.rows),
                  "counts": float(r.counts) if pd.notna(r.counts) else 0.0}
-        if quoted:  # the reason in general, and each value it was given for
-            pick = (frame["used"] == r.used) & (frame["column"] == r.column) & (frame["kind"] == r.kind)
-            values = frame.loc[pick, "value_text"].value_counts(sort=True)
+        values = per_value.get((r.used, r.column, r.kind))
+        if values is not None:  # the reason in general, and each value it was given for
             entry["kind"] = _general_reason(r.example)
             entry["values"] = [{"value": str(v), "rows": int(n)} for v, n in values.head(MAX_VALUES_LISTED).items()]
             entry["distinct_values"] = int(len(values))

@@ -108,6 +108,8 @@ def check(info: InputTable, mapping: dict[str, str], given: dict[str, str], wide
     if wide is None:
         if not found or "count" in given:  # the count column named: the other columns are not read
             return None
+        if "lsoa" not in mapping and "postcode" not in mapping:  # not a file per LSOA: refused as such later
+            return None
         kind, labels = next(iter(found.items()))
         count = (f"; or, to use only the column {mapping['count']!r}, name it with --column count={mapping['count']}"
                  if "count" in mapping else "")
