@@ -47,7 +47,7 @@ def _geojson_cache():
     if GEOJSON_CACHE is None:
         from geo.views.map_table import BoundedCache
 
-        GEOJSON_CACHE = BoundedCache(max_entries=16, max_bytes=128 << 20)
+        GEOJSON_CACHE = BoundedCache(max_entries=16, max_bytes=128 << 20, name="GeoJSON layers")
     return GEOJSON_CACHE
 
 
@@ -116,6 +116,24 @@ def statistics():
     return Response(json.dumps(body, default=str), mimetype="application/json")
 
 
+@bp.get("/groups")
+def groups():
+    """A dataset's published group table (the statement's, the panel's and `gapmap analyse
+    --stat by-group`'s: :func:`geo.views.map_table.group_table`) as JSON: rows and attrs."""
+    from geo.views import map_table
+    from geo.views.group_statistics import GROUPS
+
+    extent = params.extent()
+    indicator = params.indicator()
+    grouping = request.args.get("group", "imd_quintile")
+    if grouping not in GROUPS:
+        abort(400, description=f"group must be one of {', '.join(GROUPS)}")
+    table = map_table.group_table(params.store(), indicator, extent, grouping)
+    attrs = {k: v for k, v in table.attrs.items()}
+    body = {"attrs": attrs, "attribution": ATTRIBUTION, "rows": map_table.json_rows(table)}
+    return Response(json.dumps(body, default=str), mimetype="application/json")
+
+
 @bp.get("/export.<fmt>")
 def export(fmt):
     import tempfile
@@ -180,6 +198,18 @@ def openapi():
                                            "parameters": extent_params + [indicator_param],
                                            "responses": {"200": {"description": "GeoJSON FeatureCollection"},
                                                          "404": {"description": "unknown place or indicator"}}}},
+            "/api/groups": {"get": {"summary": "A dataset's published group table: counts after disclosure control, "
+                                               "the indicator's figure by quintile, ward, place, ethnic group, age "
+                                               "band or sex, SII and gap",
+                                    "parameters": extent_params + [indicator_param,
+                                                                   {"name": "group", "in": "query",
+                                                                    "schema": {"type": "string"}}],
+                                    "responses": {"200": {"description": "rows (group, count, population, value, "
+                                                                         "lower, upper, ...) and attrs (definition, "
+                                                                         "unit, sii, gap, notes, disclosure)"},
+                                                  "400": {"description": "a bad parameter, or not an activity "
+                                                                         "dataset, with a message"},
+                                                  "404": {"description": "unknown place or indicator"}}}},
             "/api/statistics": {"get": {"summary": "Local Moran, Gi*, bivariate local Moran or global Moran",
                                         "parameters": extent_params + [indicator_param,
                                                                        {"name": "stat", "in": "query",

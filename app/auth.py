@@ -16,7 +16,10 @@ Who is asking, in this order:
 What they may do: every page and API route needs ``viewer``; any request that changes something
 (POST, PUT, PATCH, DELETE) needs ``analyst`` unless listed in :data:`ENDPOINT_ROLES`; user
 management needs ``admin``. Changing a dataset needs its owner, someone of its ICB, or an admin
-(:func:`may_change`).
+(:func:`may_change`); seeing one needs its ICB, its owner, an admin, or an admin's share
+(:func:`dataset_scope`, applied to every route by :func:`app.params.store`). Failed password
+sign-ins slow down the client that made them, never the account (:mod:`app.sign_in_throttle`);
+after signing in, ``next`` is followed only to a path on this server (:func:`_safe_next`).
 
 Every request's Host must be in ``ALLOWED_HOSTS`` (default the loopback names), else 400: an
 untrusted Host is never echoed (the embed snippet is built from it). Every form carries a CSRF
@@ -31,10 +34,11 @@ import os
 import secrets
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, Flask, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
 
+from geo.errors import GapmapError
 from geo.store.accounts import ROLES, AccountError, Accounts, User, icb_code
 
 bp = Blueprint("auth", __name__)
@@ -46,10 +50,8 @@ PUBLIC_ENDPOINTS = {"auth.sign_in", "auth.sign_out", "static"}
 ENDPOINT_ROLES = {
     "auth.sign_in": "viewer", "auth.sign_out": "viewer",
     "auth.users": "admin", "auth.user_change": "admin",
-    "upload.upload": "analyst", "upload.remove": "analyst",
+    "upload.upload": "analyst", "upload.remove": "analyst", "upload.share": "admin",
 }
-SIGN_IN_ATTEMPTS = 10  # failed sign-ins for one name within the window before it is locked
-SIGN_IN_WINDOW_MINUTES = 15
 DEFAULT_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
@@ -110,9 +112,58 @@ def may_change(user: User | None, meta: dict | None) -> bool:
     return bool(user.icb and meta.get("owner_icb") and meta.get("owner_icb") == user.icb)
 
 
+def dataset_scope(store):
+    """Which datasets the current user sees (:mod:`geo.store.dataset_scope`): admins (and the
+    single-user local admin, also where no sign-in is configured) every one; others the shared
+    ones, their own and their ICB's. Nobody signed in sees the shared ones only."""
+    from geo.store.dataset_scope import EVERYTHING, Scope
+
+    user = current_user()
+    if user is None and single_user():  # a context the sign-in check did not run in (as _identify would say)
+        user = LOCAL_ADMIN
+    if user is not None and user.can("admin"):
+        return EVERYTHING
+    if user is None:
+        return Scope()
+    return Scope(user=user.name, icbs=icb_aliases(store, user.icb))
+
+
+def icb_aliases(store, code: str | None) -> frozenset:
+    """Every code of the ICB ``code`` names (its ONS and NHS codes, upper case), so that a user
+    entered as QHG matches datasets recorded as E54000024 and the other way round."""
+    if not code:
+        return frozenset()
+    code = code.strip().upper()
+    try:
+        icbs = store.areas("icb")
+    except GapmapError:  # no build yet: the code as given
+        return frozenset({code})
+    columns = [c for c in ("icb24cd", "icb24cdh") if c in icbs]
+    for row in icbs[columns].itertuples(index=False):
+        names = {str(v).upper() for v in row if isinstance(v, str)}
+        if code in names:
+            return frozenset(names)
+    return frozenset({code})
+
+
 def audit(event: str, outcome: str = "ok", detail: str = "", actor: str | None = None) -> None:
     user = current_user()
-    accounts().audit(event, actor or (user.name if user else None), outcome, detail, request.remote_addr)
+    accounts().audit(event, actor or (user.name if user else None), outcome, detail, client_address())
+
+
+def client_address() -> str | None:
+    """The client's address: the peer's, or, when the peer is one of ``TRUSTED_PROXIES`` and says
+    whom it forwards for (``X-Forwarded-For``), the last address it names. Sign-in slowing and the
+    audit log key on it, so one client's failures never slow another's sign-in behind a proxy."""
+    peer = request.remote_addr
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and from_trusted_proxy(peer, _as_list(current_app.config.get("TRUSTED_PROXIES"))):
+        last = forwarded.split(",")[-1].strip()[:64]
+        try:
+            return str(ipaddress.ip_address(last))
+        except ValueError:
+            return peer
+    return peer
 
 
 def csrf_token() -> str:
@@ -209,7 +260,7 @@ def _identify() -> User | None:
             abort(401, description="Send an API token as: Authorization: Bearer TOKEN")
         user = book.user_for_token(token.strip())
         if user is None:
-            book.audit("sign-in", None, "refused", "unknown or revoked API token", request.remote_addr)
+            book.audit("sign-in", None, "refused", "unknown or revoked API token", client_address())
             abort(401, description="This API token is not known (it may have been revoked).")
         return user
     header = current_app.config.get("TRUSTED_USER_HEADER")
@@ -221,7 +272,7 @@ def _identify() -> User | None:
             user = User(name, role, known.icb if known else None, via="header")
             if session.get("sso_user") != name:
                 session["sso_user"] = name
-                book.audit("sign-in", name, "ok", f"single sign-on header {header} ({role})", request.remote_addr)
+                book.audit("sign-in", name, "ok", f"single sign-on header {header} ({role})", client_address())
             return user
     name = session.get("user")
     if name:
@@ -266,8 +317,21 @@ def _check_csrf() -> None:
 
 
 def _safe_next(target: str | None) -> str:
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return url_for("pages.home")
+    """Where to go after signing in: ``target`` when it is a path on this server (``/map?icb=QHG``),
+    else the home page. Anything a browser could read as another site is refused: ``//host``,
+    ``/\\host``, a scheme or host, and any space or control character (browsers drop tabs and
+    line breaks, so ``/%09/evil.example`` would become ``//evil.example``)."""
+    home = url_for("pages.home")
+    if not target or not target.startswith("/") or "\\" in target:
+        return home
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return home
+    parts = urlsplit(target)
+    if target.startswith("//") or parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return home
+    path = unquote(parts.path)  # and the same once decoded: /%2F/evil.example, /%09/evil.example
+    if path.startswith("//") or "\\" in path or any(ch.isspace() or ord(ch) < 0x20 for ch in path):
+        return home
     return target
 
 
@@ -277,11 +341,14 @@ def sign_in():
     if request.method == "GET":
         return render_template("sign_in.html", next=target, error=None)
     name = request.form.get("name", "").strip()[:128]
-    if accounts().recent_failures(name, SIGN_IN_WINDOW_MINUTES) >= SIGN_IN_ATTEMPTS:
+    from app.sign_in_throttle import refusal
+
+    refused = refusal(accounts(), name, client_address())
+    if refused is not None:
+        seconds, message = refused
         audit("sign-in", "refused", "too many failed attempts", actor=name or None)
-        return render_template("sign_in.html", next=target, name=name,
-                               error=f"Too many failed sign-ins for this name: wait {SIGN_IN_WINDOW_MINUTES} "
-                                     f"minutes, or ask an admin to set a new password."), 429
+        return render_template("sign_in.html", next=target, name=name, error=message), 429, \
+            {"Retry-After": str(seconds)}
     user = accounts().check_password(name, request.form.get("password", ""))
     if user is None:
         audit("sign-in", "refused", "wrong name or password", actor=name or None)

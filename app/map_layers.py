@@ -27,7 +27,7 @@ from geo.views.map_geometry import simplify
 from geo.outputs.geojson_text import geometries_as_json as _geometries_as_json
 from geo.outputs.palettes import (GI_COLOURS, LISA_COLOURS, NO_DATA_COLOUR, NOT_SIGNIFICANT, PURPLES, RURAL_COLOURS,
                           TEALS, ramp)
-from geo.stats.getis_ord import BIN_LABELS
+from geo.stats.getis_ord import BIN_LABELS, TWO_SIDED_LEVELS
 from geo.stats.local_statistics import NO_DATA as LISA_NO_DATA
 
 STATIC = "/static/vendor"
@@ -94,6 +94,8 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
     frame["fill"] = [colours[c] if c >= 0 else None for c in frame["class"]]
     frame["value_text"] = _value_text(frame)
     m, title, note = _base_map(store, indicator, extent, table, frame.total_bounds)
+    if "count" in frame and extent.level != "ward":
+        _ward_values(store, indicator, extent, frame)
     views, bivariate_legend = _views(frame, table, title, colours, layers, is_deprivation)
     _lsoa_layer(m, frame, views, indicator, (note + " " if note else "") + ATTRIBUTION, bivariate_legend)
     _add_outlines(store, extent, layers, m)
@@ -137,6 +139,22 @@ def _base_map(store, indicator: str, extent: analysis.Extent, table, bounds) -> 
     return m, title, note
 
 
+GI_LEVELS = TWO_SIDED_LEVELS[0].upper() + TWO_SIDED_LEVELS[1:] + "."  # the hot-spot legend says how it grades
+
+
+def _ward_values(store, indicator: str, extent, frame) -> None:
+    """``ward_value``: each LSOA's ward's published figure (the group path's ward table), for rare
+    indicators whose LSOA counts are mostly hidden; none where the ward's total is hidden."""
+    from geo.views import map_table as map_tables
+
+    try:
+        wards = map_tables.group_table(store, indicator, extent, "ward24cd")
+    except ValueError:
+        return
+    if len(wards):
+        frame["ward_value"] = frame["ward24cd"].map(wards.set_index("group")["value"])
+
+
 def _views(frame, table, title: str, colours: list[str], layers, is_deprivation: bool):
     """The "Colour the LSOAs by" views: (key, name, fill column, legend rows) each, their fill
     columns added to ``frame``; and the bivariate legend when that view is offered."""
@@ -155,6 +173,18 @@ def _views(frame, table, title: str, colours: list[str], layers, is_deprivation:
         if "clusters" in layers:
             views.append(("lisa", "Local Moran clusters", "cluster_fill",
                           [(c, lab) for lab, c in LISA_COLOURS.items()] + [(NOT_SIGNIFICANT, "Not significant")]))
+    if "smoothed" in frame and frame["smoothed"].notna().sum() >= 5 and frame["smoothed"].nunique() > 1:
+        smooth = classify(frame["smoothed"], "quantiles", len(colours))
+        shades = ramp(TEALS, len(smooth.labels))
+        frame["smoothed_fill"] = [shades[c] if c >= 0 else None for c in smooth.classes]
+        views.append(("smoothed", "Smoothed rate (spatial empirical Bayes)", "smoothed_fill",
+                      [(c, lab) for c, lab in zip(shades, smooth.labels)]))
+    if "ward_value" in frame and frame["ward_value"].notna().sum() >= 2 and frame["ward_value"].nunique() > 1:
+        by_ward = classify(frame["ward_value"], "quantiles", len(colours))
+        shades = ramp(TEALS, len(by_ward.labels))
+        frame["ward_fill"] = [shades[c] if c >= 0 else None for c in by_ward.classes]
+        views.append(("ward", "Ward figure (published ward totals)", "ward_fill",
+                      [(c, lab) for c, lab in zip(shades, by_ward.labels)]))
     bivariate_legend = None
     if "bivariate" in layers and not is_deprivation and table.bivariate is not None:
         b = table.bivariate
@@ -357,7 +387,8 @@ def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) ->
             label_of = {c: lab for c, lab in rows}
         view_data.append({"key": key, "name": name, "palette": colours_here,
                           "labels": [label_of.get(c, "") for c in colours_here],
-                          "rows": rows, "bivariate": bivariate_legend if rows is None else None})
+                          "rows": rows, "bivariate": bivariate_legend if rows is None else None,
+                          "method": GI_LEVELS if key == "hot" else None})
     # columnar: one list per property and one of geometries, rebuilt into features by the page
     geometries = _geometries_as_json(np.asarray(frame.geometry.values, dtype=object), frame.attrs.get("decimals", 5),
                                      delta=True)

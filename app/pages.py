@@ -80,7 +80,7 @@ def map_page():
 def _make_panel_cache():
     from geo.views.map_table import BoundedCache
 
-    return BoundedCache(max_entries=64, max_bytes=32 << 20)
+    return BoundedCache(max_entries=64, max_bytes=32 << 20, name="side panels")
 
 
 PANEL_CACHE = _make_panel_cache()  # bounded, and identical cold requests computed once
@@ -144,9 +144,9 @@ def targeting_csv():
 
     store = pinned(params.store())
     table = targeting.targeting_list(store, targeting.lsoa_targets(store, indicator, extent))
-    for column in ("name", "ward", "why"):  # neutralise spreadsheet formulas
-        table[column] = table[column].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r" else v)
-    body = table.to_csv(index=False) + f"\n# {ATTRIBUTION}\n"
+    from geo.outputs.cell_text import neutralise_frame
+
+    body = neutralise_frame(table).to_csv(index=False) + f"\n# {ATTRIBUTION}\n"  # no cell starts a formula
     if _is_synthetic(store, indicator):  # first, so it is the first thing seen in a spreadsheet
         body = f"# {SYNTHETIC_NOTE}\n" + body
     name = f"gapmap_targeting_{extent.level}_{extent.code}_{indicator}.csv"
@@ -209,7 +209,7 @@ def map_frame():
 def _make_map_cache():
     from geo.views.map_table import BoundedCache
 
-    return BoundedCache(max_entries=64, max_bytes=128 << 20)  # the England page is ~4.5 MB with its gzip copy
+    return BoundedCache(max_entries=64, max_bytes=128 << 20, name="map pages")  # the England page is ~4.5 MB with its gzip copy
 
 
 MAP_CACHE = _make_map_cache()

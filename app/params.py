@@ -11,17 +11,22 @@ from geo.store.folder import StoreError
 
 
 def store():
-    """The app's store, with its build pointer resolved once per request (every consumer of the
-    request reads the same build, see :class:`geo.views.map_table.PinnedStore`)."""
+    """The app's store as the current user may see it: its build pointer resolved once per request
+    (every consumer of the request reads the same build, see :class:`geo.views.map_table.PinnedStore`)
+    and only the datasets their ICB may see (:func:`app.auth.dataset_scope`): every route reads
+    datasets through here, so a dataset of another ICB is unknown on every page, API and download."""
     from flask import g, has_request_context
 
+    from app.auth import dataset_scope
+    from geo.store.dataset_scope import scoped
     from geo.views.map_table import pinned
 
     base = current_app.extensions["gapmap_store"]
     if not has_request_context():
         return base
     if "gapmap_store" not in g:
-        g.gapmap_store = pinned(base)
+        build = pinned(base)
+        g.gapmap_store = scoped(build, dataset_scope(build))
     return g.gapmap_store
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import tempfile
 import threading
-from functools import lru_cache
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, url_for
@@ -34,13 +33,21 @@ def _statement():
         lock = _locks.setdefault(key, threading.Lock())
     with lock:
         try:
-            return _cached(*key), extent
+            return STATEMENTS.memo(key, lambda: _build(*key)), extent
         except (AnalysisError, ValueError) as exc:
             abort(400, description=str(exc))
 
 
-@lru_cache(maxsize=4)
-def _cached(store_identity: str, version: str, level: str, code: str):
+def _make_statement_cache():
+    from geo.views.cache_budget import LruEntries
+
+    return LruEntries(max_entries=4, max_bytes=128 << 20, name="statements")  # and the one budget of every cache
+
+
+STATEMENTS = _make_statement_cache()
+
+
+def _build(store_identity: str, version: str, level: str, code: str):
     from geo.views import statement
     from geo.views import statement_targets
     from geo.views.analysis import Extent

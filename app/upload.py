@@ -25,6 +25,7 @@ from geo.errors import GapmapError
 from geo.ingest.pipeline import BREAKDOWNS, IngestOptions, describe_file, format_report, ingest
 from geo.ingest.wide import KINDS as WIDE_KINDS
 from geo.sources.nhs_indicators import catalogue
+from geo.store.dataset_scope import unscoped
 from geo.store.datasets import DatasetError, DatasetStore
 
 bp = Blueprint("upload", __name__)
@@ -137,10 +138,14 @@ def upload():
         return _page(errors, 400)
     user = current_user()
     datasets = DatasetStore(params.store())
-    if name in datasets.names() and not may_change(user, datasets.get(name).meta):
-        audit("upload", "refused", f"{name}: not theirs to replace")
-        return _page([f"A dataset called {name!r} exists and was uploaded by someone else: only they, analysts "
-                      f"of their ICB or an admin may replace it. Choose another name."], 403)
+    if name in DatasetStore(unscoped(params.store())).names():
+        if name not in datasets.names():  # another ICB's: its existence is not theirs to know
+            audit("upload", "refused", f"{name}: the name is another ICB's dataset")
+            return _page([f"The name {name!r} cannot be used: choose another name."], 403)
+        if not may_change(user, datasets.get(name).meta):
+            audit("upload", "refused", f"{name}: not theirs to replace")
+            return _page([f"A dataset called {name!r} exists and was uploaded by someone else: only they, "
+                          f"analysts of their ICB or an admin may replace it. Choose another name."], 403)
     columns = {role: request.form.get(f"column_{role}", "").strip() for role in COLUMN_FIELDS}
     multiplier = (request.form.get("multiplier") or "").strip().replace(",", "")
     if multiplier and not multiplier.isdigit():
@@ -245,7 +250,8 @@ def datasets():
     user = current_user()
     metas = DatasetStore(params.store()).list()
     rows = [{**m, "may_change": may_change(user, m)} for m in metas]
-    return render_template("datasets.html", datasets=rows, message=request.args.get("message"))
+    return render_template("datasets.html", datasets=rows, message=request.args.get("message"),
+                           may_share=bool(user and user.can("admin")))
 
 
 @bp.post("/datasets/<name>/remove")
@@ -253,7 +259,9 @@ def remove(name):
     store = DatasetStore(params.store())
     try:
         meta = store.get(name).meta
-    except DatasetError as exc:
+    except DatasetError as exc:  # unknown, or another ICB's: the same answer (the log says which)
+        if name in DatasetStore(unscoped(params.store())).names():
+            audit("remove", "refused", f"{name}: another ICB's dataset")
         abort(404, description=str(exc))
     if not may_change(current_user(), meta):
         audit("remove", "refused", f"{name}: not theirs")
@@ -261,3 +269,16 @@ def remove(name):
     store.remove(name)
     audit("remove", "ok", name)
     return redirect(url_for("upload.datasets", message=f"Removed {name}."))
+
+
+@bp.post("/datasets/<name>/share")
+def share(name):
+    """An admin marks a dataset shared (seen by users of every ICB) or not (its ICB's only)."""
+    store = DatasetStore(params.store())
+    shared = request.form.get("shared", "1") == "1"
+    try:
+        store.set_shared(name, shared)
+    except DatasetError as exc:
+        abort(404, description=str(exc))
+    audit("share", "ok", f"{name}: {'shared with every ICB' if shared else 'its ICB only'}")
+    return redirect(url_for("upload.datasets", message=f"{name} is now {'shared with every ICB' if shared else 'seen by its ICB only'}."))

@@ -34,7 +34,10 @@ def serve_workers(host: str, port: int, workers: int, threads: int, timeout: int
             for key, value in options.items():
                 self.cfg.set(key, value)
 
-        def load(self):
+        def load(self):  # in each worker, before its threads start
+            from geo.views.process_memory import settle
+
+            settle()
             return create_app()
 
     GapmapWorkers().run()

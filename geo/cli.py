@@ -51,7 +51,9 @@ def _resolve_mirror(mirror: Path | None) -> Path | None:
 
 def _emit(frame: pd.DataFrame, fmt: str) -> None:
     if fmt == "csv":
-        frame.to_csv(sys.stdout, index=False)
+        from geo.outputs.cell_text import neutralise_frame
+
+        neutralise_frame(frame).to_csv(sys.stdout, index=False)
     else:
         click.echo(frame.to_json(orient="records", indent=1, force_ascii=False))
 
@@ -334,20 +336,51 @@ def data_unpack(file, check_only):
                + (f", with datasets {', '.join(manifest['datasets'])}" if manifest["datasets"] else ""))
 
 
+AREA_MEASURES = {"imd": "imd", "income": "income", "employment": "employment", "education": "education",
+                 "health": "health", "crime": "crime", "barriers": "barriers", "living": "living_environment",
+                 "living_environment": "living_environment"}
+
+
 @main.command("areas")
 @click.option("--level", type=click.Choice(LEVELS), required=True, help="ward, lad (place) or icb.")
 @click.option("--icb", metavar="CODE", help="Only areas with LSOAs in this ICB.")
 @click.option("--lad", metavar="CODE", help="Only areas with LSOAs in this local authority.")
+@click.option("--measure", "measures", default="imd", show_default=True, metavar="M[,M...]",
+              help="Which summaries: imd, income, employment, education, health, crime, barriers, living "
+                   "(Living Environment), comma-separated, or all (the IMD and the seven domains).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
-def areas(level, icb, lad, fmt):
-    """Deprivation summaries of wards, places (LADs) or ICBs, by MHCLG's definitions.
+def areas(level, icb, lad, measures, fmt):
+    """Deprivation summaries of wards, places (LADs) or ICBs, by MHCLG's definitions (IoD2025
+    Files 10 and 13), of the IMD and of each of its seven domains.
 
-    Columns are described by `gapmap columns --table lad` (or ward, icb).
+    Each row holds the area's code and name, its LSOAs, its population (and which population
+    weighted it) and, for each --measure: average score, average rank, extent, local
+    concentration and the proportion of its LSOAs in the most deprived 10% nationally, with each
+    one's rank among the areas of the level (1 = most deprived). The IMD's columns are
+    average_score ... rank_local_concentration; a domain's carry its name in front
+    (income_average_score, rank_income_extent, living_environment_local_concentration). Columns
+    are described by `gapmap columns --table lad` (or ward, icb).
     """
+    from geo.build.deprivation_summaries import DOMAIN_MEASURES, measure_columns
+
+    asked = [m.strip().lower() for m in measures.split(",") if m.strip()]
+    unknown = [m for m in asked if m not in AREA_MEASURES and m != "all"]
+    if unknown or not asked:
+        raise click.UsageError(f"unknown --measure {', '.join(unknown) or repr(measures)}: choose from "
+                               f"{', '.join(k for k in AREA_MEASURES if k != 'living_environment')}, or all")
+    chosen = list(DOMAIN_MEASURES) if "all" in asked else list(dict.fromkeys(AREA_MEASURES[m] for m in asked))
     if icb and lad:
         raise click.UsageError("choose one of --icb and --lad")
     frame = open_store().areas(level, icb=_place("icb", icb), lad=_place("lad", lad))
-    _emit(frame, fmt)
+    every = {c for d in DOMAIN_MEASURES for c in measure_columns(d)}
+    wanted = [c for d in chosen for c in measure_columns(d)]
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise click.ClickException("this store was built before Gapmap summarised the domains (it lacks "
+                                   f"{missing[0]}): rebuild it with `gapmap data build` for --measure "
+                                   f"{', '.join(d for d in chosen if d != 'imd')}")
+    keep = [c for c in frame.columns if c not in every] + wanted
+    _emit(frame[keep], fmt)
 
 
 @main.command("lsoas")
@@ -433,9 +466,11 @@ def columns(table, fmt):
               help="The row the column names are on, counting the file's first row as 1 (default: found below "
                    "any title rows of a CSV or XLSX; the report says which row was taken).")
 @click.option("--show-rows", type=int, default=10, show_default=True, help="How many unused rows to print.")
+@click.option("--icb", metavar="CODE", help="The ICB whose data this is (E54000024 or QHG): its users see the "
+              "dataset on a shared server. Without it only admins do, until `gapmap datasets share NAME`.")
 def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_to, measure, unit, measure_type,
                    ages, population_sex, standardisation, multiplier, period_type, registrations,
-                   higher_is_better, synthetic, nhs_indicator, suppress_to, round_to, wide, header_row, show_rows):
+                   higher_is_better, synthetic, nhs_indicator, suppress_to, round_to, wide, header_row, show_rows, icb):
     """Check an activity file row by row and keep it as a dataset.
 
     FILE is CSV (any common encoding and delimiter), XLSX or Parquet. Every row is either used
@@ -460,7 +495,7 @@ def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_
         multiplier=multiplier, period_type=period_type, registrations=registrations,
         higher_is_worse=not higher_is_better, synthetic=synthetic, nhs_indicator=nhs_indicator,
         disclosure={k: v for k, v in (("suppress_to", suppress_to), ("round_to", round_to)) if v is not None} or None,
-        owner=_cli_actor(), header_row=header_row, wide=wide)
+        owner=_cli_actor(), owner_icb=_icb_code(icb) if icb else None, header_row=header_row, wide=wide)
     try:
         result = ingest(file, options, open_store())
     except GapmapError as exc:
@@ -497,10 +532,22 @@ def datasets(ctx):
         return
     for m in metas:
         r = m["report"]
-        flag = " [SYNTHETIC]" if m.get("synthetic") else ""
+        flag = (" [SYNTHETIC]" if m.get("synthetic") else "") + (" [shared]" if m.get("shared") else "")
         owner = f", by {m['owner']}" + (f" ({m['owner_icb']})" if m.get("owner_icb") else "") if m.get("owner") else ""
         click.echo(f"{m['name']}{flag}: {m['measure']} ({m['shape']}, {m['source_file']}, {m['ingested_at']}{owner}); "
                    f"rows used {r['rows_used']:,} of {r['rows_read']:,}; counts {r['counts_used']:,.0f}")
+
+
+@datasets.command("share")
+@click.argument("name")
+@click.option("--off", is_flag=True, help="Stop sharing: only the dataset's ICB (and admins) see it again.")
+def datasets_share(name, off):
+    """Let users of every ICB see a dataset (national open data, or data its ICB agreed to share)."""
+    from geo.store.datasets import DatasetStore
+
+    DatasetStore(open_store()).set_shared(name, not off)
+    _audit("share", "ok", f"{name}: {'its ICB only' if off else 'shared with every ICB'}")
+    click.echo(f"{name} is now {'seen by its ICB only' if off else 'shared with every ICB'}.")
 
 
 @datasets.command("rm")
@@ -520,8 +567,10 @@ def datasets_rows(name):
     """Print (as CSV) every row of a dataset's file that was not used or was flagged."""
     from geo.store.datasets import DatasetStore
 
+    from geo.outputs.cell_text import neutralise_frame
+
     frame = DatasetStore(open_store()).get(name).rows_not_used()
-    frame.to_csv(sys.stdout, index=False)
+    neutralise_frame(frame).to_csv(sys.stdout, index=False)  # the file's own values: no cell starts a formula
 
 
 @main.command("demo-data")
@@ -590,6 +639,7 @@ def _demo_indicators(icb, seed, out, indicators, do_ingest, rows_given, dirty):
         if do_ingest:
             name = f"demo-{indicator.lower()}"
             options = IngestOptions(name=name, measure=made["measure"], synthetic=True, nhs_indicator=indicator,
+                                    owner=_cli_actor(), owner_icb=_icb_code(icb),  # seen by that ICB's users
                                     **made["options"])
             result = ingest(path, options, store)
             report = result.report
@@ -663,7 +713,8 @@ def statement_command(icb, lad, codes, targets, no_maps, out_dir):
 @click.option("--seed", type=int, default=12345, show_default=True, help="Same seed, same map.")
 @click.option("--alpha", type=click.Choice(["0.05", "0.01", "0.001"]),
               help="Significance level. Default: 0.05 for local-moran and bivariate; for gi-star the 90, 95 and "
-                   "99% confidence levels (with --alpha, only spots significant at alpha).")
+                   "99% confidence levels, two-sided as ArcGIS's (|z| >= 1.645, 1.960, 2.576; with --alpha, only "
+                   "spots significant at alpha).")
 @click.option("--fdr", is_flag=True, help="Control the false discovery rate (Benjamini-Hochberg) instead "
               "(local-moran, bivariate, gi-star).")
 @click.option("--direction", type=click.Choice(["folded", "two-sided", "greater", "less"]), default="folded",
@@ -713,8 +764,16 @@ def analyse(indicator, icb, lad, ward, statistic, deprivation, grouping, permuta
         result = map_table.group_table(store, indicator, extent, options.grouping)
     else:
         result = analysis.analyse(store, indicator, extent, statistic, options, given)
-    if statistic == "moran":
-        click.echo(json.dumps(result, indent=1))
+    if statistic == "moran":  # one figure for the extent: one JSON object, or a CSV of one row
+        if analysis.is_synthetic(store, indicator):
+            click.echo("SYNTHETIC DATA: these results are drawn from made-up records.", err=True)
+        click.echo(ATTRIBUTION, err=True)
+        if fmt == "json":
+            click.echo(json.dumps(result, indent=1, default=str))
+        else:
+            row = {k: (json.dumps(v, default=str) if isinstance(v, (dict, list, tuple)) else v)
+                   for k, v in result.items()}
+            _emit(pd.DataFrame([row]), fmt)
         return
     frame = result.reset_index() if statistic in ("local-moran", "gi-star", "bivariate") else result
     attrs = {k: v for k, v in frame.attrs.items()}
@@ -822,6 +881,9 @@ def serve(host, port, threads, workers):
 
         serve_workers(host, port, workers, threads)
         return
+    from geo.views.process_memory import settle
+
+    settle()  # before waitress starts its threads: freed memory is handed back, not kept per thread
     # channel_request_lookahead: the app can tell that a client has gone and stop waiting for it
     waitress_serve(app, host=host, port=port, threads=threads, channel_request_lookahead=1)
 

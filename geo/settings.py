@@ -55,6 +55,30 @@ def store_pack() -> Path | None:
     return Path(value).expanduser().resolve() if value else None
 
 
+def _megabytes(name: str, default: float) -> int:
+    value = os.environ.get(name, "").strip()
+    try:
+        return int(float(value) * 1e6) if value else int(default * 1e6)
+    except ValueError:
+        raise ValueError(f"{name}={value!r}: give a number of megabytes, e.g. {default:g}") from None
+
+
+def pack_manifest_limit() -> int:
+    """Largest store-pack manifest (gapmap-pack.json) or dataset meta.json read, in bytes
+    (GAPMAP_MAX_PACK_MANIFEST_MB, default 16)."""
+    return _megabytes("GAPMAP_MAX_PACK_MANIFEST_MB", 16)
+
+
+def pack_file_limit() -> int:
+    """Largest file a store pack may hold, in bytes (GAPMAP_MAX_PACK_FILE_MB, default 4096)."""
+    return _megabytes("GAPMAP_MAX_PACK_FILE_MB", 4096)
+
+
+def cache_budget() -> int:
+    """Bytes all of the service's caches may hold together (GAPMAP_CACHE_MB, default 512)."""
+    return _megabytes("GAPMAP_CACHE_MB", 512)
+
+
 def database_url() -> str | None:
     value = os.environ.get("GAPMAP_DATABASE_URL", "").strip()
     return value or None

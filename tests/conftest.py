@@ -91,3 +91,21 @@ def _no_ambient_store(monkeypatch, tmp_path):
     monkeypatch.setenv("GAPMAP_DOWNLOADS", str(tmp_path / "ambient-downloads"))
     monkeypatch.delenv("GAPMAP_MIRROR", raising=False)  # tests pass the mirror they mean explicitly
     monkeypatch.delenv("GAPMAP_DATABASE_URL", raising=False)
+
+
+@pytest.fixture
+def exact_counts(monkeypatch):
+    """Formula tests: the server's disclosure floor lowered to nothing and the perturbation of
+    group totals off, so that published counts are the raw ones and every figure can be compared
+    with an independent recomputation to 1e-9 (the disclosure tests check the published path)."""
+    import numpy as np
+
+    from geo.rates import disclosure
+    from geo.views import map_table
+
+    monkeypatch.setenv("GAPMAP_MIN_SUPPRESS", "0")
+    monkeypatch.setenv("GAPMAP_MIN_ROUND", "1")
+    monkeypatch.setattr(disclosure, "cell_noise", lambda keys, secret, scale=2.0: np.zeros(len(keys)))
+    map_table.clear_caches()
+    yield
+    map_table.clear_caches()

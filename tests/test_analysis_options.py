@@ -3,6 +3,7 @@ defect 5 and "never ignore an option"); the options travel in one AnalysisOption
 import io
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -75,12 +76,13 @@ def test_options_that_apply_change_the_result(store):
     base = pd.read_csv(io.StringIO(run("--stat", "gi-star").stdout))
     strict = pd.read_csv(io.StringIO(run("--stat", "gi-star", "--alpha", "0.001").stdout))
     assert set(strict["bin"]) <= {-3, 0, 3} and (strict["p_value"][strict["bin"] != 0] <= 0.001).all()
-    assert (base["p_value"] <= 0.10).sum() == (base["bin"] != 0).sum()
+    assert (base["p_two_sided"] <= 0.10).sum() == (base["bin"] != 0).sum()  # two-sided levels (issue 21)
+    np.testing.assert_allclose(base["p_two_sided"], np.minimum(1, 2 * base["p_value"]))
     method = json.loads(run("--stat", "gi-star", "--fdr").stderr.splitlines()[0])["method"]
     assert "false discovery rate" in method
     # global Moran: --weights knn --k now reaches the weights (k was dropped)
-    k2 = json.loads(run("--stat", "moran", "--weights", "knn", "--k", "2").stdout)["moran_i"]
-    k3 = json.loads(run("--stat", "moran", "--weights", "knn", "--k", "3").stdout)["moran_i"]
+    k2 = json.loads(run("--stat", "moran", "--weights", "knn", "--k", "2", "--format", "json").stdout)["moran_i"]
+    k3 = json.loads(run("--stat", "moran", "--weights", "knn", "--k", "3", "--format", "json").stdout)["moran_i"]
     assert k2 != k3
     # the p-value convention is said in the method text
     lm = json.loads(run("--stat", "local-moran", "--permutations", "199").stderr.splitlines()[0])
@@ -95,4 +97,5 @@ def test_exports_state_the_test_used(fixture_store):
     frame, meta = export_table(fixture_store, "imd_score", analysis.Extent(), geometry=False)
     assert meta["p_value_convention"] == "folded"
     assert "Getis-Ord Gi*" in meta["method"] and "local Moran's I" in meta["method"]
-    assert "as GeoDa and esda" in meta["method"] and "two-sided" not in meta["method"]
+    assert "as GeoDa and esda" in meta["method"] and "two-sided (twice" not in meta["method"]
+    assert "confidence levels two-sided" in meta["method"]  # Gi*'s levels, whatever the convention (issue 21)

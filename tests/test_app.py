@@ -49,6 +49,9 @@ def test_map_page_and_frame_work_offline(client):
     assert data["labels"]["v"] == "Index of Multiple Deprivation 2025"  # readable, not the column imd_score
     assert len(data["packed"]["rings"]) == 4 and data["map"] in html
     assert html.count('class="gapmap-legend"') == len(data["views"])
+    # the hot-spot legend says its confidence levels are two-sided, as ArcGIS grades them (issue 21)
+    hot = html.split('data-view="hot"')[1].split("</div>")[0]
+    assert "Confidence levels two-sided" in hot and "1.645, 1.960, 2.576" in hot
     assert "<script" not in html.split('id="gapmap-data">')[1].split("</script>")[0]
     assert '<html lang="en-GB">' in html and "user-scalable=no" not in html
     assert "<title>Index of Multiple Deprivation 2025: Alphaton (Gapmap)</title>" in html

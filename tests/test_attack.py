@@ -11,7 +11,8 @@ sparse records (most LSOAs 0 or 1). From the harvest, the attacker
 2. writes every published figure as a constraint on the unknown raw counts of the LSOAs: an LSOA
    shown as p lies in [p - 2, p + 2], a hidden one in [1, 7], a group total T over its LSOAs in
    [T - 2 - B, T + 2 + B] where B bounds the perturbation (the attacker knows the mechanism and
-   takes its 99.9% bound; without perturbation B would be 0), a hidden group total in [1, 7];
+   takes its 99.9% bound; without perturbation B would be 0), a hidden group total in [1, 9 + B]
+   (1 to 7, or a small total perturbed below 10);
    across every grouping (national and local quintiles and deciles, wards, places, the extent) and
    every extent (England, ICBs, places, wards), and both versions of a re-ingest in which one
    event was added to a hidden LSOA;
@@ -169,8 +170,8 @@ class Attacker:
             return
         vars_ = {self.var(m, version): 1.0 for m in members}
         if shown is None:
-            if HIDDEN_MEANS_SMALL:  # Gapmap hides a group total only when it is 1 to 7
-                self.between(vars_, 1, 7)
+            if HIDDEN_MEANS_SMALL:  # Gapmap hides a group total when it is 1 to 7 or perturbed below 10
+                self.between(vars_, 1, 7 + SLACK + bound)
         elif shown == 0:
             self.between(vars_, 0, 0)
         else:

@@ -28,18 +28,9 @@ REL = 1e-9
 
 
 @pytest.fixture(autouse=True)
-def exact_counts(monkeypatch):
-    """Formula tests: the server's floor lowered to nothing and the perturbation off, so that the
-    published group counts are the raw counts and every rate can be compared with an independent
-    recomputation to 1e-9 (the disclosure tests check the published path itself)."""
-    from geo.rates import disclosure
-
-    monkeypatch.setenv("GAPMAP_MIN_SUPPRESS", "0")
-    monkeypatch.setenv("GAPMAP_MIN_ROUND", "1")
-    monkeypatch.setattr(disclosure, "cell_noise", lambda keys, secret, scale=2.0: np.zeros(len(keys)))
-    map_table.clear_caches()
+def _exact(exact_counts):
+    """Every formula test here compares with an independent recomputation to 1e-9."""
     yield
-    map_table.clear_caches()
 
 
 def by_group(store, name, extent, grouping, **kw):

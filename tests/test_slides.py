@@ -156,3 +156,48 @@ def test_crowded_real_place_keeps_readable_labels_apart(england_store):
     assert len(parts.labels) + len(parts.dropped_labels) == len(england_store.areas("ward", lad="E06000042"))
     assert all(t.get_fontsize() * fig.dpi / 72 >= 14 for t in parts.labels)
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_hot_spot_slide_says_its_levels_are_two_sided(fixture_store, tmp_path):
+    """Issue 21: the slide's method line says the Gi* levels are two-sided (|z| >= 1.645 ...)."""
+    svg = slides.render(fixture_store, "imd_score", Extent("icb", "E54000001"), "hotspots", "svg", tmp_path)
+    text = " ".join(svg.read_text().split())
+    assert "two-sided" in text and "1.645" in text
+
+
+def test_bivariate_of_deprivation_itself_is_refused_with_its_reason(fixture_store, folder_fixture_store, tmp_path,
+                                                                   monkeypatch):
+    """Issue 21: `gapmap slide imd_score --view bivariate` exited 1 with "no bivariate classes for
+    'imd_score': " and no reason."""
+    from click.testing import CliRunner
+
+    from geo.cli import main
+
+    monkeypatch.setenv("GAPMAP_STORE", str(folder_fixture_store.root))
+    result = CliRunner().invoke(main, ["slide", "imd_score", "--icb", "E54000001", "--view", "bivariate",
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert ("the bivariate view sets deprivation against an indicator; imd_score is the deprivation measure "
+            "itself: choose an activity indicator, or --view deciles-local") in result.output
+    assert not list(tmp_path.iterdir())
+    for indicator, words in (("imd_decile", "is the deprivation measure itself"),
+                             ("income_score", "is itself a measure of deprivation (a domain of the IMD)")):
+        with pytest.raises(ValueError, match=r"no bivariate classes for '\w+': the bivariate view sets") as caught:
+            slides.render(fixture_store, indicator, Extent("icb", "E54000001"), "bivariate", "png", tmp_path)
+        assert words in str(caught.value)
+
+
+def test_every_refusal_of_a_view_has_its_reason(fixture_store):
+    """No empty reason on the way to a slide's colours: a missing note gets its words."""
+    import geopandas as gpd
+
+    frame = gpd.GeoDataFrame({"value": [1.0], "imd_decile_in_icb": [1]})
+    frame.attrs.update({"bivariate": None, "bivariate_note": "", "statistics": ""})
+    for view, indicator, words in (("bivariate", "projector-data", "the map table computed no bivariate classes"),
+                                   ("bivariate", "imd_score", "is the deprivation measure itself"),
+                                   ("hotspots", "imd_score", "the statistics were not computed"),
+                                   ("clusters", "imd_score", "the statistics were not computed")):
+        with pytest.raises(ValueError) as caught:
+            slides._colours(frame, view, indicator, fixture_store, Extent("icb", "E54000001"))
+        message = str(caught.value)
+        assert words in message and not message.rstrip().endswith(":")

@@ -238,9 +238,10 @@ def test_gi_star_applies_alpha_and_fdr():
     col, row = np.meshgrid(np.arange(side), np.arange(side))
     x = (col.ravel() + row.ravel()) / 3 + rng.normal(0, 2, side * side)  # a gradient: hot and cold corners
     plain = getis_ord(x, w)
-    p = plain["p_value"].to_numpy()
+    p = np.minimum(1, 2 * plain["p_value"].to_numpy())  # the levels are two-sided (issue 21)
+    np.testing.assert_allclose(plain["p_two_sided"].to_numpy(), p)
     sign = np.sign(plain["z"].to_numpy())
-    # default: the 90/95/99% levels by p
+    # default: the 90/95/99% levels by the two-sided p
     want = np.select([p <= 0.01, p <= 0.05, p <= 0.10], [3, 2, 1], 0) * sign
     np.testing.assert_array_equal(plain["bin"].to_numpy(), want)
     strict = getis_ord(x, w, alpha=0.01)
@@ -273,3 +274,91 @@ def test_default_p_value_convention_is_folded(grid):
     gi = getis_ord(values, w, inference="permutation", permutations=199)
     assert gi.attrs["p_value_convention"] == "folded" and "as GeoDa and esda" in gi.attrs["method"]
     assert moran(values, w, permutations=99)["p_value_convention"] == "folded"
+
+
+# ---- Gi* confidence levels are two-sided, as ArcGIS's Hot Spot Analysis (issue 21) ---------------
+
+def gradient_grid(side=12, seed=4):
+    rng = np.random.default_rng(seed)
+    cells = [fx.square(c, r) for r in range(side) for c in range(side)]
+    grid = gpd.GeoDataFrame({"lsoa21cd": [f"E01{i:06d}" for i in range(side * side)]}, geometry=cells,
+                            crs=27700).to_crs(4326)
+    col, row = np.meshgrid(np.arange(side), np.arange(side))
+    return grid, (col.ravel() + row.ravel()) / 3 + rng.normal(0, 2, side * side)
+
+
+def arcgis_bins(z, fdr=False):
+    """ArcGIS's Gi_Bin written out from z alone: two-sided normal levels 90/95/99%, |z| at least
+    norm.ppf(0.95), norm.ppf(0.975), norm.ppf(0.995); with FDR, Benjamini-Hochberg at each level on
+    the two-sided p."""
+    from scipy.stats import norm
+
+    z = np.asarray(z, dtype=float)
+    if fdr:
+        p = 2 * norm.sf(np.abs(z))
+        passes = [bh_by_hand(p, level) for level in (0.10, 0.05, 0.01)]
+    else:
+        passes = [np.abs(z) >= norm.ppf(1 - level / 2) for level in (0.10, 0.05, 0.01)]
+    return np.select(passes[::-1], [3, 2, 1], 0) * np.sign(z)
+
+
+def esda_zs(x, w):
+    esda = pytest.importorskip("esda")
+    binary = w.to_libpysal()
+    binary.transform = "B"
+    return esda.G_Local(x, binary, star=True, transform="B", permutations=0).Zs
+
+
+def test_gi_star_levels_are_two_sided_as_arcgis():
+    """Old behaviour graded on the folded (one-tail) p: |z| >= 1.28 was 'Hot spot, 90% confidence'."""
+    from scipy.stats import norm
+
+    grid, x = gradient_grid()
+    w = weights.build(grid, "queen")
+    zs = esda_zs(x, w)
+    assert norm.ppf(0.95) == pytest.approx(1.645, abs=5e-4) and norm.ppf(0.975) == pytest.approx(1.960, abs=5e-4)
+    assert norm.ppf(0.995) == pytest.approx(2.576, abs=5e-4)
+    gi = getis_ord(x, w)
+    np.testing.assert_allclose(gi["z"].to_numpy(), zs, atol=1e-12)
+    np.testing.assert_array_equal(gi["bin"].to_numpy(), arcgis_bins(zs))
+    # the same levels whatever the printed convention (folded or two-sided)
+    np.testing.assert_array_equal(getis_ord(x, w, direction="two-sided")["bin"].to_numpy(), arcgis_bins(zs))
+    # between the one-tail and the two-sided thresholds: not a 90% spot any more
+    between = (np.abs(zs) >= norm.ppf(0.90)) & (np.abs(zs) < norm.ppf(0.95))
+    assert between.any() and (gi["bin"].to_numpy()[between] == 0).all()
+    np.testing.assert_array_equal(getis_ord(x, w, fdr=True)["bin"].to_numpy(), arcgis_bins(zs, fdr=True))
+    assert "two-sided" in gi.attrs["levels"] and "1.645" in gi.attrs["method"] and "ArcGIS" in gi.attrs["method"]
+    # alpha and the FDR apply to the two-sided p, and the method says so
+    assert "significant where the two-sided p <= 0.05" in getis_ord(x, w, alpha=0.05).attrs["method"]
+    assert "on the two-sided p" in getis_ord(x, w, fdr=True).attrs["method"]
+    # a one-sided test asked for grades one-sided, and says so
+    greater = getis_ord(x, w, direction="greater")
+    want = np.select([zs >= norm.ppf(0.99), zs >= norm.ppf(0.95), zs >= norm.ppf(0.90)], [3, 2, 1], 0)
+    np.testing.assert_array_equal(greater["bin"].to_numpy(), want)
+    assert "one-sided" in greater.attrs["method"]
+
+
+@pytest.mark.mirror
+def test_gi_star_levels_two_sided_on_blmk(blmk):
+    """Real BLMK IMD scores: every bin as ArcGIS grades esda's z, with and without FDR; about a
+    third of the LSOAs had another level under the old one-tail grading."""
+    from scipy.stats import norm
+
+    w = weights.build(blmk, "queen")
+    x = blmk["imd_score"].to_numpy(float)
+    zs = esda_zs(x, w)
+    gi = getis_ord(x, w)
+    np.testing.assert_array_equal(gi["bin"].to_numpy(), arcgis_bins(zs))
+    np.testing.assert_array_equal(getis_ord(x, w, fdr=True)["bin"].to_numpy(), arcgis_bins(zs, fdr=True))
+    one_tail = np.select([np.abs(zs) >= norm.ppf(1 - a) for a in (0.01, 0.05, 0.10)], [3, 2, 1], 0) * np.sign(zs)
+    changed = (one_tail != gi["bin"].to_numpy()).mean()
+    assert 0.2 < changed < 0.45
+    # permutation inference: the two-sided pseudo p against GeoDa's (folded) doubled, away from the levels
+    pygeoda = pytest.importorskip("pygeoda")
+    gw = pygeoda.queen_weights(pygeoda.open(blmk))
+    theirs = pygeoda.local_gstar(gw, blmk["imd_score"], permutations=999, permutation_method="lookup-table", seed=1)
+    p_theirs = np.minimum(1, 2 * np.array(theirs.lisa_pvalues()))
+    perm = getis_ord(x, w, inference="permutation")
+    ok = clear(perm["p_two_sided"].to_numpy(), p_theirs, 0.05)
+    assert ok.sum() > 400
+    np.testing.assert_array_equal((np.abs(perm["bin"].to_numpy()) >= 2)[ok], (p_theirs <= 0.05)[ok])

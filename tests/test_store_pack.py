@@ -192,3 +192,72 @@ def test_cli_pack_unpack_and_store_pack_at_start(built, tmp_path, monkeypatch):
     monkeypatch.setenv("GAPMAP_STORE_PACK", str(tmp_path / "nothing.tar"))
     bad = runner.invoke(main, ["data", "status"])
     assert bad.exit_code == 1 and "GAPMAP_STORE_PACK" in bad.output and "no such file" in bad.output
+
+
+# ---- issue 19: complete, of a sane size, and disclosure control kept ---------------------------
+def _without(path, target, names):
+    """A pack whose manifest and members both leave out ``names`` (a consistent but incomplete pack)."""
+    manifest = read_manifest(path)
+    for name in names:
+        del manifest["files"][name]
+    body = json.dumps(manifest).encode()
+    with tarfile.open(path) as src, tarfile.open(target, "w") as out:
+        head = tarfile.TarInfo(MANIFEST_NAME)
+        head.size = len(body)
+        out.addfile(head, io.BytesIO(body))
+        for member in src:
+            if member.name != MANIFEST_NAME and member.name not in names:
+                out.addfile(member, src.extractfile(member))
+    return target
+
+
+def test_incomplete_pack_refused_naming_the_missing_tables(packed, target, tmp_path):
+    incomplete = _without(packed, tmp_path / "incomplete.tar", ["build/points_schools.parquet",
+                                                                  "build/postcodes.parquet"])
+    _refused(incomplete, target, r"the pack is incomplete: it lacks 2 of the tables every Gapmap store holds "
+                                 r"\(points_schools, postcodes\); make the pack again from a complete build\. "
+                                 r"Nothing was installed: the store in use is unchanged")
+
+
+def test_oversized_manifest_refused_from_its_header(packed, target, tmp_path, monkeypatch):
+    import gzip
+
+    big = tmp_path / "big.tar.gz"
+    with tarfile.open(big, "w:gz") as out:  # a 40 MB manifest that gzip makes tiny
+        head = tarfile.TarInfo(MANIFEST_NAME)
+        head.size = 40_000_000
+        out.addfile(head, io.BytesIO(b" " * head.size))
+    assert big.stat().st_size < 200_000 and gzip.open(big).read(10)
+
+    def never(*args, **kwargs):
+        raise AssertionError("the manifest was read")
+
+    monkeypatch.setattr(tarfile.TarFile, "extractfile", never)
+    _refused(big, target, r"the pack's gapmap-pack\.json is 40\.0 MB, more than the 16 MB a manifest may be "
+                          r"\(GAPMAP_MAX_PACK_MANIFEST_MB\): not a pack Gapmap made; nothing was read or installed")
+
+
+def test_oversized_member_refused_from_the_manifest(packed, target, tmp_path, monkeypatch):
+    monkeypatch.setenv("GAPMAP_MAX_PACK_FILE_MB", "0.001")
+    _refused(packed, target, r"build/\S+ is [\d.]+ MB, more than the 0\.001 MB a file in a pack may be "
+                             r"\(GAPMAP_MAX_PACK_FILE_MB\); nothing was installed")
+
+
+def test_member_larger_than_its_manifest_entry_refused_before_it_is_read(packed, target, tmp_path):
+    grown = _rewrite(packed, tmp_path / "grown.tar", change={"build/manifest.json": lambda b: b + b" " * 5000})
+    _refused(grown, target, r"build/manifest\.json is \d[\d,]* bytes in the pack but \d+ in its manifest")
+
+
+def test_packed_dataset_cannot_weaken_disclosure_control(built, target, tmp_path):
+    counts = pd.DataFrame({"lsoa21cd": ["E01000001"], "count": [3]})
+    DatasetStore(built).save("weak-rule", {"measure": "Admissions", "disclosure": {"suppress_to": 0, "round_to": 1}},
+                             pd.DataFrame({"row": []}), counts=counts)
+    try:
+        pack(built, tmp_path / "weak.tar", datasets=True)
+    finally:
+        DatasetStore(built).remove("weak-rule")
+    _refused(tmp_path / "weak.tar", target,
+             r"the dataset 'weak-rule' in the pack asks for weaker disclosure control "
+             r"\(\{\"suppress_to\": 0, \"round_to\": 1\}\) than this server allows \(counts 1 to 7 suppressed, "
+             r"others rounded to 5\); nothing was installed")
+    assert "weak-rule" not in DatasetStore(target).names()

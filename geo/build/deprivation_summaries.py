@@ -34,6 +34,14 @@ File 10, e.g. Hartlepool 2025: average rank 23,076, local concentration 33,623).
     LSOAs that together hold exactly 10% of its population (the last LSOA counted in part);
     higher is more deprived.
 
+The same five measures are made for each of the seven domains, as File 10 and File 13 give them
+on a sheet per domain: from the domain's own score, national rank and decile
+(``<domain>_score``, ``<domain>_rank``, ``<domain>_decile``), written with the domain as prefix
+(``income_average_score``, ..., ``living_environment_local_concentration``, and
+``rank_income_average_score`` ...); the IMD's keep their unprefixed names. ``DOMAIN_MEASURES``
+lists the domains (:func:`summarise` with ``domain``; :func:`summarise_all` for the IMD and all
+seven at once).
+
 Each measure also gets a rank among the areas summarised together (``rank_<measure>``,
 1 = most deprived). The population is whatever ``population`` column the caller passes; the build
 passes the one :func:`summary_population` picks: MHCLG's own denominators, File 7's
@@ -48,6 +56,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from geo.store.schema import DOMAINS
+
 MEASURES = {  # measure -> True when a higher value is more deprived (all of them, on MHCLG's scale)
     "average_score": True,
     "average_rank": True,
@@ -55,6 +65,17 @@ MEASURES = {  # measure -> True when a higher value is more deprived (all of the
     "extent": True,
     "local_concentration": True,
 }
+
+
+DOMAIN_MEASURES = ("imd", *DOMAINS)  # what an area can be summarised on: the IMD and its seven domains
+
+
+def measure_columns(domain: str = "imd") -> list[str]:
+    """The summary columns of ``domain`` (the IMD's unprefixed, a domain's prefixed by its name)."""
+    if domain not in DOMAIN_MEASURES:
+        raise ValueError(f"unknown deprivation domain {domain!r}; choose one of {', '.join(DOMAIN_MEASURES)}")
+    prefix = "" if domain == "imd" else f"{domain}_"
+    return [f"{prefix}{m}" for m in MEASURES] + [f"rank_{prefix}{m}" for m in MEASURES]
 
 
 FILE7_WEIGHTS = "File 7 mid-2022 denominators"
@@ -108,13 +129,17 @@ def _local_concentration(ranks: np.ndarray, pops: np.ndarray) -> float:
 
 
 def summarise(lsoas: pd.DataFrame, by: str, population: str = "population",
-              n_national: int | None = None) -> pd.DataFrame:
-    """Summary measures per value of ``by``.
+              n_national: int | None = None, domain: str = "imd") -> pd.DataFrame:
+    """Summary measures per value of ``by``, of the IMD or of one of its domains.
 
-    ``lsoas`` needs ``imd_score``, ``imd_rank``, ``imd_decile`` and ``population``. ``n_national``
-    is the number of LSOAs ranked nationally (defaults to the largest rank present).
+    ``lsoas`` needs ``<domain>_score``, ``<domain>_rank``, ``<domain>_decile`` and ``population``.
+    ``n_national`` is the number of LSOAs ranked nationally (defaults to the largest rank present).
+    A domain's measures are prefixed by its name (see the module docstring).
     """
-    frame = lsoas[[by, "imd_score", "imd_rank", "imd_decile", population]].dropna(subset=[by]).copy()
+    measure_columns(domain)  # a known domain
+    score, rank, decile = f"{domain}_score", f"{domain}_rank", f"{domain}_decile"
+    frame = lsoas[[by, score, rank, decile, population]].dropna(subset=[by]).copy()
+    frame = frame.rename(columns={score: "imd_score", rank: "imd_rank", decile: "imd_decile"})
     n = int(n_national or frame["imd_rank"].max())
     pop = frame[population].astype("float64")
     frame["_pop"] = pop
@@ -137,4 +162,20 @@ def summarise(lsoas: pd.DataFrame, by: str, population: str = "population",
     for measure, higher_is_worse in MEASURES.items():
         out[f"rank_{measure}"] = out[measure].rank(method="min", ascending=not higher_is_worse).astype("Int64")
     out.index.name = by
+    if domain != "imd":
+        out = out.rename(columns={c: (f"rank_{domain}_{c[5:]}" if c.startswith("rank_") else f"{domain}_{c}")
+                                  for c in out.columns if c not in ("lsoas", "population")})
     return out.reset_index()
+
+
+def summarise_all(lsoas: pd.DataFrame, by: str, population: str = "population") -> pd.DataFrame:
+    """The IMD's summary measures and each domain's (prefixed), per value of ``by``; each measure
+    on its own national ranking (its largest rank in ``lsoas``, so pass every LSOA of England)."""
+    out = summarise(lsoas, by, population)
+    for domain in DOMAINS:
+        if f"{domain}_rank" not in lsoas.columns:
+            continue
+        n = int(lsoas[f"{domain}_rank"].max())
+        out = out.merge(summarise(lsoas, by, population, n, domain).drop(columns=["lsoas", "population"]),
+                        on=by, how="left")
+    return out

@@ -398,15 +398,14 @@ def _build(store: Store, mirror: Path | None, downloads: Path | None, icb: str |
 
 
 def _area_summaries(table: gpd.GeoDataFrame) -> tuple[dict[str, pd.DataFrame], str]:
-    """MHCLG's summary measures of wards, LADs and ICBs, always over the whole of each area, weighted
-    by File 7's mid-2022 denominators when the build's File 7 carries them, else by Census 2021
-    usual residents; returns (summaries by level, which population weighted them). Each summary
-    says so in its ``population_weights`` column."""
-    n_national = int(table["imd_rank"].max())
+    """MHCLG's summary measures of wards, LADs and ICBs, of the IMD and each of its seven domains,
+    always over the whole of each area, weighted by File 7's mid-2022 denominators when the build's
+    File 7 carries them, else by Census 2021 usual residents; returns (summaries by level, which
+    population weighted them). Each summary says so in its ``population_weights`` column."""
     column, weighted_by = deprivation_summaries.summary_population(table)
     summaries = {}
     for level, code in CODE_OF.items():
-        summary = deprivation_summaries.summarise(table, code, column, n_national)
+        summary = deprivation_summaries.summarise_all(table, code, column)  # the IMD and File 10/13's domain sheets
         summary["population_weights"] = weighted_by
         summaries[level] = summary
     return summaries, weighted_by

@@ -19,12 +19,12 @@ import pandas as pd
 import shapely
 
 from geo.errors import InvalidValue
+from geo.outputs.cell_text import neutralise  # (also exports.neutralise, as before)
 from geo.views import analysis
 from geo.views.map_table import group_table, map_table, with_geometry
 
 FORMATS = ("geojson", "gpkg", "csv")
 LICENCE = "Open Government Licence v3.0"
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_table(store, indicator: str, extent: analysis.Extent, scheme: str = "quantiles", k: int = 5,
@@ -55,13 +55,6 @@ def to_geojson(frame, meta: dict, decimals: int = 6) -> str:
                         for props, geom in zip(lines, geometries))
     return ('{"type":"FeatureCollection","metadata":' + json.dumps(meta, default=str) + ',"features":[' +
             features + "]}")
-
-
-def neutralise(value):
-    """Spreadsheet formula injection: a text cell starting with = + - @ tab or CR gets a leading '."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
 
 
 def to_csv(frame, meta: dict) -> str:

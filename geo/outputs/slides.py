@@ -40,6 +40,16 @@ LABEL_PT = 11  # ward and place labels: 15 px on the 1920 x 1080 slide
 MIN_TEXT_PX = 14
 
 
+def deprivation_itself(indicator: str) -> str:
+    """Why a deprivation measure has no bivariate view, in words (the bivariate classes set
+    deprivation, the IMD 2025 score, against an indicator)."""
+    if indicator.startswith("imd"):
+        return (f"the bivariate view sets deprivation against an indicator; {indicator} is the deprivation measure "
+                "itself: choose an activity indicator, or --view deciles-local")
+    return (f"the bivariate view sets deprivation (the IMD 2025 score) against an indicator; {indicator} is itself a "
+            "measure of deprivation (a domain of the IMD): choose an activity indicator, or --view indicator")
+
+
 def _colours(frame, view: str, indicator: str, store, extent):
     from geo.stats.getis_ord import BIN_LABELS
 
@@ -49,7 +59,8 @@ def _colours(frame, view: str, indicator: str, store, extent):
         fill = [palette[c] if c >= 0 else NO_DATA for c in frame["class"]]
         return fill, list(zip(palette, labels)), None
     if view in ("hotspots", "clusters") and "gi_bin" not in frame:
-        raise InvalidValue(f"no {view} for {indicator!r}: {frame.attrs.get('statistics', 'statistics not computed')}")
+        raise InvalidValue(f"no {view} for {indicator!r}: "
+                           + (frame.attrs.get("statistics") or "the statistics were not computed for this map"))
     if view == "hotspots":
         fill = [GI_COLOURS.get(b, NOT_SIGNIFICANT if b == 0 else NO_DATA) if b is not None else NO_DATA
             for b in frame["gi_bin"].astype(object).where(frame["gi_bin"].notna() & frame["value"].notna(), None)]
@@ -62,9 +73,10 @@ def _colours(frame, view: str, indicator: str, store, extent):
         return fill, [(c, lab) for lab, c in LISA_COLOURS.items()] + [(NOT_SIGNIFICANT, "Not significant")], None
     if view == "bivariate":
         b = frame.attrs.get("bivariate")  # from the map table
-        if b is None:
-            raise InvalidValue(f"no bivariate classes for {indicator!r}: "
-                             + frame.attrs.get("bivariate_note", "it is itself a deprivation measure"))
+        if b is None:  # every reason in words: the map table's note, or why it had none
+            raise InvalidValue(f"no bivariate classes for {indicator!r}: " + (
+                frame.attrs.get("bivariate_note") or (deprivation_itself(indicator) if is_deprivation(indicator)
+                                                      else "the map table computed no bivariate classes")))
         fill = [b.colours.get(c, NO_DATA) if isinstance(c, str) else NO_DATA for c in frame["bivariate_class"]]
         return fill, [], b
     deciles = ramp(PURPLES, 10)[::-1]
@@ -190,6 +202,8 @@ def figure(store, indicator: str, extent: analysis.Extent, view: str = "indicato
         raise InvalidValue(f"view must be one of {', '.join(VIEWS)}")
     if fmt not in FORMATS:
         raise InvalidValue(f"format must be one of {', '.join(FORMATS)}")
+    if view == "bivariate" and is_deprivation(indicator) and indicator in analysis.numeric_columns(store):
+        raise InvalidValue(f"no bivariate classes for {indicator!r}: {deprivation_itself(indicator)}")
     if title is not None:
         from geo.ingest.pipeline import IngestError, check_label
 

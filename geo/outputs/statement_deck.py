@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from pathlib import Path
 
 from lxml import etree
@@ -25,6 +26,7 @@ from pptx.oxml.ns import qn
 from pptx.util import Inches, Pt
 
 from geo import ATTRIBUTION
+from geo.outputs.cell_text import neutralise
 from geo.views.statement import COMPARISON_METHOD, TREND_METHOD, Statement, fmt, value_columns
 
 BLUE = RGBColor(0x00, 0x5E, 0xB8)
@@ -32,6 +34,18 @@ DARK = RGBColor(0x21, 0x2B, 0x32)
 RED = RGBColor(0xD5, 0x28, 0x1B)
 GREY = RGBColor(0x42, 0x55, 0x63)
 COMPARED = {"higher": "higher", "lower": "lower", "similar": "similar", None: "-"}
+
+
+PRINTED_NUMBER = re.compile(r"-|-?[0-9][0-9,]*(\.[0-9]+)?%?")  # fmt()'s numbers and its '-' for none
+
+
+def _safe(value) -> str:
+    """Text for the deck, neutralised (:func:`geo.outputs.cell_text.neutralise`): a name, period or
+    label from an uploaded file that starts like a formula gets its apostrophe, in the slides'
+    text and in the chart workbooks alike. Numbers as the statement prints them (-1.5, 1,234.0 or
+    '-' for none) are not formulas and stay as they are."""
+    text = str(value)
+    return text if PRINTED_NUMBER.fullmatch(text) else neutralise(text)
 
 
 def _blank(prs):
@@ -45,7 +59,7 @@ def _text(slide, left, top, width, height, text, size=14, bold=False, colour=DAR
     lines = text if isinstance(text, list) else [text]
     for i, line in enumerate(lines):
         p = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
-        p.text = line
+        p.text = _safe(line)
         p.font.size = Pt(size)
         p.font.bold = bold
         p.font.color.rgb = colour
@@ -67,13 +81,13 @@ def _table(slide, left, top, width, header, rows, size=10, row_height=0.28, widt
     table = shape.table
     for j, h in enumerate(header):
         cell = table.cell(0, j)
-        cell.text = h
+        cell.text = _safe(h)
         cell.text_frame.paragraphs[0].font.size = Pt(size)
         cell.text_frame.paragraphs[0].font.bold = True
     for i, row in enumerate(rows, start=1):
         for j, v in enumerate(row):
             cell = table.cell(i, j)
-            cell.text = str(v)
+            cell.text = _safe(v)
             cell.text_frame.paragraphs[0].font.size = Pt(size)
     shape.name = "numbers"
     if widths:
@@ -112,8 +126,8 @@ def _error_bars(chart, plus, minus):
 def _bar_chart(slide, categories, values, lower, upper, title, left=0.4, top=1.4, width=6.4, height=5.4,
                benchmark=None):
     data = CategoryChartData()
-    data.categories = categories
-    data.add_series(title, [_num(v) for v in values], number_format="#,##0.0")
+    data.categories = [_safe(c) for c in categories]  # written into the chart's embedded workbook
+    data.add_series(_safe(title), [_num(v) for v in values], number_format="#,##0.0")
     if benchmark is not None:
         data.add_series("ICB", [_num(benchmark)] * len(categories), number_format="#,##0.0")
     frame = slide.shapes.add_chart(XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(left), Inches(top), Inches(width),
@@ -121,7 +135,7 @@ def _bar_chart(slide, categories, values, lower, upper, title, left=0.4, top=1.4
     frame.name = "chart"
     chart = frame.chart
     chart.has_title = True
-    chart.chart_title.text_frame.text = title
+    chart.chart_title.text_frame.text = _safe(title)
     chart.chart_title.text_frame.paragraphs[0].font.size = Pt(12)
     chart.has_legend = benchmark is not None
     if benchmark is not None:
@@ -236,7 +250,7 @@ def _trend_slide(prs, section, subtitle):
     value, lower, upper = value_columns(trend)
     periods = sorted(trend["period"].unique())
     data = CategoryChartData()
-    data.categories = periods
+    data.categories = [_safe(p) for p in periods]  # period labels come from the file: the workbook gets text
     for q in range(1, 6):
         rows = trend[trend["group"] == q].set_index("period")
         data.add_series(f"Quintile {q}", [_num(rows[value].get(p)) if p in rows.index else None for p in periods],
@@ -397,7 +411,8 @@ def write(statement: Statement, path: Path) -> Path:
         "Trends: " + TREND_METHOD,
         "Funnel plots: PHE's method (PHEindicatormethods calculate_funnel_limits / assign_funnel_significance): "
         "95% and 99.8% limits around the ICB rate.",
-        "Hot spots: Getis-Ord Gi* of each LSOA's crude rate (queen contiguity, analytic z).",
+        "Hot spots: Getis-Ord Gi* of each LSOA's crude rate (queen contiguity, analytic z); confidence levels "
+        "two-sided, as ArcGIS's Hot Spot Analysis: 90%, 95%, 99% where |z| >= 1.645, 1.960, 2.576.",
         "Disclosure control, cell by cell before anything is derived: " +
         (statement.with_data[0].disclosure if statement.with_data else
          "counts from 1 to 7 suppressed, others rounded to 5") +
@@ -425,7 +440,7 @@ def write(statement: Statement, path: Path) -> Path:
         subtitle = f"{statement.place} | {section.code} {section.wording[:80]} | {section.measure}"
         q = section.quintiles
         value, _, _ = value_columns(q)
-        slide = _rate_slide(prs, section, q, f"{section.code}: by deprivation (national IMD 2025 quintile)", subtitle,
+        slide = _rate_slide(prs, section, q, f"{section.code}: by deprivation ({q.attrs.get('grouping')})", subtitle,
                             section.total.get(value), note=_sii_text(section, section.sii, section.gap))
         if section.quintiles_local is not None:
             local = section.quintiles_local

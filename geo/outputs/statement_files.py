@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import io
 import math
-import re
 from pathlib import Path
 
 import pandas as pd
 
 from geo import ATTRIBUTION
+from geo.outputs.cell_text import neutralise_frame
 from geo.settings import PROJECT_ROOT
 from geo.views.statement import COMPARISON_METHOD, TREND_METHOD, Section, Statement, fmt, numbers, value_columns
 
@@ -47,7 +47,8 @@ def rates_view(table: pd.DataFrame | None, label: str, value: str | None = None)
     rows = table.to_dict("records")
     tops = [r[upper] for r in rows if _ok(r.get(upper))]
     return {"rows": rows, "value": value, "lower": lower, "upper": upper, "top": max(tops) * 1.05 if tops else 1,
-            "label": label}
+            "label": label, "headline": str(table.attrs.get("headline") or "value"),
+            "grouping": str(table.attrs.get("grouping") or "")}
 
 
 def sii_text(sii: dict | None, gap: dict | None, unit: str = "per 100,000 residents per year") -> str:
@@ -167,19 +168,12 @@ def write_report(statement: Statement, out_dir: Path) -> Path:
     return index
 
 
-FORMULA = re.compile(r"^[=+\-@\t\r]")
-
-
-def _safe(v):
-    return "'" + v if isinstance(v, str) and FORMULA.match(v) else v
-
-
 def write_tables(statement: Statement, out_dir: Path) -> tuple[Path, Path]:
     """Every number as CSV (with the attribution as a trailing comment line) and XLSX (sheets:
     numbers, targets, indicators, about)."""
     frame = numbers(statement)
     csv_path = out_dir / "statement_numbers.csv"
-    text = frame.map(_safe).to_csv(index=False)
+    text = neutralise_frame(frame).to_csv(index=False)
     note = "# " + ATTRIBUTION + (" SYNTHETIC DATA where marked." if statement.synthetic else "")
     csv_path.write_text(text + note + "\n", encoding="utf-8")
     xlsx_path = out_dir / "statement_numbers.xlsx"
@@ -191,11 +185,11 @@ def write_tables(statement: Statement, out_dir: Path) -> tuple[Path, Path]:
                                     ATTRIBUTION] + (["SYNTHETIC DATA where marked: made-up records."]
                                                     if statement.synthetic else [])})
     with pd.ExcelWriter(xlsx_path, engine="openpyxl") as writer:
-        frame.map(_safe).to_excel(writer, sheet_name="numbers", index=False)
+        neutralise_frame(frame).to_excel(writer, sheet_name="numbers", index=False)
         if statement.targets is not None:
-            statement.targets.map(_safe).to_excel(writer, sheet_name="targets", index=False)
-        indicators.map(_safe).to_excel(writer, sheet_name="indicators", index=False)
-        about.to_excel(writer, sheet_name="about", index=False)
+            neutralise_frame(statement.targets).to_excel(writer, sheet_name="targets", index=False)
+        neutralise_frame(indicators).to_excel(writer, sheet_name="indicators", index=False)
+        neutralise_frame(about).to_excel(writer, sheet_name="about", index=False)
     return csv_path, xlsx_path
 
 
@@ -209,7 +203,7 @@ def write_all(statement: Statement, out_dir: Path) -> dict[str, Path]:
     paths["csv"], paths["xlsx"] = write_tables(statement, out_dir)
     if statement.targets is not None:
         targets = out_dir / "statement_targets.csv"
-        targets.write_text(statement.targets.map(_safe).to_csv(index=False) + "# " + ATTRIBUTION + "\n",
+        targets.write_text(neutralise_frame(statement.targets).to_csv(index=False) + "# " + ATTRIBUTION + "\n",
                            encoding="utf-8")
         paths["targets"] = targets
     return paths

@@ -27,8 +27,9 @@ The same cell therefore has the same published value in every table, extent and 
 averaging over repeats), while two different cells have independent errors, so no difference of
 published totals (a ward minus its LSOAs, a quintile of one ward extent minus another, the ICB
 minus its wards, a re-ingest with one event changed) pins a count: the error of a difference is
-unbounded, not a known range. Totals from 1 to ``suppress_to`` are hidden; a total above that is
-never published below the smallest count the rule shows (10 under the HES rule); 0 stays 0.
+unbounded, not a known range. Totals from 1 to ``suppress_to`` are hidden, and so is any total
+whose perturbed value rounds below the smallest count the rule shows (10 under the HES rule), so
+that a hidden total means "small", not "1 to 7"; 0 stays 0.
 """
 from __future__ import annotations
 
@@ -48,10 +49,11 @@ class Rule:
     round_to: int = 5
 
     def describe(self) -> str:
-        return (f"Counts from {self.suppress_from} to {self.suppress_to} are suppressed, other counts rounded to the "
-                f"nearest {self.round_to}; rates and intervals are computed from the rounded counts, and suppressed "
-                f"with them; totals over wards and other groups are suppressed too where a suppressed count could "
-                f"be found by subtraction (NHS Digital HES disclosure rules).")
+        return (f"Counts from {self.suppress_from} to {self.suppress_to} are suppressed and other counts rounded to "
+                f"the nearest {self.round_to} (NHS Digital HES disclosure rules); totals over wards, quintiles and "
+                f"other groups are perturbed by a small keyed whole number before they are rounded (and hidden when "
+                f"small), so no difference of published totals gives back a suppressed count; rates and intervals "
+                f"are computed from the published counts, and hidden with them.")
 
     @classmethod
     def floor(cls) -> "Rule":
@@ -145,12 +147,14 @@ def cell_noise(keys, secret: bytes, scale: float = NOISE_SCALE) -> np.ndarray:
 
 
 def publish_totals(totals, keys, rule: Rule, secret: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Published group totals and the mask of hidden ones (see the module docstring): 0 stays 0,
-    totals the rule suppresses are missing, every other total is ``round(raw + e)`` to the rule's
-    base (``e`` from :func:`cell_noise` for the cell's key), at least :attr:`Rule.smallest_shown`."""
+    """Published group totals and the mask of hidden ones (see the module docstring): 0 stays 0;
+    every other total is ``round(raw + e)`` to the rule's base (``e`` from :func:`cell_noise` for
+    the cell's key), hidden where the raw total is one the rule suppresses *or* where the perturbed
+    one falls below :attr:`Rule.smallest_shown`. So a hidden total says only that the total is small
+    (not that it is 1 to 7: a group of seven hidden LSOAs whose total is hidden does not pin each to 1)."""
     t = np.asarray(totals, dtype=float)
-    hide = suppressed(t, rule) | np.isnan(t)
     noisy = t + cell_noise(list(keys), secret)
-    rounded = np.maximum(np.floor(noisy / rule.round_to + 0.5) * rule.round_to, rule.smallest_shown)
+    rounded = np.floor(noisy / rule.round_to + 0.5) * rule.round_to
+    hide = suppressed(t, rule) | np.isnan(t) | ((t > 0) & (rounded < rule.smallest_shown))
     out = np.where(t <= 0, 0.0, rounded)
     return np.where(hide, np.nan, out), hide

@@ -91,7 +91,14 @@ def classify(values, scheme: str = "quantiles", k: int = 5, breaks: list[float] 
             raise InvalidValue("user-defined classes need breaks")
         fitted = mapclassify.UserDefined(data, sorted(breaks))
     elif scheme == "quantiles":
-        fitted = mapclassify.Quantiles(data, k=k)
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:  # ties: said in the note, not printed
+            warnings.simplefilter("always", UserWarning)
+            fitted = mapclassify.Quantiles(data, k=k)
+        if caught and len(fitted.bins) < k:
+            note = (f"{k} quantile classes were asked for but the values have too many ties (many equal values, "
+                    f"such as zeros): {len(fitted.bins)} classes shown")
     elif scheme == "fisher_jenks":
         fitted = _fisher_jenks(data, distinct, k)
     elif scheme == "equal_interval":

@@ -93,8 +93,13 @@ def icb_code(code: str | None, store=None) -> str | None:
     return match["icb24cd"].iloc[0]
 
 
+def utc_now() -> dt.datetime:
+    """The time now, in UTC: every time the accounts write or compare comes from here."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return utc_now().isoformat(timespec="seconds")
 
 
 def _token_hash(token: str) -> str:
@@ -290,10 +295,25 @@ class Accounts:
         """Failed password sign-ins for ``name`` in the last ``minutes`` (to slow down guessing)."""
         if not name or not self._exists():
             return 0
-        since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=minutes)).isoformat(timespec="seconds")
+        since = (utc_now() - dt.timedelta(minutes=minutes)).isoformat(timespec="seconds")
         rows = self._run("SELECT COUNT(*) FROM audit WHERE event = 'sign-in' AND outcome = 'refused' AND actor = ? "
                          "AND at >= ? AND detail = 'wrong name or password'", (name, since))
         return int(rows[0][0])
+
+    def failed_sign_ins(self, minutes: int, address: str | None, name: str | None = None) -> list[dt.datetime]:
+        """When password sign-ins failed in the last ``minutes`` (oldest first), from ``address``
+        (and, when ``name`` is given, for that name only): what :mod:`app.sign_in_throttle` counts."""
+        if not address or not self._exists():
+            return []
+        since = (utc_now() - dt.timedelta(minutes=minutes)).isoformat(timespec="seconds")
+        sql = ("SELECT at FROM audit WHERE event = 'sign-in' AND outcome = 'refused' AND address = ? AND at >= ? "
+               "AND detail = 'wrong name or password'")
+        args: tuple = (address, since)
+        if name is not None:
+            sql += " AND actor = ?"
+            args += (name,)
+        rows = self._run(sql + " ORDER BY at", args)
+        return [dt.datetime.fromisoformat(r[0]) for r in rows]
 
     def audit_log(self, limit: int = 100, event: str | None = None, actor: str | None = None) -> list[dict]:
         """The newest ``limit`` entries, newest first (optionally of one event or actor)."""

@@ -166,6 +166,16 @@ class DatasetStore:
             shutil.rmtree(old, ignore_errors=True)
         return Dataset(name, final)
 
+    def set_shared(self, name: str, shared: bool) -> None:
+        """Mark the dataset ``shared`` (seen by users of every ICB) or not, in its meta.json,
+        replaced atomically (see :mod:`geo.store.dataset_scope`)."""
+        dataset = self.get(name)
+        meta = dataset.meta
+        meta["shared"] = bool(shared)
+        tmp = dataset.path / f".meta-{uuid.uuid4().hex[:6]}.json"
+        tmp.write_text(json.dumps(meta, indent=2, default=str))
+        os.replace(tmp, dataset.path / "meta.json")
+
     def versions(self) -> list[str]:
         """Every dataset version kept (one per dataset, unless a save is under way)."""
         versions = self.root / ".versions"

@@ -39,6 +39,11 @@ CODE_COLUMN = {"ward": "ward24cd", "lad": "lad24cd", "icb": "icb24cd"}
 POPULATION_BY_SEX_TABLE = "population_by_sex_mid2022"  # written only when the build had the file
 
 
+# the tables (``<name>.parquet`` in a build folder) every complete build holds
+REQUIRED_TABLES = ("lsoas", "areas_ward", "areas_lad", "areas_icb", "points_schools", "points_gp_practices",
+                   "points_hospitals", "postcodes", "lsoa11_to_lsoa21", "population_mid2020")
+
+
 class StoreError(GapmapError):
     """The store is missing, incomplete, or asked for something it does not hold."""
 

@@ -19,6 +19,18 @@ atomic swap, :meth:`geo.store.StoreWriter.commit`) and install the datasets. A t
 corrupt or partial pack, a member the manifest does not list, or a path that would land outside
 the store (absolute, ``..``, links) is refused with a message saying which, and the store is
 left as it was.
+
+Before anything is installed a pack must also be *complete* and *of a sane size*:
+
+* its manifest lists every table a store holds (:data:`geo.store.folder.REQUIRED_TABLES`);
+  a pack without one is refused, naming the missing tables;
+* sizes are checked from the tar headers before a byte of the member is read: the manifest and
+  any dataset ``meta.json`` at most ``GAPMAP_MAX_PACK_MANIFEST_MB`` (16), every other file at
+  most ``GAPMAP_MAX_PACK_FILE_MB`` (4096) and exactly the size its manifest entry gives; long-name
+  and pax headers at most 1 MB (so no member can make Gapmap decompress gigabytes to parse it);
+* a packed dataset's ``meta.json`` may not weaken disclosure control below the server's floor
+  (the HES rule: counts 1-7 suppressed, others rounded to 5): such a pack is refused, saying which
+  dataset asks for what.
 """
 from __future__ import annotations
 
@@ -36,12 +48,32 @@ from pathlib import Path, PurePosixPath
 
 from geo import settings
 from geo.sources.write_aside import write_aside
-from geo.store.folder import Store, StoreError
+from geo.store.folder import REQUIRED_TABLES, Store, StoreError
 
 PACK_FORMAT = "gapmap-store-pack"
 PACK_VERSION = 1
 MANIFEST_NAME = "gapmap-pack.json"
 _CHUNK = 1 << 20
+HEADER_LIMIT = 1 << 20  # a member's long name or pax header
+
+
+class _CheckedHeader(tarfile.TarInfo):
+    """Tar headers whose long-name and pax extensions are refused over HEADER_LIMIT before
+    tarfile reads them into memory."""
+
+    def _proc_gnulong(self, tarfile_):
+        _header_fits(self)
+        return super()._proc_gnulong(tarfile_)
+
+    def _proc_pax(self, tarfile_):
+        _header_fits(self)
+        return super()._proc_pax(tarfile_)
+
+
+def _header_fits(info: tarfile.TarInfo) -> None:
+    if info.size > HEADER_LIMIT:
+        raise PackError(f"a member's tar header extension is {info.size:,} bytes (at most {HEADER_LIMIT:,}): "
+                        f"not a Gapmap store pack")
 
 
 class PackError(StoreError):
@@ -123,7 +155,9 @@ def _open(path: Path) -> tarfile.TarFile:
     if not path.is_file():
         raise PackError(f"{path}: no such file")
     try:
-        return tarfile.open(path, "r:*")
+        return tarfile.open(path, "r:*", tarinfo=_CheckedHeader)
+    except PackError as exc:
+        raise PackError(f"{path}: {exc}") from None
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise PackError(f"{path}: not a Gapmap store pack (not a tar archive: {exc}). "
                         f"Make one with `gapmap data pack` on a machine that has a built store.") from None
@@ -132,10 +166,17 @@ def _open(path: Path) -> tarfile.TarFile:
 def _read_manifest(path: Path, tar: tarfile.TarFile) -> dict:
     try:
         first = tar.next()
+    except PackError as exc:
+        raise PackError(f"{path}: {exc}") from None
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise PackError(f"{path}: the pack is damaged ({exc})") from None
     if first is None or first.name != MANIFEST_NAME or not first.isfile():
         raise PackError(f"{path}: not a Gapmap store pack (it does not start with {MANIFEST_NAME})")
+    limit = settings.pack_manifest_limit()
+    if first.size > limit:  # from the header: nothing is decompressed or parsed
+        raise PackError(f"{path}: the pack's {MANIFEST_NAME} is {first.size / 1e6:,.1f} MB, more than the "
+                        f"{limit / 1e6:g} MB a manifest may be (GAPMAP_MAX_PACK_MANIFEST_MB): not a pack "
+                        f"Gapmap made; nothing was read or installed")
     try:
         manifest = json.loads(tar.extractfile(first).read())
     except (ValueError, tarfile.TarError, EOFError, OSError, zlib.error) as exc:
@@ -146,7 +187,74 @@ def _read_manifest(path: Path, tar: tarfile.TarFile) -> dict:
         raise PackError(f"{path}: pack version {manifest.get('version')!r}; this Gapmap reads version {PACK_VERSION}")
     if not isinstance(manifest.get("files"), dict) or not any(n.startswith("build/") for n in manifest["files"]):
         raise PackError(f"{path}: the pack's {MANIFEST_NAME} lists no build files")
+    _check_complete(path, manifest)
+    _check_sizes(path, manifest)
     return manifest
+
+
+def _check_complete(path: Path, manifest: dict) -> None:
+    """Refuse a pack whose manifest lacks a table every store holds (it would install as current
+    and then fail on every page)."""
+    missing = [t for t in REQUIRED_TABLES if f"build/{t}.parquet" not in manifest["files"]]
+    if "build/manifest.json" not in manifest["files"]:
+        missing.append("manifest.json")
+    if missing:
+        raise PackError(f"{path}: the pack is incomplete: it lacks {len(missing)} of the tables every Gapmap "
+                        f"store holds ({', '.join(missing)}); make the pack again from a complete build. "
+                        f"Nothing was installed: the store in use is unchanged")
+
+
+def _check_sizes(path: Path, manifest: dict) -> None:
+    """Refuse a manifest that declares a file larger than a pack may hold."""
+    limit = settings.pack_file_limit()
+    for name, entry in manifest["files"].items():
+        size = entry.get("size") if isinstance(entry, dict) else None
+        if not isinstance(size, int) or size < 0:
+            raise PackError(f"{path}: the pack's {MANIFEST_NAME} gives no size for {name!r}")
+        cap = settings.pack_manifest_limit() if _is_meta(name) else limit
+        if size > cap:
+            raise PackError(f"{path}: {name} is {size / 1e6:,.1f} MB, more than the {cap / 1e6:g} MB a file "
+                            f"in a pack may be ({'GAPMAP_MAX_PACK_MANIFEST_MB' if _is_meta(name) else 'GAPMAP_MAX_PACK_FILE_MB'}); "
+                            f"nothing was installed")
+
+
+def _is_meta(name: str) -> bool:
+    parts = PurePosixPath(name).parts
+    return len(parts) == 3 and parts[0] == "datasets" and parts[2] == "meta.json"
+
+
+def _disclosure_floor():
+    """The weakest disclosure rule this server accepts (GAPMAP_MIN_SUPPRESS, GAPMAP_MIN_ROUND)."""
+    from geo.rates.disclosure import Rule
+
+    return Rule.floor()
+
+
+def _check_disclosure(path: Path, name: str, body: bytes) -> None:
+    """Refuse a packed dataset whose meta.json asks for weaker disclosure control than the floor."""
+    from geo.rates.disclosure import Rule
+
+    dataset = PurePosixPath(name).parts[1]
+    try:
+        meta = json.loads(body)
+    except ValueError as exc:
+        raise PackError(f"{path}: {name} cannot be read ({exc}); the pack is damaged") from None
+    floor = _disclosure_floor()
+    given = meta.get("disclosure") if isinstance(meta, dict) else None
+    if given in (None, {}):
+        return
+    try:  # the values asked for (Rule.from_meta would lift them to the floor: a pack asking less is refused)
+        if not isinstance(given, dict):
+            raise TypeError
+        asked = Rule(**{k: int(v) for k, v in given.items() if k in ("suppress_from", "suppress_to", "round_to")})
+    except (TypeError, ValueError):
+        asked = None
+    if asked is None or asked.suppress_from > floor.suppress_from or asked.suppress_to < floor.suppress_to \
+            or asked.round_to < floor.round_to:
+        raise PackError(f"{path}: the dataset {dataset!r} in the pack asks for weaker disclosure control "
+                        f"({json.dumps(given)}) than this server allows (counts {floor.suppress_from} to "
+                        f"{floor.suppress_to} suppressed, others rounded to {floor.round_to}); nothing was "
+                        f"installed. Make the pack without it, or ingest the dataset again with the default rule")
 
 
 def read_manifest(path: Path) -> dict:
@@ -185,6 +293,8 @@ def _stream(path: Path, tar: tarfile.TarFile, expected: dict, target_of) -> None
     while True:
         try:
             member = tar.next()
+        except PackError as exc:  # a header extension over its limit
+            raise PackError(f"{path}: {exc}") from None
         except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
             raise PackError(f"{path}: the pack is truncated or damaged after {len(seen)} of "
                             f"{len(expected)} files ({exc}); copy it again") from None
@@ -199,7 +309,11 @@ def _stream(path: Path, tar: tarfile.TarFile, expected: dict, target_of) -> None
             raise PackError(f"{path}: the member {member.name!r} is not in the pack's manifest")
         if member.name in seen:
             raise PackError(f"{path}: the member {member.name!r} appears twice")
+        if member.size != expected[member.name].get("size"):  # from the header, before a byte is read
+            raise PackError(f"{path}: {member.name} is {member.size:,} bytes in the pack but "
+                            f"{expected[member.name].get('size')!r} in its manifest (the pack is corrupt; copy it again)")
         target = target_of(parts)
+        meta_body = io.BytesIO() if _is_meta(member.name) else None
         digest, size = hashlib.sha256(), 0
         try:
             source = tar.extractfile(member)
@@ -213,6 +327,8 @@ def _stream(path: Path, tar: tarfile.TarFile, expected: dict, target_of) -> None
                     size += len(block)
                     if out is not None:
                         out.write(block)
+                    if meta_body is not None:
+                        meta_body.write(block)
             finally:
                 if out is not None:
                     out.close()
@@ -223,6 +339,8 @@ def _stream(path: Path, tar: tarfile.TarFile, expected: dict, target_of) -> None
         if size != want.get("size") or digest.hexdigest() != want.get("sha256"):
             raise PackError(f"{path}: {member.name} does not match its checksum in the pack's "
                             f"manifest (the pack is corrupt; copy it again)")
+        if meta_body is not None:
+            _check_disclosure(path, member.name, meta_body.getvalue())
         seen.add(member.name)
     missing = sorted(set(expected) - seen)
     if missing:

@@ -119,6 +119,13 @@ class PostgisDatasetStore:
                 raise DatasetError(f"no dataset called {name!r} (datasets: {known})")
             _drop_version(conn, row[0])
 
+    def set_shared(self, name: str, shared: bool) -> None:
+        """Mark the dataset ``shared`` (seen by users of every ICB) or not, in its meta, in one statement."""
+        self.get(name)
+        with self.db.transaction() as conn:
+            conn.execute(f"UPDATE {CATALOG}.datasets SET meta = jsonb_set(meta::jsonb, '{{shared}}', %s::jsonb)::json "
+                         f"WHERE name = %s", (json.dumps(bool(shared)), name))
+
     def versions(self) -> list[str]:
         """Every dataset version with tables in the database (one per dataset, unless a save is under way)."""
         with self.db.transaction() as conn:

@@ -127,6 +127,16 @@ SUMMARY_COLUMNS = {
 }
 for _measure in ("average_score", "average_rank", "proportion_most_deprived_10pc", "extent", "local_concentration"):
     SUMMARY_COLUMNS[f"rank_{_measure}"] = f"Rank of {_measure} among areas of the same level (1 = most deprived)"
+_IMD_SUMMARIES = {k: v for k, v in SUMMARY_COLUMNS.items() if k.split("rank_")[-1] in (
+    "average_score", "average_rank", "proportion_most_deprived_10pc", "extent", "local_concentration")}
+for _domain in DOMAINS:  # File 10/13's domain sheets: the same measures of each domain's score, rank and decile
+    _title = DOMAIN_TITLES[_domain]
+    for _name, _text in _IMD_SUMMARIES.items():
+        _column = (f"rank_{_domain}_{_name[5:]}" if _name.startswith("rank_") else f"{_domain}_{_name}")
+        SUMMARY_COLUMNS[_column] = (f"{_title}: " + _text.replace("IMD 2025 score", "domain score")
+                                    .replace("national rank", "national rank in the domain")
+                                    .replace("most deprived 10% nationally",
+                                             "most deprived 10% nationally on the domain"))
 
 
 def area_columns(level: str) -> dict[str, str]:

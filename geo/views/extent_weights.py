@@ -2,14 +2,24 @@
 store and built once per store build (:func:`geo.stats.weights.build` does the building)."""
 from __future__ import annotations
 
-from functools import lru_cache
-
 from geo.errors import InvalidValue
 from geo.stats.weights import Weights, build
+from geo.views.cache_budget import LruEntries, object_bytes
+
+WEIGHTS = LruEntries(max_entries=32, max_bytes=128 << 20, name="spatial weights")  # and the one budget
 
 
-@lru_cache(maxsize=32)
+def _weights_bytes(w: Weights) -> int:
+    m = w.neighbours
+    return int(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes) + object_bytes(w.ids)
+
+
 def _cached(store, build_id: str, extent: tuple, kind: str, k: int, distance_m: float | None) -> Weights:
+    return WEIGHTS.memo((store.identity, build_id, extent, kind, k, distance_m),
+                        lambda: _build(store, extent, kind, k, distance_m), _weights_bytes)
+
+
+def _build(store, extent: tuple, kind: str, k: int, distance_m: float | None) -> Weights:
     level, code = extent
     filters = {"icb": None, "lad": None, "ward": None}
     if level != "england":

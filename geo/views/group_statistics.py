@@ -13,10 +13,9 @@ Nothing about a group is computed from a raw count:
 2. **Disclosure control, cell by cell, before anything is derived.** Each group's total, each
    age band of a group's DSR and each supplied denominator is published through
    :func:`geo.rates.disclosure.publish_totals`: hidden from 1 to 7, else perturbed by a keyed
-   whole-number error and rounded to 5 (the same cell gets the same value in every table). A DSR
-   whose age bands include a hidden one is computed on broader bands (10-year, then 0-14 / 15-44
-   / 45-64 / 65-74 / 75-84 / 85+, then 0-44 / 45-74 / 75+, then one band), the finest on which no
-   band of the group is hidden; ``dsr_bands`` says which.
+   whole-number error and rounded to 5 (the same cell gets the same value in every table). In a
+   DSR, an age band whose count is hidden is joined to its neighbour (the one with fewer events)
+   until no band is hidden; ``dsr_bands`` says how many bands it was computed on.
 3. **Statistics from the published cells only**: crude rates per ``multiplier`` per year with
    PHE's Byar/exact limits, DSRs with Dobson limits, proportions with Wilson limits, the SII
    (linear fit) and RII (log-linear fit for rates, logit for proportions) by PHE's method, the
@@ -49,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from geo.rates.confidence_intervals import crude_rate, proportion
-from geo.rates.disclosure import Rule, publish_totals, suppressed
+from geo.rates.disclosure import Rule, publish_totals
 from geo.rates.inequality import gap_and_ratio, gapmap_sii
 from geo.rates.standard_population import ESP2013
 from geo.rates.standardised_rates import dsr_many
@@ -61,8 +60,6 @@ from geo.views.analysis import GROUPINGS, AnalysisError, Extent
 GROUPS = {**GROUPINGS, "extent": "the extent as a whole", "age_band": "age band", "sex": "sex",
           "practice_imd_quintile": "IMD 2025 quintile of the GP practice's registered patients"}
 SEXES = ("female", "male")
-# broader age bands for a DSR whose finer bands hold a hidden count (band starts)
-LADDER = ((0, 10, 20, 30, 40, 50, 60, 70, 80, 90), (0, 15, 45, 65, 75, 85), (0, 45, 75), (0,))
 EVENTS_NOTE = ("Confidence limits treat events as independent (Poisson). Where one person can be counted "
                "more than once (repeat attenders, readmissions), the limits are too narrow: PHE's method for "
                "non-independent events (PHEindicatormethods calculate_dsr with independent_events = FALSE) "
@@ -215,10 +212,6 @@ def cells(store, dataset, extent: Extent, definition: IndicatorDefinition, keep:
 
 
 # ---- publishing --------------------------------------------------------------------------------
-def _band_of(starts: tuple[int, ...], lo: np.ndarray) -> np.ndarray:
-    return np.asarray(starts)[np.searchsorted(np.asarray(starts), lo, side="right") - 1]
-
-
 def _esp(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """ESP 2013 weight of ages lo..hi (hi -1: to 90+), each 5-year band shared pro rata by year."""
     per_year = np.repeat(np.asarray(ESP2013[:18], dtype=float) / 5, 5)
@@ -228,54 +221,79 @@ def _esp(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return cum[hi + 1] - cum[np.minimum(lo, 90)]
 
 
+def _joined_bands(name: str, members, bands: pd.DataFrame, rule: Rule, secret: bytes, sex) -> pd.DataFrame:
+    """One group's (and sex's) age bands, in age order, with each band whose count is hidden joined
+    to its neighbour (the one with fewer events) until none is, or one band is left; ``published``
+    and ``hidden`` for each. A band's published count is keyed on its own ages, so the same band
+    has the same count wherever it is asked for."""
+    rows = bands.sort_values("age_lo")[["age_lo", "age_hi", "count", "population"]].to_numpy(float).tolist()
+    while True:
+        keys = [cell_key(name, members, "band", int(a), int(b), *([sex] if sex is not None else []))
+                for a, b, _, _ in rows]
+        published, hidden = publish_totals(np.array([r[2] for r in rows]), keys, rule, secret)
+        if not hidden.any() or len(rows) == 1:
+            out = pd.DataFrame(rows, columns=["age_lo", "age_hi", "count", "population"])
+            out["published"], out["hidden"] = published, hidden
+            return out
+        i = int(np.flatnonzero(hidden)[0])
+        if i == 0:
+            j = 1
+        elif i == len(rows) - 1:
+            j = i - 1
+        else:
+            j = i - 1 if rows[i - 1][2] <= rows[i + 1][2] else i + 1
+        a, b = sorted((i, j))
+        lo, hi = rows[a][0], (-1 if rows[b][1] < 0 else rows[b][1])
+        rows[a:b + 1] = [[lo, hi, rows[a][2] + rows[b][2], rows[a][3] + rows[b][3]]]
+
+
 def _dsr(name: str, raw: pd.DataFrame, members: dict, rule: Rule, secret: bytes, per: int, confidence: float,
          by_sex: bool) -> pd.DataFrame:
-    """DSR per group from published band cells (see the module docstring). ``raw``: group,
-    [sex], age_lo, age_hi, count, population."""
+    """DSR per group from published band cells (see the module docstring): each age band (of each
+    sex, for age-sex standardisation) published first, a band whose count is hidden joined to its
+    neighbour (:func:`_joined_bands`), the ESP 2013 weight of each band its years' share. ``raw``:
+    group, [sex], age_lo, age_hi, count, population."""
     keys = ["group", "sex"] if by_sex else ["group"]
     out = []
     fine = raw.groupby(keys + ["age_lo", "age_hi"], sort=True)[["count", "population"]].sum().reset_index()
     fine = fine[fine["population"] > 0]
     for group, part in fine.groupby("group", sort=True):
-        chosen = None
-        levels = [None, *LADDER]
-        for level in levels:
-            cellz = part.copy()
-            if level is not None:
-                start = _band_of(level, cellz["age_lo"].to_numpy())
-                cellz["band_lo"] = start
-                cellz = cellz.groupby(keys + ["band_lo"], sort=True).agg(
-                    count=("count", "sum"), population=("population", "sum"),
-                    age_lo=("age_lo", "min"), age_hi=("age_hi", lambda h: -1 if (h < 0).any() else h.max())
-                ).reset_index()
-            hidden = bool(suppressed(cellz["count"].to_numpy(float), rule).any())
-            if not hidden or level == LADDER[-1]:
-                chosen = (level, cellz, hidden)
-                break
-        level, cellz, hidden = chosen
-        lo, hi = cellz["age_lo"].to_numpy(int), cellz["age_hi"].to_numpy(int)
-        key_parts = [cell_key(name, members[group], "band", a, b, *([s] if by_sex else []))
-                     for a, b, s in zip(lo, hi, cellz["sex"] if by_sex else [None] * len(cellz))]
-        published, hide = publish_totals(cellz["count"].to_numpy(float), key_parts, rule, secret)
-        weights = _esp(lo, hi)
+        parts = [(sex, p) for sex, p in part.groupby("sex", sort=True)] if by_sex else [(None, part)]
+        bands = pd.concat([_joined_bands(name, members[group], p, rule, secret, sex) for sex, p in parts],
+                          ignore_index=True)
+        joined = len(bands) < len(part)
         row = {"group": group, "dsr": np.nan, "dsr_lower": np.nan, "dsr_upper": np.nan,
-               "dsr_bands": ("the indicator's own age bands" if level is None else
-                             "one band" if len(level) == 1 else
-                             f"broader age bands (from {', '.join(map(str, level))}) as a finer band was hidden")}
-        if hide.any():
-            row["dsr_bands"] = "not shown: even one band over all ages holds 1 to 7 events"
+               "dsr_bands": (f"{len(bands)} age bands, after joining bands with few events to their neighbours"
+                             if joined else "the indicator's own age bands")}
+        if bands["hidden"].any():
+            row["dsr_bands"] = "not shown: even joined over every age, the events are too few"
         else:
-            d = dsr_many(published[None, :], cellz["population"].to_numpy(float)[None, :], weights, per, confidence)
+            lo, hi = bands["age_lo"].to_numpy(int), bands["age_hi"].to_numpy(int)
+            d = dsr_many(bands["published"].to_numpy(float)[None, :], bands["population"].to_numpy(float)[None, :],
+                         _esp(lo, hi), per, confidence)
             row.update({"dsr": d["value"][0], "dsr_lower": d["lower"][0], "dsr_upper": d["upper"][0]})
         out.append(row)
     return pd.DataFrame(out, columns=["group", "dsr", "dsr_lower", "dsr_upper", "dsr_bands"])
 
 
+def _with_interval(out: pd.DataFrame, ok: np.ndarray, compute, base: str, column: str, prefix: str, per: int,
+                   confidence: float) -> tuple[str, str, str]:
+    """``column`` and ``<prefix>_lower``/``<prefix>_upper`` of the published groups marked ``ok``:
+    ``compute`` (crude_rate or proportion) of ``count`` over ``base``; returns the three names."""
+    names = (column, f"{prefix}_lower", f"{prefix}_upper")
+    for name in names:
+        out[name] = np.nan
+    if ok.any():
+        r = compute(out.loc[ok, "count"].to_numpy(float), out.loc[ok, base].to_numpy(float), per, confidence)
+        for name, key in zip(names, ("value", "lower", "upper")):
+            out.loc[ok, name] = r[key]
+    return names
+
+
 def _group_members(store, extent: Extent, grouping: str, cellz: pd.DataFrame) -> tuple[pd.Series, dict]:
     """Each cell's group, and each group's member LSOAs (what its published totals sum)."""
-    if grouping in ("ethnic_group", "age_band", "sex"):
-        column = {"age_band": "age_band"}.get(grouping, grouping)
-        group = cellz[column].astype(str) if grouping != "age_band" else cellz["age_band"].astype(str)
+    if grouping in ("ethnic_group", "age_band", "sex"):  # a breakdown: every group sums every LSOA
+        group = cellz[grouping].astype(str)
         every = sorted(set(cellz["lsoa21cd"]))
         return group, {g: every for g in group.unique()}
     if grouping == "extent":
@@ -385,14 +403,7 @@ def group_table(store, dataset, extent: Extent, grouping: str = "imd_quintile", 
     ok = ~hide & (out["population"].to_numpy(float) > 0)
     if definition.measure_type == "rate":
         out["person_years"] = out["population"] * years
-        for column in ("crude_rate", "crude_lower", "crude_upper"):
-            out[column] = np.nan
-        if ok.any():
-            r = crude_rate(out.loc[ok, "count"].to_numpy(float), out.loc[ok, "person_years"].to_numpy(float), per,
-                           confidence)
-            out.loc[ok, "crude_rate"], out.loc[ok, "crude_lower"], out.loc[ok, "crude_upper"] = (
-                r["value"], r["lower"], r["upper"])
-        headline = ("crude_rate", "crude_lower", "crude_upper")
+        headline = _with_interval(out, ok, crude_rate, "person_years", "crude_rate", "crude", per, confidence)
         if standardise and len(out):
             bands = known.copy()
             bands["population"] = bands["population"] * years
@@ -402,14 +413,7 @@ def group_table(store, dataset, extent: Extent, grouping: str = "imd_quintile", 
                 out.loc[out["suppressed"].to_numpy(bool), column] = np.nan
             headline = ("dsr", "dsr_lower", "dsr_upper")
     else:
-        for column in ("proportion", "proportion_lower", "proportion_upper"):
-            out[column] = np.nan
-        if ok.any():
-            p = proportion(out.loc[ok, "count"].to_numpy(float), out.loc[ok, "population"].to_numpy(float), per,
-                           confidence)
-            out.loc[ok, "proportion"], out.loc[ok, "proportion_lower"], out.loc[ok, "proportion_upper"] = (
-                p["value"], p["lower"], p["upper"])
-        headline = ("proportion", "proportion_lower", "proportion_upper")
+        headline = _with_interval(out, ok, proportion, "population", "proportion", "proportion", per, confidence)
     if len(out):
         out["value"], out["lower"], out["upper"] = out[headline[0]], out[headline[1]], out[headline[2]]
     else:
@@ -475,16 +479,11 @@ def practice_table(store, dataset, extent: Extent, confidence: float = 0.95) -> 
                         "count": np.where(hide, np.nan, np.minimum(count, den)), "population": den,
                         "suppressed": hide})
     ok = ~hide & (out["population"].to_numpy(float) > 0)
-    for column in ("value", "lower", "upper"):
-        out[column] = np.nan
-    if ok.any():
-        compute = proportion if definition.measure_type == "proportion" else crude_rate
-        r = compute(out.loc[ok, "count"].to_numpy(float), out.loc[ok, "population"].to_numpy(float),
-                    definition.multiplier, confidence)
-        out.loc[ok, "value"], out.loc[ok, "lower"], out.loc[ok, "upper"] = r["value"], r["lower"], r["upper"]
-    column = "proportion" if definition.measure_type == "proportion" else "crude_rate"
-    out[column], out[f"{column.split('_')[0]}_lower"], out[f"{column.split('_')[0]}_upper"] = (
-        out["value"], out["lower"], out["upper"])
+    is_proportion = definition.measure_type == "proportion"
+    column = "proportion" if is_proportion else "crude_rate"
+    names = _with_interval(out, ok, proportion if is_proportion else crude_rate, "population", column,
+                           "proportion" if is_proportion else "crude", definition.multiplier, confidence)
+    out["value"], out["lower"], out["upper"] = (out[n] for n in names)
     basis = (meta.get("practice_imd") or {}).get("quintile_basis", "quintiles of practices")
     out.attrs.update({
         "dataset": dataset.name, "measure": meta.get("measure"), "grouping": GROUPS["practice_imd_quintile"],

@@ -42,10 +42,12 @@ Columns of ``MapTable.frame`` (one row per LSOA of the extent, sorted by ``lsoa2
 
 ``MapTable.meta`` holds the indicator, extent, classification, method, p-value convention,
 disclosure rule, what was suppressed, the synthetic flag, measure, unit, period, attribution and
-licence. Group totals (wards, IMD quintiles, ethnic groups) come from :func:`group_table`, with
-secondary suppression.
+licence. Group figures (wards, places, IMD quintiles, ethnic groups, age bands, sex, periods)
+come from :func:`group_table`, which publishes every cell before anything is computed from it
+(:mod:`geo.views.group_statistics`).
 
-Results are cached (bounded LRU, in entries and bytes) under a key built only from validated
+Results are cached (bounded LRU, in entries and bytes, and with every other cache of the service
+by the one budget ``GAPMAP_CACHE_MB``, :mod:`geo.views.cache_budget`) under a key built only from validated
 inputs: store build id, dataset version, indicator, extent, statistic options, and (for the
 classes) scheme and k. Identical concurrent cold requests are coalesced: the first computes, the
 others wait for its result. ``COMPUTED`` counts what was computed (for tests and benchmarks).
@@ -57,7 +59,7 @@ import json
 import os
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -67,6 +69,8 @@ import pandas as pd
 from geo import ATTRIBUTION
 from geo.errors import Unavailable
 from geo.views import analysis
+from geo.views.cache_budget import BUDGET, CacheBudget, LruEntries
+from geo.views.process_memory import trim
 from geo.stats.classify import Classes, classify
 from geo.rates.disclosure import Rule
 from geo.store.folder import Store
@@ -165,25 +169,23 @@ def work_slot():
         _slots.release()
 
 
-# ---- a bounded cache with request coalescing ---------------------------------------------------
-class BoundedCache:
-    """LRU cache bounded in entries and in (estimated) bytes; identical concurrent cold requests
-    are coalesced: one thread computes (holding a :func:`work_slot`), the others wait for the
-    result."""
+# ---- a bounded cache with request coalescing, under the one budget of every cache ---------------
+class BoundedCache(LruEntries):
+    """LRU cache bounded in entries and in (estimated) bytes, and with every other cache by the one
+    budget ``GAPMAP_CACHE_MB`` (:mod:`geo.views.cache_budget`: the least recently used entry of
+    any cache goes first); identical concurrent cold requests are coalesced: one thread computes
+    (holding a :func:`work_slot`), the others wait for the result."""
 
-    def __init__(self, max_entries: int, max_bytes: int):
-        self.max_entries, self.max_bytes = max_entries, max_bytes
-        self._items: OrderedDict = OrderedDict()  # key -> (value, size)
-        self._bytes = 0
-        self._lock = threading.Lock()
+    def __init__(self, max_entries: int, max_bytes: int, budget: CacheBudget = BUDGET, name: str = ""):
+        super().__init__(max_entries, max_bytes, budget, name)
         self._computing: dict = {}  # key -> threading.Lock held by the computing thread
 
     def get(self, key, compute, size=None):
         while True:
             with self._lock:
-                if key in self._items:
-                    self._items.move_to_end(key)
-                    return self._items[key][0]
+                found, value = self.lookup(key)
+                if found:
+                    return value
                 pending = self._computing.get(key)
                 if pending is None:
                     pending = self._computing[key] = threading.Lock()
@@ -195,40 +197,23 @@ class BoundedCache:
         try:
             with work_slot():
                 value = compute()
-            nbytes = int(size(value)) if size else 0
-            with self._lock:
-                if nbytes <= self.max_bytes:
-                    self._items[key] = (value, nbytes)
-                    self._bytes += nbytes
-                    while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
-                        _, (_, dropped) = self._items.popitem(last=False)
-                        self._bytes -= dropped
+            self.store(key, value, int(size(value)) if size else 0)
+            if not getattr(_held, "depth", 0):  # the outermost heavy work is done: hand back what it freed
+                trim()
             return value
         finally:
             with self._lock:
                 del self._computing[key]
             pending.release()
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @property
-    def nbytes(self) -> int:
-        return self._bytes
-
 
 def frame_bytes(frame) -> int:
     return int(frame.memory_usage(deep=True).sum()) if len(frame.columns) else 0
 
 
-STATISTICS_CACHE = BoundedCache(max_entries=32, max_bytes=128 << 20)
-TABLE_CACHE = BoundedCache(max_entries=64, max_bytes=128 << 20)
-GEOMETRY_CACHE = BoundedCache(max_entries=16, max_bytes=128 << 20)
+STATISTICS_CACHE = BoundedCache(max_entries=32, max_bytes=128 << 20, name="statistics layers")
+TABLE_CACHE = BoundedCache(max_entries=64, max_bytes=128 << 20, name="map tables")
+GEOMETRY_CACHE = BoundedCache(max_entries=16, max_bytes=128 << 20, name="simplified LSOA polygons")
 
 
 def clear_caches() -> None:
@@ -377,6 +362,8 @@ def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dat
     values = frame["value"].to_numpy(float)
     methods = []
     stat_attrs = {}
+    if dataset is not None:
+        _smoothed(store, extent, dataset, frame, meta)
     try:
         check_permutations(permutations, len(frame))
         w = analysis.extent_weights(store, extent)
@@ -396,8 +383,8 @@ def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dat
         weights = analysis.weights_module.describe(w)
         stat_attrs = {"gi-star": {**g, "weights": weights}, "local-moran": {**m, "weights": weights}}
         # the tests used, as the statistics state them (issue 9: the p-value convention on every output)
-        methods += [f"Gi* (row-standardised queen weights including the LSOA; bins at 90/95/99% confidence): "
-                    f"{g.get('method')}",
+        methods += [f"Gi* (row-standardised queen weights including the LSOA; bins at 90/95/99% confidence, "
+                    f"two-sided as ArcGIS's): {g.get('method')}",
                     f"local Moran (GeoDa's, seed {m.get('seed')}): {m.get('method')}"]
         meta["p_values"] = f"Gi*: {g.get('method')}; local Moran: {m.get('method')}"
         meta["p_value_convention"] = g.get("p_value_convention")
@@ -418,6 +405,37 @@ def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dat
             meta["bivariate"] = "not computed: fewer than 3 LSOAs have both values"
     meta["method"] = "; ".join(methods) if methods else "no statistics"
     return _Layer(frame, meta, raw, rule, dataset, bivariate, stat_attrs)
+
+
+def _smoothed(store: Store, extent: analysis.Extent, dataset, frame: pd.DataFrame, meta: dict) -> None:
+    """``smoothed``: the spatial empirical Bayes rate of each LSOA (:mod:`geo.rates.smoothing`), from
+    the published counts and the person-years at risk, in the definition's unit; an LSOA whose count
+    is hidden takes its neighbours' rate, never its own count. Rates only (not proportions)."""
+    from geo.rates.smoothing import spatial_empirical_bayes
+
+    definition, _, _ = analysis.dataset_definition(dataset)
+    if definition.measure_type != "rate" or "person_years" not in frame:
+        return
+    try:
+        w = analysis.extent_weights(store, extent)
+        if list(w.ids) != frame["lsoa21cd"].tolist():
+            return
+        rule = Rule.from_meta(dataset.meta)
+        hidden = frame["suppressed"].to_numpy(bool)
+        # a hidden count counts as the middle of the hidden range (4 of 1-7): dropping it would pull every
+        # prior towards 0 (the zeros stay), and the value then says only that the count was hidden
+        counts = np.where(hidden, (rule.suppress_from + rule.suppress_to) / 2, frame["count"].to_numpy(float))
+        rates = spatial_empirical_bayes(counts, frame["person_years"].to_numpy(float), w.neighbour_lists(),
+                                        np.isfinite(counts))
+    except ValueError as exc:
+        meta["smoothed"] = f"not computed: {exc}"
+        return
+    frame["smoothed"] = rates * definition.multiplier
+    meta["smoothed"] = (f"Smoothed rate ({definition.unit}): spatial empirical Bayes (Marshall 1991, as GeoDa's "
+                        f"Spatial Empirical Bayes): each LSOA's rate from its published count shrunk towards the rate "
+                        f"of its neighbourhood (queen contiguity), the more so the smaller its population; a count "
+                        f"hidden by disclosure control counts as {(rule.suppress_from + rule.suppress_to) / 2:g} (the "
+                        f"middle of {rule.suppress_from} to {rule.suppress_to}), so it says nothing more of it")
 
 
 def _layer_size(layer: _Layer) -> int:

@@ -4,15 +4,16 @@ NHS England asks every ICB to publish, for each of the indicators in
 :mod:`geo.sources.nhs_indicators` (ELR01 ... MAT01), the indicator segmented by deprivation and
 ethnicity, and by age and sex where available. This module computes every number the statement
 shows, from the datasets attached to each indicator (``gapmap ingest ... --nhs-indicator CODE``),
-always through :func:`geo.views.analysis.by_group` (rates by group, disclosure control, SII) and
-:func:`geo.store.datasets.rates` (counts with their denominators), so that the statement's numbers are
-the by-group analysis's numbers. Its outputs, per indicator (a :class:`Section`):
+always through :func:`geo.views.map_table.group_table` (:mod:`geo.views.group_statistics`: each
+cell published before anything is derived, every figure from the published cells, the indicator's
+own definition), so that the statement's numbers are `gapmap analyse --stat by-group`'s, the
+panel's and the ward export's. Its outputs, per indicator (a :class:`Section`):
 
 ``quintiles`` / ``quintiles_local``
-    by_group by national IMD 2025 quintile, and by quintile within the extent: count (after
-    disclosure control), population, crude rate per 100,000 with PHE's 95% limits (Byar, exact
-    under 10), DSR (ESP 2013, Dobson) where the data has age bands, and ``compared``: how the
-    group's rate stands against the extent's own rate (see *Significance*).
+    by national IMD 2025 quintile (GP-practice data: the quintile of each practice's registered
+    patients), and by quintile within the extent: published count, population at risk, the
+    headline (``value``, ``lower``, ``upper``: crude rate per year, DSR or percentage) and its
+    parts, and ``compared``: how the group stands against the extent's own figure.
 ``sii``, ``gap``
     slope and relative index of inequality with 95% limits (PHE's method, by_group's), and the
     quintile 1 against quintile 5 gap (1 minus 5) and ratio (1 over 5), of the DSR where every
@@ -454,6 +455,11 @@ def findings(section: Section) -> list[dict]:
             continue
         icb = section.ethnic_total if label == "ethnic group" else section.total
         crude = "percentage" if section.is_proportion else "crude rate"
+        # the ICB's figure of the same kind as the table's (crude with crude), as the comparison uses
+        column = table.attrs.get("value_column", "value")
+        prefix = {"crude_rate": "crude", "proportion": "proportion", "dsr": "dsr"}.get(column)
+        icb = {"value": icb.get(column), "lower": icb.get(f"{prefix}_lower") if prefix else icb.get("lower"),
+               "upper": icb.get(f"{prefix}_upper") if prefix else icb.get("upper")}
         for direction in ("higher", "lower"):
             hits = table[table["compared"] == direction]
             for r in hits.itertuples():

@@ -10,9 +10,10 @@ Groups (``--target`` on ``gapmap statement``):
 ``core20``
     LSOAs in national IMD 2025 deciles 1-2 (NHS England's Core20).
 ``hotspots:CODE``
-    LSOAs in a Getis-Ord Gi* hot spot at 95% confidence or more (analytic z, queen weights, as
-    :func:`geo.views.analysis.local_statistic` computes it) of the crude rate of the dataset attached to
-    NHS indicator CODE.
+    LSOAs in a Getis-Ord Gi* hot spot at 95% confidence or more, two-sided (z >= 1.960), of the
+    dataset attached to NHS indicator CODE: the map's own Gi* (:func:`geo.views.map_table.statistics_layer`:
+    analytic z, queen weights, on the published values, so a suppressed LSOA is never a hot spot and the
+    statement names the same LSOAs as the map).
 
 Output of :func:`select`: one row per school, GP practice and ward in each group: ``group``,
 ``kind`` (school, gp_practice, ward), ``code`` (URN, practice code, ward code), ``name``, ``ward``,
@@ -59,7 +60,7 @@ def describe(group: str, extent: analysis.Extent) -> str:
     where = "place" if extent.level == "lad" else "ICB"
     if group in FIXED_GROUPS:
         return FIXED_GROUPS[group].format(where=where)
-    return f"hot spots (Gi*, 95% or more) of {group.partition(':')[2].upper()}"
+    return f"hot spots (Gi*, 95% or more, two-sided) of {group.partition(':')[2].upper()}"
 
 
 def group_lsoas(store, extent: analysis.Extent, group: str, statement=None) -> pd.Series:
@@ -85,9 +86,16 @@ def group_lsoas(store, extent: analysis.Extent, group: str, statement=None) -> p
         if not metas:
             raise InvalidValue(f"no dataset attached to {code}: hot spots need one ({code} has no data)")
         dataset = metas[0]["name"]
-    gi = analysis.local_statistic(store, dataset, extent, "gi-star")
-    hot = gi[gi["bin"] >= 2]
-    return pd.Series([f"{str(s).lower()} of {code}" for s in hot["spot"]], index=hot.index.to_numpy())
+    from geo.views import map_table  # the map's own Gi* of the published values: one answer everywhere
+
+    layer = map_table.statistics_layer(store, dataset, extent)
+    frame = layer.frame
+    if "gi_bin" not in frame:  # e.g. every LSOA hidden by disclosure control: no LSOA is a hot spot
+        if section is not None:
+            section.notes.append(f"No hot spots to target: Gi* {layer.meta.get('statistics', 'was not computed')}.")
+        return pd.Series([], dtype=object)
+    hot = frame[frame["gi_bin"] >= 2]
+    return pd.Series([f"{str(s).lower()} of {code}" for s in hot["gi_spot"]], index=hot["lsoa21cd"].to_numpy())
 
 
 def select(store, extent: analysis.Extent, groups, statement=None) -> pd.DataFrame:

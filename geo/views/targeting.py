@@ -1,6 +1,6 @@
 """Where to act: the side-panel summary of a map and the targeting list of schools and wards.
 
-An LSOA is a *target* when it is in a Gi* hot spot (95% confidence or more), in a High-High
+An LSOA is a *target* when it is in a Gi* hot spot (95% confidence or more, two-sided), in a High-High
 local Moran cluster, or in Core20 (national IMD deciles 1-2). The targeting list names the
 schools that stand in target LSOAs and the wards that contain any, each row saying why.
 """
@@ -73,7 +73,8 @@ def top_wards(targets: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     grouped = targets.groupby(["ward24cd", "ward24nm"], sort=False).agg(
         lsoas=("value", "size"), mean_value=("value", "mean"),
         target_lsoas=("reasons", lambda r: int((r != "").sum()))).reset_index()
-    return grouped.sort_values(["mean_value"], ascending=False).head(n)
+    ranked = grouped[grouped["mean_value"].notna()]  # a ward whose every LSOA is hidden is not ranked
+    return ranked.sort_values(["mean_value"], ascending=False).head(n)
 
 
 def targeting_list(store, targets: pd.DataFrame) -> pd.DataFrame:
