@@ -16,13 +16,14 @@ import re
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 from werkzeug.utils import secure_filename
 
 from app import params
 from app.auth import audit, current_user, may_change
 from geo.errors import GapmapError
-from geo.ingest.pipeline import BREAKDOWNS, IngestOptions, format_report, ingest
+from geo.ingest.pipeline import BREAKDOWNS, IngestOptions, describe_file, format_report, ingest
+from geo.ingest.wide import KINDS as WIDE_KINDS
 from geo.sources.nhs_indicators import catalogue
 from geo.store.dataset_scope import unscoped
 from geo.store.datasets import DatasetError, DatasetStore
@@ -38,9 +39,24 @@ DEFINITION_FIELDS = ("measure_type", "ages", "sex", "standardisation", "period_t
 SIDECAR_LIMIT = 1 << 20  # a label file is a few hundred bytes
 
 
+CHECK_LIMIT = 64 << 20  # the "check the file" step reads a CSV's first part, or a workbook or Parquet whole
+
+
 def _page(errors=None, status=200):
     return render_template("upload.html", indicators=catalogue().to_dict("records"), breakdowns=BREAKDOWNS,
-                           column_fields=COLUMN_FIELDS, form=request.form, errors=errors), status
+                           column_fields=COLUMN_FIELDS, wide_kinds=WIDE_KINDS, form=request.form,
+                           errors=errors), status
+
+
+def _header_row(errors: list[str]) -> int | None:
+    text = (request.form.get("header_row") or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= 20:
+        errors.append(f"Header row {text!r}: give the number of the row the column names are on, from 1 (the "
+                      f"file's first row) to 20, or leave it empty to have it found.")
+        return None
+    return int(text)
 
 
 def _scrub(message: str, *paths) -> str:
@@ -55,18 +71,29 @@ def form_words(message: str, file_name: str, tmp: str) -> str:
     message = message.replace(str(Path(tmp) / secure_filename(file_name)), file_name).replace(tmp + "/", "")
     message = _scrub(message.replace(tmp, ""), tmp)
 
-    def box(match):
-        role = match.group(1)
-        return f'the "{COLUMN_FIELDS[role]} column" box' if role in COLUMN_FIELDS else 'the "Column names" boxes'
-
     def roles(match):  # "no age or age_band column found": the boxes' own names
         words = [COLUMN_FIELDS.get(w, w) for w in match.group(1).split(" or ")]
         return f"no {' or '.join(words)} column found"
 
     message = re.sub(r"no ([a-z_]+(?: or [a-z_]+)*) column found", roles, message)
+    return option_words(message)
+
+
+def option_words(message: str) -> str:
+    """The CLI's options in a message or report, as the upload form's boxes."""
+
+    def box(match):
+        role = match.group(1)
+        return f'the "{COLUMN_FIELDS[role]} column" box' if role in COLUMN_FIELDS else 'the "Column names" boxes'
+
     message = re.sub(r"break down by ([a-z_]+)", lambda m: "break down by " + m.group(1).replace("_", " "), message)
     message = re.sub(r"--registrations(?: [\w.-]+\.csv| FILE)?", 'the "Registrations by LSOA" box', message)
     message = re.sub(r"--measure-type (\w+)", r'the "Measure type" box (\1)', message)
+    message = re.sub(r"\(--by [a-z_,]+ keeps them\)", '(tick them under "Keep these breakdowns")', message)
+    message = re.sub(r"--header-row (?:N|\d+)", 'the "Header row" box', message)
+    message = re.sub(r"Give --wide ([a-z_]+)", r'Choose "\1" in the "Wide file" box', message)
+    message = re.sub(r"\(--wide ([a-z_]+)\)", r'("\1" in the "Wide file" box)', message)
+    message = re.sub(r"--wide ([a-z_]+)", r'the "Wide file" box (\1)', message)
     message = re.sub(r"--multiplier N(?: \(e\.g\. --multiplier \d+\))?", 'the "Per" box', message)
     return re.sub(r"--column ([A-Za-z_]+)=NAME", box, message)
 
@@ -103,6 +130,10 @@ def upload():
     if not name:
         errors.append("Give the dataset a name, e.g. ae-2024.")
     label = _sidecar_label(request.files.get("sidecar"), errors)
+    header_row = _header_row(errors)
+    wide = request.form.get("wide") or None
+    if wide is not None and wide not in WIDE_KINDS:
+        errors.append(f"Wide file {wide!r}: choose what the count columns are named by: {', '.join(WIDE_KINDS)}.")
     if errors:
         return _page(errors, 400)
     user = current_user()
@@ -128,7 +159,7 @@ def upload():
         higher_is_worse=request.form.get("polarity", "higher-is-worse") == "higher-is-worse",
         nhs_indicator=request.form.get("nhs_indicator") or None,
         synthetic=True if request.form.get("synthetic") else None,  # unticked: the file's own label
-        owner=user.name, owner_icb=user.icb, multiplier=multiplier,
+        owner=user.name, owner_icb=user.icb, multiplier=multiplier, header_row=header_row, wide=wide,
         **{f: (request.form.get(f) or "").strip() or None for f in DEFINITION_FIELDS})
     registrations = request.files.get("registrations")
     original = Path(file.filename).name
@@ -160,8 +191,46 @@ def upload():
     rows = result.rows_not_used.head(200).to_dict("records")
     not_listed = (result.report.get("rows_not_listed") or {}).get("rows", 0)
     return render_template("upload_report.html", name=name, report=result.report, meta=result.meta,
-                           text=format_report(result.report, name), rows=rows,
+                           text=option_words(format_report(result.report, name)), rows=rows,
                            total_rows=len(result.rows_not_used) + not_listed, looks_synthetic=looks_synthetic)
+
+
+@bp.post("/upload/check")
+def check():
+    """The "check the file" step: what the chosen file holds (its columns, the row taken as the
+    header, the breakdowns it can keep, wide columns), as JSON, so the form ticks the breakdowns
+    the file has before it is uploaded (static/js/upload-form.js). Nothing is stored. A CSV may
+    be sent in part: only its first rows are read."""
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        return jsonify({"error": "Choose a file to check (CSV, XLSX or Parquet)."}), 400
+    errors: list[str] = []
+    header_row = _header_row(errors)
+    if errors:
+        return jsonify({"error": errors[0]}), 400
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / (secure_filename(file.filename) or "upload.csv")
+        raw = file.read(CHECK_LIMIT + 1)
+        if len(raw) > CHECK_LIMIT:
+            if path.suffix.lower() in (".xlsx", ".xlsm", ".parquet"):
+                return jsonify({"error": f"{file.filename} is too large to check before it is uploaded; upload it "
+                                         f"and read its report."}), 413
+            raw = raw[:raw.rfind(b"\n", 0, CHECK_LIMIT) + 1] or raw[:CHECK_LIMIT]
+        path.write_bytes(raw)
+        try:
+            described = describe_file(path, header_row=header_row)
+        except GapmapError as exc:
+            return jsonify({"error": form_words(str(exc), file.filename, tmp)}), 400
+    words = {b: b.replace("_", " ") for b in BREAKDOWNS}
+    found = described["breakdowns"]
+    described["message"] = (
+        f"{file.filename}: column names on row {described['header_row']}"
+        + (" (the rows above are titles)" if described["header_found"] else "")
+        + (f"; it has {', '.join(words[b] + ' (' + ', '.join(c) + ')' for b, c in found.items())}, ticked below"
+           if found and described["shape"] == "records" else "")
+        + (f"; a column per {next(iter(described['wide'])).replace('_', ' ')}: chosen under \"Wide file\""
+           if described["wide"] else "") + ".")
+    return jsonify(described)
 
 
 def _demo_columns(path: Path) -> bool:

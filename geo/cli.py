@@ -369,7 +369,9 @@ def areas(level, icb, lad, measures, fmt):
         raise click.UsageError(f"unknown --measure {', '.join(unknown) or repr(measures)}: choose from "
                                f"{', '.join(k for k in AREA_MEASURES if k != 'living_environment')}, or all")
     chosen = list(DOMAIN_MEASURES) if "all" in asked else list(dict.fromkeys(AREA_MEASURES[m] for m in asked))
-    frame = open_store().areas(level, icb=_icb_code(icb), lad=lad)
+    if icb and lad:
+        raise click.UsageError("choose one of --icb and --lad")
+    frame = open_store().areas(level, icb=_place("icb", icb), lad=_place("lad", lad))
     every = {c for d in DOMAIN_MEASURES for c in measure_columns(d)}
     wanted = [c for d in chosen for c in measure_columns(d)]
     missing = [c for c in wanted if c not in frame.columns]
@@ -389,7 +391,9 @@ def areas(level, icb, lad, measures, fmt):
 def lsoas(icb, lad, columns, fmt):
     """The LSOA table without geometry. Columns are described by `gapmap columns`."""
     wanted = [c.strip() for c in columns.split(",")] if columns else None
-    frame = open_store().lsoas(icb=_icb_code(icb), lad=lad, columns=wanted, geometry=False)
+    if icb and lad:
+        raise click.UsageError("choose one of --icb and --lad")
+    frame = open_store().lsoas(icb=_place("icb", icb), lad=_place("lad", lad), columns=wanted, geometry=False)
     _emit(frame, fmt)
 
 
@@ -455,12 +459,18 @@ def columns(table, fmt):
 @click.option("--round-to", type=click.IntRange(1, 1000), default=None,
               help="Disclosure control: other counts are rounded to the nearest multiple of this "
                    "[default: GAPMAP_MIN_ROUND, 5 unless set; a lower number is refused].")
+@click.option("--wide", type=click.Choice(["period", "sex", "age_band", "ethnic_group"]),
+              help="A wide file, with a count column per period (LSOA, 2021/22, 2022/23, ...) or per group (LSOA, "
+                   "Male, Female): read each such column as the count of the period or group its name says.")
+@click.option("--header-row", type=click.IntRange(1, 20), metavar="N",
+              help="The row the column names are on, counting the file's first row as 1 (default: found below "
+                   "any title rows of a CSV or XLSX; the report says which row was taken).")
 @click.option("--show-rows", type=int, default=10, show_default=True, help="How many unused rows to print.")
 @click.option("--icb", metavar="CODE", help="The ICB whose data this is (E54000024 or QHG): its users see the "
               "dataset on a shared server. Without it only admins do, until `gapmap datasets share NAME`.")
 def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_to, measure, unit, measure_type,
                    ages, population_sex, standardisation, multiplier, period_type, registrations,
-                   higher_is_better, synthetic, nhs_indicator, suppress_to, round_to, show_rows, icb):
+                   higher_is_better, synthetic, nhs_indicator, suppress_to, round_to, wide, header_row, show_rows, icb):
     """Check an activity file row by row and keep it as a dataset.
 
     FILE is CSV (any common encoding and delimiter), XLSX or Parquet. Every row is either used
@@ -485,7 +495,7 @@ def ingest_command(file, name, shape, columns, by, period_unit, date_from, date_
         multiplier=multiplier, period_type=period_type, registrations=registrations,
         higher_is_worse=not higher_is_better, synthetic=synthetic, nhs_indicator=nhs_indicator,
         disclosure={k: v for k, v in (("suppress_to", suppress_to), ("round_to", round_to)) if v is not None} or None,
-        owner=_cli_actor(), owner_icb=_icb_code(icb) if icb else None)
+        owner=_cli_actor(), owner_icb=_icb_code(icb) if icb else None, header_row=header_row, wide=wide)
     try:
         result = ingest(file, options, open_store())
     except GapmapError as exc:
@@ -1012,25 +1022,34 @@ def audit(limit, event, actor, fmt):
 
 
 def _extent(icb: str | None, lad: str | None, ward: str | None):
-    """The extent named by one of --icb, --lad and --ward (England when none is given)."""
+    """The extent named by one of --icb, --lad and --ward (England when none is given); a code the
+    store holds no LSOAs of at that level is refused, saying what it is (see :func:`_place`)."""
     from geo.views import analysis
 
-    chosen = [(lvl, code) for lvl, code in (("icb", _icb_code(icb)), ("lad", lad), ("ward", ward)) if code]
-    if len(chosen) > 1:
+    given = [(lvl, code) for lvl, code in (("icb", icb), ("lad", lad), ("ward", ward)) if code]
+    if len(given) > 1:
         raise click.UsageError("choose one of --icb, --lad and --ward")
-    return analysis.Extent(*chosen[0]) if chosen else analysis.Extent()
+    return analysis.Extent(given[0][0], _place(*given[0])) if given else analysis.Extent()
+
+
+def _place(level: str, code: str | None) -> str | None:
+    """The ONS code of the ICB (E54000024 or its NHS code QHG), local authority or ward ``code``
+    names; a code the store holds no LSOAs of at that level is an error saying what the code is
+    ("QHG is an ICB (...), not a local authority: use --icb QHG"), never an empty answer."""
+    if not code:
+        return code
+    from geo.sources.area_codes import resolve
+
+    store = open_store()
+    wanted = ["lsoa21cd", "lsoa21nm", "icb24cd", "icb24cdh", "icb24nm", "lad24cd", "lad24nm", "ward24cd", "ward24nm"]
+    held = set(store.column_types("lsoas"))
+    lsoas = store.lsoas(columns=[c for c in wanted if c in held], geometry=False)
+    return resolve(lsoas, level, code)
 
 
 def _icb_code(code: str | None) -> str | None:
     """Accept an ICB's NHS code (QHG) as well as its ONS code (E54000024)."""
-    if not code or code.upper().startswith("E54"):
-        return code
-    store = open_store()
-    frame = store.areas("icb")
-    match = frame[frame["icb24cdh"].str.upper() == code.upper()]
-    if match.empty:
-        raise click.ClickException(f"unknown ICB {code!r}; ICB codes look like E54000024 or QHG")
-    return match["icb24cd"].iloc[0]
+    return _place("icb", code)
 
 
 if __name__ == "__main__":

@@ -221,3 +221,54 @@ def test_pages_name_an_icon(client):
     page = client.get("/?icb=E54000001").get_data(as_text=True)
     assert '<link rel="icon" href="/static/favicon.svg"' in page
     assert client.get("/static/favicon.svg").status_code == 200
+
+
+def test_upload_form_checks_the_file_and_ticks_the_breakdowns_it_has(client, fixture_store, tmp_path):
+    import io
+
+    import openpyxl
+
+    page = client.get("/upload").get_data(as_text=True)
+    assert '<script src="/static/js/upload-form.js" defer></script>' in page
+    assert 'data-check-url="/upload/check"' in page and 'data-breakdown="ethnic_group"' in page
+    assert client.get("/static/js/upload-form.js").status_code == 200
+    records = b"Extract of A&E attendances\n\nLSOA,Gender,Ethnic_Category,Age,Arrival_Date\nE01000001,1,A,4,2024-05-01\n"
+    answer = client.post("/upload/check", data={"file": (io.BytesIO(records), "ae.csv"), "csrf_token": csrf(client)},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 200
+    got = answer.get_json()
+    assert got["breakdowns"] == {"age_band": ["Age"], "sex": ["Gender"], "ethnic_group": ["Ethnic_Category"]}
+    assert got["header_row"] == 3 and got["shape"] == "records"
+    assert got["message"] == ("ae.csv: column names on row 3 (the rows above are titles); it has age band (Age), sex "
+                              "(Gender), ethnic group (Ethnic_Category), ticked below.")
+    book = openpyxl.Workbook()
+    for row in (["Admissions"], ["LSOA", "2022/23", "2023/24"], ["E01000001", 1, 2]):
+        book.active.append(row)
+    book.save(tmp_path / "w.xlsx")
+    wide = client.post("/upload/check", data={"file": (open(tmp_path / "w.xlsx", "rb"), "w.xlsx"),
+                                              "csrf_token": csrf(client)}, content_type="multipart/form-data")
+    assert wide.get_json()["wide"] == {"period": ["2022/23", "2023/24"]}
+    assert wide.get_json()["message"].endswith('a column per period: chosen under "Wide file".')
+    # no CSRF token: refused like every other change
+    assert client.post("/upload/check", data={"file": (io.BytesIO(records), "ae.csv")},
+                       content_type="multipart/form-data").status_code == 400
+    # the server says so too when a breakdown the file has is left out (no script needed)
+    data = {"file": (io.BytesIO(records), "ae.csv"), "name": "ae-left-out", "by_sex": "on", "csrf_token": csrf(client)}
+    text = client.post("/upload", data=data, content_type="multipart/form-data").get_data(as_text=True)
+    assert ("not kept as breakdowns (tick them under &#34;Keep these breakdowns&#34;): no rates by age or ethnic "
+            "group can be shown") in text
+    assert "row 3 was taken as the header, found below the title rows (the &#34;Header row&#34; box chooses" in text
+    # a wide file refused in the form's words, then read with the form's "Wide file" box
+    periods = b"LSOA,2022/23,2023/24\nE01000001,1,2\n"
+    refused = client.post("/upload", data={"file": (io.BytesIO(periods), "p.csv"), "name": "wide-p",
+                                           "csrf_token": csrf(client)}, content_type="multipart/form-data")
+    assert refused.status_code == 400
+    assert "Choose &#34;period&#34; in the &#34;Wide file&#34; box to read each" in refused.get_data(as_text=True)
+    done = client.post("/upload", data={"file": (io.BytesIO(periods), "p.csv"), "name": "wide-p", "wide": "period",
+                                        "csrf_token": csrf(client)}, content_type="multipart/form-data")
+    assert done.status_code == 200 and DatasetStore(fixture_store).get("wide-p").counts()["count"].sum() == 3
+    assert client.post("/upload", data={"file": (io.BytesIO(periods), "p.csv"), "name": "wide-p", "header_row": "x",
+                                        "csrf_token": csrf(client)},
+                       content_type="multipart/form-data").status_code == 400
+    for name in ("ae-left-out", "wide-p"):
+        DatasetStore(fixture_store).remove(name)

@@ -430,3 +430,54 @@ def test_axe_finds_no_serious_accessibility_violation_on_any_page(server, browse
     found["frame table"] = axe_violations(browser)
     bad = {page: v for page, v in found.items() if v}
     assert not bad, "\n".join(f"{page}: {line}" for page, lines in bad.items() for line in lines)
+
+
+@pytest.fixture(scope="module")
+def fixture_server(fixture_store):
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed")
+    from waitress.server import create_server
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = create_server(create_app({**fixture_store.environment(), "SINGLE_USER": True}), host="127.0.0.1",
+                        port=port, threads=2)
+    threading.Thread(target=srv.run, daemon=True).start()
+    time.sleep(0.5)
+    yield f"http://127.0.0.1:{port}"
+    srv.close()
+
+
+def test_upload_form_ticks_the_breakdowns_the_chosen_file_has_and_warns_when_one_is_left_out(
+        fixture_server, browser, tmp_path, fixture_store):
+    from selenium.webdriver.common.by import By
+
+    from geo.store.datasets import DatasetStore
+
+    path = tmp_path / "ae.csv"
+    path.write_text("A&E attendances\n\nLSOA,Gender,Ethnic_Category,Arrival_Date\nE01000001,1,A,2024-05-01\n"
+                    "E01000002,2,H,2024-05-02\n")
+    browser.get_log("browser")  # what earlier tests left in the console is theirs
+    browser.get(f"{fixture_server}/upload")
+    box = {b: browser.find_element(By.CSS_SELECTOR, f'input[data-breakdown="{b}"]')
+           for b in ("age_band", "sex", "ethnic_group", "period")}
+    assert not any(b.is_selected() for b in box.values())
+    browser.find_element(By.ID, "name").send_keys("browser-ae")
+    browser.find_element(By.ID, "file").send_keys(str(path))
+    wait_for(browser, lambda d: box["ethnic_group"].is_selected(), timeout=30)
+    assert box["sex"].is_selected() and not box["age_band"].is_selected() and not box["period"].is_selected()
+    status = browser.find_element(By.ID, "file-check").text
+    assert status.startswith("ae.csv: column names on row 3 (the rows above are titles); it has sex (Gender), "
+                             "ethnic group (Ethnic_Category)")
+    box["ethnic_group"].click()  # left out: the first press warns, and does not upload
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    warning = browser.find_element(By.ID, "breakdown-warning")
+    assert warning.is_displayed() and "The file has ethnic group (Ethnic_Category), not ticked" in warning.text
+    assert browser.current_url.endswith("/upload")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()  # the second press uploads without it
+    wait_for(browser, lambda d: "Dataset browser-ae" in d.page_source, timeout=30)
+    assert DatasetStore(fixture_store).get("browser-ae").meta["report"]["breakdowns"] == ["sex"]
+    DatasetStore(fixture_store).remove("browser-ae")
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and fixture_server in e["message"]]
+    assert not errors, errors

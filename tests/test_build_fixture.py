@@ -212,8 +212,10 @@ def test_restricted_build_keeps_national_figures(fixture_mirror, tmp_path):
     store_lad = Store(tmp_path / "l")
     build(store_lad, mirror=fixture_mirror, lad="E06000001")
     assert len(store_lad.lsoas(geometry=False)) == 4
-    with pytest.raises(BuildError, match="no LSOAs in ICB"):
+    with pytest.raises(BuildError, match="unknown ICB 'E54999999': there are no LSOAs of it in the official files"):
         build(Store(tmp_path / "x"), mirror=fixture_mirror, icb="E54999999")
+    with pytest.raises(BuildError, match=r"^QBB is an ICB \(.*\), not a local authority: use --icb QBB$"):
+        build(Store(tmp_path / "x"), mirror=fixture_mirror, lad="QBB")
 
 
 def test_rebuild_is_idempotent(fixture_mirror, tmp_path):

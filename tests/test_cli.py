@@ -123,6 +123,40 @@ def test_sources_listing(runner):
     assert {e["id"] for e in entries} >= {"lsoa21_boundaries", "iod2025_file7", "codepoint_open"}
 
 
+# ---- a code given to the wrong option is an error saying what it is -----------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["lsoas", "--lad", "QBB"], "Error: QBB is an ICB (NHS Beta ICB), not a local authority: use --icb QBB"),
+    (["lsoas", "--lad", "E54000002"], "Error: E54000002 is an ICB (NHS Beta ICB), not a local authority: use --icb E54000002"),
+    (["lsoas", "--icb", "E06000001"], "Error: E06000001 is a local authority (Alphaton), not an ICB: use --lad E06000001"),
+    (["areas", "--level", "ward", "--icb", "E06000002"],
+     "Error: E06000002 is a local authority (Betaford), not an ICB: use --lad E06000002"),
+    (["areas", "--level", "lad", "--lad", "E05000001"], "Error: E05000001 is a ward ("),
+    (["analyse", "imd_score", "--ward", "E06000001", "--stat", "moran"],
+     "Error: E06000001 is a local authority (Alphaton), not a ward: use --lad E06000001"),
+    (["export", "imd_score", "--lad", "QAA", "--format", "csv", "--out", "x"],
+     "Error: QAA is an ICB (NHS Alpha ICB), not a local authority: use --icb QAA"),
+    (["slide", "imd_score", "--icb", "E05000004", "--out", "x"], "Error: E05000004 is a ward ("),
+    (["statement", "--lad", "QAA", "--out", "x"], "Error: QAA is an ICB (NHS Alpha ICB), not a local authority: use --icb QAA"),
+    (["lsoas", "--lad", "E06000032"], "Error: unknown local authority 'E06000032': there are no LSOAs of it in "
+                                       "this store; local authority codes look like E06000032; `gapmap areas "
+                                       "--level lad` lists those in this store"),
+    (["lsoas", "--icb", "E06000099"], "Error: E06000099 looks like a local authority code, not an ICB (use --lad)"),
+    (["lsoas", "--lad", "W06000015"], "Error: W06000015 is a Welsh code: Gapmap covers England only"),
+])
+def test_a_code_of_another_kind_of_area_is_an_error_naming_the_option(runner, built, args, message):
+    result = runner.invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_nhs_icb_code_in_any_case_and_a_ward_work(runner, built):
+    result = runner.invoke(main, ["lsoas", "--icb", "qbb", "--columns", "lsoa21cd"])
+    assert result.exit_code == 0 and pd.read_csv(io.StringIO(result.output))["lsoa21cd"].tolist() == [
+        "E01000007", "E01000008"]
+
+
 # ---- every --format is applied (issue 21) --------------------------------------------------------
 
 def format_commands(group=main, prefix=()):

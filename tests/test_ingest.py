@@ -163,7 +163,7 @@ def test_records_every_rule(fixture_store, tmp_path):
     assert why[9] == "age 'abc' is not a number"
     assert why[10].startswith("date 2099-05-01 is outside 2000-01-01 to")
     assert why[11] == "duplicate record id"
-    assert why[12] == "date '2024-13-01' not recognised"
+    assert why[12] == "date '2024-13-01' is not a day of the calendar (there is no month 13)"
     # an unknown ethnic code is used (as not known) but flagged
     flagged = result.rows_not_used[result.rows_not_used["used"].astype(bool)]
     assert flagged["reason"].tolist() == ["ethnic group 'q' not recognised: counted as not known"]
@@ -531,3 +531,175 @@ def test_format_report_reads_well(fixture_store, tmp_path):
     assert "rows read 2: used 1, rejected 1" in text
     assert "counts read 10 = used 4 + rejected 6" in text
     assert "rejected 1 row(s) [lsoa21cd]: Welsh LSOA" in text
+
+
+# ---- reasons grouped by the actual reason ------------------------------------------------------
+
+def test_dates_not_of_the_calendar_and_not_dates_are_separate_reasons(fixture_store, tmp_path):
+    path = write(tmp_path / "d.csv", "lsoa21cd,date\nE01000001,2024-02-30\nE01000001,31/13/2024\n"
+                                     "E01000001,unknown\nE01000002,unknown\nE01000002,2024-05-01\n"
+                                     "E01000002,last May\n")
+    result = run(fixture_store, path)
+    assert reasons(result) == {
+        2: "date '2024-02-30' is not a day of the calendar (February 2024 has 29 days)",
+        3: "date '31/13/2024' is not a day of the calendar (there is no month 13)",
+        4: "date 'unknown' is not a date", 5: "date 'unknown' is not a date",
+        7: "date 'last May' is not a date"}
+    summary = {r["kind"]: r for r in result.report["reasons"]}
+    assert summary["date is not a day of the calendar"]["rows"] == 2
+    assert [v["value"] for v in summary["date is not a day of the calendar"]["values"]] == ["2024-02-30", "31/13/2024"]
+    assert summary["date is not a date"]["values"] == [{"value": "unknown", "rows": 2}, {"value": "last May", "rows": 1}]
+    text = format_report(result.report, "d")
+    assert "rejected 2 row(s) [date]: date is not a day of the calendar: '2024-02-30', '31/13/2024'" in text
+    assert "rejected 3 row(s) [date]: date is not a date: 'unknown' (2 rows), 'last May'" in text
+    assert_reconciles(result.report)
+
+
+# ---- title rows above the header ---------------------------------------------------------------
+
+def _titled_workbook(path, rows):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_xlsx_with_title_rows_finds_its_header_and_says_which_row(fixture_store, tmp_path):
+    path = _titled_workbook(tmp_path / "t.xlsx", [
+        ["Emergency admissions by LSOA of residence, 2023/24"], ["Source: SUS+, extracted 04/12/2026"], [],
+        ["LSOA code", "LSOA name", "Admissions"],
+        ["E01000001", "Alphaton 001A", 10], ["E01000002", "Alphaton 001B", "n/a"], ["E01000007", "Betaford 002A", 3]])
+    result = run(fixture_store, path, columns={"lsoa": "LSOA code", "count": "Admissions"})
+    assert result.counts.set_index("lsoa21cd")["count"].to_dict() == {"E01000001": 10, "E01000007": 3}
+    assert reasons(result) == {6: "count 'n/a' is not a number"}  # the sheet's own row number
+    assert result.report["header_row"] == 4 and result.meta["format"]["header_row"] == 4
+    assert result.report["notes"][0] == ("row 4 was taken as the header, found below the title rows (--header-row N "
+                                         "chooses another): rows 1-3 above it (titles or blank) were not read as data")
+    assert "note: row 4 was taken as the header" in format_report(result.report, "t")
+    assert_reconciles(result.report)
+
+
+def test_csv_with_a_title_row_and_the_header_row_given(fixture_store, tmp_path):
+    text = "Admissions 2023/24\nLSOA,Count\nE01000001,4\nE01000002,x\n"
+    found = run(fixture_store, write(tmp_path / "t.csv", text))
+    assert found.report["header_row"] == 2 and found.report["rows_read"] == 2
+    assert reasons(found) == {4: "count 'x' is not a number"}
+    given = run(fixture_store, write(tmp_path / "g.csv", text), header_row=2)
+    assert given.report["notes"][0].startswith("row 2 was taken as the header, as asked (--header-row 2): row 1 above")
+    assert given.counts["count"].sum() == 4
+    plain = run(fixture_store, write(tmp_path / "p.csv", "LSOA,Count\nE01000001,4\n"))
+    assert plain.report["header_row"] == 1 and not any("header" in n for n in plain.report["notes"])
+
+
+def test_header_row_that_cannot_be_the_header_is_refused(fixture_store, tmp_path):
+    path = write(tmp_path / "h.csv", "Title\n\nLSOA,Count\nE01000001,4\n")
+    with pytest.raises(IngestError, match=r"^h.csv: row 2 is empty, so it cannot be the header; give the row the "
+                                          r"column names are on$"):
+        run(fixture_store, path, header_row=2)
+    with pytest.raises(IngestError, match=r"^h.csv: the file has 4 row\(s\) in its first 20; row 9 cannot be"):
+        run(fixture_store, path, header_row=9)
+    assert run(fixture_store, path).report["header_row"] == 3
+
+
+def test_records_csv_with_title_rows_keeps_file_row_numbers(fixture_store, tmp_path):
+    path = write(tmp_path / "r.csv", "A&E attendances\nExtracted 2026-12-04,\nlsoa21cd,arrival_date\n"
+                                     "E01000001,2024-05-01\nE01000001,2024-02-30\nE01000002,2024-05-02,extra\n"
+                                     "E01000002,2024-05-03\n")
+    result = run(fixture_store, path)
+    assert reasons(result) == {5: "date '2024-02-30' is not a day of the calendar (February 2024 has 29 days)",
+                               6: "the row has 3 fields; the header has 2"}
+    assert result.report["rows_read"] == 4 and result.report["rows_used"] == 2
+
+
+# ---- wide files: a count column per period or per group ----------------------------------------
+
+WIDE_PERIODS = ("LSOA,2021/22,2022/23,2023/24\n"
+                "E01000001,4,5,6\n"
+                "E01000002,1,,x\n"
+                "E01009999,2,2,2\n")
+
+
+def test_wide_file_is_refused_naming_the_option_that_reads_it(fixture_store, tmp_path):
+    path = write(tmp_path / "w.csv", WIDE_PERIODS)
+    with pytest.raises(IngestError, match=r"^w.csv: the file has a column per period \(2021/22, 2022/23, 2023/24\): "
+                                          r"it is a wide file, with several counts in each row. Give --wide period "
+                                          r"to read each of these columns as the count of its period \(one row per "
+                                          r"LSOA and period\)$"):
+        run(fixture_store, path)
+    sexes = write(tmp_path / "s.csv", "LSOA,Male,Female,Total\nE01000001,1,2,3\n")
+    with pytest.raises(IngestError, match=r"a column per sex \(Male, Female\).*Give --wide sex .*; or, to use only "
+                                          r"the column 'Total', name it with --column count=Total$"):
+        run(fixture_store, sexes)
+    # the count column named: the file is read by it, as asked
+    assert run(fixture_store, sexes, columns={"count": "Total"}).counts["count"].sum() == 3
+    with pytest.raises(IngestError, match=r"^s.csv: --wide period: no column names look like periods"):
+        run(fixture_store, sexes, wide="period")
+
+
+def test_wide_csv_by_period_is_read_long_with_each_cell_checked(fixture_store, tmp_path):
+    path = write(tmp_path / "w.csv", WIDE_PERIODS)
+    result = run(fixture_store, path, wide="period")
+    got = {(r.lsoa21cd, r.period): r.count for r in result.counts.itertuples()}
+    assert got == {("E01000001", "2021/22"): 4, ("E01000001", "2022/23"): 5, ("E01000001", "2023/24"): 6,
+                   ("E01000002", "2021/22"): 1}
+    rows = result.rows_not_used
+    assert [(r.row, r.column, r.reason) for r in rows.itertuples()] == [
+        (3, "2022/23", "count is empty"), (3, "2023/24", "count 'x' is not a number"),
+        *[(4, "LSOA", "unknown or retired LSOA code (neither a 2021 LSOA nor a 2011 LSOA in ONS's lookup)")] * 3]
+    r = result.report
+    assert r["rows_read"] == 9 and r["rows_used"] == 4 and r["breakdowns"] == ["period"]
+    assert r["wide"] == {"breakdown": "period", "columns": ["2021/22", "2022/23", "2023/24"], "file_rows": 3}
+    assert r["notes"][0].startswith("a wide file: 3 rows x 3 period columns (2021/22, 2022/23, 2023/24) read as 9 "
+                                    "rows, one per LSOA and period (--wide period)")
+    assert result.meta["years_of_data"] == 3
+    assert_reconciles(r)
+
+
+def test_wide_by_sex_leaves_the_total_out(fixture_store, tmp_path):
+    path = write(tmp_path / "s.csv", "LSOA code,Men,Women,All persons\nE01000001,1,2,3\nE01000007,4,5,9\n")
+    result = run(fixture_store, path, wide="sex")
+    got = {(r.lsoa21cd, r.sex): r.count for r in result.counts.itertuples()}
+    assert got == {("E01000001", "male"): 1, ("E01000001", "female"): 2, ("E01000007", "male"): 4,
+                   ("E01000007", "female"): 5}
+    assert result.report["notes"][0].endswith("Not read: All persons (a total of the others would count them twice)")
+
+
+def test_wide_xlsx_with_title_rows(fixture_store, tmp_path):
+    path = _titled_workbook(tmp_path / "w.xlsx", [
+        ["Admissions by financial year"], [], ["LSOA", "FY2022-23", "FY2023-24"],
+        ["E01000001", 3, 4], ["E01000008", 7, "*"]])
+    result = run(fixture_store, path, wide="period")
+    assert {(r.lsoa21cd, r.period): r.count for r in result.counts.itertuples()} == {
+        ("E01000001", "2022/23"): 3, ("E01000001", "2023/24"): 4, ("E01000008", "2022/23"): 7}
+    assert reasons(result) == {5: "count '*' is not a number"}
+    assert result.rows_not_used["column"].tolist() == ["FY2023-24"]
+    assert result.report["header_row"] == 3
+
+
+# ---- breakdowns a file has but were not asked for ----------------------------------------------
+
+def test_records_with_a_breakdown_column_not_kept_say_so(fixture_store, tmp_path):
+    path = write(tmp_path / "r.csv", "lsoa21cd,Sex,Ethnic_Category,Age\nE01000001,1,A,34\nE01000002,2,H,7\n")
+    result = run(fixture_store, path, by=("sex",))
+    assert [n for n in result.report["notes"] if "not kept" in n] == [(
+        "the file has columns for age (Age); ethnic group (Ethnic_Category), not kept as breakdowns "
+        "(--by sex,age_band,ethnic_group keeps them): no rates by age or ethnic group can be shown for this dataset")]
+    kept = run(fixture_store, path, by=("sex", "age_band", "ethnic_group"))
+    assert not any("not kept" in n for n in kept.report["notes"])
+
+
+def test_describe_file_says_what_the_upload_form_can_fill_in(tmp_path):
+    from geo.ingest.pipeline import describe_file
+
+    path = write(tmp_path / "r.csv", "Extract of A&E attendances\n\nLSOA,Gender,Ethnic_Category,Arrival_Date\n"
+                                     "E01000001,1,A,2024-05-01\n")
+    described = describe_file(path)
+    assert described["header_row"] == 3 and described["shape"] == "records"
+    assert described["breakdowns"] == {"sex": ["Gender"], "ethnic_group": ["Ethnic_Category"]}
+    assert described["roles"]["date"] == "Arrival_Date" and described["wide"] == {}
+    wide = describe_file(write(tmp_path / "w.csv", WIDE_PERIODS))
+    assert wide["wide"] == {"period": ["2021/22", "2022/23", "2023/24"]} and wide["shape"] == "aggregated"

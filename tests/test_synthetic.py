@@ -48,7 +48,8 @@ def test_dirty_rows_are_caught_by_ingest(fixture_store, tmp_path):
     assert r["codes"]["split"] + r["codes"]["merged"] + r["codes"]["irregular"] == spoiled["lsoa_2011"]
     assert r["rows_rejected"] == sum(spoiled.values()) - spoiled["lsoa_2011"] - _harmless(meta, table)
     kinds = " ".join(x["reason"] for x in r["reasons"])
-    for text in ("unknown or retired", "Welsh", "LSOA code is empty", "not recognised", "outside",
+    for text in ("unknown or retired", "Welsh", "LSOA code is empty", "is not a day of the calendar", "is not a date",
+                 "outside",
                  "duplicate record id"):
         assert text in kinds
 

@@ -303,19 +303,21 @@ def _icb22_outlines_as_2024(official: gpd.GeoDataFrame, table: pd.DataFrame) -> 
 
 
 def restrict(table: gpd.GeoDataFrame, icb: str | None, lad: str | None) -> gpd.GeoDataFrame:
+    """The LSOAs of one ICB or local authority; a code that is not one (``--lad QHG``) is refused
+    saying what it is and which option takes it."""
+    from geo.sources.area_codes import UnknownArea, resolve
+
     if icb and lad:
         raise BuildError("choose --icb or --lad, not both")
-    if icb:
-        picked = table[(table["icb24cd"] == icb) | (table["icb24cdh"] == icb)]
-        if picked.empty:
-            known = ", ".join(sorted(table["icb24cd"].dropna().unique())[:5])
-            raise BuildError(f"no LSOAs in ICB {icb!r} (ICB codes look like {known} …)")
-        return picked
-    if lad:
-        picked = table[table["lad24cd"] == lad]
-        if picked.empty:
-            raise BuildError(f"no LSOAs in local authority {lad!r} (codes look like E06000055)")
-        return picked
+    for level, code in (("icb", icb), ("lad", lad)):
+        if not code:
+            continue
+        try:
+            ons = resolve(pd.DataFrame(table.drop(columns="geometry", errors="ignore")), level, code,
+                          held="the official files read")
+        except UnknownArea as exc:
+            raise BuildError(str(exc)) from None
+        return table[table[f"{level}24cd"] == ons]
     return table
 
 

@@ -200,9 +200,40 @@ def parse_dates(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not todo.any():
             break
         parsed[todo] = pd.to_datetime(text[todo], errors="coerce", format=fmt)
-    reason = np.array(["" if pd.notna(p) else ("date is empty" if not t else f"date {t!r} not recognised")
-                       for p, t in zip(parsed, text)], dtype=object)
+    reason = np.array(["" if pd.notna(p) else _why_not_a_date(t) for p, t in zip(parsed, text)], dtype=object)
     return parsed.to_numpy(dtype="datetime64[D]"), reason
+
+
+# the forms of date Gapmap reads, as (pattern, which groups are year, month, day)
+_DATE_SHAPES = (
+    (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?$"), (1, 2, 3)),
+    (re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?: .*)?$"), (3, 2, 1)),
+    (re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2})$"), (3, 2, 1)),
+    (re.compile(r"^(\d{4})(\d{2})(\d{2})$"), (1, 2, 3)),
+)
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def _why_not_a_date(text: str) -> str:
+    """Why ``text`` is not read as a date: empty, written like a date but not a day of the calendar
+    (31/13/2024, 2024-02-30), or not a date at all ('unknown')."""
+    import calendar
+
+    if not text:
+        return "date is empty"
+    for pattern, (y, m, d) in _DATE_SHAPES:
+        match = pattern.match(text)
+        if match:
+            year, month, day = (int(match.group(i)) for i in (y, m, d))
+            if not 1 <= month <= 12:
+                return f"date {text!r} is not a day of the calendar (there is no month {month})"
+            days = calendar.monthrange(year if year > 99 else 2000 + year, month)[1]
+            if not 1 <= day <= days:
+                return (f"date {text!r} is not a day of the calendar ({_MONTHS[month - 1]} "
+                        f"{year if year > 99 else 2000 + year} has {days} days)")
+            return f"date {text!r} is written in a form Gapmap does not read (write it as 31/03/2025 or 2025-03-31)"
+    return f"date {text!r} is not a date"
 
 
 def parse_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -47,6 +47,7 @@ from geo.store.folder import Store
 from geo.ingest.report import IngestError, IngestResult, format_report, reason_summary  # noqa: F401
 from geo.ingest.reading import InputTable, UnreadableFile, peek, read
 from geo.ingest.streaming import ingest_streamed
+from geo.ingest import wide as W
 
 ROLES = ("lsoa", "postcode", "count", "denominator", "age", "age_band", "sex", "ethnicity", "date", "period",
          "record_id", "outcome", "practice")
@@ -104,6 +105,8 @@ class IngestOptions:
     multiplier: int | None = None
     period_type: str | None = None  # year | snapshot
     registrations: str | Path | None = None  # NHS England's gp-reg-pat-prac-lsoa-all.csv, for practice data
+    header_row: int | None = None  # the row the column names are on (from 1); None: found below any title rows
+    wide: str | None = None  # a count column per period | sex | age_band | ethnic_group: read long by it
     definition: object = None  # set by ingest(): the IndicatorDefinition resolved from the above
 
 
@@ -246,10 +249,14 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
     if bad_by:
         raise IngestError(f"cannot break down by {', '.join(sorted(bad_by))}; choose from {', '.join(BREAKDOWNS)}")
     try:
-        info = peek(path)
+        info = peek(path, header_row=options.header_row)
     except UnreadableFile as exc:
         raise IngestError(str(exc)) from None
     mapping = map_columns(info.columns, options.columns, path)
+    wide_labels = W.check(info, mapping, options.columns, options.wide, options.shape)
+    wide_report = None
+    if wide_labels is not None:  # one row per LSOA and period (or group), read now
+        info, mapping, wide_report = W.reshape(info, mapping, options.wide, wide_labels)
     shape = options.shape or detect_shape(info.columns, mapping)
     if shape not in SHAPES:
         raise IngestError(f"unknown shape {shape!r}: {', '.join(SHAPES)}")
@@ -280,6 +287,15 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
     years, years_how = D.years_of_data(definition, result.counts, result.report.get("date_range"), shape,
                                        options.period_unit)
     notes = list(result.report.get("notes") or [])
+    result.report["header_row"] = info.header_row
+    left_out = breakdowns_left_out(shape, mapping, options.by)
+    if left_out:
+        notes.append(left_out)
+    if wide_report is not None:
+        notes.insert(0, wide_report.pop("note"))
+        result.report["wide"] = wide_report
+    if info.header_row > 1:
+        notes.insert(0, _header_note(info, options))
     if years is None:
         notes.append(f"years of data {years_how}")
     result.report["notes"] = notes
@@ -305,7 +321,8 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
         "ingested_at": started.isoformat(timespec="seconds"),
         "options": {k: v for k, v in asdict(options).items() if k not in ("name", "definition")},
         "columns": result.columns,
-        "format": {"type": info.format, "encoding": info.encoding, "delimiter": info.delimiter},
+        "format": {"type": info.format, "encoding": info.encoding, "delimiter": info.delimiter,
+                   "header_row": info.header_row},
         "report": result.report,
     }
     dataset = DatasetStore(store).save(options.name, meta, result.rows_not_used, counts=result.counts,
@@ -313,6 +330,56 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
     result.dataset = dataset
     result.meta = meta
     return result
+
+
+BREAKDOWN_WORDS = {"age_band": "age", "sex": "sex", "ethnic_group": "ethnic group", "period": "period"}
+
+
+def breakdowns_found(mapping: dict[str, str]) -> dict[str, list[str]]:
+    """breakdown -> the file's columns it can be made from (age bands from an age or age band
+    column; a period from a period column, not from a date)."""
+    roles = {"age_band": ("age", "age_band"), "sex": ("sex",), "ethnic_group": ("ethnicity",), "period": ("period",)}
+    return {b: [mapping[r] for r in roles[b] if r in mapping] for b in BREAKDOWNS
+            if any(r in mapping for r in roles[b])}
+
+
+def breakdowns_left_out(shape: str, mapping: dict[str, str], by) -> str | None:
+    """A note when a file of records has a column for a breakdown that was not asked for: its
+    events are counted without it, so no rates by that group can be shown (the upload form's
+    boxes start unticked; ethnicity is easily lost this way)."""
+    if shape != "records":
+        return None
+    missing = {b: cols for b, cols in breakdowns_found(mapping).items() if b not in by}
+    if not missing:
+        return None
+    listed = "; ".join(f"{BREAKDOWN_WORDS[b]} ({', '.join(cols)})" for b, cols in missing.items())
+    return (f"the file has columns for {listed}, not kept as breakdowns (--by {','.join([*by, *missing])} keeps "
+            f"them): no rates by {' or '.join(BREAKDOWN_WORDS[b] for b in missing)} can be shown for this dataset")
+
+
+def describe_file(path: str | Path, header_row: int | None = None) -> dict:
+    """What a file holds, for the upload form to fill itself in before the file is ingested: its
+    columns, the row taken as the header, the columns found for each role, the breakdowns it can
+    keep and any wide columns. Reads only the file's first rows (a CSV may be its first part)."""
+    path = Path(path)
+    try:
+        info = peek(path, header_row=header_row)
+    except UnreadableFile as exc:
+        raise IngestError(str(exc)) from None
+    mapping = map_columns(info.columns, {}, path)
+    wide = W.find_wide_columns(info.columns, mapping)
+    shape = "aggregated" if wide else detect_shape(info.columns, mapping)
+    return {"columns": info.columns, "header_row": info.header_row, "header_found": info.header_found,
+            "roles": mapping, "shape": shape, "breakdowns": breakdowns_found(mapping),
+            "wide": {kind: list(labels) for kind, labels in wide.items()}}
+
+
+def _header_note(info: InputTable, options: IngestOptions) -> str:
+    above = "row 1" if info.header_row == 2 else f"rows 1-{info.header_row - 1}"
+    how = (f"as asked (--header-row {options.header_row})" if options.header_row
+           else "found below the title rows (--header-row N chooses another)")
+    return (f"row {info.header_row} was taken as the header, {how}: {above} above it (titles or blank) "
+            f"were not read as data")
 
 
 MAX_LABEL = 200
@@ -393,6 +460,9 @@ def _rows_not_used(info: InputTable, reasons: RowReasons, counts: np.ndarray | N
         for name in set(column):
             pick = column == name
             value[pick] = info.table[name].take(pa.array(rows[pick])).cast(pa.string()).to_pylist()
+        for name, source in info.column_of_row.items():  # a wide file's cell: name its own column
+            pick = column == name
+            column = np.where(pick, source[rows], column)
         parts.append(pd.DataFrame({"row": info.row_number(rows), "column": column, "value": value,
                                    "reason": reason, "used": used,
                                    "count": 1.0 if counts is None else counts[rows]}))

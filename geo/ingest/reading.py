@@ -41,10 +41,19 @@ class InputTable:
     metadata: dict = field(default_factory=dict)
     limits: IngestLimits = field(default_factory=IngestLimits.from_env)
     row_offset: int = 0  # a chunk of a streamed file: table rows before this chunk
+    header_row: int = 1  # the file row (sheet row) the column names are on; the rows above are titles
+    header_found: bool = False  # the header row was found below titles (not given, not the first row)
+    # a wide file read long (geo.ingest.wide): each table row's row in the file as read, and the
+    # file column each cell of a reshaped column came from
+    row_map: np.ndarray | None = None
+    column_of_row: dict = field(default_factory=dict)
 
     def row_number(self, index) -> np.ndarray:
-        """File row of table rows (the header is row 1), counting the skipped rows in between."""
-        rows = np.asarray(index, dtype=np.int64) + 2 + self.row_offset
+        """File row of table rows (the header is row ``header_row``), counting the skipped rows in between."""
+        index = np.asarray(index, dtype=np.int64)
+        if self.row_map is not None:
+            index = self.row_map[index]
+        rows = index + 1 + self.header_row + self.row_offset
         for line in self.skipped_lines:  # sorted: each one pushes the rows at or after it down
             rows = np.where(rows >= line, rows + 1, rows)
         return rows
@@ -84,13 +93,55 @@ def detect_delimiter(text: str) -> str:
 MAX_HEADER_CHARACTERS = 1 << 20
 
 
-def _header(path: Path, encoding: str, delimiter: str) -> list[str]:
+TITLE_SEARCH_ROWS = 20  # the header is looked for among the first rows
+
+
+def find_header_row(rows: list[list[str]]) -> int:
+    """The 1-based row of the column names among a file's first ``rows`` (each a list of cells):
+    the first row with at least two cells filled, not all numbers, and as many filled as the
+    typical row below it (so a title such as "Emergency admissions by LSOA, 2023/24" or a blank
+    line above the header is passed over). The first row when none qualifies."""
+    filled = [[c for c in (("" if v is None else str(v)).strip() for v in row) if c] for row in rows]
+    for i, cells in enumerate(filled):
+        if len(cells) < 2 or all(_is_number(c) for c in cells):
+            continue
+        below = [len(r) for r in filled[i + 1:] if r]
+        if not below or len(cells) >= int(np.median(below)):
+            return i + 1
+    return 1
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+        return True
+    except ValueError:
+        return False
+
+
+def _check_header_row(header_row: int | None, rows: list, path: Path) -> None:
+    if header_row is None:
+        return
+    if header_row < 1:
+        raise UnreadableFile(f"{path.name}: the header row is counted from 1 (the file's first row); "
+                             f"{header_row} is not a row")
+    if header_row > len(rows):
+        raise UnreadableFile(f"{path.name}: the file has {len(rows):,} row(s) in its first {TITLE_SEARCH_ROWS}; "
+                             f"row {header_row} cannot be the header (the header row is looked for among the "
+                             f"first {TITLE_SEARCH_ROWS} rows)")
+    if not any(("" if v is None else str(v)).strip() for v in rows[header_row - 1]):
+        raise UnreadableFile(f"{path.name}: row {header_row} is empty, so it cannot be the header; give the row "
+                             f"the column names are on")
+
+
+def _header(path: Path, encoding: str, delimiter: str, header_row: int = 1) -> list[str]:
     with open(path, newline="", encoding=encoding) as fh:
         try:
-            line = fh.readline(MAX_HEADER_CHARACTERS + 1)
-            if len(line) > MAX_HEADER_CHARACTERS:
-                raise UnreadableFile(f"{path.name}: the first line (the header) is longer than "
-                                     f"{MAX_HEADER_CHARACTERS:,} characters; is this a CSV file?")
+            for _ in range(header_row):
+                line = fh.readline(MAX_HEADER_CHARACTERS + 1)
+                if len(line) > MAX_HEADER_CHARACTERS:
+                    raise UnreadableFile(f"{path.name}: the first line (the header) is longer than "
+                                         f"{MAX_HEADER_CHARACTERS:,} characters; is this a CSV file?")
             row = next(csv.reader([line], delimiter=delimiter))
         except StopIteration:
             raise UnreadableFile(f"{path}: the file is empty") from None
@@ -101,16 +152,27 @@ def _header(path: Path, encoding: str, delimiter: str) -> list[str]:
     return [c.strip().lstrip("\ufeff") for c in row]
 
 
-def peek(path: Path, limits: IngestLimits | None = None) -> InputTable:
-    """Format, encoding, delimiter and column names, without reading the data; a file over one of
-    the ``limits`` (size, workbook size, columns, rows) is refused here, before it is parsed."""
+def _first_rows(text: str, delimiter: str) -> list[list[str]]:
+    lines = text.splitlines()[:TITLE_SEARCH_ROWS]
+    try:
+        return [next(csv.reader([line], delimiter=delimiter), []) for line in lines]
+    except csv.Error:
+        return [[line] for line in lines]
+
+
+def peek(path: Path, limits: IngestLimits | None = None, header_row: int | None = None) -> InputTable:
+    """Format, encoding, delimiter, the header row and column names, without reading the data; a
+    file over one of the ``limits`` (size, workbook size, columns, rows) is refused here, before it
+    is parsed. ``header_row`` (from 1) says which row holds the column names; when None, title rows
+    above the header (a CSV or XLSX with a title, a source line and a blank row) are passed over
+    (:func:`find_header_row`)."""
     path = Path(path)
     if not path.exists():
         raise UnreadableFile(f"{path}: no such file")
     limits = limits or IngestLimits.from_env()
     try:
         limits.check_file_size(path)
-        info = _peek(path, limits)
+        info = _peek(path, limits, header_row)
         limits.check_columns(info.columns, path.name)
     except LimitExceeded as exc:
         raise UnreadableFile(str(exc)) from None
@@ -118,7 +180,7 @@ def peek(path: Path, limits: IngestLimits | None = None) -> InputTable:
     return info
 
 
-def _peek(path: Path, limits: IngestLimits) -> InputTable:
+def _peek(path: Path, limits: IngestLimits, header_row: int | None = None) -> InputTable:
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         import openpyxl
@@ -129,11 +191,17 @@ def _peek(path: Path, limits: IngestLimits) -> InputTable:
         except Exception as exc:  # openpyxl raises many kinds for a damaged workbook
             raise UnreadableFile(f"{path}: not a readable Excel workbook ({exc})") from None
         sheet = book.worksheets[0]
-        header = next(sheet.iter_rows(max_row=1, values_only=True), None)
+        first = list(sheet.iter_rows(max_row=TITLE_SEARCH_ROWS, values_only=True))
         book.close()
-        if not header:
+        if not first or not any(c is not None and str(c).strip() for row in first for c in row):
             raise UnreadableFile(f"{path}: the first sheet is empty")
-        return InputTable(path, "xlsx", [("" if c is None else str(c)).strip() for c in header])
+        _check_header_row(header_row, first, path)
+        row = header_row or find_header_row([list(r) for r in first])
+        header = first[row - 1]
+        columns = [("" if c is None else str(c)).strip() for c in header]
+        while columns and not columns[-1]:  # empty cells right of the header are not columns
+            columns.pop()
+        return InputTable(path, "xlsx", columns, header_row=row, header_found=header_row is None and row > 1)
     if suffix == ".parquet":
         try:
             schema = pq.read_schema(path)
@@ -141,6 +209,9 @@ def _peek(path: Path, limits: IngestLimits) -> InputTable:
             raise UnreadableFile(f"{path}: not a readable Parquet file ({exc})") from None
         meta = {k.decode(): v.decode() for k, v in (schema.metadata or {}).items() if k != b"ARROW:schema"}
         limits.check_parquet(pq.ParquetFile(path).metadata, path.name)
+        if header_row not in (None, 1):
+            raise UnreadableFile(f"{path.name}: a Parquet file has no header row to choose (its column names are "
+                                 f"part of the file); leave the header row out")
         return InputTable(path, "parquet", list(schema.names), metadata=meta)
     with open(path, "rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
@@ -152,8 +223,14 @@ def _peek(path: Path, limits: IngestLimits) -> InputTable:
     except UnicodeDecodeError as exc:
         raise UnreadableFile(f"{path}: the text is not valid {encoding} ({exc.reason})") from None
     delimiter = detect_delimiter(text)
+    first = _first_rows(text, delimiter)
+    _check_header_row(header_row, first, path)
+    row = header_row or find_header_row(first)
+    if row > 1:  # the titles above the header can mislead the delimiter's detection
+        delimiter = detect_delimiter("\n".join(text.splitlines()[row - 1:]))
     limits.check_text_lines(path, path.name)
-    return InputTable(path, "csv", _header(path, encoding, delimiter), encoding=encoding, delimiter=delimiter)
+    return InputTable(path, "csv", _header(path, encoding, delimiter, row), encoding=encoding, delimiter=delimiter,
+                      header_row=row, header_found=header_row is None and row > 1)
 
 
 def read(info: InputTable, columns: list[str], plain: tuple[str, ...] = ()) -> InputTable:
@@ -168,7 +245,7 @@ def read(info: InputTable, columns: list[str], plain: tuple[str, ...] = ()) -> I
     if info.format == "xlsx":
         import pandas as pd
 
-        frame = pd.read_excel(info.path, sheet_name=0, dtype=str, keep_default_na=False,
+        frame = pd.read_excel(info.path, sheet_name=0, dtype=str, keep_default_na=False, header=info.header_row - 1,
                               nrows=info.limits.max_rows + 1)  # one more, to tell that there are too many
         if len(frame) > info.limits.max_rows:
             raise UnreadableFile(f"{info.path.name}: the sheet has more than {info.limits.max_rows:,} rows, over the "
@@ -192,7 +269,8 @@ def _csv_options(info: InputTable, columns: list[str], plain_types: dict, on_inv
     """How pyarrow reads the file, whole or in chunks: its encoding and delimiter, only ``columns``,
     each as a dictionary of text unless ``plain_types`` gives its type, rows that do not split into
     the header's fields passed to ``on_invalid``."""
-    return {"read_options": pacsv.ReadOptions(encoding=info.encoding or "utf-8", block_size=8 << 20),
+    return {"read_options": pacsv.ReadOptions(encoding=info.encoding or "utf-8", block_size=8 << 20,
+                                              skip_rows=info.header_row - 1),
             "parse_options": pacsv.ParseOptions(delimiter=info.delimiter or ",", invalid_row_handler=on_invalid),
             "convert_options": pacsv.ConvertOptions(
                 include_columns=columns, column_types={c: plain_types.get(c, DICT_STRING) for c in columns},
@@ -257,7 +335,7 @@ def stream_csv(info: InputTable, columns: list[str], plain: tuple[str, ...] = ()
                  else reader.schema.empty_table()).unify_dictionaries()
         table = pa.table({c: table[c] for c in columns})
         return InputTable(info.path, info.format, info.columns, table, info.encoding, info.delimiter,
-                          metadata=info.metadata, row_offset=offset)
+                          metadata=info.metadata, row_offset=offset, header_row=info.header_row)
 
     emitted = False
     while True:

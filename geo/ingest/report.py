@@ -25,17 +25,63 @@ class IngestResult:
     meta: dict | None = None
 
 
+MAX_VALUES_LISTED = 10
+
+
+def _reason_kind(reasons: pd.Series) -> pd.Series:
+    """A reason without the value it quotes or its details in brackets: the rows of one kind of
+    reason are counted together ("date '2024-02-30' is not a day of the calendar (February 2024
+    has 29 days)" and "date '31/13/2024' is not a day of the calendar (there is no month 13)" are
+    one reason; "date 'unknown' is not a date" is another)."""
+    return (reasons.str.replace(r" \([^()]*\)$", "", regex=True).str.replace(r"'[^']*'", "…", regex=True)
+            .str.replace(r"\d[\d-]*", "N", regex=True))
+
+
 def reason_summary(rows_not_used: pd.DataFrame) -> list[dict]:
+    """The rows not used (or flagged) counted by column and kind of reason, each with the distinct
+    values it was given for (the first :data:`MAX_VALUES_LISTED`, most frequent first)."""
     if rows_not_used.empty:
         return []
     frame = rows_not_used.assign(n=1)
-    # group reasons that differ only by the value they quote
-    frame["kind"] = frame["reason"].str.replace(r"'[^']*'", "…", regex=True).str.replace(r"\d[\d-]*", "N", regex=True)
+    frame["kind"] = _reason_kind(frame["reason"].astype(str))
     summary = frame.groupby(["used", "column", "kind"], sort=False).agg(
         rows=("n", "sum"), counts=("count", "sum"), example=("reason", "first")).reset_index()
-    return [{"used": bool(r.used), "column": r.column, "reason": r.example, "rows": int(r.rows),
-             "counts": float(r.counts) if pd.notna(r.counts) else 0.0} for r in summary.itertuples()]
+    quoted = summary[summary["example"].str.contains("'", regex=False)]
+    per_value = {}
+    if len(quoted):  # the distinct values of the reasons that quote one, counted once over all rows
+        pick = frame.merge(quoted[["used", "column", "kind"]], on=["used", "column", "kind"], how="inner")
+        value = (pick["value"] if "value" in pick else pd.Series("", index=pick.index)).fillna("").astype(str)
+        tally = pick.assign(value_text=value).groupby(["used", "column", "kind", "value_text"], sort=False).size()
+        for (used, column, kind), values in tally.groupby(level=[0, 1, 2], sort=False):
+            values = values.droplevel([0, 1, 2]).sort_values(ascending=False, kind="stable")
+            per_value[(used, column, kind)] = values
+    out = []
+    for r in summary.itertuples():
+        entry = {"used": bool(r.used), "column": r.column, "reason": r.example, "rows": int(r.rows),
+                 "counts": float(r.counts) if pd.notna(r.counts) else 0.0}
+        values = per_value.get((r.used, r.column, r.kind))
+        if values is not None:  # the reason in general, and each value it was given for
+            entry["kind"] = _general_reason(r.example)
+            entry["values"] = [{"value": str(v), "rows": int(n)} for v, n in values.head(MAX_VALUES_LISTED).items()]
+            entry["distinct_values"] = int(len(values))
+        out.append(entry)
+    return out
 
+
+def _general_reason(reason: str) -> str:
+    """'date '2024-02-30' is not a day of the calendar (February ...)' -> 'date is not a day of the calendar'."""
+    import re
+
+    text = re.sub(r" \([^()]*\)$", "", reason)
+    return re.sub(r"\s+", " ", re.sub(r" ?'[^']*'", "", text)).strip()
+
+
+def _reason_line(r: dict) -> str:
+    if not r.get("values"):
+        return r["reason"]
+    listed = ", ".join(f"{v['value']!r}" + (f" ({v['rows']:,} rows)" if v["rows"] > 1 else "") for v in r["values"])
+    more = r["distinct_values"] - len(r["values"])
+    return f"{r['kind']}: {listed}" + (f" and {more:,} other values" if more > 0 else "")
 
 
 def format_report(report: dict, name: str) -> str:
@@ -57,7 +103,7 @@ def format_report(report: dict, name: str) -> str:
         lines.append(f"  dates {report['date_range'][0]} to {report['date_range'][1]}")
     for r in report.get("reasons", []):
         what = "flagged" if r["used"] else "rejected"
-        lines.append(f"  {what} {r['rows']:,} row(s) [{r['column'] or 'row'}]: {r['reason']}")
+        lines.append(f"  {what} {r['rows']:,} row(s) [{r['column'] or 'row'}]: {_reason_line(r)}")
     if report.get("denominators_used") is not None:
         lines.append(f"  denominators used {report['denominators_used']:,.0f}")
     for note in report.get("notes") or []:

@@ -142,7 +142,7 @@ def _combine(info: InputTable, counts: pd.DataFrame, parts: list[pd.DataFrame], 
     columns = ["row", "column", "value", "reason", "used", "count"]
     rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
     if info.skipped_lines and len(rows):  # chunk rows were numbered as if no row had been skipped
-        rows["row"] = info.row_number(rows["row"].to_numpy(dtype=np.int64) - 2)
+        rows["row"] = info.row_number(rows["row"].to_numpy(dtype=np.int64) - 1 - info.header_row)
     if info.bad_rows:
         bad = pd.DataFrame({"row": [b[0] for b in info.bad_rows], "column": "", "reason": [b[2] for b in info.bad_rows],
                             "value": [b[1][:200] for b in info.bad_rows], "used": False, "count": np.nan})[columns]
