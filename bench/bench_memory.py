@@ -31,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import wait_for_server  # noqa: E402  (bench/ is not a package)
 INDICATORS = ["imd_score", "income_score", "employment_score", "education_score", "health_score", "crime_score",
               "barriers_score", "living_environment_score", "acute_morbidity_indicator"]
 EXTENTS = ["extent=england", "icb=E54000024", "icb=E54000008", "lad=E06000032", "icb=E54000057",
@@ -84,14 +86,7 @@ def start_server(port: int, budget_mb: float) -> subprocess.Popen:
     env.pop("GAPMAP_DATABASE_URL", None)
     proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env, cwd=ROOT, text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/openapi.json", timeout=1).read()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the server did not start")
+    return wait_for_server(proc, port, 600)
 
 
 def cache_mb(proc: subprocess.Popen) -> float:

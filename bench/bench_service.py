@@ -26,7 +26,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from harness import ROOT, run_python
+from harness import ROOT, run_python, wait_for_server
 
 PAGES = {  # name: (query, explore filter)
     "ward": ("ward=E05014746", {"ward": "E05014746"}),
@@ -64,14 +64,7 @@ def start_server(port: int) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "geo.cli", "serve", "--port", str(port), "--threads", "8"],
                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/openapi.json", timeout=1).read()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the server did not start")
+    return wait_for_server(proc, port, 200)
 
 
 def england_draw_time(repeat: int) -> float:

@@ -31,3 +31,18 @@ def run_python(script: str, *args: str) -> tuple[float, float, str]:
 
 def median(values) -> float:
     return statistics.median(values)
+
+
+def wait_for_server(proc, port: int, tries: int = 600):
+    """Return ``proc`` once the server on 127.0.0.1:``port`` answers (every 0.1 s, ``tries`` times);
+    kill it and raise if it never does."""
+    import urllib.request
+
+    for _ in range(tries):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/openapi.json", timeout=1).read()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the server did not start")
