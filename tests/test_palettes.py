@@ -30,8 +30,8 @@ def _palettes():
         out.append((f"deprivation k={n}", palettes.ramp(palettes.PURPLES, n), True))
         out.append((f"activity k={n}", palettes.ramp(palettes.TEALS, n), True))
         out.append((f"IMD quintiles / deprivation reversed k={n}", palettes.ramp(palettes.PURPLES, n)[::-1], True))
-    out.append(("IMD deciles (as the web and slides make them)", palettes.ramp(palettes.PURPLES, 10)[::-1], False))
-    out.append(("IMD deciles", palettes.imd_decile_colours(), False))
+    out.append(("IMD deciles (as the web and slides make them)", palettes.ramp(palettes.PURPLES, 10)[::-1], True))
+    out.append(("IMD deciles", palettes.imd_decile_colours(), True))
     gi = [palettes.GI_COLOURS[b] for b in (3, 2, 1)] + [palettes.NOT_SIGNIFICANT] + [
         palettes.GI_COLOURS[b] for b in (-1, -2, -3)]
     out.append(("Gi* hot and cold spots", gi, False))
@@ -63,15 +63,15 @@ def test_classes_are_distinct_and_unlike_no_data(name, colours, ordered):
         assert all(s < 0 for s in steps) or all(s > 0 for s in steps), f"{name}: lightness not monotonic"
 
 
-def test_deciles_are_ten_colours_diverging_at_the_median():
+def test_deciles_are_one_sequential_ramp():
+    """Issue 20: a diverging scheme made both ends dark (decile 10 dark brown). One purple ramp:
+    decile 1 (most deprived) darkest, each decile lighter, decile 10 lightest."""
     deciles = palettes.imd_decile_colours()
     assert len(set(deciles)) == 10
     light = [lightness(c) for c in deciles]
-    # lighter from decile 1 (darkest purple) to 5, darker again from 6 to decile 10 (dark orange)
-    assert all(a < b for a, b in zip(light[:5], light[1:5]))
-    assert all(a > b for a, b in zip(light[5:], light[6:]))
+    assert all(a < b for a, b in zip(light, light[1:])) and light[-1] > 90
     hue = [Color(c).convert("lch-d65")["hue"] for c in deciles]
-    assert all(250 < h < 330 for h in hue[:5]) and all(40 < h < 90 for h in hue[5:])  # purples, then oranges
+    assert all(250 < h < 330 for h in hue[:9])  # purples throughout (the lightest is nearly white)
 
 
 def test_the_reported_clashes_are_gone():

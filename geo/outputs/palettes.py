@@ -8,9 +8,10 @@ Every class colour comes from ColorBrewer (Cynthia Brewer, colorbrewer2.org, as 
   for that n, not sampled from a longer ramp, so no two classes share a colour), the ends of the
   3-class scheme for 2 classes.
 - ``IMD_DECILES``: ten classes are more than any ColorBrewer sequential scheme holds (9), so IMD
-  deciles use the ten-class diverging PuOr, low to high: decile 10 (least deprived, dark orange)
-  first, decile 1 (most deprived, darkest purple) last; the break between the purples and the
-  oranges is the national median. ``ramp(PURPLES, 10)`` returns the same list, so callers that
+  deciles are ColorBrewer's nine Purples and, darker still, the darkest purple of ColorBrewer's
+  PuOr: one sequential ramp, low to high, decile 10 (least deprived, lightest) first, decile 1
+  (most deprived, darkest) last, so only the most deprived end is dark (issue 20: a diverging
+  scheme made both ends dark). ``ramp(PURPLES, 10)`` returns the same list, so callers that
   reverse it to put decile 1 first get ten distinct colours.
 - ``GI_COLOURS`` (RdBu), ``LISA_COLOURS`` (RdYlBu), ``RURAL_COLOURS`` (Dark2, qualitative).
 - ``NO_DATA_COLOUR`` is a mid grey: at least 10 CIEDE2000 units from every class colour of every
@@ -28,7 +29,7 @@ from geo.errors import InvalidValue
 
 PURPLES = color_brewer("Purples", 9)  # light to dark
 TEALS = color_brewer("GnBu", 9)
-IMD_DECILES = color_brewer("PuOr", 10)  # low to high: [0] = decile 10 (least deprived), [9] = decile 1
+IMD_DECILES = color_brewer("Purples", 9) + [color_brewer("PuOr", 10)[-1]]  # [0] decile 10 ... [9] decile 1
 NO_DATA_COLOUR = "#969696"
 NOT_SIGNIFICANT = "#f7f7f7"
 LISA_COLOURS = {"High-High": "#d7191c", "Low-Low": "#2c7bb6", "Low-High": "#abd9e9", "High-Low": "#fdae61"}
