@@ -85,6 +85,11 @@ def test_geopackage_round_trip(exported, tmp_path):
     assert set(frame.columns) - {"geometry"} <= set(back.columns)
     assert sorted(back["lsoa21cd"]) == sorted(frame["lsoa21cd"])
     notes = pyogrio.read_dataframe(path, layer="metadata").set_index("key")["value"]
+    import sqlite3
+
+    with sqlite3.connect(path) as db:  # what QGIS shows as the layer's description
+        (described,) = db.execute("select description from gpkg_contents where table_name = 'lsoas'").fetchone()
+    assert "Open Government Licence" in described and "Contains OS data" in described
     assert notes["licence"] == "Open Government Licence v3.0"
 
 

@@ -100,7 +100,11 @@ def write(frame, meta: dict, fmt: str, out_dir: Path, indicator: str, extent: an
                 layer[column] = layer[column].astype("string")
         if path.exists():
             path.unlink()
-        pyogrio.write_dataframe(layer, path, layer="lsoas", driver="GPKG")
+        # the attribution and method where QGIS shows them: the layer's description (gpkg_contents)
+        description = " ".join(str(meta.get(k)) for k in ("warning", "measure", "unit", "disclosure", "attribution",
+                                                          "licence") if meta.get(k))
+        pyogrio.write_dataframe(layer, path, layer="lsoas", driver="GPKG",
+                                layer_options={"DESCRIPTION": description[:2000]})
         pyogrio.write_dataframe(pd.DataFrame({"key": list(meta), "value": [str(v) for v in meta.values()]}),
                                 path, layer="metadata", driver="GPKG", append=True)
     return path
