@@ -338,6 +338,18 @@ def test_findings_say_significant_only_with_a_test(built):
                     assert f["lower"] > bench or f["upper"] < bench
 
 
+def test_each_indicator_has_a_one_line_headline_that_its_sii_supports(built):
+    store, st, paths, _ = built
+    for s in st.with_data:
+        if s.sii is None:
+            assert s.headline_sentence == ""
+            continue
+        significant = s.sii["sii_lower_95"] > 0 or s.sii["sii_upper_95"] < 0
+        assert ("significantly" in s.headline_sentence) == significant
+        assert ("no significant difference" in s.headline_sentence) == (not significant)
+        assert s.headline_sentence in (paths["report"].parent / f"{s.slug}.html").read_text()
+
+
 def test_targets_follow_the_groups(built):
     store, st, paths, _ = built
     lsoas = store.lsoas(icb=ICB, geometry=False, columns=["lsoa21cd", "imd_decile", "imd_quintile_in_icb"])

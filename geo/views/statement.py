@@ -106,6 +106,7 @@ class Section:
     funnel_limits: pd.DataFrame | None = None
     maps: dict = field(default_factory=dict)
     findings: list[dict] = field(default_factory=list)
+    headline_sentence: str = ""
     notes: list[str] = field(default_factory=list)
     rate_column: str = "crude_rate"
     disclosure: str = ""
@@ -517,6 +518,31 @@ def findings(section: Section) -> list[dict]:
     return out
 
 
+def headline_sentence(section: Section) -> str:
+    """One line above the detail, in the statement's own words: who, in the most deprived areas
+    against the least, and whether the SII's 95% interval says the gap is real ("significantly"
+    only then). Empty when there is no SII."""
+    s, q, d = section.sii, section.quintiles, section.definition
+    if not s or q is None or d is None or not len(q):
+        return ""
+    who = "Children" if d.age_hi is not None and d.age_hi < 18 else "Adults" if d.age_lo >= 18 else "People"
+    if d.level == "practice":
+        who = "Patients of GP practices"
+    where = "serving the most deprived populations" if d.level == "practice" else "living in the most deprived areas"
+    measure = (section.measure or section.code).replace(" (SYNTHETIC)", "")
+    measure = measure[:1].lower() + measure[1:]
+    significant = s["sii_lower_95"] > 0 or s["sii_upper_95"] < 0
+    if not significant:
+        return f"{measure[:1].upper() + measure[1:]}: no significant difference by deprivation (the SII's 95% interval includes 0)."
+    worse = s["sii"] > 0
+    if section.higher_is_worse:
+        word = "higher" if worse else "lower"
+    else:
+        word = "lower" if worse else "higher"
+    least = "serving the least deprived" if d.level == "practice" else "in the least deprived areas"
+    return f"{who} {where} had a significantly {word} {section.headline} of {measure} than those {least}."
+
+
 # ---- the statement ----------------------------------------------------------------------------
 
 def place_name(store: Store, extent: Extent) -> str:
@@ -619,6 +645,7 @@ def build_section(store: Store, code: str, domain: str, wording: str, metas: lis
     section.funnel_points, section.funnel_limits = funnel_tables(store, name, extent, section.total, definition,
                                                                  float(quintiles.attrs.get("years", 1.0)))
     section.findings = findings(section)
+    section.headline_sentence = headline_sentence(section)
     return section
 
 
