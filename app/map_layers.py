@@ -173,18 +173,13 @@ def _views(frame, table, title: str, colours: list[str], layers, is_deprivation:
         if "clusters" in layers:
             views.append(("lisa", "Local Moran clusters", "cluster_fill",
                           [(c, lab) for lab, c in LISA_COLOURS.items()] + [(NOT_SIGNIFICANT, "Not significant")]))
-    if "smoothed" in frame and frame["smoothed"].notna().sum() >= 5 and frame["smoothed"].nunique() > 1:
-        smooth = classify(frame["smoothed"], "quantiles", len(colours))
-        shades = ramp(TEALS, len(smooth.labels))
-        frame["smoothed_fill"] = [shades[c] if c >= 0 else None for c in smooth.classes]
-        views.append(("smoothed", "Smoothed rate (spatial empirical Bayes)", "smoothed_fill",
-                      [(c, lab) for c, lab in zip(shades, smooth.labels)]))
-    if "ward_value" in frame and frame["ward_value"].notna().sum() >= 2 and frame["ward_value"].nunique() > 1:
-        by_ward = classify(frame["ward_value"], "quantiles", len(colours))
-        shades = ramp(TEALS, len(by_ward.labels))
-        frame["ward_fill"] = [shades[c] if c >= 0 else None for c in by_ward.classes]
-        views.append(("ward", "Ward figure (published ward totals)", "ward_fill",
-                      [(c, lab) for c, lab in zip(shades, by_ward.labels)]))
+    for column, key, name, least in (("smoothed", "smoothed", "Smoothed rate (spatial empirical Bayes)", 5),
+                                     ("ward_value", "ward", "Ward figure (published ward totals)", 2)):
+        if column in frame and frame[column].notna().sum() >= least and frame[column].nunique() > 1:
+            classes = classify(frame[column], "quantiles", len(colours))
+            shades = ramp(TEALS, len(classes.labels))
+            frame[f"{key}_fill"] = [shades[c] if c >= 0 else None for c in classes.classes]
+            views.append((key, name, f"{key}_fill", list(zip(shades, classes.labels))))
     bivariate_legend = None
     if "bivariate" in layers and not is_deprivation and table.bivariate is not None:
         b = table.bivariate

@@ -193,7 +193,6 @@ def cells(store, dataset, extent: Extent, definition: IndicatorDefinition, keep:
         by_sex = _population_by_sex(store, extent)
         table["sex"] = table["sex"].astype(str)
         if by_sex is None:
-            table.loc[~table["sex"].isin(SEXES), "population"] = np.nan
             table["population"] = np.nan  # no population by sex: the caller falls back
         else:
             for sex in SEXES:

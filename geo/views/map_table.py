@@ -317,7 +317,9 @@ class _Layer:
     stat_attrs: dict = field(default_factory=dict)  # method attributes of each statistic, by name
 
 
-def _values(store: Store, indicator: str, extent: analysis.Extent, dataset: LoadedDataset | None):
+def _values(store: Store, indicator: str, extent: analysis.Extent, dataset: LoadedDataset | None, described=None):
+    """The indicator's values with their context; for a dataset, published (``described``: its
+    :func:`geo.views.analysis.dataset_definition`), with the raw counts kept apart and the rule."""
     if dataset is not None and dataset.kind != "lsoa":
         raise MapTableError(f"dataset {indicator!r} holds values per GP practice (a Fingertips file), not counts "
                             f"per LSOA, so it cannot colour the LSOA map, its tables or exports: choose an LSOA "
@@ -329,8 +331,7 @@ def _values(store: Store, indicator: str, extent: analysis.Extent, dataset: Load
         return frame, None, None
     rule = Rule.from_meta(dataset.meta)
     raw = frame["count"].to_numpy(dtype=float)  # kept apart, never published
-    definition, years, supplied = analysis.dataset_definition(dataset)
-    return analysis.publish_counts(frame, rule, definition, years, supplied), raw, rule
+    return analysis.publish_counts(frame, rule, *described), raw, rule
 
 
 def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dataset: LoadedDataset | None,
@@ -339,14 +340,15 @@ def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dat
     from geo.stats.local_moran import local_moran
 
     COMPUTED["values"] += 1
-    frame, raw, rule = _values(store, indicator, extent, dataset)
+    described = analysis.dataset_definition(dataset) if dataset is not None else None
+    frame, raw, rule = _values(store, indicator, extent, dataset, described)
     meta = {"indicator": indicator, "extent": f"{extent.level} {extent.code or ''}".strip(),
             "attribution": ATTRIBUTION, "licence": LICENCE, "created": dt.date.today().isoformat(),
             "lsoas": int(len(frame))}
     if dataset is not None:
         info = dataset.meta
         hidden = int(frame["suppressed"].sum())
-        definition, years, _ = analysis.dataset_definition(dataset)
+        definition, years, _ = described
         meta.update({"measure": info.get("measure"), "unit": definition.unit, "indicator_definition": definition.describe(),
                      "years": years,
                      "period": (info.get("report") or {}).get("date_range"), "disclosure": rule.describe(),
@@ -363,7 +365,7 @@ def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dat
     methods = []
     stat_attrs = {}
     if dataset is not None:
-        _smoothed(store, extent, dataset, frame, meta)
+        _smoothed(store, extent, dataset, described[0], frame, meta)
     try:
         check_permutations(permutations, len(frame))
         w = analysis.extent_weights(store, extent)
@@ -407,13 +409,12 @@ def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dat
     return _Layer(frame, meta, raw, rule, dataset, bivariate, stat_attrs)
 
 
-def _smoothed(store: Store, extent: analysis.Extent, dataset, frame: pd.DataFrame, meta: dict) -> None:
+def _smoothed(store: Store, extent: analysis.Extent, dataset, definition, frame: pd.DataFrame, meta: dict) -> None:
     """``smoothed``: the spatial empirical Bayes rate of each LSOA (:mod:`geo.rates.smoothing`), from
-    the published counts and the person-years at risk, in the definition's unit; an LSOA whose count
-    is hidden takes its neighbours' rate, never its own count. Rates only (not proportions)."""
+    the published counts and the person-years at risk, in the definition's unit; a hidden count
+    counts as the middle of the hidden range, never as itself. Rates only (not proportions)."""
     from geo.rates.smoothing import spatial_empirical_bayes
 
-    definition, _, _ = analysis.dataset_definition(dataset)
     if definition.measure_type != "rate" or "person_years" not in frame:
         return
     try:
