@@ -43,27 +43,34 @@ def _rewrite(source, target, change=None, drop=(), add=()):
     return target
 
 
-def _with_manifest(path, target, members: dict[str, bytes], extra: list = ()):
-    """A pack whose manifest lists ``members`` correctly (so only the path checks can refuse it)."""
-    import hashlib
-    manifest = read_manifest(path)
-    for name, data in members.items():
-        manifest["files"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+def _rewritten(path, target, manifest: dict, leave_out=frozenset(), members: dict[str, bytes] | None = None,
+               extra: list = ()):
+    """A copy of the pack at ``path`` with ``manifest`` first, without the members ``leave_out``,
+    and with ``members`` (name -> bytes) and the bare tar entries ``extra`` added at the end."""
     body = json.dumps(manifest).encode()
     with tarfile.open(path) as src, tarfile.open(target, "w") as out:
         head = tarfile.TarInfo(MANIFEST_NAME)
         head.size = len(body)
         out.addfile(head, io.BytesIO(body))
         for member in src:
-            if member.name != MANIFEST_NAME:
+            if member.name != MANIFEST_NAME and member.name not in leave_out:
                 out.addfile(member, src.extractfile(member))
-        for name, data in members.items():
+        for name, data in (members or {}).items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             out.addfile(info, io.BytesIO(data))
         for info in extra:
             out.addfile(info)
     return target
+
+
+def _with_manifest(path, target, members: dict[str, bytes], extra: list = ()):
+    """A pack whose manifest lists ``members`` correctly (so only the path checks can refuse it)."""
+    import hashlib
+    manifest = read_manifest(path)
+    for name, data in members.items():
+        manifest["files"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    return _rewritten(path, target, manifest, members=members, extra=extra)
 
 
 def test_pack_unpacks_to_the_same_store(built, tmp_path):
@@ -200,15 +207,7 @@ def _without(path, target, names):
     manifest = read_manifest(path)
     for name in names:
         del manifest["files"][name]
-    body = json.dumps(manifest).encode()
-    with tarfile.open(path) as src, tarfile.open(target, "w") as out:
-        head = tarfile.TarInfo(MANIFEST_NAME)
-        head.size = len(body)
-        out.addfile(head, io.BytesIO(body))
-        for member in src:
-            if member.name != MANIFEST_NAME and member.name not in names:
-                out.addfile(member, src.extractfile(member))
-    return target
+    return _rewritten(path, target, manifest, leave_out=set(names))
 
 
 def test_incomplete_pack_refused_naming_the_missing_tables(packed, target, tmp_path):
