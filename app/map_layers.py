@@ -173,6 +173,11 @@ def _views(frame, table, title: str, colours: list[str], layers, is_deprivation:
         if "clusters" in layers:
             views.append(("lisa", "Local Moran clusters", "cluster_fill",
                           [(c, lab) for lab, c in LISA_COLOURS.items()] + [(NOT_SIGNIFICANT, "Not significant")]))
+    if "gi_eb_bin" in frame and "hotspots" in layers:  # the hot spots of what the smoothed view shows
+        frame["hot_eb_fill"] = frame["gi_eb_bin"].map({**GI_COLOURS, 0: NOT_SIGNIFICANT})
+        views.append(("hot_eb", "Gi* hot and cold spots of the smoothed (EB-standardised) rate", "hot_eb_fill",
+                      [(GI_COLOURS[b], BIN_LABELS[b]) for b in (3, 2, 1)] + [(NOT_SIGNIFICANT, BIN_LABELS[0])]
+                      + [(GI_COLOURS[b], BIN_LABELS[b]) for b in (-1, -2, -3)]))
     for column, key, name, least in (("smoothed", "smoothed", "Smoothed rate (spatial empirical Bayes)", 5),
                                      ("ward_value", "ward", "Ward figure (published ward totals)", 2)):
         if column in frame and frame[column].notna().sum() >= least and frame[column].nunique() > 1:
@@ -383,7 +388,7 @@ def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) ->
         view_data.append({"key": key, "name": name, "palette": colours_here,
                           "labels": [label_of.get(c, "") for c in colours_here],
                           "rows": rows, "bivariate": bivariate_legend if rows is None else None,
-                          "method": GI_LEVELS if key == "hot" else None})
+                          "method": GI_LEVELS if key in ("hot", "hot_eb") else None})
     # columnar: one list per property and one of geometries, rebuilt into features by the page
     geometries = _geometries_as_json(np.asarray(frame.geometry.values, dtype=object), frame.attrs.get("decimals", 5),
                                      delta=True)

@@ -134,7 +134,9 @@ def test_side_panel_targeting_and_search(client, fixture_store):
     csv = client.get("/targeting.csv?icb=E54000001&indicator=imd_score")
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
     body = csv.get_data(as_text=True)
-    assert body.startswith("kind,code,name,ward,lsoa21cd,phase,pupils,fsm_percent,why")
+    lines = body.splitlines()
+    assert lines[0].startswith("# Targeting: state-funded primary school") and "Core20" in lines[0]
+    assert lines[1] == "kind,type,code,name,ward,lsoa21cd,lsoa21nm,phase,pupils,fsm_percent,why"
     assert "Core20" in body and "Open Government Licence" in body
     assert "attachment; filename=gapmap_targeting_icb_E54000001_imd_score.csv" == csv.headers["Content-Disposition"]
     # a postcode leads straight to the map of its place, zoomed on its LSOA

@@ -391,7 +391,7 @@ def test_cli_demo_then_statement(fixture_mirror, tmp_path, monkeypatch):
     assert bad.exit_code != 0 and "unknown NHS statement indicator" in bad.output
     bad = runner.invoke(main, ["statement", "--icb", "QAA", "--target", "hotspots:MAT01", "--no-maps",
                                "--out", str(tmp_path / "x")])
-    assert bad.exit_code != 0 and "no dataset attached to MAT01" in bad.output
+    assert bad.exit_code != 0 and "no dataset is attached to MAT01" in bad.output
 
 
 def test_statement_pages(built):

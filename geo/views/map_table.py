@@ -381,6 +381,16 @@ def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dat
         frame["gi_spot"] = gi["spot"].to_numpy()
         frame["lisa_cluster"] = lm["cluster"].to_numpy()
         frame["lisa_p"] = lm["p_value"].to_numpy()
+        if np.isfinite(frame.get("eb_standardised", pd.Series(dtype=float)).to_numpy(float)).sum() >= 3:  # the hot spots of what the smoothed view shows (every LSOA has one)
+            COMPUTED["gi-star-eb"] += 1
+            eb = getis_ord(frame["eb_standardised"].to_numpy(float), w, "analytic", permutations, seed)
+            frame["gi_eb_z"] = eb["z"].to_numpy()
+            frame["gi_eb_bin"] = np.where(np.isfinite(frame["eb_standardised"].to_numpy(float)),
+                                          eb["bin"].to_numpy(float), np.nan)
+            frame["gi_eb_spot"] = eb["spot"].to_numpy()
+            meta["eb_statistics"] = ("Gi* of the Empirical Bayes standardised rates (Assuncao and Reis 1999, as "
+                                     "GeoDa's EB rate statistics), from the published counts with a hidden count as "
+                                     "the middle of its hidden range: the hot spots of the smoothed view")
         g, m = gi.attrs, lm.attrs
         weights = analysis.weights_module.describe(w)
         stat_attrs = {"gi-star": {**g, "weights": weights}, "local-moran": {**m, "weights": weights}}
@@ -432,6 +442,9 @@ def _smoothed(store: Store, extent: analysis.Extent, dataset, definition, frame:
         meta["smoothed"] = f"not computed: {exc}"
         return
     frame["smoothed"] = rates * definition.multiplier
+    from geo.rates.smoothing import eb_standardised
+
+    frame["eb_standardised"] = eb_standardised(counts, frame["person_years"].to_numpy(float), np.isfinite(counts))
     meta["smoothed"] = (f"Smoothed rate ({definition.unit}): spatial empirical Bayes (Marshall 1991, as GeoDa's "
                         f"Spatial Empirical Bayes): each LSOA's rate from its published count shrunk towards the rate "
                         f"of its neighbourhood (queen contiguity), the more so the smaller its population; a count "
