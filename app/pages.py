@@ -109,8 +109,14 @@ def _panel(extent, indicator, question: str | None = None, points=None) -> dict:
         return {"error": str(exc)}
     panel = {"summary": targeting.summary(targets),
              "quintiles": targeting.by_quintile(targets, store, indicator, extent).to_dict("records"),
-             "wards": targeting.top_wards(targets).to_dict("records"),
              }
+    ward_table = None
+    if "count" in targets:  # a dataset: wards ranked by their own published figure
+        try:
+            ward_table = map_table.group_table(store, indicator, extent, "ward24cd")
+        except ValueError:
+            ward_table = None
+    panel["wards"] = targeting.top_wards(targets, ward_table=ward_table).to_dict("records")
     try:
         listed = targeting.answer(store, extent, question, points)
     except ValueError as exc:  # e.g. a question naming a dataset with no statistics

@@ -194,3 +194,17 @@ def test_hot_spots_never_on_hidden_lsoas_and_reasons_never_say_no_neighbours(bed
     assert frame["smoothed"].notna().all(), "Bedford ORA01: a smoothed value for every LSOA (issue 20's bar)"
     listed = targeting.answer(store, extent, "smoothed-hotspots:ORA01", ("wards",))
     assert (listed["kind"] == "ward").all() and listed["why"].str.contains("of its").all()
+
+
+def test_top_wards_rank_published_ward_figures_and_skip_hidden_ones(bedford):
+    from geo.views import map_table
+
+    store, name = bedford
+    extent = Extent("lad", BEDFORD)
+    wards = map_table.group_table(store, name, extent, "ward24cd").set_index("group")
+    top = targeting.top_wards(targeting.lsoa_targets(store, name, extent), n=100, ward_table=wards.reset_index())
+    hidden = set(wards.index[wards["value"].isna()])
+    assert hidden and not hidden & set(top["ward24cd"]), "a ward whose figure is hidden is never ranked"
+    assert (top["basis"] == "ward figure").all()
+    assert top["mean_value"].tolist() == wards.loc[top["ward24cd"], "value"].tolist()
+    assert top["mean_value"].is_monotonic_decreasing

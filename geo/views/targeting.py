@@ -241,11 +241,18 @@ def by_quintile(targets: pd.DataFrame, store=None, indicator: str | None = None,
     return out
 
 
-def top_wards(targets: pd.DataFrame, n: int = 10) -> pd.DataFrame:
-    """Wards by the mean of their LSOAs' published values (suppressed LSOAs left out); a ward whose
-    every LSOA is hidden is not ranked."""
+def top_wards(targets: pd.DataFrame, n: int = 10, ward_table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The wards with the highest values: for a dataset (``ward_table``, the group path's published
+    ward figures, :func:`geo.views.map_table.group_table` by ``ward24cd``) by the ward's own published
+    rate, otherwise by the mean of its LSOAs' values. A ward whose figure is hidden (or whose every LSOA
+    is) is not ranked. Columns: ``ward24cd``, ``ward24nm``, ``lsoas``, ``mean_value`` (the ranked
+    value), ``basis`` (what it is) and ``target_lsoas``."""
     frame = targets.assign(_target=(targets["reasons"] != "").astype(int))
     grouped = frame.groupby(["ward24cd", "ward24nm"], sort=False).agg(
         lsoas=("value", "size"), mean_value=("value", "mean"), target_lsoas=("_target", "sum")).reset_index()
+    grouped["basis"] = "mean of its LSOAs"
+    if ward_table is not None and len(ward_table):
+        grouped["mean_value"] = grouped["ward24cd"].map(ward_table.set_index("group")["value"])
+        grouped["basis"] = "ward figure"
     ranked = grouped[grouped["mean_value"].notna()]
     return ranked.sort_values(["mean_value"], ascending=False).head(n)
