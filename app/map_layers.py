@@ -94,8 +94,6 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
     frame["fill"] = [colours[c] if c >= 0 else None for c in frame["class"]]
     frame["value_text"] = _value_text(frame)
     m, title, note = _base_map(store, indicator, extent, table, frame.total_bounds)
-    if "count" in frame and extent.level != "ward":
-        _ward_values(store, indicator, extent, frame)
     views, bivariate_legend = _views(frame, table, title, colours, layers, is_deprivation)
     _lsoa_layer(m, frame, views, indicator, (note + " " if note else "") + ATTRIBUTION, bivariate_legend)
     _add_outlines(store, extent, layers, m)
@@ -140,19 +138,6 @@ def _base_map(store, indicator: str, extent: analysis.Extent, table, bounds) -> 
 
 
 GI_LEVELS = TWO_SIDED_LEVELS[0].upper() + TWO_SIDED_LEVELS[1:] + "."  # the hot-spot legend says how it grades
-
-
-def _ward_values(store, indicator: str, extent, frame) -> None:
-    """``ward_value``: each LSOA's ward's published figure (the group path's ward table), for rare
-    indicators whose LSOA counts are mostly hidden; none where the ward's total is hidden."""
-    from geo.views import map_table as map_tables
-
-    try:
-        wards = map_tables.group_table(store, indicator, extent, "ward24cd")
-    except ValueError:
-        return
-    if len(wards):
-        frame["ward_value"] = frame["ward24cd"].map(wards.set_index("group")["value"])
 
 
 def _views(frame, table, title: str, colours: list[str], layers, is_deprivation: bool):

@@ -39,6 +39,12 @@ Columns of ``MapTable.frame`` (one row per LSOA of the extent, sorted by ``lsoa2
 ``gi_z``, ``gi_p``, ``gi_bin``, ``gi_spot``  Gi* z, p-value, bin (-3..3; missing without a value) and its words
 ``lisa_cluster``, ``lisa_p``                 local Moran cluster and pseudo p-value
 ``bivariate_class``   "d-a" (deprivation-activity, 1 low .. 3 high); missing without both values
+``smoothed``          datasets of rates: the spatial empirical Bayes rate (:mod:`geo.rates.smoothing`), every
+                      LSOA, a hidden count counting as the middle of its hidden range (``meta["smoothed"]``)
+``eb_standardised``   datasets of rates: the Empirical Bayes standardised rate (Assuncao and Reis 1999)
+``gi_eb_z``, ``gi_eb_bin``, ``gi_eb_spot``  Gi* of ``eb_standardised``: the smoothed view's hot spots
+``ward_value``        datasets: the LSOA's ward's published figure (:func:`group_table` by ward; missing
+                      where the ward's total is hidden; ``meta["ward_values"]``)
 
 ``MapTable.meta`` holds the indicator, extent, classification, method, p-value convention,
 disclosure rule, what was suppressed, the synthetic flag, measure, unit, period, attribution and
@@ -366,6 +372,7 @@ def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dat
     stat_attrs = {}
     if dataset is not None:
         _smoothed(store, extent, dataset, described[0], frame, meta)
+        _ward_values(store, indicator, extent, frame, meta)
     try:
         check_permutations(permutations, len(frame))
         w = analysis.extent_weights(store, extent)
@@ -450,6 +457,26 @@ def _smoothed(store: Store, extent: analysis.Extent, dataset, definition, frame:
                         f"of its neighbourhood (queen contiguity), the more so the smaller its population; a count "
                         f"hidden by disclosure control counts as {(rule.suppress_from + rule.suppress_to) / 2:g} (the "
                         f"middle of {rule.suppress_from} to {rule.suppress_to}), so it says nothing more of it")
+
+
+def _ward_values(store: Store, indicator: str, extent: analysis.Extent, frame: pd.DataFrame, meta: dict) -> None:
+    """``ward_value``: each LSOA's ward's published figure (the group path's ward table,
+    :func:`group_table`), for rare indicators whose LSOA counts are mostly hidden; none where the
+    ward's total is hidden, and none on a ward's own map (one ward: nothing to compare)."""
+    if extent.level == "ward":
+        return
+    try:
+        wards = group_table(store, indicator, extent, "ward24cd")
+    except ValueError as exc:
+        meta["ward_values"] = f"not computed: {exc}"
+        return
+    if len(wards):
+        frame["ward_value"] = frame["ward24cd"].map(wards.set_index("group")["value"])
+        rule = wards.attrs.get("note") or "see the disclosure rule"
+        meta["ward_values"] = (f"Ward figure ({meta.get('unit')}): each LSOA shows its ward's published rate, from "
+                               f"the ward's total after disclosure control ({rule}); hot spots are not computed on "
+                               f"ward figures (every LSOA of a ward shares one value): use the smoothed view's hot "
+                               f"spots for rare events")
 
 
 def _layer_size(layer: _Layer) -> int:
