@@ -361,7 +361,9 @@ def test_targets_follow_the_groups(built):
         rows = targets[targets["group"].str.contains(group)]
         assert set(rows.loc[rows["kind"] == "school", "code"]) == \
             set(schools.loc[schools["lsoa21cd"].isin(members), "urn"].astype(str))
-    assert paths["targets"].read_text().count("\n") == len(targets) + 2  # header, rows, attribution
+    lines = paths["targets"].read_text().splitlines()
+    assert lines[0].startswith("# Targeting: state-funded primary school") and lines[-1].startswith("# Contains")
+    assert len([line for line in lines if not line.startswith("#")]) == len(targets) + 1  # header and rows
     with pytest.raises(ValueError, match="unknown targeting group"):
         statement_targets.check_group("everyone")
 

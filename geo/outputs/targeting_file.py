@@ -18,6 +18,8 @@ def header_lines(attrs: dict) -> list[str]:
     if attrs.get("question"):
         lines.append(f"Targeting: {', '.join(attrs.get('points', []))} in {attrs['question']}"
                      + (f" ({attrs['lsoas']:,} of {attrs['of_lsoas']:,} LSOAs)" if "lsoas" in attrs else ""))
+    elif attrs.get("points"):  # several questions (the statement's): each row's group column says which
+        lines.append(f"Targeting: {', '.join(attrs['points'])} in each group named in the group column")
     for name, rule in (attrs.get("datasets") or {}).items():
         lines.append(f"Dataset {name}: {rule}" if rule else f"Dataset {name}")
     return lines

@@ -35,13 +35,14 @@ def default_groups(store) -> list[str]:
 def select(store, extent: analysis.Extent, groups, statement=None, points=targeting.DEFAULT_POINTS) -> pd.DataFrame:
     """The engine's answer to each question, one after another (see the module docstring)."""
     ctx = target_groups.context(store, extent)  # each indicator's statistics computed once for all questions
-    parts, notes, synthetic = [], [], False
+    parts, notes, synthetic, datasets = [], [], False, {}
     for group in groups:
         table = targeting.answer(store, extent, group, points, ctx=ctx)
         parts.append(table.assign(group=table.attrs["question"]))
         notes += table.attrs["notes"]
         synthetic |= table.attrs["synthetic"]
+        datasets.update(table.attrs["datasets"])
     out = pd.concat(parts, ignore_index=True).reindex(columns=COLUMNS) if parts else pd.DataFrame(columns=COLUMNS)
-    out.attrs.update({"notes": list(dict.fromkeys(notes)), "synthetic": synthetic,
+    out.attrs.update({"notes": list(dict.fromkeys(notes)), "synthetic": synthetic, "datasets": datasets,
                       "points": [targeting.POINT_TYPES[p][1] for p in targeting.check_points(points)]})
     return out
