@@ -173,16 +173,25 @@ def _in_lsoa(joined: pd.DataFrame) -> list[str]:
 
 
 def _ward_rows(lsoas: pd.DataFrame, hit: pd.DataFrame) -> pd.DataFrame:
+    """One row per ward with LSOAs in the answer, counting its LSOAs by kind of reason."""
+    if not len(hit):
+        return pd.DataFrame(columns=COLUMNS)
     totals = lsoas.groupby("ward24cd").size()
-    rows = []
-    for (ward, name), g in hit.groupby(["ward24cd", "ward24nm"], sort=True):
-        reasons = pd.Series([r for rs in g["why"] for r in rs.split("; ")]).map(_reason_kind).value_counts()
-        said = "; ".join(f"{n} {what}" if n > 1 or len(g) > 1 else what for what, n in reasons.items())
-        rows.append({"kind": "ward", "type": "ward", "code": ward, "name": name, "ward": name,
-                     "lsoa21cd": f"{len(g)} of {int(totals[ward])} LSOAs", "lsoa21nm": "", "phase": None,
-                     "pupils": pd.NA, "fsm_percent": np.nan,
-                     "why": f"{len(g)} of its {int(totals[ward])} LSOAs: {said}"})
-    return pd.DataFrame(rows, columns=COLUMNS)
+    inside = hit.groupby(["ward24cd", "ward24nm"], sort=True).size()
+    pieces = hit[["ward24cd", "why"]].assign(reason=hit["why"].str.split("; ")).explode("reason")
+    kinds = {r: _reason_kind(r) for r in pieces["reason"].unique()}
+    counted = pieces.assign(kind=pieces["reason"].map(kinds)).groupby(["ward24cd", "kind"], sort=False).size()
+    said: dict[str, list[str]] = {}
+    for (ward, what), n in counted.sort_values(ascending=False, kind="stable").items():
+        said.setdefault(ward, []).append(f"{n} {what}" if n > 1 or inside[ward].iloc[0] > 1 else what)
+    codes = inside.index.get_level_values(0)
+    names = inside.index.get_level_values(1)
+    of = [f"{n} of {int(totals[w])} LSOAs" for w, n in zip(codes, inside.to_numpy())]
+    return pd.DataFrame({
+        "kind": "ward", "type": "ward", "code": codes, "name": names, "ward": names, "lsoa21cd": of, "lsoa21nm": "",
+        "phase": None, "pupils": pd.array([pd.NA] * len(codes), dtype="Int64"), "fsm_percent": np.nan,
+        "why": [f"{n} of its {int(totals[w])} LSOAs: " + "; ".join(said[w]) for w, n in zip(codes, inside.to_numpy())]},
+        columns=COLUMNS)
 
 
 def _reason_kind(reason: str) -> str:
