@@ -656,7 +656,8 @@ def _demo_indicators(icb, seed, out, indicators, do_ingest, rows_given, dirty):
 @click.option("--target", "targets", multiple=True, metavar="GROUP",
               help="Targeting questions to list schools, wards and GP practices for (repeatable), as `gapmap "
                    "target --where` takes them: e.g. most-deprived-40, core20, hotspots:ORA01, \"most-deprived-40 "
-                   "and hotspots:ORA01\". Default: most-deprived-40 and the hot spots of ORA01 when it has data.")
+                   "and hotspots:ORA01\". Default: most-deprived-40 and the hot spots of ORA01 when it has data (of its smoothed "
+                   "view, smoothed-hotspots:ORA01, where more than half of the LSOA counts are hidden).")
 @click.option("--points", "points", multiple=True, metavar="TYPE[,TYPE]",
               help="What the targeting lists hold, as `gapmap target --points` (default: primary, secondary, "
                    "special, gp-practices, wards).")
@@ -683,7 +684,7 @@ def statement_command(icb, lad, codes, targets, points, no_maps, out_dir):
         check(c)
     store = open_store()
     if not targets:
-        targets = statement_targets.default_groups(store)
+        targets = statement_targets.default_groups(store, extent)
     for t in targets:
         statement_targets.check_group(t)
     from geo.views.targeting import check_points

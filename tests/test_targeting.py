@@ -208,3 +208,18 @@ def test_top_wards_rank_published_ward_figures_and_skip_hidden_ones(bedford):
     assert (top["basis"] == "ward figure").all()
     assert top["mean_value"].tolist() == wards.loc[top["ward24cd"], "value"].tolist()
     assert top["mean_value"].is_monotonic_decreasing
+
+
+def test_the_statement_targets_a_rare_indicator_by_its_smoothed_hot_spots(bedford):
+    """Bedford's ORA01: most LSOA counts hidden, so the statement's default hot-spot group is the
+    smoothed view's (every LSOA has a value there); over the whole ICB, where fewer are hidden,
+    the published values' own."""
+    from geo.views import map_table, statement_targets
+
+    store, name = bedford
+    for extent in (Extent("lad", BEDFORD), Extent("icb", "E54000024")):
+        hidden = map_table.map_table(store, name, extent).frame["suppressed"].mean()
+        groups = statement_targets.default_groups(store, extent)
+        assert groups[0] == "most-deprived-40"
+        assert groups[1] == ("smoothed-hotspots:ORA01" if hidden > 0.5 else "hotspots:ORA01"), (extent, hidden)
+    assert map_table.map_table(store, name, Extent("lad", BEDFORD)).frame["suppressed"].mean() > 0.5

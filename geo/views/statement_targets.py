@@ -21,15 +21,27 @@ def check_group(group: str) -> str:
     return group
 
 
-def default_groups(store) -> list[str]:
-    """The 40% most deprived LSOAs of the area (toothbrushing packs) and, where ORA01 has data,
-    its hot spots."""
+RARE = 0.5  # more than this share of LSOA counts hidden: an indicator's hot spots are its smoothed view's
+
+
+def default_groups(store, extent: analysis.Extent | None = None) -> list[str]:
+    """The 40% most deprived LSOAs of the area (toothbrushing packs) and, where ORA01 has data, its hot
+    spots: of the published values, or, where more than half of the area's LSOA counts are hidden (a
+    rare indicator), of the smoothed view (``smoothed-hotspots:ORA01``, every LSOA has a value there)."""
     from geo.views.indicator_datasets import attached
 
     groups = ["most-deprived-40"]
-    if "ORA01" in attached(store):
-        groups.append("hotspots:ORA01")
-    return groups
+    metas = attached(store).get("ORA01")
+    if not metas:
+        return groups
+    if extent is not None:
+        from geo.views import map_table
+
+        layer = map_table.statistics_layer(store, metas[0]["name"], extent)
+        hidden = layer.frame["suppressed"].mean() if "suppressed" in layer.frame else 0.0
+        if hidden > RARE and "gi_eb_bin" in layer.frame:
+            return groups + ["smoothed-hotspots:ORA01"]
+    return groups + ["hotspots:ORA01"]
 
 
 def select(store, extent: analysis.Extent, groups, statement=None, points=targeting.DEFAULT_POINTS) -> pd.DataFrame:
