@@ -223,3 +223,22 @@ def test_the_statement_targets_a_rare_indicator_by_its_smoothed_hot_spots(bedfor
         assert groups[0] == "most-deprived-40"
         assert groups[1] == ("smoothed-hotspots:ORA01" if hidden > 0.5 else "hotspots:ORA01"), (extent, hidden)
     assert map_table.map_table(store, name, Extent("lad", BEDFORD)).frame["suppressed"].mean() > 0.5
+
+
+def test_the_panel_and_the_statement_publish_the_same_quintiles(bedford):
+    """One suppression rule for group tables: the map panel's rates by IMD quintile are the
+    statement's, hidden cells included (the issue: the panel hid quintiles the statement printed)."""
+    from app import create_app, pages
+    from geo.views import statement
+
+    store, name = bedford
+    extent = Extent("lad", BEDFORD)
+    app = create_app({"GAPMAP_STORE": str(store.root), "SINGLE_USER": True, "TESTING": True})
+    with app.app_context():
+        panel = pages._panel(extent, name)
+    section = statement.build(store, extent, ["ORA01"]).sections[0]
+    ours = {int(r["group"]): r["value"] for r in panel["by_quintile"]}
+    theirs = dict(zip(section.quintiles["group"].astype(int), section.quintiles["value"]))
+    assert ours.keys() == theirs.keys() == {1, 2, 3, 4, 5}
+    for q in ours:
+        assert (np.isnan(ours[q]) and np.isnan(theirs[q])) or ours[q] == pytest.approx(theirs[q], rel=1e-12), q
