@@ -23,7 +23,7 @@ import pandas as pd
 
 KINDS = {"primary": "Primary schools (state-funded)", "secondary": "Secondary schools (state-funded)",
          "special": "Special schools (state-funded)",
-         "other": "Other schools and colleges: independent, FE, nursery, alternative provision"}
+         "other": "Other schools and colleges"}
 STATE_FUNDED_GROUPS = ("Local authority maintained schools", "Academies", "Free Schools", "Special schools")
 PRIMARY_PHASES = ("Primary", "Middle deemed primary")
 SECONDARY_PHASES = ("Secondary", "Middle deemed secondary", "All-through", "16 plus")

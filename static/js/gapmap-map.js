@@ -269,11 +269,16 @@
     var moved = false, fitting = false;
     function fit() {
       fitting = true;
-      if (data.focus) { map.fitBounds(data.focus, {maxZoom: 15, animate: false}); } else {
-        // clear of the legends (left) and the layer list (right) where that costs no zoom
+      // clear of the legends (left) and the layer list and the key to the points (right)
+      var width = function (selector) {
+        var e = doc.querySelector(selector);
+        return e && e.getClientRects().length ? e.offsetWidth + 16 : 8;
+      };
+      var left = width('.gapmap-legends'), right = Math.max(width('.leaflet-control-layers'), width('.gapmap-points-key'));
+      if (data.focus) {  // what a search found, in the middle of the map's free part
+        map.fitBounds(data.focus, {maxZoom: 15, paddingTopLeft: [left, 8], paddingBottomRight: [right, 8], animate: false});
+      } else {  // the place, clear of the boxes where that costs no zoom
         var bounds = layer.getBounds();
-        var width = function (selector) { var e = doc.querySelector(selector); return e ? e.offsetWidth + 16 : 8; };
-        var left = width('.gapmap-legends'), right = width('.leaflet-control-layers');
         var plain = map.getBoundsZoom(bounds, false, L.point(16, 16));
         var choice = [[left, right], [left, 8], [8, right], [8, 8]].filter(function (p) {
           return map.getBoundsZoom(bounds, false, L.point(p[0] + p[1], 16)) >= plain;
@@ -315,7 +320,7 @@
 
     // the legends (rendered by the server) and the key to the point layers shown, in one control at
     // the bottom left, above the scale; it folds to one button, and so does the layer list
-    var folded = collapsedByDefault(container.clientWidth, container.clientHeight);
+    var folded = collapsedByDefault(container.clientWidth, container.clientHeight), foldButtons = {};
     var legends = L.control({position: 'bottomleft'});
     var pointsKey;
     legends.onAdd = function () {
@@ -323,7 +328,7 @@
       var body = L.DomUtil.create('div', 'gapmap-legends-body', div);
       body.id = 'gapmap-legends-body';
       Array.prototype.forEach.call(doc.querySelectorAll('.gapmap-legend'), function (el) { body.appendChild(el); });
-      div.insertBefore(foldButton(div, body, 'legend', folded.legend), body);
+      div.insertBefore(foldButton(div, [body], 'legend', folded.legend), body);
       L.DomEvent.disableClickPropagation(div);
       L.DomEvent.disableScrollPropagation(div);
       return div;
@@ -356,31 +361,40 @@
     if (layerList) {
       var list = layerList.querySelector('.leaflet-control-layers-list');
       list.id = 'gapmap-layer-list';
-      layerList.insertBefore(foldButton(layerList, list, 'layers', folded.layers), layerList.firstChild);
+      layerList.insertBefore(foldButton(layerList, [list], 'layers', folded.layers), layerList.firstChild);
     }
 
-    // a button that folds a box to itself and opens it again, saying which it does
-    function foldButton(box, body, what, startFolded) {
+    // a button that folds a box to itself and opens it again, saying which it does; `bodies`: what
+    // it hides (the legend's button hides the key to the points too)
+    function foldButton(box, bodies, what, startFolded) {
       var button = doc.createElement('button');
       button.type = 'button';
       button.className = 'gapmap-fold';
-      button.setAttribute('aria-controls', body.id);
+      button.setAttribute('aria-controls', bodies.map(function (b) { return b.id; }).join(' '));
       button.setAttribute('data-fold', what);
-      function set(isFolded) {
+      button.folded = startFolded;
+      button.bodies = bodies;
+      button.set = function (isFolded) {
+        button.folded = isFolded;
         L.DomUtil[isFolded ? 'addClass' : 'removeClass'](box, 'gapmap-folded');
-        body.hidden = isFolded;
+        button.bodies.forEach(function (b) { b.hidden = isFolded || b.empty === true; });
         button.setAttribute('aria-expanded', isFolded ? 'false' : 'true');
         button.textContent = (isFolded ? 'Show ' : 'Hide ') + (what === 'legend' ? 'the legend' : 'the layers');
-      }
-      button.addEventListener('click', function () { set(!body.hidden); });
-      set(startFolded);
+      };
+      button.addEventListener('click', function () { button.set(!button.folded); });
+      button.set(startFolded);
+      foldButtons[what] = button;
       return button;
     }
 
+    pointsKey.id = 'gapmap-points-key';
+    foldButtons.legend.bodies.push(pointsKey);
+    foldButtons.legend.setAttribute('aria-controls', 'gapmap-legends-body gapmap-points-key');
     function showPointsKey() {
       var shown = data.points.filter(function (g) { return win[g.layer] && map.hasLayer(win[g.layer]); });
       pointsKey.innerHTML = pointsLegendHtml(shown);
-      pointsKey.hidden = !shown.length;
+      pointsKey.empty = !shown.length;
+      pointsKey.hidden = pointsKey.empty || foldButtons.legend.folded;
     }
     showPointsKey();
     // the legends and the table were in the page's flow until now (a scroll bar, a taller page):
@@ -447,6 +461,7 @@
       });
     }
     showPointsKey();
+    fit();  // again, clear of the key to the points the address asked for
     map.on('overlayadd overlayremove', function () { publish(); showPointsKey(); });
     // what the search found, named on the map: a label on its pin, or on the LSOA or ward outlined
     if (data.found) {
