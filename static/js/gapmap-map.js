@@ -149,7 +149,8 @@
 
   /* Each point layer's symbol (app/map_layers.py POINT_SYMBOLS names one per layer), drawn in a
      20 x 20 box: schools by kind a circle, square, diamond or triangle, GP practices a cross,
-     hospitals a square with an H; white-edged so each shows on every class colour. */
+     hospitals a square with an H; white-edged so each shows on every class colour (`edge`: another
+     edge, dark for points coloured by a value, whose palest class is near white). */
   var SHAPES = {
     circle: '<circle cx="10" cy="10" r="7"/>',
     square: '<rect x="3.5" y="3.5" width="13" height="13"/>',
@@ -159,12 +160,15 @@
     hospital: '<rect x="2" y="2" width="16" height="16" rx="3"/>'
   };
 
-  function symbolSvg(symbol, colour, size) {
+  var VALUE_EDGE = '#212b32';
+
+  function symbolSvg(symbol, colour, size, edge) {
     var shape = SHAPES[symbol] || SHAPES.circle;
     var mark = symbol === 'hospital' ?
       '<path d="M6.5 5.5v9M13.5 5.5v9M6.5 10h7" stroke="#ffffff" stroke-width="2.2" fill="none"/>' : '';
     return '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 20 20" width="' + size + '" height="' + size +
-      '" aria-hidden="true" focusable="false"><g fill="' + escapeHtml(colour) + '" stroke="#ffffff" stroke-width="1.6">' +
+      '" aria-hidden="true" focusable="false"><g fill="' + escapeHtml(colour) + '" stroke="' + escapeHtml(edge || '#ffffff') +
+      '" stroke-width="1.6">' +
       shape + '</g>' + mark + '</svg>';
   }
 
@@ -187,7 +191,7 @@
       var head = '<li>' + symbolSvg(g.symbol, g.colour, 16) + ' ' + escapeHtml(g.legend || g.name);
       if (!g.classes || !g.classes.length) { return head + '</li>'; }
       return head + '<ul>' + g.classes.map(function (c) {
-        return '<li>' + symbolSvg(g.symbol, c[1], 14) + ' ' + escapeHtml(c[0]) + '</li>';
+        return '<li>' + symbolSvg(g.symbol, c[1], 14, VALUE_EDGE) + ' ' + escapeHtml(c[0]) + '</li>';
       }).join('') + '</ul></li>';
     });
     return '<h2 class="gapmap-legend-title">Points on the map</h2><ul class="gapmap-points-list">' + items.join('') + '</ul>';
@@ -241,7 +245,7 @@
       group.rows.forEach(function (r) {
         var colour = group.row_colours ? r[3] : group.colour;
         var marker = L.marker([r[0], r[1]], {keyboard: false, title: '', icon: L.divIcon({
-          html: symbolSvg(group.symbol, colour, size), className: 'gapmap-symbol gapmap-symbol-' + group.symbol,
+          html: symbolSvg(group.symbol, colour, size, group.row_colours ? VALUE_EDGE : null), className: 'gapmap-symbol gapmap-symbol-' + group.symbol,
           iconSize: L.point(size, size)})});
         marker.bindTooltip(escapeHtml(r[2]));
         if (group.popup) {

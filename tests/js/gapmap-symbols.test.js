@@ -64,3 +64,10 @@ test('what a search found is named: the pin, the LSOA it is in and its value', (
     '<b>Shackleton Primary School (school)</b><br>in Bedford 015A<br>LSOA E01017472: Suppressed (small count)');
   assert.equal(Gapmap.foundHtml({name: 'Ward <x>', detail: null}), '<b>Ward &lt;x&gt;</b>');
 });
+
+test('points coloured by a value get a dark edge, so the palest class shows on pale fills', () => {
+  assert.match(Gapmap.symbolSvg('cross', '#f0f9e8', 16, '#212b32'), /fill="#f0f9e8" stroke="#212b32"/);
+  const html = Gapmap.pointsLegendHtml([{name: 'GP practices: this indicator', legend: 'GP practices', symbol: 'cross',
+                                         colour: '#2c7fb8', classes: [['1 to 2', '#f0f9e8']]}]);
+  assert.match(html, /fill="#f0f9e8" stroke="#212b32"/);
+});
