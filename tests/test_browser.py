@@ -323,6 +323,7 @@ def test_layout_legend_and_map_visible_at_laptop_and_projector_sizes(server, bro
             assert box["left"] >= 0 and box["top"] >= 0 and box["right"] <= inner[0] and box["bottom"] <= inner[1], \
                 f"{key}: the {name} is cut off at {width}x{height}: {box}"
         assert not boxes["legend"][0]["scrolls"], f"{key}: the legend does not fit at {width}x{height}"
+        assert not rect(browser, ".gapmap-legends-body")[0]["scrolls"], f"{key}: the legends scroll at {width}x{height}"
         for (a, ra), (b, rb) in itertools.combinations(boxes.items(), 2):
             assert not overlap(ra[0], rb[0]), f"{key}: the {a} covers the {b} at {width}x{height}"
         keep(browser, tmp_path, f"frame_{key}_{width}.png")
