@@ -24,6 +24,7 @@ from geo.views import analysis
 from geo import ATTRIBUTION
 from geo.stats.classify import NO_DATA, classify
 from geo.views.map_geometry import simplify
+from geo.views.school_kinds import KINDS, school_kind
 from geo.outputs.geojson_text import geometries_as_json as _geometries_as_json
 from geo.outputs.palettes import (GI_COLOURS, LISA_COLOURS, NO_DATA_COLOUR, NOT_SIGNIFICANT, PURPLES, RURAL_COLOURS,
                           TEALS, ramp)
@@ -50,9 +51,13 @@ TOOLTIP = (("n", "lsoa21nm", "LSOA"), ("c", "lsoa21cd", "Code"), ("w", "ward24nm
            ("di", "imd_decile_in_icb", "IMD decile (ICB)"), ("k", "class_label", "Class"),
            ("cl", "cluster", "Local Moran cluster"), ("h", "hotspot", "Gi* hot/cold spot"),
            ("b", "bivariate", "Bivariate class (deprivation-activity)"), ("r", "urban_rural", "Urban or rural"))
-SCHOOL_PHASES = {"primary": ("Primary", "Middle deemed primary", "Nursery"),
-                 "secondary": ("Secondary", "Middle deemed secondary", "All-through", "16 plus"),
-                 "other": ()}
+# each point layer's symbol and colour (static/js/gapmap-map.js draws them, the legend lists them):
+# schools by kind (geo/views/school_kinds.py), NHS palette colours, white-edged so they show on every fill
+POINT_SYMBOLS = {"schools-primary": ("circle", "#005eb8"), "schools-secondary": ("square", "#7c2855"),
+                 "schools-special": ("diamond", "#ed8b00"), "schools-other": ("triangle", "#425563"),
+                 "gps": ("cross", "#007f3b"), "hospitals": ("hospital", "#da291c"), "practice-values": ("cross", None)}
+# schools cluster until street zoom, then each school is drawn on its own
+UNCLUSTER_ZOOM = 15
 
 def feature_collection(frame, properties: dict[str, list]) -> str:
     """GeoJSON text of ``frame``'s geometries with the given property lists, built in bulk."""
@@ -107,13 +112,19 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
 
 def _value_text(frame) -> list[str]:
     """Each LSOA's value as the tooltip shows it: with its interval, "No data", or "Suppressed"."""
-    text = [("No data" if not np.isfinite(v) else f"{v:,.3g}") for v in frame["value"]]
+    text = [("No data" if not np.isfinite(v) else _figure(v)) for v in frame["value"]]
     if "lower" in frame:
-        text = [t if t == "No data" else f"{t} ({lo:,.3g} to {hi:,.3g})"
+        text = [t if t == "No data" else f"{t} ({_figure(lo)} to {_figure(hi)})"
                 for t, lo, hi in zip(text, frame["lower"], frame["upper"])]
     if "suppressed" in frame:
         text = ["Suppressed (small count)" if hidden else t for t, hidden in zip(text, frame["suppressed"].to_numpy(bool))]
     return text
+
+
+def _figure(v: float) -> str:
+    """A value as the tooltip writes it: three significant figures, whole numbers from 1,000 up
+    (12,345 rather than 1.23e+04)."""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.3g}"
 
 
 def _base_map(store, indicator: str, extent: analysis.Extent, table, bounds) -> tuple[folium.Map, str, str]:
@@ -176,7 +187,7 @@ def _views(frame, table, title: str, colours: list[str], layers, is_deprivation:
         frame["bivariate"] = frame["bivariate_class"]
         frame["bivariate_fill"] = frame["bivariate_class"].map(b.colours)
         views.append(("bivariate", "Deprivation x activity (bivariate)", "bivariate_fill", None))
-        bivariate_legend = _bivariate_legend(b.colours, b.n, title)
+        bivariate_legend = _bivariate_legend(b, title)
     deciles = ramp(PURPLES, 10)[::-1]  # decile 1 (most deprived) darkest
     decile_rows = [(deciles[i], f"Decile {i + 1}" + (" (most deprived)" if i == 0 else " (least deprived)"
                                                      if i == 9 else "")) for i in range(10)]
@@ -220,20 +231,21 @@ def _add_points(store, extent, layers, m) -> None:
         if "ward" in filters:
             schools = schools[schools["lsoa21cd"].isin(set(store.lsoas(ward=filters["ward"], geometry=False,
                                                                        columns=["lsoa21cd"])["lsoa21cd"]))]
-        for label, phases in SCHOOL_PHASES.items():
-            chosen = schools[schools["phase"].isin(phases)] if phases else schools[
-                ~schools["phase"].isin({p for ps in SCHOOL_PHASES.values() if ps for p in ps})]
-            cluster = MarkerCluster(name=f"Schools: {label}", show=False)
+        kinds = school_kind(schools)
+        for kind, legend in KINDS.items():
+            chosen = schools[kinds == kind]
+            name = f"Schools: {kind}"
+            cluster = MarkerCluster(name=name, show=False, disable_clustering_at_zoom=UNCLUSTER_ZOOM)
             cluster.default_js = list(CLUSTER_JS)
             cluster.default_css = list(CLUSTER_CSS)
             cluster.add_to(m)
-            rows = [[round(r.geometry.y, 5), round(r.geometry.x, 5), str(r.name), str(r.phase),
+            rows = [[round(r.geometry.y, 5), round(r.geometry.x, 5), str(r.name), _school_type(r),
                      None if pd.isna(r.pupils) else int(r.pupils),
                      None if pd.isna(r.fsm_percent) else float(r.fsm_percent)] for r in chosen.itertuples()]
-            groups.append({"layer": cluster.get_name(), "name": f"Schools: {label}", "colour": "#005eb8",
-                           "rows": rows, "popup": True})
-    for kind, label, colour, wanted in (("gp_practices", "GP practices", "#007f3b", "gps"),
-                                        ("hospitals", "Hospitals", "#da291c", "hospitals")):
+            symbol, colour = POINT_SYMBOLS[f"schools-{kind}"]
+            groups.append({"layer": cluster.get_name(), "name": name, "legend": legend, "symbol": symbol,
+                           "colour": colour, "rows": rows, "popup": True, "clustered": True})
+    for kind, label, wanted in (("gp_practices", "GP practices", "gps"), ("hospitals", "Hospitals", "hospitals")):
         if wanted not in layers:
             continue
         points = store.points(kind, icb=filters.get("icb"), lad=filters.get("lad"))
@@ -243,7 +255,16 @@ def _add_points(store, extent, layers, m) -> None:
         group = folium.FeatureGroup(name=label, show=False)
         group.add_to(m)
         rows = [[round(r.geometry.y, 5), round(r.geometry.x, 5), str(r.name)] for r in points.itertuples()]
-        groups.append({"layer": group.get_name(), "name": label, "colour": colour, "rows": rows, "popup": False})
+        symbol, colour = POINT_SYMBOLS[wanted]
+        groups.append({"layer": group.get_name(), "name": label, "legend": label, "symbol": symbol, "colour": colour,
+                       "rows": rows, "popup": False})
+
+
+def _school_type(school) -> str:
+    """What a school's popup says it is: its GIAS type and, where GIAS gives one, its phase."""
+    kind = "" if pd.isna(school.establishment_type) else str(school.establishment_type)
+    phase = "" if pd.isna(school.phase) or school.phase == "Not applicable" else str(school.phase)
+    return ", ".join(p for p in (kind, phase.lower() if kind else phase) if p) or "Type not known"
 
 
 def _add_practice_values(store, indicator: str, extent, m) -> None:
@@ -274,7 +295,8 @@ def _add_practice_values(store, indicator: str, extent, m) -> None:
                                                          fill)]
     page_data(m).setdefault("points", []).append({
         "layer": group.get_name(), "name": "GP practices: this indicator", "colour": colours[-1], "rows": rows,
-        "popup": False, "row_colours": True, "legend": list(zip(legend, colours[:len(legend)])),
+        "legend": "GP practices, coloured by this indicator", "symbol": POINT_SYMBOLS["practice-values"][0],
+        "popup": False, "row_colours": True, "classes": list(zip(legend, colours[:len(legend)])),
         "not_located": points.attrs.get("not_located", 0)})
 
 
@@ -288,11 +310,17 @@ def _focus(store, frame, code: str, m) -> None:
             return
         target = target.dissolve()
         name = str(frame.loc[frame["ward24cd"] == code, "ward24nm"].iloc[0])
+        detail = f"Ward {code}"
     else:
         name = f"{target['lsoa21nm'].iloc[0]} ({code})"
+        detail = f"LSOA {code}: {target['value_text'].iloc[0]}" if "value_text" in target else f"LSOA {code}"
     minx, miny, maxx, maxy = target.total_bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]], max_zoom=15)
     page_data(m)["focus"] = [[miny, minx], [maxy, maxx]]  # the page keeps this view, not the whole place
+    # named on the map (static/js/gapmap-map.js puts a label on it, or on the search's pin)
+    point = target.geometry.iloc[0].representative_point() if len(target) == 1 else target.union_all().representative_point()
+    page_data(m)["found"] = {"name": name.split(" (")[0] if detail.startswith("LSOA") else name, "detail": detail,
+                             "at": [round(point.y, 5), round(point.x, 5)]}
     # its own pane above the LSOAs (which are added once the page has loaded, so would cover it)
     folium.map.CustomPane("gapmap-found", z_index=450, pointer_events=False).add_to(m)
     folium.GeoJson(json.loads(target[["geometry"]].to_json(drop_id=True)), name=f"Found: {name}",
@@ -339,9 +367,12 @@ def dataset_unit(meta: dict) -> str:
     return definition_of(meta, False).unit
 
 
-def _bivariate_legend(colours: dict[str, str], n: int, activity: str) -> dict:
-    """What the bivariate legend macro draws: the n x n grid, deprivation up, activity to the right."""
-    return {"colours": dict(colours), "n": n, "activity": activity}
+def _bivariate_legend(b, activity: str) -> dict:
+    """What the bivariate legend macro draws: the n x n grid, deprivation up, activity to the right,
+    with each class's range of both measures (the IMD 2025 score's and the activity's tercile breaks
+    when n is 3) beside its row and under its column."""
+    return {"colours": dict(b.colours), "n": b.n, "activity": activity,
+            "deprivation_labels": list(b.deprivation_labels), "activity_labels": list(b.activity_labels)}
 
 
 def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) -> None:
@@ -392,7 +423,8 @@ def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) ->
 
 
 OVERLAY_KEYS = {"Ward outlines": "wards", "Place outline": "outline", "Schools: primary": "schools-primary",
-                "Schools: secondary": "schools-secondary", "Schools: other": "schools-other",
+                "Schools: secondary": "schools-secondary", "Schools: special": "schools-special",
+                "Schools: other": "schools-other",
                 "GP practices": "gps", "Hospitals": "hospitals", "Basemap": "basemap"}
 
 

@@ -263,13 +263,16 @@ def _add_pin(m, store, pin: str) -> None:
     """A marker, above the LSOAs, on the postcode or school a search found."""
     import folium
 
+    from app.map_layers import page_data
     from geo.views.search import pin as locate
 
     place = locate(store, pin)
     if place is None:
         return
     # Leaflet's own pin (its image is vendored); markers sit in a pane above every polygon
-    folium.Marker([place["lat"], place["lon"]], tooltip=place["label"], alt=place["label"]).add_to(m)
+    folium.Marker([place["lat"], place["lon"]], alt=place["label"]).add_to(m)
+    found = page_data(m).setdefault("found", {"name": place["label"], "detail": None, "at": None})
+    found["pin"] = {"label": place["label"], "at": [place["lat"], place["lon"]]}  # named on the map there
 
 
 @bp.get("/indicators")
