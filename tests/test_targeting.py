@@ -71,11 +71,11 @@ def test_groups_on_the_fixture_follow_the_lsoa_table(fixture_store):
 def test_point_types_follow_gias_type_and_phase():
     rows = [("Academies", "Academy converter", "Primary", "primary"),
             ("Local authority maintained schools", "Community school", "Secondary", "secondary"),
-            ("Free Schools", "Free schools", "All-through", "primary"),
+            ("Free Schools", "Free schools", "All-through", "all-through"),
             ("Special schools", "Community special school", "Not applicable", "special"),
             ("Academies", "Academy special converter", "Not applicable", "special"),
             ("Special schools", "Other independent special school", "Not applicable", "independent"),
-            ("Special schools", "Non-maintained special school", "Not applicable", "independent"),
+            ("Special schools", "Non-maintained special school", "Not applicable", "special"),
             ("Independent schools", "Other independent school", "Not applicable", "independent"),
             ("Colleges", "Further education", "16 plus", "colleges"),
             ("Academies", "Academy 16-19 converter", "16 plus", "post-16"),
@@ -83,7 +83,12 @@ def test_point_types_follow_gias_type_and_phase():
             ("Local authority maintained schools", "Local authority nursery school", "Nursery", "nursery"),
             ("Universities", "Higher education institutions", "Not applicable", "other-schools")]
     schools = pd.DataFrame(rows, columns=["establishment_type_group", "establishment_type", "phase", "expected"])
-    assert targeting.school_types(schools).tolist() == schools["expected"].tolist()
+    from geo.views.school_kinds import school_kind, school_type
+
+    assert school_type(schools).tolist() == schools["expected"].tolist()
+    # the map draws each in the layer of its kind: one classification for the map and the lists
+    assert school_kind(schools).tolist() == ["primary", "secondary", "secondary", "special", "special", "other",
+                                             "special", "other", "other", "secondary", "other", "other", "other"]
     with pytest.raises(ValueError, match="unknown point type 'schools': choose from primary, secondary"):
         targeting.check_points("primary,schools")
     assert targeting.check_points("") == targeting.DEFAULT_POINTS
@@ -172,7 +177,8 @@ def _independent(store, name) -> list[str]:
     fifth = np.ceil(ranks * 5 / len(ranks))
     deprived = set(polygons.index[fifth <= 2])
     schools = store.points("schools", lad=BEDFORD)
-    state = schools["establishment_type_group"].isin(targeting.STATE_GROUPS)
+    state = schools["establishment_type_group"].isin(["Academies", "Local authority maintained schools",
+                                                      "Free Schools"])
     primary = schools[state & schools["phase"].isin(["Primary", "Middle deemed primary", "All-through"])]
     return sorted(primary.loc[primary["lsoa21cd"].isin(hot & deprived), "urn"].astype(str))
 

@@ -30,27 +30,11 @@ import pandas as pd
 from geo.errors import InvalidValue
 from geo.views import analysis
 from geo.views import target_groups
+from geo.views.school_kinds import TYPES, school_type
 
-STATE_GROUPS = {"Academies", "Local authority maintained schools", "Free Schools"}
-SPECIAL_STATE = {"Community special school", "Foundation special school", "Academy special converter",
-                 "Academy special sponsor led", "Free schools special"}
-ALTERNATIVE = {"Pupil referral unit", "Academy alternative provision converter",
-               "Academy alternative provision sponsor led", "Free schools alternative provision"}
-INDEPENDENT_SPECIAL = {"Other independent special school", "Non-maintained special school"}
-PRIMARY_PHASES = {"Primary", "Middle deemed primary", "All-through"}
-SECONDARY_PHASES = {"Secondary", "Middle deemed secondary", "All-through"}
-
-# point type -> (kind, words); schools are typed by GIAS's establishment type and phase (school_types)
+# point type -> (kind, words); schools are typed by GIAS (geo.views.school_kinds, as the map draws them)
 POINT_TYPES = {
-    "primary": ("school", "state-funded primary school"),
-    "secondary": ("school", "state-funded secondary school"),
-    "special": ("school", "state-funded special school"),
-    "alternative-provision": ("school", "alternative provision (pupil referral unit or AP academy)"),
-    "nursery": ("school", "state-funded nursery school"),
-    "post-16": ("school", "state-funded 16 to 19 school"),
-    "independent": ("school", "independent school"),
-    "colleges": ("school", "further education college"),
-    "other-schools": ("school", "other establishment"),
+    **{key: ("school", words) for key, words in TYPES.items() if key != "all-through"},
     "gp-practices": ("gp_practice", "GP practice"),
     "hospitals": ("hospital", "hospital"),
     "wards": ("ward", "ward"),
@@ -80,26 +64,6 @@ def check_points(points) -> tuple[str, ...]:
     if unknown:
         raise InvalidValue(f"unknown point type {unknown[0]!r}: choose from {', '.join(POINT_TYPES)} (or all)")
     return tuple(dict.fromkeys(chosen))
-
-
-def school_types(schools: pd.DataFrame) -> pd.Series:
-    """Each school's point type (a :data:`POINT_TYPES` key) from GIAS's establishment type group,
-    type and phase. An all-through school is both primary and secondary: it is typed primary here and
-    matched by ``secondary`` too (see :func:`_school_rows`)."""
-    group = schools["establishment_type_group"].astype(str)
-    kind = schools["establishment_type"].astype(str)
-    phase = schools["phase"].astype(str)
-    state = group.isin(STATE_GROUPS)
-    out = pd.Series("other-schools", index=schools.index, dtype=object)
-    out[state & phase.eq("Nursery")] = "nursery"
-    out[state & phase.eq("16 plus")] = "post-16"
-    out[state & phase.isin(SECONDARY_PHASES)] = "secondary"
-    out[state & phase.isin(PRIMARY_PHASES)] = "primary"
-    out[kind.isin(SPECIAL_STATE)] = "special"
-    out[kind.isin(ALTERNATIVE)] = "alternative-provision"
-    out[group.eq("Independent schools") | kind.isin(INDEPENDENT_SPECIAL)] = "independent"
-    out[group.eq("Colleges")] = "colleges"
-    return out
 
 
 def answer(store, extent: analysis.Extent, question: str, points=DEFAULT_POINTS,
@@ -140,16 +104,15 @@ def answer(store, extent: analysis.Extent, question: str, points=DEFAULT_POINTS,
 
 
 def _school_rows(schools: pd.DataFrame, hit: pd.DataFrame, wanted: list[str]) -> pd.DataFrame:
-    types = school_types(schools)
-    all_through = schools["phase"].astype(str).eq("All-through") & types.eq("primary")
-    keep = (types.isin(wanted) | (all_through & ("secondary" in wanted))) & schools["lsoa21cd"].isin(hit.index)
+    """The schools of the ``wanted`` types in the answer's LSOAs; an all-through school is listed
+    when primary or secondary schools are."""
+    types = school_type(schools)
+    listed = set(wanted) | ({"all-through"} if {"primary", "secondary"} & set(wanted) else set())
+    keep = types.isin(listed) & schools["lsoa21cd"].isin(hit.index)
     schools = pd.DataFrame(schools.drop(columns="geometry"))[keep.to_numpy()]
-    schools["_type"] = types[keep].to_numpy()
     joined = schools.join(hit[["lsoa21nm", "ward24nm", "why"]], on="lsoa21cd")
-    words = joined["_type"].map(lambda t: POINT_TYPES[t][1])
     return pd.DataFrame({
-        "kind": "school", "type": np.where(joined["phase"].eq("All-through"), "state-funded all-through school",
-                                           words),
+        "kind": "school", "type": types[keep].map(TYPES).to_numpy(),
         "code": joined["urn"].astype(str), "name": joined["name"], "ward": joined["ward24nm"],
         "lsoa21cd": joined["lsoa21cd"], "lsoa21nm": joined["lsoa21nm"], "phase": joined["phase"],
         "pupils": pd.to_numeric(joined["pupils"], errors="coerce").astype("Int64"),
