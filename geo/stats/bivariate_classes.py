@@ -99,7 +99,8 @@ def _cut(values: np.ndarray, n: int, orient: int, noun: str) -> tuple[np.ndarray
         cut = mapclassify.Quantiles(values, k=n)
     breaks = [float(b) * orient for b in cut.bins]
     lows = [float(values.min())] + [float(b) for b in cut.bins[:-1]]
-    labels = [f"{_fmt(lo * orient)} to {_fmt(hi * orient)}" for lo, hi in zip(lows, cut.bins)]
+    labels = [_fmt(hi * orient) if lo == hi else f"{_fmt(lo * orient)} to {_fmt(hi * orient)}"
+              for lo, hi in zip(lows, cut.bins)]
     return np.asarray(cut.yb), breaks, labels, None
 
 
