@@ -63,18 +63,69 @@ def value_unit(store, indicator: str) -> str:
 
 @bp.get("/map")
 def map_page():
+    """The map page, sent at once: its heading, controls, the map frame (a request of its own) and
+    the side panel's place, which static/js/map-page.js fills from :func:`map_panel` while the map
+    loads. ``panel=inline`` puts the panel in the page instead (for readers without scripts)."""
     extent = params.extent()
     indicator = params.indicator()
     scheme, k = params.scheme()
     params.focus()
     label = dict(params.indicator_choices()).get(indicator, indicator)
     store = params.store()
-    key = (store.identity, store.version_key(), extent.level, extent.code, indicator)
-    panel = PANEL_CACHE.get(key, lambda: _panel(extent, indicator), lambda p: len(json.dumps(p, default=str)))
     place, place_note = place_heading(store, extent)
+    unit = value_unit(store, indicator)
+    panel_url = url_for("pages.map_panel") + "?" + _panel_query(extent, indicator)
+    panel_html = _panel_html(store, extent, indicator, unit) if request.args.get("panel") == "inline" else None
+    inline = request.args.to_dict()
+    inline["panel"] = "inline"
     return render_template("map.html", extent=extent, indicator=indicator, label=label, scheme=scheme, k=k,
-                           query=request.query_string.decode(), panel=panel, place=place, place_note=place_note,
-                           unit=value_unit(store, indicator))
+                           query=request.query_string.decode(), place=place, place_note=place_note, unit=unit,
+                           panel_url=panel_url, panel_html=panel_html, inline_url=url_for("pages.map_page", **inline),
+                           synthetic=SYNTHETIC_NOTE if _is_synthetic(store, indicator) else None)
+
+
+@bp.get("/map/panel")
+def map_panel():
+    """The side panel of a map page, as an HTML fragment (``text/html``), computed once per store
+    build and dataset version (:data:`PANEL_CACHE`) and revalidated by its ETag (that version)."""
+    extent = params.extent()
+    indicator = params.indicator()
+    store = params.store()
+    etag = _panel_etag(store, extent, indicator)
+    headers = {"Cache-Control": "private, max-age=300", "Vary": "Accept-Encoding, Cookie"}
+    if etag in request.if_none_match:
+        response = Response(status=304, headers=headers)
+    else:
+        response = Response(_panel_html(store, extent, indicator, value_unit(store, indicator)),
+                            mimetype="text/html", headers=headers)
+    response.set_etag(etag)
+    return response
+
+
+def _panel_query(extent, indicator: str) -> str:
+    """The query that names a panel: the place and the indicator (not the colouring: the panel does
+    not depend on it), so every view of one map shares one cached panel."""
+    from urllib.parse import urlencode
+
+    place = {"extent": "england"} if extent.level == "england" else {extent.level: extent.code}
+    return urlencode({**place, "indicator": indicator})
+
+
+def _panel_key(store, extent, indicator: str) -> tuple:
+    return (store.identity, store.version_key(), extent.level, extent.code, indicator)
+
+
+def _panel_etag(store, extent, indicator: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(repr(_panel_key(store, extent, indicator)).encode()).hexdigest()[:20]
+
+
+def _panel_html(store, extent, indicator: str, unit: str) -> str:
+    """The panel fragment (app/templates/map_panel.html) of one place and indicator."""
+    panel = PANEL_CACHE.get(_panel_key(store, extent, indicator), lambda: _panel(extent, indicator),
+                            lambda p: len(json.dumps(p, default=str)))
+    return render_template("map_panel.html", panel=panel, unit=unit, query=_panel_query(extent, indicator))
 
 
 def _make_panel_cache():

@@ -129,7 +129,7 @@ def test_api(client):
 
 
 def test_side_panel_targeting_and_search(client, fixture_store):
-    page = client.get("/map?icb=E54000001&indicator=imd_score").get_data(as_text=True)
+    page = client.get("/map/panel?icb=E54000001&indicator=imd_score").get_data(as_text=True)
     assert "At a glance" in page and "in Core20" in page and "Targeting list" in page
     csv = client.get("/targeting.csv?icb=E54000001&indicator=imd_score")
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
@@ -204,7 +204,7 @@ def test_one_rate_unit_on_the_map_page(client):
     data = {"file": (io.BytesIO(rows.encode()), "counts.csv"), "name": "unit-check", "measure": "Admissions",
             "csrf_token": csrf(client)}
     assert client.post("/upload", data=data, content_type="multipart/form-data").status_code == 200
-    page = client.get("/map?icb=E54000001&indicator=unit-check").get_data(as_text=True)
+    page = client.get("/map/panel?icb=E54000001&indicator=unit-check").get_data(as_text=True)
     frame = client.get("/map/frame?icb=E54000001&indicator=unit-check").get_data(as_text=True)
     # the definition's unit (Gapmap's default: per 100,000 residents per year) on the legend, tooltip and panel
     assert "per 100,000 residents per year" in map_data(frame)["labels"]["v"]
