@@ -249,12 +249,20 @@ def map_frame():
             abort(400, description=f"focus {focus!r} is not an LSOA or ward on this map")
     pin = params.pin()
     key = (store.identity, store.version_key(), indicator, extent.level, extent.code, scheme, k, focus, pin)
-    plain, packed = MAP_CACHE.get(key, lambda: _render_map(store, indicator, extent, scheme, k, focus, pin),
-                                  lambda v: len(v[0]) + len(v[1]))
-    headers = {"Cache-Control": "private, max-age=300", "Vary": "Accept-Encoding"}
-    if "gzip" in request.headers.get("Accept-Encoding", ""):
-        return Response(packed, mimetype="text/html", headers={**headers, "Content-Encoding": "gzip"})
-    return Response(plain, mimetype="text/html", headers=headers)
+    headers = {"Cache-Control": "private, max-age=300", "Vary": "Accept-Encoding, Cookie"}
+    zipped = "gzip" in request.headers.get("Accept-Encoding", "")
+    import hashlib
+
+    etag = hashlib.sha1(repr(key).encode()).hexdigest()[:20] + ("-gz" if zipped else "")
+    if request.if_none_match.contains(etag):  # this browser holds this version of the map
+        response = Response(status=304, headers=headers)
+    else:
+        plain, packed = MAP_CACHE.get(key, lambda: _render_map(store, indicator, extent, scheme, k, focus, pin),
+                                      lambda v: len(v[0]) + len(v[1]))
+        response = Response(packed if zipped else plain, mimetype="text/html",
+                            headers={**headers, "Content-Encoding": "gzip"} if zipped else headers)
+    response.set_etag(etag)
+    return response
 
 
 def _make_map_cache():
@@ -277,7 +285,11 @@ def _render_map(store, indicator: str, extent, scheme: str, k: int, focus: str |
         m = choropleth_map(store, indicator, extent, scheme, k, focus=focus)
     if pin:
         _add_pin(m, store, pin)
-    plain = render_page(m).encode("utf-8")
+    from flask import current_app
+
+    from app.compression import versioned
+
+    plain = versioned(render_page(m), current_app.extensions["gapmap_static"]).encode("utf-8")
     return plain, gzip.compress(plain, compresslevel=6)
 
 

@@ -1,5 +1,6 @@
 """The web service through Flask's test client, on the fixture store."""
 import json
+import re
 
 import pytest
 
@@ -219,7 +220,7 @@ def test_one_rate_unit_on_the_map_page(client):
 
 def test_pages_name_an_icon(client):
     page = client.get("/?icb=E54000001").get_data(as_text=True)
-    assert '<link rel="icon" href="/static/favicon.svg"' in page
+    assert re.search(r'<link rel="icon" href="/static/favicon.svg\?v=[0-9a-f]{16}"', page)  # versioned
     assert client.get("/static/favicon.svg").status_code == 200
 
 
@@ -229,7 +230,7 @@ def test_upload_form_checks_the_file_and_ticks_the_breakdowns_it_has(client, fix
     import openpyxl
 
     page = client.get("/upload").get_data(as_text=True)
-    assert '<script src="/static/js/upload-form.js" defer></script>' in page
+    assert re.search(r'<script src="/static/js/upload-form.js\?v=[0-9a-f]{16}" defer></script>', page)
     assert 'data-check-url="/upload/check"' in page and 'data-breakdown="ethnic_group"' in page
     assert client.get("/static/js/upload-form.js").status_code == 200
     records = b"Extract of A&E attendances\n\nLSOA,Gender,Ethnic_Category,Age,Arrival_Date\nE01000001,1,A,4,2024-05-01\n"
