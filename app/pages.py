@@ -70,10 +70,10 @@ def map_page():
     indicator = params.indicator()
     scheme, k = params.scheme()
     params.focus()
-    label = dict(params.indicator_choices()).get(indicator, indicator)
     store = params.store()
-    place, place_note = place_heading(store, extent)
-    unit = value_unit(store, indicator)
+    label, place, place_note, unit, synthetic = HEADING_CACHE.get(
+        (store.identity, store.version_key(), extent.level, extent.code, indicator),
+        lambda: _heading(store, extent, indicator), lambda v: 1024)
     panel_url = url_for("pages.map_panel") + "?" + _panel_query(extent, indicator)
     panel_html = _panel_html(store, extent, indicator, unit) if request.args.get("panel") == "inline" else None
     inline = request.args.to_dict()
@@ -81,7 +81,16 @@ def map_page():
     return render_template("map.html", extent=extent, indicator=indicator, label=label, scheme=scheme, k=k,
                            query=request.query_string.decode(), place=place, place_note=place_note, unit=unit,
                            panel_url=panel_url, panel_html=panel_html, inline_url=url_for("pages.map_page", **inline),
-                           synthetic=SYNTHETIC_NOTE if _is_synthetic(store, indicator) else None)
+                           synthetic=synthetic)
+
+
+def _heading(store, extent, indicator: str) -> tuple:
+    """What the page says above its map: (indicator's name, place, what the place is, unit, the
+    SYNTHETIC DATA note or None); read from the store once per build and dataset version."""
+    label = dict(params.indicator_choices()).get(indicator, indicator)
+    place, place_note = place_heading(store, extent)
+    return (label, place, place_note, value_unit(store, indicator),
+            SYNTHETIC_NOTE if _is_synthetic(store, indicator) else None)
 
 
 @bp.get("/map/panel")
@@ -135,6 +144,7 @@ def _make_panel_cache():
 
 
 PANEL_CACHE = _make_panel_cache()  # bounded, and identical cold requests computed once
+HEADING_CACHE = _make_panel_cache()  # the pages' headings: a few hundred bytes each, so 64 of them
 
 
 def _panel(extent, indicator) -> dict:
