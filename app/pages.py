@@ -81,7 +81,17 @@ def map_page():
     return render_template("map.html", extent=extent, indicator=indicator, label=label, scheme=scheme, k=k,
                            query=request.query_string.decode(), place=place, place_note=place_note, unit=unit,
                            panel_url=panel_url, panel_html=panel_html, inline_url=url_for("pages.map_page", **inline),
-                           synthetic=synthetic)
+                           synthetic=synthetic, frame_assets=_frame_assets(extent))
+
+
+def _frame_assets(extent) -> list[str]:
+    """The static files (under static/) the map frame of ``extent`` loads, for the page to preload."""
+    from app.map_layers import CLUSTER_CSS, CLUSTER_JS, GAPMAP_CSS, GAPMAP_JS, LEAFLET_CSS, LEAFLET_JS
+
+    assets = LEAFLET_JS + GAPMAP_JS + LEAFLET_CSS + GAPMAP_CSS
+    if extent.level != "england":  # England's map has no school clusters
+        assets = assets + CLUSTER_JS + CLUSTER_CSS
+    return [path.removeprefix("/static/") for _, path in assets]
 
 
 def _heading(store, extent, indicator: str) -> tuple:

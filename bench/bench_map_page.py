@@ -8,18 +8,20 @@ Run by hand (not in CI), with chromium, chromedriver and wrk installed:
 For England and for BLMK (ICB E54000024), in one run:
 
 - **Gapmap**: the map page ``/map?...`` of a ``gapmap serve`` (waitress) on loopback, opened in a new
-  headless Chromium with an empty cache each time (a first view). *drawn*: seconds from asking
-  for the page to the map frame's LSOA layer on the page and two animation frames painted;
-  *panel*: to the side panel filled; *bytes*: every response's transferSize (page, frame, scripts,
-  styles, panel) as Resource Timing reports them. *fresh*: the first view after the server started
-  (nothing cached); *warm*: the next views (the server's caches full; the browser's empty).
+  headless Chromium with an empty cache each time (a first view). *drawn*: seconds, by the page's
+  own clock, from its navigation start to the map frame's LSOAs drawn (the map ready and its
+  canvas, or every LSOA's SVG path, drawn) and two animation frames painted; *wall*: the same as
+  Selenium sees it, WebDriver's delays included; *panel*: to the side panel's response;
+  *bytes*: every response's transferSize (page, frame, scripts, styles, panel) as Resource
+  Timing reports them. *fresh*: the first view after the server started (nothing cached);
+  *warm*: the next views (the server's caches full; the browser's empty).
 - **explore()**: ``GeoDataFrame.explore(column="value")`` of the same map table (values after
   disclosure control, full LSOA geometry), written to an HTML file once and served by Python's
   static file server (no compression, as ``python -m http.server``). explore() loads Leaflet,
   jQuery and Bootstrap from CDNs; with no internet here those addresses are pointed at copies
   served by the same static server (Leaflet, jQuery: the copies vendored in static/vendor) and
   the rest (Bootstrap, Font Awesome, awesome-markers, which draw nothing of the map) are dropped.
-  *drawn*: to every LSOA's SVG path on the page and two animation frames painted.
+  *drawn*: to every LSOA's SVG path on the page and two animation frames painted, timed alike.
 - **load**: ``wrk`` with ``--clients`` connections for ``--seconds`` at the warm map page (the
   HTML), at its panel and at its map frame, gzip accepted as a browser does: p50 / p95 / p99.
 
@@ -50,12 +52,32 @@ PAGES = {"England": ("extent=england", None), "BLMK": ("icb=E54000024", ("icb", 
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--window-size=1366,768")
+# installed in every document and frame before its scripts run: records when the LSOAs are drawn
+# (a Gapmap map ready with its canvas drawn, or at least N LSOA paths on the page) and two
+# animation frames have passed, as epoch milliseconds in window.__drawnAt (checked every 16 ms)
+WATCH = """
+(function () {
+  var wanted = __N__, timer = setInterval(function () {
+    var d = document.documentElement; if (!d) { return; }
+    var gapmap = d.getAttribute('data-gapmap-ready') === '1';
+    var canvas = document.querySelector('canvas.gapmap-canvas[data-drawn]');
+    var paths = document.getElementsByClassName('leaflet-interactive').length;
+    if ((gapmap && (canvas || paths >= wanted)) || (!window.Gapmap && paths >= wanted)) {
+      clearInterval(timer);
+      requestAnimationFrame(function () { requestAnimationFrame(function () {
+        window.__drawnAt = performance.timeOrigin + performance.now(); }); });
+    }
+  }, 16);
+})();
+"""
 PAINTED = ("var done = arguments[arguments.length - 1];"
            "requestAnimationFrame(function () { requestAnimationFrame(function () { done(1); }); });")
-BYTES = ("function sum(w) { var n = 0; w.performance.getEntriesByType('navigation').concat("
-         "w.performance.getEntriesByType('resource')).forEach(function (e) { n += e.transferSize || 0; }); return n; }"
+# the page's own document and every resource of the page and of its frame (the frame's document
+# is one of the page's resources, so not counted again)
+BYTES = ("function sum(w, types) { var n = 0; types.forEach(function (t) { w.performance.getEntriesByType(t)"
+         ".forEach(function (e) { n += e.transferSize || 0; }); }); return n; }"
          "var f = document.querySelector('iframe');"
-         "return sum(window) + (f && f.contentWindow ? sum(f.contentWindow) : 0);")
+         "return sum(window, ['navigation', 'resource']) + (f && f.contentWindow ? sum(f.contentWindow, ['resource']) : 0);")
 EXPLORE = """
 import json, sys, time
 from geo.store.folder import Store
@@ -83,7 +105,7 @@ def start_gapmap(store: str, port: int) -> subprocess.Popen:
     return wait_for_server(proc, port, 600)
 
 
-def browser():
+def browser(lsoas: int):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -94,49 +116,58 @@ def browser():
     options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='bench-chromium-')}")  # an empty cache
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
     driver.set_script_timeout(120)
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH.replace("__N__", str(lsoas))})
     return driver
 
 
-def gapmap_view(url: str) -> dict:
-    """One first view of a Gapmap map page in a new browser: seconds to drawn and to panel, bytes."""
+def drawn_at(driver, timeout: float) -> float:
+    """Seconds from the top page's navigation start to the LSOAs drawn (in the page or its frame)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    driver = browser()
+    origin = driver.execute_script("return performance.timeOrigin")
+    frames = driver.find_elements("css selector", "iframe.map-frame")
+    if frames:
+        driver.switch_to.frame(frames[0])
+    at = WebDriverWait(driver, timeout, 0.05).until(lambda d: d.execute_script("return window.__drawnAt"))
+    driver.switch_to.default_content()
+    return (at - origin) / 1000
+
+
+def gapmap_view(url: str, lsoas: int) -> dict:
+    """One first view of a Gapmap map page in a new browser: seconds from navigation start to the
+    map drawn and to the panel filled (as the page's clock says), the same to drawn as Selenium
+    sees it (wall, with WebDriver's own delays), and bytes."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser(lsoas)
     try:
         start = time.perf_counter()
         driver.get(url)
-        driver.switch_to.frame(driver.find_element("css selector", "iframe.map-frame"))
-        WebDriverWait(driver, 180, 0.02).until(lambda d: d.execute_script(
-            "return document.documentElement.getAttribute('data-gapmap-ready') === '1' && "
-            "window.gapmapLsoas && window.gapmapLsoas.getLayers().length"))
-        driver.execute_async_script(PAINTED)
-        drawn = time.perf_counter() - start
-        driver.switch_to.default_content()
+        drawn = drawn_at(driver, 180)
+        wall = time.perf_counter() - start
         WebDriverWait(driver, 180, 0.02).until(lambda d: d.execute_script(
             "return document.documentElement.getAttribute('data-gapmap-panel')"))
-        panel = time.perf_counter() - start
-        state = driver.execute_script("return document.documentElement.getAttribute('data-gapmap-panel')")
+        state, panel = driver.execute_script(
+            "var e = performance.getEntriesByType('resource').filter(function (r) {"
+            " return r.name.indexOf('/map/panel?') >= 0; })[0];"
+            "return [document.documentElement.getAttribute('data-gapmap-panel'), e ? e.responseEnd : null]")
         if state != "ready":
             raise RuntimeError(f"the panel did not load: {state}")
         time.sleep(0.2)  # the last response's timing entry
-        return {"drawn_s": drawn, "panel_s": panel, "bytes": driver.execute_script(BYTES)}
+        return {"drawn_s": drawn, "wall_s": wall, "panel_s": panel / 1000, "bytes": driver.execute_script(BYTES)}
     finally:
         driver.quit()
 
 
 def explore_view(url: str, lsoas: int) -> dict:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    driver = browser()
+    driver = browser(lsoas)
     try:
         start = time.perf_counter()
         driver.get(url)
-        WebDriverWait(driver, 300, 0.05).until(lambda d: d.execute_script(
-            "return document.querySelectorAll('path.leaflet-interactive').length") >= lsoas)
-        driver.execute_async_script(PAINTED)
-        drawn = time.perf_counter() - start
+        drawn = drawn_at(driver, 300)
+        wall = time.perf_counter() - start
         time.sleep(0.2)
-        return {"drawn_s": drawn, "bytes": driver.execute_script(BYTES)}
+        return {"drawn_s": drawn, "wall_s": wall, "bytes": driver.execute_script(BYTES)}
     finally:
         driver.quit()
 
@@ -209,19 +240,6 @@ def main() -> None:
         store = args.england if name == "England" else args.blmk
         path = f"/map?{query}&indicator={args.indicator}"
         row = {"fresh": [], "warm": []}
-        for _ in range(args.repeat):  # a fresh server each time: its first view, then warm views
-            port = free_port()
-            server = start_gapmap(store, port)
-            try:
-                row["fresh"].append(gapmap_view(f"http://127.0.0.1:{port}{path}"))
-                row["warm"].extend(gapmap_view(f"http://127.0.0.1:{port}{path}") for _ in range(2))
-                if _ == 0:
-                    row["load"] = {part: wrk(f"http://127.0.0.1:{port}{url}", args.clients, args.seconds)
-                                   for part, url in (("page", path), ("panel", path.replace("/map?", "/map/panel?")),
-                                                     ("frame", path.replace("/map?", "/map/frame?")))}
-            finally:
-                server.terminate()
-                server.wait()
         with tempfile.TemporaryDirectory(prefix="bench-explore-") as folder:
             made = explore_site(store, place, args.indicator, Path(folder))
             site = static_server(Path(folder))
@@ -230,6 +248,19 @@ def main() -> None:
                 row["explore"] = [explore_view(url, made["lsoas"]) for _ in range(args.repeat)]
             finally:
                 site.shutdown()
+        for _ in range(args.repeat):  # a fresh server each time: its first view, then warm views
+            port = free_port()
+            server = start_gapmap(store, port)
+            try:
+                row["fresh"].append(gapmap_view(f"http://127.0.0.1:{port}{path}", made["lsoas"]))
+                row["warm"].extend(gapmap_view(f"http://127.0.0.1:{port}{path}", made["lsoas"]) for _ in range(2))
+                if _ == 0:
+                    row["load"] = {part: wrk(f"http://127.0.0.1:{port}{url}", args.clients, args.seconds)
+                                   for part, url in (("page", path), ("panel", path.replace("/map?", "/map/panel?")),
+                                                     ("frame", path.replace("/map?", "/map/frame?")))}
+            finally:
+                server.terminate()
+                server.wait()
         row["explore_build_s"] = made["seconds"]
         med = {kind: {k: statistics.median(v[k] for v in row[kind]) for k in row[kind][0]}
                for kind in ("fresh", "warm", "explore")}
@@ -239,10 +270,10 @@ def main() -> None:
         print(f"{name}: {made['lsoas']} LSOAs, {args.repeat} runs, medians")
         for kind in ("warm", "fresh"):
             m = med[kind]
-            print(f"  Gapmap {kind:<5} drawn {m['drawn_s']:6.2f} s (panel {m['panel_s']:6.2f} s), "
+            print(f"  Gapmap {kind:<5} drawn {m['drawn_s']:6.2f} s (wall {m['wall_s']:5.2f} s, panel {m['panel_s']:6.2f} s), "
                   f"{m['bytes'] / 1e6:6.2f} MB | ratio to explore(): time {m['drawn_s'] / peer['drawn_s']:.2f}x, "
                   f"bytes {m['bytes'] / peer['bytes']:.2f}x")
-        print(f"  explore()    drawn {peer['drawn_s']:6.2f} s, {peer['bytes'] / 1e6:6.2f} MB "
+        print(f"  explore()    drawn {peer['drawn_s']:6.2f} s (wall {peer['wall_s']:5.2f} s), {peer['bytes'] / 1e6:6.2f} MB "
               f"(made in {made['seconds']:.1f} s beforehand, not counted)")
         for part, line in row["load"].items():
             print(f"  load, {args.clients} clients, {args.seconds} s, warm {part}: {line}")
