@@ -46,7 +46,7 @@ import threading
 import time
 from pathlib import Path
 
-from harness import ROOT, wait_for_server
+from harness import ROOT, wait_for_server, wrk_latency
 
 PAGES = {"England": ("extent=england", None), "BLMK": ("icb=E54000024", ("icb", "E54000024"))}
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -133,43 +133,35 @@ def drawn_at(driver, timeout: float) -> float:
     return (at - origin) / 1000
 
 
-def gapmap_view(url: str, lsoas: int) -> dict:
-    """One first view of a Gapmap map page in a new browser: seconds from navigation start to the
-    map drawn and to the panel filled (as the page's clock says), the same to drawn as Selenium
-    sees it (wall, with WebDriver's own delays), and bytes."""
+def first_view(url: str, lsoas: int, timeout: float, then=None) -> dict:
+    """One first view of ``url`` in a new browser: ``drawn_s`` (seconds from navigation start to the
+    LSOAs drawn, by the page's own clock), ``wall_s`` (the same as Selenium sees it, WebDriver's
+    delays included), ``bytes``, and whatever ``then(driver)`` adds."""
+    driver = browser(lsoas)
+    try:
+        start = time.perf_counter()
+        driver.get(url)
+        drawn = drawn_at(driver, timeout)
+        row = {"drawn_s": drawn, "wall_s": time.perf_counter() - start, **(then(driver) if then else {})}
+        time.sleep(0.2)  # the last response's timing entry
+        return {**row, "bytes": driver.execute_script(BYTES)}
+    finally:
+        driver.quit()
+
+
+def panel_time(driver) -> dict:
+    """``panel_s``: seconds from navigation start to the side panel's response in (it must load)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    driver = browser(lsoas)
-    try:
-        start = time.perf_counter()
-        driver.get(url)
-        drawn = drawn_at(driver, 180)
-        wall = time.perf_counter() - start
-        WebDriverWait(driver, 180, 0.02).until(lambda d: d.execute_script(
-            "return document.documentElement.getAttribute('data-gapmap-panel')"))
-        state, panel = driver.execute_script(
-            "var e = performance.getEntriesByType('resource').filter(function (r) {"
-            " return r.name.indexOf('/map/panel?') >= 0; })[0];"
-            "return [document.documentElement.getAttribute('data-gapmap-panel'), e ? e.responseEnd : null]")
-        if state != "ready":
-            raise RuntimeError(f"the panel did not load: {state}")
-        time.sleep(0.2)  # the last response's timing entry
-        return {"drawn_s": drawn, "wall_s": wall, "panel_s": panel / 1000, "bytes": driver.execute_script(BYTES)}
-    finally:
-        driver.quit()
-
-
-def explore_view(url: str, lsoas: int) -> dict:
-    driver = browser(lsoas)
-    try:
-        start = time.perf_counter()
-        driver.get(url)
-        drawn = drawn_at(driver, 300)
-        wall = time.perf_counter() - start
-        time.sleep(0.2)
-        return {"drawn_s": drawn, "wall_s": wall, "bytes": driver.execute_script(BYTES)}
-    finally:
-        driver.quit()
+    WebDriverWait(driver, 180, 0.02).until(lambda d: d.execute_script(
+        "return document.documentElement.getAttribute('data-gapmap-panel')"))
+    state, panel = driver.execute_script(
+        "var e = performance.getEntriesByType('resource').filter(function (r) {"
+        " return r.name.indexOf('/map/panel?') >= 0; })[0];"
+        "return [document.documentElement.getAttribute('data-gapmap-panel'), e ? e.responseEnd : null]")
+    if state != "ready":
+        raise RuntimeError(f"the panel did not load: {state}")
+    return {"panel_s": panel / 1000}
 
 
 def explore_site(store: str, place, indicator: str, folder: Path) -> dict:
@@ -208,21 +200,6 @@ def static_server(folder: Path):
     return server
 
 
-def wrk(url: str, clients: int, seconds: int) -> str:
-    script = ROOT / "bench" / "results" / "percentiles.lua"
-    script.parent.mkdir(exist_ok=True)
-    script.write_text('done = function(summary, latency, requests)\n'
-                      '  io.write(string.format("p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, %d requests, %d errors\\n",\n'
-                      '    latency:percentile(50) / 1000, latency:percentile(95) / 1000,\n'
-                      '    latency:percentile(99) / 1000, summary.requests,\n'
-                      '    summary.errors.connect + summary.errors.read + summary.errors.write + '
-                      'summary.errors.status + summary.errors.timeout))\nend\n')
-    out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--timeout", "30s", "-s", str(script),
-                          "-H", "Accept-Encoding: gzip, deflate", url],
-                         capture_output=True, text=True, timeout=seconds + 120)
-    return out.stdout.strip().splitlines()[-1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -245,17 +222,18 @@ def main() -> None:
             site = static_server(Path(folder))
             try:
                 url = f"http://127.0.0.1:{site.server_address[1]}/explore.html"
-                row["explore"] = [explore_view(url, made["lsoas"]) for _ in range(args.repeat)]
+                row["explore"] = [first_view(url, made["lsoas"], 300) for _ in range(args.repeat)]
             finally:
                 site.shutdown()
         for _ in range(args.repeat):  # a fresh server each time: its first view, then warm views
             port = free_port()
             server = start_gapmap(store, port)
             try:
-                row["fresh"].append(gapmap_view(f"http://127.0.0.1:{port}{path}", made["lsoas"]))
-                row["warm"].extend(gapmap_view(f"http://127.0.0.1:{port}{path}", made["lsoas"]) for _ in range(2))
+                view = f"http://127.0.0.1:{port}{path}"
+                row["fresh"].append(first_view(view, made["lsoas"], 180, panel_time))
+                row["warm"].extend(first_view(view, made["lsoas"], 180, panel_time) for _ in range(2))
                 if _ == 0:
-                    row["load"] = {part: wrk(f"http://127.0.0.1:{port}{url}", args.clients, args.seconds)
+                    row["load"] = {part: wrk_latency(f"http://127.0.0.1:{port}{url}", args.clients, args.seconds)
                                    for part, url in (("page", path), ("panel", path.replace("/map?", "/map/panel?")),
                                                      ("frame", path.replace("/map?", "/map/frame?")))}
             finally:
@@ -275,8 +253,10 @@ def main() -> None:
                   f"bytes {m['bytes'] / peer['bytes']:.2f}x")
         print(f"  explore()    drawn {peer['drawn_s']:6.2f} s (wall {peer['wall_s']:5.2f} s), {peer['bytes'] / 1e6:6.2f} MB "
               f"(made in {made['seconds']:.1f} s beforehand, not counted)")
-        for part, line in row["load"].items():
-            print(f"  load, {args.clients} clients, {args.seconds} s, warm {part}: {line}")
+        for part, r in row["load"].items():
+            print(f"  load, {args.clients} clients, {args.seconds} s, warm {part}: p50 {r['p50_ms']:.0f} ms, "
+                  f"p95 {r['p95_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, {r['rps']:.0f} req/s, "
+                  f"non-2xx {r['non2xx']}, socket errors {r['errors']}")
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(exist_ok=True)
     (out_dir / f"map-page-{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(json.dumps(results, indent=1))

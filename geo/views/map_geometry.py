@@ -2,7 +2,7 @@
 neighbouring LSOAs keep a shared border, with the coordinate precision each level opens at."""
 from __future__ import annotations
 
-from geo.build.simplified import DECIMALS, SIMPLIFY_DEGREES, coverage_simplify  # noqa: F401  (one definition)
+from geo.build.simplified import DECIMALS, coverage_simplify  # one definition, used at build and here
 
 
 def simplify(frame, level: str):
