@@ -17,6 +17,7 @@ import hashlib
 import mimetypes
 import re
 import threading
+import time
 from pathlib import Path
 
 from flask import Flask, Response, abort, request
@@ -27,6 +28,7 @@ MAX_BYTES = 8 << 20  # bigger bodies (exports) are sent as they are rather than 
 COMPRESSIBLE = {"text/html", "text/css", "text/csv", "text/plain", "text/javascript", "application/javascript",
                 "application/json", "application/geo+json", "image/svg+xml"}
 YEAR = "public, max-age=31536000, immutable"
+RECHECK_SECONDS = 2.0  # a static file edited while the server runs is linked by its new version this soon
 STATIC_LINK = re.compile(r'((?:src|href)=")/static/([^"?#]+)(")')
 
 
@@ -37,6 +39,7 @@ class StaticFiles:
     def __init__(self, folder: str | Path):
         self.folder = str(folder)
         self._files: dict[str, tuple] = {}
+        self._versions: dict[str, tuple[float, str | None]] = {}
         self._lock = threading.Lock()
 
     def get(self, filename: str) -> tuple[str, bytes, bytes | None, str] | None:
@@ -66,9 +69,16 @@ class StaticFiles:
         return entry
 
     def version(self, filename: str) -> str | None:
-        """The ``v`` of a file's address (its ETag), or None for a file that is not there."""
+        """The ``v`` of a file's address (its ETag), or None for a file that is not there; looked up
+        again at most every :data:`RECHECK_SECONDS` (a page links a dozen files: each a stat otherwise)."""
+        now = time.monotonic()
+        known = self._versions.get(filename)
+        if known is not None and now - known[0] < RECHECK_SECONDS:
+            return known[1]
         entry = self.get(filename)
-        return entry[0] if entry else None
+        version = entry[0] if entry else None
+        self._versions[filename] = (now, version)
+        return version
 
 
 def accepts_gzip() -> bool:
@@ -130,3 +140,22 @@ def init_app(app: Flask) -> None:
         vary = [v.strip() for v in response.headers.get("Vary", "").split(",") if v.strip()]
         response.headers["Vary"] = ", ".join(vary + ([] if "Accept-Encoding" in vary else ["Accept-Encoding"]))
         return response
+
+
+def versioned_response(key: tuple, make, mimetype: str, headers: dict | None = None) -> Response:
+    """The response for one version of something a route caches as (plain bytes, gzip bytes):
+    ``make()`` gives them (and is called only when they are to be sent); the ETag is a hash of
+    ``key`` (which names the version: store build, dataset versions, options) and of the encoding,
+    so a browser holding this version is answered ``304 Not Modified`` with nothing computed."""
+    zipped = accepts_gzip()
+    etag = hashlib.sha1(repr(key).encode()).hexdigest()[:20] + ("-gz" if zipped else "")
+    headers = {**(headers or {}), "Vary": ", ".join(dict.fromkeys(
+        ["Accept-Encoding"] + [v.strip() for v in (headers or {}).get("Vary", "").split(",") if v.strip()]))}
+    if request.if_none_match.contains(etag):
+        response = Response(status=304, headers=headers)
+    else:
+        plain, packed = make()
+        response = Response(packed if zipped else plain, mimetype=mimetype,
+                            headers={**headers, "Content-Encoding": "gzip"} if zipped else headers)
+    response.set_etag(etag)
+    return response

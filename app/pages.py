@@ -269,20 +269,11 @@ def map_frame():
             abort(400, description=f"focus {focus!r} is not an LSOA or ward on this map")
     pin = params.pin()
     key = (store.identity, store.version_key(), indicator, extent.level, extent.code, scheme, k, focus, pin)
-    headers = {"Cache-Control": "private, max-age=300", "Vary": "Accept-Encoding, Cookie"}
-    zipped = "gzip" in request.headers.get("Accept-Encoding", "")
-    import hashlib
+    from app.compression import versioned_response
 
-    etag = hashlib.sha1(repr(key).encode()).hexdigest()[:20] + ("-gz" if zipped else "")
-    if request.if_none_match.contains(etag):  # this browser holds this version of the map
-        response = Response(status=304, headers=headers)
-    else:
-        plain, packed = MAP_CACHE.get(key, lambda: _render_map(store, indicator, extent, scheme, k, focus, pin),
-                                      lambda v: len(v[0]) + len(v[1]))
-        response = Response(packed if zipped else plain, mimetype="text/html",
-                            headers={**headers, "Content-Encoding": "gzip"} if zipped else headers)
-    response.set_etag(etag)
-    return response
+    return versioned_response(key, lambda: MAP_CACHE.get(
+        key, lambda: _render_map(store, indicator, extent, scheme, k, focus, pin), lambda v: len(v[0]) + len(v[1])),
+        "text/html", {"Cache-Control": "private, max-age=300", "Vary": "Cookie"})
 
 
 def _make_map_cache():

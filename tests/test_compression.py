@@ -66,3 +66,17 @@ def test_pages_and_json_are_gzipped_when_asked(client):
     assert page.headers["Content-Encoding"] == "gzip" and "<h1>" in gzip.decompress(page.get_data()).decode()
     plain = client.get("/map?icb=E54000001&indicator=imd_score")
     assert "Content-Encoding" not in plain.headers and "<h1>" in plain.get_data(as_text=True)
+
+
+def test_lsoa_layer_is_gzipped_and_revalidated_by_its_version(client):
+    import json
+
+    url = "/api/lsoas.geojson?icb=E54000001&indicator=imd_score"
+    layer = client.get(url, headers=GZIP)
+    assert layer.headers["Content-Encoding"] == "gzip" and layer.headers["ETag"]
+    assert len(json.loads(gzip.decompress(layer.get_data()))["features"]) == 6
+    again = client.get(url, headers={**GZIP, "If-None-Match": layer.headers["ETag"]})
+    assert again.status_code == 304 and not again.get_data()
+    plain = client.get(url, headers={"If-None-Match": layer.headers["ETag"]})  # another encoding, another tag
+    assert plain.status_code == 200 and "Content-Encoding" not in plain.headers and plain.headers["ETag"] != layer.headers["ETag"]
+    assert "Accept-Encoding" in plain.headers["Vary"] and "Cookie" in plain.headers["Vary"]
