@@ -23,14 +23,12 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-import pyarrow.parquet as pq
-
 from geo.errors import GapmapError
 from geo import settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas, pyarrow and geopandas are imported where a table is read: `gapmap --help` needs none
     import geopandas as gpd
+    import pandas as pd
 
 LEVELS = ("ward", "lad", "icb")
 LEFTOVER_AGE_SECONDS = 6 * 3600  # a partial build or ingest older than this is from a process that died
@@ -221,10 +219,14 @@ class Store:
         return path
 
     def columns(self, name: str) -> list[str]:
+        import pyarrow.parquet as pq
+
         return pq.read_schema(self._file(name)).names
 
     def column_types(self, name: str) -> dict[str, str]:
         """Arrow type name of each column (the geometry is ``binary``)."""
+        import pyarrow.parquet as pq
+
         return {f.name: str(f.type) for f in pq.read_schema(self._file(name)) if f.name != "bbox"}
 
     def _read(self, name: str, filters: list | None, columns: list[str] | None, geometry: bool) -> pd.DataFrame:
@@ -244,6 +246,8 @@ class Store:
             import geopandas as gpd  # imported here: table reads without geometry do not need it
 
             return gpd.read_parquet(path, columns=columns, filters=filters)
+        import pandas as pd
+
         return pd.read_parquet(path, columns=columns, filters=filters)
 
     @staticmethod
@@ -311,6 +315,8 @@ class Store:
         path = self.path / "reports" / f"{name}.csv"
         if not path.exists():
             raise StoreError(f"the store has no report {name!r}")
+        import pandas as pd
+
         return pd.read_csv(path, dtype=str)
 
     def reports(self) -> list[str]:
