@@ -886,8 +886,14 @@ def serve(host, port, threads, workers):
     from geo.views.process_memory import settle
 
     settle()  # before waitress starts its threads: freed memory is handed back, not kept per thread
-    # channel_request_lookahead: the app can tell that a client has gone and stop waiting for it
-    waitress_serve(app, host=host, port=port, threads=threads, channel_request_lookahead=1)
+    # channel_request_lookahead: the app can tell that a client has gone and stop waiting for it.
+    # connection_limit: waitress stops accepting at 100 open connections (its default), which 100
+    # users' browsers (several keep-alive connections each) pass; poll() has no 1,024-descriptor limit.
+    waitress_serve(app, host=host, port=port, threads=threads, channel_request_lookahead=1,
+                   connection_limit=CONNECTION_LIMIT, asyncore_use_poll=True)
+
+
+CONNECTION_LIMIT = 1000  # open connections waitress accepts at once (`gapmap serve`)
 
 
 def serve_refusal(app, host: str) -> str | None:

@@ -110,7 +110,12 @@ class Store:
     # ---- identity and versions (what caches are keyed on) ---------------------------------
     @property
     def identity(self) -> str:
-        return f"folder:{self.root.resolve()}"
+        """``folder:`` and the store folder's real path (resolved once per Store: caches key on it
+        at every request)."""
+        identity = self.__dict__.get("_identity")
+        if identity is None:
+            identity = self.__dict__["_identity"] = f"folder:{self.root.resolve()}"
+        return identity
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Store) and other.identity == self.identity
