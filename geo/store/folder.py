@@ -316,6 +316,16 @@ class Store:
             frame = frame[frame["lsoa21cd"].isin(set(members["lsoa21cd"]))]
         return frame.reset_index(drop=True)
 
+    def queen_links(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """The build's queen contiguity, kept by ``gapmap data build``: ``lsoa_centroids``
+        (``lsoa21cd`` sorted, ``x``, ``y`` in metres, EPSG:27700) and ``weights_queen`` (``i``,
+        ``j``: row numbers in it of two LSOAs sharing a boundary point, both ways). None for a
+        build made before they were kept (weights are then built from the polygons)."""
+        try:
+            return self._read("lsoa_centroids", None, None, False), self._read("weights_queen", None, None, False)
+        except StoreError:
+            return None
+
     def report(self, name: str) -> pd.DataFrame:
         path = self.path / "reports" / f"{name}.csv"
         if not path.exists():

@@ -2,8 +2,10 @@
 store and built once per store build (:func:`geo.stats.weights.build` does the building)."""
 from __future__ import annotations
 
+import numpy as np
+
 from geo.errors import InvalidValue
-from geo.stats.weights import Weights, build
+from geo.stats.weights import StoredQueen, Weights, build
 from geo.views.cache_budget import LruEntries, object_bytes
 
 WEIGHTS = LruEntries(max_entries=32, max_bytes=128 << 20, name="spatial weights")  # and the one budget
@@ -19,11 +21,40 @@ def _cached(store, build_id: str, extent: tuple, kind: str, k: int, distance_m: 
                         lambda: _build(store, extent, kind, k, distance_m), _weights_bytes)
 
 
+def _stored_bytes(q: StoredQueen) -> int:
+    m = q.neighbours
+    return int(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes + q.centroids.nbytes) + object_bytes(q.ids)
+
+
+def stored_queen(store, build_id: str) -> StoredQueen | None:
+    """The build's queen contiguity as ``gapmap data build`` kept it, read once per build; None
+    for an older build that does not hold it."""
+    def read():
+        tables = store.queen_links()
+        if tables is None:
+            return None
+        points, links = tables
+        return StoredQueen.from_links(points["lsoa21cd"].to_numpy(), links["i"].to_numpy(), links["j"].to_numpy(),
+                                      points["x"].to_numpy(), points["y"].to_numpy())
+
+    return WEIGHTS.memo((store.identity, build_id, "stored queen"), read,
+                        lambda q: _stored_bytes(q) if q is not None else 0)
+
+
 def _build(store, extent: tuple, kind: str, k: int, distance_m: float | None) -> Weights:
+    """Queen weights from those the build kept, subset to the extent by LSOA code (milliseconds);
+    other kinds, and queen for a build without them, from the polygons."""
     level, code = extent
     filters = {"icb": None, "lad": None, "ward": None}
     if level != "england":
         filters[level] = code
+    if kind == "queen":
+        stored = stored_queen(store, store.build_id())
+        if stored is not None:
+            if level == "england":
+                return stored.weights()
+            codes = store.lsoas(columns=["lsoa21cd"], geometry=False, **filters)["lsoa21cd"]
+            return stored.weights(np.sort(codes.astype(str).to_numpy()))
     lsoas = store.lsoas(columns=["lsoa21cd"], **filters)
     return build(lsoas.sort_values("lsoa21cd").reset_index(drop=True), kind, k, distance_m)
 
