@@ -7,7 +7,7 @@ Run by hand (not in CI), on a store built by this version (it holds lsoa_centroi
 
 Each measurement runs in a fresh process (as the first statistic of a new server or CLI call
 pays it), in turn, one of each per round; the time is taken inside the process from the call
-(imports excluded), for England and for one ICB (BLMK):
+(imports excluded: pandas, pyarrow, scipy, shapely, geopandas and libpysal are imported first), for England and for one ICB (BLMK):
 
 * stored: :func:`geo.views.extent_weights.for_extent` (reads the two tables, subsets by code);
 * from polygons: reading the extent's polygons and :func:`geo.stats.weights.build` (what every
@@ -27,6 +27,7 @@ from harness import run_python
 
 STORED = """
 import json, sys, time
+import pandas, pyarrow.parquet, scipy.sparse, shapely, geopandas  # imports are not what is measured
 from geo.store.folder import Store
 from geo.views import extent_weights
 level, code = sys.argv[1], (sys.argv[2] or None)
@@ -40,6 +41,7 @@ print(json.dumps({"seconds": seconds, "links": int(w.neighbours.nnz), "n": w.n})
 
 POLYGONS = """
 import json, sys, time
+import pandas, pyarrow.parquet, scipy.sparse, shapely, geopandas  # imports are not what is measured
 from geo.store.folder import Store
 from geo.stats.weights import build
 level, code = sys.argv[1], (sys.argv[2] or None)
@@ -52,6 +54,7 @@ print(json.dumps({"seconds": time.perf_counter() - t, "links": int(w.neighbours.
 
 LIBPYSAL = """
 import json, sys, time
+import pandas, pyarrow.parquet, scipy.sparse, shapely, geopandas  # imports are not what is measured
 from geo.store.folder import Store
 import libpysal
 level, code = sys.argv[1], (sys.argv[2] or None)

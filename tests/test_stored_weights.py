@@ -106,3 +106,11 @@ def test_england_stored_weights_equal_weights_from_the_polygons(england_store):
     extent_weights.WEIGHTS.clear()
     for level, code in (("england", None), ("icb", "E54000024")):
         _same(extent_weights.for_extent(england_store, level, code), _from_polygons(england_store, level, code))
+
+
+def test_postgis_store_keeps_and_reads_the_same_weights(postgis_fixture_store, folder_fixture_store):
+    assert postgis_fixture_store.queen_links() is not None
+    extent_weights.WEIGHTS.clear()
+    for level, code in _extents(folder_fixture_store)[:4]:
+        _same(extent_weights.for_extent(postgis_fixture_store, level, code),
+              extent_weights.for_extent(folder_fixture_store, level, code))

@@ -204,7 +204,7 @@ class StoredQueen:
     joined yet: that depends on the extent): ``ids`` sorted, ``neighbours`` binary and symmetric,
     ``centroids`` (n, 2) in metres (EPSG:27700), as :func:`build` finds an island's nearest LSOA."""
 
-    ids: np.ndarray
+    ids: np.ndarray  # str (numpy unicode), sorted
     neighbours: sp.csr_matrix
     centroids: np.ndarray
 
@@ -214,7 +214,7 @@ class StoredQueen:
         lsoas = lsoas.sort_values("lsoa21cd").reset_index(drop=True)
         geoms = lsoas.geometry if lsoas.crs is None or lsoas.crs.to_epsg() == 4326 else lsoas.geometry.to_crs(4326)
         geoms = np.asarray(geoms.values, dtype=object)
-        return cls(lsoas["lsoa21cd"].astype(str).to_numpy(), contiguity(geoms), _centroids_bng(geoms, 4326, exact=False))
+        return cls(lsoas["lsoa21cd"].to_numpy(dtype=str), contiguity(geoms), _centroids_bng(geoms, 4326, exact=False))
 
     @classmethod
     def from_links(cls, ids, i, j, x, y) -> "StoredQueen":
@@ -226,7 +226,10 @@ class StoredQueen:
         matrix = sp.csr_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
         matrix.sum_duplicates()
         matrix.data[:] = 1.0
-        return cls(np.asarray(ids, dtype=object), matrix, np.column_stack([x, y]).astype(np.float64))
+        ids = np.asarray(ids, dtype=str)
+        if len(ids) > 1 and not (ids[1:] > ids[:-1]).all():
+            raise InvalidValue("the stored LSOAs are not in code order: rebuild the store")
+        return cls(ids, matrix, np.column_stack([x, y]).astype(np.float64))
 
     def links(self) -> tuple[np.ndarray, np.ndarray]:
         """(i, j) of every link, both ways, sorted: what the build writes."""
@@ -240,10 +243,9 @@ class StoredQueen:
         if codes is None:
             index = np.arange(len(self.ids))
         else:
-            import pandas as pd
-
-            index = pd.Index(self.ids).get_indexer(np.asarray(codes, dtype=object))
-            if (index < 0).any():
+            codes = np.asarray(codes, dtype=str)
+            index = np.minimum(np.searchsorted(self.ids, codes), len(self.ids) - 1)  # ids are sorted
+            if len(codes) and not (self.ids[index] == codes).all():
                 raise InvalidValue("LSOAs without stored weights were asked for: rebuild the store")
         matrix = self.neighbours[index][:, index].tocsr() if codes is not None else self.neighbours.tocsr()
         matrix.sort_indices()

@@ -2,18 +2,28 @@
 store and built once per store build (:func:`geo.stats.weights.build` does the building)."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from geo.errors import InvalidValue
 from geo.stats.weights import StoredQueen, Weights, build
-from geo.views.cache_budget import LruEntries, object_bytes
+from geo.views.cache_budget import LruEntries
 
 WEIGHTS = LruEntries(max_entries=32, max_bytes=128 << 20, name="spatial weights")  # and the one budget
 
 
 def _weights_bytes(w: Weights) -> int:
     m = w.neighbours
-    return int(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes) + object_bytes(w.ids)
+    return int(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes) + _codes_bytes(w.ids)
+
+
+def _codes_bytes(codes) -> int:
+    """The memory of LSOA codes: a numpy array's bytes, or a tuple of str in one C loop
+    (:func:`object_bytes` walks them one by one, which took most of the time to read England's weights)."""
+    if isinstance(codes, np.ndarray):
+        return int(codes.nbytes)
+    return sys.getsizeof(codes) + sum(map(sys.getsizeof, codes))
 
 
 def _cached(store, build_id: str, extent: tuple, kind: str, k: int, distance_m: float | None) -> Weights:
@@ -23,7 +33,7 @@ def _cached(store, build_id: str, extent: tuple, kind: str, k: int, distance_m: 
 
 def _stored_bytes(q: StoredQueen) -> int:
     m = q.neighbours
-    return int(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes + q.centroids.nbytes) + object_bytes(q.ids)
+    return int(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes + q.centroids.nbytes) + _codes_bytes(q.ids)
 
 
 def stored_queen(store, build_id: str) -> StoredQueen | None:
