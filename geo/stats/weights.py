@@ -12,6 +12,11 @@ LSOA by centroid distance, both ways, and listed in ``islands_joined``.
 Weights are binary, then row-standardised (each LSOA's neighbours weigh 1/k); the statistics
 modules rely on that. :func:`geo.views.extent_weights.for_extent` reads an extent's LSOAs from the
 store and caches its weights, so a place's weights are built once per process.
+
+:class:`StoredQueen` is the queen contiguity of every LSOA of a build before islands are joined,
+as ``gapmap data build`` keeps it; its :meth:`StoredQueen.weights` for any subset equals
+:func:`build` on the subset's polygons (contiguity of two polygons does not depend on the others;
+islands are joined within the subset from the stored centroids).
 """
 from __future__ import annotations
 

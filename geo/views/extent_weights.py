@@ -1,5 +1,7 @@
-"""Spatial weights over the LSOAs of an extent (England, an ICB, a LAD or a ward), read from the
-store and built once per store build (:func:`geo.stats.weights.build` does the building)."""
+"""Spatial weights over the LSOAs of an extent (England, an ICB, a LAD or a ward), cached per store
+build. Queen weights come from those ``gapmap data build`` kept (:class:`geo.stats.weights.StoredQueen`,
+subset to the extent by LSOA code, in milliseconds); other kinds, and queen for a build made
+before they were kept, are found in the polygons (:func:`geo.stats.weights.build`)."""
 from __future__ import annotations
 
 import sys
