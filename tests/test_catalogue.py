@@ -91,3 +91,11 @@ def test_places_answer_from_memory_and_are_not_shared_mutable(store):
     frame = places_of_icb(store, "E54000001")
     frame["lad24nm"] = "changed by a caller"
     assert client.get("/api/places?icb=E54000001").get_json() == first.get_json()
+
+
+def test_icb_aliases_read_once_per_build_give_both_codes(store):
+    from app.auth import icb_aliases
+
+    assert icb_aliases(store, "qaa") == frozenset({"E54000001", "QAA"})
+    assert icb_aliases(store, "E54000001") == frozenset({"E54000001", "QAA"})  # from memory: the same
+    assert icb_aliases(store, "E54000099") == frozenset({"E54000099"}) and icb_aliases(store, None) == frozenset()
