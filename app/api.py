@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from app import params
 from geo import ATTRIBUTION
@@ -11,18 +11,28 @@ from geo import ATTRIBUTION
 bp = Blueprint("api", __name__)
 
 
+def _json_from_memory(what: str, make) -> Response:
+    """The JSON of ``make()``, encoded once per store version as the user sees it
+    (:func:`geo.views.catalogue.cached`: a new build, dataset or sharing is seen at once)."""
+    from geo.views import catalogue
+
+    body = catalogue.cached(params.store(), what, lambda: current_app.json.dumps(make(), separators=(",", ":")).encode("utf-8") + b"\n")
+    return Response(body, mimetype="application/json")
+
+
 @bp.get("/indicators")
 def indicators():
-
-    return jsonify([{"id": i, "label": label} for i, label in params.indicator_choices()])
+    return _json_from_memory("api/indicators", lambda: [{"id": i, "label": label}
+                                                        for i, label in params.indicator_choices()])
 
 
 @bp.get("/nhs-indicators")
 def nhs_indicators():
-    from geo.store.datasets import DatasetStore
     from geo.sources.nhs_indicators import with_datasets
+    from geo.views import catalogue
 
-    return jsonify(with_datasets(DatasetStore(params.store()).list()).to_dict("records"))
+    return _json_from_memory("api/nhs-indicators",
+                             lambda: with_datasets(catalogue.dataset_metas(params.store())).to_dict("records"))
 
 
 @bp.get("/places")
@@ -33,10 +43,13 @@ def places():
         abort(400, description="places are listed for an icb")
     from geo.views.extent_areas import places_of_icb
 
-    frame = places_of_icb(store, extent.code)  # offered: at least half of its LSOAs are in the ICB
-    return jsonify([{"lad24cd": r["lad24cd"], "lad24nm": r["lad24nm"], "lsoas": int(r["lsoas"]),
-                     "lsoas_in_icb": int(r["lsoas_in_icb"]), "offered": bool(r["offered"])}
-                    for r in frame.to_dict("records")])
+    def make():
+        frame = places_of_icb(store, extent.code)  # offered: at least half of its LSOAs are in the ICB
+        return [{"lad24cd": r["lad24cd"], "lad24nm": r["lad24nm"], "lsoas": int(r["lsoas"]),
+                 "lsoas_in_icb": int(r["lsoas_in_icb"]), "offered": bool(r["offered"])}
+                for r in frame.to_dict("records")]
+
+    return _json_from_memory(f"api/places/{extent.code}", make)
 
 
 GEOJSON_CACHE = None  # set below: the England layer is 20 MB and 5 s to make, so it is made once

@@ -134,8 +134,11 @@ def icb_aliases(store, code: str | None) -> frozenset:
     if not code:
         return frozenset()
     code = code.strip().upper()
-    try:
-        icbs = store.areas("icb")
+    from geo.views.catalogue import per_build
+
+    try:  # at every request of a signed-in user: the ICB table is read once per build
+        icbs = per_build(store, "icb codes", lambda: store.areas("icb")[
+            [c for c in ("icb24cd", "icb24cdh") if c in store.columns("areas_icb")]])
     except GapmapError:  # no build yet: the code as given
         return frozenset({code})
     columns = [c for c in ("icb24cd", "icb24cdh") if c in icbs]

@@ -79,11 +79,9 @@ def _numeric_columns(root: str, build: str) -> frozenset:
 
 def indicator() -> str:
     name = request.args.get("indicator", "imd_score")
-    known = set(_numeric_columns(store().identity, store().build_id()))
-    from geo.store.datasets import DatasetStore
+    from geo.views import catalogue
 
-    known |= set(DatasetStore(store()).names())
-    if name not in known:
+    if name not in _numeric_columns(store().identity, store().build_id()) and name not in catalogue.dataset_names(store()):
         abort(404, description=f"unknown indicator {name!r}")
     return name
 
@@ -120,18 +118,23 @@ def pin() -> str | None:
 
 
 def indicator_choices() -> list[tuple[str, str]]:
-    """What a map can be coloured by: the LSOA indicators, then the LSOA datasets (not GP practice files)."""
-    from geo.views.analysis import numeric_columns
-    from geo.store.datasets import DatasetStore
+    """What a map can be coloured by: the LSOA indicators, then the LSOA datasets (not GP practice
+    files). Read from memory once per store version (:mod:`geo.views.catalogue`)."""
+    from geo.views import catalogue
 
+    return catalogue.cached(store(), "indicator choices", _indicator_choices)
+
+
+def _indicator_choices() -> list[tuple[str, str]]:
+    from geo.views import catalogue
     from geo.store.schema import lsoa_columns
 
     described = lsoa_columns()
     current = store()
-    numeric = [c for c in numeric_columns(current) if c.endswith(("_score", "_indicator", "_rate", "_decile",
-                                                                  "_quintile", "_ratio"))]
+    numeric = [c for c in analysis.numeric_columns(current) if c.endswith(("_score", "_indicator", "_rate", "_decile",
+                                                                           "_quintile", "_ratio"))]
     choices = [(c, described.get(c, c)) for c in numeric]
-    for meta in DatasetStore(current).list():
+    for meta in catalogue.dataset_metas(current):
         if meta.get("shape") == "fingertips":  # GP practice values: they cannot colour LSOAs
             continue
         marked = meta.get("synthetic") and "SYNTHETIC" not in str(meta["measure"]).upper()  # say it once

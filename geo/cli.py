@@ -6,13 +6,12 @@ import sys
 from pathlib import Path
 
 import click
-import pandas as pd
 
 from geo import ATTRIBUTION, settings
 from geo.errors import GapmapError
 from geo.sources.catalogue import SourceError, load_catalogue
 from geo.store import open_store
-from geo.store.folder import LEVELS, Store
+from geo.store.folder import LEVELS, Store  # light: pandas and pyarrow are imported where used
 
 
 class GapmapGroup(click.Group):
@@ -49,7 +48,8 @@ def _resolve_mirror(mirror: Path | None) -> Path | None:
     return mirror
 
 
-def _emit(frame: pd.DataFrame, fmt: str) -> None:
+def _emit(frame, fmt: str) -> None:
+    """Print ``frame`` (a pandas DataFrame) as CSV or JSON records."""
     if fmt == "csv":
         from geo.outputs.cell_text import neutralise_frame
 
@@ -833,6 +833,8 @@ def analyse(indicator, icb, lad, ward, statistic, deprivation, grouping, permuta
         else:
             row = {k: (json.dumps(v, default=str) if isinstance(v, (dict, list, tuple)) else v)
                    for k, v in result.items()}
+            import pandas as pd
+
             _emit(pd.DataFrame([row]), fmt)
         return
     frame = result.reset_index() if statistic in ("local-moran", "gi-star", "bivariate") else result
@@ -944,8 +946,14 @@ def serve(host, port, threads, workers):
     from geo.views.process_memory import settle
 
     settle()  # before waitress starts its threads: freed memory is handed back, not kept per thread
-    # channel_request_lookahead: the app can tell that a client has gone and stop waiting for it
-    waitress_serve(app, host=host, port=port, threads=threads, channel_request_lookahead=1)
+    # channel_request_lookahead: the app can tell that a client has gone and stop waiting for it.
+    # connection_limit: waitress stops accepting at 100 open connections (its default), which 100
+    # users' browsers (several keep-alive connections each) pass; poll() has no 1,024-descriptor limit.
+    waitress_serve(app, host=host, port=port, threads=threads, channel_request_lookahead=1,
+                   connection_limit=CONNECTION_LIMIT, asyncore_use_poll=True)
+
+
+CONNECTION_LIMIT = 1000  # open connections waitress accepts at once (`gapmap serve`)
 
 
 def serve_refusal(app, host: str) -> str | None:
@@ -1072,6 +1080,8 @@ def audit(limit, event, actor, fmt):
     """The audit log, newest first: uploads, removals, sign-ins and user changes."""
     rows = _accounts().audit_log(limit, event, actor)
     if fmt != "table":
+        import pandas as pd
+
         _emit(pd.DataFrame(rows, columns=["id", "at", "event", "actor", "outcome", "detail", "address"]), fmt)
         return
     if not rows:

@@ -363,6 +363,9 @@ def _build(store: Store, mirror: Path | None, downloads: Path | None, icb: str |
         columns=["code", "kind", "source", "reason"])
     with store.writer() as writer:
         _write_tables(writer, scope, areas, places, population_by_age, extras["weights"])
+        log.step("write tables")
+        _write_queen(writer, scope)
+        log.step("queen contiguity weights")
         if by_sex is not None:
             writer.table(POPULATION_BY_SEX_TABLE, by_sex, sort_by=["lsoa21cd", "sex"])
         reports = {"join_gaps": join_gaps, "schools_located": places["schools_report"],
@@ -494,6 +497,19 @@ def _write_tables(writer, scope: gpd.GeoDataFrame, areas: dict, places: dict, po
     writer.table("population_mid2020", population_by_age, sort_by=["lsoa21cd"])
     writer.table("postcodes", places["postcodes"], sort_by=["key"])
     writer.table("lsoa11_to_lsoa21", weights, sort_by=["lsoa11cd", "lsoa21cd"])
+
+
+def _write_queen(writer, scope: gpd.GeoDataFrame) -> None:
+    """The queen contiguity of the build's LSOAs (``lsoa_centroids`` and ``weights_queen``, see
+    :meth:`geo.store.folder.Store.queen_links`), so that statistics read England's weights in
+    milliseconds instead of finding them in the polygons at each new process."""
+    from geo.stats.weights import StoredQueen
+
+    queen = StoredQueen.of(scope[["lsoa21cd", "geometry"]])
+    i, j = queen.links()
+    writer.table("lsoa_centroids", pd.DataFrame({"lsoa21cd": queen.ids, "x": queen.centroids[:, 0],
+                                                 "y": queen.centroids[:, 1]}))
+    writer.table("weights_queen", pd.DataFrame({"i": i, "j": j}))
 
 
 __all__ = ["build", "BuildError", "load_lsoa_table"]

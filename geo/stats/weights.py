@@ -12,6 +12,11 @@ LSOA by centroid distance, both ways, and listed in ``islands_joined``.
 Weights are binary, then row-standardised (each LSOA's neighbours weigh 1/k); the statistics
 modules rely on that. :func:`geo.views.extent_weights.for_extent` reads an extent's LSOAs from the
 store and caches its weights, so a place's weights are built once per process.
+
+:class:`StoredQueen` is the queen contiguity of every LSOA of a build before islands are joined,
+as ``gapmap data build`` keeps it; its :meth:`StoredQueen.weights` for any subset equals
+:func:`build` on the subset's polygons (contiguity of two polygons does not depend on the others;
+islands are joined within the subset from the stored centroids).
 """
 from __future__ import annotations
 
@@ -177,16 +182,80 @@ def build(lsoas, kind: str = "queen", k: int = 6, distance_m: float | None = Non
         pairs = cKDTree(centroids).query_pairs(distance_m, output_type="ndarray")
         matrix = _pairs_to_matrix(pairs[:, 0], pairs[:, 1], n) if len(pairs) else sp.csr_matrix((n, n))
         params = {"distance_m": distance_m}
+    if centroids is None:
+        def centroids():
+            return _centroids_bng(geoms, lsoas.crs, exact=False)
+    return _with_islands_joined(ids, matrix, kind, params, centroids)
+
+
+def _with_islands_joined(ids: tuple, matrix: sp.csr_matrix, kind: str, params: dict, centroids) -> Weights:
+    """The weights of ``matrix`` with each island joined to its nearest area by ``centroids`` (an
+    (n, 2) array in metres, or a function giving it, called only when there is an island)."""
+    n = len(ids)
     lonely = np.flatnonzero(np.diff(matrix.indptr) == 0)
     islands = ()
     if len(lonely) and n > 1:
-        if centroids is None:
-            centroids = _centroids_bng(geoms, lsoas.crs, exact=False)
-        _, nearest = cKDTree(centroids).query(centroids[lonely], k=2)
+        points = centroids() if callable(centroids) else centroids
+        _, nearest = cKDTree(points).query(points[lonely], k=2)
         joined = _pairs_to_matrix(lonely, nearest[:, 1], n)
         matrix = ((matrix + joined) > 0).astype(np.float64).tocsr()
         islands = tuple(ids[i] for i in lonely)
     return Weights(ids, matrix.tocsr(), kind, islands, params)
+
+
+@dataclass(frozen=True)
+class StoredQueen:
+    """Queen contiguity of every LSOA of a build, as ``gapmap data build`` keeps it (no islands
+    joined yet: that depends on the extent): ``ids`` sorted, ``neighbours`` binary and symmetric,
+    ``centroids`` (n, 2) in metres (EPSG:27700), as :func:`build` finds an island's nearest LSOA."""
+
+    ids: np.ndarray  # str (numpy unicode), sorted
+    neighbours: sp.csr_matrix
+    centroids: np.ndarray
+
+    @classmethod
+    def of(cls, lsoas) -> "StoredQueen":
+        """Computed from a GeoDataFrame of LSOA polygons (any CRS, any order)."""
+        lsoas = lsoas.sort_values("lsoa21cd").reset_index(drop=True)
+        geoms = lsoas.geometry if lsoas.crs is None or lsoas.crs.to_epsg() == 4326 else lsoas.geometry.to_crs(4326)
+        geoms = np.asarray(geoms.values, dtype=object)
+        return cls(lsoas["lsoa21cd"].to_numpy(dtype=str), contiguity(geoms), _centroids_bng(geoms, 4326, exact=False))
+
+    @classmethod
+    def from_links(cls, ids, i, j, x, y) -> "StoredQueen":
+        """From the stored tables: ids (sorted), links ``i`` -> ``j`` (row numbers, both ways), centroids."""
+        n = len(ids)
+        i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
+        if len(i) and (min(i.min(), j.min()) < 0 or max(i.max(), j.max()) >= n):
+            raise InvalidValue("the stored weights name rows the stored LSOAs do not have: rebuild the store")
+        matrix = sp.csr_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
+        matrix.sum_duplicates()
+        matrix.data[:] = 1.0
+        ids = np.asarray(ids, dtype=str)
+        if len(ids) > 1 and not (ids[1:] > ids[:-1]).all():
+            raise InvalidValue("the stored LSOAs are not in code order: rebuild the store")
+        return cls(ids, matrix, np.column_stack([x, y]).astype(np.float64))
+
+    def links(self) -> tuple[np.ndarray, np.ndarray]:
+        """(i, j) of every link, both ways, sorted: what the build writes."""
+        m = self.neighbours.tocsr()
+        m.sort_indices()
+        return np.repeat(np.arange(len(self.ids), dtype=np.int32), np.diff(m.indptr)), m.indices.astype(np.int32)
+
+    def weights(self, codes=None) -> Weights:
+        """Queen weights over ``codes`` (any subset of ``ids``, sorted; all when None), islands of the
+        subset joined to their nearest LSOA in it: equal to :func:`build` on those LSOAs' polygons."""
+        if codes is None:
+            index = np.arange(len(self.ids))
+        else:
+            codes = np.asarray(codes, dtype=str)
+            index = np.minimum(np.searchsorted(self.ids, codes), len(self.ids) - 1)  # ids are sorted
+            if len(codes) and not (self.ids[index] == codes).all():
+                raise InvalidValue("LSOAs without stored weights were asked for: rebuild the store")
+        matrix = self.neighbours[index][:, index].tocsr() if codes is not None else self.neighbours.tocsr()
+        matrix.sort_indices()
+        ids = tuple(self.ids[index].tolist())
+        return _with_islands_joined(ids, matrix, "queen", {}, self.centroids[index])
 
 
 
@@ -197,4 +266,4 @@ def describe(weights: Weights) -> dict:
             "mean_neighbours": float(k.mean()) if len(k) else 0.0, "islands_joined": list(weights.islands_joined)}
 
 
-__all__ = ["Weights", "build", "describe", "contiguity"]
+__all__ = ["Weights", "StoredQueen", "build", "describe", "contiguity"]

@@ -23,14 +23,12 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-import pyarrow.parquet as pq
-
 from geo.errors import GapmapError
 from geo import settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas, pyarrow and geopandas are imported where a table is read: `gapmap --help` needs none
     import geopandas as gpd
+    import pandas as pd
 
 LEVELS = ("ward", "lad", "icb")
 LEFTOVER_AGE_SECONDS = 6 * 3600  # a partial build or ingest older than this is from a process that died
@@ -120,7 +118,12 @@ class Store:
     # ---- identity and versions (what caches are keyed on) ---------------------------------
     @property
     def identity(self) -> str:
-        return f"folder:{self.root.resolve()}"
+        """``folder:`` and the store folder's real path (resolved once per Store: caches key on it
+        at every request)."""
+        identity = self.__dict__.get("_identity")
+        if identity is None:
+            identity = self.__dict__["_identity"] = f"folder:{self.root.resolve()}"
+        return identity
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Store) and other.identity == self.identity
@@ -229,10 +232,14 @@ class Store:
         return path
 
     def columns(self, name: str) -> list[str]:
+        import pyarrow.parquet as pq
+
         return pq.read_schema(self._file(name)).names
 
     def column_types(self, name: str) -> dict[str, str]:
         """Arrow type name of each column (the geometry is ``binary``)."""
+        import pyarrow.parquet as pq
+
         return {f.name: str(f.type) for f in pq.read_schema(self._file(name)) if f.name != "bbox"}
 
     def _read(self, name: str, filters: list | None, columns: list[str] | None, geometry: bool) -> pd.DataFrame:
@@ -252,6 +259,8 @@ class Store:
             import geopandas as gpd  # imported here: table reads without geometry do not need it
 
             return gpd.read_parquet(path, columns=columns, filters=filters)
+        import pandas as pd
+
         return pd.read_parquet(path, columns=columns, filters=filters)
 
     @staticmethod
@@ -325,10 +334,22 @@ class Store:
             frame = frame[frame["lsoa21cd"].isin(set(members["lsoa21cd"]))]
         return frame.reset_index(drop=True)
 
+    def queen_links(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """The build's queen contiguity, kept by ``gapmap data build``: ``lsoa_centroids``
+        (``lsoa21cd`` sorted, ``x``, ``y`` in metres, EPSG:27700) and ``weights_queen`` (``i``,
+        ``j``: row numbers in it of two LSOAs sharing a boundary point, both ways). None for a
+        build made before they were kept (weights are then built from the polygons)."""
+        try:
+            return self._read("lsoa_centroids", None, None, False), self._read("weights_queen", None, None, False)
+        except StoreError:
+            return None
+
     def report(self, name: str) -> pd.DataFrame:
         path = self.path / "reports" / f"{name}.csv"
         if not path.exists():
             raise StoreError(f"the store has no report {name!r}")
+        import pandas as pd
+
         return pd.read_csv(path, dtype=str)
 
     def reports(self) -> list[str]:

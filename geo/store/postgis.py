@@ -328,6 +328,14 @@ class PostgisStore:
         where = None if keys is None else sql.SQL("key = ANY({})").format(sql.Literal(list(keys)))
         return self._read("postcodes", where, None, geometry)
 
+    def queen_links(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """The build's queen contiguity tables, as :meth:`geo.store.folder.Store.queen_links`; None
+        for a build published without them."""
+        try:
+            return self._read("lsoa_centroids", None, None, False), self._read("weights_queen", None, None, False)
+        except StoreError:
+            return None
+
     def lsoa11_to_lsoa21(self) -> pd.DataFrame:
         """ONS's exact-fit lookup with the share of each 2011 LSOA in each 2021 LSOA (``weight``)."""
         return self._read("lsoa11_to_lsoa21", None, None, False)

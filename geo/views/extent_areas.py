@@ -22,7 +22,14 @@ from geo.store.folder import CODE_COLUMN
 
 
 def places_of_icb(store, icb: str) -> pd.DataFrame:
-    """LADs with LSOAs in ``icb``: lad24cd, lad24nm, lsoas, lsoas_in_icb, offered; by name."""
+    """LADs with LSOAs in ``icb``: lad24cd, lad24nm, lsoas, lsoas_in_icb, offered; by name. Read
+    once per store build (:func:`geo.views.catalogue.per_build`); a copy is returned."""
+    from geo.views.catalogue import per_build
+
+    return per_build(store, f"places of {icb}", lambda: _places_of_icb(store, icb)).copy()
+
+
+def _places_of_icb(store, icb: str) -> pd.DataFrame:
     members = store.lsoas(icb=icb, columns=["lad24cd"], geometry=False)
     in_icb = members["lad24cd"].value_counts()
     lads = store.areas("lad")

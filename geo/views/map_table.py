@@ -234,6 +234,7 @@ class PinnedStore(Store):
 
     def __init__(self, store: Store):
         super().__init__(store.root)
+        self._identity = store.identity  # the same folder: resolved once, by the store the app holds
         self._pinned = None
 
     @property
