@@ -209,16 +209,59 @@ def write_all(statement: Statement, out_dir: Path) -> dict[str, Path]:
     return paths
 
 
-def draw_maps(statement: Statement, store, maps_dir: Path) -> None:
+def draw_maps(statement: Statement, store, maps_dir: Path, replace: bool = False) -> None:
     """The hot-spot map of each indicator with data, as a slide image in ``maps_dir`` (the deck and
-    the report show it); an indicator whose map cannot be drawn gets a note saying why."""
+    the report show it); an indicator whose map cannot be drawn gets a note saying why. A map
+    already there is replaced only with ``replace``."""
     from geo.errors import GapmapError
     from geo.outputs import slides
 
     for section in statement.with_data:
+        if not replace:
+            slides.refuse_to_replace(slides.slide_path(section.dataset, statement.extent, "hotspots", "png",
+                                                       maps_dir))
         try:
             section.maps["hotspots"] = slides.render(store, section.dataset, statement.extent, "hotspots", "png",
                                                      maps_dir, title=f"{section.code}: hot and cold spots of "
-                                                                     f"{section.measure}")
+                                                                     f"{section.measure}", replace=True)
         except (ValueError, GapmapError) as exc:
             section.notes.append(f"No hot-spot map: {exc}")
+
+
+WRITES = ("index.html", "statement.pptx", "statement_numbers.csv", "statement_numbers.xlsx", "statement_targets.csv")
+
+
+def refuse_to_replace_statement(out_dir: Path) -> None:
+    """Stop (:class:`geo.outputs.slides.FileExists`) when ``out_dir`` already holds a statement:
+    its files are replaced only with ``--force``."""
+    from geo.outputs.slides import FileExists
+
+    found = [name for name in WRITES if (Path(out_dir) / name).exists()]
+    if found:
+        raise FileExists(f"{Path(out_dir)} already holds a statement ({', '.join(found)}): nothing was written. Add "
+                         f"--force to replace it, or choose another folder with --out.")
+
+
+PLAIN = (  # what a library's warning means for the reader, in words
+    ("Not enough unique values in array to form", "Some indicators have too many equal values (such as zeros) to "
+                                                  "form every class asked for: fewer classes are shown, as their "
+                                                  "notes and legends say."),
+    ("Mean of empty slice", "A statistic had no published values to work on in some area: it is shown as no data."),
+    ("invalid value encountered", "A statistic had no published values to work on in some area: it is shown as no "
+                                  "data."),
+    ("divide by zero", "A statistic divided by an area with no population or no published values: it is shown as "
+                       "no data."),
+)
+
+
+def plain_notes(caught) -> list[str]:
+    """Warnings raised while the statement was made (``warnings.catch_warnings(record=True)``), as
+    plain notes: each once, in words, with no file, line or library name."""
+    notes = []
+    for w in caught:
+        message = str(w.message)
+        note = next((words for start, words in PLAIN if start in message),
+                    f"While making the statement a calculation reported: {message.split(chr(10))[0]}")
+        if note not in notes:
+            notes.append(note)
+    return notes
