@@ -280,3 +280,13 @@ def test_a_slide_is_not_replaced_without_force(fixture_store, monkeypatch, tmp_p
     assert path.read_text() == "kept"
     forced = CliRunner().invoke(main, args + ["--force"])
     assert forced.exit_code == 0 and forced.output == f"Wrote {path}\n" and path.read_text() != "kept"
+
+
+def test_the_map_stands_above_the_method_and_attribution_lines(fixture_store):
+    """The hot-spot slide's method and attribution run to several lines: the map is drawn above them."""
+    fig, parts = slides.figure(fixture_store, "imd_score", Extent("icb", "E54000001"), "hotspots")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert parts.attribution.get_text().startswith("Method: ")
+    assert parts.map_ax.get_window_extent(renderer).y0 >= parts.attribution.get_window_extent(renderer).y1
+    assert parts.legend_ax.get_window_extent(renderer).y0 >= parts.attribution.get_window_extent(renderer).y1

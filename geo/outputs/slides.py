@@ -276,7 +276,15 @@ def figure(store, indicator: str, extent: analysis.Extent, view: str = "indicato
     # the map fills the height between the subtitle and the attribution; its width follows the
     # area's shape, and the legend stands just right of it
     minx, miny, maxx, maxy = frame_bng.total_bounds
-    bottom, top, left, widest = 0.09, 0.85, 0.02, 0.64
+    note = ATTRIBUTION + (" " + meta.get("disclosure", "") if meta.get("synthetic") is not None else "")
+    if view in ("hotspots", "clusters") and meta.get("method"):  # the test used (issue 9)
+        note = "Method: " + meta["method"] + "\n" + note
+    parts.attribution = fig.text(0.02, 0.015, "\n".join(textwrap.fill(part, 200) for part in note.split("\n")), fontsize=10 * scale, color="#425563",
+                                 va="bottom")
+    # the map and legend stand above the attribution and method lines, however many they are
+    fig.canvas.draw()
+    bottom = max(0.09, parts.attribution.get_window_extent(fig.canvas.get_renderer()).y1 / fig.bbox.height + 0.015)
+    top, left, widest = 0.85, 0.02, 0.64
     aspect = (maxx - minx) / max(maxy - miny, 1.0)
     map_w = min(widest, (top - bottom) * height * aspect / width)
     map_h = map_w * width / aspect / height
@@ -340,11 +348,6 @@ def figure(store, indicator: str, extent: analysis.Extent, view: str = "indicato
         parts.legend_texts.extend([legend.get_title(), *legend.get_texts()])
     legend_ax.set_axis_off()
     parts.legend_ax = legend_ax
-    note = ATTRIBUTION + (" " + meta.get("disclosure", "") if meta.get("synthetic") is not None else "")
-    if view in ("hotspots", "clusters") and meta.get("method"):  # the test used (issue 9)
-        note = "Method: " + meta["method"] + "\n" + note
-    parts.attribution = fig.text(0.02, 0.015, "\n".join(textwrap.fill(part, 200) for part in note.split("\n")), fontsize=10 * scale, color="#425563",
-                                 va="bottom")
     if meta.get("synthetic"):  # across the map, as large as fits in the slide
         mark = fig.text(left + max(map_w / 2, 0.2), 0.5, "SYNTHETIC DATA", fontsize=60 * scale, color="#d5281b",
                         alpha=0.25, rotation=20, ha="center", va="center", weight="bold")
