@@ -580,6 +580,9 @@ def test_deck_titles_are_sized_to_fit_not_clipped(built, tmp_path):
 
         assert len(textwrap.wrap(frame.text, per_line)) * size * 1.2 <= box.height.inches * 72
     assert statement_deck.fitted_size("UEC01: by ethnic group", 12.5, 0.75, 26) == 26  # short: as designed
+    title = next(sh for sh in slide.shapes if sh.name == "title")
+    mark = next(sh for sh in slide.shapes if sh.has_text_frame and sh.text_frame.text == "SYNTHETIC DATA")
+    assert title.left + title.width <= mark.left  # the title keeps clear of the SYNTHETIC DATA mark
     deck = Presentation(paths["deck"])
     titles = [sh.text_frame.text for s in deck.slides for sh in s.shapes if sh.name == "title"]
     assert "UEC01: by deprivation (national IMD 2025 quintile)" in titles

@@ -92,7 +92,8 @@ def _header(slide, title, subtitle, synthetic):
     (PowerPoint's and LibreOffice's 'shrink text on overflow') should a font run wider."""
     from pptx.enum.text import MSO_AUTO_SIZE
 
-    box = _text(slide, 0.4, 0.2, 12.5, 0.75, title, fitted_size(title, 12.5, 0.75, 26), True, BLUE)
+    width = 9.1 if synthetic else 12.5  # clear of the SYNTHETIC DATA mark at the top right
+    box = _text(slide, 0.4, 0.2, width, 0.75, title, fitted_size(title, width, 0.75, 26), True, BLUE)
     box.name = "title"
     box.text_frame.auto_size = MSO_AUTO_SIZE.TEXT_TO_FIT_SHAPE
     if subtitle:
