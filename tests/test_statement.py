@@ -27,6 +27,7 @@ from geo.rates.confidence_intervals import crude_rate
 from geo.store.datasets import DatasetStore
 from geo.ingest.pipeline import IngestOptions, ingest
 from geo.views.statement import fmt
+from tests.test_browser import browser  # noqa: F401 (the selenium fixture)
 
 ICB = "E54000001"
 LSOAS = [f"E0100000{i}" for i in range(1, 9)]
@@ -586,3 +587,22 @@ def test_deck_titles_are_sized_to_fit_not_clipped(built, tmp_path):
     deck = Presentation(paths["deck"])
     titles = [sh.text_frame.text for s in deck.slides for sh in s.shapes if sh.name == "title"]
     assert "UEC01: by deprivation (national IMD 2025 quintile)" in titles
+
+
+def test_the_navigation_bar_stays_in_view_in_a_browser(built, browser):
+    """Scrolled to the foot of an indicator's page, the bar is still at the top of the window; a
+    link to 'Where to act' shows its heading below the bar, not under it."""
+    _, _, paths, _ = built
+    folder = paths["report"].parent
+    browser.set_window_size(1366, 768)
+    browser.get((folder / "uec01.html").as_uri())
+    browser.execute_script("window.scrollTo(0, document.body.scrollHeight)")
+    assert browser.execute_script("return window.scrollY") > 500
+    bar = browser.execute_script("var r = document.querySelector('nav.statement-nav').getBoundingClientRect();"
+                                 "return [r.top, r.bottom];")
+    assert bar[0] == 0 and bar[1] > 20
+    browser.get((folder / "index.html").as_uri() + "#where-to-act")
+    heading = browser.execute_script("return document.getElementById('where-to-act').getBoundingClientRect().top")
+    bar_bottom = browser.execute_script("return document.querySelector('nav.statement-nav')"
+                                        ".getBoundingClientRect().bottom")
+    assert heading >= bar_bottom
