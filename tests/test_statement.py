@@ -606,3 +606,16 @@ def test_the_navigation_bar_stays_in_view_in_a_browser(built, browser):
     bar_bottom = browser.execute_script("return document.querySelector('nav.statement-nav')"
                                         ".getBoundingClientRect().bottom")
     assert heading >= bar_bottom
+
+
+def test_a_dataset_ingested_without_a_measure_is_named_by_its_indicator_not_its_slug(fixture_store, tmp_path):
+    path = tmp_path / "ora.csv"
+    path.write_text("lsoa21cd,count\n" + "".join(f"{c},{12 + i}\n" for i, c in enumerate(LSOAS)))
+    ingest(path, IngestOptions(name="ora-no-measure", nhs_indicator="ORA01"), fixture_store)
+    try:
+        st = statement.build(fixture_store, Extent("icb", ICB), ["ORA01"])
+        (section,) = st.with_data
+        assert section.dataset == "ora-no-measure"
+        assert section.measure == f"ORA01: {section.wording}" and "ora-no-measure" not in section.measure
+    finally:
+        DatasetStore(fixture_store).remove("ora-no-measure")
