@@ -214,11 +214,25 @@ def test_a_dataset_ingested_without_a_measure_is_titled_by_its_definition_not_it
     data = tmp_path / "s.csv"
     data.write_text("lsoa21cd,count\n" + "".join(f"E0100000{i},{5 * i + 10}\n" for i in range(1, 9)))
     ingest(data, IngestOptions(name="ae-2024-slug"), fixture_store)  # no --measure
-    fig, parts = slides.figure(fixture_store, "ae-2024-slug", Extent("icb", "E54000001"), "indicator")
-    assert parts.title.get_text() == "Crude rate per 100,000 residents per year"
-    assert "ae-2024-slug" not in " ".join(t.get_text() for t in _texts(fig))
-    fig, parts = slides.figure(fixture_store, "ae-2024-slug", Extent("icb", "E54000001"), "hotspots")
-    assert parts.title.get_text() == "Hot and cold spots (Getis-Ord Gi*) of Crude rate per 100,000 residents per year"
+    try:
+        fig, parts = slides.figure(fixture_store, "ae-2024-slug", Extent("icb", "E54000001"), "indicator")
+        assert parts.title.get_text() == "Crude rate per 100,000 residents per year"
+        assert "ae-2024-slug" not in " ".join(t.get_text() for t in _texts(fig))
+        fig, parts = slides.figure(fixture_store, "ae-2024-slug", Extent("icb", "E54000001"), "hotspots")
+        assert parts.title.get_text() == ("Hot and cold spots (Getis-Ord Gi*) of Crude rate per 100,000 residents "
+                                          "per year")
+    finally:
+        _forget(fixture_store, "ae-2024-slug")
+
+
+def _forget(store, name):
+    """Remove a dataset this file added to the shared fixture store, and close its figures."""
+    import matplotlib.pyplot as plt
+
+    from geo.store.datasets import DatasetStore
+
+    DatasetStore(store).remove(name)
+    plt.close("all")
 
 
 def test_a_dataset_for_an_nhs_indicator_is_titled_by_the_indicator(fixture_store, tmp_path):
@@ -227,8 +241,11 @@ def test_a_dataset_for_an_nhs_indicator_is_titled_by_the_indicator(fixture_store
     data = tmp_path / "n.csv"
     data.write_text("lsoa21cd,count\n" + "".join(f"E0100000{i},{5 * i + 10}\n" for i in range(1, 9)))
     ingest(data, IngestOptions(name="ora-slug", nhs_indicator="ORA01"), fixture_store)
-    fig, parts = slides.figure(fixture_store, "ora-slug", Extent("icb", "E54000001"), "indicator")
-    assert parts.title.get_text().startswith("ORA01: ") and "ora-slug" not in parts.title.get_text()
+    try:
+        fig, parts = slides.figure(fixture_store, "ora-slug", Extent("icb", "E54000001"), "indicator")
+        assert parts.title.get_text().startswith("ORA01: ") and "ora-slug" not in parts.title.get_text()
+    finally:
+        _forget(fixture_store, "ora-slug")
 
 
 def test_title_option_is_the_slide_title(fixture_store, activity, monkeypatch, tmp_path):

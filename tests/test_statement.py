@@ -520,6 +520,9 @@ def test_library_warnings_become_one_plain_note_each(built, monkeypatch, tmp_pat
 
     from geo.cli import main
 
+    import matplotlib.pyplot as plt
+
+    plt.close("all")  # figures other tests left open would warn too
     store, _, _, _ = built
     monkeypatch.setenv("GAPMAP_STORE", str(store.root))
     real = statement.build

@@ -176,5 +176,5 @@ def ward_table(store, indicator: str, extent: analysis.Extent):
         if rates.attrs.get("note"):
             meta["ward_totals"] = rates.attrs["note"]
     wards = field_names.rename(wards, indicator, meta)
-    meta["fields"] = field_names.dictionary(wards.columns, indicator, meta)
+    meta["fields"] = field_names.dictionary(wards.columns, indicator, meta, level="ward")
     return wards, meta

@@ -88,8 +88,9 @@ def _value_words(indicator: str, meta: dict) -> str:
     return lsoa_columns().get(indicator, indicator)
 
 
-def dictionary(columns, indicator: str, meta: dict, scheme: str = "quantiles") -> dict[str, str]:
-    """Export field -> what it holds, for every field of ``columns`` (export names), in order."""
+def dictionary(columns, indicator: str, meta: dict, scheme: str = "quantiles", level: str = "lsoa") -> dict[str, str]:
+    """Export field -> what it holds, for every field of ``columns`` (export names), in order; with
+    ``level="ward"`` the figures are described as the ward table's (each ward's published total)."""
     from geo.store.schema import area_columns, lsoa_columns
 
     v = value_name(indicator, meta)
@@ -133,6 +134,14 @@ def dictionary(columns, indicator: str, meta: dict, scheme: str = "quantiles") -
         SUMMARY_POPULATION: area_columns("ward").get("population", "Population of the deprivation summaries"),
         "lsoas": "Number of LSOAs in the ward",
     }
+    if level == "ward":  # the ward's own figures, from its published (perturbed, rounded) total
+        described.update({
+            v: f"The ward's {what}, from its published total",
+            "events_published": "The ward's events after disclosure control: " + str(meta.get("disclosure") or "") +
+                                " Empty where hidden.",
+            "count_suppressed": "True where the ward's total is hidden (1 to 7 events, or a small total): no figure",
+            "population": "The ward's denominator: residents of the indicator's ages (ONS mid-2020) or the one "
+                          "supplied with the data"})
     known = {**lsoa_columns(), **area_columns("ward"), **described}
     return {c: known.get(c, "") for c in columns if c != "geometry"}
 
