@@ -24,6 +24,7 @@ from geo.views import analysis
 from geo import ATTRIBUTION
 from geo.stats.classify import NO_DATA, classify
 from geo.views.map_geometry import simplify
+from geo.views.school_kinds import KINDS, school_kind
 from geo.outputs.geojson_text import geometries_as_json as _geometries_as_json
 from geo.outputs.palettes import (GI_COLOURS, LISA_COLOURS, NO_DATA_COLOUR, NOT_SIGNIFICANT, PURPLES, RURAL_COLOURS,
                           TEALS, ramp)
@@ -50,9 +51,13 @@ TOOLTIP = (("n", "lsoa21nm", "LSOA"), ("c", "lsoa21cd", "Code"), ("w", "ward24nm
            ("di", "imd_decile_in_icb", "IMD decile (ICB)"), ("k", "class_label", "Class"),
            ("cl", "cluster", "Local Moran cluster"), ("h", "hotspot", "Gi* hot/cold spot"),
            ("b", "bivariate", "Bivariate class (deprivation-activity)"), ("r", "urban_rural", "Urban or rural"))
-SCHOOL_PHASES = {"primary": ("Primary", "Middle deemed primary", "Nursery"),
-                 "secondary": ("Secondary", "Middle deemed secondary", "All-through", "16 plus"),
-                 "other": ()}
+# each point layer's symbol and colour (static/js/gapmap-map.js draws them, the legend lists them):
+# schools by kind (geo/views/school_kinds.py), NHS palette colours, white-edged so they show on every fill
+POINT_SYMBOLS = {"schools-primary": ("circle", "#005eb8"), "schools-secondary": ("square", "#7c2855"),
+                 "schools-special": ("diamond", "#ed8b00"), "schools-other": ("triangle", "#425563"),
+                 "gps": ("cross", "#007f3b"), "hospitals": ("hospital", "#da291c"), "practice-values": ("cross", None)}
+# schools cluster until street zoom, then each school is drawn on its own
+UNCLUSTER_ZOOM = 15
 
 def feature_collection(frame, properties: dict[str, list]) -> str:
     """GeoJSON text of ``frame``'s geometries with the given property lists, built in bulk."""
@@ -94,8 +99,6 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
     frame["fill"] = [colours[c] if c >= 0 else None for c in frame["class"]]
     frame["value_text"] = _value_text(frame)
     m, title, note = _base_map(store, indicator, extent, table, frame.total_bounds)
-    if "count" in frame and extent.level != "ward":
-        _ward_values(store, indicator, extent, frame)
     views, bivariate_legend = _views(frame, table, title, colours, layers, is_deprivation)
     _lsoa_layer(m, frame, views, indicator, (note + " " if note else "") + ATTRIBUTION, bivariate_legend)
     _add_outlines(store, extent, layers, m)
@@ -109,13 +112,19 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
 
 def _value_text(frame) -> list[str]:
     """Each LSOA's value as the tooltip shows it: with its interval, "No data", or "Suppressed"."""
-    text = [("No data" if not np.isfinite(v) else f"{v:,.3g}") for v in frame["value"]]
+    text = [("No data" if not np.isfinite(v) else _figure(v)) for v in frame["value"]]
     if "lower" in frame:
-        text = [t if t == "No data" else f"{t} ({lo:,.3g} to {hi:,.3g})"
+        text = [t if t == "No data" else f"{t} ({_figure(lo)} to {_figure(hi)})"
                 for t, lo, hi in zip(text, frame["lower"], frame["upper"])]
     if "suppressed" in frame:
         text = ["Suppressed (small count)" if hidden else t for t, hidden in zip(text, frame["suppressed"].to_numpy(bool))]
     return text
+
+
+def _figure(v: float) -> str:
+    """A value as the tooltip writes it: three significant figures, whole numbers from 1,000 up
+    (12,345 rather than 1.23e+04)."""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.3g}"
 
 
 def _base_map(store, indicator: str, extent: analysis.Extent, table, bounds) -> tuple[folium.Map, str, str]:
@@ -142,19 +151,6 @@ def _base_map(store, indicator: str, extent: analysis.Extent, table, bounds) -> 
 GI_LEVELS = TWO_SIDED_LEVELS[0].upper() + TWO_SIDED_LEVELS[1:] + "."  # the hot-spot legend says how it grades
 
 
-def _ward_values(store, indicator: str, extent, frame) -> None:
-    """``ward_value``: each LSOA's ward's published figure (the group path's ward table), for rare
-    indicators whose LSOA counts are mostly hidden; none where the ward's total is hidden."""
-    from geo.views import map_table as map_tables
-
-    try:
-        wards = map_tables.group_table(store, indicator, extent, "ward24cd")
-    except ValueError:
-        return
-    if len(wards):
-        frame["ward_value"] = frame["ward24cd"].map(wards.set_index("group")["value"])
-
-
 def _views(frame, table, title: str, colours: list[str], layers, is_deprivation: bool):
     """The "Colour the LSOAs by" views: (key, name, fill column, legend rows) each, their fill
     columns added to ``frame``; and the bivariate legend when that view is offered."""
@@ -173,6 +169,11 @@ def _views(frame, table, title: str, colours: list[str], layers, is_deprivation:
         if "clusters" in layers:
             views.append(("lisa", "Local Moran clusters", "cluster_fill",
                           [(c, lab) for lab, c in LISA_COLOURS.items()] + [(NOT_SIGNIFICANT, "Not significant")]))
+    if "gi_eb_bin" in frame and "hotspots" in layers:  # the hot spots of what the smoothed view shows
+        frame["hot_eb_fill"] = frame["gi_eb_bin"].map({**GI_COLOURS, 0: NOT_SIGNIFICANT})
+        views.append(("hot_eb", "Gi* hot and cold spots of the smoothed (EB-standardised) rate", "hot_eb_fill",
+                      [(GI_COLOURS[b], BIN_LABELS[b]) for b in (3, 2, 1)] + [(NOT_SIGNIFICANT, BIN_LABELS[0])]
+                      + [(GI_COLOURS[b], BIN_LABELS[b]) for b in (-1, -2, -3)]))
     for column, key, name, least in (("smoothed", "smoothed", "Smoothed rate (spatial empirical Bayes)", 5),
                                      ("ward_value", "ward", "Ward figure (published ward totals)", 2)):
         if column in frame and frame[column].notna().sum() >= least and frame[column].nunique() > 1:
@@ -186,7 +187,7 @@ def _views(frame, table, title: str, colours: list[str], layers, is_deprivation:
         frame["bivariate"] = frame["bivariate_class"]
         frame["bivariate_fill"] = frame["bivariate_class"].map(b.colours)
         views.append(("bivariate", "Deprivation x activity (bivariate)", "bivariate_fill", None))
-        bivariate_legend = _bivariate_legend(b.colours, b.n, title)
+        bivariate_legend = _bivariate_legend(b, title)
     deciles = ramp(PURPLES, 10)[::-1]  # decile 1 (most deprived) darkest
     decile_rows = [(deciles[i], f"Decile {i + 1}" + (" (most deprived)" if i == 0 else " (least deprived)"
                                                      if i == 9 else "")) for i in range(10)]
@@ -230,20 +231,21 @@ def _add_points(store, extent, layers, m) -> None:
         if "ward" in filters:
             schools = schools[schools["lsoa21cd"].isin(set(store.lsoas(ward=filters["ward"], geometry=False,
                                                                        columns=["lsoa21cd"])["lsoa21cd"]))]
-        for label, phases in SCHOOL_PHASES.items():
-            chosen = schools[schools["phase"].isin(phases)] if phases else schools[
-                ~schools["phase"].isin({p for ps in SCHOOL_PHASES.values() if ps for p in ps})]
-            cluster = MarkerCluster(name=f"Schools: {label}", show=False)
+        kinds = school_kind(schools)
+        for kind, legend in KINDS.items():
+            chosen = schools[kinds == kind]
+            name = f"Schools: {kind}"
+            cluster = MarkerCluster(name=name, show=False, disable_clustering_at_zoom=UNCLUSTER_ZOOM)
             cluster.default_js = list(CLUSTER_JS)
             cluster.default_css = list(CLUSTER_CSS)
             cluster.add_to(m)
-            rows = [[round(r.geometry.y, 5), round(r.geometry.x, 5), str(r.name), str(r.phase),
+            rows = [[round(r.geometry.y, 5), round(r.geometry.x, 5), str(r.name), _school_type(r),
                      None if pd.isna(r.pupils) else int(r.pupils),
                      None if pd.isna(r.fsm_percent) else float(r.fsm_percent)] for r in chosen.itertuples()]
-            groups.append({"layer": cluster.get_name(), "name": f"Schools: {label}", "colour": "#005eb8",
-                           "rows": rows, "popup": True})
-    for kind, label, colour, wanted in (("gp_practices", "GP practices", "#007f3b", "gps"),
-                                        ("hospitals", "Hospitals", "#da291c", "hospitals")):
+            symbol, colour = POINT_SYMBOLS[f"schools-{kind}"]
+            groups.append({"layer": cluster.get_name(), "name": name, "legend": legend, "symbol": symbol,
+                           "colour": colour, "rows": rows, "popup": True, "clustered": True})
+    for kind, label, wanted in (("gp_practices", "GP practices", "gps"), ("hospitals", "Hospitals", "hospitals")):
         if wanted not in layers:
             continue
         points = store.points(kind, icb=filters.get("icb"), lad=filters.get("lad"))
@@ -253,7 +255,16 @@ def _add_points(store, extent, layers, m) -> None:
         group = folium.FeatureGroup(name=label, show=False)
         group.add_to(m)
         rows = [[round(r.geometry.y, 5), round(r.geometry.x, 5), str(r.name)] for r in points.itertuples()]
-        groups.append({"layer": group.get_name(), "name": label, "colour": colour, "rows": rows, "popup": False})
+        symbol, colour = POINT_SYMBOLS[wanted]
+        groups.append({"layer": group.get_name(), "name": label, "legend": label, "symbol": symbol, "colour": colour,
+                       "rows": rows, "popup": False})
+
+
+def _school_type(school) -> str:
+    """What a school's popup says it is: its GIAS type and, where GIAS gives one, its phase."""
+    kind = "" if pd.isna(school.establishment_type) else str(school.establishment_type)
+    phase = "" if pd.isna(school.phase) or school.phase == "Not applicable" else str(school.phase)
+    return ", ".join(p for p in (kind, phase.lower() if kind else phase) if p) or "Type not known"
 
 
 def _add_practice_values(store, indicator: str, extent, m) -> None:
@@ -284,7 +295,8 @@ def _add_practice_values(store, indicator: str, extent, m) -> None:
                                                          fill)]
     page_data(m).setdefault("points", []).append({
         "layer": group.get_name(), "name": "GP practices: this indicator", "colour": colours[-1], "rows": rows,
-        "popup": False, "row_colours": True, "legend": list(zip(legend, colours[:len(legend)])),
+        "legend": "GP practices, coloured by this indicator", "symbol": POINT_SYMBOLS["practice-values"][0],
+        "popup": False, "row_colours": True, "classes": list(zip(legend, colours[:len(legend)])),
         "not_located": points.attrs.get("not_located", 0)})
 
 
@@ -298,11 +310,17 @@ def _focus(store, frame, code: str, m) -> None:
             return
         target = target.dissolve()
         name = str(frame.loc[frame["ward24cd"] == code, "ward24nm"].iloc[0])
+        detail = f"Ward {code}"
     else:
         name = f"{target['lsoa21nm'].iloc[0]} ({code})"
+        detail = f"LSOA {code}: {target['value_text'].iloc[0]}" if "value_text" in target else f"LSOA {code}"
     minx, miny, maxx, maxy = target.total_bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]], max_zoom=15)
     page_data(m)["focus"] = [[miny, minx], [maxy, maxx]]  # the page keeps this view, not the whole place
+    # named on the map (static/js/gapmap-map.js puts a label on it, or on the search's pin)
+    point = target.geometry.iloc[0].representative_point() if len(target) == 1 else target.union_all().representative_point()
+    page_data(m)["found"] = {"name": name.split(" (")[0] if detail.startswith("LSOA") else name, "detail": detail,
+                             "at": [round(point.y, 5), round(point.x, 5)]}
     # its own pane above the LSOAs (which are added once the page has loaded, so would cover it)
     folium.map.CustomPane("gapmap-found", z_index=450, pointer_events=False).add_to(m)
     folium.GeoJson(json.loads(target[["geometry"]].to_json(drop_id=True)), name=f"Found: {name}",
@@ -349,9 +367,12 @@ def dataset_unit(meta: dict) -> str:
     return definition_of(meta, False).unit
 
 
-def _bivariate_legend(colours: dict[str, str], n: int, activity: str) -> dict:
-    """What the bivariate legend macro draws: the n x n grid, deprivation up, activity to the right."""
-    return {"colours": dict(colours), "n": n, "activity": activity}
+def _bivariate_legend(b, activity: str) -> dict:
+    """What the bivariate legend macro draws: the n x n grid, deprivation up, activity to the right,
+    with each class's range of both measures (the IMD 2025 score's and the activity's tercile breaks
+    when n is 3) beside its row and under its column."""
+    return {"colours": dict(b.colours), "n": b.n, "activity": activity,
+            "deprivation_labels": list(b.deprivation_labels), "activity_labels": list(b.activity_labels)}
 
 
 def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) -> None:
@@ -383,7 +404,7 @@ def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) ->
         view_data.append({"key": key, "name": name, "palette": colours_here,
                           "labels": [label_of.get(c, "") for c in colours_here],
                           "rows": rows, "bivariate": bivariate_legend if rows is None else None,
-                          "method": GI_LEVELS if key == "hot" else None})
+                          "method": GI_LEVELS if key in ("hot", "hot_eb") else None})
     # columnar: one list per property and one of geometries, rebuilt into features by the page
     geometries = _geometries_as_json(np.asarray(frame.geometry.values, dtype=object), frame.attrs.get("decimals", 5),
                                      delta=True)
@@ -402,7 +423,8 @@ def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) ->
 
 
 OVERLAY_KEYS = {"Ward outlines": "wards", "Place outline": "outline", "Schools: primary": "schools-primary",
-                "Schools: secondary": "schools-secondary", "Schools: other": "schools-other",
+                "Schools: secondary": "schools-secondary", "Schools: special": "schools-special",
+                "Schools: other": "schools-other",
                 "GP practices": "gps", "Hospitals": "hospitals", "Basemap": "basemap"}
 
 

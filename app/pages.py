@@ -63,18 +63,23 @@ def value_unit(store, indicator: str) -> str:
 
 @bp.get("/map")
 def map_page():
+    from geo.views import targeting
     extent = params.extent()
     indicator = params.indicator()
     scheme, k = params.scheme()
     params.focus()
     label = dict(params.indicator_choices()).get(indicator, indicator)
     store = params.store()
-    key = (store.identity, store.version_key(), extent.level, extent.code, indicator)
-    panel = PANEL_CACHE.get(key, lambda: _panel(extent, indicator), lambda p: len(json.dumps(p, default=str)))
+    question, points = params.targeting(indicator)
+    key = (store.identity, store.version_key(), extent.level, extent.code, indicator, question, points)
+    panel = PANEL_CACHE.get(key, lambda: _panel(extent, indicator, question, points),
+                            lambda p: len(json.dumps(p, default=str)))
     place, place_note = place_heading(store, extent)
     return render_template("map.html", extent=extent, indicator=indicator, label=label, scheme=scheme, k=k,
                            query=request.query_string.decode(), panel=panel, place=place, place_note=place_note,
-                           unit=value_unit(store, indicator))
+                           unit=value_unit(store, indicator), default_question=targeting.default_question(indicator),
+                           point_types=[(key, words) for key, (_, words) in targeting.POINT_TYPES.items()],
+                           chosen_points=points)
 
 
 def _make_panel_cache():
@@ -86,11 +91,17 @@ def _make_panel_cache():
 PANEL_CACHE = _make_panel_cache()  # bounded, and identical cold requests computed once
 
 
-def _panel(extent, indicator) -> dict:
-    """The side panel, from the map table and its group totals (disclosure applied there)."""
+PANEL_TARGETS = 25  # rows of the targeting list the panel shows; the CSV has them all
+
+
+def _panel(extent, indicator, question: str | None = None, points=None) -> dict:
+    """The side panel, from the map table and its group totals (disclosure applied there), with the
+    targeting engine's answer to ``question`` (default: the indicator's, :func:`targeting.default_question`)."""
     from geo.views import map_table
     from geo.views import targeting
 
+    question = question or targeting.default_question(indicator)
+    points = points or targeting.DEFAULT_POINTS
     store = map_table.pinned(params.store())
     try:
         targets = targeting.lsoa_targets(store, indicator, extent)
@@ -98,8 +109,25 @@ def _panel(extent, indicator) -> dict:
         return {"error": str(exc)}
     panel = {"summary": targeting.summary(targets),
              "quintiles": targeting.by_quintile(targets, store, indicator, extent).to_dict("records"),
-             "wards": targeting.top_wards(targets).to_dict("records"),
-             "targets": targeting.targeting_list(store, targets).head(25).to_dict("records")}
+             }
+    ward_table = None
+    if "count" in targets:  # a dataset: wards ranked by their own published figure
+        try:
+            ward_table = map_table.group_table(store, indicator, extent, "ward24cd")
+        except ValueError:
+            ward_table = None
+    panel["wards"] = targeting.top_wards(targets, ward_table=ward_table).to_dict("records")
+    try:
+        listed = targeting.answer(store, extent, question, points)
+    except ValueError as exc:  # e.g. a question naming a dataset with no statistics
+        panel["targets_error"] = str(exc)
+    else:
+        panel["targets"] = map_table.json_rows(listed.head(PANEL_TARGETS))
+        panel["targets_total"] = int(len(listed))
+        panel["targets_question"] = listed.attrs["question"]
+        panel["targets_points"] = ", ".join(listed.attrs["points"])
+        panel["targets_notes"] = listed.attrs["notes"]
+        panel["targets_lsoas"] = listed.attrs["lsoas"]
     if "count" in targets:  # an activity dataset
         try:
             from geo.store.datasets import DatasetStore
@@ -135,22 +163,23 @@ def _panel(extent, indicator) -> dict:
 
 @bp.get("/targeting.csv")
 def targeting_csv():
-    from geo import ATTRIBUTION
+    """The map's targeting list in full (the same question as the map's list: ``?where=`` and
+    ``?points=``, see :func:`app.params.targeting`), written by :mod:`geo.outputs.targeting_file`."""
+    from geo.outputs.targeting_file import csv_text
     from geo.views import targeting
+    from geo.views.map_table import pinned
 
     extent = params.extent()
     indicator = params.indicator()
-    from geo.views.map_table import pinned
-
+    question, points = params.targeting(indicator)
     store = pinned(params.store())
-    table = targeting.targeting_list(store, targeting.lsoa_targets(store, indicator, extent))
-    from geo.outputs.cell_text import neutralise_frame
-
-    body = neutralise_frame(table).to_csv(index=False) + f"\n# {ATTRIBUTION}\n"  # no cell starts a formula
-    if _is_synthetic(store, indicator):  # first, so it is the first thing seen in a spreadsheet
-        body = f"# {SYNTHETIC_NOTE}\n" + body
+    try:
+        table = targeting.answer(store, extent, question, points)
+    except ValueError as exc:
+        abort(400, description=str(exc))
     name = f"gapmap_targeting_{extent.level}_{extent.code}_{indicator}.csv"
-    return Response(body, mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={name}"})
+    return Response(csv_text(table), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
 
 
 SYNTHETIC_NOTE = "SYNTHETIC DATA: made-up records, not real activity."
@@ -234,13 +263,16 @@ def _add_pin(m, store, pin: str) -> None:
     """A marker, above the LSOAs, on the postcode or school a search found."""
     import folium
 
+    from app.map_layers import page_data
     from geo.views.search import pin as locate
 
     place = locate(store, pin)
     if place is None:
         return
     # Leaflet's own pin (its image is vendored); markers sit in a pane above every polygon
-    folium.Marker([place["lat"], place["lon"]], tooltip=place["label"], alt=place["label"]).add_to(m)
+    folium.Marker([place["lat"], place["lon"]], alt=place["label"]).add_to(m)
+    found = page_data(m).setdefault("found", {"name": place["label"], "detail": None, "at": None})
+    found["pin"] = {"label": place["label"], "at": [place["lat"], place["lon"]]}  # named on the map there
 
 
 @bp.get("/indicators")

@@ -138,3 +138,21 @@ def indicator_choices() -> list[tuple[str, str]]:
         label = f"{meta['measure']} (uploaded{', SYNTHETIC' if marked else ''})"
         choices.append((meta["name"], label))
     return choices
+
+
+def targeting(indicator_name: str) -> tuple[str, tuple[str, ...]]:
+    """The targeting question (``?where=``, a group expression; default: the map indicator's hot
+    spots, High-High clusters or Core20) and the point types to list (``?points=``, comma-separated;
+    default state-funded primary, secondary and special schools, GP practices and wards); 400 with the
+    reason when either cannot be read."""
+    from geo.errors import InvalidValue
+    from geo.views import target_groups
+    from geo.views import targeting as engine
+
+    question = request.args.get("where", "").strip() or engine.default_question(indicator_name)
+    try:
+        target_groups.parse(question)
+        points = engine.check_points(request.args.getlist("points"))
+    except InvalidValue as exc:
+        abort(400, description=str(exc))
+    return question, points

@@ -53,7 +53,8 @@ def _build(store_identity: str, version: str, level: str, code: str):
     from geo.views.analysis import Extent
 
     store = params.store()
-    return statement.build(store, Extent(level, code), targets=tuple(statement_targets.default_groups(store)))
+    extent = Extent(level, code)
+    return statement.build(store, extent, targets=tuple(statement_targets.default_groups(store, extent)))
 
 
 def _query(extent) -> dict:

@@ -654,15 +654,19 @@ def _demo_indicators(icb, seed, out, indicators, do_ingest, rows_given, dirty):
 @click.option("--indicator", "codes", multiple=True, metavar="CODE",
               help="Only these NHS indicators (repeatable; default: all 23, those without data listed as such).")
 @click.option("--target", "targets", multiple=True, metavar="GROUP",
-              help="Targeting groups to list schools, wards and GP practices for (repeatable): most-deprived-20, "
-                   "most-deprived-40 (of the ICB's LSOAs), core20, hotspots:CODE (Gi* hot spots of an indicator). "
-                   "Default: most-deprived-40 and the hot spots of ORA01 when it has data.")
+              help="Targeting questions to list schools, wards and GP practices for (repeatable), as `gapmap "
+                   "target --where` takes them: e.g. most-deprived-40, core20, hotspots:ORA01, \"most-deprived-40 "
+                   "and hotspots:ORA01\". Default: most-deprived-40 and the hot spots of ORA01 when it has data (of its smoothed "
+                   "view, smoothed-hotspots:ORA01, where more than half of the LSOA counts are hidden).")
+@click.option("--points", "points", multiple=True, metavar="TYPE[,TYPE]",
+              help="What the targeting lists hold, as `gapmap target --points` (default: primary, secondary, "
+                   "special, gp-practices, wards).")
 @click.option("--no-maps", is_flag=True, help="Leave out the hot-spot map images (faster).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the report, deck and tables into.")
 @click.option("--force", is_flag=True, help="Replace a statement already in the --out folder (without it, the "
                                             "command stops and leaves it alone).")
-def statement_command(icb, lad, codes, targets, no_maps, out_dir, force):
+def statement_command(icb, lad, codes, targets, points, no_maps, out_dir, force):
     """Write the statement on information on health inequalities: a web report (a page per
     indicator), a PowerPoint deck with native charts, and CSV/XLSX of every number."""
     import time
@@ -678,12 +682,12 @@ def statement_command(icb, lad, codes, targets, no_maps, out_dir, force):
     extent = _extent(icb, lad, None)
     with warnings.catch_warnings(record=True) as caught:  # said once each, in words, after the files
         warnings.simplefilter("always")
-        _write_statement(extent, codes, targets, no_maps, out_dir, started)
+        _write_statement(extent, codes, targets, points, no_maps, out_dir, started)
     for note in statement_output.plain_notes(caught):
         click.echo(f"Note: {note}", err=True)
 
 
-def _write_statement(extent, codes, targets, no_maps, out_dir, started):
+def _write_statement(extent, codes, targets, points, no_maps, out_dir, started):
     """The statement's work for `gapmap statement` (its warnings caught by the caller)."""
     import time
 
@@ -698,10 +702,12 @@ def _write_statement(extent, codes, targets, no_maps, out_dir, started):
         check(c)
     store = open_store()
     if not targets:
-        targets = statement_targets.default_groups(store)
+        targets = statement_targets.default_groups(store, extent)
     for t in targets:
         statement_targets.check_group(t)
-    result = statement.build(store, extent, codes or None, targets=tuple(targets))
+    from geo.views.targeting import check_points
+
+    result = statement.build(store, extent, codes or None, targets=tuple(targets), points=check_points(points))
     if not no_maps:
         statement_output.draw_maps(result, store, out_dir / "maps", replace=True)  # (refused above, or --force)
     paths = statement_output.write_all(result, out_dir)
@@ -710,6 +716,60 @@ def _write_statement(extent, codes, targets, no_maps, out_dir, started):
     click.echo(f"Statement for {result.place}: {len(result.with_data)} indicator(s) with data, "
                f"{len(result.without_data)} with no data attached, in {time.perf_counter() - started:.1f} s"
                + (" (SYNTHETIC DATA)" if result.synthetic else ""))
+
+
+@main.command("target")
+@click.option("--icb", metavar="CODE", help="The ICB (E54000024 or QHG).")
+@click.option("--lad", metavar="CODE", help="Or a local authority (place).")
+@click.option("--ward", metavar="CODE", help="Or a ward.")
+@click.option("--where", "question", required=True, metavar="QUESTION",
+              help="Which LSOAs: groups joined with and / or / not and brackets. Groups: most-deprived-20 and "
+                   "most-deprived-40 (of the ICB, or of the place for --lad/--ward), local-quintile:1-2, "
+                   "local-decile:1-3, quintile:1, decile:1-2 (national), core20, hotspots:CODE, coldspots:CODE, "
+                   "smoothed-hotspots:CODE, clusters:CODE (CODE: an NHS indicator code such as ORA01, a dataset "
+                   "or an LSOA column), rural, urban. E.g. \"most-deprived-40 and hotspots:ORA01\".")
+@click.option("--points", "points", multiple=True, metavar="TYPE[,TYPE]",
+              help="What to list (repeatable or comma-separated): primary, secondary, special (state-funded "
+                   "schools), alternative-provision, nursery, post-16, independent, colleges, other-schools, "
+                   "gp-practices, hospitals, wards, or all. Default: primary, secondary, special, gp-practices, "
+                   "wards.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
+              help="table: readable lines; csv: the same file as the map's 'Download the full list'; json: "
+                   "the rows with the question and notes.")
+def target_command(icb, lad, ward, question, points, fmt):
+    """The schools, GP practices, hospitals and wards in the LSOAs that answer a targeting question,
+    each with its reasons: the same list as the map's targeting list, /targeting.csv and the
+    statement's "Where to act" for the same question. Hot spots and clusters are the map's own,
+    computed from the published (disclosure-controlled) counts.
+
+    \b
+    Example: state-funded primary schools in Bedford's ORA01 hot spots that are in its 40% most
+    deprived LSOAs:
+      gapmap target --lad E06000055 --where "most-deprived-40 and hotspots:ORA01" --points primary
+    """
+    from geo.outputs.targeting_file import csv_text, header_lines
+    from geo.views import targeting
+
+    extent = _extent(icb, lad, ward)
+    table = targeting.answer(open_store(), extent, question, targeting.check_points(points))
+    if fmt == "csv":
+        click.echo(csv_text(table), nl=False)
+        return
+    if fmt == "json":
+        from geo.views.map_table import json_rows
+
+        click.echo(json.dumps({**{k: table.attrs[k] for k in ("question", "points", "lsoas", "of_lsoas", "synthetic",
+                                                              "datasets", "notes")},
+                               "attribution": ATTRIBUTION, "rows": json_rows(table)}, indent=1, ensure_ascii=False))
+        return
+    for line in header_lines(table.attrs):
+        click.echo(line)
+    for note in table.attrs["notes"]:
+        click.echo(f"Note: {note}")
+    click.echo(f"{len(table):,} found.")
+    for r in table.itertuples():
+        click.echo(f"  {r.type}: {r.name} ({r.code}) in {r.ward}: {r.why}")
+    click.echo(ATTRIBUTION)
 
 
 @main.command("analyse")

@@ -1,5 +1,6 @@
 """The web service through Flask's test client, on the fixture store."""
 import json
+import re
 
 import pytest
 
@@ -68,7 +69,7 @@ def map_data(html: str) -> dict:
 def test_map_layers_carry_keys_for_the_address_and_england_has_no_empty_layer_box(client):
     html = client.get("/map/frame?icb=E54000001&indicator=imd_score").get_data(as_text=True)
     overlays = [o["key"] for o in map_data(html)["overlays"]]
-    assert overlays == ["wards", "outline", "schools-primary", "schools-secondary", "schools-other", "gps",
+    assert overlays == ["wards", "outline", "schools-primary", "schools-secondary", "schools-special", "schools-other", "gps",
                         "hospitals"]
     assert "L.control.layers(" in html
     england = client.get("/map/frame?extent=england&indicator=imd_score").get_data(as_text=True)
@@ -134,7 +135,9 @@ def test_side_panel_targeting_and_search(client, fixture_store):
     csv = client.get("/targeting.csv?icb=E54000001&indicator=imd_score")
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
     body = csv.get_data(as_text=True)
-    assert body.startswith("kind,code,name,ward,lsoa21cd,phase,pupils,fsm_percent,why")
+    lines = body.splitlines()
+    assert lines[0].startswith("# Targeting: state-funded primary school") and "Core20" in lines[0]
+    assert lines[1] == "kind,type,code,name,ward,lsoa21cd,lsoa21nm,phase,pupils,fsm_percent,why"
     assert "Core20" in body and "Open Government Licence" in body
     assert "attachment; filename=gapmap_targeting_icb_E54000001_imd_score.csv" == csv.headers["Content-Disposition"]
     # a postcode leads straight to the map of its place, zoomed on its LSOA
@@ -196,7 +199,7 @@ def test_upload_takes_the_definition_and_registrations(client, fixture_store):
     DatasetStore(fixture_store).remove("bp-control")
 
 
-def test_one_rate_unit_on_the_map_page(client):
+def test_one_rate_unit_on_the_map_page(client, fixture_store):
     """The legend, the tooltip and the panel give an activity rate in the same unit."""
     import io
 
@@ -213,8 +216,17 @@ def test_one_rate_unit_on_the_map_page(client):
     # the bivariate legend: titled, a readable grid, arrows inside the box, and a No data entry
     bivariate = frame.split('class="gapmap-legend gapmap-bivariate"')[1].split('<p class="note">')[0]
     assert '<h2 class="gapmap-legend-title">Deprivation x activity (bivariate)</h2>' in bivariate
-    assert "repeat(3, 24px)" in bivariate and bivariate.count("<span style=\"background:") == 9
+    assert bivariate.count("<td style=\"background:") == 9
     assert "more deprived &rarr;" in bivariate and "No data" in bivariate
+    # with the class breaks of both measures: each row's IMD score range, each column's activity range
+    from geo.views import map_table
+    from geo.views.analysis import Extent
+
+    b = map_table.map_table(fixture_store, "unit-check", Extent("icb", "E54000001")).bivariate
+    rows = re.findall(r'<th scope="row" class="break">([^<]+)</th>', bivariate)
+    columns = re.findall(r'<th scope="col" class="break">([^<]+)</th>', bivariate)
+    assert rows == b.deprivation_labels[::-1] and columns == b.activity_labels  # most deprived at the top
+    assert len(rows) == len(columns) == 3 and all(" to " in t or "value" in t for t in rows + columns)
 
 
 def test_pages_name_an_icon(client):

@@ -113,9 +113,10 @@ def test_switch_layers_search_and_targeting(server, browser, tmp_path):
     legend = [e for e in browser.find_elements(By.CSS_SELECTOR, ".gapmap-legend") if e.is_displayed()]
     assert len(legend) == 1 and "Gi* hot and cold spots" in legend[0].text
     # switch the GP practices layer on: their markers are drawn
+    open_layer_list(browser)
     labels = browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers-overlays label")
     [label for label in labels if "GP practices" in label.text][0].find_element(By.TAG_NAME, "input").click()
-    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "path.leaflet-interactive")) > before)
+    wait_for(browser, lambda d: markers_of(d, POINT_LAYERS["GP practices"]) > 0)
     browser.save_screenshot(str(tmp_path / "luton_gi.png"))
     browser.switch_to.default_content()
     # search a postcode: the map of its place, zoomed on its LSOA
@@ -124,6 +125,7 @@ def test_switch_layers_search_and_targeting(server, browser, tmp_path):
     box.submit()
     wait_for(browser, lambda d: "focus=" in d.current_url)
     browser.switch_to.frame(browser.find_element(By.CSS_SELECTOR, "iframe.map-frame"))
+    open_layer_list(browser)
     wait_for(browser, lambda d: "Found:" in d.find_element(By.CSS_SELECTOR, ".leaflet-control-layers").text)
     browser.save_screenshot(str(tmp_path / "luton_postcode.png"))
     browser.switch_to.default_content()
@@ -154,9 +156,10 @@ def test_offline_html_draws_with_the_network_off(fixture_store, tmp_path):
 # --- the map page as a place team uses it (issue 14) -------------------------------------------
 
 AXE = os.path.join(os.path.dirname(__file__), "vendor", "axe-core", "axe.min.js")
-POINT_LAYERS = {"Schools: primary": "#005eb8", "Schools: secondary": "#005eb8", "Schools: other": "#005eb8",
-                "GP practices": "#007f3b", "Hospitals": "#da291c"}
+POINT_LAYERS = {"Schools: primary": "#005eb8", "Schools: secondary": "#7c2855", "Schools: special": "#ed8b00",
+                "Schools: other": "#425563", "GP practices": "#007f3b", "Hospitals": "#da291c"}
 SHOTS = os.environ.get("GAPMAP_SCREENSHOTS", "").strip()  # a folder to keep the screenshots in
+BY_CSS = "css selector"  # selenium's By.CSS_SELECTOR (selenium is imported only where it is installed)
 
 
 def console_errors(driver) -> list[str]:
@@ -181,40 +184,89 @@ def keep(driver, tmp_path, name: str) -> None:
 
 
 def markers_of(driver, colour: str) -> int:
-    """Circles filled with a layer's colour on the map, plus cluster icons (schools are clustered)."""
+    """Point symbols in a layer's colour on the map, plus cluster icons (schools are clustered)."""
     return driver.execute_script(
         "var c = arguments[0]; return document.querySelectorAll('.marker-cluster').length + "
-        "Array.prototype.filter.call(document.querySelectorAll('path.leaflet-interactive'), "
-        "function (p) { return p.getAttribute('fill') === c; }).length;", colour)
+        "Array.prototype.filter.call(document.querySelectorAll('.leaflet-marker-pane .gapmap-symbol svg g'), "
+        "function (g) { return g.getAttribute('fill') === c; }).length;", colour)
+
+
+@pytest.fixture(scope="module")
+def demo(england_store, tmp_path_factory):
+    """SYNTHETIC BLMK datasets, made and ingested as ``gapmap demo-data --indicators ... --ingest``
+    does: UEC01 (LSOA records: the bivariate view), ORA01 (rare: the smoothed and ward views) and
+    CVD03 (per GP practice: the practice points). Removed when the module's tests are done."""
+    from geo.ingest import synthetic
+    from geo.ingest.pipeline import IngestOptions, ingest
+    from geo.store.datasets import DatasetStore
+
+    names = {}
+    for made in synthetic.demo_indicators(england_store, "E54000024", ["UEC01", "ORA01", "CVD03"],
+                                          tmp_path_factory.mktemp("demo"), seed=1):
+        name = f"browser-{made['code'].lower()}"
+        ingest(made["path"], IngestOptions(name=name, measure=made["measure"], synthetic=True,
+                                           nhs_indicator=made["code"], **made["options"]), england_store)
+        names[made["code"]] = name
+    yield names
+    for name in names.values():
+        DatasetStore(england_store).remove(name)
+
+
+EVERY_VIEW_MAPS = {  # an LSOA column, a rare dataset (smoothed and ward views), a practice dataset's points
+    "imd": ("lad=E06000032&indicator=acute_morbidity_indicator", set(), None),
+    "ora01": ("lad=E06000055&indicator=browser-ora01", {"smoothed", "ward"}, None),
+    "cvd03": ("lad=E06000032&indicator=browser-cvd03", set(), "GP practices: this indicator"),
+}
 
 
 @pytest.mark.mirror
+@pytest.mark.parametrize("which", list(EVERY_VIEW_MAPS))
 @pytest.mark.parametrize("width, height", [(1366, 768), (1920, 1080)])
-def test_every_point_layer_and_view_draws_with_no_console_error(server, browser, tmp_path, width, height):
+def test_every_point_layer_and_view_draws_with_no_console_error(server, browser, demo, tmp_path, width, height,
+                                                                which):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.select import Select
 
+    query, wanted_views, own_points = EVERY_VIEW_MAPS[which]
     console_errors(browser)
     viewport(browser, width, height)
-    browser.get(f"{server}/map/frame?lad=E06000032&indicator=acute_morbidity_indicator")
+    browser.get(f"{server}/map/frame?{query}")
     wait_for(browser, map_ready)
+    open_layer_list(browser)
     labels = browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers-overlays label")
+    if own_points:  # the practice dataset's own points are shown at once, each in its class colour
+        assert own_points in [label.text.strip() for label in labels]
+        classes = browser.execute_script(
+            "return Array.prototype.map.call(document.querySelectorAll('.leaflet-marker-pane "
+            ".gapmap-symbol-cross svg g'), function (g) { return g.getAttribute('fill'); });")
+        assert len(classes) > 10 and len(set(classes)) >= 3, classes
+        key = browser.find_element(By.CSS_SELECTOR, ".gapmap-points-key").text
+        assert "GP practices, coloured by this indicator" in key and " to " in key  # its classes listed
+        keep(browser, tmp_path, f"layer_practice_values_{width}.png")
     for name, colour in POINT_LAYERS.items():
         box = [label for label in labels if label.text.strip() == name][0].find_element(By.TAG_NAME, "input")
         assert markers_of(browser, colour) == 0 or name.startswith("Schools")
         box.click()  # tick the layer: its markers or clusters are drawn
         wait_for(browser, lambda d: markers_of(d, colour) > 0, timeout=20)
-        keep(browser, tmp_path, f"layer_{name.split(':')[-1].strip().replace(' ', '_').lower()}_{width}.png")
+        keep(browser, tmp_path, f"{which}_layer_{name.split(':')[-1].strip().replace(' ', '_').lower()}_{width}.png")
         box.click()
         assert not console_errors(browser), name
     views = Select(browser.find_element(By.ID, "gapmap-view"))
+    assert wanted_views <= {o.get_attribute("value") for o in views.options}
     for option in [o.text for o in views.options]:
         views.select_by_visible_text(option)
         legend = [e for e in browser.find_elements(By.CSS_SELECTOR, ".gapmap-legend") if e.is_displayed()]
         assert len(legend) == 1 and option in legend[0].text
         assert "No data" in legend[0].text
-        keep(browser, tmp_path, f"view_{views.first_selected_option.get_attribute('value')}_{width}.png")
+        keep(browser, tmp_path, f"{which}_view_{views.first_selected_option.get_attribute('value')}_{width}.png")
     assert not console_errors(browser)
+
+
+def open_layer_list(driver) -> None:
+    """Open the layer list where it starts folded (a short frame)."""
+    fold = driver.find_elements(BY_CSS, '.gapmap-fold[data-fold="layers"]')
+    if fold and fold[0].get_attribute("aria-expanded") == "false":
+        fold[0].click()
 
 
 def rect(driver, selector: str, visible_only: bool = True):
@@ -271,6 +323,7 @@ def test_layout_legend_and_map_visible_at_laptop_and_projector_sizes(server, bro
             assert box["left"] >= 0 and box["top"] >= 0 and box["right"] <= inner[0] and box["bottom"] <= inner[1], \
                 f"{key}: the {name} is cut off at {width}x{height}: {box}"
         assert not boxes["legend"][0]["scrolls"], f"{key}: the legend does not fit at {width}x{height}"
+        assert not rect(browser, ".gapmap-legends-body")[0]["scrolls"], f"{key}: the legends scroll at {width}x{height}"
         for (a, ra), (b, rb) in itertools.combinations(boxes.items(), 2):
             assert not overlap(ra[0], rb[0]), f"{key}: the {a} covers the {b} at {width}x{height}"
         keep(browser, tmp_path, f"frame_{key}_{width}.png")
@@ -293,6 +346,7 @@ def test_the_address_holds_the_map_state_and_reopens_it(server, browser, tmp_pat
         assert Select(d.find_element(By.ID, "gapmap-view")).first_selected_option.get_attribute("value") == view
         legend = [e for e in d.find_elements(By.CSS_SELECTOR, ".gapmap-legend") if e.is_displayed()]
         assert len(legend) == 1 and legend[0].get_attribute("data-view") == view
+        open_layer_list(d)
         ticked = {label.text.strip() for label in d.find_elements(By.CSS_SELECTOR,
                                                                    ".leaflet-control-layers-overlays label")
                   if label.find_element(By.TAG_NAME, "input").is_selected()}
@@ -481,3 +535,275 @@ def test_upload_form_ticks_the_breakdowns_the_chosen_file_has_and_warns_when_one
     DatasetStore(fixture_store).remove("browser-ae")
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and fixture_server in e["message"]]
     assert not errors, errors
+
+
+# --- a map that reads at a glance (issue 20 item 3), each check at a laptop's and a projector's size ---
+
+SIZES = [(1366, 768), (1920, 1080)]
+ALL_POINTS = "schools-primary,schools-secondary,schools-special,schools-other,gps,hospitals"
+
+
+def page_data(driver) -> dict:
+    import json
+
+    return json.loads(driver.execute_script("return document.getElementById('gapmap-data').textContent"))
+
+
+def shape_of(driver, selector: str) -> list:
+    """(symbol markup, fill) of each SVG symbol under ``selector``: what a reader sees of it."""
+    return driver.execute_script(
+        "return Array.prototype.map.call(document.querySelectorAll(arguments[0]), function (svg) {"
+        " var g = svg.querySelector('g'); return [g.innerHTML, g.getAttribute('fill')]; });", selector)
+
+
+def background_share(png: bytes) -> float:
+    """The share of a map frame's pixels (a screenshot of it) in the bare map background
+    (#f0f4f5): 0 where every pixel shows an LSOA, a control or a point."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    return float((np.abs(pixels - [0xf0, 0xf4, 0xf5]).sum(axis=2) < 6).mean())
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize("width, height", SIZES)
+def test_each_school_kind_and_point_type_has_its_own_symbol_listed_in_the_legend(server, browser, demo, england_store,
+                                                                                 tmp_path, width, height):
+    from geo.views.school_kinds import school_kind
+
+    viewport(browser, width, height)
+    browser.get(f"{server}/map/frame?lad=E06000055&indicator=browser-uec01&layers={ALL_POINTS}")
+    wait_for(browser, map_ready)
+    groups = {g["name"]: g for g in page_data(browser)["points"]}
+    assert set(POINT_LAYERS) <= set(groups)
+    looks = {(groups[n]["symbol"], groups[n]["colour"]) for n in POINT_LAYERS}
+    assert len(looks) == len(POINT_LAYERS) and len({s for s, _ in looks}) >= 5  # six looks, five or more shapes
+    # each school is in its kind's layer (GIAS phase and establishment group), independents never with primaries
+    schools = england_store.points("schools", lad="E06000055").to_crs(4326)
+    kinds = {}  # by place and name (two schools may share a name)
+    for point, name, kind in zip(schools.geometry, schools["name"], school_kind(schools)):
+        kinds.setdefault((round(point.y, 5), round(point.x, 5), name), set()).add(kind)
+    for kind in ("primary", "secondary", "special", "other"):
+        rows = groups[f"Schools: {kind}"]["rows"]
+        assert rows and all(kind in kinds[(r[0], r[1], r[2])] for r in rows), kind
+    independent = set(schools.loc[schools["establishment_type_group"] == "Independent schools", "name"])
+    assert independent and independent <= {r[2] for r in groups["Schools: other"]["rows"]}
+    # the key lists every layer shown with the very symbol the map draws for it
+    key_items = browser.execute_script(
+        "return Array.prototype.map.call(document.querySelectorAll('.gapmap-points-key > ul > li'), function (li) {"
+        " var g = li.querySelector('svg g'); return [li.textContent.trim(), g.innerHTML, g.getAttribute('fill')]; });")
+    assert [t for t, _, _ in key_items] == [groups[n]["legend"] for n in POINT_LAYERS]
+    for (text, markup, fill), name in zip(key_items, POINT_LAYERS):
+        drawn = shape_of(browser, f".leaflet-marker-pane .gapmap-symbol-{groups[name]['symbol']} svg, "
+                                  ".leaflet-marker-pane .gapmap-cluster-symbol svg")  # on its own or clustered
+        assert fill == groups[name]["colour"] and [markup, fill] in drawn, name
+    # and so does the layer list, beside each layer's name
+    open_layer_list(browser)
+    listed = shape_of(browser, ".leaflet-control-layers-overlays .gapmap-point-key svg")
+    assert sorted(map(tuple, listed)) == sorted((m, f) for _, m, f in key_items)
+    keep(browser, tmp_path, f"glance_symbols_{width}.png")
+    assert not console_errors(browser)
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize("width, height", SIZES)
+def test_schools_cluster_until_street_zoom_then_each_stands_alone(server, browser, tmp_path, width, height):
+    viewport(browser, width, height)
+    browser.get(f"{server}/map/frame?lad=E06000032&indicator=imd_score&layers=schools-primary")
+    wait_for(browser, map_ready)
+    rows = [g for g in page_data(browser)["points"] if g["name"] == "Schools: primary"][0]["rows"]
+    count = ("return [document.querySelectorAll('.leaflet-marker-pane .marker-cluster').length,"
+             " document.querySelectorAll('.leaflet-marker-pane .gapmap-symbol-circle').length]")
+    clusters, alone = browser.execute_script(count)
+    assert clusters > 0 and alone < len(rows)  # the whole of Luton: clustered
+    keep(browser, tmp_path, f"glance_clusters_{width}.png")
+    # street zoom on the town centre: every primary school in view drawn on its own, none clustered
+    in_view = browser.execute_script(
+        "var m = gapmapLsoas._map, rows = arguments[0]; m.setView([51.8787, -0.4200], 15, {animate: false});"
+        "var b = m.getBounds(); return rows.filter(function (r) { return b.contains([r[0], r[1]]); }).length;", rows)
+    time.sleep(0.5)
+    clusters, alone = browser.execute_script(count)
+    assert in_view > 0 and clusters == 0 and alone >= in_view
+    keep(browser, tmp_path, f"glance_street_zoom_{width}.png")
+    # one step out (zoom 14) they cluster again
+    browser.execute_script("gapmapLsoas._map.setZoom(14, {animate: false})")
+    time.sleep(0.5)
+    assert browser.execute_script(count)[0] > 0
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize("width, height", SIZES)
+@pytest.mark.parametrize("query, named", [("Shackleton Primary", "Shackleton Primary School (school)"),
+                                          ("MK40 1AA", "Postcode MK40 1AA"), ("E01017466", "Bedford 012A")])
+def test_what_a_search_finds_is_named_on_a_drawn_map(server, browser, demo, tmp_path, width, height, query, named):
+    from selenium.webdriver.common.by import By
+
+    viewport(browser, width, height)
+    browser.get(f"{server}/map?lad=E06000055&indicator=browser-uec01")
+    box = browser.find_element(By.ID, "q")
+    box.send_keys(query)
+    box.submit()
+    wait_for(browser, lambda d: "focus=" in d.current_url)
+    browser.switch_to.frame(browser.find_element(By.CSS_SELECTOR, "iframe.map-frame"))
+    wait_for(browser, map_ready)
+    label = wait_for(browser, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, ".gapmap-found-label")
+                                         if e.is_displayed()])
+    assert len(label) == 1 and named in label[0].text
+    found = page_data(browser)["found"]
+    if query != "E01017466":  # a pin's label says which LSOA it is in, and what the map shows there
+        assert label[0].text.splitlines()[1] == "in " + found["name"]
+    assert found["detail"] in label[0].text and "LSOA E01" in found["detail"]
+    # the label is inside the frame, clear of the controls, and the found LSOA is outlined above the fills
+    tip = rect(browser, ".gapmap-found-label")[0]
+    inner = browser.execute_script("return [window.innerWidth, window.innerHeight]")
+    assert tip["left"] >= 0 and tip["top"] >= 0 and tip["right"] <= inner[0] and tip["bottom"] <= inner[1]
+    for selector in (".gapmap-views", ".gapmap-legends", ".leaflet-control-layers"):
+        assert not overlap(tip, rect(browser, selector)[0]), selector
+    assert browser.execute_script("return document.querySelectorAll('.leaflet-gapmap-found-pane path').length") == 1
+    keep(browser, tmp_path, f"glance_found_{query.replace(' ', '_').lower()}_{width}.png")
+    assert not console_errors(browser)
+    # the LSOAs are drawn over the whole frame around it: no bare patch of background
+    browser.switch_to.default_content()
+    assert background_share(browser.find_element(By.CSS_SELECTOR, "iframe.map-frame").screenshot_as_png) < 0.02
+
+
+def covered_share(driver) -> float:
+    """The share of the place's box on screen (the LSOAs' bounds, clipped to the frame) under the
+    map's controls."""
+    return driver.execute_script(
+        "var m = gapmapLsoas._map, b = gapmapLsoas.getBounds(), s = m.getSize();"
+        "var a = m.latLngToContainerPoint(b.getNorthWest()), z = m.latLngToContainerPoint(b.getSouthEast());"
+        "var box = {l: Math.max(0, a.x), t: Math.max(0, a.y), r: Math.min(s.x, z.x), b: Math.min(s.y, z.y)};"
+        "var area = (box.r - box.l) * (box.b - box.t), covered = 0;"
+        "document.querySelectorAll('.gapmap-views, .gapmap-legends, .leaflet-control-layers, .gapmap-points-key')"
+        ".forEach(function (e) { if (!e.getClientRects().length) { return; } var r = e.getBoundingClientRect();"
+        " var w = Math.min(r.right, box.r) - Math.max(r.left, box.l), h = Math.min(r.bottom, box.b) - Math.max(r.top, box.t);"
+        " if (w > 0 && h > 0) { covered += w * h; } });"
+        "return covered / area;")
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize("width, height", SIZES)
+def test_legend_and_layer_list_fold_so_the_place_stays_in_view(server, browser, demo, tmp_path, width, height):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.select import Select
+
+    viewport(browser, width, height)
+    browser.get(f"{server}/map?icb=E54000024&indicator=browser-uec01&layers={ALL_POINTS}")
+    browser.switch_to.frame(browser.find_element(By.CSS_SELECTOR, "iframe.map-frame"))
+    wait_for(browser, map_ready)
+    frame = browser.execute_script("return [window.innerWidth, window.innerHeight]")
+    folds = {b.get_attribute("data-fold"): b for b in browser.find_elements(By.CSS_SELECTOR, ".gapmap-fold")}
+    # on a laptop the layer list starts folded (the frame is under 700 px high); on a projector it is open;
+    # the legend is open on both
+    assert folds["layers"].get_attribute("aria-expanded") == ("false" if frame[1] < 700 else "true"), frame
+    assert folds["legend"].get_attribute("aria-expanded") == "true"
+    keep(browser, tmp_path, f"glance_fold_start_{width}.png")
+    # whatever the view, with every point layer on, no box covers another, and the legend never reaches the
+    # "Show as a table" button (it scrolls within itself where the frame is short)
+    views = Select(browser.find_element(By.ID, "gapmap-view"))
+    for key in [o.get_attribute("value") for o in views.options]:
+        views.select_by_value(key)
+        for what in ("legend", "layers"):
+            boxes = {name: rect(browser, selector) for name, selector in (
+                ("colour by", ".gapmap-views"), ("table button", "#gapmap-table-button"), ("legend", ".gapmap-legends"),
+                ("layers", ".leaflet-control-layers"), ("points key", ".gapmap-points-key"),
+                ("scale", ".leaflet-control-scale"), ("zoom", ".leaflet-control-zoom"))}
+            for (a, ra), (b, rb) in itertools.combinations(boxes.items(), 2):
+                if not (a == "colour by" and b == "table button"):
+                    assert not overlap(ra[0], rb[0]), f"{key}: the {a} covers the {b} at {width}x{height}"
+            for name, found in boxes.items():
+                box = found[0]
+                assert box["top"] >= 0 and box["bottom"] <= frame[1] and box["right"] <= frame[0], (key, name, box)
+            folds["layers"].click()  # open the other way round too
+        keep(browser, tmp_path, f"glance_fold_{key}_{width}.png")
+    # fold both: each shrinks to its button and the place is all but uncovered
+    for what in ("legend", "layers"):
+        if folds[what].get_attribute("aria-expanded") == "true":
+            folds[what].click()
+        assert folds[what].get_attribute("aria-expanded") == "false" and folds[what].text.startswith("Show")
+    assert not [e for e in browser.find_elements(By.CSS_SELECTOR, ".gapmap-legend") if e.is_displayed()]
+    assert not browser.find_element(By.CSS_SELECTOR, ".leaflet-control-layers-list").is_displayed()
+    folded = covered_share(browser)
+    keep(browser, tmp_path, f"glance_folded_{width}.png")
+    assert folded < 0.06, folded
+    for what in ("legend", "layers"):
+        folds[what].click()
+    assert covered_share(browser) >= folded
+    assert [e for e in browser.find_elements(By.CSS_SELECTOR, ".gapmap-legend") if e.is_displayed()]
+    assert not console_errors(browser)
+    browser.switch_to.default_content()
+
+
+def lightness(css: str) -> float:
+    """Relative luminance (sRGB weights, not linearised: enough to order) of a CSS rgb()/rgba()."""
+    r, g, b = (float(v) / 255 for v in re.findall(r"[\d.]+", css)[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize("width, height", SIZES)
+def test_every_legend_gives_its_class_breaks_and_tenths_are_sequential(server, browser, demo, england_store,
+                                                                        tmp_path, width, height):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.select import Select
+
+    from geo.views import map_table
+    from geo.views.analysis import Extent
+
+    viewport(browser, width, height)
+    for indicator, lad in (("browser-uec01", "E06000055"), ("browser-ora01", "E06000055")):
+        browser.get(f"{server}/map/frame?lad={lad}&indicator={indicator}")
+        wait_for(browser, map_ready)
+        views = Select(browser.find_element(By.ID, "gapmap-view"))
+        for key in [o.get_attribute("value") for o in views.options]:
+            views.select_by_value(key)
+            legend = browser.find_element(By.CSS_SELECTOR, f'.gapmap-legend[data-view="{key}"]')
+            rows = [li.text for li in legend.find_elements(By.CSS_SELECTOR, "li")]
+            if key in ("main", "smoothed", "ward"):  # measured values: each class its range
+                assert all(re.match(r"^-?[\d,.]+ to -?[\d,.]+$", r) for r in rows[:-1]), (key, rows)
+            elif key in ("dec", "decicb"):  # tenths: one to ten, decile 1 (most deprived) darkest, then lighter
+                assert rows[0] == "Decile 1 (most deprived)" and rows[9] == "Decile 10 (least deprived)"
+                shades = [lightness(s.value_of_css_property("background-color"))
+                          for s in legend.find_elements(By.CSS_SELECTOR, "li .swatch")][:10]
+                assert all(a < b for a, b in zip(shades, shades[1:])), shades
+            elif key == "bivariate":  # the 3 x 3 grid with the tercile breaks of both measures
+                b = map_table.map_table(england_store, indicator, Extent("lad", lad)).bivariate
+                rows = [e.text for e in legend.find_elements(By.CSS_SELECTOR, 'th.break[scope="row"]')]
+                columns = [e.text for e in legend.find_elements(By.CSS_SELECTOR, 'th.break[scope="col"]')]
+                assert rows == b.deprivation_labels[::-1] and columns == b.activity_labels
+                assert all(re.match(r"^[\d,.]+ to [\d,.]+$", t) for t in rows + columns), rows + columns
+                assert legend.is_displayed() and all(e.is_displayed() for e in
+                                                     legend.find_elements(By.CSS_SELECTOR, "th.break"))
+            assert rows, key
+            keep(browser, tmp_path, f"glance_legend_{indicator}_{key}_{width}.png")
+    assert not console_errors(browser)
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize("width, height", SIZES)
+def test_statement_funnel_axes_are_fitted_to_its_points(server, browser, demo, tmp_path, width, height):
+    from selenium.webdriver.common.by import By
+
+    viewport(browser, width, height)
+    browser.get(f"{server}/statement/UEC01?icb=E54000024")
+    svg = browser.find_element(By.XPATH, "//h2[contains(., 'funnel plot')]/following-sibling::*[local-name()='svg'][1]")
+    browser.execute_script("arguments[0].scrollIntoView()", svg)
+    # the plotted points (matplotlib's scatter markers) against the axes' box, in screen pixels
+    spans = browser.execute_script(
+        "var svg = arguments[0], axes = svg.querySelector('#patch_2').getBoundingClientRect();"
+        "var pts = Array.prototype.map.call(svg.querySelectorAll('g[id^=PathCollection] use'), function (u) {"
+        " var r = u.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; });"
+        "var xs = pts.map(function (p) { return p[0]; }), ys = pts.map(function (p) { return p[1]; });"
+        "return {n: pts.length, x: (Math.max.apply(null, xs) - Math.min.apply(null, xs)) / axes.width,"
+        " y: (Math.max.apply(null, ys) - Math.min.apply(null, ys)) / axes.height,"
+        " inside: pts.every(function (p) { return p[0] >= axes.left - 1 && p[0] <= axes.right + 1 &&"
+        " p[1] >= axes.top - 1 && p[1] <= axes.bottom + 1; })};", svg)
+    # every point inside the axes, spread over most of the height and width (the x axis once ran to 100,000
+    # so that every ward sat at zero)
+    assert spans["n"] > 20 and spans["inside"], spans
+    assert spans["y"] > 0.4 and spans["x"] > 0.6, spans
+    keep(browser, tmp_path, f"glance_funnel_{width}.png")

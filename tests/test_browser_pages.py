@@ -53,3 +53,17 @@ def test_found_lsoa_is_outlined_above_the_choropleth_with_a_pin(server, tmp_path
     assert blue > 100
     plain = screenshot(tmp_path, f"{server}/map/frame?lad=E06000001&indicator=imd_score", "plain")
     assert (np.abs(plain - FOUND_YELLOW).sum(axis=2) < 30).sum() < 20
+
+
+def test_found_postcode_is_named_on_the_map(server, tmp_path):
+    """The label on what a search found: the postcode, the LSOA it is in and the value the map shows there."""
+    import re
+
+    url = f"{server}/map/frame?lad=E06000001&indicator=imd_score&focus=E01000001&pin=postcode:LU11AA"
+    out = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000",
+                          "--window-size=900,700", "--dump-dom", url], capture_output=True, text=True, timeout=180)
+    labels = re.findall(r'<div class="leaflet-tooltip gapmap-found-label[^"]*"[^>]*>(.*?)</div>', out.stdout)
+    assert len(labels) == 1, labels
+    lines = labels[0].split("<br>")
+    assert lines[0] == "<b>Postcode LU1 1AA</b>" and re.fullmatch(r"in .+", lines[1])
+    assert lines[2].startswith("LSOA E01000001: ")

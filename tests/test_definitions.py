@@ -305,3 +305,30 @@ def test_practice_indicators_by_practice_quintile_and_as_points(fixture_store, t
         assert map_table.practice_points(fixture_store, "imd_score", Extent()) is None
     finally:
         DatasetStore(fixture_store).remove("def-cvd03")
+
+
+@pytest.mark.parametrize("dates, days", [(("2024-05-01", "2024-05-01"), 1), (("2024-05-01", "2024-05-31"), 31),
+                                         (("2023-04-01", "2025-03-31"), 731)])
+def test_ingest_and_views_count_the_same_years_for_any_span(fixture_store, tmp_path, dates, days):
+    """One rule for the years a rate is divided by: what ingest records is what every view reads, and a
+    dataset recorded without it (an older ingest) gets the same from its data; a span under a year is
+    annualised (and says so), never rounded to 0 or to a whole year."""
+    from geo.sources.indicator_definitions import definition_of, years_of_data
+    from geo.store.datasets import DatasetStore
+
+    records = pd.DataFrame({"lsoa": ["E01000001", "E01000002"], "date": list(dates)})
+    name = f"span-{days}"
+    path = tmp_path / f"{name}.csv"
+    records.to_csv(path, index=False)
+    result = ingest(path, IngestOptions(name=name, measure="test"), fixture_store)
+    try:
+        assert result.meta["years_of_data"] == round(days / 365.25, 4) > 0
+        dataset = DatasetStore(fixture_store).get(name)
+        counts = dataset.counts() if callable(getattr(dataset, "counts", None)) else dataset.counts
+        definition = definition_of(dataset.meta, False)
+        recorded = years_of_data(dataset.meta, counts, definition)
+        older = years_of_data({k: v for k, v in dataset.meta.items() if k != "years_of_data"}, counts, definition)
+        assert recorded[0] == older[0] == result.meta["years_of_data"]
+        assert ("annualised" in older[1]) == (days < 365)
+    finally:
+        DatasetStore(fixture_store).remove(name)

@@ -146,7 +146,9 @@ EXPORT_NAMES = {"events_published": "count", "rate_per_100000": "value", "rate_p
                 "local_moran_cluster": "lisa_cluster", "local_moran_p": "lisa_p", "quantile_class": "class",
                 "crude_rate_per_100000": "crude_rate", "crude_rate_per_100000_lower_95": "crude_lower",
                 "crude_rate_per_100000_upper_95": "crude_upper", "rate_per_100000_smoothed": "smoothed",
-                "mean_lsoa_rate_per_100000": "mean_value", "lsoas_with_rate_per_100000": "lsoas_with_value"}
+                "mean_lsoa_rate_per_100000": "mean_value", "lsoas_with_rate_per_100000": "lsoas_with_value",
+                "eb_standardised_z": "eb_standardised", "gi_star_eb_z": "gi_eb_z", "gi_star_eb_bin": "gi_eb_bin",
+                "smoothed_hot_spot_level": "gi_eb_spot", "ward_rate_per_100000": "ward_value"}
 # every other field an export may hold: codes, names, deprivation, denominators, words
 EXPORT_CONTEXT = {"lsoa21cd", "lsoa21nm", "ward24cd", "ward24nm", "lad24cd", "lad24nm", "imd_score", "imd_decile",
                   "imd_quintile", "imd_decile_in_icb", "imd_quintile_in_icb", "imd_decile_in_lad",

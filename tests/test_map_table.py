@@ -106,7 +106,8 @@ def test_every_consumer_gets_the_same_numbers(client, fixture_store, dataset):
         assert _same(lm_row["lisa_cluster"], row["lisa_cluster"])
         assert _same(classes[code], row["class_label"])
         if np.isfinite(row["value"]):
-            assert shown[code].startswith(f"{row['value']:,.3g}")
+            v = row["value"]  # three significant figures, whole numbers (never 1.2e+04) from 1,000 up
+            assert shown[code].startswith(f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.3g}")
     # the slide reads the same classes (its legend) as the map's
     assert meta["classification"].endswith("; ".join(map_table.map_table(fixture_store, dataset, extent)
                                                        .classes.labels))

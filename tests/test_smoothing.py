@@ -3,7 +3,7 @@ independent reference, and the rules for hidden counts."""
 import numpy as np
 import pytest
 
-from geo.rates.smoothing import empirical_bayes, spatial_empirical_bayes
+from geo.rates.smoothing import eb_standardised, empirical_bayes, spatial_empirical_bayes
 
 libpysal = pytest.importorskip("libpysal")
 smoothing = pytest.importorskip("esda.smoothing")
@@ -37,6 +37,24 @@ def test_spatial_empirical_bayes_equals_esda():
     w, e, b, neighbours = grid(2)
     np.testing.assert_allclose(spatial_empirical_bayes(e, b, neighbours),
                                smoothing.Spatial_Empirical_Bayes(e, b, w).r.ravel(), rtol=1e-12)
+
+
+def test_eb_standardised_rates_equal_esda_on_sparse_counts():
+    """Assuncao and Reis's EB standardisation (the values the smoothed view's hot spots are computed
+    on) against esda's ``assuncao_rate``, on a grid where most areas have no event, and on one whose
+    between-area variance is negative (v_i falls back to m / b_i)."""
+    rng = np.random.default_rng(7)
+    b = rng.integers(800, 3000, 49).astype(float)
+    e = rng.poisson(b * 0.0002).astype(float)
+    assert (e == 0).mean() > 0.5
+    np.testing.assert_allclose(eb_standardised(e, b), smoothing.assuncao_rate(e, b), rtol=1e-12)
+    _, e2, b2, _ = grid(3, overdispersed=False)
+    np.testing.assert_allclose(eb_standardised(e2, b2), smoothing.assuncao_rate(e2, b2), rtol=1e-12)
+    known = np.ones(49, bool)
+    known[:5] = False  # an area left out takes no part and gets no value
+    out = eb_standardised(e, b, known)
+    assert np.isnan(out[:5]).all()
+    np.testing.assert_allclose(out[5:], smoothing.assuncao_rate(e[5:], b[5:]), rtol=1e-12)
 
 
 def test_a_hidden_count_never_shapes_its_own_smoothed_value():
@@ -77,9 +95,19 @@ def test_the_map_offers_smoothed_rates_from_published_counts(fixture_store, tmp_
         assert a["smoothed"].notna().all() and "spatial empirical Bayes" in tables[0].meta["smoothed"]
         assert a.loc["E01000002", "suppressed"] and a.loc["E01000002", "smoothed"] == b.loc["E01000002", "smoothed"]
         assert (a["smoothed"] == b["smoothed"]).all()  # the hidden count shapes nothing
+        assert (a["eb_standardised"] == b["eb_standardised"]).all() and (a["gi_eb_z"] == b["gi_eb_z"]).all()
+        assert "Assuncao and Reis" in tables[0].meta["eb_statistics"]
+        assert "ward_value" in a and "Ward figure" in tables[0].meta["ward_values"]  # in every export too
+        from geo.outputs import exports
+
+        exported, meta = exports.export_table(fixture_store, "rare-a", Extent(), geometry=False)
+        assert {"rate_per_100000_smoothed", "ward_rate_per_100000", "eb_standardised_z", "gi_star_eb_bin",
+                "smoothed_hot_spot_level"} <= set(exported.columns)  # named by what they hold
+        assert meta["fields"]["ward_rate_per_100000"].startswith("Ward figure")
+        assert "spatial empirical Bayes" in meta["smoothed"] and "Ward figure" in meta["ward_values"]
         views = [v["key"] if isinstance(v, dict) else v[0] for v in page_data(choropleth_map(
             fixture_store, "rare-a", Extent()))["views"]]
-        assert "smoothed" in views and "ward" in views  # and each LSOA by its ward's published figure
+        assert "smoothed" in views and "ward" in views and "hot_eb" in views  # and each LSOA by its ward's published figure
     finally:
         for name in ("rare-a", "rare-b"):
             DatasetStore(fixture_store).remove(name)

@@ -362,7 +362,9 @@ def test_targets_follow_the_groups(built):
         rows = targets[targets["group"].str.contains(group)]
         assert set(rows.loc[rows["kind"] == "school", "code"]) == \
             set(schools.loc[schools["lsoa21cd"].isin(members), "urn"].astype(str))
-    assert paths["targets"].read_text().count("\n") == len(targets) + 2  # header, rows, attribution
+    lines = paths["targets"].read_text().splitlines()
+    assert lines[0].startswith("# Targeting: state-funded primary school") and lines[-1].startswith("# Contains")
+    assert len([line for line in lines if not line.startswith("#")]) == len(targets) + 1  # header and rows
     with pytest.raises(ValueError, match="unknown targeting group"):
         statement_targets.check_group("everyone")
 
@@ -392,7 +394,7 @@ def test_cli_demo_then_statement(fixture_mirror, tmp_path, monkeypatch):
     assert bad.exit_code != 0 and "unknown NHS statement indicator" in bad.output
     bad = runner.invoke(main, ["statement", "--icb", "QAA", "--target", "hotspots:MAT01", "--no-maps",
                                "--out", str(tmp_path / "x")])
-    assert bad.exit_code != 0 and "no dataset attached to MAT01" in bad.output
+    assert bad.exit_code != 0 and "no dataset is attached to MAT01" in bad.output
 
 
 def test_statement_pages(built):

@@ -14,8 +14,6 @@ from __future__ import annotations
 import dataclasses
 import re
 
-import numpy as np
-import pandas as pd
 
 from geo.errors import InvalidValue
 from geo.sources.indicator_definitions import IndicatorDefinition, for_indicator, parse_ages
@@ -120,46 +118,4 @@ def check_against_file(definition: IndicatorDefinition, path, shape: str, mappin
                           f"per person, e.g. per birth, with yes/no)")
 
 
-_YEAR = re.compile(r"^(?:FY\s*)?\d{4}(?:\s*[/-]\s*(?:\d{2}|\d{4}))?$", re.I)  # 2024/25, 2024-25, 2024
-_QUARTER = re.compile(r"^\d{4}-Q[1-4]$")
-_MONTH = re.compile(r"^\d{4}-(?:0[1-9]|1[0-2])$")
-
-
-def years_of_data(definition: IndicatorDefinition, counts: pd.DataFrame | None, date_range, shape: str,
-                  period_unit: str) -> tuple[float | None, str]:
-    """(years the data covers, how that was found): 1 for a snapshot; else the financial years (or
-    years, quarters / 4, months / 12) of the period breakdown, first to last; else the records'
-    first to last date in days / 365.25 (2 dp); else None (unknown)."""
-    if definition.period == "snapshot":
-        return 1.0, "a snapshot: not divided by time"
-    if counts is not None and "period" in counts.columns and len(counts):
-        labels = sorted({str(p).strip() for p in counts["period"].dropna()})
-        span = _period_span(labels)
-        if span is not None:
-            years, unit = span
-            return years, (f"{labels[0]} to {labels[-1]} in the period breakdown: {years:g} year(s) of {unit}s "
-                           f"(first to last, counting any with no events)")
-    if date_range:
-        first, last = (np.datetime64(d, "D") for d in date_range)
-        days = int((last - first).astype(int)) + 1
-        return round(days / 365.25, 2), f"dates {date_range[0]} to {date_range[1]}: {days:,} days / 365.25"
-    return None, ("unknown: the file has no period or date column, so rates cannot be made per year; add a "
-                  "period column (e.g. 2024/25) or a date column, or give --period-type snapshot")
-
-
-def _period_span(labels: list[str]) -> tuple[float, str] | None:
-    """Years from the first to the last period label (financial years such as 2024/25, years,
-    quarters 2024-Q1, months 2024-03), or None when the labels are not periods Gapmap can read."""
-    if all(_QUARTER.match(x) for x in labels):
-        q = [int(x[:4]) * 4 + int(x[-1]) for x in labels]
-        return round((max(q) - min(q) + 1) / 4, 2), "quarter"
-    if all(_MONTH.match(x) for x in labels):
-        m = [int(x[:4]) * 12 + int(x[5:7]) for x in labels]
-        return round((max(m) - min(m) + 1) / 12, 2), "month"
-    if all(_YEAR.match(x) for x in labels):
-        y = [int(re.sub(r"^FY\s*", "", x, flags=re.I)[:4]) for x in labels]
-        return float(max(y) - min(y) + 1), "financial year" if any("/" in x or "-" in x for x in labels) else "year"
-    return None
-
-
-__all__ = ["UNITS", "check_against_file", "resolve", "unit_multiplier", "years_of_data"]
+__all__ = ["UNITS", "check_against_file", "resolve", "unit_multiplier"]

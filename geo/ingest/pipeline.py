@@ -284,8 +284,9 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
     if ((result.meta or {}).get("registrations") or {}).get("synthetic"):
         synthetic = True  # values shared among LSOAs by made-up registrations are made up where they fall
     definition = D.with_default_standardisation(definition, options, result.counts)
-    years, years_how = D.years_of_data(definition, result.counts, result.report.get("date_range"), shape,
-                                       options.period_unit)
+    from geo.sources.indicator_definitions import data_years
+
+    years, years_how = data_years(definition, result.counts, result.report.get("date_range"))
     notes = list(result.report.get("notes") or [])
     result.report["header_row"] = info.header_row
     left_out = breakdowns_left_out(shape, mapping, options.by)

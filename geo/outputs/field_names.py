@@ -16,6 +16,9 @@ and by what it holds. The map table (:mod:`geo.views.map_table`) keeps its short
 ``class``          ``<scheme>_class`` (``quantile_class``, ``fisher_jenks_class``...)
 ``gi_z``, ``gi_p``, ``gi_bin``, ``gi_spot``  ``gi_star_z``, ``gi_star_p``, ``gi_star_bin``, ``hot_spot_level``
 ``lisa_cluster``, ``lisa_p``  ``local_moran_cluster``, ``local_moran_p``
+``eb_standardised`` ``eb_standardised_z``; its Gi* ``gi_eb_z``, ``gi_eb_bin``, ``gi_eb_spot`` ->
+                   ``gi_star_eb_z``, ``gi_star_eb_bin``, ``smoothed_hot_spot_level``
+``ward_value``     ``ward_<value name>`` (the LSOA's ward's published figure)
 
 The ward table (:func:`geo.outputs.exports.ward_table`) adds ``mean_value`` -> ``mean_lsoa_<value
 name>``, ``lsoas_with_value`` -> ``lsoas_with_<value name>``, the group table's crude or
@@ -31,7 +34,8 @@ SCHEME_CLASS = {"quantiles": "quantile_class", "fisher_jenks": "fisher_jenks_cla
                 "imd_deciles": "imd_decile_class", "imd_quintiles": "imd_quintile_class"}
 FIXED = {"count": "events_published", "suppressed": "count_suppressed", "gi_z": "gi_star_z", "gi_p": "gi_star_p",
          "gi_bin": "gi_star_bin", "gi_spot": "hot_spot_level", "lisa_cluster": "local_moran_cluster",
-         "lisa_p": "local_moran_p"}
+         "lisa_p": "local_moran_p", "eb_standardised": "eb_standardised_z", "gi_eb_z": "gi_star_eb_z",
+         "gi_eb_bin": "gi_star_eb_bin", "gi_eb_spot": "smoothed_hot_spot_level"}
 SUMMARY_POPULATION = "imd_summary_population"
 
 
@@ -61,6 +65,7 @@ def export_names(columns, indicator: str, meta: dict, scheme: str = "quantiles")
     named here keep their names (codes, names, IMD deciles, ``core20``...)."""
     v = value_name(indicator, meta)
     names = {"value": v, "lower": f"{v}_lower_95", "upper": f"{v}_upper_95", "smoothed": f"{v}_smoothed",
+             "ward_value": f"ward_{v}",
              "class": SCHEME_CLASS.get(scheme, f"{scheme}_class"), "mean_value": f"mean_lsoa_{v}",
              "lsoas_with_value": f"lsoas_with_{v}", **FIXED}
     for kind in ("crude_rate", "proportion", "dsr"):  # a group table's own columns beside its headline
@@ -122,6 +127,14 @@ def dictionary(columns, indicator: str, meta: dict, scheme: str = "quantiles", l
                                "No data, No neighbours with data)",
         "local_moran_p": "Local Moran conditional-permutation pseudo p-value",
         "bivariate_class": "'d-a': tercile of the IMD 2025 score (d) and of the indicator (a), 1 = low, 3 = high",
+        "eb_standardised_z": "Empirical Bayes standardised rate (Assuncao and Reis 1999, GeoDa's EB rate): the LSOA's "
+                             "rate from its published count minus the extent's, over its own sampling noise (a "
+                             "z-score: a small LSOA's extreme rate weighs less)",
+        "gi_star_eb_z": "Gi* z-score of eb_standardised_z: the hot spots of the smoothed view",
+        "gi_star_eb_bin": "Its confidence bin (3, 2, 1 = hot spot at 99, 95, 90%; 0 = not significant; -1 to -3 = cold "
+                          "spot)",
+        "smoothed_hot_spot_level": "That bin in words ('Hot spot, 99% confidence' ... 'Not significant' ...)",
+        f"ward_{v}": str(meta.get("ward_values") or f"The LSOA's ward's published {v}"),
         "mean_lsoa_" + v: f"Mean of {v} over the ward's LSOAs that have a published value",
         "lsoas_with_" + v: f"LSOAs of the ward with a published {v}",
         "core20_lsoas": "LSOAs of the ward in national IMD 2025 deciles 1-2 (Core20)",

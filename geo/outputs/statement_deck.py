@@ -523,10 +523,10 @@ def write(statement: Statement, path: Path) -> Path:
                   f"{int(counts.get('gp_practice', 0))} GP practices, {int(counts.get('ward', 0))} wards; the full "
                   "list is in the report and the CSV.", 12)
             shown = g[g["kind"] != "ward"].head(16)
-            rows = [[r["kind"].replace("_", " "), str(r["code"]), str(r["name"])[:45], str(r["ward"])[:30],
+            rows = [[str(r["type"]), str(r["code"]), str(r["name"])[:45], str(r["ward"])[:30],
                      str(r["lsoa21cd"])] for r in shown.to_dict("records")]
             if rows:
-                _table(slide, 0.4, 1.8, 12.5, ["Kind", "Code", "Name", "Ward", "LSOA"], rows, size=9, row_height=0.27)
+                _table(slide, 0.4, 1.8, 12.5, ["Type", "Code", "Name", "Ward", "LSOA"], rows, size=9, row_height=0.27)
 
     slide = _blank(prs)
     _header(slide, "Sources and attribution", None, synthetic)

@@ -276,7 +276,7 @@ def attach_command() -> str:
 
 
 def write_all(statement: Statement, out_dir: Path) -> dict[str, Path]:
-    from geo.outputs import statement_deck
+    from geo.outputs import statement_deck, targeting_file
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -285,8 +285,7 @@ def write_all(statement: Statement, out_dir: Path) -> dict[str, Path]:
     paths["csv"], paths["xlsx"] = write_tables(statement, out_dir)
     if statement.targets is not None:
         targets = out_dir / "statement_targets.csv"
-        targets.write_text(neutralise_frame(statement.targets).to_csv(index=False) + "# " + ATTRIBUTION + "\n",
-                           encoding="utf-8")
+        targets.write_text(targeting_file.csv_text(statement.targets), encoding="utf-8")
         paths["targets"] = targets
     return paths
 

@@ -92,3 +92,25 @@ def spatial_empirical_bayes(events, population, neighbours, known=None) -> np.nd
         s2 = (b[hood] * (rate[hood] - m) ** 2).sum() / b[hood].sum()
         out[i] = _shrink(rate[i], b[i], m, s2, b[hood].sum() / len(hood))
     return out
+
+
+def eb_standardised(events, population, known=None) -> np.ndarray:
+    """Empirical Bayes standardised rates (Assuncao and Reis, "A new proposal to adjust Moran's I for
+    population density", Statistics in Medicine 18, 1999; GeoDa's "EB rate" standardisation, esda's
+    ``assuncao_rate``): z_i = (r_i - m) / sqrt(v_i), with v_i = a + m / b_i (m and a as in the module
+    docstring, a not clipped at 0), or m / b_i where that is negative. Each rate is measured against
+    its own sampling noise, so a small area's extreme rate weighs less: the values the hot spots of a
+    rare indicator are computed on. NaN where the area is not ``known``."""
+    e, b, k = _check(events, population, known)
+    out = np.full(len(e), np.nan)
+    if not k.any():
+        return out
+    rate = e[k] / b[k]
+    m = e[k].sum() / b[k].sum()
+    s2 = (b[k] * (rate - m) ** 2).sum() / b[k].sum()
+    a = s2 - m / (b[k].sum() / k.sum())
+    v = a + m / b[k]
+    v = np.where(v < 0, m / b[k], v)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[k] = np.where(v > 0, (rate - m) / np.sqrt(v), 0.0)
+    return out

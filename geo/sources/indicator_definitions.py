@@ -249,27 +249,67 @@ def definition_of(meta: dict, has_age: bool = False) -> IndicatorDefinition:
 
 
 def years_of_data(meta: dict, counts, definition: IndicatorDefinition) -> tuple[float, str]:
-    """How many years the data covers (rates are per year), and how that was found."""
+    """How many years a dataset covers (rates are per year), and how that was found: the years
+    recorded at ingest (:func:`data_years`, computed there once), else :func:`data_years` of the
+    data itself, else 1 assumed (said so)."""
     if definition.period != "year" or definition.measure_type != "rate":
         return 1.0, "not divided by time (a proportion or a snapshot)"
     given = meta.get("years_of_data")
-    if given:
-        return float(given), f"{float(given):g} year(s), as recorded at ingest"
-    unit = meta.get("period_unit") or (meta.get("options") or {}).get("period_unit") or "financial-year"
-    if "period" in counts:
-        periods = sorted(str(p) for p in counts["period"].dropna().unique() if str(p))
-        if periods:
-            years = len(periods) * PERIOD_YEARS.get(unit, 1.0)
-            return years, f"{years:g} year(s): {len(periods)} {unit.replace('-', ' ')} period(s), {periods[0]} to {periods[-1]}"
-    span = (meta.get("report") or {}).get("date_range")
-    if span and span[0] and span[1]:
+    if given is not None and float(given) > 0:
+        return float(given), meta.get("years_of_data_source") or f"{float(given):g} year(s), as recorded at ingest"
+    years, how = data_years(definition, counts, (meta.get("report") or {}).get("date_range"))
+    if years is None:
+        return 1.0, "1 year assumed: the data says nothing of its period"
+    return years, how
+
+
+_YEAR = re.compile(r"^(?:FY\s*)?\d{4}(?:\s*[/-]\s*(?:\d{2}|\d{4}))?$", re.I)  # 2024/25, 2024-25, 2024
+_QUARTER = re.compile(r"^\d{4}-Q[1-4]$")
+_MONTH = re.compile(r"^\d{4}-(?:0[1-9]|1[0-2])$")
+
+
+def data_years(definition: IndicatorDefinition, counts, date_range) -> tuple[float | None, str]:
+    """(years the data covers, how that was found), the one rule ingest and every view follow: 1 for
+    a snapshot; else the period breakdown's financial years (or years, quarters / 4, months / 12),
+    first to last, counting any with no events; else the records' first to last date, in days /
+    365.25 (4 dp: a month of data is 0.0821 years, so its rate per year is annualised, and says so);
+    else None (unknown)."""
+    if definition.period == "snapshot":
+        return 1.0, "a snapshot: not divided by time"
+    if counts is not None and "period" in counts.columns and len(counts):
+        labels = sorted({str(p).strip() for p in counts["period"].dropna()} - {""})
+        span = _period_span(labels)
+        if span is not None:
+            years, unit = span
+            return years, (f"{labels[0]} to {labels[-1]} in the period breakdown: {years:g} year(s) of {unit}s "
+                           f"(first to last, counting any with no events)")
+    if date_range and date_range[0] and date_range[1]:
         import datetime as dt
 
-        days = (dt.date.fromisoformat(str(span[1])[:10]) - dt.date.fromisoformat(str(span[0])[:10])).days + 1
-        years = max(1.0, round(days / 365.25 * 4) / 4)  # to the nearest quarter; a shorter span counts as a year
-        return years, (f"{years:g} year(s): records dated {span[0]} to {span[1]}" + (
-            " (a span under a year is taken as one year)" if days < 365 else ""))
-    return 1.0, "1 year assumed: the data says nothing of its period"
+        first, last = (dt.date.fromisoformat(str(d)[:10]) for d in date_range)
+        days = (last - first).days + 1
+        years = round(days / 365.25, 4)
+        return years, (f"dates {date_range[0]} to {date_range[1]}: {days:,} days / 365.25"
+                       + (" (under a year: the rate per year is annualised)" if days < 365 else ""))
+    return None, ("unknown: the file has no period or date column, so rates cannot be made per year; add a "
+                  "period column (e.g. 2024/25) or a date column, or give --period-type snapshot")
+
+
+def _period_span(labels: list[str]) -> tuple[float, str] | None:
+    """Years from the first to the last period label (financial years such as 2024/25, years,
+    quarters 2024-Q1, months 2024-03), or None when the labels are not periods Gapmap can read."""
+    if not labels:
+        return None
+    if all(_QUARTER.match(x) for x in labels):
+        q = [int(x[:4]) * 4 + int(x[-1]) for x in labels]
+        return round((max(q) - min(q) + 1) / 4, 4), "quarter"
+    if all(_MONTH.match(x) for x in labels):
+        m = [int(x[:4]) * 12 + int(x[5:7]) for x in labels]
+        return round((max(m) - min(m) + 1) / 12, 4), "month"
+    if all(_YEAR.match(x) for x in labels):
+        y = [int(re.sub(r"^FY\s*", "", x, flags=re.I)[:4]) for x in labels]
+        return float(max(y) - min(y) + 1), "financial year" if any("/" in x or "-" in x for x in labels) else "year"
+    return None
 
 
 def higher_is_worse(meta: dict) -> bool:

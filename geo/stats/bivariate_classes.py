@@ -21,6 +21,7 @@ by multiply-blending a single-hue ramp for each measure.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -93,14 +94,13 @@ def _cut(values: np.ndarray, n: int, orient: int, noun: str) -> tuple[np.ndarray
         classes, groups = discrete_classes(values, n)
         own = [sorted(v * orient for v in g) for g in groups]
         return classes, [float(max(g)) * orient for g in groups], [_values_label(g, noun) for g in own], own
-    import warnings
-
-    with warnings.catch_warnings(record=True):  # ties leave fewer classes: said in ``note``, not printed
-        warnings.simplefilter("always", UserWarning)
+    with warnings.catch_warnings():  # too few distinct values for n classes: fewer classes, as the labels say
+        warnings.simplefilter("ignore", UserWarning)
         cut = mapclassify.Quantiles(values, k=n)
     breaks = [float(b) * orient for b in cut.bins]
     lows = [float(values.min())] + [float(b) for b in cut.bins[:-1]]
-    labels = [f"{_fmt(lo * orient)} to {_fmt(hi * orient)}" for lo, hi in zip(lows, cut.bins)]
+    labels = [_fmt(hi * orient) if lo == hi else f"{_fmt(lo * orient)} to {_fmt(hi * orient)}"
+              for lo, hi in zip(lows, cut.bins)]
     return np.asarray(cut.yb), breaks, labels, None
 
 

@@ -108,7 +108,7 @@ def classify(values, scheme: str = "quantiles", k: int = 5, breaks: list[float] 
     classes[ok] = fitted.yb
     bins = [float(b) for b in fitted.bins]
     lower = [float(data.min())] + bins[:-1]
-    labels = [f"{_fmt(lo)} to {_fmt(hi)}" for lo, hi in zip(lower, bins)]
+    labels = [_fmt(hi) if lo == hi else f"{_fmt(lo)} to {_fmt(hi)}" for lo, hi in zip(lower, bins)]  # "0", not "0 to 0"
     counts = [int(c) for c in fitted.counts]
     return Classes(scheme, classes, bins, labels, counts, int((~ok).sum()), note)
 

@@ -39,6 +39,12 @@ Columns of ``MapTable.frame`` (one row per LSOA of the extent, sorted by ``lsoa2
 ``gi_z``, ``gi_p``, ``gi_bin``, ``gi_spot``  Gi* z, p-value, bin (-3..3; missing without a value) and its words
 ``lisa_cluster``, ``lisa_p``                 local Moran cluster and pseudo p-value
 ``bivariate_class``   "d-a" (deprivation-activity, 1 low .. 3 high); missing without both values
+``smoothed``          datasets of rates: the spatial empirical Bayes rate (:mod:`geo.rates.smoothing`), every
+                      LSOA, a hidden count counting as the middle of its hidden range (``meta["smoothed"]``)
+``eb_standardised``   datasets of rates: the Empirical Bayes standardised rate (Assuncao and Reis 1999)
+``gi_eb_z``, ``gi_eb_bin``, ``gi_eb_spot``  Gi* of ``eb_standardised``: the smoothed view's hot spots
+``ward_value``        datasets: the LSOA's ward's published figure (:func:`group_table` by ward; missing
+                      where the ward's total is hidden; ``meta["ward_values"]``)
 
 ``MapTable.meta`` holds the indicator, extent, classification, method, p-value convention,
 disclosure rule, what was suppressed, the synthetic flag, measure, unit, period, attribution and
@@ -366,6 +372,7 @@ def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dat
     stat_attrs = {}
     if dataset is not None:
         _smoothed(store, extent, dataset, described[0], frame, meta)
+        _ward_values(store, indicator, extent, frame, meta)
     try:
         check_permutations(permutations, len(frame))
         w = analysis.extent_weights(store, extent)
@@ -381,6 +388,16 @@ def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dat
         frame["gi_spot"] = gi["spot"].to_numpy()
         frame["lisa_cluster"] = lm["cluster"].to_numpy()
         frame["lisa_p"] = lm["p_value"].to_numpy()
+        if np.isfinite(frame.get("eb_standardised", pd.Series(dtype=float)).to_numpy(float)).sum() >= 3:  # the hot spots of what the smoothed view shows (every LSOA has one)
+            COMPUTED["gi-star-eb"] += 1
+            eb = getis_ord(frame["eb_standardised"].to_numpy(float), w, "analytic", permutations, seed)
+            frame["gi_eb_z"] = eb["z"].to_numpy()
+            frame["gi_eb_bin"] = np.where(np.isfinite(frame["eb_standardised"].to_numpy(float)),
+                                          eb["bin"].to_numpy(float), np.nan)
+            frame["gi_eb_spot"] = eb["spot"].to_numpy()
+            meta["eb_statistics"] = ("Gi* of the Empirical Bayes standardised rates (Assuncao and Reis 1999, as "
+                                     "GeoDa's EB rate statistics), from the published counts with a hidden count as "
+                                     "the middle of its hidden range: the hot spots of the smoothed view")
         g, m = gi.attrs, lm.attrs
         weights = analysis.weights_module.describe(w)
         stat_attrs = {"gi-star": {**g, "weights": weights}, "local-moran": {**m, "weights": weights}}
@@ -434,11 +451,34 @@ def _smoothed(store: Store, extent: analysis.Extent, dataset, definition, frame:
         meta["smoothed"] = f"not computed: {exc}"
         return
     frame["smoothed"] = rates * definition.multiplier
+    from geo.rates.smoothing import eb_standardised
+
+    frame["eb_standardised"] = eb_standardised(counts, frame["person_years"].to_numpy(float), np.isfinite(counts))
     meta["smoothed"] = (f"Smoothed rate ({definition.unit}): spatial empirical Bayes (Marshall 1991, as GeoDa's "
                         f"Spatial Empirical Bayes): each LSOA's rate from its published count shrunk towards the rate "
                         f"of its neighbourhood (queen contiguity), the more so the smaller its population; a count "
                         f"hidden by disclosure control counts as {(rule.suppress_from + rule.suppress_to) / 2:g} (the "
                         f"middle of {rule.suppress_from} to {rule.suppress_to}), so it says nothing more of it")
+
+
+def _ward_values(store: Store, indicator: str, extent: analysis.Extent, frame: pd.DataFrame, meta: dict) -> None:
+    """``ward_value``: each LSOA's ward's published figure (the group path's ward table,
+    :func:`group_table`), for rare indicators whose LSOA counts are mostly hidden; none where the
+    ward's total is hidden, and none on a ward's own map (one ward: nothing to compare)."""
+    if extent.level == "ward":
+        return
+    try:
+        wards = group_table(store, indicator, extent, "ward24cd")
+    except ValueError as exc:
+        meta["ward_values"] = f"not computed: {exc}"
+        return
+    if len(wards):
+        frame["ward_value"] = frame["ward24cd"].map(wards.set_index("group")["value"])
+        rule = wards.attrs.get("note") or "see the disclosure rule"
+        meta["ward_values"] = (f"Ward figure ({meta.get('unit')}): each LSOA shows its ward's published rate, from "
+                               f"the ward's total after disclosure control ({rule}); hot spots are not computed on "
+                               f"ward figures (every LSOA of a ward shares one value): use the smoothed view's hot "
+                               f"spots for rare events")
 
 
 def _layer_size(layer: _Layer) -> int:

@@ -651,7 +651,7 @@ def build_section(store: Store, code: str, domain: str, wording: str, metas: lis
 
 
 def build(store: Store, extent: Extent, codes: list[str] | None = None,
-          targets: tuple[str, ...] = ()) -> Statement:
+          targets: tuple[str, ...] = (), points=None) -> Statement:
     """The statement for an extent: a section per NHS indicator (``codes``, default all). Its maps
     are drawn by :func:`geo.outputs.statement_files.draw_maps`."""
     import datetime as dt
@@ -670,7 +670,9 @@ def build(store: Store, extent: Extent, codes: list[str] | None = None,
     if targets:
         from geo.views import statement_targets
 
-        statement.targets = statement_targets.select(store, extent, targets, statement)
+        from geo.views.targeting import check_points
+
+        statement.targets = statement_targets.select(store, extent, targets, statement, check_points(points))
         statement.targets_groups = list(targets)
     return statement
 

@@ -147,6 +147,72 @@
       '</tr></thead><tbody>' + body + '</tbody></table>';
   }
 
+  /* Each point layer's symbol (app/map_layers.py POINT_SYMBOLS names one per layer), drawn in a
+     20 x 20 box: schools by kind a circle, square, diamond or triangle, GP practices a cross,
+     hospitals a square with an H; white-edged so each shows on every class colour (`edge`: another
+     edge, dark for points coloured by a value, whose palest class is near white). */
+  var SHAPES = {
+    circle: '<circle cx="10" cy="10" r="7"/>',
+    square: '<rect x="3.5" y="3.5" width="13" height="13"/>',
+    diamond: '<path d="M10 1.5L18.5 10 10 18.5 1.5 10z"/>',
+    triangle: '<path d="M10 2L18.8 17.5H1.2z"/>',
+    cross: '<path d="M7 2h6v5h5v6h-5v5H7v-5H2V7h5z"/>',
+    hospital: '<rect x="2" y="2" width="16" height="16" rx="3"/>'
+  };
+
+  var VALUE_EDGE = '#212b32';
+
+  function symbolSvg(symbol, colour, size, edge) {
+    var shape = SHAPES[symbol] || SHAPES.circle;
+    var mark = symbol === 'hospital' ?
+      '<path d="M6.5 5.5v9M13.5 5.5v9M6.5 10h7" stroke="#ffffff" stroke-width="2.2" fill="none"/>' : '';
+    return '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 20 20" width="' + size + '" height="' + size +
+      '" aria-hidden="true" focusable="false"><g fill="' + escapeHtml(colour) + '" stroke="' + escapeHtml(edge || '#ffffff') +
+      '" stroke-width="1.6">' +
+      shape + '</g>' + mark + '</svg>';
+  }
+
+  /* A cluster's icon: its count on the layer's colour, the layer's symbol beside it (so clustered
+     primary and secondary schools are told apart too). Sizes follow markercluster's own. */
+  function clusterHtml(count, group) {
+    return '<div style="background:' + escapeHtml(group.colour) + '"><span>' + count + '</span></div>' +
+      '<span class="gapmap-cluster-symbol">' + symbolSvg(group.symbol, group.colour, 14) + '</span>';
+  }
+
+  function clusterSize(count) {
+    return count < 10 ? 'small' : count < 100 ? 'medium' : 'large';
+  }
+
+  /* The legend of the point layers on the map: each layer's symbol and what it shows; a layer
+     coloured by an indicator lists its classes (each class's colour on the layer's symbol). */
+  function pointsLegendHtml(groups) {
+    if (!groups.length) { return ''; }
+    var items = groups.map(function (g) {
+      var head = '<li>' + symbolSvg(g.symbol, g.colour, 16) + ' ' + escapeHtml(g.legend || g.name);
+      if (!g.classes || !g.classes.length) { return head + '</li>'; }
+      return head + '<ul>' + g.classes.map(function (c) {
+        return '<li>' + symbolSvg(g.symbol, c[1], 14, VALUE_EDGE) + ' ' + escapeHtml(c[0]) + '</li>';
+      }).join('') + '</ul></li>';
+    });
+    return '<h2 class="gapmap-legend-title">Points on the map</h2><ul class="gapmap-points-list">' + items.join('') + '</ul>';
+  }
+
+  /* Which boxes start folded on a frame of this size (pixels): the layer list when the frame is
+     short or narrow (a laptop's map frame), the legend too when the frame is small (an embedded
+     map), so the place stays in view; the reader opens either with one press. */
+  function collapsedByDefault(width, height) {
+    return {layers: height < 700 || width < 900, legend: height < 420 || width < 560};
+  }
+
+  /* The label on what a search found: its name and, where known, what the map shows there. */
+  function foundHtml(found) {
+    var lines = [];
+    if (found.pin) { lines.push('<b>' + escapeHtml(found.pin.label) + '</b>'); }
+    lines.push((found.pin ? 'in ' : '<b>') + escapeHtml(found.name) + (found.pin ? '' : '</b>'));
+    if (found.detail) { lines.push(escapeHtml(found.detail)); }
+    return lines.join('<br>');
+  }
+
   /* Everything that needs a browser and Leaflet. */
   function init(data, win) {
     var doc = win.document, L = win.L;
@@ -165,14 +231,22 @@
     map.invalidateSize();
     var view = viewIndex(data.views, state.view);
 
-    // the points of each point layer, as small circles (schools clustered)
+    // the points of each point layer, each with its layer's symbol (schools clustered until street zoom)
     data.points.forEach(function (group) {
       var target = win[group.layer];
+      if (group.clustered && target.options) {
+        target.options.iconCreateFunction = function (cluster) {
+          var n = cluster.getChildCount();
+          return L.divIcon({html: clusterHtml(n, group), iconSize: L.point(40, 40),
+                            className: 'marker-cluster gapmap-cluster marker-cluster-' + clusterSize(n)});
+        };
+      }
+      var size = group.row_colours ? 20 : 18;
       group.rows.forEach(function (r) {
-        // white-ringed, so a point shows on every class colour
-        var marker = L.circleMarker([r[0], r[1]], {radius: group.row_colours ? 7 : 6, color: '#ffffff', weight: 1.5,
-                                                   fillColor: group.row_colours ? r[3] : group.colour,
-                                                   fillOpacity: 1});
+        var colour = group.row_colours ? r[3] : group.colour;
+        var marker = L.marker([r[0], r[1]], {keyboard: false, title: '', icon: L.divIcon({
+          html: symbolSvg(group.symbol, colour, size, group.row_colours ? VALUE_EDGE : null), className: 'gapmap-symbol gapmap-symbol-' + group.symbol,
+          iconSize: L.point(size, size)})});
         marker.bindTooltip(escapeHtml(r[2]));
         if (group.popup) {
           marker.bindPopup('<b>' + escapeHtml(r[2]) + '</b><br>' + escapeHtml(r[3]) + '<br>Pupils: ' +
@@ -199,11 +273,16 @@
     var moved = false, fitting = false;
     function fit() {
       fitting = true;
-      if (data.focus) { map.fitBounds(data.focus, {maxZoom: 15, animate: false}); } else {
-        // clear of the legends (left) and the layer list (right) where that costs no zoom
+      // clear of the legends (left) and the layer list and the key to the points (right)
+      var width = function (selector) {
+        var e = doc.querySelector(selector);
+        return e && e.getClientRects().length ? e.offsetWidth + 16 : 8;
+      };
+      var left = width('.gapmap-legends'), right = Math.max(width('.leaflet-control-layers'), width('.gapmap-points-key'));
+      if (data.focus) {  // what a search found, in the middle of the map's free part
+        map.fitBounds(data.focus, {maxZoom: 15, paddingTopLeft: [left, 8], paddingBottomRight: [right, 8], animate: false});
+      } else {  // the place, clear of the boxes where that costs no zoom
         var bounds = layer.getBounds();
-        var width = function (selector) { var e = doc.querySelector(selector); return e ? e.offsetWidth + 16 : 8; };
-        var left = width('.gapmap-legends'), right = width('.leaflet-control-layers');
         var plain = map.getBoundsZoom(bounds, false, L.point(16, 16));
         var choice = [[left, right], [left, 8], [8, right], [8, 8]].filter(function (p) {
           return map.getBoundsZoom(bounds, false, L.point(p[0] + p[1], 16)) >= plain;
@@ -243,16 +322,88 @@
     };
     views.addTo(map);
 
-    // the legends (rendered by the server) in one control at the bottom left, above the scale
+    // the legends (rendered by the server) and the key to the point layers shown, in one control at
+    // the bottom left, above the scale; it folds to one button, and so does the layer list
+    var folded = collapsedByDefault(container.clientWidth, container.clientHeight), foldButtons = {};
     var legends = L.control({position: 'bottomleft'});
+    var pointsKey;
     legends.onAdd = function () {
       var div = L.DomUtil.create('div', 'gapmap-legends');
-      Array.prototype.forEach.call(doc.querySelectorAll('.gapmap-legend'), function (el) { div.appendChild(el); });
+      var body = L.DomUtil.create('div', 'gapmap-legends-body', div);
+      body.id = 'gapmap-legends-body';
+      Array.prototype.forEach.call(doc.querySelectorAll('.gapmap-legend'), function (el) { body.appendChild(el); });
+      div.insertBefore(foldButton(div, [body], 'legend', folded.legend), body);
       L.DomEvent.disableClickPropagation(div);
       L.DomEvent.disableScrollPropagation(div);
       return div;
     };
     legends.addTo(map);
+    // the key to the point layers shown, at the bottom right (free of the legend's height)
+    var key = L.control({position: 'bottomright'});
+    key.onAdd = function () {
+      pointsKey = L.DomUtil.create('div', 'gapmap-points-key');
+      pointsKey.setAttribute('role', 'region');
+      pointsKey.setAttribute('aria-label', 'Legend: points on the map');
+      L.DomEvent.disableClickPropagation(pointsKey);
+      L.DomEvent.disableScrollPropagation(pointsKey);
+      return pointsKey;
+    };
+    key.addTo(map);
+    // the legend never reaches the "Colour the LSOAs by" box above it: on a short frame it scrolls
+    // within itself below that box
+    function boundLegend() {
+      var body = doc.getElementById('gapmap-legends-body'), above = doc.querySelector('.gapmap-views');
+      var fold = doc.querySelector('.gapmap-legends .gapmap-fold'), scale = doc.querySelector('.leaflet-control-scale');
+      if (!body || !above) { return; }
+      var room = container.clientHeight - above.getBoundingClientRect().bottom - (fold ? fold.offsetHeight : 0) -
+        (scale ? scale.offsetHeight + 10 : 0) - 24;
+      body.style.maxHeight = Math.max(80, room) + 'px';
+    }
+    boundLegend();
+    map.on('resize', boundLegend);
+    var layerList = doc.querySelector('.leaflet-control-layers');
+    if (layerList) {
+      var list = layerList.querySelector('.leaflet-control-layers-list');
+      list.id = 'gapmap-layer-list';
+      layerList.insertBefore(foldButton(layerList, [list], 'layers', folded.layers), layerList.firstChild);
+    }
+
+    // a button that folds a box to itself and opens it again, saying which it does; `bodies`: what
+    // it hides (the legend's button hides the key to the points too)
+    function foldButton(box, bodies, what, startFolded) {
+      var button = doc.createElement('button');
+      button.type = 'button';
+      button.className = 'gapmap-fold';
+      button.setAttribute('aria-controls', bodies.map(function (b) { return b.id; }).join(' '));
+      button.setAttribute('data-fold', what);
+      button.folded = startFolded;
+      button.bodies = bodies;
+      button.set = function (isFolded) {
+        button.folded = isFolded;
+        L.DomUtil[isFolded ? 'addClass' : 'removeClass'](box, 'gapmap-folded');
+        button.bodies.forEach(function (b) { b.hidden = isFolded || b.empty === true; });
+        button.setAttribute('aria-expanded', isFolded ? 'false' : 'true');
+        button.textContent = (isFolded ? 'Show ' : 'Hide ') + (what === 'legend' ? 'the legend' : 'the layers');
+      };
+      button.addEventListener('click', function () { button.set(!button.folded); });
+      button.set(startFolded);
+      foldButtons[what] = button;
+      return button;
+    }
+
+    pointsKey.id = 'gapmap-points-key';
+    foldButtons.legend.bodies.push(pointsKey);
+    foldButtons.legend.setAttribute('aria-controls', 'gapmap-legends-body gapmap-points-key');
+    function showPointsKey() {
+      var shown = data.points.filter(function (g) { return win[g.layer] && map.hasLayer(win[g.layer]); });
+      pointsKey.innerHTML = pointsLegendHtml(shown);
+      pointsKey.empty = !shown.length;
+      pointsKey.hidden = pointsKey.empty || foldButtons.legend.folded;
+    }
+    showPointsKey();
+    // the legends and the table were in the page's flow until now (a scroll bar, a taller page):
+    // Leaflet measures the frame again, so every layer is drawn over all of it
+    map.invalidateSize({pan: false});
     fit();
 
     var table = doc.getElementById('gapmap-table');
@@ -313,8 +464,23 @@
         if (!wanted && map.hasLayer(o.layer)) { map.removeLayer(o.layer); }
       });
     }
-    map.on('overlayadd overlayremove', publish);
-    // the layer list shows each point layer's colour, the key to its markers (again whenever
+    showPointsKey();
+    fit();  // again, clear of the key to the points the address asked for
+    map.on('overlayadd overlayremove', function () { publish(); showPointsKey(); });
+    // what the search found, named on the map: a label on its pin, or on the LSOA or ward outlined
+    if (data.found) {
+      var at = data.found.pin ? data.found.pin.at : data.found.at;
+      var label = L.tooltip({permanent: true, direction: 'top', offset: data.found.pin ? [0, -40] : [0, -6],
+                             className: 'gapmap-found-label', interactive: false})
+        .setLatLng(at).setContent(foundHtml(data.found));
+      var foundLayer = overlays.filter(function (o) { return o.key === 'found'; })[0];
+      var showLabel = function () {
+        if (!foundLayer || map.hasLayer(foundLayer.layer)) { map.openTooltip(label); } else { map.closeTooltip(label); }
+      };
+      map.on('overlayadd overlayremove', showLabel);
+      showLabel();
+    }
+    // the layer list shows each point layer's symbol, the key to its markers (again whenever
     // Leaflet redraws the list)
     function keys() {
       Array.prototype.forEach.call(doc.querySelectorAll('.leaflet-control-layers-overlays label'), function (label) {
@@ -323,8 +489,7 @@
         if (!group || !text || label.querySelector('.gapmap-point-key')) { return; }
         var key = doc.createElement('span');
         key.className = 'gapmap-point-key';
-        key.style.background = group.colour;
-        key.setAttribute('aria-hidden', 'true');
+        key.innerHTML = symbolSvg(group.symbol, group.colour, 14);
         text.insertBefore(key, text.firstChild);
       });
     }
@@ -337,5 +502,7 @@
 
   return {decodeRings: decodeRings, features: features, viewIndex: viewIndex, styleOf: styleOf,
           classLabel: classLabel, tooltipHtml: tooltipHtml, parseState: parseState, stateQuery: stateQuery,
-          tableRows: tableRows, tableHtml: tableHtml, escapeHtml: escapeHtml, init: init};
+          tableRows: tableRows, tableHtml: tableHtml, escapeHtml: escapeHtml, symbolSvg: symbolSvg,
+          clusterHtml: clusterHtml, clusterSize: clusterSize, pointsLegendHtml: pointsLegendHtml,
+          collapsedByDefault: collapsedByDefault, foundHtml: foundHtml, init: init};
 });
