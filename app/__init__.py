@@ -34,7 +34,7 @@ def create_app(config: dict | None = None) -> Flask:
     store = app.extensions["gapmap_store"] = open_store(root=app.config.get("GAPMAP_STORE") or app.config.get("STORE"),
                                                         url=url or "")
 
-    from app import api, auth, pages, security_headers, statement, upload
+    from app import api, auth, compression, pages, security_headers, statement, upload
 
     # the folder for the accounts file and the secret key: the folder store's own, or (PostGIS) GAPMAP_STORE
     home = Path(getattr(store, "root", None) or app.config.get("GAPMAP_STORE") or app.config.get("STORE")
@@ -42,6 +42,7 @@ def create_app(config: dict | None = None) -> Flask:
     auth.init_app(app, home)
     security_headers.init_app(app, home.absolute(), home.resolve(), PROJECT_ROOT)
 
+    compression.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(upload.bp)
     app.register_blueprint(statement.bp)

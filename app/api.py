@@ -51,13 +51,6 @@ def _geojson_cache():
     return GEOJSON_CACHE
 
 
-def _gzip_response(plain: bytes, packed: bytes, mimetype: str, headers: dict | None = None) -> Response:
-    headers = {**(headers or {}), "Vary": "Accept-Encoding"}
-    if "gzip" in request.headers.get("Accept-Encoding", ""):
-        return Response(packed, mimetype=mimetype, headers={**headers, "Content-Encoding": "gzip"})
-    return Response(plain, mimetype=mimetype, headers=headers)
-
-
 @bp.get("/lsoas.geojson")
 def lsoa_layer():
     """The LSOAs with the map table's values (disclosure applied), simplified for the zoom; cached
@@ -85,8 +78,10 @@ def lsoa_layer():
         plain = text.encode("utf-8")
         return plain, gzip.compress(plain, compresslevel=6)
 
-    plain, packed = _geojson_cache().get(key, make, lambda v: len(v[0]) + len(v[1]))
-    return _gzip_response(plain, packed, "application/geo+json")
+    from app.compression import versioned_response  # revalidated by its version (ETag), made once
+
+    return versioned_response(key, lambda: _geojson_cache().get(key, make, lambda v: len(v[0]) + len(v[1])),
+                              "application/geo+json", {"Cache-Control": "private, max-age=300", "Vary": "Cookie"})
 
 
 @bp.get("/statistics")

@@ -63,21 +63,105 @@ def value_unit(store, indicator: str) -> str:
 
 @bp.get("/map")
 def map_page():
-    from geo.views import targeting
+    """The map page, sent at once: its heading, controls, the map frame (a request of its own) and
+    the side panel's place, which static/js/map-page.js fills from :func:`map_panel` while the map
+    loads. ``panel=inline`` puts the panel in the page instead (for readers without scripts)."""
     extent = params.extent()
     indicator = params.indicator()
     scheme, k = params.scheme()
     params.focus()
-    label = dict(params.indicator_choices()).get(indicator, indicator)
     store = params.store()
     question, points = params.targeting(indicator)
-    key = (store.identity, store.version_key(), extent.level, extent.code, indicator, question, points)
-    panel = PANEL_CACHE.get(key, lambda: _panel(extent, indicator, question, points),
-                            lambda p: len(json.dumps(p, default=str)))
-    place, place_note = place_heading(store, extent)
+    label, place, place_note, unit, synthetic = HEADING_CACHE.get(
+        (store.identity, store.version_key(), extent.level, extent.code, indicator),
+        lambda: _heading(store, extent, indicator), lambda v: 1024)
+    panel_url = url_for("pages.map_panel") + "?" + _panel_query(extent, indicator, question, points)
+    panel_html = (_panel_html(store, extent, indicator, unit, question, points)
+                  if request.args.get("panel") == "inline" else None)
+    inline = request.args.to_dict()
+    inline["panel"] = "inline"
     return render_template("map.html", extent=extent, indicator=indicator, label=label, scheme=scheme, k=k,
-                           query=request.query_string.decode(), panel=panel, place=place, place_note=place_note,
-                           unit=value_unit(store, indicator), default_question=targeting.default_question(indicator),
+                           query=request.query_string.decode(), place=place, place_note=place_note, unit=unit,
+                           panel_url=panel_url, panel_html=panel_html, inline_url=url_for("pages.map_page", **inline),
+                           synthetic=synthetic, frame_assets=_frame_assets(extent))
+
+
+def _frame_assets(extent) -> list[str]:
+    """The static files (under static/) the map frame of ``extent`` loads, for the page to preload."""
+    from app.map_layers import CLUSTER_CSS, CLUSTER_JS, GAPMAP_CSS, GAPMAP_JS, LEAFLET_CSS, LEAFLET_JS
+
+    assets = LEAFLET_JS + GAPMAP_JS + LEAFLET_CSS + GAPMAP_CSS
+    if extent.level != "england":  # England's map has no school clusters
+        assets = assets + CLUSTER_JS + CLUSTER_CSS
+    return [path.removeprefix("/static/") for _, path in assets]
+
+
+def _heading(store, extent, indicator: str) -> tuple:
+    """What the page says above its map: (indicator's name, place, what the place is, unit, the
+    SYNTHETIC DATA note or None); read from the store once per build and dataset version."""
+    label = dict(params.indicator_choices()).get(indicator, indicator)
+    place, place_note = place_heading(store, extent)
+    return (label, place, place_note, value_unit(store, indicator),
+            SYNTHETIC_NOTE if _is_synthetic(store, indicator) else None)
+
+
+@bp.get("/map/panel")
+def map_panel():
+    """The side panel of a map page, as an HTML fragment (``text/html``), computed once per store
+    build and dataset version (:data:`PANEL_CACHE`) and revalidated by its ETag (that version)."""
+    extent = params.extent()
+    indicator = params.indicator()
+    question, points = params.targeting(indicator)
+    store = params.store()
+    etag = _panel_etag(store, extent, indicator, question, points)
+    headers = {"Cache-Control": "private, max-age=300", "Vary": "Accept-Encoding, Cookie"}
+    if etag in request.if_none_match:
+        response = Response(status=304, headers=headers)
+    else:
+        response = Response(_panel_html(store, extent, indicator, value_unit(store, indicator), question, points),
+                            mimetype="text/html", headers=headers)
+    response.set_etag(etag)
+    return response
+
+
+def _panel_query(extent, indicator: str, question: str | None = None, points=None) -> str:
+    """The query that names a panel: the place, the indicator and the targeting question and point
+    types when they are not the default (not the colouring: the panel does not depend on it), so
+    every view of one map shares one cached panel."""
+    from urllib.parse import urlencode
+
+    from geo.views import targeting
+
+    place = {"extent": "england"} if extent.level == "england" else {extent.level: extent.code}
+    query = [*place.items(), ("indicator", indicator)]
+    if question and question != targeting.default_question(indicator):
+        query.append(("where", question))
+    if points and tuple(points) != targeting.DEFAULT_POINTS:
+        query += [("points", p) for p in points]
+    return urlencode(query)
+
+
+def _panel_key(store, extent, indicator: str, question: str, points) -> tuple:
+    return (store.identity, store.version_key(), extent.level, extent.code, indicator, question, tuple(points))
+
+
+def _panel_etag(store, extent, indicator: str, question: str, points) -> str:
+    import hashlib
+
+    return hashlib.sha1(repr(_panel_key(store, extent, indicator, question, points)).encode()).hexdigest()[:20]
+
+
+def _panel_html(store, extent, indicator: str, unit: str, question: str, points) -> str:
+    """The panel fragment (app/templates/map_panel.html) of one place, indicator and targeting question."""
+    from geo.views import targeting
+
+    panel = PANEL_CACHE.get(_panel_key(store, extent, indicator, question, points),
+                            lambda: _panel(extent, indicator, question, points),
+                            lambda p: len(json.dumps(p, default=str)))
+    return render_template("map_panel.html", panel=panel, unit=unit, extent=extent, indicator=indicator,
+                           query=_panel_query(extent, indicator, question, points),
+                           where="" if question == targeting.default_question(indicator) else question,
+                           default_question=targeting.default_question(indicator),
                            point_types=[(key, words) for key, (_, words) in targeting.POINT_TYPES.items()],
                            chosen_points=points)
 
@@ -89,6 +173,7 @@ def _make_panel_cache():
 
 
 PANEL_CACHE = _make_panel_cache()  # bounded, and identical cold requests computed once
+HEADING_CACHE = _make_panel_cache()  # the pages' headings: a few hundred bytes each, so 64 of them
 
 
 PANEL_TARGETS = 25  # rows of the targeting list the panel shows; the CSV has them all
@@ -227,12 +312,11 @@ def map_frame():
             abort(400, description=f"focus {focus!r} is not an LSOA or ward on this map")
     pin = params.pin()
     key = (store.identity, store.version_key(), indicator, extent.level, extent.code, scheme, k, focus, pin)
-    plain, packed = MAP_CACHE.get(key, lambda: _render_map(store, indicator, extent, scheme, k, focus, pin),
-                                  lambda v: len(v[0]) + len(v[1]))
-    headers = {"Cache-Control": "private, max-age=300", "Vary": "Accept-Encoding"}
-    if "gzip" in request.headers.get("Accept-Encoding", ""):
-        return Response(packed, mimetype="text/html", headers={**headers, "Content-Encoding": "gzip"})
-    return Response(plain, mimetype="text/html", headers=headers)
+    from app.compression import versioned_response
+
+    return versioned_response(key, lambda: MAP_CACHE.get(
+        key, lambda: _render_map(store, indicator, extent, scheme, k, focus, pin), lambda v: len(v[0]) + len(v[1])),
+        "text/html", {"Cache-Control": "private, max-age=300", "Vary": "Cookie"})
 
 
 def _make_map_cache():
@@ -255,7 +339,11 @@ def _render_map(store, indicator: str, extent, scheme: str, k: int, focus: str |
         m = choropleth_map(store, indicator, extent, scheme, k, focus=focus)
     if pin:
         _add_pin(m, store, pin)
-    plain = render_page(m).encode("utf-8")
+    from flask import current_app
+
+    from app.compression import versioned
+
+    plain = versioned(render_page(m), current_app.extensions["gapmap_static"]).encode("utf-8")
     return plain, gzip.compress(plain, compresslevel=6)
 
 

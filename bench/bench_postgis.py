@@ -35,7 +35,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from harness import ROOT, run_python
+from harness import ROOT, run_python, wrk_latency
 
 sys.path.insert(0, str(ROOT))
 
@@ -148,14 +148,6 @@ def bench_workers(url: str, seconds: int = 20, connections: int = 100) -> dict:
     if not wrk:
         print("wrk is not installed (apt-get install wrk): no load test")
         return {}
-    script = ROOT / "bench" / "results" / "percentiles.lua"
-    script.parent.mkdir(exist_ok=True)
-    script.write_text('done = function(summary, latency, requests)\n'
-                      '  io.write(string.format("JSON {\\"p50_ms\\": %.1f, \\"p95_ms\\": %.1f, \\"p99_ms\\": %.1f, '
-                      '\\"requests\\": %d, \\"non2xx\\": %d, \\"errors\\": %d, \\"seconds\\": %.2f}\\n",\n'
-                      '    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,\n'
-                      '    summary.requests, summary.errors.status, summary.errors.connect + summary.errors.read + '
-                      'summary.errors.write + summary.errors.timeout, summary.duration / 1e6))\nend\n')
     out = {}
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GAPMAP_DATABASE_URL": url}
     for workers in (1, 4):
@@ -175,12 +167,7 @@ def bench_workers(url: str, seconds: int = 20, connections: int = 100) -> dict:
             # every worker renders and caches the map before timing: a first wrk run warms them all
             subprocess.run([wrk, "-t2", f"-c{4 * workers}", "-d15s", "--timeout", "60s", target],
                            capture_output=True, timeout=200)
-            run = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "-s",
-                                  str(script), "-H", "Accept-Encoding: gzip, deflate", target],
-                                 capture_output=True, text=True, timeout=seconds + 120)
-            line = [x for x in run.stdout.splitlines() if x.startswith("JSON ")][-1]
-            result = json.loads(line[5:])
-            result["rps"] = result["requests"] / result["seconds"]
+            result = wrk_latency(target, connections, seconds, wrk)
             out[f"{workers}_workers"] = result
             result["threads_per_process"] = threads
             print(f"{workers} process(es) x {threads} threads: {result['rps']:7.1f} req/s, p50 {result['p50_ms']:.0f} ms, "

@@ -46,3 +46,28 @@ def wait_for_server(proc, port: int, tries: int = 600):
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError("the server did not start")
+
+
+WRK_JSON = ('done = function(summary, latency, requests)\n'
+            '  io.write(string.format("JSON {\\"p50_ms\\": %.1f, \\"p95_ms\\": %.1f, \\"p99_ms\\": %.1f, '
+            '\\"requests\\": %d, \\"non2xx\\": %d, \\"errors\\": %d, \\"seconds\\": %.2f}\\n",\n'
+            '    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,\n'
+            '    summary.requests, summary.errors.status, summary.errors.connect + summary.errors.read + '
+            'summary.errors.write + summary.errors.timeout, summary.duration / 1e6))\nend\n')
+
+
+def wrk_latency(url: str, connections: int, seconds: int, wrk: str = "wrk") -> dict:
+    """``wrk`` with ``connections`` connections for ``seconds`` at ``url``, gzip accepted as a browser
+    does: {p50_ms, p95_ms, p99_ms, requests, non2xx, errors (socket), seconds, rps}."""
+    import json
+
+    script = ROOT / "bench" / "results" / "percentiles.lua"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(WRK_JSON)
+    run = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "-s", str(script),
+                          "-H", "Accept-Encoding: gzip, deflate", url],
+                         capture_output=True, text=True, timeout=seconds + 120)
+    line = [x for x in run.stdout.splitlines() if x.startswith("JSON ")][-1]
+    result = json.loads(line[5:])
+    result["rps"] = result["requests"] / result["seconds"]
+    return result

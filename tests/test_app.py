@@ -130,7 +130,7 @@ def test_api(client):
 
 
 def test_side_panel_targeting_and_search(client, fixture_store):
-    page = client.get("/map?icb=E54000001&indicator=imd_score").get_data(as_text=True)
+    page = client.get("/map/panel?icb=E54000001&indicator=imd_score").get_data(as_text=True)
     assert "At a glance" in page and "in Core20" in page and "Targeting list" in page
     csv = client.get("/targeting.csv?icb=E54000001&indicator=imd_score")
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
@@ -207,7 +207,7 @@ def test_one_rate_unit_on_the_map_page(client, fixture_store):
     data = {"file": (io.BytesIO(rows.encode()), "counts.csv"), "name": "unit-check", "measure": "Admissions",
             "csrf_token": csrf(client)}
     assert client.post("/upload", data=data, content_type="multipart/form-data").status_code == 200
-    page = client.get("/map?icb=E54000001&indicator=unit-check").get_data(as_text=True)
+    page = client.get("/map/panel?icb=E54000001&indicator=unit-check").get_data(as_text=True)
     frame = client.get("/map/frame?icb=E54000001&indicator=unit-check").get_data(as_text=True)
     # the definition's unit (Gapmap's default: per 100,000 residents per year) on the legend, tooltip and panel
     assert "per 100,000 residents per year" in map_data(frame)["labels"]["v"]
@@ -231,7 +231,7 @@ def test_one_rate_unit_on_the_map_page(client, fixture_store):
 
 def test_pages_name_an_icon(client):
     page = client.get("/?icb=E54000001").get_data(as_text=True)
-    assert '<link rel="icon" href="/static/favicon.svg"' in page
+    assert re.search(r'<link rel="icon" href="/static/favicon.svg\?v=[0-9a-f]{16}"', page)  # versioned
     assert client.get("/static/favicon.svg").status_code == 200
 
 
@@ -241,7 +241,7 @@ def test_upload_form_checks_the_file_and_ticks_the_breakdowns_it_has(client, fix
     import openpyxl
 
     page = client.get("/upload").get_data(as_text=True)
-    assert '<script src="/static/js/upload-form.js" defer></script>' in page
+    assert re.search(r'<script src="/static/js/upload-form.js\?v=[0-9a-f]{16}" defer></script>', page)
     assert 'data-check-url="/upload/check"' in page and 'data-breakdown="ethnic_group"' in page
     assert client.get("/static/js/upload-form.js").status_code == 200
     records = b"Extract of A&E attendances\n\nLSOA,Gender,Ethnic_Category,Age,Arrival_Date\nE01000001,1,A,4,2024-05-01\n"

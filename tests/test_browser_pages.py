@@ -67,3 +67,82 @@ def test_found_postcode_is_named_on_the_map(server, tmp_path):
     lines = labels[0].split("<br>")
     assert lines[0] == "<b>Postcode LU1 1AA</b>" and re.fullmatch(r"in .+", lines[1])
     assert lines[2].startswith("LSOA E01000001: ")
+
+
+@pytest.fixture
+def driver():
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    if shutil.which("chromedriver") is None:
+        pytest.skip("chromium-driver is not installed")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS + ["--window-size=1366,768"]:
+        options.add_argument(flag)
+    d = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    yield d
+    d.quit()
+
+
+def test_map_page_draws_its_map_while_the_panel_is_still_coming_then_shows_it(server, driver, monkeypatch):
+    """Issue 21 item 1: the page's HTML carries no panel; the map frame and the panel are fetched
+    side by side, so the map is drawn while the panel is still being computed; then it appears."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from app import pages
+
+    pages.PANEL_CACHE.clear()
+    gate, asked = threading.Event(), threading.Event()
+    real = pages._panel
+
+    def slow_panel(*args):
+        asked.set()
+        gate.wait(60)  # held until the map is seen drawn
+        return real(*args)
+
+    monkeypatch.setattr(pages, "_panel", slow_panel)
+    try:
+        driver.get(f"{server}/map?lad=E06000001&indicator=imd_score")
+        panel = driver.find_element(By.ID, "map-panel")
+        assert panel.get_attribute("aria-busy") == "true" and "Loading the summary" in panel.text
+        driver.switch_to.frame(driver.find_element(By.CSS_SELECTOR, "iframe.map-frame"))
+        WebDriverWait(driver, 60).until(lambda d: d.execute_script(
+            "return window.gapmapLsoas && window.gapmapLsoas.getLayers().length"))
+        assert len(driver.find_elements(By.CSS_SELECTOR, "path.leaflet-interactive")) >= 4
+        driver.switch_to.default_content()
+        assert asked.is_set()  # the panel was asked for already, and is not there yet
+        assert "At a glance" not in driver.find_element(By.ID, "map-panel").text
+        assert driver.find_element(By.PARTIAL_LINK_TEXT, "Show this map as a table").is_displayed()
+    finally:
+        gate.set()
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script(
+        "return document.documentElement.getAttribute('data-gapmap-panel') === 'ready'"))
+    panel = driver.find_element(By.ID, "map-panel")
+    assert "At a glance" in panel.text and "Targeting list" in panel.text
+    assert panel.get_attribute("aria-busy") == "false"
+
+
+def test_a_panel_that_fails_says_so_and_the_map_still_draws(server, driver, monkeypatch):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from app import pages
+
+    pages.PANEL_CACHE.clear()
+
+    def broken(*args):
+        raise RuntimeError("the panel broke")
+
+    monkeypatch.setattr(pages, "_panel", broken)
+    driver.get(f"{server}/map?lad=E06000002&indicator=imd_score")
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script(
+        "return document.documentElement.getAttribute('data-gapmap-panel') === 'failed'"))
+    alert = driver.find_element(By.CSS_SELECTOR, "#map-panel [role=alert]")
+    assert "The summary could not be loaded" in alert.text and "Quote reference" in alert.text
+    assert "the panel broke" not in alert.text  # the server's details stay in its log
+    assert alert.find_element(By.LINK_TEXT, "Try again")
+    driver.switch_to.frame(driver.find_element(By.CSS_SELECTOR, "iframe.map-frame"))
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script(
+        "return window.gapmapLsoas && window.gapmapLsoas.getLayers().length"))

@@ -318,7 +318,7 @@ def test_ward_and_quintile_totals_hide_what_subtraction_would_show(client, fixtu
                         .to_dict("records")], members, "ward csv", 100_000)
     # the page's side panel shows no count or rate of a hidden quintile
     page = client.get(f"/map?icb=E54000001&indicator={name}")
-    assert page.status_code == 200
+    assert page.status_code == 200 and client.get(f"/map/panel?icb=E54000001&indicator={name}").status_code == 200
     # the JSON API's group tables are the same published tables
     inside = lsoas[lsoas["icb24cd"] == "E54000001"]
     for grouping in ("imd_quintile", "ward24cd", "lad24cd"):

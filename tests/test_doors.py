@@ -112,7 +112,8 @@ def _same_words(text: str, name: str, other: str) -> str:
     return text.replace(name, "NAME").replace(other, "NAME")
 
 
-ROUTES = ["/map?icb=E54000001&indicator={}", "/map/frame?icb=E54000001&indicator={}",
+ROUTES = ["/map?icb=E54000001&indicator={}", "/map/panel?icb=E54000001&indicator={}",
+          "/map/frame?icb=E54000001&indicator={}",
           "/api/lsoas.geojson?icb=E54000001&indicator={}", "/api/statistics?icb=E54000001&indicator={}",
           "/api/export.csv?icb=E54000001&indicator={}", "/api/export.geojson?icb=E54000001&indicator={}",
           "/api/export.gpkg?icb=E54000001&indicator={}", "/api/export.html?icb=E54000001&indicator={}",

@@ -41,9 +41,10 @@ def test_one_map_page_computes_each_statistic_once(client, dataset):
     pages.MAP_CACHE.clear()
     pages.PANEL_CACHE.clear()
     map_table.COMPUTED.clear()
-    page = client.get(f"/map?icb=E54000001&indicator={dataset}")  # the page and its side panel
+    page = client.get(f"/map?icb=E54000001&indicator={dataset}")  # the page
+    panel = client.get(f"/map/panel?icb=E54000001&indicator={dataset}")  # its side panel
     frame = client.get(f"/map/frame?icb=E54000001&indicator={dataset}")  # the map in its frame
-    assert page.status_code == 200 and frame.status_code == 200
+    assert page.status_code == 200 and panel.status_code == 200 and frame.status_code == 200
     computed = dict(map_table.COMPUTED)
     assert computed["values"] == 1 and computed["gi-star"] == 1 and computed["local-moran"] == 1, computed
     assert computed["bivariate"] == 1 and computed["classes"] == 1, computed

@@ -60,7 +60,7 @@ def test_headings_show_names_not_codes(client):
 
 
 def test_top_wards_have_a_unit(client):
-    page = client.get("/map?icb=E54000001&indicator=imd_score").get_data(as_text=True)
+    page = client.get("/map/panel?icb=E54000001&indicator=imd_score").get_data(as_text=True)
     wards = re.search(r'<ol id="top-wards">(.*?)</ol>', page, re.S).group(1)
     items = re.findall(r"<li>(.*?)</li>", wards, re.S)
     assert len(items) == 3  # the ICB's LSOAs 1-6 lie in wards E05000001-3
@@ -292,3 +292,36 @@ def test_dataset_name_pattern_is_valid_in_chrome(client):
 
     for name, ok in (("ae-2024", True), ("a_b", True), ("-ae", False), ("Ae", False)):
         assert bool(NAME.match(name)) == ok  # the server's own rule agrees
+
+
+# ---- issue 21 item 1: the map page answers at once; its panel comes on its own ----------------
+def test_map_page_arrives_without_its_panel_which_is_fetched_and_cached(client, monkeypatch):
+    from app import pages
+
+    pages.PANEL_CACHE.clear()
+    computed = []
+    real = pages._panel
+    monkeypatch.setattr(pages, "_panel", lambda *a: computed.append(a) or real(*a))
+    page = client.get("/map?icb=E54000001&indicator=imd_score&scheme=fisher_jenks&k=4&view=hot")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and not computed  # the page computed no panel
+    assert "At a glance" not in text and 'aria-busy="true"' in text and "Loading the summary" in text
+    assert "Show this map as a table" in text and "/map/frame?" in text  # the table fallback is in the page
+    src = re.search(r'data-src="([^"]+)"', text).group(1).replace("&amp;", "&")
+    assert src == "/map/panel?icb=E54000001&indicator=imd_score"  # one panel for every colouring
+    panel = client.get(src)
+    assert panel.status_code == 200 and "At a glance" in panel.get_data(as_text=True) and len(computed) == 1
+    assert panel.headers["Cache-Control"].startswith("private") and panel.headers["ETag"]
+    again = client.get(src, headers={"If-None-Match": panel.headers["ETag"]})
+    assert again.status_code == 304 and not again.get_data() and len(computed) == 1
+    client.get(src)
+    assert len(computed) == 1  # cached per store build and dataset version
+    # without scripts the reader can ask for the page with its panel inline
+    inline = re.search(r'<noscript><p><a href="([^"]+)"', text).group(1).replace("&amp;", "&")
+    assert "panel=inline" in inline and "scheme=fisher_jenks" in inline
+    assert "At a glance" in client.get(inline).get_data(as_text=True)
+
+
+def test_panel_of_an_unknown_place_is_refused_with_the_reason(client):
+    response = client.get("/map/panel?icb=QZZ&indicator=imd_score")
+    assert response.status_code == 404 and "no icb with code" in response.get_data(as_text=True)

@@ -134,7 +134,11 @@ def test_same_question_same_schools_through_every_path(bedford):
     comments, from_csv = _csv_codes(csv)
     assert comments[0] == "# SYNTHETIC DATA: made-up records, not real activity."
     page = client.get(f"/map?{query}").get_data(as_text=True)
-    table = page[page.index('id="targets"'):]
+    import html
+
+    panel_url = html.unescape(re.search(r'id="map-panel"[^>]*data-src="([^"]+)"', page).group(1))
+    panel = client.get(panel_url).get_data(as_text=True)  # what the page fetches for its side panel
+    table = panel[panel.index('id="targets"'):]
     table = table[:table.index("</table>")]
     from_map = sorted(re.findall(r'data-code="(\d+)"', table))
     run = CliRunner().invoke(main, ["target", "--lad", BEDFORD, "--where", QUESTION, "--points", "primary",

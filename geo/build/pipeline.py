@@ -482,6 +482,10 @@ def _sources_used(mirror: Path | None, downloads: Path | None) -> list[dict]:
 def _write_tables(writer, scope: gpd.GeoDataFrame, areas: dict, places: dict, population_by_age: pd.DataFrame,
                   weights: pd.DataFrame) -> None:
     writer.table("lsoas", scope, sort_by=["icb24cd", "lad24cd", "ward24cd", "lsoa21cd"])
+    from geo.build.simplified import simplified_tables
+
+    for name, frame in simplified_tables(scope).items():  # beside the full polygons, for the maps
+        writer.table(name, frame, sort_by=["icb24cd", "lad24cd", "ward24cd", "lsoa21cd"])
     for level, frame in areas.items():
         writer.table(f"areas_{level}", frame, sort_by=[CODE_OF[level]])
     writer.table("points_schools", places["schools"], sort_by=["lad24cd", "urn"])

@@ -37,6 +37,14 @@ LEFTOVER_AGE_SECONDS = 6 * 3600  # a partial build or ingest older than this is 
 POINT_KINDS = ("schools", "gp_practices", "hospitals")
 CODE_COLUMN = {"ward": "ward24cd", "lad": "lad24cd", "icb": "icb24cd"}
 POPULATION_BY_SEX_TABLE = "population_by_sex_mid2022"  # written only when the build had the file
+SIMPLIFIED_LEVELS = ("ward", "lad", "icb", "england")  # the LSOAs simplified at build for a map of each
+
+
+def simplified_table_name(level: str) -> str:
+    """The table of the LSOA polygons simplified for a map opening at ``level`` (kept since issue 21)."""
+    if level not in SIMPLIFIED_LEVELS:
+        raise StoreError(f"no simplified LSOAs for {level!r}; choose one of {', '.join(SIMPLIFIED_LEVELS)}")
+    return f"lsoas_simplified_{level}"
 
 
 # the tables (``<name>.parquet`` in a build folder) every complete build holds
@@ -256,6 +264,16 @@ class Store:
         """LSOA 2021 rows, optionally of one ICB, LAD or ward."""
         filters = self._filters(icb24cd=icb, lad24cd=lad, ward24cd=ward)
         return self._read("lsoas", filters, columns, geometry)
+
+    def simplified_lsoas(self, level: str, icb: str | None = None, lad: str | None = None,
+                         ward: str | None = None) -> "gpd.GeoDataFrame | None":
+        """The LSOAs (lsoa21cd, geometry; sorted by code) simplified at build for a map opening at
+        ``level`` (see :mod:`geo.build.simplified`), or None for a build made before they were kept."""
+        name = simplified_table_name(level)
+        if not (self.path / f"{name}.parquet").exists():
+            return None
+        frame = self._read(name, self._filters(icb24cd=icb, lad24cd=lad, ward24cd=ward), ["lsoa21cd"], True)
+        return frame.sort_values("lsoa21cd").reset_index(drop=True)
 
     def areas(self, level: str, icb: str | None = None, lad: str | None = None,
               geometry: bool = False) -> pd.DataFrame:

@@ -2,18 +2,14 @@
 neighbouring LSOAs keep a shared border, with the coordinate precision each level opens at."""
 from __future__ import annotations
 
-import numpy as np
-import shapely
-
-SIMPLIFY_DEGREES = {"ward": 0.00005, "lad": 0.0001, "icb": 0.0002, "england": 0.003}
-DECIMALS = {"ward": 5, "lad": 5, "icb": 4, "england": 3}  # ~1 m to ~100 m: under a pixel at the zoom each opens at
+from geo.build.simplified import DECIMALS, coverage_simplify  # one definition, used at build and here
 
 
 def simplify(frame, level: str):
     """Simplify the polygons together so neighbours keep a shared border. Coordinates are rounded
-    when written (``decimals`` in ``frame.attrs``), alike for shared vertices, so borders stay shared."""
-    geoms = np.asarray(frame.geometry.values, dtype=object)
+    when written (``decimals`` in ``frame.attrs``), alike for shared vertices, so borders stay shared.
+    (The LSOAs of a map are simplified at ``gapmap data build``: see :mod:`geo.build.simplified`.)"""
     frame = frame.copy()
-    frame["geometry"] = shapely.coverage_simplify(geoms, SIMPLIFY_DEGREES[level])
+    frame["geometry"] = coverage_simplify(frame.geometry.values, level)
     frame.attrs["decimals"] = DECIMALS[level]
     return frame

@@ -671,6 +671,13 @@ def lsoa_geometry(store: Store, extent: analysis.Extent, simplified: bool = True
     store = pinned(store)
 
     def read():
+        if simplified:  # simplified at build, when the build kept them
+            from geo.views.map_geometry import DECIMALS
+
+            kept = getattr(store, "simplified_lsoas", lambda *a, **k: None)(extent.level, **extent.filters())
+            if kept is not None:
+                kept.attrs["decimals"] = DECIMALS[extent.level]
+                return kept
         frame = store.lsoas(columns=["lsoa21cd"], geometry=True, **extent.filters())
         frame = frame.sort_values("lsoa21cd").reset_index(drop=True)
         if simplified:

@@ -217,7 +217,8 @@
   function init(data, win) {
     var doc = win.document, L = win.L;
     var map = win[data.map];
-    var geojson = features(data.packed, data.scale);
+    var canvas = data.compact && win.GapmapCanvas;  // England-sized: drawn from the packed data
+    var geojson = canvas ? null : features(data.packed, data.scale);
     var overlays = data.overlays.map(function (o) { return {key: o.key, name: o.name, layer: win[o.layer]}; })
       .filter(function (o) { return o.layer; });
     var state = parseState(win.location.search, data.views, data.overlays);
@@ -257,7 +258,11 @@
       });
     });
 
-    var layer = L.geoJSON(geojson, {
+    // England-sized maps: one canvas drawn in bulk (static/js/gapmap-canvas.js), not a Leaflet path per LSOA
+    var layer = canvas ? win.GapmapCanvas.layer(L, data.packed, data.scale, {
+      style: function (f) { return styleOf(f.properties, view, data); },
+      tooltip: function (f) { return tooltipHtml(f.properties, data.labels); }
+    }).addTo(map) : L.geoJSON(geojson, {
       style: function (f) { return styleOf(f.properties, view, data); },
       renderer: data.compact ? L.canvas() : undefined,
       smoothFactor: data.compact ? 0 : 1,  // keep the smallest LSOAs rather than simplify them away

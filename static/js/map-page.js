@@ -1,4 +1,47 @@
 /*
+ * The map page's side panel: the page arrives without it (so the heading, the controls and the map
+ * frame start at once) and its summary is fetched here from /map/panel while the map loads. If the
+ * fetch fails the panel says so, in words, with a link that opens the page with the panel inline.
+ */
+(function () {
+  'use strict';
+  var box = document.getElementById('map-panel');
+  if (!box || !box.getAttribute('data-src') || box.getAttribute('aria-busy') !== 'true') { return; }
+
+  function failed(message) {
+    box.innerHTML = '';
+    var p = document.createElement('p');
+    p.className = 'error';
+    p.setAttribute('role', 'alert');
+    p.textContent = 'The summary could not be loaded: ' + message + ' ';
+    var again = document.createElement('a');
+    again.href = window.location.href;
+    again.textContent = 'Try again';
+    p.appendChild(again);
+    box.appendChild(p);
+    box.setAttribute('aria-busy', 'false');
+    document.documentElement.setAttribute('data-gapmap-panel', 'failed');
+  }
+
+  fetch(box.getAttribute('data-src'), {credentials: 'same-origin', headers: {Accept: 'text/html'}})
+    .then(function (response) {
+      return response.text().then(function (text) {
+        if (response.ok) {
+          box.innerHTML = text;  // this server's own template, escaped there
+          box.setAttribute('aria-busy', 'false');
+          document.documentElement.setAttribute('data-gapmap-panel', 'ready');
+          return;
+        }
+        // an error page from this server: its message says what was wrong
+        var page = new DOMParser().parseFromString(text, 'text/html');
+        var said = page.querySelector('.error');
+        failed((said && said.textContent.trim()) || ('the server answered ' + response.status + '.'));
+      });
+    })
+    .catch(function () { failed('the server could not be reached.'); });
+})();
+
+/*
  * The map page around the map frame: when the map's state changes (view, layers, table), the frame
  * tells this page (postMessage, same origin only), and the page's address, its "Redraw" form, its
  * links and its embed code follow, so whatever is copied opens the same map.
