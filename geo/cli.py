@@ -664,19 +664,37 @@ def _demo_indicators(icb, seed, out, indicators, do_ingest, rows_given, dirty):
 @click.option("--no-maps", is_flag=True, help="Leave out the hot-spot map images (faster).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the report, deck and tables into.")
-def statement_command(icb, lad, codes, targets, points, no_maps, out_dir):
+@click.option("--force", is_flag=True, help="Replace a statement already in the --out folder (without it, the "
+                                            "command stops and leaves it alone).")
+def statement_command(icb, lad, codes, targets, points, no_maps, out_dir, force):
     """Write the statement on information on health inequalities: a web report (a page per
     indicator), a PowerPoint deck with native charts, and CSV/XLSX of every number."""
+    import time
+    import warnings
+
+    from geo.outputs import statement_files as statement_output
+
+    started = time.perf_counter()
+    if not icb and not lad:
+        raise click.UsageError("name the ICB (--icb QHG) or a place (--lad E06000032)")
+    if not force:
+        statement_output.refuse_to_replace_statement(out_dir)
+    extent = _extent(icb, lad, None)
+    with warnings.catch_warnings(record=True) as caught:  # said once each, in words, after the files
+        warnings.simplefilter("always")
+        _write_statement(extent, codes, targets, points, no_maps, out_dir, started)
+    for note in statement_output.plain_notes(caught):
+        click.echo(f"Note: {note}", err=True)
+
+
+def _write_statement(extent, codes, targets, points, no_maps, out_dir, started):
+    """The statement's work for `gapmap statement` (its warnings caught by the caller)."""
     import time
 
     from geo.views import statement
     from geo.outputs import statement_files as statement_output
     from geo.views import statement_targets
 
-    started = time.perf_counter()
-    if not icb and not lad:
-        raise click.UsageError("name the ICB (--icb QHG) or a place (--lad E06000032)")
-    extent = _extent(icb, lad, None)
     codes = [c.strip().upper() for c in codes]
     for c in codes:
         from geo.sources.nhs_indicators import check
@@ -691,7 +709,7 @@ def statement_command(icb, lad, codes, targets, points, no_maps, out_dir):
 
     result = statement.build(store, extent, codes or None, targets=tuple(targets), points=check_points(points))
     if not no_maps:
-        statement_output.draw_maps(result, store, out_dir / "maps")
+        statement_output.draw_maps(result, store, out_dir / "maps", replace=True)  # (refused above, or --force)
     paths = statement_output.write_all(result, out_dir)
     for kind, path in paths.items():
         click.echo(f"  {kind:<8} {path}")
@@ -896,15 +914,17 @@ def export(indicator, icb, lad, ward, fmt, scheme, n_classes, table, out_dir):
               default="indicator", show_default=True, help="What the map shows.")
 @click.option("--format", "fmt", type=click.Choice(["png", "print", "svg"]), default="png", show_default=True,
               help="png: 1920x1080; print: PNG at 300 dpi; svg.")
-@click.option("--title", help="A title of your own.")
+@click.option("--title", help="A title of your own (default: what the map shows, from the measure).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True)
-def slide(indicator, icb, lad, ward, view, fmt, title, out_dir):
+@click.option("--force", is_flag=True, help="Replace a slide of the same name (without it, an existing file is "
+                                            "left alone and the command stops).")
+def slide(indicator, icb, lad, ward, view, fmt, title, out_dir, force):
     """Draw a slide-ready map image of INDICATOR (no browser needed)."""
     from geo.outputs import slides
 
     extent = _extent(icb, lad, ward)
-    path = slides.render(open_store(), indicator, extent, view, fmt, out_dir, title)
+    path = slides.render(open_store(), indicator, extent, view, fmt, out_dir, title, replace=force)
     click.echo(f"Wrote {path}")
 
 

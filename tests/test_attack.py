@@ -267,7 +267,7 @@ def harvest_ward_export(store, name, extent, monkeypatch, attacker, version, ins
     assert result.exit_code == 0, result.output
     text = next(out.glob("*.csv")).read_text()
     table = pd.read_csv(io.StringIO("\n".join(line for line in text.splitlines() if not line.startswith('"# '))))
-    table = table.rename(columns={"ward24cd": "group"})
+    table = _group_names(table, text).rename(columns={"ward24cd": "group"})
     found = unrounded(table, _years(store, name))
     for r in table.to_dict("records"):
         members = inside.loc[inside["ward24cd"] == r["group"], "lsoa21cd"]
@@ -275,6 +275,46 @@ def harvest_ward_export(store, name, extent, monkeypatch, attacker, version, ins
         attacker.total(list(members), None if shown is None or not np.isfinite(shown) else float(shown), version)
         attacker.rebuilt(list(members), found, r["group"], version)
     return [("ward export", extent, *b) for b in found]
+
+
+def _names_for(unit: str) -> dict:
+    """Export field -> group-table name for an indicator in ``unit`` (written out here, not taken
+    from geo.outputs.field_names)."""
+    per = re.match(r"per ([0-9,]+) .* per year$", unit)
+    v = f"rate_per_{per.group(1).replace(',', '')}" if per else "percent" if unit.startswith("%") else None
+    assert v, unit
+    return {"events_published": "count", v: "value", f"{v}_lower_95": "lower", f"{v}_upper_95": "upper",
+            f"crude_{v}": "crude_rate", f"crude_{v}_lower_95": "crude_lower", f"crude_{v}_upper_95": "crude_upper",
+            f"dsr_{v}": "dsr", f"dsr_{v}_lower_95": "dsr_lower", f"dsr_{v}_upper_95": "dsr_upper",
+            f"mean_lsoa_{v}": "mean_value", f"lsoas_with_{v}": "lsoas_with_value", "count_suppressed": "suppressed"}
+
+
+INTERNAL = {"count", "value", "lower", "upper", "crude_rate", "crude_lower", "dsr", "dsr_lower"}
+FIGURE = re.compile(r"rate|percent|events|dsr")
+
+
+def _group_names(table: pd.DataFrame, text: str) -> pd.DataFrame:
+    """The ward CSV's fields in the group table's names (``count``, ``value``, ``crude_rate``...),
+    from the unit its metadata states; every field holding a figure is one the attacker reads."""
+    unit = next(line for line in text.splitlines() if line.startswith('"# unit: '))[len('"# unit: '):-1]
+    names = _names_for(unit)
+    assert not INTERNAL & set(table.columns)  # renamed, all
+    figures = [c for c in table.columns if FIGURE.search(c) and c not in names]
+    assert not figures, figures
+    return table.rename(columns=names)
+
+
+def _measure_names(numbers: pd.DataFrame, units: dict) -> pd.DataFrame:
+    """The statement's numbers with each measure in the group table's names, by its indicator's
+    unit (the XLSX's indicators sheet); every measure holding a figure is one the attacker reads."""
+    out = numbers.copy()
+    for code, rows in numbers.groupby("indicator"):
+        names = _names_for(units[code])
+        assert not INTERNAL & set(rows["measure"]), code
+        figures = sorted({m for m in rows["measure"] if FIGURE.search(m) and m not in names})
+        assert not figures, figures
+        out.loc[rows.index, "measure"] = rows["measure"].map(lambda m: names.get(m, m))
+    return out
 
 
 def _years(store, name: str) -> float:
@@ -303,7 +343,8 @@ def harvest_statement(store, name: str, icb: str, monkeypatch, attacker: Attacke
     numbers = pd.read_csv(out / "statement_numbers.csv", comment="#")
     xlsx = pd.read_excel(out / "statement_numbers.xlsx", sheet_name="numbers")
     assert len(numbers) == len(xlsx)
-    mine = numbers[numbers["dataset"] == name]
+    units = pd.read_excel(out / "statement_numbers.xlsx", sheet_name="indicators").set_index("metric")["unit"]
+    mine = _measure_names(numbers[numbers["dataset"] == name], units.dropna().to_dict())
     bad = []
     lsoas = store.lsoas(icb=icb, geometry=False, columns=["lsoa21cd", "imd_quintile", "imd_quintile_in_icb",
                                                           "ward24cd", "lad24cd"])

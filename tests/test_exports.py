@@ -69,17 +69,21 @@ def test_geojson_follows_rfc7946(exported, tmp_path):
         coords = np.asarray(polygon.exterior.coords).ravel()
         assert np.allclose(coords, np.round(coords, 6))
     props = doc["features"][0]["properties"]
-    assert {"value", "class_label", "gi_bin", "lisa_cluster", "imd_decile", "imd_decile_in_icb"} <= set(props)
+    assert {"imd_score", "quantile_class", "class_label", "gi_star_z", "gi_star_bin", "hot_spot_level",
+            "local_moran_cluster", "imd_decile", "imd_decile_in_icb"} <= set(props)
+    assert not {"value", "class", "gi_bin", "lisa_cluster"} & set(props)  # no short internal names
+    assert set(doc["metadata"]["fields"]) == set(props)  # the data dictionary names every field
     back = pyogrio.read_dataframe(path)
     assert len(back) == 6 and back.geometry.is_valid.all()
-    assert back.sort_values("lsoa21cd")["value"].round(6).tolist() == frame.sort_values("lsoa21cd")["value"].round(6).tolist()
+    assert back.sort_values("lsoa21cd")["imd_score"].round(6).tolist() == \
+        frame.sort_values("lsoa21cd")["imd_score"].round(6).tolist()
 
 
 def test_geopackage_round_trip(exported, tmp_path):
     frame, meta = exported
     path = exports.write(frame, meta, "gpkg", tmp_path, "imd_score", Extent("icb", "E54000001"))
     layers = dict(pyogrio.list_layers(path))
-    assert set(layers) == {"lsoas", "metadata"}
+    assert set(layers) == {"lsoas", "metadata", "fields"}
     back = pyogrio.read_dataframe(path, layer="lsoas")
     assert len(back) == len(frame) and back.geometry.is_valid.all()
     assert set(frame.columns) - {"geometry"} <= set(back.columns)
@@ -91,6 +95,13 @@ def test_geopackage_round_trip(exported, tmp_path):
         (described,) = db.execute("select description from gpkg_contents where table_name = 'lsoas'").fetchone()
     assert "Open Government Licence" in described and "Contains OS data" in described
     assert notes["licence"] == "Open Government Licence v3.0"
+    fields = pyogrio.read_dataframe(path, layer="fields").set_index("field")["description"]
+    assert set(fields.index) == set(back.columns) - {"geometry"} and fields.str.len().min() > 10
+    with sqlite3.connect(path) as db:  # the schema extension GDAL reads as the fields' comments
+        columns = dict(db.execute("select column_name, description from gpkg_data_columns where table_name = "
+                                  "'lsoas'").fetchall())
+    assert columns["gi_star_bin"].startswith("Gi* confidence bin: 3, 2, 1 = hot spot")
+    assert set(columns) == set(fields.index)
 
 
 def test_csv_has_metadata_and_no_formulas(exported, tmp_path):
@@ -100,6 +111,12 @@ def test_csv_has_metadata_and_no_formulas(exported, tmp_path):
     text = exports.to_csv(frame, meta)
     assert "'=HYPERLINK" in text and "\n=HYPERLINK" not in text
     assert "# licence: Open Government Licence v3.0" in text and "# attribution:" in text
+    header = text.splitlines()[0].split(",")
+    documented = [line.split(":")[0].removeprefix('"# field ') for line in text.splitlines() if
+                  line.startswith('"# field ')]
+    assert documented == header  # every column described, in order, under the table
+    assert '"# field quantile_class: Class of imd_score by quantiles (0 = lowest; -1 = no data or suppressed)"' \
+        in text
 
 
 def test_activity_exports_apply_disclosure(fixture_store, tmp_path):
@@ -110,10 +127,16 @@ def test_activity_exports_apply_disclosure(fixture_store, tmp_path):
     ingest(path, IngestOptions(name="exp", measure="Emergency admissions"), fixture_store)
     frame, meta = exports.export_table(fixture_store, "exp", Extent("lad", "E06000001"))
     rows = frame.set_index("lsoa21cd")
-    assert np.isnan(rows.loc["E01000001", "count"]) and np.isnan(rows.loc["E01000001", "value"])
-    assert rows.loc["E01000002", "count"] == 10 and rows.loc["E01000003", "count"] == 0
-    assert rows.loc["E01000004", "count"] == 40
+    assert meta["unit"] == "per 100,000 residents per year"
+    assert not {"count", "value", "lower", "upper", "class", "suppressed"} & set(frame.columns)
+    assert np.isnan(rows.loc["E01000001", "events_published"]) and np.isnan(rows.loc["E01000001", "rate_per_100000"])
+    assert np.isnan(rows.loc["E01000001", "rate_per_100000_lower_95"]) and rows.loc["E01000001", "count_suppressed"]
+    assert rows.loc["E01000002", "events_published"] == 10 and rows.loc["E01000003", "events_published"] == 0
+    assert rows.loc["E01000004", "events_published"] == 40
     assert "suppressed" in meta["disclosure"] and meta["measure"] == "Emergency admissions"
+    assert meta["fields"]["events_published"].startswith("Events after disclosure control: Counts from 1 to 7")
+    assert meta["fields"]["rate_per_100000"] == ("The indicator: Emergency admissions (per 100,000 residents per "
+                                                 "year), from the published (disclosure-controlled) count")
 
 
 def test_export_cli_and_api(fixture_store, tmp_path, monkeypatch):
@@ -165,7 +188,7 @@ def test_disclosure_rule_is_set_per_dataset(fixture_store, tmp_path, monkeypatch
                                        "--round-to", "10"])
     assert result.exit_code == 0, result.output
     frame, meta = exports.export_table(fixture_store, "strict", Extent("lad", "E06000001"))
-    rows = frame.set_index("lsoa21cd")["count"]
+    rows = frame.set_index("lsoa21cd")["events_published"]
     assert np.isnan(rows["E01000001"]) and rows["E01000002"] == 10 and "1 to 9" in meta["disclosure"]
 
 
@@ -176,11 +199,41 @@ def test_ward_table_csv(fixture_store, tmp_path, monkeypatch):
 
     wards, meta = exports.ward_table(fixture_store, "imd_score", Extent("icb", "E54000001"))
     assert sorted(wards["ward24cd"]) == ["E05000001", "E05000002", "E05000003"]
-    assert {"mean_value", "core20_lsoas", "average_score", "extent"} <= set(wards.columns)
+    assert {"mean_lsoa_imd_score", "lsoas_with_imd_score", "core20_lsoas", "average_score", "extent",
+            "imd_summary_population"} <= set(wards.columns)
+    assert not {"population_x", "population_y", "mean_value"} & set(wards.columns)
+    assert list(meta["fields"]) == list(wards.columns) and all(meta["fields"].values())
     for key, value in fixture_store.environment().items():  # the folder store or PostGIS
         monkeypatch.setenv(key, value)
     result = CliRunner().invoke(main, ["export", "imd_score", "--icb", "E54000001", "--format", "csv", "--table",
                                        "ward", "--out", str(tmp_path)])
     assert result.exit_code == 0 and "Wrote 3 wards" in result.output
     written = list(tmp_path.glob("*_wards_*.csv"))[0].read_text()
-    assert written.startswith("ward24cd,ward24nm,lsoas,mean_value") and "# licence:" in written
+    assert written.startswith("ward24cd,ward24nm,lsoas,mean_lsoa_imd_score") and "# licence:" in written
+    assert '"# field mean_lsoa_imd_score: Mean of imd_score over the ward\'s LSOAs that have a published value"' \
+        in written
+
+
+@pytest.mark.parametrize("unit, name", [
+    ("per 100,000 residents aged 0-10 per year", "rate_per_100000"), ("per 1,000 residents per year", "rate_per_1000"),
+    ("% of births with a recorded gestation", "percent"), ("per 1,000 births", "per_1000"), ("ratio", "ratio"),
+    ("ratio x 100", "ratio_x100"), ("events per year", "events_per_year"), ("events", "events")])
+def test_value_field_is_named_by_the_unit(unit, name):
+    from geo.outputs import field_names
+
+    assert field_names.value_name("demo-x", {"unit": unit}) == name
+    names = field_names.export_names(["value", "lower", "upper", "count", "class", "gi_z", "gi_spot", "lisa_p"],
+                                     "demo-x", {"unit": unit}, "fisher_jenks")
+    assert names == {"value": name, "lower": f"{name}_lower_95", "upper": f"{name}_upper_95",
+                     "count": "events_published", "class": "fisher_jenks_class", "gi_z": "gi_star_z",
+                     "gi_spot": "hot_spot_level", "lisa_p": "local_moran_p"}
+
+
+def test_an_lsoa_column_keeps_its_own_name(fixture_store):
+    from geo.outputs import field_names
+
+    frame, meta = exports.export_table(fixture_store, "acute_morbidity_indicator", Extent("icb", "E54000001"),
+                                       geometry=False)
+    assert "acute_morbidity_indicator" in frame and "value" not in frame
+    assert field_names.undescribed(meta["fields"]) == []
+    assert meta["fields"]["acute_morbidity_indicator"].startswith("The indicator: IoD2025 acute morbidity indicator")

@@ -88,10 +88,13 @@ def test_every_consumer_gets_the_same_numbers(client, fixture_store, dataset):
     shown = dict(zip(columns["c"], columns["v"]))
     classes = dict(zip(columns["c"], columns["k"]))
     for code, row in table.iterrows():
-        for column in ("value", "lower", "upper", "count", "gi_z", "gi_bin", "lisa_p", "class"):
-            assert export.loc[code, column] == pytest.approx(row[column], nan_ok=True), (code, column)
-            assert csv.loc[code, column] == pytest.approx(row[column], rel=1e-5, nan_ok=True), (code, column)
-        assert _same(export.loc[code, "lisa_cluster"], row["lisa_cluster"])
+        for column, field in (("value", "rate_per_100000"), ("lower", "rate_per_100000_lower_95"),
+                              ("upper", "rate_per_100000_upper_95"), ("count", "events_published"),
+                              ("gi_z", "gi_star_z"), ("gi_bin", "gi_star_bin"), ("lisa_p", "local_moran_p"),
+                              ("class", "quantile_class")):  # the exports name each field by what it holds
+            assert export.loc[code, field] == pytest.approx(row[column], nan_ok=True), (code, column)
+            assert csv.loc[code, field] == pytest.approx(row[column], rel=1e-5, nan_ok=True), (code, column)
+        assert _same(export.loc[code, "local_moran_cluster"], row["lisa_cluster"])
         assert _same(export.loc[code, "bivariate_class"], row["bivariate_class"])
         assert targets.loc[code, "value"] == pytest.approx(row["value"], nan_ok=True)
         assert targets.loc[code, "hot_bin"] == pytest.approx(row["gi_bin"], nan_ok=True)

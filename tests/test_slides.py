@@ -201,3 +201,109 @@ def test_every_refusal_of_a_view_has_its_reason(fixture_store):
             slides._colours(frame, view, indicator, fixture_store, Extent("icb", "E54000001"))
         message = str(caught.value)
         assert words in message and not message.rstrip().endswith(":")
+
+
+# ---- issue 20 item 5: the title from the measure, never clipped, no file replaced silently ---------
+LONG_TITLE = ("Emergency admissions of children and young people under 18 for asthma, diabetes and epilepsy in "
+              "the most deprived fifth of neighbourhoods of Bedford, Luton and Milton Keynes, 2022/23 to 2024/25")
+
+
+def test_a_dataset_ingested_without_a_measure_is_titled_by_its_definition_not_its_slug(fixture_store, tmp_path):
+    from geo.ingest.pipeline import IngestOptions, ingest
+
+    data = tmp_path / "s.csv"
+    data.write_text("lsoa21cd,count\n" + "".join(f"E0100000{i},{5 * i + 10}\n" for i in range(1, 9)))
+    ingest(data, IngestOptions(name="ae-2024-slug"), fixture_store)  # no --measure
+    try:
+        fig, parts = slides.figure(fixture_store, "ae-2024-slug", Extent("icb", "E54000001"), "indicator")
+        assert parts.title.get_text() == "Crude rate per 100,000 residents per year"
+        assert "ae-2024-slug" not in " ".join(t.get_text() for t in _texts(fig))
+        fig, parts = slides.figure(fixture_store, "ae-2024-slug", Extent("icb", "E54000001"), "hotspots")
+        assert parts.title.get_text() == ("Hot and cold spots (Getis-Ord Gi*) of Crude rate per 100,000 residents "
+                                          "per year")
+    finally:
+        _forget(fixture_store, "ae-2024-slug")
+
+
+def _forget(store, name):
+    """Remove a dataset this file added to the shared fixture store, and close its figures."""
+    import matplotlib.pyplot as plt
+
+    from geo.store.datasets import DatasetStore
+
+    DatasetStore(store).remove(name)
+    plt.close("all")
+
+
+def test_a_dataset_for_an_nhs_indicator_is_titled_by_the_indicator(fixture_store, tmp_path):
+    from geo.ingest.pipeline import IngestOptions, ingest
+
+    data = tmp_path / "n.csv"
+    data.write_text("lsoa21cd,count\n" + "".join(f"E0100000{i},{5 * i + 10}\n" for i in range(1, 9)))
+    ingest(data, IngestOptions(name="ora-slug", nhs_indicator="ORA01"), fixture_store)
+    try:
+        fig, parts = slides.figure(fixture_store, "ora-slug", Extent("icb", "E54000001"), "indicator")
+        assert parts.title.get_text().startswith("ORA01: ") and "ora-slug" not in parts.title.get_text()
+    finally:
+        _forget(fixture_store, "ora-slug")
+
+
+def test_title_option_is_the_slide_title(fixture_store, activity, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from geo.cli import main
+
+    fig, parts = slides.figure(fixture_store, activity, Extent("icb", "E54000001"), "hotspots",
+                               title="Where children wait longest")
+    assert parts.title.get_text() == "Where children wait longest"
+    for key, value in fixture_store.environment().items():
+        monkeypatch.setenv(key, value)
+    result = CliRunner().invoke(main, ["slide", activity, "--icb", "E54000001", "--format", "svg", "--title",
+                                       "Where children wait longest", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "Where children wait longest" in next(tmp_path.glob("*.svg")).read_text()
+
+
+@pytest.mark.parametrize("fmt", ["png", "print"])
+def test_a_long_title_is_wrapped_inside_the_slide_not_clipped(fixture_store, activity, fmt):
+    fig, parts = slides.figure(fixture_store, activity, Extent("icb", "E54000001"), "indicator", fmt,
+                               title=LONG_TITLE)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = parts.title.get_window_extent(renderer)
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1
+    lines = parts.title.get_text().split("\n")
+    assert len(lines) == 2 and " ".join(lines) == LONG_TITLE  # every word kept, on two lines
+    assert _px_at_1920(fig, parts.title.get_fontsize()) >= 24  # still a title on a projector
+    assert not box.overlaps(parts.subtitle.get_window_extent(renderer))
+
+
+def test_a_slide_is_not_replaced_without_force(fixture_store, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from geo.cli import main
+
+    for key, value in fixture_store.environment().items():
+        monkeypatch.setenv(key, value)
+    args = ["slide", "imd_score", "--lad", "E06000001", "--format", "svg", "--out", str(tmp_path)]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    (path,) = tmp_path.glob("*.svg")
+    path.write_text("kept")
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 1
+    assert again.output == (f"Error: {path} already exists: nothing was written. Add --force to replace it, or "
+                            f"choose another folder with --out.\n")
+    assert path.read_text() == "kept"
+    forced = CliRunner().invoke(main, args + ["--force"])
+    assert forced.exit_code == 0 and forced.output == f"Wrote {path}\n" and path.read_text() != "kept"
+
+
+def test_the_map_stands_above_the_method_and_attribution_lines(fixture_store):
+    """The hot-spot slide's method and attribution run to several lines: the map is drawn above them."""
+    fig, parts = slides.figure(fixture_store, "imd_score", Extent("icb", "E54000001"), "hotspots")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert parts.attribution.get_text().startswith("Method: ")
+    assert parts.map_ax.get_window_extent(renderer).y0 >= parts.attribution.get_window_extent(renderer).y1
+    assert parts.legend_ax.get_window_extent(renderer).y0 >= parts.attribution.get_window_extent(renderer).y1

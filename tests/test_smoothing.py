@@ -101,7 +101,9 @@ def test_the_map_offers_smoothed_rates_from_published_counts(fixture_store, tmp_
         from geo.outputs import exports
 
         exported, meta = exports.export_table(fixture_store, "rare-a", Extent(), geometry=False)
-        assert {"smoothed", "ward_value", "gi_eb_bin"} <= set(exported.columns)
+        assert {"rate_per_100000_smoothed", "ward_rate_per_100000", "eb_standardised_z", "gi_star_eb_bin",
+                "smoothed_hot_spot_level"} <= set(exported.columns)  # named by what they hold
+        assert meta["fields"]["ward_rate_per_100000"].startswith("Ward figure")
         assert "spatial empirical Bayes" in meta["smoothed"] and "Ward figure" in meta["ward_values"]
         views = [v["key"] if isinstance(v, dict) else v[0] for v in page_data(choropleth_map(
             fixture_store, "rare-a", Extent()))["views"]]

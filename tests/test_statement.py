@@ -27,6 +27,7 @@ from geo.rates.confidence_intervals import crude_rate
 from geo.store.datasets import DatasetStore
 from geo.ingest.pipeline import IngestOptions, ingest
 from geo.views.statement import fmt
+from tests.test_browser import browser  # noqa: F401 (the selenium fixture)
 
 ICB = "E54000001"
 LSOAS = [f"E0100000{i}" for i in range(1, 9)]
@@ -103,8 +104,7 @@ def test_sections_and_no_data(built):
     no_data = [s for s in st.sections if not s.has_data]
     assert all("--nhs-indicator " + s.code in s.how_to_attach for s in no_data)
     index = paths["report"].read_text()
-    assert "no data attached" in index and "--nhs-indicator MAT01" in index
-    assert "SYNTHETIC DATA" in index
+    assert "no data attached" in index and "SYNTHETIC DATA" in index
 
 
 def test_quintiles_equal_by_group(built):
@@ -178,7 +178,8 @@ def test_disclosure_control_everywhere(built):
     counts = numbers[numbers["measure"] == "count"]["value"]
     assert len(counts) and ((counts % 5) == 0).all() and not counts.between(1, 7).any()
     csv = pd.read_csv(paths["csv"], comment="#")
-    assert not csv.loc[csv["measure"] == "count", "value"].between(1, 7).any()
+    published = csv.loc[csv["measure"] == "events_published", "value"]  # the exports' name for a count
+    assert len(published) and not published.between(1, 7).any() and "count" not in set(csv["measure"])
     # a suppressed group shows no rate anywhere
     for s in st.with_data:
         for table in (s.quintiles, s.ethnic, s.age, s.funnel_points):
@@ -320,7 +321,7 @@ def test_report_numbers_equal_by_group(built):
         assert f["text"] in doc.text_content()
     numbers = pd.read_excel(paths["xlsx"], sheet_name="numbers")
     mine = numbers[(numbers["indicator"] == "UEC01") & (numbers["table"] == "imd_quintile") &
-                   (numbers["measure"] == value)]
+                   (numbers["measure"] == "rate_per_100000")]  # UEC01: per 100,000 residents aged 0-17 per year
     assert mine["value"].tolist() == pytest.approx(expected[value].dropna().tolist())
 
 
@@ -423,3 +424,203 @@ def test_statement_pages(built):
     csv = client.get(f"/statement/download.csv?icb={ICB}")
     assert csv.status_code == 200 and "Open Government Licence" in csv.get_data(as_text=True)
     assert client.get(f"/statement/download.exe?icb={ICB}").status_code == 404
+
+
+
+# ---- issue 20 item 5: navigation, the command said once, no raw warnings, fields by what they hold ----
+def _nav(html: str):
+    import lxml.html
+
+    doc = lxml.html.fromstring(html)
+    (nav,) = doc.xpath('//nav[@class="statement-nav"]')
+    return doc, [(a.text_content().strip(), a.get("href")) for a in nav.iter("a")]
+
+
+def test_every_page_has_a_navigation_bar_to_each_indicator_and_the_targeting_list(built):
+    store, st, paths, _ = built
+    folder = paths["report"].parent
+    for page in ("index.html", "uec01.html", "dia01.html"):
+        doc, links = _nav((folder / page).read_text())
+        assert links == [("Contents", "index.html"), ("UEC01", "uec01.html"), ("DIA01", "dia01.html"),
+                         ("Where to act", "index.html#where-to-act"), ("Deck (PowerPoint)", "statement.pptx"),
+                         ("Numbers (XLSX)", "statement_numbers.xlsx"), ("Numbers (CSV)", "statement_numbers.csv")]
+    index, _ = _nav(paths["report"].read_text())
+    assert index.xpath('//h2[@id="where-to-act"]')[0].text_content() == "Where to act"
+    page, _ = _nav((folder / "uec01.html").read_text())  # and the sections of an indicator's page
+    within = [a.get("href") for a in page.xpath('//nav[@class="on-this-page"]/a')]
+    assert within[:2] == ["#findings", "#deprivation"] and all(page.xpath(f'//h2[@id="{h[1:]}"]') for h in within)
+    css = statement_output.CSS.read_text()
+    assert re.search(r"nav\.statement-nav \{ position: sticky; top: 0;", css)
+
+
+def test_the_web_statement_has_the_same_navigation_bar(built):
+    from app import create_app
+
+    store, st, _, _ = built
+    client = create_app({"GAPMAP_STORE": str(store.root), "DEFAULT_ICB": ICB, "TESTING": True}).test_client()
+    _, links = _nav(client.get(f"/statement/UEC01?icb={ICB}").get_data(as_text=True))
+    assert [t for t, _ in links] == ["Contents", "UEC01", "DIA01", "Where to act", "Deck (PowerPoint)",
+                                     "Numbers (XLSX)", "Numbers (CSV)"]
+    assert links[3][1] == f"/statement?icb={ICB}#where-to-act"
+
+
+def test_how_to_attach_data_is_said_once(built):
+    store, st, paths, _ = built
+    index = paths["report"].read_text()
+    assert len(st.without_data) == 21
+    import lxml.html
+
+    cells = [td.text_content() for td in lxml.html.fromstring(index).xpath("//table//td")]
+    assert index.count("gapmap ingest") == 1 and cells.count("no data attached") == 21  # each row: its state only
+    assert ("To attach data to an indicator with none: <code>gapmap ingest FILE --name NAME --nhs-indicator CODE "
+            "--by age_band,sex,ethnic_group,period (or upload it on the /upload page with the indicator chosen); "
+            "CODE is the indicator&#39;s metric (ELR01 ... MAT01)</code>.") in index
+    about = pd.read_excel(paths["xlsx"], sheet_name="about")["about"].tolist()
+    indicators = pd.read_excel(paths["xlsx"], sheet_name="indicators")
+    assert sum("gapmap ingest" in str(a) for a in about) == 1 and "how to attach" not in indicators
+
+
+def test_statement_numbers_name_each_measure_by_what_it_holds(built):
+    store, st, paths, _ = built
+    csv = pd.read_csv(paths["csv"], comment="#")
+    uec = set(csv.loc[csv["indicator"] == "UEC01", "measure"])
+    assert {"events_published", "rate_per_100000", "rate_per_100000_lower_95", "crude_rate_per_100000",
+            "population", "sii"} <= uec
+    assert not {"count", "value", "lower", "upper", "crude_rate", "crude_lower"} & uec
+    fields = pd.read_excel(paths["xlsx"], sheet_name="fields")
+    assert list(fields.loc[fields["kind"] == "column", "field"]) == list(csv.columns)
+    measures = fields[fields["kind"] == "measure"].set_index("field")["description"]
+    assert set(measures.index) == set(csv["measure"]) and measures.notna().all()
+    # UEC01 (ages 0-17) and DIA01 (all ages, here) are both per 100,000 per year: each unit is on the indicators sheet
+    assert measures["rate_per_100000"] == ("The headline figure: crude rate (each indicator's unit: see the "
+                                           "indicators sheet)")
+    units = pd.read_excel(paths["xlsx"], sheet_name="indicators").set_index("metric")["unit"]
+    assert units["UEC01"] == "per 100,000 residents aged 0-17 per year" and units["DIA01"] == \
+        "per 100,000 residents per year"
+    text = paths["csv"].read_text()
+    assert "# measure events_published: Events after disclosure control" in text
+
+
+def test_a_statement_is_not_replaced_without_force(built, monkeypatch, tmp_path):
+    from geo.cli import main
+
+    store, _, _, _ = built
+    monkeypatch.setenv("GAPMAP_STORE", str(store.root))
+    (tmp_path / "statement.pptx").write_text("kept")
+    result = CliRunner().invoke(main, ["statement", "--icb", "QAA", "--no-maps", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {tmp_path} already holds a statement (statement.pptx): nothing was written. "
+                             f"Add --force to replace it, or choose another folder with --out.\n")
+    assert (tmp_path / "statement.pptx").read_text() == "kept" and not (tmp_path / "index.html").exists()
+    result = CliRunner().invoke(main, ["statement", "--icb", "QAA", "--no-maps", "--force", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "statement.pptx").read_bytes()[:2] == b"PK"
+
+
+def test_library_warnings_become_one_plain_note_each(built, monkeypatch, tmp_path):
+    import warnings
+
+    from geo.cli import main
+
+    import matplotlib.pyplot as plt
+
+    plt.close("all")  # figures other tests left open would warn too
+    store, _, _, _ = built
+    monkeypatch.setenv("GAPMAP_STORE", str(store.root))
+    real = statement.build
+
+    def noisy(*args, **kwargs):
+        for _ in range(19):  # one per indicator, as mapclassify would
+            warnings.warn("Not enough unique values in array to form 3 classes. Setting k to 2.", UserWarning)
+        warnings.warn("Mean of empty slice", RuntimeWarning)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(statement, "build", noisy)
+    result = CliRunner().invoke(main, ["statement", "--icb", "QAA", "--no-maps", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.output.splitlines() if line.startswith("Note: ")]
+    assert notes == ["Note: Some indicators have too many equal values (such as zeros) to form every class asked "
+                     "for: fewer classes are shown, as their notes and legends say.",
+                     "Note: A statistic had no published values to work on in some area: it is shown as no data."]
+    assert "Warning" not in result.output and "site-packages" not in result.output
+
+
+def test_bivariate_classes_of_tied_values_say_so_without_a_warning():
+    import warnings
+
+    from geo.stats.bivariate_classes import bivariate_classes
+
+    activity = np.r_[np.zeros(45), np.linspace(1, 5, 15)]  # three in four LSOAs 0: no 3 quantile classes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        b = bivariate_classes(np.linspace(1, 60, 60), activity)
+    assert b.note == ("3 classes a side were asked for but the values have too many ties (many equal values, such "
+                      "as zeros): the indicator 2 classes shown")
+    assert bivariate_classes(np.linspace(1, 60, 60), np.linspace(1, 60, 60)).note == ""
+
+
+LONG = ("UEC01: emergency admissions of children and young people under 18 for asthma, diabetes and epilepsy in the "
+        "most deprived fifth of neighbourhoods, 2022/23 to 2024/25, by national IMD 2025 quintile")
+
+
+def test_deck_titles_are_sized_to_fit_not_clipped(built, tmp_path):
+    from pptx.enum.text import MSO_AUTO_SIZE
+    from pptx.util import Emu
+
+    from geo.outputs import statement_deck
+
+    store, st, paths, _ = built
+    prs = Presentation()
+    prs.slide_width, prs.slide_height = Emu(12192000), Emu(6858000)
+    slide = prs.slides.add_slide(prs.slide_layouts[6])
+    statement_deck._header(slide, LONG, "NHS Alpha ICB | " + LONG, True)
+    for name, largest in (("title", 26), ("subtitle", 13)):
+        box = next(sh for sh in slide.shapes if sh.name == name)
+        frame = box.text_frame
+        assert frame.word_wrap is True and frame.auto_size == MSO_AUTO_SIZE.TEXT_TO_FIT_SHAPE
+        size = frame.paragraphs[0].font.size.pt
+        assert size < largest  # made smaller to fit, every word kept
+        assert frame.text.endswith("by national IMD 2025 quintile")
+        per_line = int(box.width.inches * 72 / (size * 0.52))
+        import textwrap
+
+        assert len(textwrap.wrap(frame.text, per_line)) * size * 1.2 <= box.height.inches * 72
+    assert statement_deck.fitted_size("UEC01: by ethnic group", 12.5, 0.75, 26) == 26  # short: as designed
+    title = next(sh for sh in slide.shapes if sh.name == "title")
+    mark = next(sh for sh in slide.shapes if sh.has_text_frame and sh.text_frame.text == "SYNTHETIC DATA")
+    assert title.left + title.width <= mark.left  # the title keeps clear of the SYNTHETIC DATA mark
+    deck = Presentation(paths["deck"])
+    titles = [sh.text_frame.text for s in deck.slides for sh in s.shapes if sh.name == "title"]
+    assert "UEC01: by deprivation (national IMD 2025 quintile)" in titles
+
+
+def test_the_navigation_bar_stays_in_view_in_a_browser(built, browser):
+    """Scrolled to the foot of an indicator's page, the bar is still at the top of the window; a
+    link to 'Where to act' shows its heading below the bar, not under it."""
+    _, _, paths, _ = built
+    folder = paths["report"].parent
+    browser.set_window_size(1366, 768)
+    browser.get((folder / "uec01.html").as_uri())
+    browser.execute_script("window.scrollTo(0, document.body.scrollHeight)")
+    assert browser.execute_script("return window.scrollY") > 500
+    bar = browser.execute_script("var r = document.querySelector('nav.statement-nav').getBoundingClientRect();"
+                                 "return [r.top, r.bottom];")
+    assert bar[0] == 0 and bar[1] > 20
+    browser.get((folder / "index.html").as_uri() + "#where-to-act")
+    heading = browser.execute_script("return document.getElementById('where-to-act').getBoundingClientRect().top")
+    bar_bottom = browser.execute_script("return document.querySelector('nav.statement-nav')"
+                                        ".getBoundingClientRect().bottom")
+    assert heading >= bar_bottom
+
+
+def test_a_dataset_ingested_without_a_measure_is_named_by_its_indicator_not_its_slug(fixture_store, tmp_path):
+    path = tmp_path / "ora.csv"
+    path.write_text("lsoa21cd,count\n" + "".join(f"{c},{12 + i}\n" for i, c in enumerate(LSOAS)))
+    ingest(path, IngestOptions(name="ora-no-measure", nhs_indicator="ORA01"), fixture_store)
+    try:
+        st = statement.build(fixture_store, Extent("icb", ICB), ["ORA01"])
+        (section,) = st.with_data
+        assert section.dataset == "ora-no-measure"
+        assert section.measure == f"ORA01: {section.wording}" and "ora-no-measure" not in section.measure
+    finally:
+        DatasetStore(fixture_store).remove("ora-no-measure")

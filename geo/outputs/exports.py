@@ -6,6 +6,13 @@ bivariate class and IMD deciles), with disclosure control applied to counts from
 datasets before anything is derived. Every file carries the metadata:
 indicator, period, method, classification, source attribution and licence, the disclosure rule,
 and a synthetic-data warning where it applies. File names say what is inside.
+
+Fields are named by what they hold (:mod:`geo.outputs.field_names`: ``rate_per_100000``,
+``events_published``, ``quantile_class``, ``gi_star_z``, ``hot_spot_level``...), and every file
+carries its data dictionary (``meta["fields"]``, field -> what it holds): in the GeoJSON's
+``metadata.fields``, as ``# field NAME: ...`` lines under the CSV, and in a GeoPackage as a
+``fields`` layer and the columns' descriptions (``gpkg_data_columns``, which GDAL reads as field
+comments and QGIS shows).
 """
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ import pandas as pd
 import shapely
 
 from geo.errors import InvalidValue
+from geo.outputs import field_names
 from geo.outputs.cell_text import neutralise  # (also exports.neutralise, as before)
 from geo.views import analysis
 from geo.views.map_table import group_table, map_table, with_geometry
@@ -30,10 +38,15 @@ LICENCE = "Open Government Licence v3.0"
 def export_table(store, indicator: str, extent: analysis.Extent, scheme: str = "quantiles", k: int = 5,
                  geometry: bool = True):
     """The map table (:func:`geo.views.map_table.map_table`: disclosure control applied there, before
-    anything is derived) with the full LSOA polygons, and its metadata."""
+    anything is derived) with the full LSOA polygons, its fields named by what they hold
+    (:func:`geo.outputs.field_names.rename`), and its metadata with the data dictionary
+    (``meta["fields"]``)."""
     table = map_table(store, indicator, extent, scheme, k)
     frame = with_geometry(table, store, extent, simplified=False) if geometry else table.frame.copy()
-    return frame, dict(table.meta)
+    frame = field_names.rename(frame, indicator, table.meta, scheme)
+    meta = dict(table.meta)
+    meta["fields"] = field_names.dictionary(frame.columns, indicator, meta, scheme)
+    return frame, meta
 
 
 def file_name(indicator: str, extent: analysis.Extent, extension: str, today: dt.date | None = None) -> str:
@@ -75,9 +88,10 @@ def metadata_lines(meta: dict) -> str:
 
     out = io.StringIO()
     writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
-    for key, value in meta.items():
-        text = " ".join(f"# {key}: {value}".split())  # line breaks and tabs become spaces
-        writer.writerow([neutralise(text)])
+    lines = [f"# {key}: {value}" for key, value in meta.items() if key != "fields"]
+    lines += [f"# field {name}: {text}" for name, text in (meta.get("fields") or {}).items()]  # the data dictionary
+    for line in lines:
+        writer.writerow([neutralise(" ".join(line.split()))])  # line breaks and tabs become spaces
     return out.getvalue()
 
 
@@ -106,9 +120,40 @@ def write(frame, meta: dict, fmt: str, out_dir: Path, indicator: str, extent: an
         # use_arrow: the rows go to GDAL as one Arrow stream, not field by field (half the time on England)
         pyogrio.write_dataframe(layer, path, layer="lsoas", driver="GPKG", use_arrow=True,
                                 layer_options={"DESCRIPTION": description[:2000]})
-        pyogrio.write_dataframe(pd.DataFrame({"key": list(meta), "value": [str(v) for v in meta.values()]}),
+        notes = {k: v for k, v in meta.items() if k != "fields"}
+        pyogrio.write_dataframe(pd.DataFrame({"key": list(notes), "value": [str(v) for v in notes.values()]}),
                                 path, layer="metadata", driver="GPKG", append=True)
+        fields = meta.get("fields") or {}
+        pyogrio.write_dataframe(pd.DataFrame({"field": list(fields), "description": list(fields.values())}),
+                                path, layer="fields", driver="GPKG", append=True)
+        describe_columns(path, "lsoas", fields)
     return path
+
+
+def describe_columns(path: Path, layer: str, fields: dict) -> None:
+    """Each column's description in the GeoPackage's schema extension (``gpkg_data_columns``),
+    which GDAL reads as the field's comment and QGIS shows beside the field."""
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS gpkg_data_columns (table_name TEXT NOT NULL, column_name TEXT NOT "
+                   "NULL, name TEXT, title TEXT, description TEXT, mime_type TEXT, constraint_name TEXT, "
+                   "CONSTRAINT pk_gdc PRIMARY KEY (table_name, column_name), CONSTRAINT gdc_tn UNIQUE "
+                   "(table_name, name))")
+        db.execute("CREATE TABLE IF NOT EXISTS gpkg_data_column_constraints (constraint_name TEXT NOT NULL, "
+                   "constraint_type TEXT NOT NULL, value TEXT, min NUMERIC, min_is_inclusive BOOLEAN, max NUMERIC, "
+                   "max_is_inclusive BOOLEAN, description TEXT, CONSTRAINT gdcc_ntv UNIQUE (constraint_name, "
+                   "constraint_type, value))")
+        db.execute("CREATE TABLE IF NOT EXISTS gpkg_extensions (table_name TEXT, column_name TEXT, extension_name "
+                   "TEXT NOT NULL, definition TEXT NOT NULL, scope TEXT NOT NULL, CONSTRAINT ge_tce UNIQUE "
+                   "(table_name, column_name, extension_name))")
+        for table in ("gpkg_data_columns", "gpkg_data_column_constraints"):
+            if db.execute("SELECT 1 FROM gpkg_extensions WHERE table_name = ? AND extension_name = 'gpkg_schema'",
+                          (table,)).fetchone() is None:
+                db.execute("INSERT INTO gpkg_extensions VALUES (?, NULL, 'gpkg_schema', "
+                           "'http://www.geopackage.org/spec121/#extension_schema', 'read-write')", (table,))
+        db.executemany("INSERT OR REPLACE INTO gpkg_data_columns (table_name, column_name, name, description) "
+                       "VALUES (?, ?, ?, ?)", [(layer, name, name, text) for name, text in fields.items() if text])
 
 
 def ward_table(store, indicator: str, extent: analysis.Extent):
@@ -116,17 +161,21 @@ def ward_table(store, indicator: str, extent: analysis.Extent):
     LSOAs that have a published value, and for activity datasets the count and rates, with the
     secondary suppression of :func:`geo.views.map_table.group_table` (no suppressed LSOA can be found by
     subtracting the ward's other LSOAs from its total)."""
-    frame, meta = export_table(store, indicator, extent, geometry=False)
+    table = map_table(store, indicator, extent)
+    frame, meta = table.frame, dict(table.meta)
     wards = frame.groupby(["ward24cd", "ward24nm"], sort=True).agg(
         lsoas=("lsoa21cd", "size"), mean_value=("value", "mean"), lsoas_with_value=("value", "count"),
         core20_lsoas=("core20", "sum")).reset_index()
     codes = set(wards["ward24cd"])
     summaries = store.areas("ward")
     summaries = summaries[summaries["ward24cd"].isin(codes)].drop(columns=["ward24nm", "lsoas"], errors="ignore")
-    wards = wards.merge(summaries, on="ward24cd", how="left")
+    wards = wards.merge(summaries.rename(columns={"population": field_names.SUMMARY_POPULATION}), on="ward24cd",
+                        how="left")
     if "count" in frame:  # an activity dataset
         rates = group_table(store, indicator, extent, "ward24cd").rename(columns={"group": "ward24cd"})
         wards = wards.merge(rates, on="ward24cd", how="left")
         if rates.attrs.get("note"):
             meta["ward_totals"] = rates.attrs["note"]
+    wards = field_names.rename(wards, indicator, meta)
+    meta["fields"] = field_names.dictionary(wards.columns, indicator, meta, level="ward")
     return wards, meta

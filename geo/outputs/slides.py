@@ -14,6 +14,7 @@ out), the legend stands next to the map, and every text lies inside the slide.
 """
 from __future__ import annotations
 
+import math
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,35 @@ def _place_name(store, extent: analysis.Extent) -> str:
     return str(areas.loc[areas[f"{extent.level}24cd"] == extent.code, f"{extent.level}24nm"].iloc[0])
 
 
+def measure_title(store, indicator: str, meta: dict) -> str:
+    """What the map measures, in words, for its title: the dataset's measure; where the dataset was
+    ingested without one (its measure is then its name, a slug such as ``ae-2024``), the NHS
+    indicator it reports or its definition ('Crude rate per 100,000 residents aged 0-17 per
+    year'); for an LSOA column, its description. Never the slug itself while words exist."""
+    measure = str(meta.get("measure") or "").strip()
+    if measure and measure != indicator:
+        return measure
+    if meta.get("unit"):  # a dataset named only by its slug
+        from geo.store.datasets import DatasetStore
+
+        code = (DatasetStore(store).get(indicator).meta or {}).get("nhs_indicator")
+        if code:
+            from geo.sources.nhs_indicators import catalogue
+
+            rows = catalogue()
+            wording = rows.loc[rows["metric"] == code, "indicator"]
+            if len(wording):
+                return f"{code}: {wording.iloc[0]}"
+        described = str(meta.get("indicator_definition") or "").split(", 95% limits")[0].split("; ")[0]
+        return described[:1].upper() + described[1:] if described else f"{indicator} ({meta['unit']})"
+    from geo.store.schema import lsoa_columns
+
+    described = lsoa_columns().get(indicator, "")
+    if indicator == "acute_morbidity_indicator":
+        return "emergency admissions (acute morbidity ratio)"
+    return described.split(":")[0].split(" (")[0] if described else indicator
+
+
 def plain_text(text: str) -> str:
     """Text drawn as written: matplotlib reads ``$...$`` as mathematics (and fails on bad TeX), so
     every ``$`` is escaped."""
@@ -142,6 +172,26 @@ def _fit(fig, text, smallest: float) -> None:
     page = fig.bbox.shrunk(0.99, 0.99)
     while text.get_fontsize() > smallest and not _within(text.get_window_extent(renderer), page):
         text.set_fontsize(max(smallest, text.get_fontsize() * 0.95))
+
+
+def _wrap_to_fit(fig, text, smallest: float, max_lines: int = 2, multi_line_pt: float | None = None) -> None:
+    """Fit ``text`` inside the slide without losing a word: on one line, smaller down to
+    ``smallest`` points; else broken at spaces into up to ``max_lines`` lines (from
+    ``multi_line_pt`` points, so that they keep clear of what is below), smaller down to
+    ``smallest``; and smaller still if even that is too wide, so that a long title is never clipped."""
+    renderer = fig.canvas.get_renderer()
+    page = fig.bbox.shrunk(0.99, 0.99)
+    words = " ".join(text.get_text().split())
+    largest = text.get_fontsize()
+    for lines in range(1, max_lines + 1):
+        text.set_text(words if lines == 1 else
+                      textwrap.fill(words, math.ceil(len(words) / lines) + 1, break_long_words=False))
+        text.set_fontsize(largest if lines == 1 else min(largest, multi_line_pt or largest))
+        _fit(fig, text, smallest)
+        if _within(text.get_window_extent(renderer), page):
+            return
+    while not _within(text.get_window_extent(renderer), page) and text.get_fontsize() > 4:
+        text.set_fontsize(text.get_fontsize() * 0.92)
 
 
 def _place_labels(fig, ax, labels, name_column: str, scale: float, parts: SlideParts) -> None:
@@ -226,7 +276,15 @@ def figure(store, indicator: str, extent: analysis.Extent, view: str = "indicato
     # the map fills the height between the subtitle and the attribution; its width follows the
     # area's shape, and the legend stands just right of it
     minx, miny, maxx, maxy = frame_bng.total_bounds
-    bottom, top, left, widest = 0.09, 0.85, 0.02, 0.64
+    note = ATTRIBUTION + (" " + meta.get("disclosure", "") if meta.get("synthetic") is not None else "")
+    if view in ("hotspots", "clusters") and meta.get("method"):  # the test used (issue 9)
+        note = "Method: " + meta["method"] + "\n" + note
+    parts.attribution = fig.text(0.02, 0.015, "\n".join(textwrap.fill(part, 200) for part in note.split("\n")), fontsize=10 * scale, color="#425563",
+                                 va="bottom")
+    # the map and legend stand above the attribution and method lines, however many they are
+    fig.canvas.draw()
+    bottom = max(0.09, parts.attribution.get_window_extent(fig.canvas.get_renderer()).y1 / fig.bbox.height + 0.015)
+    top, left, widest = 0.85, 0.02, 0.64
     aspect = (maxx - minx) / max(maxy - miny, 1.0)
     map_w = min(widest, (top - bottom) * height * aspect / width)
     map_h = map_w * width / aspect / height
@@ -255,13 +313,7 @@ def figure(store, indicator: str, extent: analysis.Extent, view: str = "indicato
             labels, name_column = wards, "ward24nm"
         _place_labels(fig, ax, labels, name_column, scale, parts)
     _scale_bar(ax, frame_bng, scale)
-    from geo.store.schema import lsoa_columns
-
-    described = lsoa_columns().get(indicator, "")
-    label = meta.get("measure") or (described.split(":")[0].split(" (")[0] if described else indicator)
-    if indicator == "acute_morbidity_indicator":
-        label = "emergency admissions (acute morbidity ratio)"
-    label = plain_text(label)
+    label = plain_text(measure_title(store, indicator, meta))
     title = plain_text(title) if title else title
     place = plain_text(_place_name(store, extent))
     view_words = {"indicator": label[:1].upper() + label[1:],
@@ -269,15 +321,16 @@ def figure(store, indicator: str, extent: analysis.Extent, view: str = "indicato
                   "clusters": f"Local Moran clusters of {label}", "bivariate": f"Deprivation and {label}",
                   "deciles-local": "IMD 2025 deciles within the " + ("place" if extent.level == "lad" else "ICB")}
     heading = title or view_words[view]
-    parts.title = fig.text(0.02, 0.945, heading, fontsize=30 * scale, weight="bold", color="#005eb8", va="center")
-    _fit(fig, parts.title, 22 * scale)
+    parts.title = fig.text(0.02, 0.945, heading, fontsize=30 * scale, weight="bold", color="#005eb8", va="center",
+                           linespacing=1.05)
+    _wrap_to_fit(fig, parts.title, 18 * scale, multi_line_pt=24 * scale)
     period = meta.get("period")
     what = {"indicator": "LSOAs in 5 quantile classes", "hotspots": "LSOAs by Gi* confidence",
             "clusters": "LSOAs by local Moran cluster", "bivariate": "LSOAs in 3 x 3 classes",
             "deciles-local": "LSOAs ranked by IMD 2025 score"}[view]
     parts.subtitle = fig.text(0.02, 0.885, " | ".join([place, what] + ([f"{period[0]} to {period[1]}"] if period else [])),
                               fontsize=18 * scale, color="#425563", va="center")
-    _fit(fig, parts.subtitle, 14 * scale)
+    _wrap_to_fit(fig, parts.subtitle, 14 * scale, max_lines=1)
     legend_left = left + map_w + 0.02
     legend_w = min(0.32, 0.98 - legend_left)
     if bivariate is not None:  # a square box, so the grid's cells stay square
@@ -295,11 +348,6 @@ def figure(store, indicator: str, extent: analysis.Extent, view: str = "indicato
         parts.legend_texts.extend([legend.get_title(), *legend.get_texts()])
     legend_ax.set_axis_off()
     parts.legend_ax = legend_ax
-    note = ATTRIBUTION + (" " + meta.get("disclosure", "") if meta.get("synthetic") is not None else "")
-    if view in ("hotspots", "clusters") and meta.get("method"):  # the test used (issue 9)
-        note = "Method: " + meta["method"] + "\n" + note
-    parts.attribution = fig.text(0.02, 0.015, "\n".join(textwrap.fill(part, 200) for part in note.split("\n")), fontsize=10 * scale, color="#425563",
-                                 va="bottom")
     if meta.get("synthetic"):  # across the map, as large as fits in the slide
         mark = fig.text(left + max(map_w / 2, 0.2), 0.5, "SYNTHETIC DATA", fontsize=60 * scale, color="#d5281b",
                         alpha=0.25, rotation=20, ha="center", va="center", weight="bold")
@@ -307,13 +355,32 @@ def figure(store, indicator: str, extent: analysis.Extent, view: str = "indicato
     return fig, parts
 
 
-def render(store, indicator: str, extent: analysis.Extent, view: str = "indicator", fmt: str = "png",
-           out_dir: Path = Path("."), title: str | None = None) -> Path:
-    fig, _ = figure(store, indicator, extent, view, fmt, title)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+class FileExists(InvalidValue):
+    """The file a command would write is already there (it is not replaced without ``--force``)."""
+
+
+def refuse_to_replace(path: Path, option: str = "--force") -> None:
+    """Raise :class:`FileExists` naming ``path`` and the option that replaces it."""
+    if Path(path).exists():
+        raise FileExists(f"{path} already exists: nothing was written. Add {option} to replace it, or choose "
+                         f"another folder with --out.")
+
+
+def slide_path(indicator: str, extent: analysis.Extent, view: str, fmt: str, out_dir: Path) -> Path:
     suffix = "svg" if fmt == "svg" else "png"
-    path = out_dir / file_name(f"{indicator}_{view}{'_print' if fmt == 'print' else ''}", extent, suffix)
+    return Path(out_dir) / file_name(f"{indicator}_{view}{'_print' if fmt == 'print' else ''}", extent, suffix)
+
+
+def render(store, indicator: str, extent: analysis.Extent, view: str = "indicator", fmt: str = "png",
+           out_dir: Path = Path("."), title: str | None = None, replace: bool = False) -> Path:
+    """Draw the slide and save it in ``out_dir`` under a name that says what it shows; a file of
+    that name is replaced only with ``replace`` (else :class:`FileExists`, before any drawing)."""
+    path = slide_path(indicator, extent, view, fmt, out_dir)
+    if not replace:
+        refuse_to_replace(path)
+    fig, _ = figure(store, indicator, extent, view, fmt, title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix[1:]
     fig.savefig(path, dpi=FORMATS[fmt][2], format=suffix)
     plt.close(fig)
     return path

@@ -66,10 +66,40 @@ def _text(slide, left, top, width, height, text, size=14, bold=False, colour=DAR
     return box
 
 
+def fitted_size(text: str, width_in: float, height_in: float, largest: float, smallest: float = 9) -> float:
+    """The largest font size (points, from ``largest`` down to ``smallest``) at which ``text``,
+    wrapped at the box's width, fits its height: measured with an average character width of 0.52 em
+    (Arial-like; bold titles are wider, so it is cautious) and lines of 1.2 em."""
+    size = largest
+    while size > smallest:
+        per_line = max(1, int(width_in * 72 / (size * 0.52)))
+        lines = _wrapped_lines(text, per_line)
+        if lines * size * 1.2 <= height_in * 72:
+            break
+        size -= 1
+    return size
+
+
+def _wrapped_lines(text: str, per_line: int) -> int:
+    import textwrap
+
+    return max(1, len(textwrap.wrap(text, per_line, break_long_words=True)))
+
+
 def _header(slide, title, subtitle, synthetic):
-    _text(slide, 0.4, 0.25, 12.5, 0.7, title, 26, True, BLUE)
+    """A slide's title and subtitle, wrapped and sized to fit their boxes (never clipped): the font
+    is made smaller until the wrapped text fits, and the boxes shrink text on overflow
+    (PowerPoint's and LibreOffice's 'shrink text on overflow') should a font run wider."""
+    from pptx.enum.text import MSO_AUTO_SIZE
+
+    width = 9.1 if synthetic else 12.5  # clear of the SYNTHETIC DATA mark at the top right
+    box = _text(slide, 0.4, 0.2, width, 0.75, title, fitted_size(title, width, 0.75, 26), True, BLUE)
+    box.name = "title"
+    box.text_frame.auto_size = MSO_AUTO_SIZE.TEXT_TO_FIT_SHAPE
     if subtitle:
-        _text(slide, 0.4, 0.9, 12.5, 0.4, subtitle, 13, False, GREY)
+        box = _text(slide, 0.4, 0.95, 12.5, 0.4, subtitle, fitted_size(subtitle, 12.5, 0.4, 13, 8), False, GREY)
+        box.name = "subtitle"
+        box.text_frame.auto_size = MSO_AUTO_SIZE.TEXT_TO_FIT_SHAPE
     if synthetic:
         _text(slide, 9.6, 0.05, 3.6, 0.35, "SYNTHETIC DATA", 14, True, RED)
     _text(slide, 0.4, 7.05, 12.5, 0.4, ATTRIBUTION, 7, False, GREY)
@@ -437,7 +467,7 @@ def write(statement: Statement, path: Path) -> Path:
               9, False, GREY)
 
     for section in statement.with_data:
-        subtitle = f"{statement.place} | {section.code} {section.wording[:80]} | {section.measure}"
+        subtitle = f"{statement.place} | {section.code} {section.wording} | {section.measure}"
         q = section.quintiles
         value, _, _ = value_columns(q)
         slide = _rate_slide(prs, section, q, f"{section.code}: by deprivation ({q.attrs.get('grouping')})", subtitle,
@@ -479,7 +509,7 @@ def write(statement: Statement, path: Path) -> Path:
             _funnel_slide(prs, section, subtitle, statement.place)
         if section.maps.get("hotspots"):
             slide = _blank(prs)
-            _header(slide, f"{section.code}: hot and cold spots", subtitle, section.synthetic)
+            _header(slide, f"{section.code}: hot and cold spots of {section.measure}", subtitle, section.synthetic)
             slide.shapes.add_picture(str(section.maps["hotspots"]), Inches(1.3), Inches(1.3), height=Inches(5.7))
         _findings_slide(prs, section, subtitle)
 

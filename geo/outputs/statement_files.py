@@ -13,7 +13,8 @@ import pandas as pd
 from geo import ATTRIBUTION
 from geo.outputs.cell_text import neutralise_frame
 from geo.settings import PROJECT_ROOT
-from geo.views.statement import COMPARISON_METHOD, TREND_METHOD, Section, Statement, fmt, numbers, value_columns
+from geo.views.statement import (COMPARISON_METHOD, HOW_TO_ATTACH, TREND_METHOD, Section, Statement, fmt, numbers,
+                                 value_columns)
 
 TEMPLATES = PROJECT_ROOT / "app" / "templates"
 CSS = PROJECT_ROOT / "static" / "css" / "statement.css"
@@ -124,7 +125,8 @@ def environment():
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
-    env.globals.update(fmt=fmt, pct=_pct, ok=_ok, attribution=ATTRIBUTION, method=METHOD, nan=float("nan"))
+    env.globals.update(fmt=fmt, pct=_pct, ok=_ok, attribution=ATTRIBUTION, method=METHOD, nan=float("nan"),
+                       attach_command=attach_command())
     return env
 
 
@@ -168,29 +170,109 @@ def write_report(statement: Statement, out_dir: Path) -> Path:
     return index
 
 
-def write_tables(statement: Statement, out_dir: Path) -> tuple[Path, Path]:
-    """Every number as CSV (with the attribution as a trailing comment line) and XLSX (sheets:
-    numbers, targets, indicators, about)."""
+NUMBERS_COLUMNS = {
+    "indicator": "The NHS statement metric (ELR01 ... MAT01); its unit is on the indicators sheet",
+    "dataset": "The dataset attached to the metric that the number comes from",
+    "table": "Which table of the statement: extent (the ICB or place as a whole), imd_quintile, "
+             "imd_quintile_local, ethnic_group, age_band, sex, shares, funnel, trend, sii, sii_local, gap, "
+             "trend_test, trend_sii",
+    "group": "The row of that table: a quintile (1 = most deprived), an ethnic group, an age band, a ward or "
+             "place code, a period",
+    "name": "The group's name", "measure": "What the number is (each measure is described below)",
+    "value": "The number", "synthetic": "True where the dataset is SYNTHETIC (made-up records)"}
+MEASURES = {  # the statement's own measures; those in an indicator's unit are named by geo.outputs.field_names
+    "events_published": "Events after disclosure control (counts 1 to 7 hidden, others perturbed and rounded to 5)",
+    "population": "The denominator: residents of the indicator's ages in the group, or the supplied denominator",
+    "person_years": "Residents x years of data: the person-years the rate divides by",
+    "activity_share": "The group's share of the events, %", "activity_lower": "Its lower 95% limit (Wilson)",
+    "activity_upper": "Its upper 95% limit (Wilson)", "population_share": "The group's share of the population, %",
+    "lower_998": "Funnel plot: lower 99.8% limit at the area's population",
+    "upper_998": "Funnel plot: upper 99.8% limit at the area's population",
+    "sii": "Slope index of inequality (PHE; positive: the most deprived are worse off), in the indicator's unit",
+    "sii_lower_95": "Its lower 95% limit", "sii_upper_95": "Its upper 95% limit",
+    "rii": "Relative index of inequality", "rii_lower_95": "Its lower 95% limit", "rii_upper_95": "Its upper 95% limit",
+    "gap": "Quintile 1 minus quintile 5, in the indicator's unit", "ratio": "Quintile 1 over quintile 5",
+    "most_deprived": "Quintile 1's value", "least_deprived": "Quintile 5's value",
+    "change": "Change of the SII from the first to the last period", "change_lower": "Its lower 95% limit",
+    "change_upper": "Its upper 95% limit", "sii_first": "SII in the first period", "sii_last": "SII in the last period",
+    "z": "z statistic of the change", "p": "Two-sided p-value of the change"}
+
+
+def named_numbers(statement: Statement) -> pd.DataFrame:
+    """:func:`geo.views.statement.numbers` with each measure named as the exports name it
+    (:mod:`geo.outputs.field_names`): ``count`` -> ``events_published``, the headline ``value`` ->
+    ``rate_per_100000`` or ``percent`` by the indicator's unit, ``crude_rate`` ->
+    ``crude_rate_per_100000``..."""
+    from geo.outputs import field_names
+
     frame = numbers(statement)
+    units = {s.code: s.unit for s in statement.with_data}
+    named = frame["measure"].copy()
+    for code, rows in frame.groupby("indicator", sort=False):
+        names = field_names.export_names(rows["measure"].unique(), code, {"unit": units.get(code)})
+        named[rows.index] = rows["measure"].map(names)
+    frame["measure"] = named
+    return frame
+
+
+def numbers_dictionary(statement: Statement, frame: pd.DataFrame) -> pd.DataFrame:
+    """The data dictionary of the numbers: each column, then each measure the table holds."""
+    from geo.outputs import field_names
+
+    described = dict(MEASURES)
+    by_name: dict[str, list] = {}
+    for s in statement.with_data:
+        by_name.setdefault(field_names.value_name(s.code, {"unit": s.unit}), []).append(s)
+    for v, sections in by_name.items():
+        units = sorted({s.unit for s in sections})
+        heads = sorted({s.headline for s in sections})
+        unit = units[0] if len(units) == 1 else "each indicator's unit: see the indicators sheet"
+        described.update({
+            v: f"The headline figure: {' or '.join(heads)} ({unit})", f"{v}_lower_95": "Its lower 95% limit",
+            f"{v}_upper_95": "Its upper 95% limit", f"crude_{v}": f"Crude rate ({unit})",
+            f"crude_{v}_lower_95": "Its lower 95% limit (Byar's; exact under 10)",
+            f"crude_{v}_upper_95": "Its upper 95% limit", f"dsr_{v}": f"Directly standardised rate ({unit})",
+            f"dsr_{v}_lower_95": "Its lower 95% limit (Dobson)", f"dsr_{v}_upper_95": "Its upper 95% limit (Dobson)",
+            f"proportion_{v}": f"Proportion ({unit})", f"proportion_{v}_lower_95": "Its lower 95% limit (Wilson)",
+            f"proportion_{v}_upper_95": "Its upper 95% limit (Wilson)"})
+    rows = [{"field": k, "kind": "column", "description": t} for k, t in NUMBERS_COLUMNS.items()]
+    rows += [{"field": m, "kind": "measure", "description": described.get(m, "")} for m in frame["measure"].unique()]
+    return pd.DataFrame(rows, columns=["field", "kind", "description"])
+
+
+def write_tables(statement: Statement, out_dir: Path) -> tuple[Path, Path]:
+    """Every number as CSV (with its data dictionary and the attribution as trailing comment lines)
+    and XLSX (sheets: numbers, fields, targets, indicators, about)."""
+    frame = named_numbers(statement)
+    fields = numbers_dictionary(statement, frame)
     csv_path = out_dir / "statement_numbers.csv"
     text = neutralise_frame(frame).to_csv(index=False)
     note = "# " + ATTRIBUTION + (" SYNTHETIC DATA where marked." if statement.synthetic else "")
-    csv_path.write_text(text + note + "\n", encoding="utf-8")
+    dictionary = "".join(f"# {r.kind} {r.field}: {r.description}\n" for r in fields.itertuples())
+    csv_path.write_text(text + dictionary + note + "\n", encoding="utf-8")
     xlsx_path = out_dir / "statement_numbers.xlsx"
     indicators = pd.DataFrame([{"metric": s.code, "domain": s.domain, "indicator": s.wording,
-                                "dataset": s.dataset or "no data attached",
-                                "how to attach": "" if s.has_data else s.how_to_attach,
+                                "dataset": s.dataset or "no data attached", "unit": s.unit if s.has_data else "",
+                                "headline": s.headline if s.has_data else "",
                                 "synthetic": s.synthetic, "notes": " ".join(s.notes)} for s in statement.sections])
     about = pd.DataFrame({"about": [f"Health inequalities statement: {statement.place}", statement.created, METHOD,
                                     ATTRIBUTION] + (["SYNTHETIC DATA where marked: made-up records."]
-                                                    if statement.synthetic else [])})
+                                                    if statement.synthetic else []) +
+                          ([f"To attach data to an indicator with none: {attach_command()}"]
+                           if statement.without_data else [])})
     with pd.ExcelWriter(xlsx_path, engine="openpyxl") as writer:
         neutralise_frame(frame).to_excel(writer, sheet_name="numbers", index=False)
+        neutralise_frame(fields).to_excel(writer, sheet_name="fields", index=False)
         if statement.targets is not None:
             neutralise_frame(statement.targets).to_excel(writer, sheet_name="targets", index=False)
         neutralise_frame(indicators).to_excel(writer, sheet_name="indicators", index=False)
         neutralise_frame(about).to_excel(writer, sheet_name="about", index=False)
     return csv_path, xlsx_path
+
+
+def attach_command() -> str:
+    """How to attach data to an indicator, said once for all of them (CODE: the metric)."""
+    return HOW_TO_ATTACH.format(code="CODE") + "; CODE is the indicator's metric (ELR01 ... MAT01)"
 
 
 def write_all(statement: Statement, out_dir: Path) -> dict[str, Path]:
@@ -208,16 +290,59 @@ def write_all(statement: Statement, out_dir: Path) -> dict[str, Path]:
     return paths
 
 
-def draw_maps(statement: Statement, store, maps_dir: Path) -> None:
+def draw_maps(statement: Statement, store, maps_dir: Path, replace: bool = False) -> None:
     """The hot-spot map of each indicator with data, as a slide image in ``maps_dir`` (the deck and
-    the report show it); an indicator whose map cannot be drawn gets a note saying why."""
+    the report show it); an indicator whose map cannot be drawn gets a note saying why. A map
+    already there is replaced only with ``replace``."""
     from geo.errors import GapmapError
     from geo.outputs import slides
 
     for section in statement.with_data:
+        if not replace:
+            slides.refuse_to_replace(slides.slide_path(section.dataset, statement.extent, "hotspots", "png",
+                                                       maps_dir))
         try:
             section.maps["hotspots"] = slides.render(store, section.dataset, statement.extent, "hotspots", "png",
                                                      maps_dir, title=f"{section.code}: hot and cold spots of "
-                                                                     f"{section.measure}")
+                                                                     f"{section.measure}", replace=True)
         except (ValueError, GapmapError) as exc:
             section.notes.append(f"No hot-spot map: {exc}")
+
+
+WRITES = ("index.html", "statement.pptx", "statement_numbers.csv", "statement_numbers.xlsx", "statement_targets.csv")
+
+
+def refuse_to_replace_statement(out_dir: Path) -> None:
+    """Stop (:class:`geo.outputs.slides.FileExists`) when ``out_dir`` already holds a statement:
+    its files are replaced only with ``--force``."""
+    from geo.outputs.slides import FileExists
+
+    found = [name for name in WRITES if (Path(out_dir) / name).exists()]
+    if found:
+        raise FileExists(f"{Path(out_dir)} already holds a statement ({', '.join(found)}): nothing was written. Add "
+                         f"--force to replace it, or choose another folder with --out.")
+
+
+PLAIN = (  # what a library's warning means for the reader, in words
+    ("Not enough unique values in array to form", "Some indicators have too many equal values (such as zeros) to "
+                                                  "form every class asked for: fewer classes are shown, as their "
+                                                  "notes and legends say."),
+    ("Mean of empty slice", "A statistic had no published values to work on in some area: it is shown as no data."),
+    ("invalid value encountered", "A statistic had no published values to work on in some area: it is shown as no "
+                                  "data."),
+    ("divide by zero", "A statistic divided by an area with no population or no published values: it is shown as "
+                       "no data."),
+)
+
+
+def plain_notes(caught) -> list[str]:
+    """Warnings raised while the statement was made (``warnings.catch_warnings(record=True)``), as
+    plain notes: each once, in words, with no file, line or library name."""
+    notes = []
+    for w in caught:
+        message = str(w.message)
+        note = next((words for start, words in PLAIN if start in message),
+                    f"While making the statement a calculation reported: {message.split(chr(10))[0]}")
+        if note not in notes:
+            notes.append(note)
+    return notes

@@ -140,6 +140,7 @@ class BivariateClasses:
     activity_labels: list[str] = field(default_factory=list)
     deprivation_values: list | None = None  # the whole values each class holds (discrete measures)
     activity_values: list | None = None
+    note: str = ""  # fewer classes than asked for (ties), in words
 
     def colour_of(self) -> pd.Series:
         return self.classes.map(self.colours)
@@ -161,5 +162,9 @@ def bivariate_classes(deprivation, activity, n: int = 3, deprivation_kind: str =
     a_yb, a_breaks, a_labels, a_values = _cut(act[ok], n, 1, "value")
     labels = np.full(len(dep), None, dtype=object)
     labels[ok] = [f"{d + 1}-{a + 1}" for d, a in zip(d_yb, a_yb)]
+    short = [f"{what} {len(cut)} classes" for what, cut in (("deprivation", d_breaks), ("the indicator", a_breaks))
+             if len(cut) < n]
+    note = (f"{n} classes a side were asked for but the values have too many ties (many equal values, such as "
+            f"zeros): {' and '.join(short)} shown") if short else ""
     return BivariateClasses(pd.Series(labels, index=index), d_breaks, a_breaks, colours, n, d_labels, a_labels,
-                            d_values, a_values)
+                            d_values, a_values, note)

@@ -421,6 +421,8 @@ def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dat
             bivariate = bivariate_classes(frame["imd_score"].to_numpy(float), values)
             frame["bivariate_class"] = bivariate.classes.to_numpy()
             methods.append("bivariate 3x3 quantile classes against IMD 2025 score")
+            if bivariate.note:
+                meta["bivariate"] = bivariate.note
         else:
             meta["bivariate"] = "not computed: fewer than 3 LSOAs have both values"
     meta["method"] = "; ".join(methods) if methods else "no statistics"

@@ -569,7 +569,8 @@ def build_section(store: Store, code: str, domain: str, wording: str, metas: lis
     name = meta["name"]
     columns = set(DatasetStore(store).get(name).counts().columns)
     section.dataset = name
-    section.measure = meta.get("measure") or name
+    measure = str(meta.get("measure") or "").strip()  # an ingest without --measure stores the name (a slug)
+    section.measure = measure if measure and measure != name else f"{code}: {wording}"
     section.synthetic = bool(meta.get("synthetic"))
     section.higher_is_worse = polarity(meta)
     section.disclosure = Rule.from_meta(meta).describe()
