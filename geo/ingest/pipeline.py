@@ -46,7 +46,7 @@ from geo.sources.catalogue import sha256_of
 from geo.store.folder import Store
 from geo.ingest.report import IngestError, IngestResult, format_report, reason_summary  # noqa: F401
 from geo.ingest.reading import InputTable, UnreadableFile, peek, read
-from geo.ingest.streaming import ingest_streamed
+from geo.ingest.streaming import _repeats_in_order, ingest_streamed
 from geo.ingest import wide as W
 
 ROLES = ("lsoa", "postcode", "count", "denominator", "age", "age_band", "sex", "ethnicity", "date", "period",
@@ -220,6 +220,13 @@ def _synthetic_label(info: InputTable) -> bool:
 
 
 def _lsoa_index(store: Store) -> tuple[C.LsoaCodes, pd.DataFrame]:
+    """The store's LSOA codes (2021, 2011, in scope) and the 2011 -> 2021 lookup; made once per
+    streamed file (a store that memoises, :class:`geo.ingest.streaming._ReadOnce`)."""
+    once = getattr(store, "once", None)
+    return once("lsoa_index", lambda: _read_lsoa_index(store)) if once else _read_lsoa_index(store)
+
+
+def _read_lsoa_index(store: Store) -> tuple[C.LsoaCodes, pd.DataFrame]:
     lsoas = store.lsoas(geometry=False, columns=["lsoa21cd"])
     lookup = store.lsoa11_to_lsoa21()
     in_scope = set(lsoas["lsoa21cd"].tolist())
@@ -754,8 +761,7 @@ def _check_dates(rows: _Rows, shape: str, by: set[str], options: IngestOptions, 
     if len(usable):
         date_range = (str(usable.min()), str(usable.max()))
     if "period" in by and shape == "records":
-        labels = np.array([_period_label(d, options.period_unit) if w == "" else "" for d, w in zip(dates, why)],
-                          dtype=object)
+        labels = np.where(why == "", _period_labels(dates, options.period_unit), "").astype(object)
         keys["period"] = (labels, index)
     return date_range
 
@@ -827,9 +833,12 @@ def _counts_by_lsoa21(rows: _Rows, places: _Places, keys: dict, band_bounds: dic
     value_columns = ["count"] + (["denominator"] if denominator is not None else [])
     counts = (twentyone.groupby(key_columns, sort=True, dropna=False)[value_columns].sum().reset_index()
               if len(twentyone) else pd.DataFrame(columns=key_columns + value_columns))
+    counts = counts.astype({c: "str" for c in key_columns})  # one text type, with or without 2011 codes
     if "age_band" in counts:
-        counts["age_lo"] = [band_bounds[b][0] for b in counts["age_band"]]
-        counts["age_hi"] = [band_bounds[b][1] for b in counts["age_band"]]
+        bounds = pd.DataFrame.from_dict(band_bounds, orient="index", columns=["age_lo", "age_hi"])
+        at = bounds.index.get_indexer(counts["age_band"].to_numpy(dtype=object))
+        counts["age_lo"] = bounds["age_lo"].to_numpy()[at]
+        counts["age_hi"] = bounds["age_hi"].to_numpy()[at]
     return counts
 
 
@@ -864,17 +873,7 @@ def _lsoa_report(rows: _Rows, row_count: np.ndarray | None, counts: pd.DataFrame
 def _duplicated(ids) -> np.ndarray:
     """True for every repeat of an earlier id (the first occurrence is not a duplicate)."""
     if pa.types.is_integer(ids.type):
-        values = ids.to_numpy()
-        if len(values) < 2:
-            return np.zeros(len(values), dtype=bool)
-        step = values[1:] >= values[:-1]
-        if step.all():  # already in order, as extracts often are: repeats sit side by side
-            return np.concatenate([[False], values[1:] == values[:-1]])
-        order = np.argsort(values, kind="stable")  # extracts are nearly sorted: timsort is quick
-        ordered = values[order]
-        dup = np.zeros(len(values), dtype=bool)
-        dup[order[1:][ordered[1:] == ordered[:-1]]] = True
-        return dup
+        return _repeats_in_order(ids.to_numpy())[0]
     return pd.Series(ids.to_pandas()).duplicated().to_numpy()
 
 
@@ -916,16 +915,20 @@ def _aggregate(row_code: np.ndarray, ok: np.ndarray, keys: dict, row_count: np.n
     return frame, per_code
 
 
-def _period_label(day: np.datetime64, unit: str) -> str:
-    if np.isnat(day):
-        return ""
-    d = pd.Timestamp(day)
+def _period_labels(days: np.ndarray, unit: str) -> np.ndarray:
+    """The period of each day ('' where there is no day): '2024-05' (month), '2024' (year),
+    '2024-Q2' (quarter) or '2024/25' (financial year, April to March)."""
+    d = pd.DatetimeIndex(days)
+    valid = ~d.isna()
+    year = np.where(valid, d.year, 0).astype(np.int64)
+    month = np.where(valid, d.month, 1).astype(np.int64)
     if unit == "month":
-        return f"{d.year}-{d.month:02d}"
-    if unit == "year":
-        return str(d.year)
-    if unit == "quarter":
-        return f"{d.year}-Q{(d.month - 1) // 3 + 1}"
-    return C.financial_year(np.array([day]))[0]
-
-
+        label = pd.Series(year).astype(str) + "-" + pd.Series(month).astype(str).str.zfill(2)
+    elif unit == "year":
+        label = pd.Series(year).astype(str)
+    elif unit == "quarter":
+        label = pd.Series(year).astype(str) + "-Q" + pd.Series((month - 1) // 3 + 1).astype(str)
+    else:
+        start = np.where(month >= 4, year, year - 1)
+        label = pd.Series(start).astype(str) + "/" + pd.Series((start + 1) % 100).astype(str).str.zfill(2)
+    return np.where(valid, label.to_numpy(dtype=object), "").astype(object)
