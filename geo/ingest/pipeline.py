@@ -40,13 +40,13 @@ import pyarrow as pa
 
 from geo.ingest import codes as C
 from geo.ingest import definition as D
-from geo.ingest import practices as P
 from geo.store.datasets import DatasetStore, check_name
 from geo.sources.catalogue import sha256_of
 from geo.store.folder import Store
 from geo.ingest.report import IngestError, IngestResult, format_report, reason_summary  # noqa: F401
 from geo.ingest.reading import InputTable, UnreadableFile, peek, read
 from geo.ingest.streaming import _repeats_in_order, ingest_streamed
+from geo.ingest.tally import sum_by
 from geo.ingest import wide as W
 
 ROLES = ("lsoa", "postcode", "count", "denominator", "age", "age_band", "sex", "ethnicity", "date", "period",
@@ -272,6 +272,8 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
     D.check_against_file(definition, path, shape, mapping)
     registrations = None
     if level == "practice":
+        from geo.ingest import practices as P  # geopandas and the source loaders: only for practice files
+
         registrations = P.load_registrations(options.registrations, path)
     elif options.registrations:
         raise IngestError(f"{path}: --registrations is for GP practice files (a practice code with a numerator and "
@@ -831,7 +833,7 @@ def _counts_by_lsoa21(rows: _Rows, places: _Places, keys: dict, band_bounds: dic
         twentyone = pd.concat([twentyone, spread], ignore_index=True)
     key_columns = ["lsoa21cd", *[k for k in BREAKDOWNS if k in keys]]
     value_columns = ["count"] + (["denominator"] if denominator is not None else [])
-    counts = (twentyone.groupby(key_columns, sort=True, dropna=False)[value_columns].sum().reset_index()
+    counts = (sum_by(twentyone, key_columns, value_columns)
               if len(twentyone) else pd.DataFrame(columns=key_columns + value_columns))
     counts = counts.astype({c: "str" for c in key_columns})  # one text type, with or without 2011 codes
     if "age_band" in counts:
@@ -909,7 +911,7 @@ def _aggregate(row_code: np.ndarray, ok: np.ndarray, keys: dict, row_count: np.n
     rest = present
     for name, values in reversed(parts):
         rest, digit = np.divmod(rest, len(values))
-        out[name] = values[digit]
+        out[name] = pd.Series(values[digit], dtype=object)  # as text at the end, once
     frame = pd.DataFrame({"code_index": rest, **dict(reversed(list(out.items()))), **sums})
     per_code = pd.Series(np.bincount(code, minlength=n_codes))
     return frame, per_code

@@ -1,21 +1,25 @@
 """Record files (one row per event) read in chunks, so that memory does not grow with the file.
 
-A CSV file of records is read ``GAPMAP_INGEST_CHUNK_ROWS`` rows at a time (4 million by default)
-with Arrow's streaming CSV reader (:func:`geo.ingest.reading.stream_csv`). Each chunk is checked
-and counted by the same code as a whole file (``_ingest_lsoa`` in :mod:`geo.ingest.pipeline`);
-the counts are summed into one table as the chunks go, and the reports add up: rows read = used +
-rejected, counts read = used + rejected, over the whole file, with every unused row listed by
-its file row. What a chunk cannot know alone is carried across chunks:
+A CSV file of records is read in chunks of at most ``GAPMAP_INGEST_CHUNK_ROWS`` rows (1 million by
+default) and at most one block of the file (:data:`geo.ingest.reading.STREAM_BLOCK_BYTES`, 32 MB),
+parsed by Arrow on every core while the chunk before is checked
+(:func:`geo.ingest.reading.stream_csv`). Each chunk is checked and counted by the same code as a
+whole file (``_ingest_lsoa`` in :mod:`geo.ingest.pipeline`); the counts are summed into one table
+as the chunks go (:func:`geo.ingest.tally.sum_by`), and the reports add up: rows read = used +
+rejected, counts read = used + rejected, over the whole file, with every unused row listed by its
+file row. What a chunk cannot know alone is carried across chunks:
 
-* a record id repeated from an earlier chunk (:class:`SeenIds`: the ids seen so far, kept sorted;
-  whole-number ids exactly, as runs of consecutive ids, text ids by a 64-bit hash of the text, so two different text ids
-  would be taken for one with a chance of about n^2 / 2^65: 1 in 3,700 for 100 million ids);
+* a record id repeated from an earlier chunk (:class:`SeenIds`: the ids seen so far; whole-number
+  ids exactly, as sorted runs of consecutive ids, text ids by a sorted 64-bit hash of the text, so
+  two different text ids would be taken for one with a chance of about n^2 / 2^65: 1 in 3,700 for
+  100 million ids);
 * the file row of each row, and of the rows the parser could not split (found in one more pass
   at the end, only when there are any);
-* the store's LSOA, lookup and postcode-area tables, read once (:class:`_ReadOnce`).
+* the store's LSOA index, lookup and postcode-area tables, read once (:class:`_ReadOnce`).
 
-Memory is bounded by the chunk size, the counts (LSOAs x breakdowns), the sorted ids (8 bytes a
-record when the file has record ids) and the list of rows not used.
+Memory is bounded by two blocks of the file and one chunk, the counts (LSOAs x breakdowns), the
+record ids (a few runs for ids numbered in order; 8 bytes a record for text ids or ids in no
+order) and the list of rows not used (about 110 bytes a row).
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ import pyarrow as pa
 
 from geo.ingest.reading import InputTable, UnreadableFile, _RetryAsText, stream_csv
 from geo.ingest.report import IngestError, IngestResult, reason_summary
+from geo.ingest.tally import Tally
 
 DEFAULT_CHUNK_ROWS = 1_000_000
 
@@ -165,7 +170,9 @@ def ingest_streamed(info: InputTable, mapping: dict, options, store, plan, inges
 def _run(info, mapping, options, store, wanted, plain, plain_as_text, ingest_table) -> IngestResult:
     cached = _ReadOnce(store)
     seen = SeenIds() if "record_id" in mapping else None
-    counts: pd.DataFrame | None = None
+    tally: Tally | None = None
+    columns: list[str] = []
+    empty: pd.DataFrame | None = None
     rows_not_used: list[pd.DataFrame] = []
     reports: list[dict] = []
     try:
@@ -174,24 +181,18 @@ def _run(info, mapping, options, store, wanted, plain, plain_as_text, ingest_tab
             reports.append(part.report)
             if len(part.rows_not_used):
                 rows_not_used.append(part.rows_not_used)
-            counts = _add_counts(counts, part.counts)
+            if tally is None:  # an age band's bounds go with it, so they are keys too
+                columns = list(part.counts.columns)
+                tally = Tally([c for c in columns if c not in SUMMED], [c for c in columns if c in SUMMED])
+            tally.add(part.counts)
+            empty = part.counts.iloc[:0]
     except UnreadableFile as exc:
         raise IngestError(str(exc)) from None
+    counts = tally.frame()[columns] if tally.dtypes is not None else empty  # no row used: no types to mix
     return _combine(info, counts, rows_not_used, reports, mapping)
 
 
-def _add_counts(total: pd.DataFrame | None, part: pd.DataFrame) -> pd.DataFrame:
-    """The counts of the chunks so far plus one more chunk's, summed per LSOA and breakdown (an age
-    band's bounds go with it, so they are keys too)."""
-    if total is None or total.empty:
-        return part
-    if part.empty:  # a chunk with no row used: its empty table has no types to mix in
-        return total
-    columns = list(part.columns)
-    keys = [c for c in columns if c not in ("count", "denominator")]
-    both = pd.concat([total, part], ignore_index=True)
-    return both.groupby(keys, sort=True, dropna=False)[[c for c in columns if c not in keys]].sum() \
-        .reset_index()[columns]
+SUMMED = ("count", "denominator")  # the counts' value columns; the others are keys
 
 
 def _combine(info: InputTable, counts: pd.DataFrame, parts: list[pd.DataFrame], reports: list[dict],
