@@ -488,15 +488,17 @@ NEEDS = {"age_band": ("age", "age_band"), "sex": ("sex",), "ethnic_group": ("eth
 
 
 def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options: IngestOptions,
-                 store: Store, seen_ids=None) -> IngestResult:
-    """Check every row of an ``aggregated`` or ``records`` file (or of one chunk of a streamed file,
-    whose ``info.table`` is read already; ``seen_ids`` then finds record ids repeated from earlier
-    chunks) and sum the used ones per LSOA 2021 (and breakdown): which columns to read, what each
+                 store: Store, seen_ids=None, streamed: bool = False) -> IngestResult:
+    """Check every row of an ``aggregated`` or ``records`` file (or, ``streamed``, of one chunk of a
+    streamed file, whose ``info.table`` is read already; ``seen_ids`` then finds record ids repeated
+    from earlier chunks) and sum the used ones per LSOA 2021 (and breakdown): which columns to read, what each
     row counts, where it is, its breakdowns, duplicates, then 2011 codes carried to 2021 and the
     report."""
     by = _breakdowns_asked(info, shape, mapping, options)
     definition = options.definition
-    rows = _Rows(_read_needed(info, shape, mapping, by, definition), mapping)
+    once = getattr(store, "once", None)  # a streamed file: what each distinct value is, found once
+    rows = _Rows(_read_needed(info, shape, mapping, by, definition), mapping,
+                 once("per_value", dict) if once else None)
     row_count = _row_counts(rows) if shape == "aggregated" else None  # records: each row counts one
     outcome = _outcomes(rows) if shape == "records" and "outcome" in mapping else None
     places = _place_rows(rows, store)
@@ -512,9 +514,10 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
     if outcome is not None:  # every record is one in the denominator; those with the outcome are the events
         row_count, denominator = outcome, np.ones(rows.n)
     _reject_duplicates(rows, shape, places.row_code_index, keys, seen_ids)
-    counts = _counts_by_lsoa21(rows, places, keys, band_bounds, row_count, denominator)
+    counts = _counts_by_lsoa21(rows, places, keys, band_bounds, row_count, denominator, as_text=not streamed)
     rows_not_used = _rows_not_used(rows.info, rows.reasons, row_count)
-    report = _lsoa_report(rows, row_count, counts, places.conversion, rows_not_used, date_range, keys)
+    report = _lsoa_report(rows, row_count, counts, places.conversion, rows_not_used, date_range, keys,
+                          summarise=not streamed)
     if denominator is not None:
         report["denominators_used"] = float(np.nansum(denominator[rows.reasons.ok]))
     report["notes"] = notes
@@ -620,13 +623,33 @@ class _Rows:
     """The rows read, the reason (if any) each cannot be used, and each column's distinct values
     (computed once per column)."""
 
-    def __init__(self, info: InputTable, mapping: dict[str, str]):
+    MAX_REMEMBERED = 100_000  # distinct values per column whose reading is kept across chunks
+
+    def __init__(self, info: InputTable, mapping: dict[str, str], memo: dict | None = None):
         self.info = info
+        self.memo = memo  # a streamed file: (column, value) -> what ``per_value`` read it as
         self.table = info.table
         self.n = info.table.num_rows
         self.mapping = mapping
         self.reasons = RowReasons(self.n)
         self._values: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def per_value(self, role: str, read, distinct: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``read(distinct)`` (a tuple of arrays, one item per value), reading only the values that
+        earlier chunks of a streamed file did not have."""
+        if self.memo is None or not len(distinct):
+            return read(distinct)
+        known = self.memo.setdefault(role, {})
+        new = [v for v in dict.fromkeys(distinct.tolist()) if v not in known]
+        if new:
+            out = read(np.array(new, dtype=object))
+            self.memo.setdefault((role, "types"), [o.dtype for o in out])
+            if len(known) < self.MAX_REMEMBERED:
+                known.update({v: tuple(o[i] for o in out) for i, v in enumerate(new)})
+            else:  # too many distinct values to keep: read them all, chunk by chunk
+                return read(distinct)
+        got = [known[v] for v in distinct.tolist()]
+        return tuple(np.array([g[j] for g in got], dtype=dtype) for j, dtype in enumerate(self.memo[(role, "types")]))
 
     def values(self, role: str) -> tuple[str, tuple[np.ndarray, np.ndarray]]:
         """(column name, (distinct values, each row's index into them)) of a role's column."""
@@ -752,7 +775,7 @@ def _check_dates(rows: _Rows, shape: str, by: set[str], options: IngestOptions, 
         return None
     date_range = None
     name, (distinct, index) = rows.values("date")
-    dates, why = C.parse_dates(distinct)
+    dates, why = rows.per_value("date", C.parse_dates, distinct)
     earliest = np.datetime64(options.date_from or EARLIEST_DATE)
     latest = np.datetime64(options.date_to or dt.date.today())
     valid = ~np.isnat(dates)
@@ -803,14 +826,16 @@ def _reject_duplicates(rows: _Rows, shape: str, row_code: np.ndarray, keys: dict
 
 
 def _counts_by_lsoa21(rows: _Rows, places: _Places, keys: dict, band_bounds: dict, row_count: np.ndarray | None,
-                      denominator: np.ndarray | None) -> pd.DataFrame:
+                      denominator: np.ndarray | None, as_text: bool = True) -> pd.DataFrame:
     """The used rows summed per LSOA 2021 and breakdown; 2011 codes are shared among their 2021
-    LSOAs by ONS's weights. Fills ``places.conversion`` with the rows of each kind of code."""
+    LSOAs by ONS's weights. Fills ``places.conversion`` with the rows of each kind of code. The key
+    columns are pandas text, or Python strings without ``as_text`` (a streamed file's chunk: made
+    text once, when the chunks are summed)."""
     ok = rows.reasons.ok
     code, kind, row_code, conversion = places.code, places.kind, places.row_code_index, places.conversion
     grouped, _ = _aggregate(row_code, ok, keys, row_count, denominator, len(code))
-    grouped["code"] = code[grouped["code_index"].to_numpy()]
-    grouped["kind"] = kind[grouped["code_index"].to_numpy()]
+    grouped["code"] = pd.Series(code[grouped["code_index"].to_numpy()], dtype=object)  # text once, at the end
+    grouped["kind"] = pd.Series(kind[grouped["code_index"].to_numpy()], dtype=object)
     per_code_rows = pd.Series(row_code[ok]).value_counts()
     per_code_rows = per_code_rows[per_code_rows > 0]
     rows_by_kind = pd.Series(kind[per_code_rows.index.to_numpy()], index=per_code_rows.index)
@@ -835,7 +860,8 @@ def _counts_by_lsoa21(rows: _Rows, places: _Places, keys: dict, band_bounds: dic
     value_columns = ["count"] + (["denominator"] if denominator is not None else [])
     counts = (sum_by(twentyone, key_columns, value_columns)
               if len(twentyone) else pd.DataFrame(columns=key_columns + value_columns))
-    counts = counts.astype({c: "str" for c in key_columns})  # one text type, with or without 2011 codes
+    if as_text:  # one text type, with or without 2011 codes
+        counts = counts.astype({c: "str" for c in key_columns})
     if "age_band" in counts:
         bounds = pd.DataFrame.from_dict(band_bounds, orient="index", columns=["age_lo", "age_hi"])
         at = bounds.index.get_indexer(counts["age_band"].to_numpy(dtype=object))
@@ -845,8 +871,9 @@ def _counts_by_lsoa21(rows: _Rows, places: _Places, keys: dict, band_bounds: dic
 
 
 def _lsoa_report(rows: _Rows, row_count: np.ndarray | None, counts: pd.DataFrame, conversion: dict,
-                 rows_not_used: pd.DataFrame, date_range, keys: dict) -> dict:
-    """The validation report: rows and counts read = used + rejected, codes by kind, reasons."""
+                 rows_not_used: pd.DataFrame, date_range, keys: dict, summarise: bool = True) -> dict:
+    """The validation report: rows and counts read = used + rejected, codes by kind, reasons (None
+    without ``summarise``: a streamed file's chunk, whose rows not used are summarised together)."""
     ok, reasons, n, info = rows.reasons.ok, rows.reasons, rows.n, rows.info
     rejected = ~ok
     if row_count is None:
@@ -865,7 +892,7 @@ def _lsoa_report(rows: _Rows, row_count: np.ndarray | None, counts: pd.DataFrame
         "counts_rejected": counts_rejected,
         "counts_stored": float(counts["count"].sum()) if len(counts) else 0.0,
         "codes": conversion,
-        "reasons": reason_summary(rows_not_used),
+        "reasons": reason_summary(rows_not_used) if summarise else None,
         "date_range": date_range,
         "lsoas": int(counts["lsoa21cd"].nunique()) if len(counts) else 0,
         "breakdowns": [k for k in BREAKDOWNS if k in keys],

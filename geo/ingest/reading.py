@@ -304,7 +304,7 @@ def _read_csv(info: InputTable, columns: list[str], plain_types: dict) -> InputT
     return info
 
 
-STREAM_BLOCK_BYTES = 32 << 20  # a streamed file is parsed this many bytes (whole lines) at a time
+STREAM_BLOCK_BYTES = 16 << 20  # a streamed file is parsed this many bytes (whole lines) at a time
 
 
 def stream_csv(info: InputTable, columns: list[str], plain: tuple[str, ...] = (), plain_as_text: bool = False,

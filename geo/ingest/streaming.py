@@ -5,7 +5,7 @@ default) and at most one block of the file (:data:`geo.ingest.reading.STREAM_BLO
 parsed by Arrow on every core while the chunk before is checked
 (:func:`geo.ingest.reading.stream_csv`). Each chunk is checked and counted by the same code as a
 whole file (``_ingest_lsoa`` in :mod:`geo.ingest.pipeline`); the counts are summed into one table
-as the chunks go (:func:`geo.ingest.tally.sum_by`), and the reports add up: rows read = used +
+as the chunks go (:class:`geo.ingest.tally.Tally`), and the reports add up: rows read = used +
 rejected, counts read = used + rejected, over the whole file, with every unused row listed by its
 file row. What a chunk cannot know alone is carried across chunks:
 
@@ -177,7 +177,7 @@ def _run(info, mapping, options, store, wanted, plain, plain_as_text, ingest_tab
     reports: list[dict] = []
     try:
         for chunk in stream_csv(info, wanted, plain, plain_as_text, chunk_rows()):
-            part = ingest_table(chunk, "records", mapping, options, cached, seen_ids=seen)
+            part = ingest_table(chunk, "records", mapping, options, cached, seen_ids=seen, streamed=True)
             reports.append(part.report)
             if len(part.rows_not_used):
                 rows_not_used.append(part.rows_not_used)
@@ -189,6 +189,7 @@ def _run(info, mapping, options, store, wanted, plain, plain_as_text, ingest_tab
     except UnreadableFile as exc:
         raise IngestError(str(exc)) from None
     counts = tally.frame()[columns] if tally.dtypes is not None else empty  # no row used: no types to mix
+    counts = counts.astype({c: "str" for c in tally.keys if counts[c].dtype == object})  # as a whole file's
     return _combine(info, counts, rows_not_used, reports, mapping)
 
 
