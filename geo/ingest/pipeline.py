@@ -828,9 +828,9 @@ def _reject_duplicates(rows: _Rows, shape: str, row_code: np.ndarray, keys: dict
 def _counts_by_lsoa21(rows: _Rows, places: _Places, keys: dict, band_bounds: dict, row_count: np.ndarray | None,
                       denominator: np.ndarray | None, as_text: bool = True) -> pd.DataFrame:
     """The used rows summed per LSOA 2021 and breakdown; 2011 codes are shared among their 2021
-    LSOAs by ONS's weights. Fills ``places.conversion`` with the rows of each kind of code. The key
-    columns are pandas text, or Python strings without ``as_text`` (a streamed file's chunk: made
-    text once, when the chunks are summed)."""
+    LSOAs by ONS's weights. Fills ``places.conversion`` with the rows of each kind of code. Without
+    ``as_text`` (a streamed file's chunk) the key columns are Python strings and a key may appear on
+    more than one row: the chunks' rows are summed together, and made text once, at the end."""
     ok = rows.reasons.ok
     code, kind, row_code, conversion = places.code, places.kind, places.row_code_index, places.conversion
     grouped, _ = _aggregate(row_code, ok, keys, row_count, denominator, len(code))
@@ -858,8 +858,11 @@ def _counts_by_lsoa21(rows: _Rows, places: _Places, keys: dict, band_bounds: dic
         twentyone = pd.concat([twentyone, spread], ignore_index=True)
     key_columns = ["lsoa21cd", *[k for k in BREAKDOWNS if k in keys]]
     value_columns = ["count"] + (["denominator"] if denominator is not None else [])
-    counts = (sum_by(twentyone, key_columns, value_columns)
-              if len(twentyone) else pd.DataFrame(columns=key_columns + value_columns))
+    if not as_text:  # a streamed chunk: its rows are summed with the other chunks' (geo.ingest.tally.Tally)
+        counts = twentyone[key_columns + value_columns].reset_index(drop=True)
+    else:
+        counts = (sum_by(twentyone, key_columns, value_columns)
+                  if len(twentyone) else pd.DataFrame(columns=key_columns + value_columns))
     if as_text:  # one text type, with or without 2011 codes
         counts = counts.astype({c: "str" for c in key_columns})
     if "age_band" in counts:
