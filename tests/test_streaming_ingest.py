@@ -110,3 +110,52 @@ def test_large_demo_files_are_written_in_pieces(fixture_store, tmp_path, suffix)
     result = ingest(path, IngestOptions(name="big"), fixture_store)
     r = result.report
     assert r["rows_read"] == 2500 == r["rows_used"] + r["rows_rejected"] and result.meta["synthetic"] is True
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "cp1252"])
+def test_small_blocks_equal_whole(fixture_store, dirty_extract, tmp_path, monkeypatch, encoding):
+    """The file cut into blocks of a few lines (geo.ingest.reading.stream_csv), whatever its
+    encoding and with a title row above the header and rows the parser cannot split, gives the
+    dataset and report of the file read whole."""
+    from geo.ingest import reading
+
+    table, meta, _, parquet_path = dirty_extract
+    frame = table.to_pandas().astype(str)
+    frame.loc[7, "Ethnic_Category"] = "Autre – café"  # text that is not ASCII, listed as not recognised
+    lines = ["Synthetic A&E attendances", ",".join(frame.columns)]
+    lines += [",".join(r) for r in frame.itertuples(index=False)]
+    lines.insert(40, "broken,row")  # file line 41
+    path = tmp_path / "ae.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    clean = tmp_path / "ae-whole.csv"
+    clean.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    by = ("age_band", "sex", "ethnic_group", "period")
+    whole = ingest(clean, IngestOptions(name="whole", by=by), fixture_store)
+    monkeypatch.setattr(reading, "STREAM_BLOCK_BYTES", 97)
+    monkeypatch.setenv("GAPMAP_INGEST_CHUNK_ROWS", "13")
+    blocks = ingest(path, IngestOptions(name="blocks", by=by), fixture_store)
+    assert blocks.report["header_row"] == 2 and blocks.report["rows_read"] == 3001
+    listed = blocks.rows_not_used.set_index(blocks.rows_not_used["row"].astype(int))
+    assert listed.loc[41, "reason"] == "the row has 2 fields; the header has 6"
+    assert listed.loc[10, "value"] == "Autre – café"  # file row 10: table row 7 below the title and header
+    _compare(blocks, whole)
+
+
+def test_seen_ids_equal_pandas_duplicated():
+    """Whole-number ids kept as runs find exactly the repeats pandas finds over the whole column,
+    however the ids are ordered and cut into chunks; sequential ids take one run."""
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        ids = rng.integers(0, rng.integers(2, 80), size=rng.integers(1, 120))
+        if rng.random() < 0.3:
+            ids = np.sort(ids)
+        cuts = np.sort(rng.integers(0, len(ids), size=rng.integers(0, 5)))
+        seen = SeenIds()
+        found = np.concatenate([seen.duplicated(pa.chunked_array([pa.array(p, pa.int64())]))
+                                for p in np.split(ids, cuts)])
+        assert found.tolist() == pd.Series(ids).duplicated().tolist()
+        assert seen.seen.tolist() == sorted(set(ids.tolist()))
+    seen = SeenIds()
+    for start in range(0, 10_000, 1000):
+        seen.duplicated(pa.chunked_array([pa.array(np.arange(start, start + 1000), pa.int64())]))
+    assert len(seen.starts) == 1 and (seen.starts[0], seen.ends[0]) == (0, 9999)

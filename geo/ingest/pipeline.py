@@ -40,13 +40,13 @@ import pyarrow as pa
 
 from geo.ingest import codes as C
 from geo.ingest import definition as D
-from geo.ingest import practices as P
 from geo.store.datasets import DatasetStore, check_name
 from geo.sources.catalogue import sha256_of
 from geo.store.folder import Store
 from geo.ingest.report import IngestError, IngestResult, format_report, reason_summary  # noqa: F401
 from geo.ingest.reading import InputTable, UnreadableFile, peek, read
-from geo.ingest.streaming import ingest_streamed
+from geo.ingest.streaming import _repeats_in_order, ingest_streamed
+from geo.ingest.tally import sum_by
 from geo.ingest import wide as W
 
 ROLES = ("lsoa", "postcode", "count", "denominator", "age", "age_band", "sex", "ethnicity", "date", "period",
@@ -220,6 +220,13 @@ def _synthetic_label(info: InputTable) -> bool:
 
 
 def _lsoa_index(store: Store) -> tuple[C.LsoaCodes, pd.DataFrame]:
+    """The store's LSOA codes (2021, 2011, in scope) and the 2011 -> 2021 lookup; made once per
+    streamed file (a store that memoises, :class:`geo.ingest.streaming._ReadOnce`)."""
+    once = getattr(store, "once", None)
+    return once("lsoa_index", lambda: _read_lsoa_index(store)) if once else _read_lsoa_index(store)
+
+
+def _read_lsoa_index(store: Store) -> tuple[C.LsoaCodes, pd.DataFrame]:
     lsoas = store.lsoas(geometry=False, columns=["lsoa21cd"])
     lookup = store.lsoa11_to_lsoa21()
     in_scope = set(lsoas["lsoa21cd"].tolist())
@@ -265,6 +272,8 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
     D.check_against_file(definition, path, shape, mapping)
     registrations = None
     if level == "practice":
+        from geo.ingest import practices as P  # geopandas and the source loaders: only for practice files
+
         registrations = P.load_registrations(options.registrations, path)
     elif options.registrations:
         raise IngestError(f"{path}: --registrations is for GP practice files (a practice code with a numerator and "
@@ -480,15 +489,17 @@ NEEDS = {"age_band": ("age", "age_band"), "sex": ("sex",), "ethnic_group": ("eth
 
 
 def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options: IngestOptions,
-                 store: Store, seen_ids=None) -> IngestResult:
-    """Check every row of an ``aggregated`` or ``records`` file (or of one chunk of a streamed file,
-    whose ``info.table`` is read already; ``seen_ids`` then finds record ids repeated from earlier
-    chunks) and sum the used ones per LSOA 2021 (and breakdown): which columns to read, what each
+                 store: Store, seen_ids=None, streamed: bool = False) -> IngestResult:
+    """Check every row of an ``aggregated`` or ``records`` file (or, ``streamed``, of one chunk of a
+    streamed file, whose ``info.table`` is read already; ``seen_ids`` then finds record ids repeated
+    from earlier chunks) and sum the used ones per LSOA 2021 (and breakdown): which columns to read, what each
     row counts, where it is, its breakdowns, duplicates, then 2011 codes carried to 2021 and the
     report."""
     by = _breakdowns_asked(info, shape, mapping, options)
     definition = options.definition
-    rows = _Rows(_read_needed(info, shape, mapping, by, definition), mapping)
+    once = getattr(store, "once", None)  # a streamed file: what each distinct value is, found once
+    rows = _Rows(_read_needed(info, shape, mapping, by, definition), mapping,
+                 once("per_value", dict) if once else None)
     row_count = _row_counts(rows) if shape == "aggregated" else None  # records: each row counts one
     outcome = _outcomes(rows) if shape == "records" and "outcome" in mapping else None
     places = _place_rows(rows, store)
@@ -504,9 +515,10 @@ def _ingest_lsoa(info: InputTable, shape: str, mapping: dict[str, str], options:
     if outcome is not None:  # every record is one in the denominator; those with the outcome are the events
         row_count, denominator = outcome, np.ones(rows.n)
     _reject_duplicates(rows, shape, places.row_code_index, keys, seen_ids)
-    counts = _counts_by_lsoa21(rows, places, keys, band_bounds, row_count, denominator)
+    counts = _counts_by_lsoa21(rows, places, keys, band_bounds, row_count, denominator, as_text=not streamed)
     rows_not_used = _rows_not_used(rows.info, rows.reasons, row_count)
-    report = _lsoa_report(rows, row_count, counts, places.conversion, rows_not_used, date_range, keys)
+    report = _lsoa_report(rows, row_count, counts, places.conversion, rows_not_used, date_range, keys,
+                          summarise=not streamed)
     if denominator is not None:
         report["denominators_used"] = float(np.nansum(denominator[rows.reasons.ok]))
     report["notes"] = notes
@@ -612,13 +624,33 @@ class _Rows:
     """The rows read, the reason (if any) each cannot be used, and each column's distinct values
     (computed once per column)."""
 
-    def __init__(self, info: InputTable, mapping: dict[str, str]):
+    MAX_REMEMBERED = 100_000  # distinct values per column whose reading is kept across chunks
+
+    def __init__(self, info: InputTable, mapping: dict[str, str], memo: dict | None = None):
         self.info = info
+        self.memo = memo  # a streamed file: (column, value) -> what ``per_value`` read it as
         self.table = info.table
         self.n = info.table.num_rows
         self.mapping = mapping
         self.reasons = RowReasons(self.n)
         self._values: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def per_value(self, role: str, read, distinct: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``read(distinct)`` (a tuple of arrays, one item per value), reading only the values that
+        earlier chunks of a streamed file did not have."""
+        if self.memo is None or not len(distinct):
+            return read(distinct)
+        known = self.memo.setdefault(role, {})
+        new = [v for v in dict.fromkeys(distinct.tolist()) if v not in known]
+        if new:
+            out = read(np.array(new, dtype=object))
+            self.memo.setdefault((role, "types"), [o.dtype for o in out])
+            if len(known) < self.MAX_REMEMBERED:
+                known.update({v: tuple(o[i] for o in out) for i, v in enumerate(new)})
+            else:  # too many distinct values to keep: read them all, chunk by chunk
+                return read(distinct)
+        got = [known[v] for v in distinct.tolist()]
+        return tuple(np.array([g[j] for g in got], dtype=dtype) for j, dtype in enumerate(self.memo[(role, "types")]))
 
     def values(self, role: str) -> tuple[str, tuple[np.ndarray, np.ndarray]]:
         """(column name, (distinct values, each row's index into them)) of a role's column."""
@@ -744,7 +776,7 @@ def _check_dates(rows: _Rows, shape: str, by: set[str], options: IngestOptions, 
         return None
     date_range = None
     name, (distinct, index) = rows.values("date")
-    dates, why = C.parse_dates(distinct)
+    dates, why = rows.per_value("date", C.parse_dates, distinct)
     earliest = np.datetime64(options.date_from or EARLIEST_DATE)
     latest = np.datetime64(options.date_to or dt.date.today())
     valid = ~np.isnat(dates)
@@ -755,8 +787,7 @@ def _check_dates(rows: _Rows, shape: str, by: set[str], options: IngestOptions, 
     if len(usable):
         date_range = (str(usable.min()), str(usable.max()))
     if "period" in by and shape == "records":
-        labels = np.array([_period_label(d, options.period_unit) if w == "" else "" for d, w in zip(dates, why)],
-                          dtype=object)
+        labels = np.where(why == "", _period_labels(dates, options.period_unit), "").astype(object)
         keys["period"] = (labels, index)
     return date_range
 
@@ -796,14 +827,16 @@ def _reject_duplicates(rows: _Rows, shape: str, row_code: np.ndarray, keys: dict
 
 
 def _counts_by_lsoa21(rows: _Rows, places: _Places, keys: dict, band_bounds: dict, row_count: np.ndarray | None,
-                      denominator: np.ndarray | None) -> pd.DataFrame:
+                      denominator: np.ndarray | None, as_text: bool = True) -> pd.DataFrame:
     """The used rows summed per LSOA 2021 and breakdown; 2011 codes are shared among their 2021
-    LSOAs by ONS's weights. Fills ``places.conversion`` with the rows of each kind of code."""
+    LSOAs by ONS's weights. Fills ``places.conversion`` with the rows of each kind of code. Without
+    ``as_text`` (a streamed file's chunk) the key columns are Python strings and a key may appear on
+    more than one row: the chunks' rows are summed together, and made text once, at the end."""
     ok = rows.reasons.ok
     code, kind, row_code, conversion = places.code, places.kind, places.row_code_index, places.conversion
     grouped, _ = _aggregate(row_code, ok, keys, row_count, denominator, len(code))
-    grouped["code"] = code[grouped["code_index"].to_numpy()]
-    grouped["kind"] = kind[grouped["code_index"].to_numpy()]
+    grouped["code"] = pd.Series(code[grouped["code_index"].to_numpy()], dtype=object)  # text once, at the end
+    grouped["kind"] = pd.Series(kind[grouped["code_index"].to_numpy()], dtype=object)
     per_code_rows = pd.Series(row_code[ok]).value_counts()
     per_code_rows = per_code_rows[per_code_rows > 0]
     rows_by_kind = pd.Series(kind[per_code_rows.index.to_numpy()], index=per_code_rows.index)
@@ -826,17 +859,25 @@ def _counts_by_lsoa21(rows: _Rows, places: _Places, keys: dict, band_bounds: dic
         twentyone = pd.concat([twentyone, spread], ignore_index=True)
     key_columns = ["lsoa21cd", *[k for k in BREAKDOWNS if k in keys]]
     value_columns = ["count"] + (["denominator"] if denominator is not None else [])
-    counts = (twentyone.groupby(key_columns, sort=True, dropna=False)[value_columns].sum().reset_index()
-              if len(twentyone) else pd.DataFrame(columns=key_columns + value_columns))
+    if not as_text:  # a streamed chunk: its rows are summed with the other chunks' (geo.ingest.tally.Tally)
+        counts = twentyone[key_columns + value_columns].reset_index(drop=True)
+    else:
+        counts = (sum_by(twentyone, key_columns, value_columns)
+                  if len(twentyone) else pd.DataFrame(columns=key_columns + value_columns))
+    if as_text:  # one text type, with or without 2011 codes
+        counts = counts.astype({c: "str" for c in key_columns})
     if "age_band" in counts:
-        counts["age_lo"] = [band_bounds[b][0] for b in counts["age_band"]]
-        counts["age_hi"] = [band_bounds[b][1] for b in counts["age_band"]]
+        bounds = pd.DataFrame.from_dict(band_bounds, orient="index", columns=["age_lo", "age_hi"])
+        at = bounds.index.get_indexer(counts["age_band"].to_numpy(dtype=object))
+        counts["age_lo"] = bounds["age_lo"].to_numpy()[at]
+        counts["age_hi"] = bounds["age_hi"].to_numpy()[at]
     return counts
 
 
 def _lsoa_report(rows: _Rows, row_count: np.ndarray | None, counts: pd.DataFrame, conversion: dict,
-                 rows_not_used: pd.DataFrame, date_range, keys: dict) -> dict:
-    """The validation report: rows and counts read = used + rejected, codes by kind, reasons."""
+                 rows_not_used: pd.DataFrame, date_range, keys: dict, summarise: bool = True) -> dict:
+    """The validation report: rows and counts read = used + rejected, codes by kind, reasons (None
+    without ``summarise``: a streamed file's chunk, whose rows not used are summarised together)."""
     ok, reasons, n, info = rows.reasons.ok, rows.reasons, rows.n, rows.info
     rejected = ~ok
     if row_count is None:
@@ -855,7 +896,7 @@ def _lsoa_report(rows: _Rows, row_count: np.ndarray | None, counts: pd.DataFrame
         "counts_rejected": counts_rejected,
         "counts_stored": float(counts["count"].sum()) if len(counts) else 0.0,
         "codes": conversion,
-        "reasons": reason_summary(rows_not_used),
+        "reasons": reason_summary(rows_not_used) if summarise else None,
         "date_range": date_range,
         "lsoas": int(counts["lsoa21cd"].nunique()) if len(counts) else 0,
         "breakdowns": [k for k in BREAKDOWNS if k in keys],
@@ -865,17 +906,7 @@ def _lsoa_report(rows: _Rows, row_count: np.ndarray | None, counts: pd.DataFrame
 def _duplicated(ids) -> np.ndarray:
     """True for every repeat of an earlier id (the first occurrence is not a duplicate)."""
     if pa.types.is_integer(ids.type):
-        values = ids.to_numpy()
-        if len(values) < 2:
-            return np.zeros(len(values), dtype=bool)
-        step = values[1:] >= values[:-1]
-        if step.all():  # already in order, as extracts often are: repeats sit side by side
-            return np.concatenate([[False], values[1:] == values[:-1]])
-        order = np.argsort(values, kind="stable")  # extracts are nearly sorted: timsort is quick
-        ordered = values[order]
-        dup = np.zeros(len(values), dtype=bool)
-        dup[order[1:][ordered[1:] == ordered[:-1]]] = True
-        return dup
+        return _repeats_in_order(ids.to_numpy())[0]
     return pd.Series(ids.to_pandas()).duplicated().to_numpy()
 
 
@@ -911,22 +942,26 @@ def _aggregate(row_code: np.ndarray, ok: np.ndarray, keys: dict, row_count: np.n
     rest = present
     for name, values in reversed(parts):
         rest, digit = np.divmod(rest, len(values))
-        out[name] = values[digit]
+        out[name] = pd.Series(values[digit], dtype=object)  # as text at the end, once
     frame = pd.DataFrame({"code_index": rest, **dict(reversed(list(out.items()))), **sums})
     per_code = pd.Series(np.bincount(code, minlength=n_codes))
     return frame, per_code
 
 
-def _period_label(day: np.datetime64, unit: str) -> str:
-    if np.isnat(day):
-        return ""
-    d = pd.Timestamp(day)
+def _period_labels(days: np.ndarray, unit: str) -> np.ndarray:
+    """The period of each day ('' where there is no day): '2024-05' (month), '2024' (year),
+    '2024-Q2' (quarter) or '2024/25' (financial year, April to March)."""
+    d = pd.DatetimeIndex(days)
+    valid = ~d.isna()
+    year = np.where(valid, d.year, 0).astype(np.int64)
+    month = np.where(valid, d.month, 1).astype(np.int64)
     if unit == "month":
-        return f"{d.year}-{d.month:02d}"
-    if unit == "year":
-        return str(d.year)
-    if unit == "quarter":
-        return f"{d.year}-Q{(d.month - 1) // 3 + 1}"
-    return C.financial_year(np.array([day]))[0]
-
-
+        label = pd.Series(year).astype(str) + "-" + pd.Series(month).astype(str).str.zfill(2)
+    elif unit == "year":
+        label = pd.Series(year).astype(str)
+    elif unit == "quarter":
+        label = pd.Series(year).astype(str) + "-Q" + pd.Series((month - 1) // 3 + 1).astype(str)
+    else:
+        start = np.where(month >= 4, year, year - 1)
+        label = pd.Series(start).astype(str) + "/" + pd.Series((start + 1) % 100).astype(str).str.zfill(2)
+    return np.where(valid, label.to_numpy(dtype=object), "").astype(object)

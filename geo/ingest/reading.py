@@ -8,7 +8,9 @@ split into the header's number of fields are not dropped silently: they are retu
 """
 from __future__ import annotations
 
+import codecs
 import csv
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -302,16 +304,25 @@ def _read_csv(info: InputTable, columns: list[str], plain_types: dict) -> InputT
     return info
 
 
+STREAM_BLOCK_BYTES = 16 << 20  # a streamed file is parsed this many bytes (whole lines) at a time
+
+
 def stream_csv(info: InputTable, columns: list[str], plain: tuple[str, ...] = (), plain_as_text: bool = False,
                rows_per_chunk: int = 4_000_000):
-    """Read a CSV file in chunks of about ``rows_per_chunk`` rows, so memory does not grow with the
+    """Read a CSV file in chunks of at most ``rows_per_chunk`` rows, so memory does not grow with the
     file: yields an :class:`InputTable` per chunk (at least one) holding that chunk's rows, as
     :func:`read` would (dictionary-encoded; ``plain`` columns as whole numbers, or as text with
     ``plain_as_text``), with ``row_offset`` set and no skipped lines. Rows the parser cannot split
-    are collected in ``info.bad_rows``; the streaming parser does not know their line numbers, so
-    they are found by one more pass at the end and ``info.skipped_lines`` is set then: chunk row
-    numbers count no skipped rows until :meth:`InputTable.row_number` of ``info`` corrects them.
-    Raises :class:`_RetryAsText` when a ``plain`` column is not all whole numbers."""
+    are collected in ``info.bad_rows``; their line numbers are found by one more pass at the end
+    and ``info.skipped_lines`` is set then: chunk row numbers count no skipped rows until
+    :meth:`InputTable.row_number` of ``info`` corrects them. Raises :class:`_RetryAsText` when a
+    ``plain`` column is not all whole numbers.
+
+    The file is cut into blocks of :data:`STREAM_BLOCK_BYTES` at line ends (Arrow reads no line
+    end inside a quoted value either) and each block is parsed by Arrow on every core while the
+    chunk before it is checked: at most two blocks are held, whatever the size of the file. (Arrow's
+    own streaming reader parses ahead of its reader with no bound: a whole 10 million row file when
+    the checks are slower than the parser.)"""
     bad: list[tuple[int, str, str]] = []
     expected = len(info.columns)
 
@@ -320,46 +331,78 @@ def stream_csv(info: InputTable, columns: list[str], plain: tuple[str, ...] = ()
         return "skip"
 
     plain_type = pa.string() if plain_as_text else pa.int64()
-    try:
-        reader = pacsv.open_csv(info.path, **_csv_options(info, columns, {c: plain_type for c in plain}, on_invalid))
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        if not plain_as_text and plain and "conversion error" in str(exc).lower():
-            raise _RetryAsText() from None
-        raise UnreadableFile(f"{info.path}: cannot be read as {info.encoding} CSV ({exc})") from None
-    offset = 0
-    batches: list[pa.RecordBatch] = []
-    rows = 0
+    options = _csv_options(info, columns, {c: plain_type for c in plain}, on_invalid)
+    options["read_options"].skip_rows = 0  # each block is parsed as the header line and whole lines
+    options["read_options"].encoding = "utf-8"  # the blocks are UTF-8 (see _header_and_blocks)
 
-    def chunk() -> InputTable:
-        table = (pa.Table.from_batches(batches, schema=reader.schema) if batches
-                 else reader.schema.empty_table()).unify_dictionaries()
-        table = pa.table({c: table[c] for c in columns})
-        return InputTable(info.path, info.format, info.columns, table, info.encoding, info.delimiter,
-                          metadata=info.metadata, row_offset=offset, header_row=info.header_row)
-
-    emitted = False
-    while True:
+    def parse(block: bytes) -> pa.Table:
         try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            break
+            return pacsv.read_csv(pa.BufferReader(block), **options)
         except pa.ArrowInvalid as exc:
             if not plain_as_text and plain and "conversion error" in str(exc).lower():
                 raise _RetryAsText() from None
             raise UnreadableFile(f"{info.path}: cannot be read as {info.encoding} CSV ({exc})") from None
         except UnicodeDecodeError as exc:
             raise UnreadableFile(f"{info.path}: cannot be read as {info.encoding} CSV ({exc})") from None
-        batches.append(batch)
-        rows += batch.num_rows
-        if rows >= rows_per_chunk:
-            yield chunk()
-            emitted = True
-            offset += rows
-            batches, rows = [], 0
-    if batches or not emitted:
-        yield chunk()
+
+    offset = 0
+    emitted = False
+    with ThreadPoolExecutor(max_workers=1) as pool:  # parses the next block while this one is checked
+        blocks = _header_and_blocks(info, STREAM_BLOCK_BYTES)
+        header = next(blocks)
+        ahead = pool.submit(parse, header + next(blocks, b""))
+        while ahead is not None:
+            table = ahead.result()
+            block = next(blocks, None)
+            ahead = pool.submit(parse, header + block) if block is not None else None
+            for start in range(0, table.num_rows, rows_per_chunk):
+                part = table.slice(start, rows_per_chunk).combine_chunks().unify_dictionaries()
+                yield InputTable(info.path, info.format, info.columns, pa.table({c: part[c] for c in columns}),
+                                 info.encoding, info.delimiter, metadata=info.metadata, row_offset=offset,
+                                 header_row=info.header_row)
+                emitted = True
+                offset += part.num_rows
+            if not emitted and ahead is None:  # a file with no rows: one empty chunk
+                yield InputTable(info.path, info.format, info.columns, pa.table({c: table[c] for c in columns}),
+                                 info.encoding, info.delimiter, metadata=info.metadata, header_row=info.header_row)
+            del table
     info.bad_rows = _find_lines(info, bad) if bad else []
     info.skipped_lines = tuple(sorted(line for line, _, _ in info.bad_rows if line > 0))
+
+
+def _header_and_blocks(info: InputTable, block_bytes: int):
+    """The file's header line (row ``header_row``), then its following lines in blocks of about
+    ``block_bytes``, each ending at a line end, all as UTF-8 (a file in another encoding is
+    decoded as it is read, as Arrow would decode it)."""
+    encoding = codecs.lookup(info.encoding or "utf-8").name
+    if encoding in ("utf-8", "utf-8-sig"):
+        fh, read_line, read_block = open(info.path, "rb"), None, None
+    else:
+        fh = open(info.path, encoding=encoding, newline="")
+        read_line, read_block = (lambda: fh.readline().encode("utf-8")), (lambda: fh.read(block_bytes).encode("utf-8"))
+    read_line = read_line or fh.readline
+    read_block = read_block or (lambda: fh.read(block_bytes))
+    with fh:
+        try:
+            for _ in range(info.header_row - 1):  # title rows above the header
+                read_line()
+            header = read_line()
+            if header.startswith(b"\xef\xbb\xbf"):  # the byte order mark, read as part of the header
+                header = header[3:]
+            yield header if header.endswith(b"\n") else header + b"\n"
+            rest = b""
+            while data := read_block():
+                data = rest + data
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    rest = data
+                    continue
+                yield data[:cut]
+                rest = data[cut:]
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile(f"{info.path}: cannot be read as {info.encoding} CSV ({exc})") from None
+    if rest:
+        yield rest
 
 
 def _find_lines(info: InputTable, bad: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:

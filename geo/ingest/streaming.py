@@ -1,21 +1,25 @@
 """Record files (one row per event) read in chunks, so that memory does not grow with the file.
 
-A CSV file of records is read ``GAPMAP_INGEST_CHUNK_ROWS`` rows at a time (4 million by default)
-with Arrow's streaming CSV reader (:func:`geo.ingest.reading.stream_csv`). Each chunk is checked
-and counted by the same code as a whole file (``_ingest_lsoa`` in :mod:`geo.ingest.pipeline`);
-the counts are summed into one table as the chunks go, and the reports add up: rows read = used +
-rejected, counts read = used + rejected, over the whole file, with every unused row listed by
-its file row. What a chunk cannot know alone is carried across chunks:
+A CSV file of records is read in chunks of at most ``GAPMAP_INGEST_CHUNK_ROWS`` rows (1 million by
+default) and at most one block of the file (:data:`geo.ingest.reading.STREAM_BLOCK_BYTES`, 32 MB),
+parsed by Arrow on every core while the chunk before is checked
+(:func:`geo.ingest.reading.stream_csv`). Each chunk is checked and counted by the same code as a
+whole file (``_ingest_lsoa`` in :mod:`geo.ingest.pipeline`); the counts are summed into one table
+as the chunks go (:class:`geo.ingest.tally.Tally`), and the reports add up: rows read = used +
+rejected, counts read = used + rejected, over the whole file, with every unused row listed by its
+file row. What a chunk cannot know alone is carried across chunks:
 
-* a record id repeated from an earlier chunk (:class:`SeenIds`: the ids seen so far, kept sorted;
-  whole-number ids exactly, text ids by a 64-bit hash of the text, so two different text ids
-  would be taken for one with a chance of about n^2 / 2^65: 1 in 3,700 for 100 million ids);
+* a record id repeated from an earlier chunk (:class:`SeenIds`: the ids seen so far; whole-number
+  ids exactly, as sorted runs of consecutive ids, text ids by a sorted 64-bit hash of the text, so
+  two different text ids would be taken for one with a chance of about n^2 / 2^65: 1 in 3,700 for
+  100 million ids);
 * the file row of each row, and of the rows the parser could not split (found in one more pass
   at the end, only when there are any);
-* the store's LSOA, lookup and postcode-area tables, read once (:class:`_ReadOnce`).
+* the store's LSOA index, lookup and postcode-area tables, read once (:class:`_ReadOnce`).
 
-Memory is bounded by the chunk size, the counts (LSOAs x breakdowns), the sorted ids (8 bytes a
-record when the file has record ids) and the list of rows not used.
+Memory is bounded by two blocks of the file and one chunk, the counts (LSOAs x breakdowns), the
+record ids (a few runs for ids numbered in order; 8 bytes a record for text ids or ids in no
+order) and the list of rows not used (about 110 bytes a row).
 """
 from __future__ import annotations
 
@@ -27,8 +31,9 @@ import pyarrow as pa
 
 from geo.ingest.reading import InputTable, UnreadableFile, _RetryAsText, stream_csv
 from geo.ingest.report import IngestError, IngestResult, reason_summary
+from geo.ingest.tally import Tally
 
-DEFAULT_CHUNK_ROWS = 4_000_000
+DEFAULT_CHUNK_ROWS = 1_000_000
 
 
 def chunk_rows() -> int:
@@ -37,35 +42,90 @@ def chunk_rows() -> int:
 
 
 class SeenIds:
-    """Record ids of the chunks read so far, sorted, to find repeats across chunks."""
+    """Record ids of the chunks read so far, to find repeats across chunks.
+
+    Whole-number ids are kept as sorted runs of consecutive ids (``starts``, ``ends``): an extract
+    numbers its records in order, so ten million ids are a handful of runs and memory does not grow
+    with the file. Text ids are kept as sorted 64-bit hashes (8 bytes an id)."""
 
     def __init__(self):
-        self.seen = np.empty(0, dtype=np.uint64)
+        self.starts = np.empty(0, dtype=np.int64)  # whole-number ids: first id of each run
+        self.ends = np.empty(0, dtype=np.int64)  # and its last id (inclusive)
+        self.hashes = np.empty(0, dtype=np.uint64)  # text ids: sorted hashes
 
-    @staticmethod
-    def _keys(ids: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-        """(64-bit keys, True where a row repeats an id earlier in this chunk)."""
-        if pa.types.is_integer(ids.type):
-            keys = ids.to_numpy().astype(np.int64).view(np.uint64)
-            return keys, pd.Series(keys).duplicated().to_numpy()
-        text = np.asarray(ids.to_numpy(zero_copy_only=False), dtype=object)
-        return pd.util.hash_array(text, categorize=False), pd.Series(text).duplicated().to_numpy()
+    @property
+    def seen(self) -> np.ndarray:
+        """Every id seen so far, sorted (whole numbers; text ids as their hashes). For inspection:
+        it expands the runs."""
+        if len(self.hashes):
+            return self.hashes
+        if not len(self.starts):
+            return np.empty(0, dtype=np.int64)
+        return np.concatenate([np.arange(a, b + 1, dtype=np.int64) for a, b in zip(self.starts, self.ends)])
 
     def duplicated(self, ids: pa.ChunkedArray) -> np.ndarray:
         """True for each row whose id appeared earlier (in this chunk or an earlier one)."""
-        keys, within = self._keys(ids)
+        if pa.types.is_integer(ids.type):
+            return self._whole_numbers(ids.to_numpy().astype(np.int64))
+        return self._text(np.asarray(ids.to_numpy(zero_copy_only=False), dtype=object))
+
+    def _whole_numbers(self, values: np.ndarray) -> np.ndarray:
+        within, distinct = _repeats_in_order(values)
+        earlier = self._in_runs(values)
+        new = distinct[~self._in_runs(distinct)]
+        if len(new):
+            self._add_runs(new)
+        return within | earlier
+
+    def _in_runs(self, values: np.ndarray) -> np.ndarray:
+        if not len(self.starts) or not len(values):
+            return np.zeros(len(values), dtype=bool)
+        at = np.searchsorted(self.starts, values, side="right") - 1
+        return (at >= 0) & (values <= self.ends[np.maximum(at, 0)])
+
+    def _add_runs(self, new: np.ndarray) -> None:
+        """Add sorted distinct ids, as runs, merging runs that touch or overlap."""
+        breaks = np.flatnonzero(np.diff(new) != 1) + 1
+        starts = np.concatenate([self.starts, new[np.concatenate([[0], breaks])]])
+        ends = np.concatenate([self.ends, new[np.concatenate([breaks - 1, [len(new) - 1]])]])
+        if len(self.starts) and new[0] < self.starts[-1]:  # not simply after the runs so far
+            order = np.argsort(starts, kind="stable")  # two sorted runs: timsort merges them in linear time
+            starts, ends = starts[order], ends[order]
+        reach = np.maximum.accumulate(ends)
+        begins = np.concatenate([[0], np.flatnonzero(starts[1:] > reach[:-1] + 1) + 1])
+        self.starts, self.ends = starts[begins], np.maximum.reduceat(ends, begins)
+
+    def _text(self, text: np.ndarray) -> np.ndarray:
+        keys = pd.util.hash_array(text, categorize=False)
+        within = pd.Series(text).duplicated().to_numpy()
         earlier = np.zeros(len(keys), dtype=bool)
-        if len(self.seen) and len(keys):
-            at = np.minimum(np.searchsorted(self.seen, keys), len(self.seen) - 1)
-            earlier = self.seen[at] == keys
+        if len(self.hashes) and len(keys):
+            at = np.minimum(np.searchsorted(self.hashes, keys), len(self.hashes) - 1)
+            earlier = self.hashes[at] == keys
         new = keys[~earlier & ~within]  # the first occurrence of each id not seen before
         if len(new):
-            new = np.sort(new)  # extracts are nearly sorted already
-            if not len(self.seen) or new[0] > self.seen[-1]:  # ids that only grow: append
-                self.seen = np.concatenate([self.seen, new])
-            else:  # two sorted runs: the stable sort (timsort) merges them in linear time
-                self.seen = np.sort(np.concatenate([self.seen, new]), kind="stable")
+            new = np.sort(new)
+            if not len(self.hashes) or new[0] > self.hashes[-1]:
+                self.hashes = np.concatenate([self.hashes, new])
+            else:
+                self.hashes = np.sort(np.concatenate([self.hashes, new]), kind="stable")
         return within | earlier
+
+
+def _repeats_in_order(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(True for every repeat of an earlier value, the distinct values sorted), by one comparison of
+    neighbours when the values never go down (as extracts are numbered), else by a stable sort."""
+    if len(values) < 2:
+        return np.zeros(len(values), dtype=bool), np.unique(values)
+    if (values[1:] >= values[:-1]).all():
+        repeat = np.concatenate([[False], values[1:] == values[:-1]])
+        return repeat, values[~repeat]
+    order = np.argsort(values, kind="stable")  # nearly sorted: timsort is quick
+    ordered = values[order]
+    same = ordered[1:] == ordered[:-1]
+    repeat = np.zeros(len(values), dtype=bool)
+    repeat[order[1:][same]] = True
+    return repeat, ordered[np.concatenate([[True], ~same])]
 
 
 class _ReadOnce:
@@ -75,22 +135,23 @@ class _ReadOnce:
         self._store = store
         self._memo: dict = {}
 
-    def _once(self, key, read):
+    def once(self, key, read):
+        """``read()``, made the first time ``key`` is asked for and kept."""
         if key not in self._memo:
             self._memo[key] = read()
         return self._memo[key]
 
     def lsoas(self, **kwargs):
         key = ("lsoas", repr(sorted(kwargs.items())))
-        return self._once(key, lambda: self._store.lsoas(**kwargs))
+        return self.once(key, lambda: self._store.lsoas(**kwargs))
 
     def lsoa11_to_lsoa21(self):
-        return self._once("lookup", self._store.lsoa11_to_lsoa21)
+        return self.once("lookup", self._store.lsoa11_to_lsoa21)
 
     def postcodes(self, keys=None, geometry=True):
         if keys is not None:
             return self._store.postcodes(keys, geometry=geometry)
-        return self._once(("postcodes", geometry), lambda: self._store.postcodes(geometry=geometry))
+        return self.once(("postcodes", geometry), lambda: self._store.postcodes(geometry=geometry))
 
     def __getattr__(self, name):
         return getattr(self._store, name)
@@ -109,32 +170,30 @@ def ingest_streamed(info: InputTable, mapping: dict, options, store, plan, inges
 def _run(info, mapping, options, store, wanted, plain, plain_as_text, ingest_table) -> IngestResult:
     cached = _ReadOnce(store)
     seen = SeenIds() if "record_id" in mapping else None
-    counts: pd.DataFrame | None = None
+    tally: Tally | None = None
+    columns: list[str] = []
+    empty: pd.DataFrame | None = None
     rows_not_used: list[pd.DataFrame] = []
     reports: list[dict] = []
     try:
         for chunk in stream_csv(info, wanted, plain, plain_as_text, chunk_rows()):
-            part = ingest_table(chunk, "records", mapping, options, cached, seen_ids=seen)
+            part = ingest_table(chunk, "records", mapping, options, cached, seen_ids=seen, streamed=True)
             reports.append(part.report)
             if len(part.rows_not_used):
                 rows_not_used.append(part.rows_not_used)
-            counts = _add_counts(counts, part.counts)
+            if tally is None:  # an age band's bounds go with it, so they are keys too
+                columns = list(part.counts.columns)
+                tally = Tally([c for c in columns if c not in SUMMED], [c for c in columns if c in SUMMED])
+            tally.add(part.counts)
+            empty = part.counts.iloc[:0]
     except UnreadableFile as exc:
         raise IngestError(str(exc)) from None
+    counts = tally.frame()[columns] if tally.dtypes is not None else empty  # no row used: no types to mix
+    counts = counts.astype({c: "str" for c in tally.keys if counts[c].dtype == object})  # as a whole file's
     return _combine(info, counts, rows_not_used, reports, mapping)
 
 
-def _add_counts(total: pd.DataFrame | None, part: pd.DataFrame) -> pd.DataFrame:
-    if total is None:
-        return part
-    columns = list(part.columns)
-    keys = [c for c in columns if c not in ("count", "denominator", "age_lo", "age_hi")]
-    both = pd.concat([total, part], ignore_index=True)
-    if both.empty:
-        return part
-    how = {"count": "sum", **({"denominator": "sum"} if "denominator" in columns else {}),
-           **{c: "first" for c in ("age_lo", "age_hi") if c in columns}}
-    return both.groupby(keys, sort=True, dropna=False).agg(how).reset_index()[columns]
+SUMMED = ("count", "denominator")  # the counts' value columns; the others are keys
 
 
 def _combine(info: InputTable, counts: pd.DataFrame, parts: list[pd.DataFrame], reports: list[dict],

@@ -277,7 +277,7 @@ def data_years(definition: IndicatorDefinition, counts, date_range) -> tuple[flo
     if definition.period == "snapshot":
         return 1.0, "a snapshot: not divided by time"
     if counts is not None and "period" in counts.columns and len(counts):
-        labels = sorted({str(p).strip() for p in counts["period"].dropna()} - {""})
+        labels = sorted({str(p).strip() for p in counts["period"].dropna().unique()} - {""})
         span = _period_span(labels)
         if span is not None:
             years, unit = span
