@@ -202,7 +202,8 @@ def test_every_format_option_is_applied(runner, built, tmp_path):
             return False
 
     commands = format_commands()
-    assert set(commands) == {"data sources", "areas", "lsoas", "columns", "analyse", "export", "slide", "audit"}
+    assert set(commands) == {"data sources", "areas", "lsoas", "columns", "analyse", "export", "slide", "audit",
+                             "target"}
     assert is_json(out("data", "sources", "--format", "json")) and not is_json(out("data", "sources"))
     for command in (["areas", "--level", "lad"], ["lsoas", "--columns", "lsoa21cd,imd_decile"]):
         assert pd.read_csv(io.StringIO(out(*command, "--format", "csv"))).shape[0] >= 2
@@ -223,6 +224,12 @@ def test_every_format_option_is_applied(runner, built, tmp_path):
     for fmt, suffix in (("png", ".png"), ("print", ".png"), ("svg", ".svg")):
         out("slide", "imd_score", "--lad", "E06000001", "--format", fmt, "--out", str(tmp_path / f"s-{fmt}"))
         assert [p.suffix for p in (tmp_path / f"s-{fmt}").iterdir()] == [suffix]
+    listed = {fmt: out("target", "--icb", "E54000001", "--where", "decile:1-10", "--points", "all", "--format", fmt)
+              for fmt in ("table", "csv", "json")}
+    as_json = json.loads(listed["json"])
+    as_csv = pd.read_csv(io.StringIO(listed["csv"]), comment="#")
+    assert len(as_csv) == len(as_json["rows"]) >= 1 and f"{len(as_csv):,} found." in listed["table"]
+    assert not is_json(listed["table"]) and listed["csv"].startswith("# Targeting: every kind of school")
     assert is_json(out("audit", "--format", "json"))
     assert out("audit", "--format", "csv").startswith("id,at,event")
     assert not out("audit", "--format", "table").startswith("id,at,event")
