@@ -36,7 +36,9 @@ def test_indicator_values_for_columns_and_datasets(store_with_data):
     assert imd["value"].tolist() == [45.0, 30.0, 12.0, 8.0]
     ae = analysis.indicator_values(store_with_data, "ae", analysis.Extent())
     first = ae.iloc[0]
-    assert first["count"] == 20 and first["value"] == pytest.approx(20 / first["population"] * 100_000)
+    # records of one day: the rate per year divides by the person-years of that day (annualised)
+    assert first["person_years"] == pytest.approx(first["population"] / 365.25, rel=1e-5)
+    assert first["count"] == 20 and first["value"] == pytest.approx(20 / first["person_years"] * 100_000)
     assert first["lower"] < first["value"] < first["upper"]
     with pytest.raises(analysis.AnalysisError, match="unknown indicator 'nope'"):
         analysis.indicator_values(store_with_data, "nope", analysis.Extent())

@@ -272,7 +272,7 @@ def data_years(definition: IndicatorDefinition, counts, date_range) -> tuple[flo
     """(years the data covers, how that was found), the one rule ingest and every view follow: 1 for
     a snapshot; else the period breakdown's financial years (or years, quarters / 4, months / 12),
     first to last, counting any with no events; else the records' first to last date, in days /
-    365.25 (4 dp: a month of data is 0.0821 years, so its rate per year is annualised, and says so);
+    365.25 (a month of data is 0.0849 years, so its rate per year is annualised, and says so);
     else None (unknown)."""
     if definition.period == "snapshot":
         return 1.0, "a snapshot: not divided by time"
@@ -288,7 +288,7 @@ def data_years(definition: IndicatorDefinition, counts, date_range) -> tuple[flo
 
         first, last = (dt.date.fromisoformat(str(d)[:10]) for d in date_range)
         days = (last - first).days + 1
-        years = round(days / 365.25, 4)
+        years = days / 365.25
         return years, (f"dates {date_range[0]} to {date_range[1]}: {days:,} days / 365.25"
                        + (" (under a year: the rate per year is annualised)" if days < 365 else ""))
     return None, ("unknown: the file has no period or date column, so rates cannot be made per year; add a "
