@@ -243,8 +243,10 @@ def _shown(store) -> str:
     """The start of the tooltip text the map shows for E01000001's value (see app/map_layers.py)."""
     from geo.views.analysis import Extent, indicator_values
 
+    from app.map_layers import _figure
+
     values = indicator_values(store, "shared", Extent("lad", "E06000001")).set_index("lsoa21cd")["value"]
-    return f'"{values["E01000001"]:,.3g} ('
+    return f'"{_figure(values["E01000001"])} ('
 
 
 def test_caches_follow_the_database_across_app_instances(published, tmp_path):

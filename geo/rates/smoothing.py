@@ -73,24 +73,36 @@ def empirical_bayes(events, population, known=None) -> np.ndarray:
 def spatial_empirical_bayes(events, population, neighbours, known=None) -> np.ndarray:
     """Spatial empirical Bayes smoothed rates: each area shrunk towards the rate of its
     neighbourhood (itself and ``neighbours[i]``, an array of area indices). Areas not ``known``
-    take no part in any neighbourhood and get their neighbours' prior; NaN where there is none."""
+    take no part in any neighbourhood and get their neighbours' prior; NaN where there is none.
+    Every neighbourhood's sums come from one sparse product each (England in milliseconds):
+    s2_i = (sum b r^2 - 2 m_i sum b r + m_i^2 sum b) / sum b over the neighbourhood."""
+    from scipy import sparse
+
     e, b, k = _check(events, population, known)
     if len(neighbours) != len(e):
         raise InvalidValue("give the neighbours of every area")
-    rate = np.where(k, e / np.where(b > 0, b, 1), np.nan)
-    out = np.full(len(e), np.nan)
-    for i in range(len(e)):
-        around = np.asarray(neighbours[i], dtype=int)
-        hood = np.concatenate([[i], around]) if k[i] else around
-        hood = hood[k[hood]] if len(hood) else hood
-        if not len(hood) or b[hood].sum() <= 0:
-            continue
-        m = e[hood].sum() / b[hood].sum()
-        if not k[i]:
-            out[i] = m
-            continue
-        s2 = (b[hood] * (rate[hood] - m) ** 2).sum() / b[hood].sum()
-        out[i] = _shrink(rate[i], b[i], m, s2, b[hood].sum() / len(hood))
+    n = len(e)
+    lists = [np.asarray(x, dtype=int) for x in neighbours]
+    rows = np.repeat(np.arange(n), [len(x) for x in lists])
+    cols = np.concatenate(lists) if lists else np.array([], dtype=int)
+    adjacency = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    safe_b = np.where(b > 0, b, 1)
+    rate = np.where(k, e / safe_b, 0.0)
+    bk, ek = np.where(k, b, 0.0), np.where(k, e, 0.0)  # unknown areas take no part
+
+    def hood(x):  # the sum over each area's neighbourhood (itself only when known: x is 0 otherwise)
+        return adjacency @ x + x
+
+    sum_b, sum_e, areas = hood(bk), hood(ek), hood(k.astype(float))
+    sum_br, sum_br2 = hood(bk * rate), hood(bk * rate ** 2)
+    ok = (areas > 0) & (sum_b > 0)
+    out = np.full(n, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = sum_e / sum_b
+        s2 = (sum_br2 - 2 * m * sum_br + m ** 2 * sum_b) / sum_b
+        shrunk = _shrink(rate, safe_b, m, s2, sum_b / areas)
+    out[ok & k] = shrunk[ok & k]
+    out[ok & ~k] = m[ok & ~k]
     return out
 
 
