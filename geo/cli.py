@@ -910,7 +910,8 @@ def export(indicator, icb, lad, ward, fmt, scheme, n_classes, table, out_dir):
 @click.option("--icb", metavar="CODE")
 @click.option("--lad", metavar="CODE")
 @click.option("--ward", metavar="CODE")
-@click.option("--view", type=click.Choice(["indicator", "hotspots", "clusters", "bivariate", "deciles-local"]),
+@click.option("--view", type=click.Choice(["indicator", "hotspots", "smoothed-hotspots", "clusters", "bivariate",
+                                           "deciles-local"]),
               default="indicator", show_default=True, help="What the map shows.")
 @click.option("--format", "fmt", type=click.Choice(["png", "print", "svg"]), default="png", show_default=True,
               help="png: 1920x1080; print: PNG at 300 dpi; svg.")

@@ -252,3 +252,19 @@ def test_the_panel_and_the_statement_publish_the_same_quintiles(bedford):
     assert ours.keys() == theirs.keys() == {1, 2, 3, 4, 5}
     for q in ours:
         assert (np.isnan(ours[q]) and np.isnan(theirs[q])) or ours[q] == pytest.approx(theirs[q], rel=1e-12), q
+
+
+def test_the_statement_maps_the_hot_spots_it_targets_by(bedford, tmp_path):
+    """A rare indicator's statement targets its smoothed view's hot spots, so its hot-spot slide
+    shows those (every LSOA coloured), not the published values' (mostly grey)."""
+    from geo.outputs import slides
+    from geo.outputs.statement_files import draw_maps
+    from geo.views import statement, statement_targets
+
+    store, name = bedford
+    extent = Extent("lad", BEDFORD)
+    st = statement.build(store, extent, ["ORA01"], targets=tuple(statement_targets.default_groups(store, extent)))
+    assert "smoothed-hotspots:ORA01" in st.targets_groups
+    draw_maps(st, store, tmp_path / "maps")
+    drawn = st.sections[0].maps["hotspots"]
+    assert drawn == slides.slide_path(name, extent, "smoothed-hotspots", "png", tmp_path / "maps") and drawn.exists()

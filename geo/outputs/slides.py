@@ -33,7 +33,7 @@ from geo.views import analysis  # noqa: E402
 from geo.outputs.palettes import (GI_COLOURS, LISA_COLOURS, NO_DATA_COLOUR, NOT_SIGNIFICANT, PURPLES, TEALS,  # noqa: E402
                           is_deprivation, ramp)
 
-VIEWS = ("indicator", "hotspots", "clusters", "bivariate", "deciles-local")
+VIEWS = ("indicator", "hotspots", "smoothed-hotspots", "clusters", "bivariate", "deciles-local")
 FORMATS = {"png": (19.2, 10.8, 100), "print": (13.333, 7.5, 300), "svg": (13.333, 7.5, 72)}
 NO_DATA = NO_DATA_COLOUR
 SLIDE_WIDTH_IN = 19.2  # sizes below are for the 1920 x 1080 slide at 100 dpi, scaled for the others
@@ -62,6 +62,15 @@ def _colours(frame, view: str, indicator: str, store, extent):
     if view in ("hotspots", "clusters") and "gi_bin" not in frame:
         raise InvalidValue(f"no {view} for {indicator!r}: "
                            + (frame.attrs.get("statistics") or "the statistics were not computed for this map"))
+    if view == "smoothed-hotspots":  # Gi* of the EB-standardised rates: every LSOA has one (the map's view)
+        if "gi_eb_bin" not in frame:
+            raise InvalidValue(f"no smoothed hot spots for {indicator!r}: they are computed for datasets of rates "
+                               f"only (Gi* of the Empirical Bayes standardised rates), not proportions or LSOA columns")
+        shades = {**GI_COLOURS, 0: NOT_SIGNIFICANT}
+        fill = [shades.get(int(b), NO_DATA) if np.isfinite(b) else NO_DATA for b in frame["gi_eb_bin"].to_numpy(float)]
+        rows = [(GI_COLOURS[b], BIN_LABELS[b]) for b in (3, 2, 1)] + [(NOT_SIGNIFICANT, BIN_LABELS[0])] + [
+            (GI_COLOURS[b], BIN_LABELS[b]) for b in (-1, -2, -3)]
+        return fill, rows, None
     if view == "hotspots":
         fill = [GI_COLOURS.get(b, NOT_SIGNIFICANT if b == 0 else NO_DATA) if b is not None else NO_DATA
             for b in frame["gi_bin"].astype(object).where(frame["gi_bin"].notna() & frame["value"].notna(), None)]
@@ -279,6 +288,8 @@ def figure(store, indicator: str, extent: analysis.Extent, view: str = "indicato
     note = ATTRIBUTION + (" " + meta.get("disclosure", "") if meta.get("synthetic") is not None else "")
     if view in ("hotspots", "clusters") and meta.get("method"):  # the test used (issue 9)
         note = "Method: " + meta["method"] + "\n" + note
+    if view == "smoothed-hotspots" and meta.get("eb_statistics"):
+        note = "Method: " + meta["eb_statistics"] + "\n" + note
     parts.attribution = fig.text(0.02, 0.015, "\n".join(textwrap.fill(part, 200) for part in note.split("\n")), fontsize=10 * scale, color="#425563",
                                  va="bottom")
     # the map and legend stand above the attribution and method lines, however many they are
@@ -318,6 +329,7 @@ def figure(store, indicator: str, extent: analysis.Extent, view: str = "indicato
     place = plain_text(_place_name(store, extent))
     view_words = {"indicator": label[:1].upper() + label[1:],
                   "hotspots": f"Hot and cold spots (Getis-Ord Gi*) of {label}",
+                  "smoothed-hotspots": f"Hot and cold spots (Gi*) of the smoothed rate of {label}",
                   "clusters": f"Local Moran clusters of {label}", "bivariate": f"Deprivation and {label}",
                   "deciles-local": "IMD 2025 deciles within the " + ("place" if extent.level == "lad" else "ICB")}
     heading = title or view_words[view]
@@ -326,6 +338,7 @@ def figure(store, indicator: str, extent: analysis.Extent, view: str = "indicato
     _wrap_to_fit(fig, parts.title, 18 * scale, multi_line_pt=24 * scale)
     period = meta.get("period")
     what = {"indicator": "LSOAs in 5 quantile classes", "hotspots": "LSOAs by Gi* confidence",
+            "smoothed-hotspots": "LSOAs by Gi* confidence of the EB-standardised rate",
             "clusters": "LSOAs by local Moran cluster", "bivariate": "LSOAs in 3 x 3 classes",
             "deciles-local": "LSOAs ranked by IMD 2025 score"}[view]
     parts.subtitle = fig.text(0.02, 0.885, " | ".join([place, what] + ([f"{period[0]} to {period[1]}"] if period else [])),
@@ -340,7 +353,8 @@ def figure(store, indicator: str, extent: analysis.Extent, view: str = "indicato
     else:
         legend_ax = fig.add_axes([legend_left, bottom, legend_w, top - bottom])
         handles = [Patch(facecolor=c, edgecolor="#555555", label=lab) for c, lab in rows + [(NO_DATA, "No data")]]
-        legend_title = {"hotspots": "Gi* hot and cold spots", "clusters": "Local Moran clusters",
+        legend_title = {"hotspots": "Gi* hot and cold spots", "smoothed-hotspots": "Gi* of the smoothed rate",
+                        "clusters": "Local Moran clusters",
                         "deciles-local": "IMD 2025 decile"}.get(view, textwrap.fill(label[:1].upper() + label[1:], 28))
         legend = legend_ax.legend(handles=handles, loc="center left", fontsize=15 * scale, frameon=False,
                                   title=legend_title, title_fontsize=16 * scale, alignment="left",

@@ -298,13 +298,16 @@ def draw_maps(statement: Statement, store, maps_dir: Path, replace: bool = False
     from geo.outputs import slides
 
     for section in statement.with_data:
+        # the hot spots the statement targets by: the smoothed view's for a rare indicator (statement_targets)
+        smoothed = f"smoothed-hotspots:{section.code}" in statement.targets_groups
+        view = "smoothed-hotspots" if smoothed else "hotspots"
         if not replace:
-            slides.refuse_to_replace(slides.slide_path(section.dataset, statement.extent, "hotspots", "png",
-                                                       maps_dir))
+            slides.refuse_to_replace(slides.slide_path(section.dataset, statement.extent, view, "png", maps_dir))
         try:
-            section.maps["hotspots"] = slides.render(store, section.dataset, statement.extent, "hotspots", "png",
-                                                     maps_dir, title=f"{section.code}: hot and cold spots of "
-                                                                     f"{section.measure}", replace=True)
+            section.maps["hotspots"] = slides.render(
+                store, section.dataset, statement.extent, view, "png", maps_dir, replace=True,
+                title=f"{section.code}: hot and cold spots of " + ("the smoothed rate of " if smoothed else "")
+                      + f"{section.measure}")
         except (ValueError, GapmapError) as exc:
             section.notes.append(f"No hot-spot map: {exc}")
 
