@@ -26,9 +26,9 @@ from geo.stats.classify import NO_DATA, classify
 from geo.views.map_geometry import simplify
 from geo.views.school_kinds import KINDS, school_kind
 from geo.outputs.geojson_text import geometries_as_json as _geometries_as_json
-from geo.outputs.palettes import (GI_COLOURS, LISA_COLOURS, NO_DATA_COLOUR, NOT_SIGNIFICANT, PURPLES, RURAL_COLOURS,
-                          TEALS, ramp)
-from geo.stats.getis_ord import BIN_LABELS, TWO_SIDED_LEVELS
+from geo.outputs.palettes import (GI_SHADES, LISA_COLOURS, NO_DATA_COLOUR, NOT_SIGNIFICANT, PURPLES, RURAL_COLOURS,
+                          TEALS, gi_legend_rows, ramp)
+from geo.stats.getis_ord import TWO_SIDED_LEVELS
 from geo.stats.local_statistics import NO_DATA as LISA_NO_DATA
 
 STATIC = "/static/vendor"
@@ -159,22 +159,19 @@ def _views(frame, table, title: str, colours: list[str], layers, is_deprivation:
     has_value = frame["value"].notna()
     if "gi_bin" in frame:
         frame["hotspot"] = frame["gi_spot"].where(has_value, None)
-        frame["hot_fill"] = frame["gi_bin"].map({**GI_COLOURS, 0: NOT_SIGNIFICANT}).where(has_value, None)
+        frame["hot_fill"] = frame["gi_bin"].map(GI_SHADES).where(has_value, None)
         frame["cluster"] = frame["lisa_cluster"].where(has_value, None)
         frame["cluster_fill"] = frame["cluster"].map(LISA_COLOURS).where(frame["cluster"] != LISA_NO_DATA, None)
         frame.loc[frame["cluster"] == "Not significant", "cluster_fill"] = NOT_SIGNIFICANT
         if "hotspots" in layers:
-            views.append(("hot", "Gi* hot and cold spots", "hot_fill",
-                          [(GI_COLOURS[b], BIN_LABELS[b]) for b in (3, 2, 1)] + [(NOT_SIGNIFICANT, BIN_LABELS[0])]
-                          + [(GI_COLOURS[b], BIN_LABELS[b]) for b in (-1, -2, -3)]))
+            views.append(("hot", "Gi* hot and cold spots", "hot_fill", gi_legend_rows()))
         if "clusters" in layers:
             views.append(("lisa", "Local Moran clusters", "cluster_fill",
                           [(c, lab) for lab, c in LISA_COLOURS.items()] + [(NOT_SIGNIFICANT, "Not significant")]))
     if "gi_eb_bin" in frame and "hotspots" in layers:  # the hot spots of what the smoothed view shows
-        frame["hot_eb_fill"] = frame["gi_eb_bin"].map({**GI_COLOURS, 0: NOT_SIGNIFICANT})
+        frame["hot_eb_fill"] = frame["gi_eb_bin"].map(GI_SHADES)
         views.append(("hot_eb", "Gi* hot and cold spots of the smoothed (EB-standardised) rate", "hot_eb_fill",
-                      [(GI_COLOURS[b], BIN_LABELS[b]) for b in (3, 2, 1)] + [(NOT_SIGNIFICANT, BIN_LABELS[0])]
-                      + [(GI_COLOURS[b], BIN_LABELS[b]) for b in (-1, -2, -3)]))
+                      gi_legend_rows()))
     for column, key, name, least in (("smoothed", "smoothed", "Smoothed rate (spatial empirical Bayes)", 5),
                                      ("ward_value", "ward", "Ward figure (published ward totals)", 2)):
         if column in frame and frame[column].notna().sum() >= least and frame[column].nunique() > 1:

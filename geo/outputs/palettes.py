@@ -34,8 +34,17 @@ NO_DATA_COLOUR = "#969696"
 NOT_SIGNIFICANT = "#f7f7f7"
 LISA_COLOURS = {"High-High": "#d7191c", "Low-Low": "#2c7bb6", "Low-High": "#abd9e9", "High-Low": "#fdae61"}
 GI_COLOURS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac"}
+GI_SHADES = {**GI_COLOURS, 0: NOT_SIGNIFICANT}  # each Gi* bin's fill, "not significant" included
 RURAL_COLOURS = {"Urban": "#d95f02", "Rural": "#1b9e77"}
 _FAMILIES = {tuple(PURPLES): "Purples", tuple(TEALS): "GnBu"}
+
+
+def gi_legend_rows() -> list[tuple[str, str]]:
+    """The Gi* legend as every map and slide shows it, hottest first: (colour, words) of each
+    confidence level, "not significant" in the middle."""
+    from geo.stats.getis_ord import BIN_LABELS
+
+    return [(GI_SHADES[b], BIN_LABELS[b]) for b in (3, 2, 1, 0, -1, -2, -3)]
 
 
 def ramp(colours: list[str], n: int) -> list[str]:

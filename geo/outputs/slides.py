@@ -30,8 +30,8 @@ from geo import ATTRIBUTION  # noqa: E402
 from geo.errors import InvalidValue  # noqa: E402
 from geo.outputs.exports import file_name  # noqa: E402
 from geo.views import analysis  # noqa: E402
-from geo.outputs.palettes import (GI_COLOURS, LISA_COLOURS, NO_DATA_COLOUR, NOT_SIGNIFICANT, PURPLES, TEALS,  # noqa: E402
-                          is_deprivation, ramp)
+from geo.outputs.palettes import (GI_SHADES, LISA_COLOURS, NO_DATA_COLOUR, NOT_SIGNIFICANT, PURPLES, TEALS,  # noqa: E402
+                          gi_legend_rows, is_deprivation, ramp)
 
 VIEWS = ("indicator", "hotspots", "smoothed-hotspots", "clusters", "bivariate", "deciles-local")
 FORMATS = {"png": (19.2, 10.8, 100), "print": (13.333, 7.5, 300), "svg": (13.333, 7.5, 72)}
@@ -52,8 +52,6 @@ def deprivation_itself(indicator: str) -> str:
 
 
 def _colours(frame, view: str, indicator: str, store, extent):
-    from geo.stats.getis_ord import BIN_LABELS
-
     if view == "indicator":
         labels = [lab for lab in frame.attrs["labels"]]
         palette = ramp(PURPLES if is_deprivation(indicator) else TEALS, len(labels))
@@ -62,21 +60,13 @@ def _colours(frame, view: str, indicator: str, store, extent):
     if view in ("hotspots", "clusters") and "gi_bin" not in frame:
         raise InvalidValue(f"no {view} for {indicator!r}: "
                            + (frame.attrs.get("statistics") or "the statistics were not computed for this map"))
-    if view == "smoothed-hotspots":  # Gi* of the EB-standardised rates: every LSOA has one (the map's view)
-        if "gi_eb_bin" not in frame:
-            raise InvalidValue(f"no smoothed hot spots for {indicator!r}: they are computed for datasets of rates "
-                               f"only (Gi* of the Empirical Bayes standardised rates), not proportions or LSOA columns")
-        shades = {**GI_COLOURS, 0: NOT_SIGNIFICANT}
-        fill = [shades.get(int(b), NO_DATA) if np.isfinite(b) else NO_DATA for b in frame["gi_eb_bin"].to_numpy(float)]
-        rows = [(GI_COLOURS[b], BIN_LABELS[b]) for b in (3, 2, 1)] + [(NOT_SIGNIFICANT, BIN_LABELS[0])] + [
-            (GI_COLOURS[b], BIN_LABELS[b]) for b in (-1, -2, -3)]
-        return fill, rows, None
-    if view == "hotspots":
-        fill = [GI_COLOURS.get(b, NOT_SIGNIFICANT if b == 0 else NO_DATA) if b is not None else NO_DATA
-            for b in frame["gi_bin"].astype(object).where(frame["gi_bin"].notna() & frame["value"].notna(), None)]
-        rows = [(GI_COLOURS[b], BIN_LABELS[b]) for b in (3, 2, 1)] + [(NOT_SIGNIFICANT, BIN_LABELS[0])] + [
-            (GI_COLOURS[b], BIN_LABELS[b]) for b in (-1, -2, -3)]
-        return fill, rows, None
+    if view == "smoothed-hotspots" and "gi_eb_bin" not in frame:
+        raise InvalidValue(f"no smoothed hot spots for {indicator!r}: they are computed for datasets of rates "
+                           f"only (Gi* of the Empirical Bayes standardised rates), not proportions or LSOA columns")
+    if view in ("hotspots", "smoothed-hotspots"):  # the smoothed view's: Gi* of the EB-standardised rates
+        bins = frame["gi_eb_bin"] if view == "smoothed-hotspots" else frame["gi_bin"].where(frame["value"].notna())
+        fill = [GI_SHADES.get(int(b), NO_DATA) if np.isfinite(b) else NO_DATA for b in bins.to_numpy(float)]
+        return fill, gi_legend_rows(), None
     if view == "clusters":
         fill = [LISA_COLOURS.get(c, NOT_SIGNIFICANT) if has else NO_DATA
                 for c, has in zip(frame["lisa_cluster"], frame["value"].notna())]
