@@ -389,7 +389,8 @@ def _statistics_layer(store: Store, indicator: str, extent: analysis.Extent, dat
         frame["gi_spot"] = gi["spot"].to_numpy()
         frame["lisa_cluster"] = lm["cluster"].to_numpy()
         frame["lisa_p"] = lm["p_value"].to_numpy()
-        if np.isfinite(frame.get("eb_standardised", pd.Series(dtype=float)).to_numpy(float)).sum() >= 3:  # the hot spots of what the smoothed view shows (every LSOA has one)
+        # the hot spots of what the smoothed view shows (every LSOA has one)
+        if "eb_standardised" in frame and np.isfinite(frame["eb_standardised"].to_numpy(float)).sum() >= 3:
             COMPUTED["gi-star-eb"] += 1
             eb = getis_ord(frame["eb_standardised"].to_numpy(float), w, "analytic", permutations, seed)
             frame["gi_eb_z"] = eb["z"].to_numpy()

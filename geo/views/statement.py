@@ -672,7 +672,7 @@ def build(store: Store, extent: Extent, codes: list[str] | None = None,
 
         from geo.views.targeting import check_points
 
-        statement.targets = statement_targets.select(store, extent, targets, statement, check_points(points))
+        statement.targets = statement_targets.select(store, extent, targets, check_points(points))
         statement.targets_groups = list(targets)
     return statement
 

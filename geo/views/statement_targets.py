@@ -44,7 +44,7 @@ def default_groups(store, extent: analysis.Extent | None = None) -> list[str]:
     return groups + ["hotspots:ORA01"]
 
 
-def select(store, extent: analysis.Extent, groups, statement=None, points=targeting.DEFAULT_POINTS) -> pd.DataFrame:
+def select(store, extent: analysis.Extent, groups, points=targeting.DEFAULT_POINTS) -> pd.DataFrame:
     """The engine's answer to each question, one after another (see the module docstring)."""
     ctx = target_groups.context(store, extent)  # each indicator's statistics computed once for all questions
     parts, notes, synthetic, datasets = [], [], False, {}
