@@ -182,14 +182,15 @@ PANEL_TARGETS = 25  # rows of the targeting list the panel shows; the CSV has th
 def _panel(extent, indicator, question: str | None = None, points=None) -> dict:
     """The side panel, from the map table and its group totals (disclosure applied there), with the
     targeting engine's answer to ``question`` (default: the indicator's, :func:`targeting.default_question`)."""
-    from geo.views import map_table
+    from geo.views import map_table, target_groups
     from geo.views import targeting
 
     question = question or targeting.default_question(indicator)
     points = points or targeting.DEFAULT_POINTS
     store = map_table.pinned(params.store())
     try:
-        targets = targeting.lsoa_targets(store, indicator, extent)
+        ctx = target_groups.context(store, extent)  # the area's LSOAs and statistics, read once for the panel
+        targets = targeting.lsoa_targets(store, indicator, extent, ctx)
     except ValueError as exc:  # e.g. a GP practice dataset
         return {"error": str(exc)}
     panel = {"summary": targeting.summary(targets),
@@ -203,7 +204,7 @@ def _panel(extent, indicator, question: str | None = None, points=None) -> dict:
             ward_table = None
     panel["wards"] = targeting.top_wards(targets, ward_table=ward_table).to_dict("records")
     try:
-        listed = targeting.answer(store, extent, question, points)
+        listed = targeting.answer(store, extent, question, points, ctx=ctx)
     except ValueError as exc:  # e.g. a question naming a dataset with no statistics
         panel["targets_error"] = str(exc)
     else:

@@ -71,8 +71,13 @@ def answer(store, extent: analysis.Extent, question: str, points=DEFAULT_POINTS,
     """The schools, GP practices, hospitals and wards in the LSOAs that answer ``question`` (see the
     module docstring for the columns)."""
     points = check_points(points)
-    ctx = ctx or target_groups.context(store, extent)
+    ctx = ctx or target_groups.context(store, extent)  # may be shared: only this question's notes and datasets
+    noted = len(ctx.notes)
     members = target_groups.evaluate(ctx, question)
+    used = {target_groups.resolve(ctx, group.partition(":")[2]) for group in
+            target_groups.leaves(target_groups.parse(question))
+            if group.partition(":")[0] in target_groups.INDICATOR_GROUPS}
+    datasets = {name: meta for name, meta in ctx.datasets.items() if name in used}
     hit = ctx.lsoas.set_index("lsoa21cd").join(members)
     hit = hit[hit["member"]]
     frames = []
@@ -97,9 +102,9 @@ def answer(store, extent: analysis.Extent, question: str, points=DEFAULT_POINTS,
         "question": target_groups.describe(ctx, question), "expression": question,
         "points": (["every kind of school, GP practices, hospitals and wards"] if set(points) == set(POINT_TYPES)
                    else [POINT_TYPES[p][1] for p in points]), "lsoas": int(len(hit)), "of_lsoas": int(len(ctx.lsoas)),
-        "synthetic": any(bool(m.get("synthetic")) for m in ctx.datasets.values()),
-        "datasets": {name: (m.get("disclosure") or "") for name, m in ctx.datasets.items()},
-        "notes": list(dict.fromkeys(ctx.notes))})
+        "synthetic": any(bool(m.get("synthetic")) for m in datasets.values()),
+        "datasets": {name: (m.get("disclosure") or "") for name, m in datasets.items()},
+        "notes": list(dict.fromkeys(ctx.notes[noted:]))})
     return table
 
 
@@ -168,7 +173,8 @@ def _reason_kind(reason: str) -> str:
 
 
 # ---- the side panel's LSOA summary ----------------------------------------------------------------
-def lsoa_targets(store, indicator: str, extent: analysis.Extent) -> pd.DataFrame:
+def lsoa_targets(store, indicator: str, extent: analysis.Extent,
+                 ctx: target_groups.Context | None = None) -> pd.DataFrame:
     """Per LSOA (indexed by code), from the map table (:mod:`geo.views.map_table`, disclosure applied):
     value, Core20, hot-spot bin and words, cluster, and ``reasons`` (the default question's answer,
     :func:`default_question`). Suppressed LSOAs have no value, so no hot spot or cluster."""
@@ -179,7 +185,7 @@ def lsoa_targets(store, indicator: str, extent: analysis.Extent) -> pd.DataFrame
     frame["hot_bin"] = frame["gi_bin"].where(has_value) if "gi_bin" in frame else np.nan
     frame["hot_spot"] = frame["gi_spot"].where(has_value) if "gi_spot" in frame else None
     frame["cluster"] = frame["lisa_cluster"].where(has_value) if "lisa_cluster" in frame else None
-    ctx = target_groups.context(store, extent)
+    ctx = ctx or target_groups.context(store, extent)  # the panel's, shared with its targeting list
     frame["reasons"] = target_groups.evaluate(ctx, default_question(indicator))["why"].reindex(frame.index).fillna("")
     return frame
 
