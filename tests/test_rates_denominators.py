@@ -271,3 +271,30 @@ def test_the_full_grid_is_bounded(fixture_store_copy, tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "MAX_GRID_ROWS", 1000)
     with pytest.raises(datasets.DatasetError, match="keep fewer breakdowns"):
         datasets.rates(dataset, store)
+
+
+def test_cells_of_an_age_cut_indicator_have_only_its_bands_and_count_the_events_left_out(fixture_store_copy,
+                                                                                         tmp_path):
+    """Under-18s of a file holding every age: the grid gets rows only for the bands that reach into
+    0-17 (0-4 .. 15-19), every LSOA of the extent has each of them (zeros too), and the note counts
+    the events of the extent in bands wholly outside the ages (20+), counted here from the raw records."""
+    from geo.sources.indicator_definitions import IndicatorDefinition
+    from geo.views.group_statistics import cells
+
+    store = fixture_store_copy
+    codes = store.lsoas(geometry=False, columns=["lsoa21cd"])["lsoa21cd"].tolist()
+    records = random_records(codes[:3], 40, 11)  # sparse: most LSOA x band cells are zero
+    ingest_records(store, tmp_path, "under18-cut", records)
+    dataset = map_table.load_dataset(map_table.pinned(store), "under18-cut")
+    definition = IndicatorDefinition(age_lo=0, age_hi=17)
+    table, notes = cells(store, dataset, Extent(), definition, ("age_band",))
+    assert sorted(set(zip(table["age_lo"], table["age_hi"]))) == [(0, 4), (5, 9), (10, 14), (15, 17)]
+    assert len(table) == len(codes) * 4
+    young = records[records["age"] <= 19]
+    expected = young.groupby([young["lsoa"], np.minimum(young["age"] // 5 * 5, 15)]).size()
+    got = table.set_index(["lsoa21cd", "age_lo"])["count"]
+    assert got.sum() == len(young)
+    for (lsoa, lo), n in expected.items():
+        assert got.loc[(lsoa, lo)] == n
+    outside = int((records["age"] >= 20).sum())
+    assert f"{outside:g} events in age bands outside the indicator's ages 0-17 were left out" in notes

@@ -229,30 +229,62 @@ def _age_bands(counts: pd.DataFrame, meta: dict) -> pd.DataFrame:
 
 
 def _full_grid(lsoa_codes: pd.Series, counts_all: pd.DataFrame, kept: list[str], meta: dict,
-               ethnic_groups: tuple[str, ...]) -> pd.DataFrame:
-    """Every LSOA of the extent crossed with every value of each kept breakdown."""
-    grid = pd.DataFrame({"lsoa21cd": pd.Series(lsoa_codes, dtype=object).drop_duplicates().to_numpy()})
+               ethnic_groups: tuple[str, ...], ages: tuple[int, int] | None = None
+               ) -> tuple[pd.DataFrame, np.ndarray, list[pd.DataFrame]]:
+    """Every LSOA of the extent crossed with every value of each kept breakdown (LSOA first, then
+    each breakdown in order, as a cross join gives them), the LSOA codes and the values of each
+    breakdown (what :func:`_cell_of` needs to place a count in the grid)."""
+    codes = pd.Series(lsoa_codes, dtype=object).drop_duplicates().to_numpy()
     parts = []
     for column in kept:
         if column == "age_band":
             values = _age_bands(counts_all, meta)
+            if ages is not None:  # only the bands that reach into these ages
+                top = np.where(values["age_hi"].to_numpy(int) < 0, 200, values["age_hi"].to_numpy(int))
+                values = values[(top >= ages[0]) & (values["age_lo"].to_numpy(int) <= ages[1])]
         elif column == "ethnic_group":
             seen = counts_all["ethnic_group"].dropna().astype(str).unique().tolist()
             values = pd.DataFrame({"ethnic_group": list(dict.fromkeys([*ethnic_groups, *sorted(seen)]))})
         else:
             values = pd.DataFrame({column: sorted(counts_all[column].dropna().astype(str).unique().tolist())})
-        parts.append(values)
-    size = len(grid) * int(np.prod([len(v) for v in parts])) if parts else len(grid)
+        parts.append(values.reset_index(drop=True))
+    sizes = [len(v) for v in parts]
+    size = len(codes) * int(np.prod(sizes)) if parts else len(codes)
     if size > MAX_GRID_ROWS:
         raise DatasetError(f"{size:,} LSOA x breakdown cells is more than Gapmap computes at once "
                            f"({MAX_GRID_ROWS:,}): keep fewer breakdowns ({', '.join(kept)}) or a smaller extent")
-    for values in parts:
-        grid = grid.merge(values, how="cross")
-    return grid
+    inner = int(np.prod(sizes)) if parts else 1
+    grid = {"lsoa21cd": np.repeat(codes, inner)}
+    for j, values in enumerate(parts):
+        after = int(np.prod(sizes[j + 1:])) if j + 1 < len(parts) else 1
+        row = np.tile(np.repeat(np.arange(len(values)), after), len(codes) * (inner // (len(values) * after)))
+        for column in values.columns:
+            grid[column] = values[column].to_numpy()[row]
+    return pd.DataFrame(grid), codes, parts
+
+
+def _cell_of(grid_codes: np.ndarray, parts: list[pd.DataFrame], kept: list[str], summed: pd.DataFrame) -> np.ndarray:
+    """The row of the full grid (:func:`_full_grid`) each row of ``summed`` falls in, -1 where none
+    (an LSOA outside the extent, or a missing breakdown value). Age bands match by their bounds."""
+    cell = pd.Index(grid_codes).get_indexer(summed["lsoa21cd"].astype(object))
+    found = cell >= 0
+    for column, values in zip(kept, parts):
+        if column == "age_band":
+            index = pd.MultiIndex.from_arrays([values["age_lo"].astype(int), values["age_hi"].astype(int)])
+            at = index.get_indexer(pd.MultiIndex.from_arrays([summed["age_lo"].astype(int),
+                                                              summed["age_hi"].astype(int)]))
+        else:
+            given = summed[column]
+            at = pd.Index(values[column].astype(object)).get_indexer(given.astype(str).astype(object))
+            at = np.where(given.notna().to_numpy(), at, -1)
+        found &= at >= 0
+        cell = cell * len(values) + at
+    return np.where(found, cell, -1)
 
 
 def rates(dataset: Dataset, store: Store, icb: str | None = None, lad: str | None = None,
-          keep: tuple[str, ...] | None = None, ward: str | None = None) -> pd.DataFrame:
+          keep: tuple[str, ...] | None = None, ward: str | None = None,
+          ages: tuple[int, int] | None = None) -> pd.DataFrame:
     """Counts per LSOA (and breakdown) with the denominator a rate needs, for EVERY LSOA of the
     extent and every value of each kept breakdown, including those with no events (count 0).
 
@@ -269,7 +301,9 @@ def rates(dataset: Dataset, store: Store, icb: str | None = None, lad: str | Non
     population by sex is available. Age-banded rows also get ``esp_weight``, the European Standard
     Population 2013 weight of the band, for a directly standardised rate. ``keep`` names the
     breakdowns to keep (the others are summed over), for example ``keep=("age_band",)`` for a
-    directly standardised rate; ``None`` keeps every breakdown the dataset has.
+    directly standardised rate; ``None`` keeps every breakdown the dataset has. ``ages`` (lowest,
+    highest; 200 for no limit), with age bands kept and no denominator supplied: only the age bands
+    that reach into those ages get rows (the events of the other bands are left out).
     """
     counts = dataset.counts()
     meta = dataset.meta
@@ -284,21 +318,17 @@ def rates(dataset: Dataset, store: Store, icb: str | None = None, lad: str | Non
     lsoas = store.lsoas(icb=icb, lad=lad, ward=ward, geometry=False,
                         columns=["lsoa21cd"] + [c for c in store.columns("lsoas") if c.startswith("ethnic_")
                                                 and c.endswith("_residents")])
-    in_extent = set(lsoas["lsoa21cd"])
-    summed = summed[summed["lsoa21cd"].isin(in_extent)].reset_index(drop=True)
+    in_extent = pd.Index(lsoas["lsoa21cd"].astype(object)).get_indexer(summed["lsoa21cd"].astype(object)) >= 0
+    summed = summed[in_extent].reset_index(drop=True)
     if "denominator" in summed:
         out = summed.rename(columns={"denominator": "population"})
         out["population_source"] = "supplied with the data"
     else:
         groups = tuple(g for g in CENSUS_ETHNIC_GROUPS if f"ethnic_{g}_residents" in lsoas.columns)
-        grid = _full_grid(lsoas["lsoa21cd"], counts, kept, meta, groups)
-        on = [k for k in keys if k != "age_band"]  # age bands are matched by their bounds
-        for column in on:  # same types on both sides of the join
-            if column not in ("age_lo", "age_hi"):
-                grid[column] = grid[column].astype(object)
-                summed[column] = summed[column].astype(object)
-        out = grid.merge(summed.drop(columns=["age_band"], errors="ignore"), how="left", on=on)
-        out["count"] = out["count"].fillna(0.0).astype(float)
+        out, codes, parts = _full_grid(lsoas["lsoa21cd"], counts, kept, meta, groups, ages)
+        cell = _cell_of(codes, parts, kept, summed)
+        used = cell >= 0
+        out["count"] = np.bincount(cell[used], weights=summed["count"].to_numpy(float)[used], minlength=len(out))
         pop = store.population_by_age(icb=icb, lad=lad, ward=ward).set_index("lsoa21cd")
         row = pop.index.get_indexer(out["lsoa21cd"])
         known = row >= 0

@@ -126,6 +126,21 @@ def _population_by_sex(store, extent: Extent):
     return None if frame is None or not len(frame) else frame
 
 
+def _events_outside(store, counts: pd.DataFrame, extent: Extent, lo_age: int, hi_age: int,
+                    period: str | None) -> float:
+    """Events of the extent (and period) in age bands wholly outside ages lo_age..hi_age."""
+    top = np.where(counts["age_hi"].to_numpy(int) < 0, 200, counts["age_hi"].to_numpy(int))
+    outside = (top < lo_age) | (counts["age_lo"].to_numpy(int) > hi_age)
+    if period is not None:
+        outside &= (counts["period"].astype(str) == str(period)).to_numpy()
+    if not outside.any():
+        return 0.0
+    part = counts[outside]
+    codes = store.lsoas(geometry=False, columns=["lsoa21cd"], **extent.filters())["lsoa21cd"]
+    inside = pd.Index(codes.astype(object)).get_indexer(part["lsoa21cd"].astype(object)) >= 0
+    return float(part.loc[inside, "count"].sum())
+
+
 def cells(store, dataset, extent: Extent, definition: IndicatorDefinition, keep: tuple[str, ...],
           period: str | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Raw cells (never published): ``lsoa21cd``, the kept breakdowns, ``age_lo``/``age_hi``
@@ -136,24 +151,28 @@ def cells(store, dataset, extent: Extent, definition: IndicatorDefinition, keep:
     present = set(counts.columns)
     kept = tuple(k for k in keep if k in present)
     wanted = kept + (("period",) if period is not None else ())
-    table = rates(dataset, store, keep=tuple(dict.fromkeys(wanted)), **extent.filters())
+    supplied = "denominator" in counts.columns
+    lo_age, hi_age = definition.age_lo, (definition.age_hi if definition.age_hi is not None else 200)
+    # the grid gets rows only for the age bands that reach into the indicator's ages; the events of the
+    # other bands are counted here, for the note
+    ages = (lo_age, hi_age) if "age_band" in kept and not supplied else None
+    table = rates(dataset, store, keep=tuple(dict.fromkeys(wanted)), ages=ages, **extent.filters())
     if period is not None:
         table = table[table["period"].astype(str) == str(period)].drop(columns=["period"])
-    supplied = "denominator" in counts.columns
     if supplied:
         table["population"] = table["population"].astype(float)
         return table.reset_index(drop=True), notes
-    lo_age, hi_age = definition.age_lo, (definition.age_hi if definition.age_hi is not None else 200)
+    if ages is not None:
+        dropped = _events_outside(store, counts, extent, lo_age, hi_age, period)
+        if dropped:
+            notes.append(f"{dropped:g} events in age bands outside the indicator's ages {definition.ages} were "
+                         f"left out")
     single = _single_years(store, extent)
     rows = single.index.get_indexer(table["lsoa21cd"])
     if "age_band" in kept:
         a, b = table["age_lo"].to_numpy(int), table["age_hi"].to_numpy(int)
         b_open = np.where(b < 0, 200, b)
-        outside = (b_open < lo_age) | (a > hi_age)
-        dropped = float(table.loc[outside, "count"].sum())
-        if dropped:
-            notes.append(f"{dropped:g} events in age bands outside the indicator's ages {definition.ages} were "
-                         f"left out")
+        outside = (b_open < lo_age) | (a > hi_age)  # none: the grid has only bands inside the ages
         table = table[~outside].copy()
         rows = rows[~outside]
         a, b_open = np.maximum(a[~outside], lo_age), np.minimum(b_open[~outside], hi_age)
@@ -294,11 +313,11 @@ def _group_members(store, extent: Extent, grouping: str, cellz: pd.DataFrame) ->
     """Each cell's group, and each group's member LSOAs (what its published totals sum)."""
     if grouping in ("ethnic_group", "age_band", "sex"):  # a breakdown: every group sums every LSOA
         group = cellz[grouping].astype(str)
-        every = sorted(set(cellz["lsoa21cd"]))
+        every = sorted(cellz["lsoa21cd"].unique().tolist())
         return group, {g: every for g in group.unique()}
     if grouping == "extent":
         group = pd.Series(extent.code or "england", index=cellz.index)
-        return group, {extent.code or "england": sorted(set(cellz["lsoa21cd"]))}
+        return group, {extent.code or "england": sorted(cellz["lsoa21cd"].unique().tolist())}
     lsoas = store.lsoas(geometry=False, columns=["lsoa21cd", grouping], **extent.filters()).set_index("lsoa21cd")
     of = lsoas[grouping]
     group = cellz["lsoa21cd"].map(of)
