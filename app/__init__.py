@@ -19,6 +19,23 @@ from geo.store import open_store
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+# what the first map page, side panel and export need: imported by `gapmap serve` before it takes
+# requests, so that the first user after a start does not wait for them (``gapmap --help`` and
+# the other commands import none of them)
+SERVICE_MODULES = ("mapclassify", "folium", "geopandas", "app.map_layers", "geo.stats.classify",
+                   "geo.stats.bivariate_classes", "geo.stats.getis_ord", "geo.stats.local_moran",
+                   "geo.rates.smoothing", "geo.views.map_table", "geo.views.group_statistics",
+                   "geo.views.targeting", "geo.outputs.exports")
+
+
+def preload() -> None:
+    """Import :data:`SERVICE_MODULES` (a server about to take requests, not the CLI)."""
+    import importlib
+
+    for name in SERVICE_MODULES:
+        importlib.import_module(name)
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, static_folder=str(PROJECT_ROOT / "static"), static_url_path="/static")
     from geo.ingest.limits import IngestLimits

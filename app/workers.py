@@ -37,6 +37,9 @@ def serve_workers(host: str, port: int, workers: int, threads: int, timeout: int
         def load(self):  # in each worker, before its threads start
             from geo.views.process_memory import settle
 
+            from app import preload
+
+            preload()
             settle()
             return create_app()
 

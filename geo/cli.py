@@ -946,10 +946,11 @@ def serve(host, port, threads, workers):
     """
     from waitress import serve as waitress_serve
 
-    from app import auth, create_app
+    from app import auth, create_app, preload
 
     store = open_store()
     store.manifest()
+    preload()  # the map's libraries, before the first request rather than during it
     try:
         app = create_app()
     except ValueError as exc:  # a setting that cannot be used, e.g. GAPMAP_FRAME_ANCESTORS

@@ -45,3 +45,29 @@ def test_help_of_every_command_loads_no_heavy_library():
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert {"", "serve", "analyse", "export", "data", "data build"} <= set(result["helped"])
     assert result["loaded"] == [], f"`--help` imported {sorted({m.split('.')[0] for m in result['loaded']})}"
+
+
+SERVE_CHILD = """
+import json, sys
+import waitress
+seen = {}
+def fake_serve(app, **kw):  # where waitress would start taking requests
+    seen["loaded"] = sorted(m for m in %r if m in sys.modules)
+waitress.serve = fake_serve
+from geo.cli import main
+main.main(["serve"], prog_name="gapmap", standalone_mode=False)
+print(json.dumps(seen))
+"""
+
+
+def test_serve_loads_the_map_libraries_before_it_takes_requests(folder_fixture_store):
+    """The first user after a start does not wait for mapclassify, folium and the statistics to be
+    imported: `gapmap serve` imports them before waitress starts (the CLI's --help imports none)."""
+    from app import SERVICE_MODULES
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GAPMAP_STORE": str(folder_fixture_store.root)}
+    env.pop("GAPMAP_DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-c", SERVE_CHILD % (SERVICE_MODULES,)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1])["loaded"] == sorted(SERVICE_MODULES)
