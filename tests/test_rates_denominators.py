@@ -298,3 +298,24 @@ def test_cells_of_an_age_cut_indicator_have_only_its_bands_and_count_the_events_
         assert got.loc[(lsoa, lo)] == n
     outside = int((records["age"] >= 20).sum())
     assert f"{outside:g} events in age bands outside the indicator's ages 0-17 were left out" in notes
+
+
+def test_cells_are_kept_per_dataset_version_and_each_caller_gets_its_own_copy(fixture_store_copy, tmp_path):
+    from geo.sources.indicator_definitions import IndicatorDefinition
+    from geo.views.group_statistics import cells
+
+    store = map_table.pinned(fixture_store_copy)
+    codes = store.lsoas(geometry=False, columns=["lsoa21cd"])["lsoa21cd"].tolist()
+    first = random_records(codes[:2], 12, 3)
+    ingest_records(fixture_store_copy, tmp_path, "cells-kept", first)
+    dataset = map_table.load_dataset(store, "cells-kept")
+    table, _ = cells(store, dataset, Extent(), IndicatorDefinition(), ("age_band",))
+    table["count"] = -1.0  # a caller changing its copy
+    again, _ = cells(store, dataset, Extent(), IndicatorDefinition(), ("age_band",))
+    assert again["count"].sum() == len(first)
+    second = random_records(codes[:2], 30, 4)
+    ingest_records(fixture_store_copy, tmp_path, "cells-kept", second)  # a new version of the same name
+    newer = map_table.load_dataset(map_table.pinned(fixture_store_copy), "cells-kept")
+    assert newer.version != dataset.version
+    table, _ = cells(map_table.pinned(fixture_store_copy), newer, Extent(), IndicatorDefinition(), ("age_band",))
+    assert table["count"].sum() == len(second)

@@ -57,6 +57,7 @@ from geo.sources.indicator_definitions import (PERIOD_YEARS, IndicatorDefinition
 from geo.sources.indicator_definitions import higher_is_worse as polarity
 from geo.store.datasets import rates
 from geo.views.analysis import GROUPINGS, AnalysisError, Extent
+from geo.views.cache_budget import LruEntries
 
 GROUPS = {**GROUPINGS, "extent": "the extent as a whole", "age_band": "age band", "sex": "sex",
           "practice_imd_quintile": "IMD 2025 quintile of the GP practice's registered patients"}
@@ -141,11 +142,28 @@ def _events_outside(store, counts: pd.DataFrame, extent: Extent, lo_age: int, hi
     return float(part.loc[inside, "count"].sum())
 
 
+CELLS = LruEntries(max_entries=8, max_bytes=256 << 20, name="raw cells of the group tables")
+
+
 def cells(store, dataset, extent: Extent, definition: IndicatorDefinition, keep: tuple[str, ...],
           period: str | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Raw cells (never published): ``lsoa21cd``, the kept breakdowns, ``age_lo``/``age_hi``
     (clipped to the definition's ages) where age bands are kept, ``count``, ``population`` (at
-    risk, of the definition's ages and sex; or supplied), and notes saying how."""
+    risk, of the definition's ages and sex; or supplied), and notes saying how. Kept in memory per
+    store build and dataset version (the groupings of one area share them: wards and IMD quintiles
+    keep the same breakdowns); each caller gets its own copy."""
+    identity, build = getattr(store, "identity", None), getattr(store, "build_id", None)
+    version = getattr(dataset, "version", None)
+    if identity is None or build is None or version is None:
+        return _cells(store, dataset, extent, definition, keep, period)
+    key = (identity, build(), dataset.name, version, extent.level, extent.code, definition, tuple(keep), period)
+    table, notes = CELLS.memo(key, lambda: _cells(store, dataset, extent, definition, keep, period),
+                              lambda held: int(held[0].memory_usage(deep=True).sum()))
+    return table.copy(), list(notes)
+
+
+def _cells(store, dataset, extent: Extent, definition: IndicatorDefinition, keep: tuple[str, ...],
+           period: str | None = None) -> tuple[pd.DataFrame, list[str]]:
     notes = []
     counts = dataset.counts()
     present = set(counts.columns)
@@ -321,7 +339,12 @@ def _group_members(store, extent: Extent, grouping: str, cellz: pd.DataFrame) ->
     lsoas = store.lsoas(geometry=False, columns=["lsoa21cd", grouping], **extent.filters()).set_index("lsoa21cd")
     of = lsoas[grouping]
     group = cellz["lsoa21cd"].map(of)
-    members = {g: sorted(m.index) for g, m in of.groupby(of)}
+    pairs = pd.DataFrame({"group": of.to_numpy(), "code": of.index.to_numpy(dtype=object)}).dropna(subset=["group"])
+    pairs = pairs.sort_values(["group", "code"], kind="stable")
+    g, c = pairs["group"].to_numpy(), pairs["code"].to_numpy(dtype=object)
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if len(g) else np.array([], dtype=int)
+    ends = np.r_[starts[1:], len(g)]
+    members = {g[a]: c[a:b].tolist() for a, b in zip(starts, ends)}  # each group's LSOAs, sorted
     return group, members
 
 

@@ -223,7 +223,9 @@ GEOMETRY_CACHE = BoundedCache(max_entries=16, max_bytes=128 << 20, name="simplif
 
 
 def clear_caches() -> None:
-    for cache in (STATISTICS_CACHE, TABLE_CACHE, GEOMETRY_CACHE):
+    from geo.views.group_statistics import CELLS
+
+    for cache in (STATISTICS_CACHE, TABLE_CACHE, GEOMETRY_CACHE, CELLS):
         cache.clear()
 
 
