@@ -193,6 +193,7 @@ def _panel(extent, indicator, question: str | None = None, points=None) -> dict:
         targets = targeting.lsoa_targets(store, indicator, extent, ctx)
     except ValueError as exc:  # e.g. a GP practice dataset
         return {"error": str(exc)}
+    map_table.after_maps()  # the map beside this panel first (it shares the statistics just read)
     panel = {"summary": targeting.summary(targets),
              "quintiles": targeting.by_quintile(targets, store, indicator, extent).to_dict("records"),
              }
@@ -333,19 +334,21 @@ def _render_map(store, indicator: str, extent, scheme: str, k: int, focus: str |
                 pin: str | None = None) -> tuple[bytes, bytes]:
     """The rendered map, as UTF-8 bytes and gzip-compressed, made once per store, datasets and view."""
     from app.map_layers import choropleth_map, render_page
+    from geo.views.map_table import drawing_map
 
-    if extent.level == "england":  # all of England: the LSOA views only, no ward outlines or points
-        m = choropleth_map(store, indicator, extent, scheme, k, layers=("hotspots", "clusters"), focus=focus)
-    else:
-        m = choropleth_map(store, indicator, extent, scheme, k, focus=focus)
-    if pin:
-        _add_pin(m, store, pin)
-    from flask import current_app
+    with drawing_map():  # side panels wait with their tables until the map is drawn
+        if extent.level == "england":  # all of England: the LSOA views only, no ward outlines or points
+            m = choropleth_map(store, indicator, extent, scheme, k, layers=("hotspots", "clusters"), focus=focus)
+        else:
+            m = choropleth_map(store, indicator, extent, scheme, k, focus=focus)
+        if pin:
+            _add_pin(m, store, pin)
+        from flask import current_app
 
-    from app.compression import versioned
+        from app.compression import versioned
 
-    plain = versioned(render_page(m), current_app.extensions["gapmap_static"]).encode("utf-8")
-    return plain, gzip.compress(plain, compresslevel=6)
+        plain = versioned(render_page(m), current_app.extensions["gapmap_static"]).encode("utf-8")
+        return plain, gzip.compress(plain, compresslevel=6)
 
 
 def _add_pin(m, store, pin: str) -> None:

@@ -322,6 +322,54 @@ def test_map_page_arrives_without_its_panel_which_is_fetched_and_cached(client, 
     assert "At a glance" in client.get(inline).get_data(as_text=True)
 
 
+def test_a_cold_panel_waits_for_the_map_being_drawn_before_its_tables(client, monkeypatch):
+    """On two cores the map a user looks at comes first: while a map page is drawn cold, a side
+    panel reads its statistics and then waits (at most MAPS_FIRST_SECONDS) before its group tables."""
+    import threading
+
+    from app import pages
+    from geo.views import map_table
+
+    order = []
+    real_render, real_after = pages._render_map, map_table.after_maps
+
+    def render(*a, **k):
+        order.append("map drawing")
+        out = real_render(*a, **k)
+        order.append("map drawn")
+        return out
+
+    def after(seconds=map_table.MAPS_FIRST_SECONDS):
+        order.append("panel waits")
+        done = real_after(seconds)
+        order.append("panel goes on after the map" if release.is_set() else "panel did not wait")
+        return done
+
+    monkeypatch.setattr(pages, "_render_map", render)
+    monkeypatch.setattr(map_table, "after_maps", after)
+    pages.PANEL_CACHE.clear()
+    pages.MAP_CACHE.clear()
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold():  # a map being drawn in another request
+        with map_table.drawing_map():
+            held.set()
+            release.wait(10)
+
+    other = threading.Thread(target=hold)
+    other.start()
+    held.wait(5)
+    assert real_after(0.05) is False  # a map is being drawn
+    threading.Timer(0.3, release.set).start()
+    panel = client.get("/map/panel?icb=E54000001&indicator=imd_score")
+    other.join(5)
+    assert panel.status_code == 200 and "At a glance" in panel.get_data(as_text=True)
+    assert order[:2] == ["panel waits", "panel goes on after the map"] and real_after(0.05) is True
+    client.get("/map/frame?icb=E54000001&indicator=imd_score&scheme=quantiles&k=4")
+    assert order[-2:] == ["map drawing", "map drawn"]
+
+
 def test_panel_of_an_unknown_place_is_refused_with_the_reason(client):
     response = client.get("/map/panel?icb=QZZ&indicator=imd_score")
     assert response.status_code == 404 and "no icb with code" in response.get_data(as_text=True)

@@ -175,6 +175,32 @@ def work_slot():
         _slots.release()
 
 
+# ---- maps first: the map a user waits for is drawn before the tables beside it -------------------
+MAPS_FIRST_SECONDS = 10.0  # the longest the tables of a side panel wait for maps being drawn
+_maps = threading.Condition()
+_maps_drawing = [0]
+
+
+@contextmanager
+def drawing_map():
+    """Held while a map page is drawn cold: side panels wait for it (:func:`after_maps`) before their
+    group tables, so that on a server's two cores the map a user is looking at comes first."""
+    with _maps:
+        _maps_drawing[0] += 1
+    try:
+        yield
+    finally:
+        with _maps:
+            _maps_drawing[0] -= 1
+            _maps.notify_all()
+
+
+def after_maps(seconds: float = MAPS_FIRST_SECONDS) -> bool:
+    """Wait (at most ``seconds``) until no map is being drawn; True when none is."""
+    with _maps:
+        return _maps.wait_for(lambda: _maps_drawing[0] == 0, timeout=seconds)
+
+
 # ---- a bounded cache with request coalescing, under the one budget of every cache ---------------
 class BoundedCache(LruEntries):
     """LRU cache bounded in entries and in (estimated) bytes, and with every other cache by the one
