@@ -21,6 +21,7 @@ from branca.element import Element
 from folium.plugins import MarkerCluster
 
 from geo.views import analysis
+from geo.views.cache_budget import LruEntries
 from geo import ATTRIBUTION
 from geo.stats.classify import NO_DATA, classify
 from geo.views.map_geometry import simplify
@@ -101,7 +102,9 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
     frame["value_text"] = _value_text(frame)
     m, title, note = _base_map(store, indicator, extent, table, frame.total_bounds)
     views, bivariate_legend = _views(frame, table, title, colours, layers, is_deprivation)
-    _lsoa_layer(m, frame, views, indicator, (note + " " if note else "") + ATTRIBUTION, bivariate_legend)
+    rings_key = (store.identity, store.build_id(), extent.level, extent.code, frame.attrs.get("decimals", 5))
+    _lsoa_layer(m, frame, views, indicator, (note + " " if note else "") + ATTRIBUTION, bivariate_legend,
+                rings_key)
     _add_outlines(store, extent, layers, m)
     _add_points(store, extent, layers, m)
     _add_practice_values(store, indicator, extent, m)
@@ -373,7 +376,22 @@ def _bivariate_legend(b, activity: str) -> dict:
             "deprivation_labels": list(b.deprivation_labels), "activity_labels": list(b.activity_labels)}
 
 
-def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) -> None:
+def _rings(frame, key) -> str:
+    """The LSOAs' rings as the page's JSON (delta-encoded, in the frame's order), kept per store
+    build, extent and precision: the same simplified coverage serves every indicator's map."""
+    codes = frame["lsoa21cd"].to_numpy(dtype=object)
+    found, held = RINGS.lookup(key) if key is not None else (False, None)
+    if found and np.array_equal(held[0], codes):
+        return held[1]
+    geometries = _geometries_as_json(np.asarray(frame.geometry.values, dtype=object), frame.attrs.get("decimals", 5),
+                                     delta=True)
+    text = ",".join(g[len('{"q":'):-1] for g in geometries)
+    if key is not None:
+        RINGS.store(key, (codes, text), len(text) + 64 * len(codes))
+    return text
+
+
+def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend, rings_key=None) -> None:
     """One GeoJSON of the LSOAs for every colouring: a 'Colour by' control restyles it, so the
     geometry is sent once whatever the number of views. The columns, rings and views go in the
     page's data (JSON); static/js/gapmap-map.js draws them, the legends are the macros of
@@ -404,10 +422,8 @@ def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend) ->
                           "rows": rows, "bivariate": bivariate_legend if rows is None else None,
                           "method": GI_LEVELS if key in ("hot", "hot_eb") else None})
     # columnar: one list per property and one of geometries, rebuilt into features by the page
-    geometries = _geometries_as_json(np.asarray(frame.geometry.values, dtype=object), frame.attrs.get("decimals", 5),
-                                     delta=True)
     packed = RawJson('{"columns":' + json.dumps(props, separators=(",", ":")) + ',"rings":[' +
-                     ",".join(g[len('{"q":'):-1] for g in geometries) + "]}")
+                     _rings(frame, rings_key) + "]}")
     labels = {short: label for short, column, label in TOOLTIP}
     labels["v"] = views[0][1] if views else "Value"  # the indicator's readable name, not its column
     data = page_data(m)
@@ -454,6 +470,9 @@ def _templates():
 
 
 _TEMPLATES = None
+
+
+RINGS = LruEntries(max_entries=8, max_bytes=96 << 20, name="map rings")  # England's are ~3 MB
 
 
 class RawJson:

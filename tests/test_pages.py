@@ -8,6 +8,7 @@ import subprocess
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import numpy as np
 import pytest
 
 from app import create_app
@@ -368,6 +369,36 @@ def test_a_cold_panel_waits_for_the_map_being_drawn_before_its_tables(client, mo
     assert order[:2] == ["panel waits", "panel goes on after the map"] and real_after(0.05) is True
     client.get("/map/frame?icb=E54000001&indicator=imd_score&scheme=quantiles&k=4")
     assert order[-2:] == ["map drawing", "map drawn"]
+
+
+def test_maps_of_two_indicators_share_one_copy_of_the_rings_which_equal_the_geometry(client, fixture_store):
+    import json as json_module
+
+    import shapely
+
+    from app import map_layers, pages
+    from geo.views import map_table
+    from geo.views.analysis import Extent
+
+    pages.MAP_CACHE.clear()
+    map_layers.RINGS.clear()
+
+    def rings(indicator):
+        text = client.get(f"/map/frame?icb=E54000001&indicator={indicator}&scheme=quantiles&k=4").get_data(as_text=True)
+        data = json_module.loads(re.search(r'<script type="application/json" id="gapmap-data">(.*?)</script>', text,
+                                           re.S).group(1))
+        return data["packed"]["rings"], data["scale"]
+
+    first, scale = rings("imd_score")
+    second, _ = rings("income_score")
+    assert first == second and len(map_layers.RINGS) == 1
+    geometry = map_table.lsoa_geometry(fixture_store, Extent("icb", "E54000001"))
+    assert len(first) == len(geometry)
+    for parts, polygon in zip(first, geometry.geometry):  # decode the first ring of each LSOA independently
+        q = np.cumsum(np.asarray(parts[0][0], dtype=np.int64).reshape(-1, 2), axis=0) / scale
+        exterior = shapely.get_exterior_ring(shapely.get_geometry(polygon, 0)) if polygon.geom_type == "MultiPolygon" \
+            else polygon.exterior
+        np.testing.assert_allclose(q, np.asarray(exterior.coords)[:, :2], atol=1.0 / scale)
 
 
 def test_panel_of_an_unknown_place_is_refused_with_the_reason(client):
