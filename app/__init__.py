@@ -36,6 +36,26 @@ def preload() -> None:
         importlib.import_module(name)
 
 
+def warm(app: Flask):
+    """Start making, in the background, what every England map needs whatever its indicator (the
+    simplified polygons and their rings, about a second): `gapmap serve` calls it as it starts, so
+    the first England map after a start does not wait for them. Returns the thread."""
+    import logging
+    import threading
+
+    def run():
+        try:
+            from app.map_layers import warm_england
+
+            warm_england(app.extensions["gapmap_store"])
+        except Exception:  # a store without England's polygons: the first map makes what it needs
+            logging.getLogger("gapmap").warning("could not prepare England's map polygons", exc_info=True)
+
+    thread = threading.Thread(target=run, name="gapmap-warm", daemon=True)
+    thread.start()
+    return thread
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, static_folder=str(PROJECT_ROOT / "static"), static_url_path="/static")
     from geo.ingest.limits import IngestLimits

@@ -21,7 +21,7 @@ from branca.element import Element
 from folium.plugins import MarkerCluster
 
 from geo.views import analysis
-from geo.views.cache_budget import LruEntries
+from geo.views.map_table import BoundedCache
 from geo import ATTRIBUTION
 from geo.stats.classify import NO_DATA, classify
 from geo.views.map_geometry import simplify
@@ -102,7 +102,7 @@ def choropleth_map(store, indicator: str, extent: analysis.Extent, scheme: str =
     frame["value_text"] = _value_text(frame)
     m, title, note = _base_map(store, indicator, extent, table, frame.total_bounds)
     views, bivariate_legend = _views(frame, table, title, colours, layers, is_deprivation)
-    rings_key = (store.identity, store.build_id(), extent.level, extent.code, frame.attrs.get("decimals", 5))
+    rings_key = _rings_key(store, extent, frame)
     _lsoa_layer(m, frame, views, indicator, (note + " " if note else "") + ATTRIBUTION, bivariate_legend,
                 rings_key)
     _add_outlines(store, extent, layers, m)
@@ -380,15 +380,31 @@ def _rings(frame, key) -> str:
     """The LSOAs' rings as the page's JSON (delta-encoded, in the frame's order), kept per store
     build, extent and precision: the same simplified coverage serves every indicator's map."""
     codes = frame["lsoa21cd"].to_numpy(dtype=object)
-    found, held = RINGS.lookup(key) if key is not None else (False, None)
-    if found and np.array_equal(held[0], codes):
-        return held[1]
-    geometries = _geometries_as_json(np.asarray(frame.geometry.values, dtype=object), frame.attrs.get("decimals", 5),
-                                     delta=True)
-    text = ",".join(g[len('{"q":'):-1] for g in geometries)
-    if key is not None:
-        RINGS.store(key, (codes, text), len(text) + 64 * len(codes))
-    return text
+
+    def compute():
+        geometries = _geometries_as_json(np.asarray(frame.geometry.values, dtype=object),
+                                         frame.attrs.get("decimals", 5), delta=True)
+        return codes, ",".join(g[len('{"q":'):-1] for g in geometries)
+
+    if key is None:
+        return compute()[1]
+    held = RINGS.get(key, compute, lambda v: len(v[1]) + 64 * len(v[0]))
+    return held[1] if np.array_equal(held[0], codes) else compute()[1]
+
+
+def warm_england(store) -> None:
+    """Make England's simplified polygons and their rings (about a second) before the first England
+    map is asked for: `gapmap serve` calls this in the background as it starts."""
+    from geo.views import map_table as map_tables
+
+    store = map_tables.pinned(store)
+    extent = analysis.Extent("england")
+    geometry = map_tables.lsoa_geometry(store, extent)
+    _rings(geometry, _rings_key(store, extent, geometry))
+
+
+def _rings_key(store, extent, frame) -> tuple:
+    return store.identity, store.build_id(), extent.level, extent.code, frame.attrs.get("decimals", 5)
 
 
 def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend, rings_key=None) -> None:
@@ -472,7 +488,7 @@ def _templates():
 _TEMPLATES = None
 
 
-RINGS = LruEntries(max_entries=8, max_bytes=96 << 20, name="map rings")  # England's are ~3 MB
+RINGS = BoundedCache(max_entries=8, max_bytes=96 << 20, name="map rings")  # England's are ~3 MB
 
 
 class RawJson:

@@ -37,10 +37,12 @@ def serve_workers(host: str, port: int, workers: int, threads: int, timeout: int
         def load(self):  # in each worker, before its threads start
             from geo.views.process_memory import settle
 
-            from app import preload
+            from app import preload, warm
 
             preload()
             settle()
-            return create_app()
+            app = create_app()
+            warm(app)  # England's map polygons, in the background
+            return app
 
     GapmapWorkers().run()

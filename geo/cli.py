@@ -946,7 +946,7 @@ def serve(host, port, threads, workers):
     """
     from waitress import serve as waitress_serve
 
-    from app import auth, create_app, preload
+    from app import auth, create_app, preload, warm
 
     store = open_store()
     store.manifest()
@@ -967,6 +967,7 @@ def serve(host, port, threads, workers):
         return
     from geo.views.process_memory import settle
 
+    warm(app)  # England's map polygons, in the background
     settle()  # before waitress starts its threads: freed memory is handed back, not kept per thread
     # channel_request_lookahead: the app can tell that a client has gone and stop waiting for it.
     # connection_limit: waitress stops accepting at 100 open connections (its default), which 100

@@ -401,6 +401,21 @@ def test_maps_of_two_indicators_share_one_copy_of_the_rings_which_equal_the_geom
         np.testing.assert_allclose(q, np.asarray(exterior.coords)[:, :2], atol=1.0 / scale)
 
 
+def test_a_starting_server_makes_englands_rings_which_the_first_england_map_uses(client, monkeypatch):
+    from app import map_layers, pages, warm
+
+    pages.MAP_CACHE.clear()
+    map_layers.RINGS.clear()
+    warm(client.application).join(60)
+    assert len(map_layers.RINGS) == 1
+    written = []
+    real = map_layers._geometries_as_json
+    monkeypatch.setattr(map_layers, "_geometries_as_json", lambda *a, **k: written.append(1) or real(*a, **k))
+    page = client.get("/map/frame?extent=england&indicator=imd_score")
+    assert page.status_code == 200 and '"rings":[' in page.get_data(as_text=True)
+    assert not written and len(map_layers.RINGS) == 1  # the rings made at start, not written again
+
+
 def test_panel_of_an_unknown_place_is_refused_with_the_reason(client):
     response = client.get("/map/panel?icb=QZZ&indicator=imd_score")
     assert response.status_code == 404 and "no icb with code" in response.get_data(as_text=True)
