@@ -206,3 +206,23 @@ def test_a_request_whose_client_has_gone_stops_waiting():
     worker.join(5)
     assert outcome and outcome[0] < 2
     assert cache.get("k", lambda: "not again") == "made"
+
+
+def test_a_pinned_store_reads_each_table_once_per_request_and_gives_copies(folder_fixture_store, monkeypatch):
+    from geo.store.folder import Store
+
+    reads = []
+    real = Store._read
+    monkeypatch.setattr(Store, "_read", lambda self, *a: reads.append(a[0]) or real(self, *a))
+    store = map_table.pinned(Store(folder_fixture_store.root))
+    first = store.population_by_age()
+    first["population_mid2020"] = -1  # a caller changing its copy
+    second = store.population_by_age(icb="E54000001")
+    assert reads.count("population_mid2020") == 1 and (second["population_mid2020"] > 0).all()
+    store.lsoas(columns=["lsoa21cd"], geometry=True)
+    store.lsoas(columns=["lsoa21cd"], geometry=True)
+    assert reads.count("lsoas") == 3  # geometry is read each time (the icb filter's member list once)
+    assert reads.count("population_mid2020") == 1
+    fresh = map_table.pinned(Store(folder_fixture_store.root))  # the next request reads again
+    fresh.population_by_age()
+    assert reads.count("population_mid2020") == 2

@@ -258,18 +258,34 @@ def clear_caches() -> None:
 # ---- one store build and one dataset version per request ---------------------------------------
 class PinnedStore(Store):
     """A store whose build pointer is resolved once (on first use): a build swapped in while a
-    request runs is not mixed into it."""
+    request runs is not mixed into it. Tables read without geometry are read once per request (the
+    build does not change under it): the values, the ward figures and the group tables of one map
+    share one read of the populations; each caller gets its own copy."""
 
     def __init__(self, store: Store):
         super().__init__(store.root)
         self._identity = store.identity  # the same folder: resolved once, by the store the app holds
         self._pinned = None
+        self._reads: dict = {}
+        self._reads_lock = threading.Lock()
 
     @property
     def path(self):
         if self._pinned is None:
             self._pinned = Store.path.fget(self)
         return self._pinned
+
+    def _read(self, name, filters, columns, geometry):
+        if geometry:
+            return super()._read(name, filters, columns, geometry)
+        key = (name, repr(filters), None if columns is None else tuple(columns))
+        with self._reads_lock:
+            held = self._reads.get(key)
+        if held is None:
+            held = super()._read(name, filters, columns, geometry)
+            with self._reads_lock:
+                self._reads[key] = held
+        return held.copy()
 
 
 def pinned(store: Store) -> Store:
