@@ -254,12 +254,14 @@ def _full_grid(lsoa_codes: pd.Series, counts_all: pd.DataFrame, kept: list[str],
         raise DatasetError(f"{size:,} LSOA x breakdown cells is more than Gapmap computes at once "
                            f"({MAX_GRID_ROWS:,}): keep fewer breakdowns ({', '.join(kept)}) or a smaller extent")
     inner = int(np.prod(sizes)) if parts else 1
-    grid = {"lsoa21cd": np.repeat(codes, inner)}
+    # columns taken by position from each part's own array (no strings rebuilt one by one)
+    grid = {"lsoa21cd": pd.array(codes, dtype="str").take(np.repeat(np.arange(len(codes)), inner))}
     for j, values in enumerate(parts):
         after = int(np.prod(sizes[j + 1:])) if j + 1 < len(parts) else 1
         row = np.tile(np.repeat(np.arange(len(values)), after), len(codes) * (inner // (len(values) * after)))
         for column in values.columns:
-            grid[column] = values[column].to_numpy()[row]
+            array = values[column].array if values[column].dtype != object else pd.array(values[column], dtype="str")
+            grid[column] = array.take(row)
     return pd.DataFrame(grid), codes, parts
 
 
