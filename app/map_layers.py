@@ -376,6 +376,20 @@ def _bivariate_legend(b, activity: str) -> dict:
             "deprivation_labels": list(b.deprivation_labels), "activity_labels": list(b.activity_labels)}
 
 
+CODE_PATTERN = re.compile(r"^([A-Z]\d{2})(\d{6})$")  # E01012345: the LSOA 2021 codes
+
+
+def _packed_codes(codes: list):
+    """LSOA codes that all share one prefix (E01) as that prefix and the differences between their
+    numbers (the codes are sorted, so mostly 1): a tenth of the bytes. The page rebuilds them
+    (``decodeCodes``). The codes as they are when they do not fit."""
+    matches = [CODE_PATTERN.match(c) if isinstance(c, str) else None for c in codes]
+    if not matches or not all(matches) or len({m.group(1) for m in matches}) != 1:
+        return None
+    numbers = np.array([int(m.group(2)) for m in matches], dtype=np.int64)
+    return {"prefix": matches[0].group(1), "digits": 6, "q": np.diff(numbers, prepend=0).tolist()}
+
+
 def _rings(frame, key) -> str:
     """The LSOAs' rings as the page's JSON (delta-encoded, in the frame's order), kept per store
     build, extent and precision: the same simplified coverage serves every indicator's map."""
@@ -438,7 +452,11 @@ def _lsoa_layer(m, frame, views, indicator: str, note: str, bivariate_legend, ri
                           "rows": rows, "bivariate": bivariate_legend if rows is None else None,
                           "method": GI_LEVELS if key in ("hot", "hot_eb") else None})
     # columnar: one list per property and one of geometries, rebuilt into features by the page
-    packed = RawJson('{"columns":' + json.dumps(props, separators=(",", ":")) + ',"rings":[' +
+    codes = _packed_codes(props["c"]) if compact and "c" in props else None
+    if codes is not None:
+        del props["c"]  # sent as a prefix and differences instead
+    packed = RawJson('{"columns":' + json.dumps(props, separators=(",", ":")) +
+                     (',"codes":' + json.dumps(codes, separators=(",", ":")) if codes else "") + ',"rings":[' +
                      _rings(frame, rings_key) + "]}")
     labels = {short: label for short, column, label in TOOLTIP}
     labels["v"] = views[0][1] if views else "Value"  # the indicator's readable name, not its column

@@ -419,3 +419,16 @@ def test_a_starting_server_makes_englands_rings_which_the_first_england_map_uses
 def test_panel_of_an_unknown_place_is_refused_with_the_reason(client):
     response = client.get("/map/panel?icb=QZZ&indicator=imd_score")
     assert response.status_code == 404 and "no icb with code" in response.get_data(as_text=True)
+
+
+def test_an_england_map_sends_its_lsoa_codes_as_a_prefix_and_differences():
+    """The codes decode to the map's LSOAs, in order (decoded here independently of the page's script)."""
+    from app.map_layers import _packed_codes
+
+    codes = ["E01000001", "E01000002", "E01000010", "E01033999", "E01034000"]
+    packed = _packed_codes(codes)
+    assert packed == {"prefix": "E01", "digits": 6, "q": [1, 1, 8, 33989, 1]}
+    numbers = np.cumsum(packed["q"])
+    assert [f"{packed['prefix']}{n:06d}" for n in numbers] == codes
+    assert _packed_codes(["E01000001", "W01000002"]) is None  # two prefixes: sent as they are
+    assert _packed_codes(["E01000001", None]) is None

@@ -38,6 +38,27 @@
     });
   }
 
+  /* LSOA codes sent as one prefix and the differences between their numbers (app/map_layers.py
+     _packed_codes): E01000001, E01000002, ... rebuilt, zero-padded to `digits`. */
+  function decodeCodes(codes) {
+    var out = [], n = 0, pad = new Array(codes.digits + 1).join('0');
+    for (var i = 0; i < codes.q.length; i++) {
+      n += codes.q[i];
+      var digits = String(n);
+      out.push(codes.prefix + (pad + digits).slice(-Math.max(codes.digits, digits.length)));
+    }
+    return out;
+  }
+
+  /* The page's packed data with its code column rebuilt where it was sent compressed. */
+  function unpack(packed) {
+    if (packed.codes) {
+      packed.columns.c = decodeCodes(packed.codes);
+      delete packed.codes;
+    }
+    return packed;
+  }
+
   /* The packed columns and rings as a GeoJSON FeatureCollection of MultiPolygons. */
   function features(packed, scale) {
     var keys = Object.keys(packed.columns);
@@ -217,6 +238,7 @@
   function init(data, win) {
     var doc = win.document, L = win.L;
     var map = win[data.map];
+    unpack(data.packed);
     var canvas = data.compact && win.GapmapCanvas;  // England-sized: drawn from the packed data
     var geojson = canvas ? null : features(data.packed, data.scale);
     var overlays = data.overlays.map(function (o) { return {key: o.key, name: o.name, layer: win[o.layer]}; })
@@ -505,7 +527,7 @@
     doc.documentElement.setAttribute('data-gapmap-ready', '1');
   }
 
-  return {decodeRings: decodeRings, features: features, viewIndex: viewIndex, styleOf: styleOf,
+  return {decodeRings: decodeRings, decodeCodes: decodeCodes, unpack: unpack, features: features, viewIndex: viewIndex, styleOf: styleOf,
           classLabel: classLabel, tooltipHtml: tooltipHtml, parseState: parseState, stateQuery: stateQuery,
           tableRows: tableRows, tableHtml: tableHtml, escapeHtml: escapeHtml, symbolSvg: symbolSvg,
           clusterHtml: clusterHtml, clusterSize: clusterSize, pointsLegendHtml: pointsLegendHtml,

@@ -105,3 +105,15 @@ test('England-sized maps outline each LSOA in its own colour so sub-pixel LSOAs 
   assert.deepEqual(p.map((x) => Gapmap.styleOf(x, 0, data).color), ['#aaaaaa', '#222222', '#969696']);
   assert.ok(p.every((x) => Gapmap.styleOf(x, 0, data).weight > 0));
 });
+
+test('decodeCodes rebuilds the LSOA codes from their prefix and differences, zero-padded', () => {
+  assert.deepEqual(Gapmap.decodeCodes({prefix: 'E01', digits: 6, q: [1, 1, 998, 33000]}),
+    ['E01000001', 'E01000002', 'E01001000', 'E01034000']);
+  const packed = Gapmap.unpack({columns: {v: ['1', '2']}, codes: {prefix: 'E01', digits: 6, q: [35672, 1]},
+    rings: [[], []]});
+  assert.deepEqual(packed.columns.c, ['E01035672', 'E01035673']);
+  assert.equal(packed.codes, undefined);
+  const plain = {columns: {c: ['W01000001']}, rings: [[]]};
+  assert.equal(Gapmap.unpack(plain), plain);  // sent as they are: left alone
+  assert.deepEqual(plain.columns.c, ['W01000001']);
+});
