@@ -162,7 +162,8 @@ def export(fmt):
 
             return Response(offline_page(params.store(), indicator, extent, scheme, k), mimetype="text/html",
                             headers={"Content-Disposition": f"attachment; filename={name}"})
-        frame, meta = exports.export_table(params.store(), indicator, extent, scheme, k)
+        frame, meta = exports.export_table(params.store(), indicator, extent, scheme, k,
+                                           geometry=exports.GEOMETRY_OF.get(fmt, True))
         if fmt == "geojson":
             return Response(exports.to_geojson(frame, meta), mimetype="application/geo+json",
                             headers={"Content-Disposition": f"attachment; filename={name}"})

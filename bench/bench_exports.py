@@ -63,7 +63,7 @@ if way == "peer":
     path = out / f"peer.{fmt}"
     frame.to_file(path, driver={"geojson": "GeoJSON", "gpkg": "GPKG"}[fmt], engine="pyogrio")
 else:
-    frame, meta = exports.export_table(store, "imd_score", extent)
+    frame, meta = exports.export_table(store, "imd_score", extent, geometry=exports.GEOMETRY_OF[fmt])  # as the CLI
     path = exports.write(frame, meta, fmt, out, "imd_score", extent)
 print(json.dumps({"seconds": time.perf_counter() - t, "mb": path.stat().st_size / 1e6}))
 """

@@ -900,7 +900,8 @@ def export(indicator, icb, lad, ward, fmt, scheme, n_classes, table, out_dir):
         path.write_text(exports.to_csv(frame, meta), encoding="utf-8")
         click.echo(f"Wrote {len(frame):,} wards to {path}")
         return
-    frame, meta = exports.export_table(open_store(), indicator, extent, scheme, n_classes)
+    frame, meta = exports.export_table(open_store(), indicator, extent, scheme, n_classes,
+                                       geometry=exports.GEOMETRY_OF.get(fmt, True))
     path = exports.write(frame, meta, fmt, out_dir, indicator, extent)
     click.echo(f"Wrote {len(frame):,} LSOAs to {path}" + (" (SYNTHETIC DATA)" if meta.get("synthetic") else ""))
 

@@ -104,6 +104,39 @@ def test_geopackage_round_trip(exported, tmp_path):
     assert set(columns) == set(fields.index)
 
 
+@pytest.mark.parametrize("indicator", ["imd_score", "exp-wkb"])
+def test_a_geopackage_of_the_stored_wkb_is_the_geopackage_of_the_decoded_polygons(fixture_store, tmp_path,
+                                                                                  indicator):
+    """The CLI and the web write a GeoPackage from the polygons as the store keeps them (WKB, never
+    decoded): every layer, field, description and polygon is the same as writing the decoded ones,
+    and each polygon equals the store's own."""
+    import sqlite3
+
+    from geo.ingest.pipeline import IngestOptions, ingest
+
+    extent = Extent("icb", "E54000001")
+    if indicator != "imd_score":
+        path = tmp_path / "exp.csv"
+        path.write_text("lsoa21cd,count\nE01000001,3\nE01000002,40\nE01000003,12\n")
+        ingest(path, IngestOptions(name=indicator, measure="Emergency admissions"), fixture_store)
+    decoded, meta = exports.export_table(fixture_store, indicator, extent)
+    wkb, meta_wkb = exports.export_table(fixture_store, indicator, extent, geometry="wkb")
+    assert isinstance(wkb["geometry"].iloc[0], bytes)
+    a = exports.write(decoded, meta, "gpkg", tmp_path / "a", indicator, extent)
+    b = exports.write(wkb, meta_wkb, "gpkg", tmp_path / "b", indicator, extent)
+    for layer in ("lsoas", "metadata", "fields"):
+        pd.testing.assert_frame_equal(pd.DataFrame(pyogrio.read_dataframe(a, layer=layer)),
+                                      pd.DataFrame(pyogrio.read_dataframe(b, layer=layer)))
+    for key in ("crs", "geometry_type", "fields", "dtypes", "features"):
+        assert str(pyogrio.read_info(a, layer="lsoas")[key]) == str(pyogrio.read_info(b, layer="lsoas")[key])
+    for query in ("select table_name, column_name, description from gpkg_data_columns order by 1, 2",
+                  "select table_name, data_type, description, srs_id from gpkg_contents order by 1"):
+        assert sqlite3.connect(a).execute(query).fetchall() == sqlite3.connect(b).execute(query).fetchall()
+    back = pyogrio.read_dataframe(b, layer="lsoas").set_index("lsoa21cd")
+    store = fixture_store.lsoas(icb="E54000001", columns=["lsoa21cd"]).set_index("lsoa21cd")
+    assert shapely.equals(back.geometry.loc[store.index].values, store.geometry.values).all()
+
+
 def test_csv_has_metadata_and_no_formulas(exported, tmp_path):
     frame, meta = exported
     frame = frame.copy()
@@ -237,3 +270,17 @@ def test_an_lsoa_column_keeps_its_own_name(fixture_store):
     assert "acute_morbidity_indicator" in frame and "value" not in frame
     assert field_names.undescribed(meta["fields"]) == []
     assert meta["fields"]["acute_morbidity_indicator"].startswith("The indicator: IoD2025 acute morbidity indicator")
+
+
+def test_wkb_of_mixed_kinds_is_written_as_gdal_promotes_decoded_polygons(tmp_path):
+    square = shapely.box(0, 51, 0.1, 51.1)
+    both = shapely.MultiPolygon([shapely.box(1, 51, 1.1, 51.1), shapely.box(2, 51, 2.1, 51.1)])
+    assert exports._wkb_kind(pd.Series([shapely.to_wkb(square)] * 2)) == "Polygon"
+    assert exports._wkb_kind(pd.Series([shapely.to_wkb(both), shapely.to_wkb(both, byte_order=0)])) == "MultiPolygon"
+    mixed = pd.Series([shapely.to_wkb(square), shapely.to_wkb(both)])
+    assert exports._wkb_kind(mixed) is None and exports._wkb_kind(pd.Series([None])) is None
+    frame = pd.DataFrame({"lsoa21cd": ["E01000001", "E01000002"], "geometry": mixed})
+    frame.attrs["crs"] = "EPSG:4326"
+    path = exports.write(frame, {}, "gpkg", tmp_path, "imd_score", Extent())
+    back = pyogrio.read_dataframe(path, layer="lsoas")
+    assert shapely.equals(back.geometry.values, [square, both]).all()

@@ -29,20 +29,25 @@ from geo.errors import InvalidValue
 from geo.outputs import field_names
 from geo.outputs.cell_text import neutralise  # (also exports.neutralise, as before)
 from geo.views import analysis
-from geo.views.map_table import group_table, map_table, with_geometry
+from geo.views.map_table import group_table, map_table, with_geometry, with_wkb
 
 FORMATS = ("geojson", "gpkg", "csv")
+GEOMETRY_OF = {"geojson": True, "gpkg": "wkb", "csv": False}  # the polygons each format needs (export_table)
 LICENCE = "Open Government Licence v3.0"
 
 
 def export_table(store, indicator: str, extent: analysis.Extent, scheme: str = "quantiles", k: int = 5,
-                 geometry: bool = True):
+                 geometry: bool | str = True):
     """The map table (:func:`geo.views.map_table.map_table`: disclosure control applied there, before
     anything is derived) with the full LSOA polygons, its fields named by what they hold
     (:func:`geo.outputs.field_names.rename`), and its metadata with the data dictionary
-    (``meta["fields"]``)."""
+    (``meta["fields"]``). ``geometry="wkb"``: the polygons as the store keeps them (WKB bytes, for a
+    GeoPackage, which takes them as they are); False: none."""
     table = map_table(store, indicator, extent, scheme, k)
-    frame = with_geometry(table, store, extent, simplified=False) if geometry else table.frame.copy()
+    if geometry == "wkb":
+        frame = with_wkb(table, store, extent)
+    else:
+        frame = with_geometry(table, store, extent, simplified=False) if geometry else table.frame.copy()
     frame = field_names.rename(frame, indicator, table.meta, scheme)
     meta = dict(table.meta)
     meta["fields"] = field_names.dictionary(frame.columns, indicator, meta, scheme)
@@ -117,9 +122,18 @@ def write(frame, meta: dict, fmt: str, out_dir: Path, indicator: str, extent: an
         # the attribution and method where QGIS shows them: the layer's description (gpkg_contents)
         description = " ".join(str(meta.get(k)) for k in ("warning", "measure", "unit", "disclosure", "attribution",
                                                           "licence") if meta.get(k))
-        # use_arrow: the rows go to GDAL as one Arrow stream, not field by field (half the time on England)
-        pyogrio.write_dataframe(layer, path, layer="lsoas", driver="GPKG", use_arrow=True,
-                                layer_options={"DESCRIPTION": description[:2000]})
+        options = {"DESCRIPTION": description[:2000]}
+        import geopandas as gpd
+
+        kind = None if isinstance(layer, gpd.GeoDataFrame) else _wkb_kind(layer["geometry"])
+        if kind is None and not isinstance(layer, gpd.GeoDataFrame):  # mixed kinds: decoded, as GDAL promotes them
+            layer = gpd.GeoDataFrame(layer.drop(columns="geometry"), crs=layer.attrs.get("crs"),
+                                     geometry=gpd.GeoSeries.from_wkb(layer["geometry"]))
+        if kind is None:
+            # use_arrow: the rows go to GDAL as one Arrow stream, not field by field (half the time on England)
+            pyogrio.write_dataframe(layer, path, layer="lsoas", driver="GPKG", use_arrow=True, layer_options=options)
+        else:  # the polygons as WKB (export_table(geometry="wkb")): to GDAL as they are, never decoded
+            _write_wkb_layer(layer, path, kind, options)
         notes = {k: v for k, v in meta.items() if k != "fields"}
         pyogrio.write_dataframe(pd.DataFrame({"key": list(notes), "value": [str(v) for v in notes.values()]}),
                                 path, layer="metadata", driver="GPKG", append=True)
@@ -128,6 +142,35 @@ def write(frame, meta: dict, fmt: str, out_dir: Path, indicator: str, extent: an
                                 path, layer="fields", driver="GPKG", append=True)
         describe_columns(path, "lsoas", fields)
     return path
+
+
+WKB_KINDS = {3: "Polygon", 6: "MultiPolygon"}  # 2D WKB geometry type codes
+
+
+def _wkb_kind(wkb: pd.Series) -> str | None:
+    """The one geometry type of every WKB value (read from its header), or None when they differ,
+    are missing or are not 2D polygons."""
+    kinds = set()
+    for value in wkb:
+        if not isinstance(value, (bytes, bytearray)) or len(value) < 5:
+            return None
+        kinds.add(int.from_bytes(value[1:5], "little" if value[0] == 1 else "big"))
+        if len(kinds) > 1:
+            return None
+    return WKB_KINDS.get(kinds.pop()) if kinds else None
+
+
+def _write_wkb_layer(frame: pd.DataFrame, path: Path, kind: str, layer_options: dict) -> None:
+    """The LSOA layer from a frame whose ``geometry`` holds WKB of one ``kind`` (``attrs["crs"]``),
+    as one Arrow stream: the same GeoPackage as writing the decoded polygons."""
+    import pyarrow as pa
+    import pyogrio
+
+    table = pa.Table.from_pandas(frame.drop(columns="geometry"), preserve_index=False)
+    table = table.append_column("geometry", pa.array(frame["geometry"].tolist(), type=pa.binary()))
+    pyogrio.write_arrow(table, path, layer="lsoas", driver="GPKG", geometry_name="geometry",
+                        geometry_type=kind, crs=frame.attrs.get("crs") or "EPSG:4326",
+                        layer_options=layer_options)
 
 
 def describe_columns(path: Path, layer: str, fields: dict) -> None:

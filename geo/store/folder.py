@@ -274,6 +274,23 @@ class Store:
         filters = self._filters(icb24cd=icb, lad24cd=lad, ward24cd=ward)
         return self._read("lsoas", filters, columns, geometry)
 
+    def lsoas_wkb(self, icb: str | None = None, lad: str | None = None, ward: str | None = None) -> pd.DataFrame:
+        """``lsoa21cd`` and ``geometry`` as the store keeps it (ISO WKB bytes, not decoded), with
+        ``attrs["crs"]`` from the GeoParquet metadata: for writers that take WKB as it is (GeoPackage)."""
+        import json
+
+        import pyarrow.parquet as pq
+
+        path = self._file("lsoas")
+        geo = json.loads(pq.read_schema(path).metadata[b"geo"])
+        crs = geo["columns"]["geometry"].get("crs")
+        table = pq.read_table(path, columns=["lsoa21cd", "geometry"],
+                              filters=self._filters(icb24cd=icb, lad24cd=lad, ward24cd=ward))
+        frame = table.to_pandas()
+        frame.attrs["crs"] = "EPSG:4326" if crs is None or (isinstance(crs, dict) and crs.get("id") == {
+            "authority": "EPSG", "code": 4326}) else crs
+        return frame
+
     def simplified_lsoas(self, level: str, icb: str | None = None, lad: str | None = None,
                          ward: str | None = None) -> "gpd.GeoDataFrame | None":
         """The LSOAs (lsoa21cd, geometry; sorted by code) simplified at build for a map opening at

@@ -751,6 +751,23 @@ def with_geometry(table: MapTable, store: Store, extent: analysis.Extent, simpli
     return out
 
 
+def with_wkb(table: MapTable, store: Store, extent: analysis.Extent) -> pd.DataFrame:
+    """The map table's frame with each LSOA's full polygon as the store keeps it (WKB bytes, not
+    decoded; ``attrs["crs"]``), for a GeoPackage; a store that cannot give WKB gives it encoded."""
+    reader = getattr(store, "lsoas_wkb", None)
+    if reader is not None:
+        wkb = reader(**extent.filters())
+    else:
+        import shapely
+
+        full = lsoa_geometry(store, extent, simplified=False)
+        wkb = pd.DataFrame({"lsoa21cd": full["lsoa21cd"], "geometry": shapely.to_wkb(full.geometry.values)})
+        wkb.attrs["crs"] = full.crs.to_string()
+    frame = table.frame.merge(wkb, on="lsoa21cd", how="left")
+    frame.attrs["crs"] = wkb.attrs["crs"]
+    return frame
+
+
 def json_rows(frame: pd.DataFrame) -> list[dict]:
     """Rows as JSON-ready dicts (missing values as null)."""
     return json.loads(frame.to_json(orient="records", double_precision=6))
