@@ -184,12 +184,11 @@ def _run(info, mapping, options, store, wanted, plain, plain_as_text, ingest_tab
             if tally is None:  # an age band's bounds go with it, so they are keys too
                 columns = list(part.counts.columns)
                 tally = Tally([c for c in columns if c not in SUMMED], [c for c in columns if c in SUMMED])
-            tally.add(part.counts)
-            empty = part.counts.iloc[:0]
+                empty = part.counts.frame().iloc[:0]
+            tally.add_coded(part.counts)  # the chunk's sums, as numbers (geo.ingest.tally.Coded)
     except UnreadableFile as exc:
         raise IngestError(str(exc)) from None
     counts = tally.frame()[columns] if tally.dtypes is not None else empty  # no row used: no types to mix
-    counts = counts.astype({c: "str" for c in tally.keys if counts[c].dtype == object})  # as a whole file's
     return _combine(info, counts, rows_not_used, reports, mapping)
 
 
