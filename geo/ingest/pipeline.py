@@ -229,9 +229,9 @@ def _lsoa_index(store: Store) -> tuple[C.LsoaCodes, pd.DataFrame]:
 def _read_lsoa_index(store: Store) -> tuple[C.LsoaCodes, pd.DataFrame]:
     lsoas = store.lsoas(geometry=False, columns=["lsoa21cd"])
     lookup = store.lsoa11_to_lsoa21()
-    in_scope = set(lsoas["lsoa21cd"].tolist())
-    all21 = set(lookup["lsoa21cd"].tolist()) | in_scope
-    return C.LsoaCodes(all21, set(lookup["lsoa11cd"].tolist()), in_scope), lookup
+    in_scope = set(lsoas["lsoa21cd"].to_numpy(dtype=object))
+    all21 = set(lookup["lsoa21cd"].to_numpy(dtype=object)) | in_scope
+    return C.LsoaCodes(all21, set(lookup["lsoa11cd"].to_numpy(dtype=object)), in_scope), lookup
 
 
 def ingest(path: str | Path, options: IngestOptions, store: Store | None = None) -> "IngestResult":
@@ -285,7 +285,7 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
         if level == "practice":
             result = P.ingest_practices(info, shape, mapping, options, store, registrations)
         elif shape == "records" and info.format == "csv":  # in chunks: memory does not grow with the file
-            result = ingest_streamed(info, mapping, options, store, _plan, _ingest_lsoa)
+            result = ingest_streamed(info, mapping, options, store, _plan, _ingest_lsoa, ahead=_lsoa_index)
         else:
             result = _ingest_lsoa(info, shape, mapping, options, store)
         sha256 = digest.result()

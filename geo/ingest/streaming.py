@@ -24,6 +24,8 @@ order) and the list of rows not used (about 110 bytes a row).
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -129,17 +131,27 @@ def _repeats_in_order(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _ReadOnce:
-    """The store, with the whole-table reads that each chunk would repeat made once."""
+    """The store, with the whole-table reads that each chunk would repeat made once (and possibly
+    begun in another thread: a read asked for while it is under way is waited for, not made again)."""
 
     def __init__(self, store):
         self._store = store
-        self._memo: dict = {}
+        self._memo: dict = {}  # key -> Future of its value
+        self._lock = threading.Lock()
 
     def once(self, key, read):
         """``read()``, made the first time ``key`` is asked for and kept."""
-        if key not in self._memo:
-            self._memo[key] = read()
-        return self._memo[key]
+        with self._lock:
+            future = self._memo.get(key)
+            mine = future is None
+            if mine:
+                future = self._memo[key] = Future()
+        if mine:
+            try:
+                future.set_result(read())
+            except BaseException as exc:
+                future.set_exception(exc)
+        return future.result()
 
     def lsoas(self, **kwargs):
         key = ("lsoas", repr(sorted(kwargs.items())))
@@ -157,18 +169,23 @@ class _ReadOnce:
         return getattr(self._store, name)
 
 
-def ingest_streamed(info: InputTable, mapping: dict, options, store, plan, ingest_table) -> IngestResult:
+def ingest_streamed(info: InputTable, mapping: dict, options, store, plan, ingest_table, ahead=None) -> IngestResult:
     """Ingest a CSV file of records chunk by chunk; ``plan`` and ``ingest_table`` are the
-    pipeline's column check and per-table ingest (passed in: this module sits below it)."""
+    pipeline's column check and per-table ingest (passed in: this module sits below it).
+    ``ahead(store)``, if given, is begun in another thread while the first block is parsed: the
+    store's reads every chunk needs (through the store's ``once``)."""
     by, wanted, plain = plan(info, "records", mapping, options)
-    try:
-        return _run(info, mapping, options, store, wanted, plain, False, ingest_table)
-    except _RetryAsText:  # the record ids are not all whole numbers: read them as text
-        return _run(info, mapping, options, store, wanted, plain, True, ingest_table)
-
-
-def _run(info, mapping, options, store, wanted, plain, plain_as_text, ingest_table) -> IngestResult:
     cached = _ReadOnce(store)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        if ahead is not None:
+            pool.submit(ahead, cached)  # its result (or error) is the store's, asked for by the chunks
+        try:
+            return _run(info, mapping, options, cached, wanted, plain, False, ingest_table)
+        except _RetryAsText:  # the record ids are not all whole numbers: read them as text
+            return _run(info, mapping, options, cached, wanted, plain, True, ingest_table)
+
+
+def _run(info, mapping, options, cached, wanted, plain, plain_as_text, ingest_table) -> IngestResult:
     seen = SeenIds() if "record_id" in mapping else None
     tally: Tally | None = None
     columns: list[str] = []
