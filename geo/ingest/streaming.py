@@ -5,9 +5,9 @@ default) and at most one block of the file (:data:`geo.ingest.reading.STREAM_BLO
 parsed by Arrow on every core while the chunk before is checked
 (:func:`geo.ingest.reading.stream_csv`). Each chunk is checked and counted by the same code as a
 whole file (``_ingest_lsoa`` in :mod:`geo.ingest.pipeline`); the counts are summed into one table
-as the chunks go (:class:`geo.ingest.tally.Tally`), and the reports add up: rows read = used +
-rejected, counts read = used + rejected, over the whole file, with every unused row listed by its
-file row. What a chunk cannot know alone is carried across chunks:
+as the chunks go, as numbers (:class:`geo.ingest.tally.Tally`), and the reports add up: rows read =
+used + rejected, counts read = used + rejected, over the whole file, with every unused row listed
+by its file row. What a chunk cannot know alone is carried across chunks:
 
 * a record id repeated from an earlier chunk (:class:`SeenIds`: the ids seen so far; whole-number
   ids exactly, as sorted runs of consecutive ids, text ids by a sorted 64-bit hash of the text, so
@@ -15,7 +15,8 @@ file row. What a chunk cannot know alone is carried across chunks:
   100 million ids);
 * the file row of each row, and of the rows the parser could not split (found in one more pass
   at the end, only when there are any);
-* the store's LSOA index, lookup and postcode-area tables, read once (:class:`_ReadOnce`).
+* the store's LSOA index, lookup and postcode-area tables, read once (:class:`_ReadOnce`; the
+  LSOA index begun in another thread while the first block is parsed).
 
 Memory is bounded by two blocks of the file and one chunk, the counts (LSOAs x breakdowns), the
 record ids (a few runs for ids numbered in order; 8 bytes a record for text ids or ids in no

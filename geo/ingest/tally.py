@@ -45,7 +45,8 @@ class Tally:
     types). Each key column's distinct values are numbered as they first come, the numbers are
     packed into one 64-bit key (as many bits per column as its values need, repacked when a column
     outgrows them) and the sums kept per key: adding a table costs a ``unique`` and a ``bincount``
-    over integers, and text is made once, by :meth:`frame`. Memory is one row per combination."""
+    over integers (:meth:`add_coded`: a table whose keys are numbered already, without the
+    ``factorize``), and text is made once, by :meth:`frame`. Memory is one row per combination."""
 
     def __init__(self, keys: list[str], values: list[str]):
         self.keys, self.values = list(keys), list(values)
@@ -126,8 +127,9 @@ class Tally:
             return sum_by(pd.concat(self._frames, ignore_index=True), self.keys, self.values)
         if self.dtypes is None:
             return pd.DataFrame(columns=self.keys + self.values)
+        numbers = self._unpack(self.key)
         distinct, ranks = [], []
-        for name, number, table in zip(self.keys, self._unpack(self.key), self.numbers):
+        for name, number, table in zip(self.keys, numbers, self.numbers):
             values = np.empty(len(table), dtype=object)
             values[list(table.values())] = list(table.keys())
             column = pd.Series(values).astype(self.dtypes[name])  # the distinct values only
@@ -137,7 +139,7 @@ class Tally:
             ranks.append(rank[number])
         order = np.lexsort(ranks[::-1]) if ranks else np.arange(len(self.key))  # the first key sorts first
         out = {name: pd.Series(column.array.take(number[order])) for name, column, number in
-               zip(self.keys, distinct, self._unpack(self.key))}
+               zip(self.keys, distinct, numbers)}
         for j, name in enumerate(self.values):
             out[name] = self.sums[order, j]
         return pd.DataFrame(out)
