@@ -49,3 +49,37 @@ def test_tally_added_table_by_table_equals_sum_by_of_all():
     assert tally._frames is not None
     expected = sum_by(pd.concat([wide.iloc[:10], wide, wide.iloc[:3]]), ["a", "b", "c", "d"], ["count"])
     pd.testing.assert_frame_equal(tally.frame(), expected)
+
+
+def test_coded_tables_added_equal_their_frames_summed():
+    """Tables held as numbers (tally.Coded: a key column as its distinct values, repeated ones
+    included, and each row's index into them), added one at a time, give sum_by over their rows
+    as text; the distinct values are put in sort_values' order (text, then numbers)."""
+    from geo.ingest.tally import Coded
+
+    rng = np.random.default_rng(11)
+    for _ in range(60):
+        tally, frames = Tally(["lsoa21cd", "sex", "age_lo"], ["count", "denominator"]), []
+        for _ in range(int(rng.integers(1, 5))):
+            n = int(rng.integers(0, 300))
+            codes = np.array([f"E01{v:06d}" for v in rng.integers(0, 40, 30)], dtype=object)  # repeats too
+            sexes = np.array(rng.choice(["male", "female", "unknown"], 3), dtype=object)
+            ages = rng.integers(0, 19, 5) * 5
+            table = Coded({"lsoa21cd": (codes, rng.integers(0, 30, n)), "sex": (sexes, rng.integers(0, 3, n)),
+                           "age_lo": (ages, rng.integers(0, 5, n))},
+                          {"count": rng.integers(0, 9, n).astype(float), "denominator": rng.random(n)},
+                          {"lsoa21cd": "str", "sex": "str", "age_lo": np.dtype(np.int64)},
+                          ["lsoa21cd", "sex", "count", "denominator", "age_lo"])
+            frame = table.frame()
+            assert list(frame["lsoa21cd"]) == [codes[i] for i in table.keys["lsoa21cd"][1]]
+            assert table.distinct("lsoa21cd") == frame["lsoa21cd"].nunique()
+            tally.add_coded(table)
+            frames.append(frame)
+        expected = sum_by(pd.concat(frames, ignore_index=True), ["lsoa21cd", "sex", "age_lo"],
+                          ["count", "denominator"])
+        if tally.dtypes is None:  # every table empty
+            continue
+        got = tally.frame()
+        pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
+        text = pd.Series(["E01000001"]).astype("str").dtype
+        assert [got[k].dtype for k in ["lsoa21cd", "sex", "age_lo"]] == [text, text, np.dtype(np.int64)]

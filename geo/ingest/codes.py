@@ -195,13 +195,24 @@ def parse_dates(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     31-03-2025, 31.03.2025, 20250331, 31 Mar 2025). Month-first dates are not guessed."""
     text = pd.Series(clean_text(values))
     parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
-    for fmt in UK_DATE_FORMATS:
-        todo = parsed.isna() & (text != "")
-        if not todo.any():
-            break
-        parsed[todo] = pd.to_datetime(text[todo], errors="coerce", format=fmt)
-    reason = np.array(["" if pd.notna(p) else _why_not_a_date(t) for p, t in zip(parsed, text)], dtype=object)
-    return parsed.to_numpy(dtype="datetime64[D]"), reason
+    if isinstance(parsed.dtype, np.dtype):  # no time zone: the days, filled in form by form
+        days = parsed.to_numpy(dtype="datetime64[D]")
+        written = (text != "").to_numpy(dtype=bool)
+        for fmt in UK_DATE_FORMATS:
+            todo = np.flatnonzero(np.isnat(days) & written)
+            if not len(todo):
+                break
+            days[todo] = pd.to_datetime(text.iloc[todo], errors="coerce", format=fmt).to_numpy(dtype="datetime64[D]")
+    else:
+        for fmt in UK_DATE_FORMATS:
+            todo = parsed.isna() & (text != "")
+            if not todo.any():
+                break
+            parsed[todo] = pd.to_datetime(text[todo], errors="coerce", format=fmt)
+        days = parsed.to_numpy(dtype="datetime64[D]")
+    reason = np.array(["" if not missing else _why_not_a_date(t) for missing, t in zip(np.isnat(days), text)],
+                      dtype=object)
+    return days, reason
 
 
 # the forms of date Gapmap reads, as (pattern, which groups are year, month, day)

@@ -46,7 +46,7 @@ from geo.store.folder import Store
 from geo.ingest.report import IngestError, IngestResult, format_report, reason_summary  # noqa: F401
 from geo.ingest.reading import InputTable, UnreadableFile, peek, read
 from geo.ingest.streaming import _repeats_in_order, ingest_streamed
-from geo.ingest.tally import sum_by
+from geo.ingest.tally import Coded, Tally
 from geo.ingest import wide as W
 
 ROLES = ("lsoa", "postcode", "count", "denominator", "age", "age_band", "sex", "ethnicity", "date", "period",
@@ -229,9 +229,9 @@ def _lsoa_index(store: Store) -> tuple[C.LsoaCodes, pd.DataFrame]:
 def _read_lsoa_index(store: Store) -> tuple[C.LsoaCodes, pd.DataFrame]:
     lsoas = store.lsoas(geometry=False, columns=["lsoa21cd"])
     lookup = store.lsoa11_to_lsoa21()
-    in_scope = set(lsoas["lsoa21cd"].tolist())
-    all21 = set(lookup["lsoa21cd"].tolist()) | in_scope
-    return C.LsoaCodes(all21, set(lookup["lsoa11cd"].tolist()), in_scope), lookup
+    in_scope = set(lsoas["lsoa21cd"].to_numpy(dtype=object))
+    all21 = set(lookup["lsoa21cd"].to_numpy(dtype=object)) | in_scope
+    return C.LsoaCodes(all21, set(lookup["lsoa11cd"].to_numpy(dtype=object)), in_scope), lookup
 
 
 def ingest(path: str | Path, options: IngestOptions, store: Store | None = None) -> "IngestResult":
@@ -285,7 +285,7 @@ def ingest(path: str | Path, options: IngestOptions, store: Store | None = None)
         if level == "practice":
             result = P.ingest_practices(info, shape, mapping, options, store, registrations)
         elif shape == "records" and info.format == "csv":  # in chunks: memory does not grow with the file
-            result = ingest_streamed(info, mapping, options, store, _plan, _ingest_lsoa)
+            result = ingest_streamed(info, mapping, options, store, _plan, _ingest_lsoa, ahead=_lsoa_index)
         else:
             result = _ingest_lsoa(info, shape, mapping, options, store)
         sha256 = digest.result()
@@ -827,51 +827,87 @@ def _reject_duplicates(rows: _Rows, shape: str, row_code: np.ndarray, keys: dict
 
 
 def _counts_by_lsoa21(rows: _Rows, places: _Places, keys: dict, band_bounds: dict, row_count: np.ndarray | None,
-                      denominator: np.ndarray | None, as_text: bool = True) -> pd.DataFrame:
+                      denominator: np.ndarray | None, as_text: bool = True) -> "pd.DataFrame | Coded":
     """The used rows summed per LSOA 2021 and breakdown; 2011 codes are shared among their 2021
     LSOAs by ONS's weights. Fills ``places.conversion`` with the rows of each kind of code. Without
-    ``as_text`` (a streamed file's chunk) the key columns are Python strings and a key may appear on
-    more than one row: the chunks' rows are summed together, and made text once, at the end."""
+    ``as_text`` (a streamed file's chunk) the sums are kept as numbers (:class:`geo.ingest.tally.Coded`)
+    and a key may appear on more than one row: the chunks' rows are summed together
+    (:meth:`geo.ingest.tally.Tally.add_coded`), and made text once, at the end."""
+    coded = _coded_counts(rows, places, keys, band_bounds, row_count, denominator)
+    if not as_text:
+        return coded
+    if not len(coded):
+        counts = pd.DataFrame(columns=[c for c in coded.columns if c not in ("age_lo", "age_hi")])
+        counts = counts.astype({c: "str" for c in coded.keys if c not in ("age_lo", "age_hi")})
+        if "age_band" in coded.keys:
+            counts["age_lo"] = np.empty(0, dtype=np.int64)
+            counts["age_hi"] = np.empty(0, dtype=np.int64)
+        return counts
+    values = [c for c in coded.columns if c in coded.values]
+    tally = Tally([c for c in coded.columns if c in coded.keys], values)
+    tally.add_coded(coded)
+    return tally.frame()[coded.columns]
+
+
+def _coded_counts(rows: _Rows, places: _Places, keys: dict, band_bounds: dict, row_count: np.ndarray | None,
+                  denominator: np.ndarray | None) -> Coded:
+    """The used rows summed per code (2021 or 2011) and breakdown, the 2011 codes' sums shared
+    among their 2021 LSOAs: one row per 2021 code and breakdown the rows of 2021 codes have, then
+    one per 2011 code, breakdown and 2021 LSOA it went to, as numbers (each key column as its
+    distinct values and each row's index into them)."""
     ok = rows.reasons.ok
     code, kind, row_code, conversion = places.code, places.kind, places.row_code_index, places.conversion
-    grouped, _ = _aggregate(row_code, ok, keys, row_count, denominator, len(code))
-    grouped["code"] = pd.Series(code[grouped["code_index"].to_numpy()], dtype=object)  # text once, at the end
-    grouped["kind"] = pd.Series(kind[grouped["code_index"].to_numpy()], dtype=object)
-    per_code_rows = pd.Series(row_code[ok]).value_counts()
-    per_code_rows = per_code_rows[per_code_rows > 0]
-    rows_by_kind = pd.Series(kind[per_code_rows.index.to_numpy()], index=per_code_rows.index)
-    conversion["lsoa21"] = int(per_code_rows[rows_by_kind == "lsoa21"].sum()) - conversion["postcode"]
-    eleven = grouped[grouped["kind"] == "lsoa11"]
-    twentyone = grouped[grouped["kind"] == "lsoa21"].rename(columns={"code": "lsoa21cd"})
+    code_index, parts, sums = _aggregate(row_code, ok, keys, row_count, denominator, len(code))
+    per_code_rows = np.bincount(row_code[ok].astype(np.int64), minlength=len(code))
+    is21, is11 = kind == "lsoa21", kind == "lsoa11"
+    conversion["lsoa21"] = int(per_code_rows[is21].sum()) - conversion["postcode"]
+    twentyone = np.flatnonzero(is21[code_index])  # grouped rows of a 2021 code
+    eleven = np.flatnonzero(is11[code_index])
+    group_rows, lsoa_code = twentyone, code_index[twentyone]  # each row's grouped row and 2021 code
+    lsoa_values = code
+    weight = None
     if len(eleven):
-        weights = places.lookup.rename(columns={"lsoa11cd": "code"})
-        spread = eleven.merge(weights, on="code", how="inner")
-        spread["count"] = spread["count"] * spread["weight"]
-        if "denominator" in spread:
-            spread["denominator"] = spread["denominator"] * spread["weight"]
+        # where each 2011 code goes: its 2021 LSOAs, in the lookup's order, with their weights
+        codes11 = np.flatnonzero(is11)
+        went = pd.DataFrame({"at": codes11, "code": code[codes11]}).merge(
+            places.lookup.rename(columns={"lsoa11cd": "code"}), on="code", how="inner")
+        at = went["at"].to_numpy()
+        first = np.searchsorted(at, code_index[eleven])  # ``went`` keeps the order of ``codes11``
+        n = np.searchsorted(at, code_index[eleven], side="right") - first
+        spread = np.repeat(eleven, n)  # each grouped row of a 2011 code, once per 2021 LSOA
+        target = np.repeat(first - np.cumsum(n) + n, n) + np.arange(n.sum())
+        group_rows = np.concatenate([twentyone, spread])
+        lsoa_code = np.concatenate([lsoa_code, len(code) + target])
+        lsoa_values = np.concatenate([code, went["lsoa21cd"].to_numpy(dtype=object)])
+        weight = went["weight"].to_numpy(dtype=np.float64)[target]
         # rows with a 2011 code, by how ONS says that code changed (a 2011 code still in use in
         # 2021 is read as a 2021 code, so only splits, merges and irregular changes appear here)
-        kinds11 = weights.drop_duplicates("code").set_index("code")["chgind"]
-        rows11 = per_code_rows[rows_by_kind == "lsoa11"]
-        change = kinds11.reindex(code[rows11.index.to_numpy()]).to_numpy()
+        change = went.drop_duplicates("at").set_index("at")["chgind"].reindex(codes11).to_numpy(dtype=object)
         for chg, label in (("S", "split"), ("M", "merged"), ("X", "irregular")):
-            conversion[label] = int(rows11[change == chg].sum())
-        twentyone = pd.concat([twentyone, spread], ignore_index=True)
-    key_columns = ["lsoa21cd", *[k for k in BREAKDOWNS if k in keys]]
-    value_columns = ["count"] + (["denominator"] if denominator is not None else [])
-    if not as_text:  # a streamed chunk: its rows are summed with the other chunks' (geo.ingest.tally.Tally)
-        counts = twentyone[key_columns + value_columns].reset_index(drop=True)
-    else:
-        counts = (sum_by(twentyone, key_columns, value_columns)
-                  if len(twentyone) else pd.DataFrame(columns=key_columns + value_columns))
-    if as_text:  # one text type, with or without 2011 codes
-        counts = counts.astype({c: "str" for c in key_columns})
-    if "age_band" in counts:
-        bounds = pd.DataFrame.from_dict(band_bounds, orient="index", columns=["age_lo", "age_hi"])
-        at = bounds.index.get_indexer(counts["age_band"].to_numpy(dtype=object))
-        counts["age_lo"] = bounds["age_lo"].to_numpy()[at]
-        counts["age_hi"] = bounds["age_hi"].to_numpy()[at]
-    return counts
+            conversion[label] = int(per_code_rows[codes11][change == chg].sum())
+    coded_keys = {"lsoa21cd": (lsoa_values, lsoa_code)}
+    for name in BREAKDOWNS:
+        if name in parts:
+            values, digit = parts[name]
+            coded_keys[name] = (values, digit[group_rows])
+    coded_values = {}
+    for name, total in sums.items():
+        total = total[group_rows]
+        if weight is not None:
+            total[len(twentyone):] = total[len(twentyone):] * weight
+        coded_values[name] = total
+    dtypes = {name: "str" for name in coded_keys}
+    columns = [*coded_keys, *coded_values]
+    if "age_band" in coded_keys:
+        bounds = list(band_bounds.values())
+        fallback = bounds[-1] if bounds else (-1, -1)  # a label with no bounds (never a used row's)
+        labels, digit = coded_keys["age_band"]
+        lo_hi = np.array([band_bounds.get(label, fallback) for label in labels.tolist()], dtype=np.int64)
+        lo_hi = lo_hi.reshape(len(labels), 2)
+        coded_keys["age_lo"], coded_keys["age_hi"] = (lo_hi[:, 0], digit), (lo_hi[:, 1], digit)
+        dtypes.update(age_lo=np.dtype(np.int64), age_hi=np.dtype(np.int64))
+        columns += ["age_lo", "age_hi"]
+    return Coded(coded_keys, coded_values, dtypes, columns)
 
 
 def _lsoa_report(rows: _Rows, row_count: np.ndarray | None, counts: pd.DataFrame, conversion: dict,
@@ -880,6 +916,11 @@ def _lsoa_report(rows: _Rows, row_count: np.ndarray | None, counts: pd.DataFrame
     without ``summarise``: a streamed file's chunk, whose rows not used are summarised together)."""
     ok, reasons, n, info = rows.reasons.ok, rows.reasons, rows.n, rows.info
     rejected = ~ok
+    if isinstance(counts, Coded):  # a streamed chunk's sums, as numbers
+        stored, lsoas = float(counts.values["count"].sum()), counts.distinct("lsoa21cd")
+    else:
+        stored = float(counts["count"].sum()) if len(counts) else 0.0
+        lsoas = int(counts["lsoa21cd"].nunique()) if len(counts) else 0
     if row_count is None:
         counts_in, counts_rejected, counts_used = float(n), float(rejected.sum()), float(ok.sum())
     else:
@@ -894,11 +935,11 @@ def _lsoa_report(rows: _Rows, row_count: np.ndarray | None, counts: pd.DataFrame
         "counts_read": counts_in,
         "counts_used": counts_used,
         "counts_rejected": counts_rejected,
-        "counts_stored": float(counts["count"].sum()) if len(counts) else 0.0,
+        "counts_stored": stored,
         "codes": conversion,
         "reasons": reason_summary(rows_not_used) if summarise else None,
         "date_range": date_range,
-        "lsoas": int(counts["lsoa21cd"].nunique()) if len(counts) else 0,
+        "lsoas": lsoas,
         "breakdowns": [k for k in BREAKDOWNS if k in keys],
     }
 
@@ -911,11 +952,12 @@ def _duplicated(ids) -> np.ndarray:
 
 
 def _aggregate(row_code: np.ndarray, ok: np.ndarray, keys: dict, row_count: np.ndarray | None,
-               denominator: np.ndarray | None, n_codes: int) -> tuple[pd.DataFrame, pd.Series]:
+               denominator: np.ndarray | None, n_codes: int) -> tuple[np.ndarray, dict, dict]:
     """Sum the used rows by code and breakdowns with one ``bincount`` over a combined key.
 
-    ``row_count`` is None for records (each row counts one). Returns the sums (one row per key
-    present, zero counts included) and the number of rows used per code.
+    ``row_count`` is None for records (each row counts one). Returns, for each key present (zero
+    counts included), its index into the code table, its breakdowns as {breakdown: (labels, each
+    key's index into them)} and its sums as {"count": ..., "denominator": ...}.
     """
     code = row_code[ok].astype(np.int64)
     key = code.copy()
@@ -942,10 +984,8 @@ def _aggregate(row_code: np.ndarray, ok: np.ndarray, keys: dict, row_count: np.n
     rest = present
     for name, values in reversed(parts):
         rest, digit = np.divmod(rest, len(values))
-        out[name] = pd.Series(values[digit], dtype=object)  # as text at the end, once
-    frame = pd.DataFrame({"code_index": rest, **dict(reversed(list(out.items()))), **sums})
-    per_code = pd.Series(np.bincount(code, minlength=n_codes))
-    return frame, per_code
+        out[name] = (values, digit)
+    return rest, out, sums
 
 
 def _period_labels(days: np.ndarray, unit: str) -> np.ndarray:

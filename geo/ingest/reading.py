@@ -350,11 +350,11 @@ def stream_csv(info: InputTable, columns: list[str], plain: tuple[str, ...] = ()
     with ThreadPoolExecutor(max_workers=1) as pool:  # parses the next block while this one is checked
         blocks = _header_and_blocks(info, STREAM_BLOCK_BYTES)
         header = next(blocks)
-        ahead = pool.submit(parse, header + next(blocks, b""))
+        ahead = pool.submit(parse, next(blocks, header))  # a file with no rows: its header alone
         while ahead is not None:
             table = ahead.result()
             block = next(blocks, None)
-            ahead = pool.submit(parse, header + block) if block is not None else None
+            ahead = pool.submit(parse, block) if block is not None else None
             for start in range(0, table.num_rows, rows_per_chunk):
                 part = table.slice(start, rows_per_chunk).combine_chunks().unify_dictionaries()
                 yield InputTable(info.path, info.format, info.columns, pa.table({c: part[c] for c in columns}),
@@ -372,37 +372,68 @@ def stream_csv(info: InputTable, columns: list[str], plain: tuple[str, ...] = ()
 
 def _header_and_blocks(info: InputTable, block_bytes: int):
     """The file's header line (row ``header_row``), then its following lines in blocks of about
-    ``block_bytes``, each ending at a line end, all as UTF-8 (a file in another encoding is
-    decoded as it is read, as Arrow would decode it)."""
+    ``block_bytes``, each ending at a line end and starting with the header line (so that each
+    parses alone), all as UTF-8 (a file in another encoding is decoded as it is read, as Arrow
+    would decode it). A UTF-8 file is read straight into each block's buffer: one copy of the
+    file, not four."""
     encoding = codecs.lookup(info.encoding or "utf-8").name
-    if encoding in ("utf-8", "utf-8-sig"):
-        fh, read_line, read_block = open(info.path, "rb"), None, None
-    else:
-        fh = open(info.path, encoding=encoding, newline="")
-        read_line, read_block = (lambda: fh.readline().encode("utf-8")), (lambda: fh.read(block_bytes).encode("utf-8"))
-    read_line = read_line or fh.readline
-    read_block = read_block or (lambda: fh.read(block_bytes))
+    if encoding not in ("utf-8", "utf-8-sig"):
+        yield from _decoded_blocks(info, encoding, block_bytes)
+        return
+    with open(info.path, "rb") as fh:
+        for _ in range(info.header_row - 1):  # title rows above the header
+            fh.readline()
+        header = _header_line(fh.readline())
+        yield header
+        rest = b""
+        while True:
+            block = bytearray(len(header) + len(rest) + block_bytes)
+            view = memoryview(block)
+            start = len(header) + len(rest)
+            view[:start] = header + rest
+            end = start
+            while end < len(block) and (size := fh.readinto(view[end:])):
+                end += size
+            if end == start:  # the end of the file
+                break
+            cut = block.rfind(b"\n", len(header), end) + 1
+            if cut == 0:  # no line ends in this block: read on
+                rest = bytes(view[len(header):end])
+                continue
+            yield view[:cut]
+            rest = bytes(view[cut:end])
+    if rest:
+        yield header + rest
+
+
+def _header_line(header: bytes) -> bytes:
+    if header.startswith(b"\xef\xbb\xbf"):  # the byte order mark, read as part of the header
+        header = header[3:]
+    return header if header.endswith(b"\n") else header + b"\n"
+
+
+def _decoded_blocks(info: InputTable, encoding: str, block_bytes: int):
+    """:func:`_header_and_blocks` of a file not in UTF-8, decoded as it is read."""
+    fh = open(info.path, encoding=encoding, newline="")
     with fh:
         try:
             for _ in range(info.header_row - 1):  # title rows above the header
-                read_line()
-            header = read_line()
-            if header.startswith(b"\xef\xbb\xbf"):  # the byte order mark, read as part of the header
-                header = header[3:]
-            yield header if header.endswith(b"\n") else header + b"\n"
+                fh.readline()
+            header = _header_line(fh.readline().encode("utf-8"))
+            yield header
             rest = b""
-            while data := read_block():
+            while data := fh.read(block_bytes).encode("utf-8"):
                 data = rest + data
                 cut = data.rfind(b"\n") + 1
                 if cut == 0:
                     rest = data
                     continue
-                yield data[:cut]
+                yield header + data[:cut]
                 rest = data[cut:]
         except UnicodeDecodeError as exc:
             raise UnreadableFile(f"{info.path}: cannot be read as {info.encoding} CSV ({exc})") from None
     if rest:
-        yield rest
+        yield header + rest
 
 
 def _find_lines(info: InputTable, bad: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:

@@ -5,9 +5,9 @@ default) and at most one block of the file (:data:`geo.ingest.reading.STREAM_BLO
 parsed by Arrow on every core while the chunk before is checked
 (:func:`geo.ingest.reading.stream_csv`). Each chunk is checked and counted by the same code as a
 whole file (``_ingest_lsoa`` in :mod:`geo.ingest.pipeline`); the counts are summed into one table
-as the chunks go (:class:`geo.ingest.tally.Tally`), and the reports add up: rows read = used +
-rejected, counts read = used + rejected, over the whole file, with every unused row listed by its
-file row. What a chunk cannot know alone is carried across chunks:
+as the chunks go, as numbers (:class:`geo.ingest.tally.Tally`), and the reports add up: rows read =
+used + rejected, counts read = used + rejected, over the whole file, with every unused row listed
+by its file row. What a chunk cannot know alone is carried across chunks:
 
 * a record id repeated from an earlier chunk (:class:`SeenIds`: the ids seen so far; whole-number
   ids exactly, as sorted runs of consecutive ids, text ids by a sorted 64-bit hash of the text, so
@@ -15,7 +15,8 @@ file row. What a chunk cannot know alone is carried across chunks:
   100 million ids);
 * the file row of each row, and of the rows the parser could not split (found in one more pass
   at the end, only when there are any);
-* the store's LSOA index, lookup and postcode-area tables, read once (:class:`_ReadOnce`).
+* the store's LSOA index, lookup and postcode-area tables, read once (:class:`_ReadOnce`; the
+  LSOA index begun in another thread while the first block is parsed).
 
 Memory is bounded by two blocks of the file and one chunk, the counts (LSOAs x breakdowns), the
 record ids (a few runs for ids numbered in order; 8 bytes a record for text ids or ids in no
@@ -24,6 +25,8 @@ order) and the list of rows not used (about 110 bytes a row).
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -129,17 +132,27 @@ def _repeats_in_order(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _ReadOnce:
-    """The store, with the whole-table reads that each chunk would repeat made once."""
+    """The store, with the whole-table reads that each chunk would repeat made once (and possibly
+    begun in another thread: a read asked for while it is under way is waited for, not made again)."""
 
     def __init__(self, store):
         self._store = store
-        self._memo: dict = {}
+        self._memo: dict = {}  # key -> Future of its value
+        self._lock = threading.Lock()
 
     def once(self, key, read):
         """``read()``, made the first time ``key`` is asked for and kept."""
-        if key not in self._memo:
-            self._memo[key] = read()
-        return self._memo[key]
+        with self._lock:
+            future = self._memo.get(key)
+            mine = future is None
+            if mine:
+                future = self._memo[key] = Future()
+        if mine:
+            try:
+                future.set_result(read())
+            except BaseException as exc:
+                future.set_exception(exc)
+        return future.result()
 
     def lsoas(self, **kwargs):
         key = ("lsoas", repr(sorted(kwargs.items())))
@@ -157,18 +170,23 @@ class _ReadOnce:
         return getattr(self._store, name)
 
 
-def ingest_streamed(info: InputTable, mapping: dict, options, store, plan, ingest_table) -> IngestResult:
+def ingest_streamed(info: InputTable, mapping: dict, options, store, plan, ingest_table, ahead=None) -> IngestResult:
     """Ingest a CSV file of records chunk by chunk; ``plan`` and ``ingest_table`` are the
-    pipeline's column check and per-table ingest (passed in: this module sits below it)."""
+    pipeline's column check and per-table ingest (passed in: this module sits below it).
+    ``ahead(store)``, if given, is begun in another thread while the first block is parsed: the
+    store's reads every chunk needs (through the store's ``once``)."""
     by, wanted, plain = plan(info, "records", mapping, options)
-    try:
-        return _run(info, mapping, options, store, wanted, plain, False, ingest_table)
-    except _RetryAsText:  # the record ids are not all whole numbers: read them as text
-        return _run(info, mapping, options, store, wanted, plain, True, ingest_table)
-
-
-def _run(info, mapping, options, store, wanted, plain, plain_as_text, ingest_table) -> IngestResult:
     cached = _ReadOnce(store)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        if ahead is not None:
+            pool.submit(ahead, cached)  # its result (or error) is the store's, asked for by the chunks
+        try:
+            return _run(info, mapping, options, cached, wanted, plain, False, ingest_table)
+        except _RetryAsText:  # the record ids are not all whole numbers: read them as text
+            return _run(info, mapping, options, cached, wanted, plain, True, ingest_table)
+
+
+def _run(info, mapping, options, cached, wanted, plain, plain_as_text, ingest_table) -> IngestResult:
     seen = SeenIds() if "record_id" in mapping else None
     tally: Tally | None = None
     columns: list[str] = []
@@ -184,12 +202,11 @@ def _run(info, mapping, options, store, wanted, plain, plain_as_text, ingest_tab
             if tally is None:  # an age band's bounds go with it, so they are keys too
                 columns = list(part.counts.columns)
                 tally = Tally([c for c in columns if c not in SUMMED], [c for c in columns if c in SUMMED])
-            tally.add(part.counts)
-            empty = part.counts.iloc[:0]
+                empty = part.counts.frame().iloc[:0]
+            tally.add_coded(part.counts)  # the chunk's sums, as numbers (geo.ingest.tally.Coded)
     except UnreadableFile as exc:
         raise IngestError(str(exc)) from None
     counts = tally.frame()[columns] if tally.dtypes is not None else empty  # no row used: no types to mix
-    counts = counts.astype({c: "str" for c in tally.keys if counts[c].dtype == object})  # as a whole file's
     return _combine(info, counts, rows_not_used, reports, mapping)
 
 
