@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from app import create_app
+from tests.test_browser import canvas_shapes
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -110,7 +111,10 @@ def test_map_page_draws_its_map_while_the_panel_is_still_coming_then_shows_it(se
         driver.switch_to.frame(driver.find_element(By.CSS_SELECTOR, "iframe.map-frame"))
         WebDriverWait(driver, 60).until(lambda d: d.execute_script(
             "return window.gapmapLsoas && window.gapmapLsoas.getLayers().length"))
-        assert len(driver.find_elements(By.CSS_SELECTOR, "path.leaflet-interactive")) >= 4
+        # every LSOA of the place drawn on the map's canvas
+        lsoas = driver.execute_script("return window.gapmapLsoas.getLayers().length")
+        assert lsoas >= 4
+        WebDriverWait(driver, 60).until(lambda d: canvas_shapes(d) == lsoas)
         driver.switch_to.default_content()
         assert asked.is_set()  # the panel was asked for already, and is not there yet
         assert "At a glance" not in driver.find_element(By.ID, "map-panel").text
