@@ -423,7 +423,7 @@
       table.querySelector('.gapmap-table-body').innerHTML = tableHtml(tableRows(data.packed, view, data), data, view);
     }
 
-    function setView(key) {
+    function setView(key, quiet) {  // quiet: the caller publishes the state
       view = Math.max(0, viewIndex(data.views, key));
       state.view = data.views[view].key;
       layer.setStyle(function (f) { return styleOf(f.properties, view, data); });
@@ -431,8 +431,10 @@
         el.hidden = el.getAttribute('data-view') !== state.view;
       });
       doc.getElementById('gapmap-view').value = state.view;
-      renderTable();
-      publish();
+      if (!quiet) {
+        renderTable();
+        publish();
+      }
     }
 
     function setDisplay(display) {
@@ -485,8 +487,8 @@
     }
     keys();
     map.on('layeradd layerremove', function () { win.setTimeout(keys, 0); });
-    setView(state.view);
-    setDisplay(state.display);
+    setView(state.view, true);
+    setDisplay(state.display);  // the table (if shown) made and the state published once
     doc.documentElement.setAttribute('data-gapmap-ready', '1');
   }
 
