@@ -22,6 +22,8 @@ For England and for BLMK (ICB E54000024), in one run:
   served by the same static server (Leaflet, jQuery: the copies vendored in static/vendor) and
   the rest (Bootstrap, Font Awesome, awesome-markers, which draw nothing of the map) are dropped.
   *drawn*: to every LSOA's SVG path on the page and two animation frames painted, timed alike.
+  With ``--paired``, one explore() view is taken just before each warm Gapmap view (so each pair
+  sees the same load on a shared machine) and the median of the pairs' ratios is printed too.
 - **load**: ``wrk`` with ``--clients`` connections for ``--seconds`` at the warm map page (the
   HTML), at its panel and at its map frame, gzip accepted as a browser does: p50 / p95 / p99.
 
@@ -209,6 +211,9 @@ def main() -> None:
     parser.add_argument("--blmk", default="/tmp/blmk/store")
     parser.add_argument("--indicator", default="demo-uec01")
     parser.add_argument("--only", choices=sorted(PAGES), help="one of the two maps")
+    parser.add_argument("--paired", action="store_true",
+                        help="an explore() view just before each warm Gapmap view (2 x --repeat of each), "
+                             "rather than all of explore()'s views first: fairer on a shared, noisy machine")
     args = parser.parse_args()
     results = {}
     for name, (query, place) in PAGES.items():
@@ -216,29 +221,33 @@ def main() -> None:
             continue
         store = args.england if name == "England" else args.blmk
         path = f"/map?{query}&indicator={args.indicator}"
-        row = {"fresh": [], "warm": []}
+        row = {"fresh": [], "warm": [], "explore": []}
         with tempfile.TemporaryDirectory(prefix="bench-explore-") as folder:
             made = explore_site(store, place, args.indicator, Path(folder))
             site = static_server(Path(folder))
+            peer = f"http://127.0.0.1:{site.server_address[1]}/explore.html"
             try:
-                url = f"http://127.0.0.1:{site.server_address[1]}/explore.html"
-                row["explore"] = [first_view(url, made["lsoas"], 300) for _ in range(args.repeat)]
+                if not args.paired:
+                    row["explore"] = [first_view(peer, made["lsoas"], 300) for _ in range(args.repeat)]
+                for _ in range(args.repeat):  # a fresh server each time: its first view, then warm views
+                    port = free_port()
+                    server = start_gapmap(store, port)
+                    try:
+                        view = f"http://127.0.0.1:{port}{path}"
+                        row["fresh"].append(first_view(view, made["lsoas"], 180, panel_time))
+                        for _warm in range(2):
+                            if args.paired:  # explore()'s view just before each warm view, so both see the same load
+                                row["explore"].append(first_view(peer, made["lsoas"], 300))
+                            row["warm"].append(first_view(view, made["lsoas"], 180, panel_time))
+                        if _ == 0:
+                            row["load"] = {part: wrk_latency(f"http://127.0.0.1:{port}{url}", args.clients, args.seconds)
+                                           for part, url in (("page", path), ("panel", path.replace("/map?", "/map/panel?")),
+                                                             ("frame", path.replace("/map?", "/map/frame?")))}
+                    finally:
+                        server.terminate()
+                        server.wait()
             finally:
                 site.shutdown()
-        for _ in range(args.repeat):  # a fresh server each time: its first view, then warm views
-            port = free_port()
-            server = start_gapmap(store, port)
-            try:
-                view = f"http://127.0.0.1:{port}{path}"
-                row["fresh"].append(first_view(view, made["lsoas"], 180, panel_time))
-                row["warm"].extend(first_view(view, made["lsoas"], 180, panel_time) for _ in range(2))
-                if _ == 0:
-                    row["load"] = {part: wrk_latency(f"http://127.0.0.1:{port}{url}", args.clients, args.seconds)
-                                   for part, url in (("page", path), ("panel", path.replace("/map?", "/map/panel?")),
-                                                     ("frame", path.replace("/map?", "/map/frame?")))}
-            finally:
-                server.terminate()
-                server.wait()
         row["explore_build_s"] = made["seconds"]
         med = {kind: {k: statistics.median(v[k] for v in row[kind]) for k in row[kind][0]}
                for kind in ("fresh", "warm", "explore")}
@@ -253,6 +262,11 @@ def main() -> None:
                   f"bytes {m['bytes'] / peer['bytes']:.2f}x")
         print(f"  explore()    drawn {peer['drawn_s']:6.2f} s (wall {peer['wall_s']:5.2f} s), {peer['bytes'] / 1e6:6.2f} MB "
               f"(made in {made['seconds']:.1f} s beforehand, not counted)")
+        if args.paired:
+            pairs = [w["drawn_s"] / e["drawn_s"] for w, e in zip(row["warm"], row["explore"])]
+            row["paired_ratios"] = pairs
+            print(f"  paired warm / explore() drawn: median {statistics.median(pairs):.2f}x "
+                  f"(of {len(pairs)} pairs: {', '.join(f'{r:.2f}' for r in pairs)})")
         for part, r in row["load"].items():
             print(f"  load, {args.clients} clients, {args.seconds} s, warm {part}: p50 {r['p50_ms']:.0f} ms, "
                   f"p95 {r['p95_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, {r['rps']:.0f} req/s, "

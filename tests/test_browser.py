@@ -47,14 +47,21 @@ def chromium(tmp_path, *args):
     return out
 
 
+def drawn_canvas(dom: str) -> dict:
+    """The LSOA canvas's attributes in a dumped DOM: ``shapes``, the LSOAs its last redraw drew."""
+    canvases = re.findall(r"<canvas[^>]*gapmap-canvas[^>]*>", dom)
+    assert len(canvases) == 1, canvases  # every LSOA on one canvas
+    return {k: int(v) for k, v in re.findall(r'data-(drawn|shapes)="(\d+)"', canvases[0])}
+
+
 @pytest.mark.mirror
 def test_blmk_map_draws_587_lsoas(server, tmp_path):
     url = f"{server}/map/frame?icb=E54000024&indicator=imd_score"
     out = chromium(tmp_path, "--dump-dom", url)
+    assert drawn_canvas(out.stdout)["shapes"] == 587  # one polygon per LSOA of BLMK ICB, all in view
     paths = re.findall(r"<path[^>]*leaflet-interactive[^>]*>", out.stdout)
-    filled = [p for p in paths if 'fill="none"' not in p]
-    assert len(filled) == 587  # one polygon per LSOA of BLMK ICB
-    assert len(paths) - len(filled) == 99 + 1  # the ward outlines and the ICB outline
+    assert all('fill="none"' in p for p in paths)  # no SVG path per LSOA: the paths are outlines
+    assert len(paths) == 99 + 1  # the ward outlines and the ICB outline
     assert "leaflet-control-layers" in out.stdout and "gapmap-legend" in out.stdout
     shot = tmp_path / "blmk_imd.png"
     chromium(tmp_path, "--window-size=1400,1000", f"--screenshot={shot}", url)
@@ -90,26 +97,35 @@ def wait_for(driver, condition, timeout=60):
 
 
 @pytest.mark.mirror
-def test_switch_layers_search_and_targeting(server, browser, tmp_path):
+def test_switch_layers_search_and_targeting(server, browser, england_store, tmp_path):
+    import numpy as np
+    import shapely
     from selenium.webdriver.common.by import By
 
     browser.get(f"{server}/map?lad=E06000032&indicator=acute_morbidity_indicator")
     frame = wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "iframe.map-frame"))
     browser.switch_to.frame(frame)
-    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "path.leaflet-interactive")) >= 125)
-    before = len(browser.find_elements(By.CSS_SELECTOR, "path.leaflet-interactive"))
+    wait_for(browser, map_ready)
+    wait_for(browser, lambda d: canvas_shapes(d) == 125)  # every LSOA of Luton drawn, on one canvas
+    assert not browser.find_elements(By.CSS_SELECTOR, "path.leaflet-interactive:not([fill='none'])")
     hot_and_cold = {"#b2182b", "#ef8a62", "#d1e5f0", "#67a9cf", "#2166ac"}
-
-    def fills(d):
-        return {p.get_attribute("fill") for p in d.find_elements(By.CSS_SELECTOR, "path.leaflet-interactive")}
-
-    assert not fills(browser) & hot_and_cold
+    main = browser.execute_script("return JSON.parse(document.getElementById('gapmap-data').textContent).views[0].palette")
+    # each class of the map is drawn in its colour, and none in the hot and cold spots' colours
+    assert drawn_in(canvas_colours(browser), main) == set(main) and not drawn_in(canvas_colours(browser), hot_and_cold)
+    # the tooltip names the LSOA under the pointer: the centre of the largest circle inside an LSOA,
+    # of the LSOA with the centre nearest the middle of the map (clear of the legends and layer list)
+    lsoas = england_store.lsoas(lad="E06000032", columns=["lsoa21cd"], geometry=True)
+    inner = np.array([shapely.maximum_inscribed_circle(g).coords[0] for g in lsoas.geometry])
+    middle = browser.execute_script("var c = window.gapmapLsoas._map.getCenter(); return [c.lng, c.lat]")
+    near = int(np.argmin(((inner - np.array(middle)) ** 2).sum(axis=1)))
+    hover(browser, inner[near])
+    wait_for(browser, lambda d: lsoas["lsoa21cd"].iloc[near] in tooltips(d))
     # colour the LSOAs by Gi*: the same polygons take the hot and cold spot colours
     from selenium.webdriver.support.select import Select
 
     Select(browser.find_element(By.ID, "gapmap-view")).select_by_visible_text("Gi* hot and cold spots")
-    wait_for(browser, lambda d: fills(d) & hot_and_cold)
-    assert len(browser.find_elements(By.CSS_SELECTOR, "path.leaflet-interactive")) == before
+    wait_for(browser, lambda d: drawn_in(canvas_colours(d), hot_and_cold))
+    assert canvas_shapes(browser) == 125
     legend = [e for e in browser.find_elements(By.CSS_SELECTOR, ".gapmap-legend") if e.is_displayed()]
     assert len(legend) == 1 and "Gi* hot and cold spots" in legend[0].text
     # switch the GP practices layer on: their markers are drawn
@@ -149,8 +165,7 @@ def test_offline_html_draws_with_the_network_off(fixture_store, tmp_path):
     assert "<title>Index of Multiple Deprivation 2025: NHS Alpha ICB (Gapmap)</title>" in text
     assert "window.Gapmap" in text or "root.Gapmap" in text  # the page's own script, inlined
     out = chromium(tmp_path, "--host-resolver-rules=MAP * ~NOTFOUND", "--dump-dom", page.as_uri())
-    paths = re.findall(r"<path[^>]*leaflet-interactive[^>]*>", out.stdout)
-    assert len([p for p in paths if 'fill="none"' not in p]) == 6  # the ICB's six LSOAs
+    assert drawn_canvas(out.stdout)["shapes"] == 6  # the ICB's six LSOAs
 
 
 # --- the map page as a place team uses it (issue 14) -------------------------------------------
@@ -165,6 +180,50 @@ BY_CSS = "css selector"  # selenium's By.CSS_SELECTOR (selenium is imported only
 def console_errors(driver) -> list[str]:
     """Errors written to the console since the last call (reading the log empties it)."""
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def canvas_colours(driver, least: int = 20) -> dict:
+    """The LSOA canvas's pixels drawn with a fill (alpha >= 100), counted by colour as #rrggbb,
+    the colours of at least ``least`` pixels (fewer: edges, where a stroke blends in). LSOAs are
+    filled at 0.75 opacity, so each pixel inside one keeps its class colour."""
+    return driver.execute_script(
+        "var c = document.querySelector('canvas.gapmap-canvas'), d = c.getContext('2d')"
+        ".getImageData(0, 0, c.width, c.height).data, n = {};"
+        "function h(v) { return (v < 16 ? '0' : '') + v.toString(16); }"
+        "for (var i = 0; i < d.length; i += 4) { if (d[i + 3] < 100) { continue; }"
+        " var k = '#' + h(d[i]) + h(d[i + 1]) + h(d[i + 2]); n[k] = (n[k] || 0) + 1; }"
+        "for (var k in n) { if (n[k] < arguments[0]) { delete n[k]; } }"
+        "return n;", least)
+
+
+def drawn_in(colours: dict, wanted) -> set:
+    """Which of the ``wanted`` colours (#rrggbb) the canvas has: within 2 a channel, as a colour
+    drawn at 0.75 opacity reads back after the canvas's premultiplied alpha."""
+    def rgb(c):
+        return [int(c[i:i + 2], 16) for i in (1, 3, 5)]
+
+    return {w for w in wanted if any(max(abs(a - b) for a, b in zip(rgb(w), rgb(c))) <= 2 for c in colours)}
+
+
+def canvas_shapes(driver) -> int:
+    """The LSOAs the canvas's last redraw drew (0 before its first)."""
+    return int(driver.execute_script(
+        "var c = document.querySelector('canvas.gapmap-canvas[data-drawn]'); return c ? c.getAttribute('data-shapes') : 0"))
+
+
+def hover(driver, lon_lat) -> None:
+    """The pointer over a point of the map (longitude, latitude)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    point = driver.execute_script("var p = window.gapmapLsoas._map.latLngToContainerPoint([arguments[1], arguments[0]]);"
+                                  "return [p.x, p.y]", lon_lat[0], lon_lat[1])
+    box = driver.find_element(BY_CSS, ".leaflet-container")
+    ActionChains(driver).move_to_element_with_offset(box, int(point[0] - box.size["width"] / 2),
+                                                     int(point[1] - box.size["height"] / 2)).perform()
+
+
+def tooltips(driver) -> str:
+    return "".join(t.text for t in driver.find_elements(BY_CSS, ".leaflet-tooltip"))
 
 
 def map_ready(driver):

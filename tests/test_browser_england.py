@@ -4,23 +4,13 @@ under the pointer and the table view listing every LSOA; no console error."""
 import pytest
 import shapely
 
-from tests.test_browser import browser, console_errors, map_ready, server, viewport, wait_for  # noqa: F401
-
-
-def canvas_colours(driver) -> dict:
-    """The canvas's opaque-enough pixels, counted by colour (rounded to 16 levels a channel)."""
-    return driver.execute_script(
-        "var c = document.querySelector('canvas.gapmap-canvas'), d = c.getContext('2d')"
-        ".getImageData(0, 0, c.width, c.height).data, n = {};"
-        "for (var i = 0; i < d.length; i += 4) { if (d[i + 3] < 100) { continue; }"
-        " var k = (d[i] >> 4) + ',' + (d[i + 1] >> 4) + ',' + (d[i + 2] >> 4); n[k] = (n[k] || 0) + 1; }"
-        "return n;")
+from tests.test_browser import (browser, canvas_colours, canvas_shapes, console_errors, hover, map_ready,  # noqa: F401
+                                server, tooltips, viewport, wait_for)
 
 
 @pytest.mark.mirror
 def test_england_draws_on_one_canvas_restyles_and_names_the_lsoa_under_the_pointer(server, browser, england_store,
                                                                                   tmp_path):
-    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.select import Select
 
@@ -31,10 +21,11 @@ def test_england_draws_on_one_canvas_restyles_and_names_the_lsoa_under_the_point
     wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "canvas.gapmap-canvas").get_attribute("data-drawn"))
     assert not browser.find_elements(By.CSS_SELECTOR, "path.leaflet-interactive")  # no SVG path per LSOA
     assert browser.execute_script("return window.gapmapLsoas.getLayers().length") == 33755
+    assert canvas_shapes(browser) == 33755  # all of England in view: every LSOA drawn
     main = canvas_colours(browser)
-    painted = sum(main.values())
-    size = browser.execute_script("var c = document.querySelector('canvas.gapmap-canvas'); return c.width * c.height")
-    assert painted > 0.1 * size  # England covers a good part of the frame
+    painted = sum(canvas_colours(browser, least=1).values())
+    size = browser.execute_script("var s = window.gapmapLsoas._map.getSize(); return s.x * s.y")
+    assert painted > 0.1 * size  # England covers a good part of the frame (the canvas has a margin beyond it)
     # the largest LSOA: the layer finds it under a point inside it, and the tooltip names it
     lsoas = england_store.lsoas(columns=["lsoa21cd"], geometry=True)
     biggest = lsoas.iloc[int(shapely.area(lsoas.geometry.values).argmax())]  # in square degrees: fine for a maximum
@@ -42,12 +33,8 @@ def test_england_draws_on_one_canvas_restyles_and_names_the_lsoa_under_the_point
     found = browser.execute_script("var s = window.gapmapLsoas._at(L.latLng(arguments[1], arguments[0]));"
                                    "return s && s.feature.properties.c", inner[0], inner[1])
     assert found == biggest["lsoa21cd"]
-    point = browser.execute_script("var p = window.gapmapLsoas._map.latLngToContainerPoint([arguments[1], arguments[0]]);"
-                                   "return [p.x, p.y]", inner[0], inner[1])
-    box = browser.find_element(By.CSS_SELECTOR, ".leaflet-container")
-    ActionChains(browser).move_to_element_with_offset(box, int(point[0] - box.size["width"] / 2),
-                                                      int(point[1] - box.size["height"] / 2)).perform()
-    wait_for(browser, lambda d: biggest["lsoa21cd"] in "".join(t.text for t in d.find_elements(By.CSS_SELECTOR, ".leaflet-tooltip")))
+    hover(browser, inner)
+    wait_for(browser, lambda d: biggest["lsoa21cd"] in tooltips(d))
     # IMD deciles: the canvas is drawn again in the deciles' colours
     Select(browser.find_element(By.ID, "gapmap-view")).select_by_value("dec")
     wait_for(browser, lambda d: canvas_colours(d) != main)

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from app import create_app
+from tests.test_browser import canvas_shapes
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -110,7 +111,10 @@ def test_map_page_draws_its_map_while_the_panel_is_still_coming_then_shows_it(se
         driver.switch_to.frame(driver.find_element(By.CSS_SELECTOR, "iframe.map-frame"))
         WebDriverWait(driver, 60).until(lambda d: d.execute_script(
             "return window.gapmapLsoas && window.gapmapLsoas.getLayers().length"))
-        assert len(driver.find_elements(By.CSS_SELECTOR, "path.leaflet-interactive")) >= 4
+        # every LSOA of the place drawn on the map's canvas
+        lsoas = driver.execute_script("return window.gapmapLsoas.getLayers().length")
+        assert lsoas >= 4
+        WebDriverWait(driver, 60).until(lambda d: canvas_shapes(d) == lsoas)
         driver.switch_to.default_content()
         assert asked.is_set()  # the panel was asked for already, and is not there yet
         assert "At a glance" not in driver.find_element(By.ID, "map-panel").text
@@ -146,3 +150,40 @@ def test_a_panel_that_fails_says_so_and_the_map_still_draws(server, driver, monk
     driver.switch_to.frame(driver.find_element(By.CSS_SELECTOR, "iframe.map-frame"))
     WebDriverWait(driver, 60).until(lambda d: d.execute_script(
         "return window.gapmapLsoas && window.gapmapLsoas.getLayers().length"))
+
+
+# installed in the page and its frame before their scripts: the order in which the LSOA canvas is
+# first drawn (in the frame) and the panel is put in the page, in one list kept by the top window
+# (each document looks every 4 ms)
+ORDER = """
+(function () {
+  var timer = setInterval(function () {
+    var top = window.top;
+    top.__order = top.__order || [];
+    var c = document.querySelector('canvas.gapmap-canvas[data-drawn]');
+    if (c && top.__order.indexOf('map drawn') < 0) { top.__order.push('map drawn'); }
+    var d = document.documentElement, p = d && d.getAttribute('data-gapmap-panel');
+    if (p && top.__order.indexOf('panel ' + p) < 0) { top.__order.push('panel ' + p); }
+    if (top.__order.length === 2) { clearInterval(timer); }
+  }, 4);
+})();
+"""
+
+
+def test_the_panel_is_put_in_the_page_after_the_map_is_drawn(server, driver):
+    """The frame shares the page's thread: the panel, even when it is ready first (cached here),
+    is laid out only once the map has been drawn, so it does not hold the map back."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from app import pages
+
+    url = f"{server}/map?lad=E06000001&indicator=imd_score"
+    pages.PANEL_CACHE.clear()
+    driver.get(url)  # the panel computed and cached, the map frame too
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script(
+        "return document.documentElement.getAttribute('data-gapmap-panel') === 'ready'"))
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": ORDER})
+    driver.get(url)
+    order = WebDriverWait(driver, 60).until(lambda d: (lambda o: o if o and len(o) == 2 else None)(
+        d.execute_script("return window.__order")))
+    assert order == ["map drawn", "panel ready"]

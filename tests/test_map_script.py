@@ -1,4 +1,4 @@
-"""The page's ring decoder (static/js/gapmap-map.js, run by node) gives back the geometries the
+"""The page's ring decoder (static/js/gapmap-canvas.js, run by node) gives back the geometries the
 server encoded (geo/geojson_text.py), rounded as the server rounds them."""
 import json
 import os
@@ -13,7 +13,6 @@ import shapely
 from geo.outputs.geojson_text import geometries_as_json
 
 NODE = shutil.which("node") or shutil.which("nodejs")
-SCRIPT = Path(__file__).resolve().parents[1] / "static" / "js" / "gapmap-map.js"
 
 
 @pytest.fixture
@@ -25,7 +24,15 @@ def node():
     return NODE
 
 
+CANVAS = Path(__file__).resolve().parents[1] / "static" / "js" / "gapmap-canvas.js"
+
+
 def test_node_decodes_what_the_server_encodes(node, tmp_path):
+    """The canvas layer (static/js/gapmap-canvas.js) decodes the packed rings to the polygons' own
+    points, rounded as sent: each ring, holes and a multipolygon's parts included, back from its
+    Web Mercator world units (the inverse of pyproj's EPSG:3857) to longitude and latitude."""
+    import pyproj
+
     square = shapely.Polygon([(-0.41234, 51.8), (-0.40001, 51.8), (-0.40001, 51.81), (-0.41234, 51.81)])
     holed = shapely.Polygon([(0, 50), (1, 50), (1, 51), (0, 51)], [[(0.2, 50.2), (0.4, 50.2), (0.3, 50.4)]])
     multi = shapely.MultiPolygon([square, shapely.Polygon([(2, 52), (2.5, 52), (2.25, 52.5)])])
@@ -33,24 +40,23 @@ def test_node_decodes_what_the_server_encodes(node, tmp_path):
     decimals = 4
     rings = [json.loads(g)["q"] for g in geometries_as_json(geoms, decimals, delta=True)]
     (tmp_path / "rings.json").write_text(json.dumps(rings))
-    code = ("const G = require(process.argv[1]); const fs = require('fs');"
+    code = ("const C = require(process.argv[1]); const fs = require('fs');"
             "const rings = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));"
-            f"process.stdout.write(JSON.stringify(rings.map(r => G.decodeRings(r, {10 ** decimals}))));")
-    out = subprocess.run([node, "-e", code, str(SCRIPT), str(tmp_path / "rings.json")], capture_output=True,
+            f"const shapes = C.project({{columns: {{}}, rings: rings}}, {10 ** decimals});"
+            "process.stdout.write(JSON.stringify(shapes.map(s => s.rings.map(r => Array.from(r)))));")
+    out = subprocess.run([node, "-e", code, str(CANVAS), str(tmp_path / "rings.json")], capture_output=True,
                          text=True, timeout=60, check=True)
     decoded = json.loads(out.stdout)
-    for geom, parts in zip(geoms, decoded):
+    half = np.pi * 6378137.0
+    back = pyproj.Transformer.from_crs(3857, 4326, always_xy=True)
+    for geom, got in zip(geoms, decoded):
         polygons = list(geom.geoms) if geom.geom_type == "MultiPolygon" else [geom]
-        assert len(parts) == len(polygons)
-        for polygon, part in zip(polygons, parts):
-            expected = [np.round(np.asarray(polygon.exterior.coords), decimals)] + [
-                np.round(np.asarray(r.coords), decimals) for r in polygon.interiors]
-            assert len(part) == len(expected)
-            for ring, want in zip(part, expected):
-                np.testing.assert_allclose(np.asarray(ring), want, atol=0.5 * 10 ** -decimals)
-
-
-CANVAS = SCRIPT.parent / "gapmap-canvas.js"
+        expected = [np.round(np.asarray(r.coords), decimals) for p in polygons for r in [p.exterior, *p.interiors]]
+        assert len(got) == len(expected)  # every ring of every part, in order
+        for ring, want in zip(got, expected):
+            world = np.asarray(ring).reshape(-1, 2)
+            lon, lat = back.transform(world[:, 0] * 2 * half - half, half - world[:, 1] * 2 * half)
+            np.testing.assert_allclose(np.column_stack([lon, lat]), want, atol=1e-9)
 
 
 def test_canvas_layer_projects_as_web_mercator_and_finds_the_polygon_under_a_point(node, tmp_path):

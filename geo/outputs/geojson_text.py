@@ -13,7 +13,8 @@ def geometries_as_json(geoms: np.ndarray, decimals: int, delta: bool = False) ->
 
     With ``delta``, each geometry is ``{"q":[parts]}``: every ring a flat list of integers (the
     coordinates times 10^decimals), the first point absolute and the rest as differences from the
-    point before, which the page decodes (``decodeRings``): about a third of the bytes.
+    point before, which the page decodes (``project`` in static/js/gapmap-canvas.js): about a third
+    of the bytes.
     """
     if not delta:
         return _rounded_geojson(geoms, decimals)

@@ -1,14 +1,19 @@
 /*
- * A Leaflet layer that draws many polygons (England's 33,755 LSOAs) on one canvas, fast: the
- * rings are projected once into Web Mercator "world" units and kept in typed arrays, and each
- * redraw fills the polygons in view only, grouped by style so the canvas state changes seldom. No
- * Leaflet object is made per polygon, so the England map draws in a fraction of a second where
- * L.geoJSON takes seconds. Tooltips find the polygon under the pointer through a grid of boxes.
+ * A Leaflet layer that draws many polygons (the LSOAs of a map: an ICB's few hundred, England's
+ * 33,755) on one canvas, fast: the rings are projected once into Web Mercator "world" units and
+ * kept in typed arrays, and each redraw fills the polygons in view only, grouped by style so the
+ * canvas state changes seldom. No Leaflet object or DOM element is made per polygon, so a map
+ * draws in a fraction of the time L.geoJSON's SVG paths take (seconds for England). Tooltips find
+ * the polygon under the pointer through a grid of boxes. As Leaflet's own renderers do, the canvas
+ * covers the view and a margin around it (so a drag shows polygons at once) and is scaled while
+ * the map zooms, then drawn again.
  *
  * GapmapCanvas.layer(L, packed, scale, {style: fn(feature) -> {fillColor, color, weight,
- *   fillOpacity, opacity}, tooltip: fn(feature) -> html}) returns the layer; it answers
+ *   fillOpacity, opacity, dashArray}, tooltip: fn(feature) -> html}) returns the layer; it answers
  * setStyle(fn), getBounds(), getLayers() (the features), bringToBack() as a GeoJSON layer does.
- * The pure parts (projection, point in polygon) are exported for node's test runner.
+ * After each redraw the canvas carries data-drawn (redraws so far) and data-shapes (polygons drawn
+ * in that redraw, each LSOA in the view and its margin once).
+ * The pure parts (projection, point in polygon, dash patterns) are exported for node's test runner.
  */
 (function (root, factory) {
   'use strict';
@@ -18,6 +23,13 @@
   'use strict';
   var GRID = 96;  // cells a side of the tooltip index
   var MAX_LAT = 85.0511287798;
+  var PADDING = 0.1;  // the margin drawn beyond the view on each side, a share of its size (Leaflet's default)
+
+  /* A Leaflet dashArray ('3 3', '5, 10') as the canvas's line dash: [] for a solid line. */
+  function dashes(dashArray) {
+    if (!dashArray) { return []; }
+    return String(dashArray).split(/[\s,]+/).filter(function (t) { return t !== ''; }).map(Number);
+  }
 
   /* Web Mercator at zoom 0 in units of one world (0..1), as Leaflet's EPSG:3857 projects. */
   function world(lon, lat) {
@@ -98,16 +110,19 @@
       bringToBack: function () { return this; },
       setStyle: function (fn) { this._style = fn; this._styles = null; this._schedule(); return this; },
       onAdd: function (map) {
-        this._canvas = L.DomUtil.create('canvas', 'gapmap-canvas leaflet-zoom-hide');
+        var animated = map._zoomAnimated;
+        this._canvas = L.DomUtil.create('canvas', 'gapmap-canvas ' + (animated ? 'leaflet-zoom-animated' : 'leaflet-zoom-hide'));
         this._canvas.setAttribute('aria-hidden', 'true');  // the table view is the accessible form
         map.getPane('overlayPane').insertBefore(this._canvas, map.getPane('overlayPane').firstChild);
         map.on('moveend zoomend resize viewreset', this._schedule, this);
+        if (animated) { map.on('zoomanim', this._animate, this); }
         map.on('mousemove', this._hover, this);
         map.on('mouseout', this._leave, this);
         this._schedule();
       },
       onRemove: function (map) {
         map.off('moveend zoomend resize viewreset', this._schedule, this);
+        map.off('zoomanim', this._animate, this);
         map.off('mousemove', this._hover, this);
         map.off('mouseout', this._leave, this);
         this._leave();
@@ -118,13 +133,22 @@
         var self = this;
         this._pending = L.Util.requestAnimFrame(function () { self._pending = null; self._draw(); });
       },
+      _animate: function (e) {  // while the map zooms, the drawing is scaled about the zoom's centre (L.Renderer's way)
+        if (!this._drawnAt) { return; }
+        var map = this._map, scale = map.getZoomScale(e.zoom, this._drawnAt.zoom);
+        var offset = map.getSize().multiplyBy(0.5 + PADDING).multiplyBy(-scale)
+          .add(map.project(this._drawnAt.center, e.zoom)).subtract(map._getNewPixelOrigin(e.center, e.zoom));
+        L.DomUtil.setTransform(this._canvas, offset, scale);
+      },
       _draw: function () {
         var map = this._map;
         if (!map) { return; }
-        var size = map.getSize(), ratio = (window.devicePixelRatio || 1);
+        var view = map.getSize(), ratio = (window.devicePixelRatio || 1);
+        var margin = view.multiplyBy(PADDING).round(), size = view.add(margin.multiplyBy(2));
         var canvas = this._canvas, ctx = canvas.getContext('2d');
-        var topLeft = map.containerPointToLayerPoint([0, 0]);
-        L.DomUtil.setPosition(canvas, topLeft);
+        var topLeft = map.containerPointToLayerPoint(margin.multiplyBy(-1));
+        L.DomUtil.setPosition(canvas, topLeft);  // and no scale: a zoom's transform is undone
+        this._drawnAt = {center: map.getCenter(), zoom: map.getZoom()};
         canvas.width = size.x * ratio;
         canvas.height = size.y * ratio;
         canvas.style.width = size.x + 'px';
@@ -139,12 +163,13 @@
           var b = shapes[n].box;
           if (b[2] < minx || b[0] > maxx || b[3] < miny || b[1] > maxy) { continue; }
           var st = this._styles[n], key = st.fillColor + '|' + st.color + '|' + st.weight + '|' +
-            st.fillOpacity + '|' + st.opacity;
+            st.fillOpacity + '|' + st.opacity + '|' + (st.dashArray || '');
           (groups[key] = groups[key] || {style: st, shapes: []}).shapes.push(shapes[n]);
         }
         ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
         ctx.clearRect(0, 0, size.x, size.y);
         ctx.lineJoin = 'round';
+        var drawnShapes = 0;
         Object.keys(groups).forEach(function (key) {
           // one path per polygon: Skia slows to seconds on one path of thousands of rings
           var g = groups[key], st = g.style, fill = st.fillOpacity === undefined ? 0.2 : st.fillOpacity;
@@ -152,6 +177,8 @@
           ctx.fillStyle = st.fillColor;
           ctx.strokeStyle = st.color;
           ctx.lineWidth = st.weight || 0;
+          ctx.setLineDash(dashes(st.dashArray));  // "No data" LSOAs are outlined dashed
+          drawnShapes += g.shapes.length;
           g.shapes.forEach(function (s) {
             ctx.beginPath();
             s.rings.forEach(function (r) {
@@ -168,7 +195,9 @@
           });
         });
         ctx.globalAlpha = 1;
+        ctx.setLineDash([]);
         this._drawn = (this._drawn || 0) + 1;
+        canvas.setAttribute('data-shapes', String(drawnShapes));
         canvas.setAttribute('data-drawn', String(this._drawn));
       },
       _at: function (latlng) {
@@ -199,5 +228,5 @@
     return new Layer();
   }
 
-  return {world: world, project: project, inside: inside, layer: layer};
+  return {world: world, project: project, inside: inside, dashes: dashes, layer: layer};
 });

@@ -4,8 +4,11 @@
  * the map's state (view, layers, table or map) in the address so a link or an embedded frame opens
  * the same map, and shows what the map shows as a table.
  *
- * The pure parts (ring decoding, styles, labels, address state, table rows) are exported for
- * node's test runner (tests/js/); in a browser the module is window.Gapmap and runs itself on load.
+ * The LSOAs of every map are drawn on one canvas (static/js/gapmap-canvas.js decodes the packed
+ * rings), the point layers' markers are made when their layer is first shown.
+ *
+ * The pure parts (styles, labels, address state, table rows) are exported for node's test runner
+ * (tests/js/); in a browser the module is window.Gapmap and runs itself once its document is parsed.
  */
 (function (root, factory) {
   'use strict';
@@ -14,29 +17,19 @@
     module.exports = api;
   } else {
     root.Gapmap = api;
-    root.addEventListener('load', function () {
+    // once the document is parsed (its scripts have run; images need not have loaded)
+    var start = function () {
       var element = root.document.getElementById('gapmap-data');
       if (element) { api.init(JSON.parse(element.textContent), root); }
-    });
+    };
+    if (root.document.readyState === 'loading') {
+      root.document.addEventListener('DOMContentLoaded', start);
+    } else {
+      root.setTimeout(start, 0);
+    }
   }
 })(typeof self !== 'undefined' ? self : this, function () {
   'use strict';
-
-  /* One geometry's parts: each ring a flat list of integers, the first point absolute and the
-     rest differences from the point before, all times `scale` (geo/geojson_text.py writes them). */
-  function decodeRings(parts, scale) {
-    return parts.map(function (part) {
-      return part.map(function (ring) {
-        var out = [], x = 0, y = 0;
-        for (var i = 0; i < ring.length; i += 2) {
-          x += ring[i];
-          y += ring[i + 1];
-          out.push([x / scale, y / scale]);
-        }
-        return out;
-      });
-    });
-  }
 
   /* LSOA codes sent as one prefix and the differences between their numbers (app/map_layers.py
      _packed_codes): E01000001, E01000002, ... rebuilt, zero-padded to `digits`. */
@@ -57,17 +50,6 @@
       delete packed.codes;
     }
     return packed;
-  }
-
-  /* The packed columns and rings as a GeoJSON FeatureCollection of MultiPolygons. */
-  function features(packed, scale) {
-    var keys = Object.keys(packed.columns);
-    return {type: 'FeatureCollection', features: packed.rings.map(function (parts, n) {
-      var properties = {};
-      keys.forEach(function (k) { properties[k] = packed.columns[k][n]; });
-      return {type: 'Feature', properties: properties,
-              geometry: {type: 'MultiPolygon', coordinates: decodeRings(parts, scale)}};
-    })};
   }
 
   function viewIndex(views, key) {
@@ -239,8 +221,6 @@
     var doc = win.document, L = win.L;
     var map = win[data.map];
     unpack(data.packed);
-    var canvas = data.compact && win.GapmapCanvas;  // England-sized: drawn from the packed data
-    var geojson = canvas ? null : features(data.packed, data.scale);
     var overlays = data.overlays.map(function (o) { return {key: o.key, name: o.name, layer: win[o.layer]}; })
       .filter(function (o) { return o.layer; });
     var state = parseState(win.location.search, data.views, data.overlays);
@@ -250,11 +230,11 @@
     main.className = 'gapmap-main';
     container.parentNode.insertBefore(main, container);
     ['.visually-hidden', '#gapmap-table'].forEach(function (s) { var e = doc.querySelector(s); if (e) { main.appendChild(e); } });
-    main.insertBefore(container, main.querySelector('#gapmap-table'));
-    map.invalidateSize();
+    main.insertBefore(container, main.querySelector('#gapmap-table'));  // Leaflet measures it again below
     var view = viewIndex(data.views, state.view);
 
-    // the points of each point layer, each with its layer's symbol (schools clustered until street zoom)
+    // the points of each point layer, each with its layer's symbol (schools clustered until street
+    // zoom); a layer's markers are made when it is first shown (most start hidden)
     data.points.forEach(function (group) {
       var target = win[group.layer];
       if (group.clustered && target.options) {
@@ -264,33 +244,38 @@
                             className: 'marker-cluster gapmap-cluster marker-cluster-' + clusterSize(n)});
         };
       }
-      var size = group.row_colours ? 20 : 18;
-      group.rows.forEach(function (r) {
-        var colour = group.row_colours ? r[3] : group.colour;
-        var marker = L.marker([r[0], r[1]], {keyboard: false, title: '', icon: L.divIcon({
-          html: symbolSvg(group.symbol, colour, size, group.row_colours ? VALUE_EDGE : null), className: 'gapmap-symbol gapmap-symbol-' + group.symbol,
-          iconSize: L.point(size, size)})});
-        marker.bindTooltip(escapeHtml(r[2]));
-        if (group.popup) {
-          marker.bindPopup('<b>' + escapeHtml(r[2]) + '</b><br>' + escapeHtml(r[3]) + '<br>Pupils: ' +
-            (r[4] === null ? 'not known' : r[4]) + '<br>Free school meals: ' +
-            (r[5] === null ? 'not known' : r[5] + '%'));
-        }
-        if (target.addLayer) { target.addLayer(marker); } else { marker.addTo(target); }
-      });
+      var made = false;
+      function make() {
+        if (made) { return; }
+        made = true;
+        var size = group.row_colours ? 20 : 18;
+        var markers = group.rows.map(function (r) {
+          var colour = group.row_colours ? r[3] : group.colour;
+          var marker = L.marker([r[0], r[1]], {keyboard: false, title: '', icon: L.divIcon({
+            html: symbolSvg(group.symbol, colour, size, group.row_colours ? VALUE_EDGE : null), className: 'gapmap-symbol gapmap-symbol-' + group.symbol,
+            iconSize: L.point(size, size)})});
+          marker.bindTooltip(escapeHtml(r[2]));
+          if (group.popup) {
+            marker.bindPopup('<b>' + escapeHtml(r[2]) + '</b><br>' + escapeHtml(r[3]) + '<br>Pupils: ' +
+              (r[4] === null ? 'not known' : r[4]) + '<br>Free school meals: ' +
+              (r[5] === null ? 'not known' : r[5] + '%'));
+          }
+          return marker;
+        });
+        if (target.addLayers) { target.addLayers(markers); } else { markers.forEach(function (m) { target.addLayer(m); }); }
+      }
+      if (map.hasLayer(target)) {  // shown from the start (a practice dataset's own points)
+        make();
+      } else {  // as the layer is put on the map (before Leaflet gives it the map), so it is drawn once with all its markers
+        var beforeAdd = target.beforeAdd;
+        target.beforeAdd = function (m) { make(); return beforeAdd ? beforeAdd.call(this, m) : this; };
+      }
     });
 
-    // England-sized maps: one canvas drawn in bulk (static/js/gapmap-canvas.js), not a Leaflet path per LSOA
-    var layer = canvas ? win.GapmapCanvas.layer(L, data.packed, data.scale, {
+    // the LSOAs: one canvas drawn in bulk (static/js/gapmap-canvas.js), not a Leaflet path per LSOA
+    var layer = win.GapmapCanvas.layer(L, data.packed, data.scale, {
       style: function (f) { return styleOf(f.properties, view, data); },
       tooltip: function (f) { return tooltipHtml(f.properties, data.labels); }
-    }).addTo(map) : L.geoJSON(geojson, {
-      style: function (f) { return styleOf(f.properties, view, data); },
-      renderer: data.compact ? L.canvas() : undefined,
-      smoothFactor: data.compact ? 0 : 1,  // keep the smallest LSOAs rather than simplify them away
-      onEachFeature: function (f, l) {
-        l.bindTooltip(function () { return tooltipHtml(f.properties, data.labels); }, {sticky: true});
-      }
     }).addTo(map);
     layer.bringToBack();
     win.gapmapLsoas = layer;
@@ -429,9 +414,9 @@
     }
     showPointsKey();
     // the legends and the table were in the page's flow until now (a scroll bar, a taller page):
-    // Leaflet measures the frame again, so every layer is drawn over all of it
+    // Leaflet measures the frame again, so every layer is drawn over all of it (and the place is
+    // fitted to it once the layers the address asks for are on: each fit measures the page)
     map.invalidateSize({pan: false});
-    fit();
 
     var table = doc.getElementById('gapmap-table');
 
@@ -460,7 +445,7 @@
       table.querySelector('.gapmap-table-body').innerHTML = tableHtml(tableRows(data.packed, view, data), data, view);
     }
 
-    function setView(key) {
+    function setView(key, quiet) {  // quiet: the caller publishes the state
       view = Math.max(0, viewIndex(data.views, key));
       state.view = data.views[view].key;
       layer.setStyle(function (f) { return styleOf(f.properties, view, data); });
@@ -468,8 +453,10 @@
         el.hidden = el.getAttribute('data-view') !== state.view;
       });
       doc.getElementById('gapmap-view').value = state.view;
-      renderTable();
-      publish();
+      if (!quiet) {
+        renderTable();
+        publish();
+      }
     }
 
     function setDisplay(display) {
@@ -492,7 +479,7 @@
       });
     }
     showPointsKey();
-    fit();  // again, clear of the key to the points the address asked for
+    fit();  // clear of the legends, the layer list and the key to the points the address asked for
     map.on('overlayadd overlayremove', function () { publish(); showPointsKey(); });
     // what the search found, named on the map: a label on its pin, or on the LSOA or ward outlined
     if (data.found) {
@@ -522,12 +509,12 @@
     }
     keys();
     map.on('layeradd layerremove', function () { win.setTimeout(keys, 0); });
-    setView(state.view);
-    setDisplay(state.display);
+    setView(state.view, true);
+    setDisplay(state.display);  // the table (if shown) made and the state published once
     doc.documentElement.setAttribute('data-gapmap-ready', '1');
   }
 
-  return {decodeRings: decodeRings, decodeCodes: decodeCodes, unpack: unpack, features: features, viewIndex: viewIndex, styleOf: styleOf,
+  return {decodeCodes: decodeCodes, unpack: unpack, viewIndex: viewIndex, styleOf: styleOf,
           classLabel: classLabel, tooltipHtml: tooltipHtml, parseState: parseState, stateQuery: stateQuery,
           tableRows: tableRows, tableHtml: tableHtml, escapeHtml: escapeHtml, symbolSvg: symbolSvg,
           clusterHtml: clusterHtml, clusterSize: clusterSize, pointsLegendHtml: pointsLegendHtml,

@@ -2,11 +2,36 @@
  * The map page's side panel: the page arrives without it (so the heading, the controls and the map
  * frame start at once) and its summary is fetched here from /map/panel while the map loads. If the
  * fetch fails the panel says so, in words, with a link that opens the page with the panel inline.
+ * The panel is put in the page once the map has been drawn (the frame shares this page's one
+ * thread, and laying out the panel's tables there would hold the map back), or after a few
+ * seconds whatever the map does.
  */
 (function () {
   'use strict';
   var box = document.getElementById('map-panel');
   if (!box || !box.getAttribute('data-src') || box.getAttribute('aria-busy') !== 'true') { return; }
+  var frame = document.querySelector('iframe.map-frame'), waiting = [], drawn = !frame;
+
+  function release() {
+    drawn = true;
+    waiting.splice(0).forEach(function (show) { show(); });
+  }
+  function mapDrawn() {  // the frame's load comes after its map is set up; two frames later it has been painted
+    if (drawn) { return; }
+    window.requestAnimationFrame(function () { window.requestAnimationFrame(release); });
+  }
+  if (frame) {
+    frame.addEventListener('load', mapDrawn);
+    try {  // loaded already (another origin's frame throws here: then its load event or the timeout)
+      if (frame.contentDocument && frame.contentDocument.readyState === 'complete' &&
+          frame.contentWindow.location.href !== 'about:blank') { mapDrawn(); }
+    } catch (e) { /* not readable */ }
+    window.setTimeout(release, 3000);
+  }
+
+  function whenDrawn(show) {
+    if (drawn) { show(); } else { waiting.push(show); }
+  }
 
   function failed(message) {
     box.innerHTML = '';
@@ -27,18 +52,20 @@
     .then(function (response) {
       return response.text().then(function (text) {
         if (response.ok) {
-          box.innerHTML = text;  // this server's own template, escaped there
-          box.setAttribute('aria-busy', 'false');
-          document.documentElement.setAttribute('data-gapmap-panel', 'ready');
+          whenDrawn(function () {
+            box.innerHTML = text;  // this server's own template, escaped there
+            box.setAttribute('aria-busy', 'false');
+            document.documentElement.setAttribute('data-gapmap-panel', 'ready');
+          });
           return;
         }
         // an error page from this server: its message says what was wrong
         var page = new DOMParser().parseFromString(text, 'text/html');
         var said = page.querySelector('.error');
-        failed((said && said.textContent.trim()) || ('the server answered ' + response.status + '.'));
+        whenDrawn(function () { failed((said && said.textContent.trim()) || ('the server answered ' + response.status + '.')); });
       });
     })
-    .catch(function () { failed('the server could not be reached.'); });
+    .catch(function () { whenDrawn(function () { failed('the server could not be reached.'); }); });
 })();
 
 /*

@@ -1,29 +1,53 @@
-// node --test tests/js/ : the pure parts of static/js/gapmap-map.js (ring decoding, view switching,
-// the address state, the table view), with data shaped as app/map_layers.py writes it.
+// node --test tests/js/ : the pure parts of static/js/gapmap-map.js (view switching, the address
+// state, the table view) and of static/js/gapmap-canvas.js (ring decoding, dash patterns), with data
+// shaped as app/map_layers.py writes it.
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const Gapmap = require(path.join(__dirname, '..', '..', 'static', 'js', 'gapmap-map.js'));
+const GapmapCanvas = require(path.join(__dirname, '..', '..', 'static', 'js', 'gapmap-canvas.js'));
 
 // a unit square at (0.1, 51.2) and a triangle with a hole, coordinates times 10^4, delta-encoded:
 // the first point of each ring absolute, the rest differences from the point before
 const square = [[[1000, 512000, 1000, 0, 0, 1000, -1000, 0, 0, -1000]]];
 const withHole = [[[0, 0, 100, 0, -50, 100, -50, -100], [40, 20, 20, 0, -10, 20, -10, -20]]];
 
-test('decodeRings undoes the delta encoding and the scale', () => {
-  assert.deepEqual(Gapmap.decodeRings(square, 1e4),
-    [[[[0.1, 51.2], [0.2, 51.2], [0.2, 51.3], [0.1, 51.3], [0.1, 51.2]]]]);
-  const rings = Gapmap.decodeRings(withHole, 100)[0];
-  assert.deepEqual(rings[0], [[0, 0], [1, 0], [0.5, 1], [0, 0]]);
-  assert.deepEqual(rings[1], [[0.4, 0.2], [0.6, 0.2], [0.5, 0.4], [0.4, 0.2]]);  // each ring restarts
+// the projected rings as the points they were: each world (x, y) pair back to [lon, lat]
+function lonLats(ring) {
+  const out = [];
+  for (let i = 0; i < ring.length; i += 2) {
+    const lat = (2 * Math.atan(Math.exp((0.5 - ring[i + 1]) * 2 * Math.PI)) - Math.PI / 2) * 180 / Math.PI;
+    out.push([(ring[i] - 0.5) * 360, lat]);
+  }
+  return out;
+}
+
+function near(got, want) {
+  assert.equal(got.length, want.length);
+  got.forEach((p, i) => { assert.ok(Math.abs(p[0] - want[i][0]) < 1e-9 && Math.abs(p[1] - want[i][1]) < 1e-9, `${p} != ${want[i]}`); });
+}
+
+test('the canvas layer undoes the delta encoding and the scale', () => {
+  const one = (parts, scale) => GapmapCanvas.project({columns: {}, rings: [parts]}, scale)[0].rings.map(lonLats);
+  near(one(square, 1e4)[0], [[0.1, 51.2], [0.2, 51.2], [0.2, 51.3], [0.1, 51.3], [0.1, 51.2]]);
+  const rings = one(withHole, 100);
+  near(rings[0], [[0, 0], [1, 0], [0.5, 1], [0, 0]]);
+  near(rings[1], [[0.4, 0.2], [0.6, 0.2], [0.5, 0.4], [0.4, 0.2]]);  // each ring restarts
   assert.deepEqual(rings[1][0], rings[1][rings[1].length - 1]);  // closed
 });
 
-test('decodeRings of a multipolygon keeps its parts apart', () => {
-  const parts = Gapmap.decodeRings([[[0, 0, 1, 0, 0, 1, -1, -1]], [[10, 10, 1, 0, 0, 1, -1, -1]]], 1);
-  assert.equal(parts.length, 2);
-  assert.deepEqual(parts[1][0][0], [10, 10]);
+test('the canvas layer keeps a multipolygon\'s parts as rings of one shape', () => {
+  const shapes = GapmapCanvas.project({columns: {}, rings: [[[[0, 0, 1, 0, 0, 1, -1, -1]], [[10, 10, 1, 0, 0, 1, -1, -1]]]]}, 1);
+  assert.equal(shapes.length, 1);
+  assert.equal(shapes[0].rings.length, 2);
+  near(lonLats(shapes[0].rings[1]).slice(0, 1), [[10, 10]]);
+});
+
+test('a dashArray becomes the canvas line dash: "No data" outlines dashed, others solid', () => {
+  assert.deepEqual(GapmapCanvas.dashes('3 3'), [3, 3]);
+  assert.deepEqual(GapmapCanvas.dashes('5, 10'), [5, 10]);
+  assert.deepEqual(GapmapCanvas.dashes(null), []);
 });
 
 function sample() {
@@ -38,17 +62,21 @@ function sample() {
   return {packed, data};
 }
 
-test('features rebuilds one feature per LSOA with its columns', () => {
+function properties(packed) {
+  return GapmapCanvas.project(packed, 1e4).map((s) => s.feature.properties);
+}
+
+test('the canvas layer makes one feature per LSOA with its columns', () => {
   const {packed} = sample();
-  const fc = Gapmap.features(packed, 1e4);
-  assert.equal(fc.features.length, 3);
-  assert.deepEqual(fc.features[2].properties, {c: 'E01000003', v: 'No data', f0: null, f1: 0});
-  assert.equal(fc.features[0].geometry.type, 'MultiPolygon');
+  const shapes = GapmapCanvas.project(packed, 1e4);
+  assert.equal(shapes.length, 3);
+  assert.deepEqual(shapes[2].feature.properties, {c: 'E01000003', v: 'No data', f0: null, f1: 0});
+  assert.equal(shapes[2].rings.length, 2);  // the outer ring and its hole
 });
 
 test('switching view restyles each LSOA with that view\'s class colour, No data dashed', () => {
   const {packed, data} = sample();
-  const p = Gapmap.features(packed, 1e4).features.map((f) => f.properties);
+  const p = properties(packed);
   assert.deepEqual(p.map((x) => Gapmap.styleOf(x, 0, data).fillColor), ['#aaaaaa', '#222222', '#969696']);
   assert.deepEqual(p.map((x) => Gapmap.styleOf(x, 1, data).fillColor), ['#b2182b', '#969696', '#2166ac']);
   assert.equal(Gapmap.styleOf(p[2], 0, data).dashArray, '3 3');
@@ -101,7 +129,7 @@ test('England-sized maps outline each LSOA in its own colour so sub-pixel LSOAs 
   const {packed, data} = sample();
   data.compact = true;
   data.stroke = 0.8;
-  const p = Gapmap.features(packed, 1e4).features.map((f) => f.properties);
+  const p = properties(packed);
   assert.deepEqual(p.map((x) => Gapmap.styleOf(x, 0, data).color), ['#aaaaaa', '#222222', '#969696']);
   assert.ok(p.every((x) => Gapmap.styleOf(x, 0, data).weight > 0));
 });
