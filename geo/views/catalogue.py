@@ -53,6 +53,22 @@ def version(store) -> tuple | None:
             getattr(store, "dataset_scope", None))
 
 
+def token(store) -> tuple | None:
+    """A cheaper :func:`version` without the scope, for a store's raw folder: its identity, the
+    text of its ``current`` link (a new build is a new link) and the datasets signature; one
+    readlink more than the signature's scan, no path resolved. None for a store that is not a
+    folder store or has no build."""
+    base = unscoped(store)
+    if not isinstance(base, Store):
+        return None
+    root = str(base.root)
+    try:
+        build = os.readlink(os.path.join(root, "current"))
+    except OSError:
+        return None
+    return (base.identity, build, _datasets_signature(root))
+
+
 def cached(store, what: str, make):
     """``make()``, computed once per :func:`version` of ``store`` and ``what`` (a name for the
     value, with any parameters it depends on). The value is shared: callers must not change it."""
