@@ -89,7 +89,7 @@ class LightResponses:
         version = catalogue.token(store)  # first: an answer made after it is never older than it
         if version is None:
             return None
-        request = Request(environ)
+        request = Request(environ, populate_request=False)  # werkzeug's: the Host, headers and cookies, read lazily
         if not host_allowed(request.host, allowed_hosts(self.app)):
             return None
         session = self._session(request)

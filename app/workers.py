@@ -35,9 +35,11 @@ def serve_workers(host: str, port: int, workers: int, threads: int, timeout: int
                 self.cfg.set(key, value)
 
         def load(self):  # in each worker, before its threads start
-            from geo.views.process_memory import settle
+            from geo.views.process_memory import freeze_startup, settle
 
             settle()
-            return create_app()
+            app = create_app()
+            freeze_startup()
+            return app
 
     GapmapWorkers().run()
