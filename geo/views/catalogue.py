@@ -10,7 +10,9 @@ the datasets (:mod:`geo.store.dataset_scope`) is part of the key, so one user's 
 served to another.
 
 A store whose datasets live elsewhere (PostGIS) has no such cheap version: :func:`version` is
-None and :func:`cached` computes each time.
+None and :func:`cached` computes each time. :func:`token` is the same check without resolving
+the build path or the scope, for :mod:`app.light_responses`, which runs at every light request
+before Flask.
 """
 from __future__ import annotations
 
@@ -63,10 +65,9 @@ def token(store) -> tuple | None:
         return None
     root = str(base.root)
     try:
-        build = os.readlink(os.path.join(root, "current"))
-    except OSError:
+        return (base.identity, os.readlink(os.path.join(root, "current")), _datasets_signature(root))
+    except OSError:  # no build yet, or a folder this process may not read
         return None
-    return (base.identity, build, _datasets_signature(root))
 
 
 def cached(store, what: str, make):
