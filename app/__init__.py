@@ -133,6 +133,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_error_handler(GapmapError, gapmap_error)
     app.register_error_handler(401, auth.unauthorised)
 
+    from app import light_responses
+
+    light_responses.init_app(app)  # last: it answers the light API routes in front of all the above
     return app
 
 

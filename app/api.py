@@ -13,11 +13,13 @@ bp = Blueprint("api", __name__)
 
 def _json_from_memory(what: str, make) -> Response:
     """The JSON of ``make()``, encoded once per store version as the user sees it
-    (:func:`geo.views.catalogue.cached`: a new build, dataset or sharing is seen at once)."""
+    (:func:`geo.views.catalogue.cached`: a new build, dataset or sharing is seen at once). Warm
+    requests are answered before Flask runs, by :mod:`app.light_responses`."""
     from geo.views import catalogue
 
     body = catalogue.cached(params.store(), what, lambda: current_app.json.dumps(make(), separators=(",", ":")).encode("utf-8") + b"\n")
-    return Response(body, mimetype="application/json")
+    # private: the answer is the user's view of the datasets; revalidated by its ETag (app.light_responses)
+    return Response(body, mimetype="application/json", headers={"Cache-Control": "private, no-cache"})
 
 
 @bp.get("/indicators")

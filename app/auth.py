@@ -113,14 +113,20 @@ def may_change(user: User | None, meta: dict | None) -> bool:
 
 
 def dataset_scope(store):
-    """Which datasets the current user sees (:mod:`geo.store.dataset_scope`): admins (and the
-    single-user local admin, also where no sign-in is configured) every one; others the shared
-    ones, their own and their ICB's. Nobody signed in sees the shared ones only."""
+    """Which datasets the current user sees (:func:`scope_of`); where the sign-in check did not
+    run and no sign-in is configured, the local admin's (as :func:`identify` would say)."""
+    user = current_user()
+    if user is None and single_user():
+        user = LOCAL_ADMIN
+    return scope_of(user, store)
+
+
+def scope_of(user: User | None, store):
+    """Which datasets ``user`` sees (:mod:`geo.store.dataset_scope`): admins (and the single-user
+    local admin, also where no sign-in is configured) every one; others the shared ones, their own
+    and their ICB's. Nobody signed in sees the shared ones only."""
     from geo.store.dataset_scope import EVERYTHING, Scope
 
-    user = current_user()
-    if user is None and single_user():  # a context the sign-in check did not run in (as _identify would say)
-        user = LOCAL_ADMIN
     if user is not None and user.can("admin"):
         return EVERYTHING
     if user is None:
@@ -231,8 +237,13 @@ def init_app(app: Flask, store_root: Path) -> None:
         return {"current_user": current_user(), "single_user": single_user()}
 
 
+def allowed_hosts(app: Flask) -> list[str]:
+    """The names a request's Host may be (``ALLOWED_HOSTS``, default the loopback names)."""
+    return _as_list(app.config.get("ALLOWED_HOSTS")) or list(DEFAULT_ALLOWED_HOSTS)
+
+
 def _check_request():
-    allowed = _as_list(current_app.config.get("ALLOWED_HOSTS")) or list(DEFAULT_ALLOWED_HOSTS)
+    allowed = allowed_hosts(current_app)
     if not host_allowed(request.host, allowed):
         abort(400, description="This address is not one Gapmap answers to (the Host is not in GAPMAP_ALLOWED_HOSTS).")
     g.user = _identify()
@@ -255,25 +266,45 @@ def _check_request():
 
 
 def _identify() -> User | None:
-    book = accounts()
-    auth = request.headers.get("Authorization", "")
+    return identify(current_app, request.headers, request.remote_addr, session)
+
+
+class NeedsFullRequest(Exception):
+    """Raised by :func:`identify` with ``quiet=True`` where naming the user would write (the session,
+    the audit log) or refuse the request: the full request path must answer it."""
+
+
+def identify(app: Flask, headers, remote_addr: str | None, session, quiet: bool = False) -> User | None:
+    """Who sends a request with these ``headers``, from ``remote_addr``, with this ``session`` (the
+    order is the module docstring's); None for nobody. With ``quiet``, nothing is written and
+    nothing refused: where the answer would need that (a malformed or unknown token, a single
+    sign-on user new to this session, a session whose account has ended), :class:`NeedsFullRequest`
+    is raised instead (:mod:`app.light_responses` asks this way before Flask runs)."""
+    book = accounts(app)
+    auth = headers.get("Authorization", "")
     if auth:
         kind, _, token = auth.partition(" ")
         if kind.lower() != "bearer" or not token.strip():
+            if quiet:
+                raise NeedsFullRequest
             abort(401, description="Send an API token as: Authorization: Bearer TOKEN")
         user = book.user_for_token(token.strip())
         if user is None:
+            if quiet:
+                raise NeedsFullRequest
             book.audit("sign-in", None, "refused", "unknown or revoked API token", client_address())
             abort(401, description="This API token is not known (it may have been revoked).")
         return user
-    header = current_app.config.get("TRUSTED_USER_HEADER")
+    header = app.config.get("TRUSTED_USER_HEADER")
     if header:
-        name = request.headers.get(header, "").strip()[:256]
-        if name and from_trusted_proxy(request.remote_addr, _as_list(current_app.config.get("TRUSTED_PROXIES"))):
+        name = headers.get(header, "").strip()[:256]
+        if name and from_trusted_proxy(remote_addr, _as_list(app.config.get("TRUSTED_PROXIES"))):
             known = book.get(name)
-            role = known.role if known else current_app.config.get("TRUSTED_USER_ROLE", "viewer")
+            role = known.role if known else app.config.get("TRUSTED_USER_ROLE", "viewer")
             user = User(name, role, known.icb if known else None, via="header")
             if session.get("sso_user") != name:
+                if quiet:
+                    raise NeedsFullRequest
                 session["sso_user"] = name
                 book.audit("sign-in", name, "ok", f"single sign-on header {header} ({role})", client_address())
             return user
@@ -282,8 +313,10 @@ def _identify() -> User | None:
         user = book.session_user(name, session.get("epoch"))
         if user is not None:
             return user
+        if quiet:
+            raise NeedsFullRequest
         session.pop("user", None)  # the account was removed, or signed out elsewhere: signed out
-    if single_user():
+    if single_user(app):
         return LOCAL_ADMIN
     return None
 

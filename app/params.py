@@ -9,6 +9,8 @@ from geo.views import analysis
 from geo.stats.classify import SCHEMES
 from geo.store.folder import StoreError
 
+SCOPE_ENVIRON = "gapmap.dataset_scope"  # the request's dataset scope, as :func:`store` applied it
+
 
 def store():
     """The app's store as the current user may see it: its build pointer resolved once per request
@@ -26,7 +28,9 @@ def store():
         return base
     if "gapmap_store" not in g:
         build = pinned(base)
-        g.gapmap_store = scoped(build, dataset_scope(build))
+        scope = dataset_scope(build)
+        request.environ[SCOPE_ENVIRON] = scope  # whom the answer is made for (app.light_responses)
+        g.gapmap_store = scoped(build, scope)
     return g.gapmap_store
 
 

@@ -35,13 +35,14 @@ def serve_workers(host: str, port: int, workers: int, threads: int, timeout: int
                 self.cfg.set(key, value)
 
         def load(self):  # in each worker, before its threads start
-            from geo.views.process_memory import settle
+            from geo.views.process_memory import freeze_startup, settle
 
             from app import preload, warm
 
             preload()
             settle()
             app = create_app()
+            freeze_startup()
             warm(app)  # England's map polygons, in the background
             return app
 

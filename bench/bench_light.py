@@ -15,8 +15,11 @@ It starts, on loopback:
 Then, per round and per route (``/api/indicators``, ``/api/places?icb=E54000024``,
 ``/api/nhs-indicators``), ``wrk`` drives ``--clients`` keep-alive connections at each server in turn
 for ``--seconds`` (one warm-up second first; paired, so a busy moment of the shared machine hits
-all alike). wrk's own latency histogram gives p50 and p95; requests/s too. Printed: each
-server's median over rounds of p50, p95 and requests/s, and Gapmap's ratio to each peer.
+all alike). wrk's own latency histogram gives p50 and p95; requests/s too; and, on Linux, the
+CPU time each server process spent per request (its user + system time from ``/proc`` over the
+run, divided by the requests it answered: steadier than the latencies on a shared machine).
+Printed: each server's median over rounds of p50, p95, requests/s and CPU per request, and
+Gapmap's ratio to each peer.
 Target: Gapmap's p95 under 50 ms at 100 clients.
 """
 from __future__ import annotations
@@ -115,6 +118,15 @@ def wait(proc: subprocess.Popen, url: str) -> None:
     raise RuntimeError(f"{url} never answered")
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` so far (Linux ``/proc``), or None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(url: str, clients: int, seconds: float, script: str) -> dict:
     done = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "-s", script, url],
                           capture_output=True, text=True, timeout=seconds + 60)
@@ -150,6 +162,7 @@ def main() -> int:
         gapmap = start([sys.executable, "-m", "geo.cli", "serve", "--host", HOST, "--port", str(ports["gapmap"]),
                         "--threads", str(args.threads)], env, work / "gapmap.log")
         procs.append(gapmap)
+        servers = {"gapmap": gapmap}
         wait(gapmap, f"http://{HOST}:{ports['gapmap']}/api/indicators")
         if args.baseline:
             ports["gapmap baseline"] = free_port()
@@ -158,6 +171,7 @@ def main() -> int:
                              {**env, "PYTHONPATH": str(args.baseline.resolve())}, work / "baseline.log",
                              cwd=args.baseline.resolve())
             procs.append(baseline)
+            servers["gapmap baseline"] = baseline
             wait(baseline, f"http://{HOST}:{ports['gapmap baseline']}/api/indicators")
         bodies = {}
         for route in ROUTES:
@@ -178,6 +192,7 @@ def main() -> int:
         for name, command in peers.items():
             proc = start(command, env, work / f"{name.replace(' ', '-')}.log")
             procs.append(proc)
+            servers[name] = proc
             wait(proc, f"http://{HOST}:{ports[name]}{ROUTES[0]}")
             with urllib.request.urlopen(f"http://{HOST}:{ports[name]}{ROUTES[0]}", timeout=10) as response:
                 assert response.read().decode("utf-8") == bodies[ROUTES[0]][1], f"{name} serves other bytes"
@@ -188,7 +203,12 @@ def main() -> int:
                     for name, port in ports.items():
                         url = f"http://{HOST}:{port}{route}"
                         wrk(url, args.clients, 1, str(scripts["flat out"]))  # warm-up
-                        results[(mode, name, route)].append(wrk(url, args.clients, args.seconds, str(script)))
+                        before = cpu_seconds(servers[name].pid)
+                        run = wrk(url, args.clients, args.seconds, str(script))
+                        after = cpu_seconds(servers[name].pid)
+                        answered = run["rps"] * args.seconds
+                        run["cpu_us"] = (after - before) / answered * 1e6 if before is not None and answered else float("nan")
+                        results[(mode, name, route)].append(run)
         print(f"{args.clients} keep-alive clients (wrk), {args.seconds:g} s x {args.rounds} rounds, paired; "
               f"server threads {args.threads}; medians over rounds")
         met = True
@@ -199,14 +219,15 @@ def main() -> int:
                 med = {}
                 for name in ports:
                     runs = results[(mode, name, route)]
-                    med[name] = {k: statistics.median(r[k] for r in runs) for k in ("p50_ms", "p95_ms", "rps")}
+                    med[name] = {k: statistics.median(r[k] for r in runs) for k in ("p50_ms", "p95_ms", "rps", "cpu_us")}
                     errors = sum(r["errors"] for r in runs)
                     print(f"  {name:<20} p50 {med[name]['p50_ms']:7.1f} ms  p95 {med[name]['p95_ms']:7.1f} ms  "
-                          f"{med[name]['rps']:7.0f} req/s  errors {errors}")
+                          f"{med[name]['rps']:7.0f} req/s  CPU {med[name]['cpu_us']:6.0f} us/request  errors {errors}")
                 for peer in [p for p in ports if p != "gapmap"]:
                     print(f"  gapmap / {peer:<20} p50 {med['gapmap']['p50_ms'] / med[peer]['p50_ms']:.2f}x  "
                           f"p95 {med['gapmap']['p95_ms'] / med[peer]['p95_ms']:.2f}x  "
-                          f"req/s {med['gapmap']['rps'] / max(med[peer]['rps'], 1e-9):.2f}x")
+                          f"req/s {med['gapmap']['rps'] / max(med[peer]['rps'], 1e-9):.2f}x  "
+                          f"CPU/request {med['gapmap']['cpu_us'] / med[peer]['cpu_us']:.2f}x")
                 met &= med["gapmap"]["p95_ms"] < 50
         print(f"\ntarget: p95 under 50 ms at {args.clients} clients on every route: {'met' if met else 'NOT met'}")
         return 0

@@ -10,7 +10,9 @@ the datasets (:mod:`geo.store.dataset_scope`) is part of the key, so one user's 
 served to another.
 
 A store whose datasets live elsewhere (PostGIS) has no such cheap version: :func:`version` is
-None and :func:`cached` computes each time.
+None and :func:`cached` computes each time. :func:`token` is the same check without resolving
+the build path or the scope, for :mod:`app.light_responses`, which runs at every light request
+before Flask.
 """
 from __future__ import annotations
 
@@ -51,6 +53,21 @@ def version(store) -> tuple | None:
         return None
     return (store.identity, store.build_id(), _datasets_signature(str(base.root)),
             getattr(store, "dataset_scope", None))
+
+
+def token(store) -> tuple | None:
+    """A cheaper :func:`version` without the scope, for a store's raw folder: its identity, the
+    text of its ``current`` link (a new build is a new link) and the datasets signature; one
+    readlink more than the signature's scan, no path resolved. None for a store that is not a
+    folder store or has no build."""
+    base = unscoped(store)
+    if not isinstance(base, Store):
+        return None
+    root = str(base.root)
+    try:
+        return (base.identity, os.readlink(os.path.join(root, "current")), _datasets_signature(root))
+    except OSError:  # no build yet, or a folder this process may not read
+        return None
 
 
 def cached(store, what: str, make):
