@@ -143,15 +143,11 @@ def indicator_values(store: Store, indicator: str, extent: Extent, geometry: boo
         ages_cut = "age_band" in dataset.counts().columns and not definition.all_ages and not supplied
         latest = latest_period(definition, dataset.counts())  # a snapshot: its latest period, not pooled
         keep = (("age_band",) if ages_cut else ()) + (("period",) if latest else ())
+        # an age-cut indicator: only the events of the age bands that reach into the definition's ages
         ages = (definition.age_lo, definition.age_hi if definition.age_hi is not None else 200) if ages_cut else None
         counts = rates(dataset, store, keep=keep, ages=ages, **extent.filters())
         if latest:
             counts = counts[counts["period"].astype(str) == latest]
-        if ages_cut:  # only the events of age bands that reach into the definition's ages
-            hi = np.where(counts["age_hi"] < 0, 200, counts["age_hi"])
-            inside = (hi >= definition.age_lo) & (counts["age_lo"] <= (definition.age_hi if definition.age_hi
-                                                                        is not None else 200))
-            counts = counts[inside]
         counts = counts.groupby("lsoa21cd")[["count", "population"]].sum(min_count=1)
         frame["count"] = frame["lsoa21cd"].map(counts["count"]).fillna(0.0)
         if supplied:

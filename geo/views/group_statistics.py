@@ -187,15 +187,12 @@ def _cells(store, dataset, extent: Extent, definition: IndicatorDefinition, keep
                          f"left out")
     single = _single_years(store, extent)
     rows = single.index.get_indexer(table["lsoa21cd"])
-    if "age_band" in kept:
+    if "age_band" in kept:  # only bands that reach into the ages: rates(ages=...) left out the others
+        table = table.copy()
         a, b = table["age_lo"].to_numpy(int), table["age_hi"].to_numpy(int)
         b_open = np.where(b < 0, 200, b)
-        outside = (b_open < lo_age) | (a > hi_age)  # none: the grid has only bands inside the ages
-        table = table[~outside].copy()
-        rows = rows[~outside]
-        a, b_open = np.maximum(a[~outside], lo_age), np.minimum(b_open[~outside], hi_age)
-        his = table["age_hi"].to_numpy(int)
-        straddle = (table["age_lo"].to_numpy(int) < lo_age) | (np.where(his < 0, 200, his) > hi_age)
+        straddle = (a < lo_age) | (b_open > hi_age)
+        a, b_open = np.maximum(a, lo_age), np.minimum(b_open, hi_age)
         if straddle.any() and not definition.all_ages and dataset.meta.get("shape") != "records":
             notes.append(f"age bands are cut at the indicator's ages {definition.ages}: the events of a band that "
                          f"crosses the limit are counted with the residents of its ages inside the limit")
