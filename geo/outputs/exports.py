@@ -126,14 +126,14 @@ def write(frame, meta: dict, fmt: str, out_dir: Path, indicator: str, extent: an
         import geopandas as gpd
 
         kind = None if isinstance(layer, gpd.GeoDataFrame) else _wkb_kind(layer["geometry"])
-        if kind is None and not isinstance(layer, gpd.GeoDataFrame):  # mixed kinds: decoded, as GDAL promotes them
-            layer = gpd.GeoDataFrame(layer.drop(columns="geometry"), crs=layer.attrs.get("crs"),
-                                     geometry=gpd.GeoSeries.from_wkb(layer["geometry"]))
-        if kind is None:
+        if kind is not None:  # the polygons as WKB of one kind (export_table(geometry="wkb")): never decoded
+            _write_wkb_layer(layer, path, kind, options)
+        else:
+            if not isinstance(layer, gpd.GeoDataFrame):  # WKB of mixed kinds: decoded, as GDAL promotes them
+                layer = gpd.GeoDataFrame(layer.drop(columns="geometry"), crs=layer.attrs.get("crs"),
+                                         geometry=gpd.GeoSeries.from_wkb(layer["geometry"]))
             # use_arrow: the rows go to GDAL as one Arrow stream, not field by field (half the time on England)
             pyogrio.write_dataframe(layer, path, layer="lsoas", driver="GPKG", use_arrow=True, layer_options=options)
-        else:  # the polygons as WKB (export_table(geometry="wkb")): to GDAL as they are, never decoded
-            _write_wkb_layer(layer, path, kind, options)
         notes = {k: v for k, v in meta.items() if k != "fields"}
         pyogrio.write_dataframe(pd.DataFrame({"key": list(notes), "value": [str(v) for v in notes.values()]}),
                                 path, layer="metadata", driver="GPKG", append=True)

@@ -280,15 +280,15 @@ class Store:
         import json
 
         import pyarrow.parquet as pq
+        from pyproj import CRS
 
         path = self._file("lsoas")
         geo = json.loads(pq.read_schema(path).metadata[b"geo"])
-        crs = geo["columns"]["geometry"].get("crs")
+        crs = geo["columns"]["geometry"].get("crs")  # PROJJSON; absent means OGC:CRS84 (GeoParquet)
         table = pq.read_table(path, columns=["lsoa21cd", "geometry"],
                               filters=self._filters(icb24cd=icb, lad24cd=lad, ward24cd=ward))
         frame = table.to_pandas()
-        frame.attrs["crs"] = "EPSG:4326" if crs is None or (isinstance(crs, dict) and crs.get("id") == {
-            "authority": "EPSG", "code": 4326}) else crs
+        frame.attrs["crs"] = CRS.from_user_input(crs if crs is not None else "OGC:CRS84").to_string()
         return frame
 
     def simplified_lsoas(self, level: str, icb: str | None = None, lad: str | None = None,
