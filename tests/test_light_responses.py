@@ -6,7 +6,6 @@ import io
 import os
 import shutil
 
-import pandas as pd
 import pytest
 from werkzeug.test import Client
 
@@ -14,24 +13,14 @@ from app import create_app
 from app.light_responses import MAX_QUERY, LightResponses
 from geo.store.accounts import Accounts
 from geo.store.datasets import DatasetStore
-from geo.store.folder import Store
 from geo.views import cache_budget
+from tests.test_catalogue import _save, store  # noqa: F401  (store: the same store-copy fixture)
 from tests.test_security import sign_in, token_of
 
 ROUTES = ("/api/indicators", "/api/nhs-indicators", "/api/places?icb=E54000001")
 COUNTS = b"lsoa21cd,count\nE01000001,25\nE01000002,40\nE01000003,12\n"
 
 
-@pytest.fixture
-def store(folder_fixture_store, tmp_path):
-    """A copy of the fixture store (these tests change it)."""
-    shutil.copytree(folder_fixture_store.root, tmp_path / "store", symlinks=True)
-    return Store(tmp_path / "store")
-
-
-def _save(store, name, **meta):
-    counts = pd.DataFrame({"lsoa21cd": ["E01000001", "E01000002"], "count": [30, 40]})
-    DatasetStore(store).save(name, {"measure": f"Measure {name}", **meta}, pd.DataFrame({"row": []}), counts=counts)
 
 
 def _layer(app) -> LightResponses:
